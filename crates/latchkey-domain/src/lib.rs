@@ -1,0 +1,14 @@
+//! Latchkey's domain: entities and their state machines, the clock and
+//! randomness the rest of the server is given, and the storage ports (traits)
+//! that adapters implement. Nothing here knows about HTTP, SQL or JOSE
+//! libraries; the only outside world it touches is the system clock and the
+//! OS random source, both behind traits so tests can replace them.
+
+pub mod clock;
+pub mod entities;
+pub mod keys;
+pub mod ports;
+
+pub use clock::{Clock, MockClock, OsRandom, Random, SystemClock};
+pub use entities::*;
+pub use ports::*;

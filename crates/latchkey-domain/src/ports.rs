@@ -1,0 +1,129 @@
+//! Storage ports: what the core needs from persistence, nothing about how.
+//! Every method is one atomic operation; where a rule must hold under
+//! concurrency (single-use codes), the method's contract says so and the
+//! adapter enforces it in the database.
+
+use async_trait::async_trait;
+use latchkey_protocol::ClientId;
+
+use crate::entities::*;
+use crate::keys::{KeyState, SigningKeyRecord};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or timed out: retryable, nothing was
+    /// changed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was broken (e.g. the username is taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored row could not be read back as a valid value.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait ClientRepository: Send + Sync {
+    async fn find_client(&self, id: &ClientId) -> StoreResult<Option<Client>>;
+    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    async fn update_client(&self, client: &Client) -> StoreResult<bool>;
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    async fn delete_client(&self, id: &ClientId) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    async fn find_user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    async fn set_password(&self, id: &str, password_hash: &str, at: i64) -> StoreResult<bool>;
+    async fn delete_user(&self, id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait SessionRepository: Send + Sync {
+    async fn insert_session(&self, session: &BrowserSession) -> StoreResult<()>;
+    /// An active (not ended) session by its cookie hash.
+    async fn find_active_session(&self, token_hash: &str) -> StoreResult<Option<BrowserSession>>;
+    async fn find_session(&self, id: &str) -> StoreResult<Option<BrowserSession>>;
+    async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()>;
+    /// Ends the session; false if it was already ended or unknown.
+    async fn end_session(&self, id: &str, at: i64) -> StoreResult<bool>;
+    async fn list_user_sessions(&self, user_id: &str) -> StoreResult<Vec<BrowserSession>>;
+}
+
+#[async_trait]
+pub trait AuthorizationRepository: Send + Sync {
+    async fn insert_pending(&self, pending: &PendingAuthorization) -> StoreResult<()>;
+    async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>>;
+    async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<bool>;
+    async fn delete_pending(&self, id: &str) -> StoreResult<()>;
+
+    async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    /// Consumes the code if, and only if, it is unused, recording `issued`
+    /// in the same statement. Of any number of concurrent calls with one
+    /// code, exactly one gets `Redeemed`.
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        issued: &IssuedFromCode,
+    ) -> StoreResult<CodeRedemption>;
+
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &ClientId,
+    ) -> StoreResult<Option<Consent>>;
+    async fn save_consent(&self, consent: &Consent) -> StoreResult<()>;
+
+    /// Deletes expired pending requests and codes; returns how many.
+    async fn sweep_expired(&self, now: i64) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait RevocationRepository: Send + Sync {
+    async fn revoke_token(&self, token: &RevokedToken) -> StoreResult<()>;
+    async fn is_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait KeyRepository: Send + Sync {
+    async fn list_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    async fn insert_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+    /// Moves a key from one state to another; false if it was not in `from`.
+    async fn transition_key(
+        &self,
+        kid: &str,
+        from: KeyState,
+        to: KeyState,
+        at: i64,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    async fn record(&self, event: &AuditEvent) -> StoreResult<()>;
+    async fn recent(&self, limit: u64) -> StoreResult<Vec<AuditEvent>>;
+}
+
+/// Every port, as one handle the core is built from.
+#[async_trait]
+pub trait Store:
+    ClientRepository
+    + UserRepository
+    + SessionRepository
+    + AuthorizationRepository
+    + RevocationRepository
+    + KeyRepository
+    + AuditLog
+{
+    /// Checks that the database answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+}

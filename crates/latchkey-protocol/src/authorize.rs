@@ -1,0 +1,335 @@
+//! The authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), parsed
+//! in two phases so that the wrong kind of error cannot be sent:
+//!
+//! 1. [`AuthorizationTarget::parse`] reads only `client_id` and
+//!    `redirect_uri`. Until the caller has found the client and matched the
+//!    redirect URI byte for byte, nothing may be sent to that URI: errors in
+//!    this phase are shown on an error page.
+//! 2. [`AuthorizationRequest::parse`] takes the now trusted redirect URI and
+//!    checks everything else; its errors are redirected to the client with
+//!    `state` and `iss`.
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::params::Params;
+use crate::pkce::CodeChallenge;
+use crate::types::{ClientId, Nonce, RedirectUri, Scope, State};
+
+/// `client_id` and the redirect URI as the request gave them: not trusted.
+#[derive(Debug, Clone)]
+pub struct AuthorizationTarget {
+    pub client_id: ClientId,
+    pub redirect_uri: String,
+}
+
+impl AuthorizationTarget {
+    pub fn parse(params: &Params) -> Result<AuthorizationTarget, OAuthError> {
+        let client_id = ClientId::parse(params.require("client_id")?)?;
+        let redirect_uri = params.require("redirect_uri")?.to_owned();
+        Ok(AuthorizationTarget {
+            client_id,
+            redirect_uri,
+        })
+    }
+}
+
+/// OIDC Core §3.1.2.1 `prompt`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+    pub select_account: bool,
+}
+
+impl Prompt {
+    pub fn parse(s: Option<&str>) -> Result<Prompt, OAuthError> {
+        let mut p = Prompt::default();
+        let Some(s) = s else { return Ok(p) };
+        for v in s.split(' ') {
+            match v {
+                "none" => p.none = true,
+                "login" => p.login = true,
+                "consent" => p.consent = true,
+                "select_account" => p.select_account = true,
+                _ => return Err(OAuthError::invalid_request("unsupported prompt value")),
+            }
+        }
+        if p.none && (p.login || p.consent || p.select_account) {
+            return Err(OAuthError::invalid_request(
+                "prompt=none cannot be combined with other values",
+            ));
+        }
+        Ok(p)
+    }
+
+    pub fn to_param(self) -> Option<String> {
+        let mut v = Vec::new();
+        if self.none {
+            v.push("none");
+        }
+        if self.login {
+            v.push("login");
+        }
+        if self.consent {
+            v.push("consent");
+        }
+        if self.select_account {
+            v.push("select_account");
+        }
+        (!v.is_empty()).then(|| v.join(" "))
+    }
+}
+
+/// A fully checked authorization request for the code flow.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    pub client_id: ClientId,
+    pub redirect_uri: RedirectUri,
+    pub scope: Scope,
+    pub state: State,
+    pub nonce: Option<Nonce>,
+    pub code_challenge: CodeChallenge,
+    pub prompt: Prompt,
+    pub max_age: Option<u64>,
+    pub login_hint: Option<String>,
+}
+
+/// Reads `state` for echoing in an error redirect, if it is well formed.
+pub fn echo_state(params: &Params) -> Option<State> {
+    params.get("state").and_then(|s| State::parse(s).ok())
+}
+
+impl AuthorizationRequest {
+    /// Checks the request against Latchkey's rules. `redirect_uri` must
+    /// already be matched against the client's registered URIs.
+    pub fn parse(
+        params: &Params,
+        client_id: ClientId,
+        redirect_uri: RedirectUri,
+    ) -> Result<AuthorizationRequest, OAuthError> {
+        if params.contains("request") {
+            return Err(OAuthError::new(
+                ErrorCode::RequestNotSupported,
+                "request objects are not supported",
+            ));
+        }
+        if params.contains("request_uri") {
+            return Err(OAuthError::new(
+                ErrorCode::RequestUriNotSupported,
+                "request_uri is not supported",
+            ));
+        }
+        match params.get("response_type") {
+            Some("code") => {}
+            Some(_) => {
+                return Err(OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    "only response_type=code is supported",
+                ))
+            }
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "missing parameter `response_type`",
+                ))
+            }
+        }
+        match params.get("response_mode") {
+            None | Some("query") => {}
+            Some(_) => {
+                return Err(OAuthError::invalid_request(
+                    "only response_mode=query is supported",
+                ))
+            }
+        }
+        let state = params
+            .get("state")
+            .ok_or_else(|| OAuthError::invalid_request("state is required"))
+            .and_then(State::parse)?;
+        let scope = match params.get("scope") {
+            Some(s) => Scope::parse(s)?,
+            None => {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "scope is required",
+                ))
+            }
+        };
+        let nonce = params.get("nonce").map(Nonce::parse).transpose()?;
+        if scope.contains(Scope::OPENID) && nonce.is_none() {
+            return Err(OAuthError::invalid_request(
+                "nonce is required when scope includes openid",
+            ));
+        }
+        let code_challenge = CodeChallenge::parse(
+            params.get("code_challenge"),
+            params.get("code_challenge_method"),
+        )?;
+        let prompt = Prompt::parse(params.get("prompt"))?;
+        let max_age = params
+            .get("max_age")
+            .map(|s| {
+                s.parse::<u64>().map_err(|_| {
+                    OAuthError::invalid_request("max_age must be a non-negative integer")
+                })
+            })
+            .transpose()?;
+        let login_hint = match params.get("login_hint") {
+            Some(h) if h.len() > 256 => {
+                return Err(OAuthError::invalid_request("login_hint is too long"))
+            }
+            h => h.map(str::to_owned),
+        };
+        Ok(AuthorizationRequest {
+            client_id,
+            redirect_uri,
+            scope,
+            state,
+            nonce,
+            code_challenge,
+            prompt,
+            max_age,
+            login_hint,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("client_id", "app"),
+            ("redirect_uri", "https://app.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid profile"),
+            ("state", "s1"),
+            ("nonce", "n1"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ]
+    }
+
+    fn parse(pairs: Vec<(&str, &str)>) -> Result<AuthorizationRequest, OAuthError> {
+        let p = Params::from_pairs(pairs).unwrap();
+        let t = AuthorizationTarget::parse(&p)?;
+        AuthorizationRequest::parse(&p, t.client_id, RedirectUri::parse(&t.redirect_uri)?)
+    }
+
+    fn without(name: &str) -> Vec<(&'static str, &'static str)> {
+        base().into_iter().filter(|(k, _)| *k != name).collect()
+    }
+
+    fn with(name: &'static str, value: &'static str) -> Vec<(&'static str, &'static str)> {
+        let mut v = without(name);
+        v.push((name, value));
+        v
+    }
+
+    #[test]
+    fn a_good_request_parses() {
+        let r = parse(base()).unwrap();
+        assert_eq!(r.state.as_str(), "s1");
+        assert_eq!(r.nonce.unwrap().as_str(), "n1");
+        assert_eq!(r.scope.to_string(), "openid profile");
+        assert_eq!(r.prompt, Prompt::default());
+    }
+
+    #[test]
+    fn target_needs_client_and_redirect() {
+        let p = Params::from_pairs(without("client_id")).unwrap();
+        assert!(AuthorizationTarget::parse(&p).is_err());
+        let p = Params::from_pairs(without("redirect_uri")).unwrap();
+        assert!(AuthorizationTarget::parse(&p).is_err());
+    }
+
+    #[test]
+    fn only_code_is_supported() {
+        for rt in ["token", "id_token", "code id_token", "code token", "none"] {
+            let e = parse(with("response_type", rt)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::UnsupportedResponseType, "{rt}");
+        }
+        assert_eq!(
+            parse(without("response_type")).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
+        assert!(parse(with("response_mode", "fragment")).is_err());
+        assert!(parse(with("response_mode", "query")).is_ok());
+    }
+
+    #[test]
+    fn state_is_mandatory() {
+        let e = parse(without("state")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.description.unwrap().contains("state"));
+    }
+
+    #[test]
+    fn nonce_is_mandatory_for_openid_only() {
+        let e = parse(without("nonce")).unwrap_err();
+        assert!(e.description.unwrap().contains("nonce"));
+        let mut oauth_only = without("nonce");
+        oauth_only.retain(|(k, _)| *k != "scope");
+        oauth_only.push(("scope", "api:read"));
+        assert!(parse(oauth_only).is_ok());
+    }
+
+    #[test]
+    fn scope_is_mandatory_and_well_formed() {
+        assert_eq!(
+            parse(without("scope")).unwrap_err().code,
+            ErrorCode::InvalidScope
+        );
+        assert_eq!(
+            parse(with("scope", "openid  x")).unwrap_err().code,
+            ErrorCode::InvalidScope
+        );
+    }
+
+    #[test]
+    fn pkce_s256_is_mandatory() {
+        assert!(parse(without("code_challenge")).is_err());
+        assert!(parse(without("code_challenge_method")).is_err());
+        assert!(parse(with("code_challenge_method", "plain")).is_err());
+    }
+
+    #[test]
+    fn request_objects_are_refused() {
+        assert_eq!(
+            parse(with("request", "eyJ.x.y")).unwrap_err().code,
+            ErrorCode::RequestNotSupported
+        );
+        assert_eq!(
+            parse(with("request_uri", "https://x")).unwrap_err().code,
+            ErrorCode::RequestUriNotSupported
+        );
+    }
+
+    #[test]
+    fn prompt_and_max_age() {
+        let r = parse(with("prompt", "login consent")).unwrap();
+        assert!(r.prompt.login && r.prompt.consent && !r.prompt.none);
+        assert!(parse(with("prompt", "none login")).is_err());
+        assert!(parse(with("prompt", "bogus")).is_err());
+        assert_eq!(parse(with("max_age", "300")).unwrap().max_age, Some(300));
+        assert!(parse(with("max_age", "-1")).is_err());
+        assert!(parse(with("max_age", "soon")).is_err());
+        assert_eq!(
+            Prompt::parse(Some("login consent"))
+                .unwrap()
+                .to_param()
+                .unwrap(),
+            "login consent"
+        );
+    }
+
+    #[test]
+    fn echo_state_only_when_well_formed() {
+        let p = Params::from_pairs([("state", "ok")]).unwrap();
+        assert_eq!(echo_state(&p).unwrap().as_str(), "ok");
+        let p = Params::from_pairs([("state", "bad\u{1}")]).unwrap();
+        assert!(echo_state(&p).is_none());
+    }
+}

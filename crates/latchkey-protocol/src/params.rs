@@ -1,0 +1,150 @@
+//! Form and query parameters, parsed once with the rules of RFC 6749 §3.1
+//! and §3.2: a parameter sent twice is an error, a parameter sent without a
+//! value is treated as absent.
+
+use std::collections::BTreeMap;
+
+use crate::error::OAuthError;
+
+/// More parameters than any Latchkey endpoint takes; beyond this the request
+/// is refused rather than parsed.
+pub const MAX_PARAMS: usize = 64;
+/// The longest value any parameter may carry.
+pub const MAX_VALUE_LEN: usize = 4096;
+
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    map: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Params {
+    // Values may be codes, verifiers or secrets: only names reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.map.keys()).finish()
+    }
+}
+
+impl Params {
+    /// Parses `application/x-www-form-urlencoded` bytes (a body or a query
+    /// string without its `?`).
+    pub fn parse(input: &[u8]) -> Result<Params, OAuthError> {
+        let mut map = BTreeMap::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (count, (name, value)) in url::form_urlencoded::parse(input).enumerate() {
+            if count >= MAX_PARAMS {
+                return Err(OAuthError::invalid_request("too many parameters"));
+            }
+            if name.is_empty() {
+                continue;
+            }
+            if value.len() > MAX_VALUE_LEN {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter `{}` is too long",
+                    truncate_name(&name)
+                )));
+            }
+            if !seen.insert(name.to_string()) {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter `{}` is repeated",
+                    truncate_name(&name)
+                )));
+            }
+            if !value.is_empty() {
+                map.insert(name.into_owned(), value.into_owned());
+            }
+        }
+        Ok(Params { map })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.map.get(name).map(String::as_str)
+    }
+
+    pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter `{name}`")))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Builds parameters from pairs (tests and internal re-parsing).
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Params, OAuthError> {
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        Params::parse(encoded.as_bytes())
+    }
+
+    /// Re-encodes the parameters as a query string.
+    pub fn to_query(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.map.iter())
+            .finish()
+    }
+}
+
+fn truncate_name(name: &str) -> String {
+    name.chars()
+        .take(40)
+        .filter(|c| c.is_ascii_graphic())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn parses_and_decodes() {
+        let p = Params::parse(b"a=1&b=hello+world&c=%2F").unwrap();
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), Some("hello world"));
+        assert_eq!(p.get("c"), Some("/"));
+        assert_eq!(p.get("d"), None);
+    }
+
+    #[test]
+    fn repeated_parameter_is_refused() {
+        let e = Params::parse(b"state=a&state=b").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.description.unwrap().contains("state"));
+        // Even when one of them is empty.
+        assert!(Params::parse(b"state=&state=b").is_err());
+    }
+
+    #[test]
+    fn empty_value_is_absent() {
+        let p = Params::parse(b"scope=&state=x").unwrap();
+        assert_eq!(p.get("scope"), None);
+        assert!(p.require("scope").is_err());
+    }
+
+    #[test]
+    fn too_many_or_too_long_is_refused() {
+        let many: String = (0..100).map(|i| format!("p{i}=1&")).collect();
+        assert!(Params::parse(many.as_bytes()).is_err());
+        let long = format!("a={}", "x".repeat(MAX_VALUE_LEN + 1));
+        assert!(Params::parse(long.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn debug_hides_values() {
+        let p = Params::parse(b"code=supersecret").unwrap();
+        assert!(!format!("{p:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn round_trips_through_query() {
+        let p = Params::from_pairs([("a", "x y"), ("b", "&=")]).unwrap();
+        assert_eq!(Params::parse(p.to_query().as_bytes()).unwrap(), p);
+    }
+}

@@ -1,0 +1,383 @@
+//! Owned newtypes for the values OAuth passes around. Each can only be built
+//! through its parser, so holding one means it was checked.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorCode, OAuthError};
+
+fn is_vschar(c: char) -> bool {
+    ('\x20'..='\x7e').contains(&c)
+}
+
+macro_rules! string_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s).map_err(|e| serde::de::Error::custom(e))
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// RFC 6749 §2.2: 1 to 128 visible ASCII characters, no spaces.
+    ClientId
+);
+
+impl ClientId {
+    pub fn parse(s: &str) -> Result<ClientId, OAuthError> {
+        if s.is_empty() || s.len() > 128 || !s.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(OAuthError::invalid_request("malformed client_id"));
+        }
+        Ok(ClientId(s.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// An opaque value the client gets back unchanged (RFC 6749 §4.1.1).
+    /// Latchkey requires it on every authorization request.
+    State
+);
+
+impl State {
+    pub fn parse(s: &str) -> Result<State, OAuthError> {
+        if s.is_empty() || s.len() > 512 || !s.chars().all(is_vschar) {
+            return Err(OAuthError::invalid_request("malformed state"));
+        }
+        Ok(State(s.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// OIDC Core §3.1.2.1 nonce, required by Latchkey whenever `openid` is
+    /// requested.
+    Nonce
+);
+
+impl Nonce {
+    pub fn parse(s: &str) -> Result<Nonce, OAuthError> {
+        if s.is_empty() || s.len() > 512 || !s.chars().all(is_vschar) {
+            return Err(OAuthError::invalid_request("malformed nonce"));
+        }
+        Ok(Nonce(s.to_owned()))
+    }
+}
+
+string_newtype!(
+    /// An absolute redirect URI without a fragment (RFC 6749 §3.1.2). It
+    /// keeps the exact text it was parsed from: matching is byte for byte.
+    RedirectUri
+);
+
+/// Why a URI may not be registered as a redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectUriError {
+    #[error("not an absolute URI")]
+    NotAbsolute,
+    #[error("must not contain a fragment")]
+    Fragment,
+    #[error("longer than 2048 characters")]
+    TooLong,
+    #[error("must use https (http is allowed only for 127.0.0.1, [::1] and localhost)")]
+    InsecureScheme,
+    #[error("a private-use scheme is allowed only for public (native) clients")]
+    PrivateSchemeForConfidentialClient,
+    #[error("must not contain user information")]
+    UserInfo,
+}
+
+impl RedirectUri {
+    pub fn parse(s: &str) -> Result<RedirectUri, OAuthError> {
+        Self::parse_inner(s).map_err(|e| OAuthError::invalid_request(format!("redirect_uri {e}")))
+    }
+
+    fn parse_inner(s: &str) -> Result<RedirectUri, RedirectUriError> {
+        if s.len() > 2048 {
+            return Err(RedirectUriError::TooLong);
+        }
+        if s.contains('#') {
+            return Err(RedirectUriError::Fragment);
+        }
+        let url = url::Url::parse(s).map_err(|_| RedirectUriError::NotAbsolute)?;
+        if url.cannot_be_a_base() && !url.scheme().contains('.') {
+            return Err(RedirectUriError::NotAbsolute);
+        }
+        Ok(RedirectUri(s.to_owned()))
+    }
+
+    /// The rules for registering a redirect URI (RFC 8252 §7, RFC 9700
+    /// §2.1): https, or http on a loopback host, or a private-use
+    /// (reverse-domain) scheme for a public native client.
+    pub fn parse_registrable(
+        s: &str,
+        public_client: bool,
+    ) -> Result<RedirectUri, RedirectUriError> {
+        let uri = Self::parse_inner(s)?;
+        let url = uri.url();
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(RedirectUriError::UserInfo);
+        }
+        match url.scheme() {
+            "https" => {}
+            "http" => match url.host() {
+                Some(url::Host::Ipv4(ip)) if ip.is_loopback() => {}
+                Some(url::Host::Ipv6(ip)) if ip.is_loopback() => {}
+                Some(url::Host::Domain("localhost")) => {}
+                _ => return Err(RedirectUriError::InsecureScheme),
+            },
+            scheme if scheme.contains('.') => {
+                if !public_client {
+                    return Err(RedirectUriError::PrivateSchemeForConfidentialClient);
+                }
+            }
+            _ => return Err(RedirectUriError::InsecureScheme),
+        }
+        Ok(uri)
+    }
+
+    /// The URI as a `url::Url`, for appending response parameters.
+    pub fn url(&self) -> url::Url {
+        // Checked at parse time.
+        url::Url::parse(&self.0).expect("a RedirectUri is always a valid URL")
+    }
+}
+
+/// One scope token (RFC 6749 §3.3): `%x21 / %x23-5B / %x5D-7E`, at least one.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct ScopeToken(String);
+
+impl ScopeToken {
+    pub fn parse(s: &str) -> Option<ScopeToken> {
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.chars().all(|c| {
+                c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c)
+            });
+        ok.then(|| ScopeToken(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A set of scope tokens, ordered so that its text form is canonical.
+#[derive(Clone, PartialEq, Eq, Hash, Default, Debug)]
+pub struct Scope(BTreeSet<ScopeToken>);
+
+impl Scope {
+    pub const OPENID: &'static str = "openid";
+    pub const OFFLINE_ACCESS: &'static str = "offline_access";
+
+    /// Parses a space-delimited scope string strictly: one space between
+    /// tokens, no empty tokens.
+    pub fn parse(s: &str) -> Result<Scope, OAuthError> {
+        let mut set = BTreeSet::new();
+        for part in s.split(' ') {
+            let token = ScopeToken::parse(part)
+                .ok_or_else(|| OAuthError::new(ErrorCode::InvalidScope, "malformed scope"))?;
+            set.insert(token);
+        }
+        if set.len() > 64 {
+            return Err(OAuthError::new(ErrorCode::InvalidScope, "too many scopes"));
+        }
+        Ok(Scope(set))
+    }
+
+    pub fn empty() -> Scope {
+        Scope(BTreeSet::new())
+    }
+
+    pub fn contains(&self, token: &str) -> bool {
+        self.0.iter().any(|t| t.0 == token)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn is_subset(&self, other: &Scope) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Scope(self.0.intersection(&other.0).cloned().collect())
+    }
+
+    /// Tokens in `self` that are not in `other`.
+    pub fn difference<'a>(&'a self, other: &Scope) -> Vec<&'a str> {
+        self.0
+            .iter()
+            .filter(|t| !other.0.contains(*t))
+            .map(|t| t.as_str())
+            .collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|t| t.as_str())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, t) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(&t.0)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(Scope::empty());
+        }
+        Scope::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_id_rules() {
+        assert!(ClientId::parse("abc-123_x.y").is_ok());
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse("has space").is_err());
+        assert!(ClientId::parse("é").is_err());
+        assert!(ClientId::parse(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn state_and_nonce_rules() {
+        assert!(State::parse("xyz 123").is_ok());
+        assert!(State::parse("").is_err());
+        assert!(State::parse("a\nb").is_err());
+        assert!(State::parse(&"a".repeat(513)).is_err());
+        assert!(Nonce::parse("n-0S6_WzA2Mj").is_ok());
+        assert!(Nonce::parse("\u{7f}").is_err());
+    }
+
+    #[test]
+    fn redirect_uri_keeps_exact_text() {
+        let r = RedirectUri::parse("https://App.example.com/cb?x=1").unwrap();
+        assert_eq!(r.as_str(), "https://App.example.com/cb?x=1");
+    }
+
+    #[test]
+    fn redirect_uri_refuses_fragment_and_relative() {
+        assert!(RedirectUri::parse("https://a.example/cb#frag").is_err());
+        assert!(RedirectUri::parse("/cb").is_err());
+        assert!(RedirectUri::parse("cb").is_err());
+        assert!(RedirectUri::parse(&format!("https://a.example/{}", "x".repeat(2100))).is_err());
+    }
+
+    #[test]
+    fn registrable_redirect_uris() {
+        for ok in [
+            "https://app.example.com/cb",
+            "http://127.0.0.1:8000/cb",
+            "http://[::1]/cb",
+            "http://localhost:3000/cb",
+        ] {
+            assert!(RedirectUri::parse_registrable(ok, false).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            RedirectUri::parse_registrable("http://app.example.com/cb", false),
+            Err(RedirectUriError::InsecureScheme)
+        );
+        assert_eq!(
+            RedirectUri::parse_registrable("http://127.0.0.1.evil.example/cb", false),
+            Err(RedirectUriError::InsecureScheme)
+        );
+        assert_eq!(
+            RedirectUri::parse_registrable("com.example.app:/cb", false),
+            Err(RedirectUriError::PrivateSchemeForConfidentialClient)
+        );
+        assert!(RedirectUri::parse_registrable("com.example.app:/cb", true).is_ok());
+        assert_eq!(
+            RedirectUri::parse_registrable("javascript:alert(1)", true),
+            Err(RedirectUriError::NotAbsolute)
+        );
+        assert_eq!(
+            RedirectUri::parse_registrable("https://user:pw@app.example.com/cb", false),
+            Err(RedirectUriError::UserInfo)
+        );
+        assert_eq!(
+            RedirectUri::parse_registrable("https://a.example/cb#x", false),
+            Err(RedirectUriError::Fragment)
+        );
+    }
+
+    #[test]
+    fn scope_is_a_canonical_set() {
+        let s = Scope::parse("profile openid email openid").unwrap();
+        assert_eq!(s.to_string(), "email openid profile");
+        assert_eq!(s.len(), 3);
+        assert!(s.contains("openid"));
+        let narrow = Scope::parse("openid").unwrap();
+        assert!(narrow.is_subset(&s));
+        assert!(!s.is_subset(&narrow));
+        assert_eq!(s.difference(&narrow), vec!["email", "profile"]);
+    }
+
+    #[test]
+    fn scope_refuses_bad_tokens() {
+        for bad in ["", "openid  profile", " openid", "open\"id", "a\\b", "é"] {
+            let e = Scope::parse(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidScope, "{bad:?}");
+        }
+    }
+}
