@@ -1,0 +1,88 @@
+use latchkey_domain::{AuthorizationCode, StoreError};
+use latchkey_protocol::pkce::CodeChallenge;
+use latchkey_protocol::Nonce;
+use sea_orm::entity::prelude::*;
+use sea_orm::Set;
+
+use super::{corrupt, parse_client_id, parse_redirect_uri, parse_scope};
+
+const TABLE: &str = "authorization_codes";
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "authorization_codes")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub code_hash: String,
+    #[sea_orm(column_type = "Text")]
+    pub client_id: String,
+    #[sea_orm(column_type = "Text")]
+    pub user_id: String,
+    #[sea_orm(column_type = "Text")]
+    pub session_id: String,
+    #[sea_orm(column_type = "Text")]
+    pub redirect_uri: String,
+    #[sea_orm(column_type = "Text")]
+    pub code_challenge: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub nonce: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub scope: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub access_token_jti: Option<String>,
+    pub access_token_expires_at: Option<i64>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub(crate) fn into_domain(self) -> Result<AuthorizationCode, StoreError> {
+        let nonce = match self.nonce {
+            Some(n) => {
+                Some(Nonce::parse(&n).map_err(|_| corrupt(TABLE, "nonce", "invalid nonce"))?)
+            }
+            None => None,
+        };
+        Ok(AuthorizationCode {
+            code_hash: self.code_hash,
+            client_id: parse_client_id(TABLE, "client_id", &self.client_id)?,
+            user_id: self.user_id,
+            session_id: self.session_id,
+            redirect_uri: parse_redirect_uri(TABLE, "redirect_uri", &self.redirect_uri)?,
+            code_challenge: CodeChallenge::from_stored(self.code_challenge),
+            nonce,
+            scope: parse_scope(TABLE, "scope", &self.scope)?,
+            auth_time: self.auth_time,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            consumed_at: self.consumed_at,
+            access_token_jti: self.access_token_jti,
+            access_token_expires_at: self.access_token_expires_at,
+        })
+    }
+
+    pub(crate) fn from_domain(c: &AuthorizationCode) -> ActiveModel {
+        ActiveModel {
+            code_hash: Set(c.code_hash.clone()),
+            client_id: Set(c.client_id.as_str().to_owned()),
+            user_id: Set(c.user_id.clone()),
+            session_id: Set(c.session_id.clone()),
+            redirect_uri: Set(c.redirect_uri.as_str().to_owned()),
+            code_challenge: Set(c.code_challenge.as_str().to_owned()),
+            nonce: Set(c.nonce.as_ref().map(|n| n.as_str().to_owned())),
+            scope: Set(c.scope.to_string()),
+            auth_time: Set(c.auth_time),
+            created_at: Set(c.created_at),
+            expires_at: Set(c.expires_at),
+            consumed_at: Set(c.consumed_at),
+            access_token_jti: Set(c.access_token_jti.clone()),
+            access_token_expires_at: Set(c.access_token_expires_at),
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! One sea-orm entity per table, each with the only conversions between its
+//! row and the domain value (`into_domain` reads, `from_domain` writes).
+//! Reading is fallible: a row that does not parse back is
+//! `StoreError::Corrupt` naming the table and column, never a panic.
+
+pub(crate) mod audit_events;
+pub(crate) mod authorization_codes;
+pub(crate) mod browser_sessions;
+pub(crate) mod clients;
+pub(crate) mod consents;
+pub(crate) mod pending_authorizations;
+pub(crate) mod revoked_tokens;
+pub(crate) mod signing_keys;
+pub(crate) mod users;
+
+use latchkey_domain::StoreError;
+use latchkey_protocol::{ClientId, RedirectUri, Scope};
+
+/// A column that did not parse back. Says where, never what was stored.
+pub(crate) fn corrupt(table: &str, column: &str, why: &str) -> StoreError {
+    StoreError::Corrupt(format!("{table}.{column}: {why}"))
+}
+
+/// Lists are stored as a JSON array of strings in a TEXT column.
+pub(crate) fn list_to_json<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.into_iter().collect();
+    serde_json::to_string(&items).expect("a list of strings always serialises")
+}
+
+/// Reads a JSON list back, parsing each element with `parse`.
+pub(crate) fn list_from_json<T>(
+    table: &str,
+    column: &str,
+    text: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, StoreError> {
+    let items: Vec<String> = serde_json::from_str(text)
+        .map_err(|_| corrupt(table, column, "not a JSON array of strings"))?;
+    items
+        .iter()
+        .map(|s| parse(s).ok_or_else(|| corrupt(table, column, "invalid list element")))
+        .collect()
+}
+
+pub(crate) fn parse_client_id(table: &str, column: &str, s: &str) -> Result<ClientId, StoreError> {
+    ClientId::parse(s).map_err(|_| corrupt(table, column, "invalid client id"))
+}
+
+pub(crate) fn parse_redirect_uri(
+    table: &str,
+    column: &str,
+    s: &str,
+) -> Result<RedirectUri, StoreError> {
+    RedirectUri::parse(s).map_err(|_| corrupt(table, column, "invalid redirect URI"))
+}
+
+/// The empty scope is stored as the empty string (which `Scope::parse`
+/// refuses, since a request may not send one).
+pub(crate) fn parse_scope(table: &str, column: &str, s: &str) -> Result<Scope, StoreError> {
+    if s.is_empty() {
+        return Ok(Scope::empty());
+    }
+    Scope::parse(s).map_err(|_| corrupt(table, column, "invalid scope"))
+}

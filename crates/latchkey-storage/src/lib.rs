@@ -1,0 +1,46 @@
+//! The sea-orm storage adapter: `SeaStore` implements every storage port of
+//! `latchkey-domain` on SQLite and Postgres with the same queries, built with
+//! sea-query so nothing is written for one backend only. This crate owns the
+//! connection pool, the row types (`entities`, private) and their conversion
+//! to and from domain values, and the mapping of database errors to
+//! `StoreError`. The schema itself lives in `latchkey-migration`. It must not
+//! depend on HTTP, JOSE or the core use cases, and no sea-orm type appears in
+//! its public API, so callers only ever see the ports.
+//!
+//! Rules that must hold under concurrency (a code is redeemed once, a
+//! session ends once, a key leaves a state once) are conditional UPDATEs
+//! whose affected-row count decides the outcome, not read-then-write.
+
+mod connect;
+mod entities;
+mod error;
+mod repos;
+
+pub use connect::{connect, PoolOptions};
+
+use latchkey_domain::StoreError;
+use latchkey_migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+
+/// Every storage port over one connection pool. Cheap to clone (the pool is
+/// shared).
+#[derive(Debug, Clone)]
+pub struct SeaStore {
+    db: DatabaseConnection,
+}
+
+impl SeaStore {
+    fn new(db: DatabaseConnection) -> Self {
+        SeaStore { db }
+    }
+
+    /// Applies every migration not yet applied; a no-op when up to date.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(error::db_err("migrate"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+use latchkey_domain::{
+    AuthorizationCode, AuthorizationRepository, CodeRedemption, Consent, IssuedFromCode,
+    PendingAuthorization, StoreResult,
+};
+use latchkey_protocol::ClientId;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, TransactionTrait};
+
+use super::read_opt;
+use crate::entities::{authorization_codes as codes, consents, pending_authorizations as pending};
+use crate::error::db_err;
+use crate::SeaStore;
+
+#[async_trait::async_trait]
+impl AuthorizationRepository for SeaStore {
+    async fn insert_pending(&self, p: &PendingAuthorization) -> StoreResult<()> {
+        pending::Entity::insert(pending::Model::from_domain(p))
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(db_err("pending_authorizations.insert"))?;
+        Ok(())
+    }
+
+    async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>> {
+        let row = pending::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(db_err("pending_authorizations.find"))?;
+        read_opt(row, pending::Model::into_domain)
+    }
+
+    async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<bool> {
+        let res = pending::Entity::update_many()
+            .col_expr(pending::Column::SessionId, Expr::value(session_id))
+            .filter(pending::Column::Id.eq(pending_id))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("pending_authorizations.attach_session"))?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn delete_pending(&self, id: &str) -> StoreResult<()> {
+        pending::Entity::delete_many()
+            .filter(pending::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("pending_authorizations.delete"))?;
+        Ok(())
+    }
+
+    async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
+        codes::Entity::insert(codes::Model::from_domain(code))
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(db_err("authorization_codes.insert"))?;
+        Ok(())
+    }
+
+    /// The single-use rule is the `consumed_at IS NULL` guard: the database
+    /// lets exactly one UPDATE match, and its affected-row count says which
+    /// caller won. The read-back shares the transaction so the row cannot be
+    /// swept between the two.
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+        issued: &IssuedFromCode,
+    ) -> StoreResult<CodeRedemption> {
+        let op = db_err("authorization_codes.redeem");
+        let txn = self.db.begin().await.map_err(&op)?;
+        let res = codes::Entity::update_many()
+            .col_expr(codes::Column::ConsumedAt, Expr::value(now))
+            .col_expr(
+                codes::Column::AccessTokenJti,
+                Expr::value(issued.access_token_jti.as_str()),
+            )
+            .col_expr(
+                codes::Column::AccessTokenExpiresAt,
+                Expr::value(issued.access_token_expires_at),
+            )
+            .filter(codes::Column::CodeHash.eq(code_hash))
+            .filter(codes::Column::ConsumedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(&op)?;
+        let row = codes::Entity::find_by_id(code_hash)
+            .one(&txn)
+            .await
+            .map_err(&op)?;
+        txn.commit().await.map_err(&op)?;
+        Ok(match row {
+            None => CodeRedemption::NotFound,
+            Some(row) if res.rows_affected == 1 => CodeRedemption::Redeemed(row.into_domain()?),
+            Some(row) => CodeRedemption::AlreadyUsed(row.into_domain()?),
+        })
+    }
+
+    async fn find_consent(
+        &self,
+        user_id: &str,
+        client_id: &ClientId,
+    ) -> StoreResult<Option<Consent>> {
+        let row = consents::Entity::find_by_id((user_id.to_owned(), client_id.as_str().to_owned()))
+            .one(&self.db)
+            .await
+            .map_err(db_err("consents.find"))?;
+        read_opt(row, consents::Model::into_domain)
+    }
+
+    /// Replaces any earlier consent of the user for the client.
+    async fn save_consent(&self, consent: &Consent) -> StoreResult<()> {
+        consents::Entity::insert(consents::Model::from_domain(consent))
+            .on_conflict(
+                OnConflict::columns([consents::Column::UserId, consents::Column::ClientId])
+                    .update_columns([consents::Column::Scope, consents::Column::GrantedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(db_err("consents.save"))?;
+        Ok(())
+    }
+
+    /// Deletes expired pending requests, expired codes and revocations of
+    /// tokens that have expired anyway. A consumed code is kept while the
+    /// access token issued from it is alive, so a replay can still find and
+    /// revoke that token.
+    async fn sweep_expired(&self, now: i64) -> StoreResult<u64> {
+        use crate::entities::revoked_tokens as revoked;
+
+        let pending = pending::Entity::delete_many()
+            .filter(pending::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("pending_authorizations.sweep"))?;
+        let codes = codes::Entity::delete_many()
+            .filter(codes::Column::ExpiresAt.lte(now))
+            .filter(
+                Condition::any()
+                    .add(codes::Column::AccessTokenExpiresAt.is_null())
+                    .add(codes::Column::AccessTokenExpiresAt.lte(now)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(db_err("authorization_codes.sweep"))?;
+        let revoked = revoked::Entity::delete_many()
+            .filter(revoked::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("revoked_tokens.sweep"))?;
+        Ok(pending.rows_affected + codes.rows_affected + revoked.rows_affected)
+    }
+}

@@ -1,0 +1,33 @@
+//! The port implementations, one file per port.
+
+mod audit;
+mod authorization;
+mod clients;
+mod keys;
+mod revocation;
+mod sessions;
+mod users;
+
+use latchkey_domain::{Store, StoreResult};
+
+use crate::error::db_err;
+use crate::SeaStore;
+
+#[async_trait::async_trait]
+impl Store for SeaStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.ping().await.map_err(db_err("ping"))
+    }
+}
+
+/// Converts an optional row, keeping a parse failure as an error.
+fn read_opt<M, T>(
+    row: Option<M>,
+    into: impl FnOnce(M) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    row.map(into).transpose()
+}
+
+fn read_all<M, T>(rows: Vec<M>, into: impl Fn(M) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.into_iter().map(into).collect()
+}

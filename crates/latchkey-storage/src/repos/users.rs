@@ -1,0 +1,68 @@
+use latchkey_domain::{StoreResult, User, UserRepository};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::{read_all, read_opt};
+use crate::entities::users::{Column, Entity, Model};
+use crate::error::db_err;
+use crate::SeaStore;
+
+#[async_trait::async_trait]
+impl UserRepository for SeaStore {
+    async fn find_user(&self, id: &str) -> StoreResult<Option<User>> {
+        let row = Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(db_err("users.find"))?;
+        read_opt(row, Model::into_domain)
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let row = Entity::find()
+            .filter(Column::Username.eq(username))
+            .one(&self.db)
+            .await
+            .map_err(db_err("users.find_by_username"))?;
+        read_opt(row, Model::into_domain)
+    }
+
+    /// A taken username (or id) is `Conflict`.
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        Entity::insert(Model::from_domain(user))
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(db_err("users.insert"))?;
+        Ok(())
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let rows = Entity::find()
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(db_err("users.list"))?;
+        read_all(rows, Model::into_domain)
+    }
+
+    async fn set_password(&self, id: &str, password_hash: &str, at: i64) -> StoreResult<bool> {
+        let res = Entity::update_many()
+            .col_expr(Column::PasswordHash, Expr::value(password_hash))
+            .col_expr(Column::PasswordChangedAt, Expr::value(at))
+            .filter(Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("users.set_password"))?;
+        Ok(res.rows_affected == 1)
+    }
+
+    /// Sessions, codes and consents go with the user (ON DELETE CASCADE).
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        let res = Entity::delete_many()
+            .filter(Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("users.delete"))?;
+        Ok(res.rows_affected == 1)
+    }
+}

@@ -1,0 +1,1082 @@
+//! Every test runs against SQLite (a fresh file in a temp directory) and,
+//! when reachable, Postgres (a fresh schema, dropped afterwards). Postgres
+//! being unreachable fails the run when `CI=true`, and is a note otherwise.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_domain::keys::{KeyState, SigningKeyRecord};
+use latchkey_domain::*;
+use latchkey_protocol::pkce::CodeChallenge;
+use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+
+use latchkey_migration::{Migrator, MigratorTrait};
+
+use crate::entities::{clients, signing_keys};
+use crate::{connect, PoolOptions, SeaStore};
+
+// ---------------------------------------------------------------- harness
+
+struct Backend {
+    name: &'static str,
+    store: SeaStore,
+    // Dropped after `store`: removes the SQLite directory or Postgres schema.
+    _cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Schema { url: String, schema: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let Cleanup::Schema { url, schema } = self else {
+            return;
+        };
+        let (url, schema) = (url.clone(), schema.clone());
+        // Drop cannot await; a short-lived runtime on its own thread can,
+        // whichever runtime the test itself uses.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let opts = PoolOptions {
+                    max_connections: 1,
+                    statement_timeout: Some(Duration::from_secs(10)),
+                    ..PoolOptions::default()
+                };
+                if let Ok(s) = connect(&url, &opts).await {
+                    let _ = s
+                        .db
+                        .execute_unprepared(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn postgres_url() -> String {
+    std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn random_hex() -> String {
+    let mut b = [0u8; 8];
+    latchkey_domain::Random::fill(&latchkey_domain::OsRandom, &mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Whether Postgres answers, probed once per test binary.
+static POSTGRES: tokio::sync::OnceCell<Result<(), String>> = tokio::sync::OnceCell::const_new();
+
+async fn postgres_available() -> bool {
+    let probe = POSTGRES
+        .get_or_init(|| async {
+            let opts = PoolOptions {
+                max_connections: 1,
+                connect_timeout: Duration::from_secs(3),
+                ..PoolOptions::default()
+            };
+            connect(&postgres_url(), &opts)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .await;
+    match probe {
+        Ok(()) => true,
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => panic!(
+            "Postgres is required in CI but unreachable ({e}); \
+             set LATCHKEY_TEST_POSTGRES_URL or start Postgres"
+        ),
+        Err(e) => {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            // Straight to stderr: libtest captures `eprintln!` of passing tests.
+            ONCE.call_once(|| {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: Postgres unreachable ({e}); running the storage tests on SQLite only"
+                );
+            });
+            false
+        }
+    }
+}
+
+/// A fresh, migrated store per backend.
+async fn backends() -> Vec<Backend> {
+    let mut out = Vec::new();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A subdirectory that does not exist yet: connect must create it.
+    let url = format!("sqlite://{}/db/latchkey.sqlite", dir.path().display());
+    let store = connect(&url, &PoolOptions::default())
+        .await
+        .expect("open SQLite");
+    store.migrate().await.expect("migrate SQLite");
+    out.push(Backend {
+        name: "sqlite",
+        store,
+        _cleanup: Cleanup::Dir(dir),
+    });
+
+    if postgres_available().await {
+        let url = postgres_url();
+        let schema = format!("t_{}", random_hex());
+        let opts = PoolOptions {
+            schema: Some(schema.clone()),
+            ..PoolOptions::default()
+        };
+        let store = connect(&url, &opts).await.expect("open Postgres");
+        let cleanup = Cleanup::Schema { url, schema };
+        store.migrate().await.expect("migrate Postgres");
+        out.push(Backend {
+            name: "postgres",
+            store,
+            _cleanup: cleanup,
+        });
+    }
+    out
+}
+
+// --------------------------------------------------------------- builders
+
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn cid(s: &str) -> ClientId {
+    ClientId::parse(s).unwrap()
+}
+
+fn client(id: &str, created_at: i64) -> Client {
+    Client {
+        id: cid(id),
+        name: format!("Client {id}"),
+        auth_method: AuthMethod::ClientSecretBasic,
+        secret_hash: Some("secret-hash".into()),
+        secret_expires_at: Some(2_000_000_000),
+        previous_secret_hash: Some("old-hash".into()),
+        previous_secret_expires_at: Some(1_700_000_100),
+        redirect_uris: vec![
+            RedirectUri::parse("https://app.example.com/cb").unwrap(),
+            RedirectUri::parse("http://127.0.0.1:8080/cb?x=1").unwrap(),
+        ],
+        post_logout_redirect_uris: vec![RedirectUri::parse("https://app.example.com/bye").unwrap()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scope: Scope::parse("openid profile email").unwrap(),
+        backchannel_logout_uri: Some("https://app.example.com/bcl".into()),
+        id_token_signed_response_alg: Some("ES256".into()),
+        allowed_cors_origins: vec!["https://app.example.com".into()],
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+fn public_client(id: &str) -> Client {
+    Client {
+        id: cid(id),
+        name: "Public".into(),
+        auth_method: AuthMethod::None,
+        secret_hash: None,
+        secret_expires_at: None,
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![],
+        scope: Scope::empty(),
+        backchannel_logout_uri: None,
+        id_token_signed_response_alg: None,
+        allowed_cors_origins: vec![],
+        created_at: 5,
+        updated_at: 5,
+    }
+}
+
+fn user(id: &str, username: &str) -> User {
+    User {
+        id: id.into(),
+        username: username.into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        name: Some("Alice Liddell".into()),
+        email: Some("alice@example.com".into()),
+        disabled: false,
+        created_at: 100,
+        password_changed_at: 100,
+    }
+}
+
+fn session(id: &str, user_id: &str, created_at: i64) -> BrowserSession {
+    BrowserSession {
+        id: id.into(),
+        user_id: user_id.into(),
+        token_hash: format!("hash-{id}"),
+        created_at,
+        last_seen_at: created_at,
+        auth_time: created_at,
+        user_agent: Some("Mozilla/5.0".into()),
+        ip: Some("192.0.2.1".into()),
+        ended_at: None,
+    }
+}
+
+fn pending(id: &str, client_id: &str, expires_at: i64) -> PendingAuthorization {
+    PendingAuthorization {
+        id: id.into(),
+        client_id: cid(client_id),
+        query: "response_type=code&client_id=c1&state=xyz".into(),
+        session_id: None,
+        created_at: 100,
+        expires_at,
+    }
+}
+
+fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: hash.into(),
+        client_id: cid(client_id),
+        user_id: user_id.into(),
+        session_id: "s1".into(),
+        redirect_uri: RedirectUri::parse("https://app.example.com/cb").unwrap(),
+        code_challenge: CodeChallenge::parse(Some(CHALLENGE), Some("S256")).unwrap(),
+        nonce: Some(Nonce::parse("n-0S6_WzA2Mj").unwrap()),
+        scope: Scope::parse("openid profile").unwrap(),
+        auth_time: 90,
+        created_at: 100,
+        expires_at,
+        consumed_at: None,
+        access_token_jti: None,
+        access_token_expires_at: None,
+    }
+}
+
+fn key(kid: &str, state: KeyState, created_at: i64) -> SigningKeyRecord {
+    SigningKeyRecord {
+        kid: kid.into(),
+        alg: "RS256".into(),
+        state,
+        encrypted_private_key: vec![0, 1, 2, 255, 254, 0, 42],
+        public_jwk: format!(r#"{{"kid":"{kid}","kty":"RSA"}}"#),
+        created_at,
+        activates_at: created_at + 10,
+        retired_at: None,
+        removed_at: None,
+    }
+}
+
+fn issued(jti: &str) -> IssuedFromCode {
+    IssuedFromCode {
+        access_token_jti: jti.into(),
+        access_token_expires_at: 1_000,
+    }
+}
+
+/// A client, a user and a session for the flow tests to hang codes on.
+async fn seed(s: &SeaStore) {
+    s.insert_client(&client("c1", 10)).await.unwrap();
+    s.insert_user(&user("u1", "alice")).await.unwrap();
+    s.insert_session(&session("s1", "u1", 100)).await.unwrap();
+}
+
+// ------------------------------------------------------------------ tests
+
+#[tokio::test]
+async fn clients_round_trip() {
+    for b in backends().await {
+        let s = &b.store;
+        let c = client("c1", 10);
+        s.insert_client(&c).await.unwrap();
+        let p = public_client("c0");
+        s.insert_client(&p).await.unwrap();
+        assert_eq!(
+            s.find_client(&c.id).await.unwrap(),
+            Some(c.clone()),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_client(&p.id).await.unwrap(),
+            Some(p.clone()),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_client(&cid("nope")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+
+        let mut changed = c.clone();
+        changed.name = "Renamed".into();
+        changed.secret_hash = None;
+        changed.grant_types = vec![GrantType::ClientCredentials];
+        changed.updated_at = 20;
+        // Not changeable by an update.
+        changed.created_at = 999;
+        assert!(s.update_client(&changed).await.unwrap(), "{}", b.name);
+        changed.created_at = c.created_at;
+        assert_eq!(
+            s.find_client(&c.id).await.unwrap(),
+            Some(changed.clone()),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.update_client(&client("ghost", 1)).await.unwrap(),
+            "{}",
+            b.name
+        );
+
+        // Ordered by created_at, then id.
+        s.insert_client(&client("a9", 10)).await.unwrap();
+        let ids: Vec<String> = s
+            .list_clients()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id.into_string())
+            .collect();
+        assert_eq!(ids, ["c0", "a9", "c1"], "{}", b.name);
+
+        assert!(
+            matches!(s.insert_client(&c).await, Err(StoreError::Conflict(_))),
+            "{}",
+            b.name
+        );
+        assert!(s.delete_client(&c.id).await.unwrap(), "{}", b.name);
+        assert!(!s.delete_client(&c.id).await.unwrap(), "{}", b.name);
+        assert_eq!(s.find_client(&c.id).await.unwrap(), None, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn users_round_trip_and_unique_username() {
+    for b in backends().await {
+        let s = &b.store;
+        let mut u = user("u1", "alice");
+        u.disabled = true;
+        s.insert_user(&u).await.unwrap();
+        let bare = User {
+            name: None,
+            email: None,
+            created_at: 50,
+            ..user("u2", "bob")
+        };
+        s.insert_user(&bare).await.unwrap();
+        assert_eq!(
+            s.find_user("u1").await.unwrap(),
+            Some(u.clone()),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_user_by_username("bob").await.unwrap(),
+            Some(bare.clone()),
+            "{}",
+            b.name
+        );
+        assert_eq!(s.find_user("nope").await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            s.list_users().await.unwrap(),
+            vec![bare.clone(), u.clone()],
+            "{}",
+            b.name
+        );
+
+        let taken = user("u3", "alice");
+        match s.insert_user(&taken).await {
+            Err(StoreError::Conflict(msg)) => {
+                assert!(
+                    !msg.contains("argon2"),
+                    "{}: message leaks a value: {msg}",
+                    b.name
+                )
+            }
+            other => panic!("{}: expected Conflict, got {other:?}", b.name),
+        }
+
+        assert!(
+            s.set_password("u1", "new-hash", 500).await.unwrap(),
+            "{}",
+            b.name
+        );
+        let after = s.find_user("u1").await.unwrap().unwrap();
+        assert_eq!(
+            (after.password_hash.as_str(), after.password_changed_at),
+            ("new-hash", 500)
+        );
+        assert!(
+            !s.set_password("nope", "x", 500).await.unwrap(),
+            "{}",
+            b.name
+        );
+
+        assert!(s.delete_user("u2").await.unwrap(), "{}", b.name);
+        assert!(!s.delete_user("u2").await.unwrap(), "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn sessions_round_trip_and_end_once() {
+    for b in backends().await {
+        let s = &b.store;
+        s.insert_user(&user("u1", "alice")).await.unwrap();
+        let s1 = session("s1", "u1", 100);
+        let s0 = BrowserSession {
+            user_agent: None,
+            ip: None,
+            ..session("s0", "u1", 50)
+        };
+        s.insert_session(&s1).await.unwrap();
+        s.insert_session(&s0).await.unwrap();
+        assert_eq!(
+            s.find_session("s1").await.unwrap(),
+            Some(s1.clone()),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_active_session("hash-s1").await.unwrap(),
+            Some(s1.clone()),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.list_user_sessions("u1").await.unwrap(),
+            vec![s0.clone(), s1.clone()],
+            "{}",
+            b.name
+        );
+
+        s.touch_session("s1", 150).await.unwrap();
+        assert_eq!(
+            s.find_session("s1").await.unwrap().unwrap().last_seen_at,
+            150
+        );
+
+        assert!(s.end_session("s1", 200).await.unwrap(), "{}", b.name);
+        assert!(!s.end_session("s1", 300).await.unwrap(), "{}", b.name);
+        assert!(!s.end_session("unknown", 300).await.unwrap(), "{}", b.name);
+        let ended = s.find_session("s1").await.unwrap().unwrap();
+        assert_eq!(ended.ended_at, Some(200), "{}: the first end wins", b.name);
+        assert_eq!(
+            s.find_active_session("hash-s1").await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        // An ended session is not revived by a touch.
+        s.touch_session("s1", 400).await.unwrap();
+        assert_eq!(
+            s.find_session("s1").await.unwrap().unwrap().last_seen_at,
+            150
+        );
+
+        let dup_token = BrowserSession {
+            id: "s2".into(),
+            ..s1.clone()
+        };
+        assert!(matches!(
+            s.insert_session(&dup_token).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn pending_codes_and_consents_round_trip() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+
+        let p = pending("p1", "c1", 1_000);
+        s.insert_pending(&p).await.unwrap();
+        assert_eq!(
+            s.find_pending("p1").await.unwrap(),
+            Some(p.clone()),
+            "{}",
+            b.name
+        );
+        assert!(s.attach_session("p1", "s1").await.unwrap(), "{}", b.name);
+        assert!(!s.attach_session("nope", "s1").await.unwrap(), "{}", b.name);
+        let attached = PendingAuthorization {
+            session_id: Some("s1".into()),
+            ..p.clone()
+        };
+        assert_eq!(
+            s.find_pending("p1").await.unwrap(),
+            Some(attached),
+            "{}",
+            b.name
+        );
+        s.delete_pending("p1").await.unwrap();
+        assert_eq!(s.find_pending("p1").await.unwrap(), None, "{}", b.name);
+
+        let c = code("h1", "c1", "u1", 1_000);
+        s.insert_code(&c).await.unwrap();
+        let bare = AuthorizationCode {
+            nonce: None,
+            scope: Scope::empty(),
+            ..code("h2", "c1", "u1", 1_000)
+        };
+        s.insert_code(&bare).await.unwrap();
+        match s.redeem_code("h2", 300, &issued("jti-2")).await.unwrap() {
+            CodeRedemption::Redeemed(got) => assert_eq!(
+                got,
+                AuthorizationCode {
+                    consumed_at: Some(300),
+                    access_token_jti: Some("jti-2".into()),
+                    access_token_expires_at: Some(1_000),
+                    ..bare
+                },
+                "{}",
+                b.name
+            ),
+            other => panic!("{}: {other:?}", b.name),
+        }
+        assert!(
+            matches!(s.insert_code(&c).await, Err(StoreError::Conflict(_))),
+            "{}",
+            b.name
+        );
+
+        let consent = Consent {
+            user_id: "u1".into(),
+            client_id: cid("c1"),
+            scope: Scope::parse("openid").unwrap(),
+            granted_at: 100,
+        };
+        assert_eq!(
+            s.find_consent("u1", &cid("c1")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        s.save_consent(&consent).await.unwrap();
+        assert_eq!(
+            s.find_consent("u1", &cid("c1")).await.unwrap(),
+            Some(consent.clone())
+        );
+        // Saving again replaces the earlier consent.
+        let wider = Consent {
+            scope: Scope::parse("openid profile").unwrap(),
+            granted_at: 200,
+            ..consent
+        };
+        s.save_consent(&wider).await.unwrap();
+        assert_eq!(
+            s.find_consent("u1", &cid("c1")).await.unwrap(),
+            Some(wider),
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn revocation_keys_and_audit_round_trip() {
+    for b in backends().await {
+        let s = &b.store;
+        let t = RevokedToken {
+            jti: "j1".into(),
+            expires_at: 500,
+            revoked_at: 100,
+            reason: "logout".into(),
+        };
+        assert!(!s.is_token_revoked("j1").await.unwrap(), "{}", b.name);
+        s.revoke_token(&t).await.unwrap();
+        // Revoking again is not an error.
+        s.revoke_token(&RevokedToken {
+            reason: "again".into(),
+            ..t.clone()
+        })
+        .await
+        .unwrap();
+        assert!(s.is_token_revoked("j1").await.unwrap(), "{}", b.name);
+        assert!(!s.is_token_revoked("j2").await.unwrap(), "{}", b.name);
+
+        let k2 = key("k2", KeyState::Next, 200);
+        let k1 = SigningKeyRecord {
+            retired_at: Some(150),
+            removed_at: Some(160),
+            ..key("k1", KeyState::Retired, 100)
+        };
+        s.insert_key(&k2).await.unwrap();
+        s.insert_key(&k1).await.unwrap();
+        assert_eq!(
+            s.list_keys().await.unwrap(),
+            vec![k1.clone(), k2.clone()],
+            "{}",
+            b.name
+        );
+
+        let e = |id: &str, at: i64| AuditEvent {
+            id: id.into(),
+            at,
+            kind: "login.success".into(),
+            user_id: Some("u1".into()),
+            client_id: None,
+            ip: Some("192.0.2.1".into()),
+            detail: r#"{"method":"password"}"#.into(),
+        };
+        for (id, at) in [("e1", 10), ("e3", 30), ("e2", 20), ("e4", 30)] {
+            s.record(&e(id, at)).await.unwrap();
+        }
+        assert_eq!(
+            s.recent(3).await.unwrap(),
+            vec![e("e4", 30), e("e3", 30), e("e2", 20)],
+            "{}",
+            b.name
+        );
+        assert_eq!(s.recent(10).await.unwrap().len(), 4, "{}", b.name);
+
+        s.ping().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn redeem_code_is_single_use() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        s.insert_code(&code("h1", "c1", "u1", 1_000)).await.unwrap();
+
+        let first = s
+            .redeem_code("h1", 200, &issued("jti-first"))
+            .await
+            .unwrap();
+        let CodeRedemption::Redeemed(c) = first else {
+            panic!("{}: {first:?}", b.name)
+        };
+        assert_eq!(c.consumed_at, Some(200), "{}", b.name);
+        assert_eq!(
+            c.access_token_jti.as_deref(),
+            Some("jti-first"),
+            "{}",
+            b.name
+        );
+
+        let second = s
+            .redeem_code("h1", 201, &issued("jti-second"))
+            .await
+            .unwrap();
+        let CodeRedemption::AlreadyUsed(c) = second else {
+            panic!("{}: {second:?}", b.name)
+        };
+        // The replay sees what the first redemption recorded, untouched.
+        assert_eq!(c.consumed_at, Some(200), "{}", b.name);
+        assert_eq!(
+            c.access_token_jti.as_deref(),
+            Some("jti-first"),
+            "{}",
+            b.name
+        );
+
+        let unknown = s.redeem_code("nope", 200, &issued("x")).await.unwrap();
+        assert_eq!(unknown, CodeRedemption::NotFound, "{}", b.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_redeem_has_exactly_one_winner() {
+    const N: usize = 20;
+    for b in backends().await {
+        seed(&b.store).await;
+        b.store
+            .insert_code(&code("h1", "c1", "u1", 1_000))
+            .await
+            .unwrap();
+
+        let barrier = Arc::new(tokio::sync::Barrier::new(N));
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let store = b.store.clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store
+                        .redeem_code("h1", 200, &issued(&format!("jti-{i}")))
+                        .await
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        let mut replays = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(CodeRedemption::Redeemed(c)) => winners.push(c.access_token_jti),
+                Ok(CodeRedemption::AlreadyUsed(_)) => replays += 1,
+                other => panic!("{}: unexpected {other:?}", b.name),
+            }
+        }
+        assert_eq!(winners.len(), 1, "{}: winners {winners:?}", b.name);
+        assert_eq!(replays, N - 1, "{}", b.name);
+        // The stored jti is the winner's.
+        let again = b
+            .store
+            .redeem_code("h1", 300, &issued("late"))
+            .await
+            .unwrap();
+        let CodeRedemption::AlreadyUsed(c) = again else {
+            panic!("{}: {again:?}", b.name)
+        };
+        assert_eq!(c.access_token_jti, winners[0], "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn transition_key_is_guarded_by_state() {
+    for b in backends().await {
+        let s = &b.store;
+        s.insert_key(&key("k1", KeyState::Next, 100)).await.unwrap();
+
+        assert!(!s
+            .transition_key("k1", KeyState::Current, KeyState::Retired, 150)
+            .await
+            .unwrap());
+        assert!(!s
+            .transition_key("nope", KeyState::Next, KeyState::Current, 150)
+            .await
+            .unwrap());
+        assert!(s
+            .transition_key("k1", KeyState::Next, KeyState::Current, 150)
+            .await
+            .unwrap());
+        assert!(!s
+            .transition_key("k1", KeyState::Next, KeyState::Current, 151)
+            .await
+            .unwrap());
+        assert!(s
+            .transition_key("k1", KeyState::Current, KeyState::Retired, 200)
+            .await
+            .unwrap());
+        assert!(s
+            .transition_key("k1", KeyState::Retired, KeyState::Removed, 300)
+            .await
+            .unwrap());
+
+        let k = s.list_keys().await.unwrap().pop().unwrap();
+        assert_eq!(
+            (k.state, k.retired_at, k.removed_at),
+            (KeyState::Removed, Some(200), Some(300)),
+            "{}",
+            b.name
+        );
+
+        s.insert_key(&key("k2", KeyState::Current, 110))
+            .await
+            .unwrap();
+        assert!(s
+            .transition_key("k2", KeyState::Current, KeyState::Revoked, 400)
+            .await
+            .unwrap());
+        let k2 = s
+            .list_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|k| k.kid == "k2")
+            .unwrap();
+        assert_eq!(
+            (k2.state, k2.removed_at),
+            (KeyState::Revoked, Some(400)),
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_client_or_user_cascades() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        s.insert_client(&client("c2", 20)).await.unwrap();
+        s.insert_pending(&pending("p1", "c1", 1_000)).await.unwrap();
+        s.insert_pending(&pending("p2", "c2", 1_000)).await.unwrap();
+        s.insert_code(&code("h1", "c1", "u1", 1_000)).await.unwrap();
+        s.insert_code(&code("h2", "c2", "u1", 1_000)).await.unwrap();
+        for c in ["c1", "c2"] {
+            let consent = Consent {
+                user_id: "u1".into(),
+                client_id: cid(c),
+                scope: Scope::parse("openid").unwrap(),
+                granted_at: 100,
+            };
+            s.save_consent(&consent).await.unwrap();
+        }
+
+        assert!(s.delete_client(&cid("c1")).await.unwrap(), "{}", b.name);
+        assert_eq!(s.find_pending("p1").await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            s.find_consent("u1", &cid("c1")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.redeem_code("h1", 200, &issued("j")).await.unwrap(),
+            CodeRedemption::NotFound
+        );
+        // The other client's rows are untouched.
+        assert!(s.find_pending("p2").await.unwrap().is_some(), "{}", b.name);
+        assert!(
+            s.find_consent("u1", &cid("c2")).await.unwrap().is_some(),
+            "{}",
+            b.name
+        );
+
+        assert!(s.delete_user("u1").await.unwrap(), "{}", b.name);
+        assert_eq!(s.find_session("s1").await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            s.find_consent("u1", &cid("c2")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.redeem_code("h2", 200, &issued("j")).await.unwrap(),
+            CodeRedemption::NotFound
+        );
+    }
+}
+
+#[tokio::test]
+async fn sweep_expired_removes_only_expired_rows() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        let now = 1_000;
+        s.insert_pending(&pending("p-old", "c1", now))
+            .await
+            .unwrap();
+        s.insert_pending(&pending("p-live", "c1", now + 1))
+            .await
+            .unwrap();
+        s.insert_code(&code("c-old", "c1", "u1", now))
+            .await
+            .unwrap();
+        s.insert_code(&code("c-live", "c1", "u1", now + 1))
+            .await
+            .unwrap();
+        // Expired and consumed, but the token issued from it lives on: kept.
+        s.insert_code(&code("c-used-live", "c1", "u1", now - 10))
+            .await
+            .unwrap();
+        let live = IssuedFromCode {
+            access_token_jti: "a".into(),
+            access_token_expires_at: now + 60,
+        };
+        s.redeem_code("c-used-live", now - 20, &live).await.unwrap();
+        // Expired, consumed and its token expired too: removed.
+        s.insert_code(&code("c-used-old", "c1", "u1", now - 10))
+            .await
+            .unwrap();
+        let dead = IssuedFromCode {
+            access_token_jti: "b".into(),
+            access_token_expires_at: now,
+        };
+        s.redeem_code("c-used-old", now - 20, &dead).await.unwrap();
+        for (jti, exp) in [("r-old", now), ("r-live", now + 1)] {
+            let t = RevokedToken {
+                jti: jti.into(),
+                expires_at: exp,
+                revoked_at: 1,
+                reason: "x".into(),
+            };
+            s.revoke_token(&t).await.unwrap();
+        }
+
+        assert_eq!(s.sweep_expired(now).await.unwrap(), 4, "{}", b.name);
+
+        assert_eq!(s.find_pending("p-old").await.unwrap(), None, "{}", b.name);
+        assert!(
+            s.find_pending("p-live").await.unwrap().is_some(),
+            "{}",
+            b.name
+        );
+        let present = |r: CodeRedemption| r != CodeRedemption::NotFound;
+        assert!(
+            !present(s.redeem_code("c-old", now, &issued("z")).await.unwrap()),
+            "{}",
+            b.name
+        );
+        assert!(!present(
+            s.redeem_code("c-used-old", now, &issued("z"))
+                .await
+                .unwrap()
+        ));
+        assert!(present(
+            s.redeem_code("c-used-live", now, &issued("z"))
+                .await
+                .unwrap()
+        ));
+        assert!(present(
+            s.redeem_code("c-live", now, &issued("z")).await.unwrap()
+        ));
+        assert!(!s.is_token_revoked("r-old").await.unwrap(), "{}", b.name);
+        assert!(s.is_token_revoked("r-live").await.unwrap(), "{}", b.name);
+
+        assert_eq!(
+            s.sweep_expired(now).await.unwrap(),
+            0,
+            "{}: nothing left to sweep",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn corrupt_rows_are_errors_not_panics() {
+    for b in backends().await {
+        let s = &b.store;
+        let mut row = clients::Model::from_domain(&client("c1", 10));
+        row.redirect_uris = Set("not json".into());
+        clients::Entity::insert(row)
+            .exec_without_returning(&s.db)
+            .await
+            .unwrap();
+        match s.find_client(&cid("c1")).await {
+            Err(StoreError::Corrupt(msg)) => {
+                assert!(msg.contains("clients.redirect_uris"), "{}: {msg}", b.name)
+            }
+            other => panic!("{}: expected Corrupt, got {other:?}", b.name),
+        }
+        assert!(
+            matches!(s.list_clients().await, Err(StoreError::Corrupt(_))),
+            "{}",
+            b.name
+        );
+
+        let mut row = clients::Model::from_domain(&client("c2", 10));
+        row.id = Set("bad id".into());
+        row.redirect_uris = Set(r#"["https://ok.example/cb", "relative"]"#.into());
+        clients::Entity::insert(row)
+            .exec_without_returning(&s.db)
+            .await
+            .unwrap();
+        assert!(
+            matches!(s.list_clients().await, Err(StoreError::Corrupt(_))),
+            "{}",
+            b.name
+        );
+
+        let mut row = signing_keys::Model::from_domain(&key("k1", KeyState::Next, 1));
+        row.state = Set("sparkling".into());
+        signing_keys::Entity::insert(row)
+            .exec_without_returning(&s.db)
+            .await
+            .unwrap();
+        match s.list_keys().await {
+            Err(StoreError::Corrupt(msg)) => assert!(msg.contains("signing_keys.state"), "{msg}"),
+            other => panic!("{}: expected Corrupt, got {other:?}", b.name),
+        }
+    }
+}
+
+#[tokio::test]
+async fn migrate_twice_is_idempotent() {
+    for b in backends().await {
+        // `backends` already migrated once.
+        b.store.migrate().await.unwrap();
+        b.store.migrate().await.unwrap();
+        b.store.insert_user(&user("u1", "alice")).await.unwrap();
+        assert!(
+            b.store.find_user("u1").await.unwrap().is_some(),
+            "{}",
+            b.name
+        );
+
+        // `down` drops every table (children first, or the foreign keys
+        // refuse), and `up` brings them back empty.
+        Migrator::down(&b.store.db, None).await.unwrap();
+        assert!(
+            b.store.find_user("u1").await.is_err(),
+            "{}: table still there",
+            b.name
+        );
+        b.store.migrate().await.unwrap();
+        assert_eq!(b.store.find_user("u1").await.unwrap(), None, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn closed_postgres_port_is_unavailable() {
+    let opts = PoolOptions {
+        connect_timeout: Duration::from_secs(1),
+        acquire_timeout: Duration::from_secs(1),
+        ..PoolOptions::default()
+    };
+    let started = std::time::Instant::now();
+    match connect("postgres://postgres:hunter2@127.0.0.1:1/test", &opts).await {
+        Err(StoreError::Unavailable(msg)) => assert!(!msg.contains("hunter2"), "{msg}"),
+        other => panic!("expected Unavailable, got {:?}", other.map(|_| ())),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn bad_urls_and_schema_names_are_refused() {
+    let opts = PoolOptions::default();
+    match connect("mysql://root:pw@localhost/db", &opts).await {
+        Err(StoreError::Other(msg)) => {
+            assert!(msg.contains("\"mysql\""), "{msg}");
+            assert!(!msg.contains("pw"), "{msg}");
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    let bad_schema = PoolOptions {
+        schema: Some("x\"; DROP TABLE users; --".into()),
+        ..opts
+    };
+    assert!(matches!(
+        connect(&postgres_url(), &bad_schema).await,
+        Err(StoreError::Other(_))
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_works() {
+    let s = connect("sqlite::memory:", &PoolOptions::default())
+        .await
+        .unwrap();
+    s.migrate().await.unwrap();
+    s.insert_user(&user("u1", "alice")).await.unwrap();
+    // Another pooled connection sees the same database.
+    let (a, b) = tokio::join!(s.find_user("u1"), s.find_user_by_username("alice"));
+    assert!(a.unwrap().is_some() && b.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn postgres_statement_timeout_is_applied() {
+    if !postgres_available().await {
+        return;
+    }
+    let opts = PoolOptions {
+        statement_timeout: Some(Duration::from_millis(200)),
+        ..PoolOptions::default()
+    };
+    let s = connect(&postgres_url(), &opts).await.unwrap();
+    let err =
+        s.db.execute_unprepared("SELECT pg_sleep(2)")
+            .await
+            .unwrap_err();
+    assert!(
+        matches!(
+            crate::error::map_db_err("sleep", err),
+            StoreError::Unavailable(_)
+        ),
+        "a statement timeout is retryable"
+    );
+}

@@ -1,0 +1,24 @@
+//! Latchkey's database schema, as sea-orm migrations that run unchanged on
+//! SQLite and Postgres. This crate owns table and index definitions only: it
+//! must not depend on Latchkey's domain or protocol crates, and nothing here
+//! reads or writes rows. Every migration is built with sea-query so the same
+//! definition renders for both backends.
+//!
+//! Conventions: times are BIGINT Unix seconds, ids are TEXT, lists are TEXT
+//! holding a JSON array of strings. A change to the schema is a new
+//! migration, never an edit of one that has shipped.
+
+use sea_orm_migration::prelude::*;
+// What a caller needs to run the migrations (`Migrator::up`).
+pub use sea_orm_migration::MigratorTrait;
+
+pub mod m20261124_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_initial::Migration)]
+    }
+}
