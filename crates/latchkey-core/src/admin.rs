@@ -1,0 +1,260 @@
+//! Operator actions on users and clients, shared by the command line and
+//! (later) the admin API so both follow the same rules.
+
+use latchkey_domain::{AuthMethod, Client, GrantType, StoreError, User};
+use latchkey_protocol::{ClientId, RedirectUri, Scope};
+
+use crate::audit::Event;
+use crate::error::CoreError;
+use crate::passwords::PasswordError;
+use crate::Latchkey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} already exists")]
+    Exists(&'static str),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError::Core(e.into())
+    }
+}
+
+impl From<PasswordError> for AdminError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::BadLength => AdminError::Invalid(e.to_string()),
+            PasswordError::Hash(m) => AdminError::Core(CoreError::Internal(m)),
+        }
+    }
+}
+
+/// A client to register.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub public: bool,
+    /// Grant type names; empty means `authorization_code`.
+    pub grant_types: Vec<String>,
+    /// Allowed scopes; `None` means `openid profile email`.
+    pub scope: Option<String>,
+    /// `client_secret_basic` (default) or `client_secret_post` for
+    /// confidential clients.
+    pub auth_method: Option<String>,
+}
+
+impl Latchkey {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: String,
+        name: Option<String>,
+        email: Option<String>,
+    ) -> Result<User, AdminError> {
+        let username = username.trim();
+        if username.is_empty()
+            || username.len() > 128
+            || username
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(AdminError::Invalid(
+                "username must be 1-128 characters without spaces or control characters".into(),
+            ));
+        }
+        if self.store.find_user_by_username(username).await?.is_some() {
+            return Err(AdminError::Exists("user"));
+        }
+        let hash = self.passwords.hash(password, self.salt()).await?;
+        let now = self.now();
+        let user = User {
+            id: uuid_like(self),
+            username: username.to_owned(),
+            password_hash: hash,
+            name,
+            email,
+            disabled: false,
+            created_at: now,
+            password_changed_at: now,
+        };
+        match self.store.insert_user(&user).await {
+            Err(StoreError::Conflict(_)) => return Err(AdminError::Exists("user")),
+            r => r?,
+        }
+        Ok(user)
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>, AdminError> {
+        Ok(self.store.list_users().await?)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<User, AdminError> {
+        self.store
+            .find_user_by_username(username)
+            .await?
+            .ok_or(AdminError::NotFound("user"))
+    }
+
+    /// Sets a new password and ends every session of the user, so a stolen
+    /// session does not outlive the password it was opened with.
+    pub async fn set_user_password(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<User, AdminError> {
+        let user = self.user_by_name(username).await?;
+        let hash = self.passwords.hash(password, self.salt()).await?;
+        let now = self.now();
+        self.store.set_password(&user.id, &hash, now).await?;
+        for s in self.store.list_user_sessions(&user.id).await? {
+            if s.is_active() {
+                self.store.end_session(&s.id, now).await?;
+            }
+        }
+        self.audit(Event {
+            kind: "password_changed",
+            user_id: Some(&user.id),
+            client_id: None,
+            ip: None,
+            detail: "all sessions ended".into(),
+        })
+        .await;
+        Ok(user)
+    }
+
+    pub async fn delete_user(&self, username: &str) -> Result<(), AdminError> {
+        let user = self.user_by_name(username).await?;
+        if !self.store.delete_user(&user.id).await? {
+            return Err(AdminError::NotFound("user"));
+        }
+        self.audit(Event {
+            kind: "user_deleted",
+            user_id: Some(&user.id),
+            client_id: None,
+            ip: None,
+            detail: String::new(),
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Registers a client. The secret, for a confidential client, is
+    /// returned once and only its keyed hash is stored.
+    pub async fn create_client(
+        &self,
+        new: NewClient,
+    ) -> Result<(Client, Option<String>), AdminError> {
+        let name = new.name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(AdminError::Invalid("name must be 1-200 characters".into()));
+        }
+        let mut grant_types = Vec::new();
+        for g in &new.grant_types {
+            let g = GrantType::parse(g)
+                .ok_or_else(|| AdminError::Invalid(format!("unknown grant type {g:?}")))?;
+            if !grant_types.contains(&g) {
+                grant_types.push(g);
+            }
+        }
+        if grant_types.is_empty() {
+            grant_types.push(GrantType::AuthorizationCode);
+        }
+        if new.public && grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(AdminError::Invalid(
+                "a public client cannot use client_credentials".into(),
+            ));
+        }
+        let mut redirect_uris = Vec::new();
+        for r in &new.redirect_uris {
+            let uri = RedirectUri::parse_registrable(r, new.public)
+                .map_err(|e| AdminError::Invalid(format!("redirect URI {r:?}: {e}")))?;
+            if !redirect_uris.contains(&uri) {
+                redirect_uris.push(uri);
+            }
+        }
+        if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+            return Err(AdminError::Invalid(
+                "the authorization_code grant needs at least one redirect URI".into(),
+            ));
+        }
+        let scope = Scope::parse(new.scope.as_deref().unwrap_or("openid profile email"))
+            .map_err(|_| AdminError::Invalid("malformed scope".into()))?;
+        let auth_method = if new.public {
+            AuthMethod::None
+        } else {
+            match new.auth_method.as_deref() {
+                None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
+                Some("client_secret_post") => AuthMethod::ClientSecretPost,
+                Some(m) => {
+                    return Err(AdminError::Invalid(format!(
+                        "auth method {m:?} is not available here (client_secret_basic, client_secret_post)"
+                    )))
+                }
+            }
+        };
+        let secret = auth_method.uses_secret().then(|| self.random.secret());
+        let now = self.now();
+        let client = Client {
+            id: ClientId::parse(&self.random.id())
+                .map_err(|e| CoreError::Internal(e.to_string()))?,
+            name: name.to_owned(),
+            auth_method,
+            secret_hash: secret.as_deref().map(|s| self.secrets.hash(s)),
+            secret_expires_at: None,
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+            redirect_uris,
+            post_logout_redirect_uris: Vec::new(),
+            grant_types,
+            scope,
+            backchannel_logout_uri: None,
+            id_token_signed_response_alg: None,
+            allowed_cors_origins: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_client(&client).await?;
+        Ok((client, secret))
+    }
+
+    pub async fn list_clients(&self) -> Result<Vec<Client>, AdminError> {
+        Ok(self.store.list_clients().await?)
+    }
+
+    pub async fn show_client(&self, id: &str) -> Result<Client, AdminError> {
+        let id = ClientId::parse(id).map_err(|_| AdminError::NotFound("client"))?;
+        self.store
+            .find_client(&id)
+            .await?
+            .ok_or(AdminError::NotFound("client"))
+    }
+
+    pub async fn delete_client(&self, id: &str) -> Result<(), AdminError> {
+        let id = ClientId::parse(id).map_err(|_| AdminError::NotFound("client"))?;
+        if !self.store.delete_client(&id).await? {
+            return Err(AdminError::NotFound("client"));
+        }
+        Ok(())
+    }
+
+    fn salt(&self) -> [u8; 16] {
+        let mut s = [0u8; 16];
+        self.random.fill(&mut s);
+        s
+    }
+}
+
+/// A random (version 4) UUID from the injected source, for user ids.
+fn uuid_like(l: &Latchkey) -> String {
+    let mut b = [0u8; 16];
+    l.random.fill(&mut b);
+    uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+}

@@ -1,0 +1,42 @@
+//! Security events: written to the audit table and logged as structured
+//! fields. Callers pass identifiers and reasons, never tokens or secrets.
+
+use latchkey_domain::AuditEvent;
+
+use crate::Latchkey;
+
+pub struct Event<'a> {
+    pub kind: &'static str,
+    pub user_id: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub detail: String,
+}
+
+impl Latchkey {
+    /// Records an event. A failure to write it is logged, not returned: the
+    /// request that caused it has already been decided.
+    pub async fn audit(&self, e: Event<'_>) {
+        tracing::info!(
+            target: "latchkey::audit",
+            kind = e.kind,
+            user_id = e.user_id,
+            client_id = e.client_id,
+            ip = e.ip,
+            detail = %e.detail,
+            "security event"
+        );
+        let event = AuditEvent {
+            id: self.random.id(),
+            at: self.now(),
+            kind: e.kind.to_owned(),
+            user_id: e.user_id.map(str::to_owned),
+            client_id: e.client_id.map(str::to_owned),
+            ip: e.ip.map(str::to_owned),
+            detail: e.detail,
+        };
+        if let Err(err) = self.store.record(&event).await {
+            tracing::error!(error = %err, kind = e.kind, "could not write audit event");
+        }
+    }
+}

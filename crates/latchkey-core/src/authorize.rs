@@ -1,0 +1,419 @@
+//! The authorization endpoint (RFC 6749 §4.1, OIDC Core §3.1.2): decide,
+//! for a parsed request and the browser's session, whether to redirect back
+//! with a code or an error, ask the user to sign in or consent, or show an
+//! error page because no redirect is safe.
+
+use latchkey_domain::{
+    AuthorizationCode, BrowserSession, Client, Consent, PendingAuthorization, User,
+};
+use latchkey_protocol::authorize::{echo_state, AuthorizationRequest, AuthorizationTarget};
+use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, Scope, State};
+
+use crate::audit::Event;
+use crate::error::CoreError;
+use crate::secrets::token_hash;
+use crate::Latchkey;
+
+/// A browser signed in at Latchkey.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub session: BrowserSession,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeOutcome {
+    /// Send the browser to this URL at the client (a code or an error).
+    Redirect(String),
+    /// Show the sign-in page for this pending request.
+    Login { pending_id: String },
+    /// Show the consent page for this pending request.
+    Consent { pending_id: String },
+    /// No redirect URI can be trusted: show an error page (HTTP 400).
+    ErrorPage(OAuthError),
+}
+
+/// What the consent page shows.
+#[derive(Debug, Clone)]
+pub struct ConsentView {
+    pub pending_id: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+    pub username: String,
+}
+
+/// A request whose client and redirect URI have been checked.
+struct Checked {
+    client: Client,
+    request: AuthorizationRequest,
+}
+
+impl Latchkey {
+    /// Reads the browser's session from its cookie value; only an active,
+    /// unexpired session of an enabled user counts.
+    pub async fn current_session(
+        &self,
+        cookie: Option<&str>,
+    ) -> Result<Option<SignedIn>, CoreError> {
+        let Some(cookie) = cookie else {
+            return Ok(None);
+        };
+        if cookie.len() > 128 {
+            return Ok(None);
+        }
+        let Some(session) = self.store.find_active_session(&token_hash(cookie)).await? else {
+            return Ok(None);
+        };
+        if self.now() >= session.created_at + self.settings.session_ttl {
+            return Ok(None);
+        }
+        match self.store.find_user(&session.user_id).await? {
+            Some(user) if !user.disabled => Ok(Some(SignedIn { session, user })),
+            _ => Ok(None),
+        }
+    }
+
+    /// `GET|POST /authorize`.
+    pub async fn authorize(
+        &self,
+        params: &Params,
+        signed_in: Option<&SignedIn>,
+    ) -> AuthorizeOutcome {
+        let checked = match self.check(params).await {
+            Ok(c) => c,
+            Err(outcome) => return outcome,
+        };
+        let result = self.proceed(&checked, params, signed_in, None).await;
+        self.settle(result, &checked)
+    }
+
+    /// Resumes a pending request after the user signed in for it.
+    pub async fn resume(&self, pending_id: &str, signed_in: &SignedIn) -> AuthorizeOutcome {
+        let (pending, params, checked) = match self.load_pending(pending_id).await {
+            Ok(x) => x,
+            Err(outcome) => return outcome,
+        };
+        let result = self
+            .proceed(&checked, &params, Some(signed_in), Some(&pending))
+            .await;
+        self.settle(result, &checked)
+    }
+
+    /// What the consent page for a pending request shows; the session must
+    /// be the one that signed in for it.
+    pub async fn consent_view(
+        &self,
+        pending_id: &str,
+        signed_in: Option<&SignedIn>,
+    ) -> Result<ConsentView, AuthorizeOutcome> {
+        let (pending, _, checked) = self.load_pending(pending_id).await?;
+        let signed_in = Self::session_for(&pending, signed_in)?;
+        Ok(ConsentView {
+            pending_id: pending.id,
+            client_name: checked.client.name.clone(),
+            scopes: checked.request.scope.iter().map(str::to_owned).collect(),
+            username: signed_in.user.username.clone(),
+        })
+    }
+
+    /// The user's answer on the consent page.
+    pub async fn decide_consent(
+        &self,
+        pending_id: &str,
+        signed_in: Option<&SignedIn>,
+        approve: bool,
+    ) -> AuthorizeOutcome {
+        let (pending, _, checked) = match self.load_pending(pending_id).await {
+            Ok(x) => x,
+            Err(outcome) => return outcome,
+        };
+        let signed_in = match Self::session_for(&pending, signed_in) {
+            Ok(s) => s,
+            Err(outcome) => return outcome,
+        };
+        let result = async {
+            self.store.delete_pending(&pending.id).await?;
+            if !approve {
+                return Ok(self.redirect_error(
+                    &checked.request.redirect_uri,
+                    &OAuthError::new(ErrorCode::AccessDenied, "the user declined"),
+                    Some(&checked.request.state),
+                ));
+            }
+            let previous = self
+                .store
+                .find_consent(&signed_in.user.id, &checked.client.id)
+                .await?;
+            let scope = match previous {
+                Some(p) => union(&p.scope, &checked.request.scope),
+                None => checked.request.scope.clone(),
+            };
+            self.store
+                .save_consent(&Consent {
+                    user_id: signed_in.user.id.clone(),
+                    client_id: checked.client.id.clone(),
+                    scope,
+                    granted_at: self.now(),
+                })
+                .await?;
+            self.issue_code(&checked, signed_in).await
+        }
+        .await;
+        self.settle(result, &checked)
+    }
+
+    fn session_for<'a>(
+        pending: &PendingAuthorization,
+        signed_in: Option<&'a SignedIn>,
+    ) -> Result<&'a SignedIn, AuthorizeOutcome> {
+        match signed_in {
+            Some(s) if pending.session_id.as_deref() == Some(s.session.id.as_str()) => Ok(s),
+            _ => Err(AuthorizeOutcome::ErrorPage(OAuthError::new(
+                ErrorCode::AccessDenied,
+                "this request belongs to another sign-in; return to the application and start again",
+            ))),
+        }
+    }
+
+    fn settle(
+        &self,
+        result: Result<AuthorizeOutcome, CoreError>,
+        checked: &Checked,
+    ) -> AuthorizeOutcome {
+        result.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "authorization request failed");
+            self.redirect_error(
+                &checked.request.redirect_uri,
+                &e.to_oauth(),
+                Some(&checked.request.state),
+            )
+        })
+    }
+
+    async fn load_pending(
+        &self,
+        pending_id: &str,
+    ) -> Result<(PendingAuthorization, Params, Checked), AuthorizeOutcome> {
+        let expired = || {
+            AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
+                "this sign-in request has expired or was already completed; return to the application and start again",
+            ))
+        };
+        if pending_id.len() > 64 {
+            return Err(expired());
+        }
+        let pending = match self.store.find_pending(pending_id).await {
+            Ok(Some(p)) if self.now() < p.expires_at => p,
+            Ok(_) => return Err(expired()),
+            Err(e) => return Err(AuthorizeOutcome::ErrorPage(CoreError::from(e).to_oauth())),
+        };
+        let params =
+            Params::parse(pending.query.as_bytes()).map_err(AuthorizeOutcome::ErrorPage)?;
+        let checked = self.check(&params).await?;
+        Ok((pending, params, checked))
+    }
+
+    /// Phase one and two of the request checks.
+    async fn check(&self, params: &Params) -> Result<Checked, AuthorizeOutcome> {
+        let target = AuthorizationTarget::parse(params).map_err(AuthorizeOutcome::ErrorPage)?;
+        let client = match self.store.find_client(&target.client_id).await {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                return Err(AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
+                    "unknown client_id",
+                )))
+            }
+            Err(e) => return Err(AuthorizeOutcome::ErrorPage(CoreError::from(e).to_oauth())),
+        };
+        let Some(redirect_uri) = client
+            .registered_redirect_uri(&target.redirect_uri)
+            .cloned()
+        else {
+            return Err(AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
+                "redirect_uri is not registered for this client",
+            )));
+        };
+        // From here on the redirect URI is trusted: errors go back to it.
+        let state = echo_state(params);
+        let request = AuthorizationRequest::parse(params, client.id.clone(), redirect_uri.clone())
+            .map_err(|e| self.redirect_error(&redirect_uri, &e, state.as_ref()))?;
+        let fail =
+            |e: OAuthError| Err(self.redirect_error(&redirect_uri, &e, Some(&request.state)));
+        if !client.allows_grant(latchkey_domain::GrantType::AuthorizationCode) {
+            return fail(OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "this client may not use the authorization code flow",
+            ));
+        }
+        let extra = request.scope.difference(&client.scope);
+        if !extra.is_empty() {
+            return fail(OAuthError::new(
+                ErrorCode::InvalidScope,
+                format!("scope not allowed for this client: {}", extra.join(" ")),
+            ));
+        }
+        Ok(Checked { client, request })
+    }
+
+    async fn proceed(
+        &self,
+        checked: &Checked,
+        params: &Params,
+        signed_in: Option<&SignedIn>,
+        pending: Option<&PendingAuthorization>,
+    ) -> Result<AuthorizeOutcome, CoreError> {
+        let req = &checked.request;
+        let now = self.now();
+        // Signed in for this very request (after the login page)?
+        let fresh = matches!((pending, signed_in), (Some(p), Some(s)) if p.session_id.as_deref() == Some(s.session.id.as_str()));
+        let usable = signed_in.filter(|s| {
+            fresh
+                || (!req.prompt.login
+                    && req
+                        .max_age
+                        .is_none_or(|max| now - s.session.auth_time <= max as i64))
+        });
+        let Some(signed_in) = usable else {
+            if req.prompt.none {
+                return Ok(self.redirect_error(
+                    &req.redirect_uri,
+                    &OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"),
+                    Some(&req.state),
+                ));
+            }
+            let pending_id = match pending {
+                Some(p) => p.id.clone(),
+                None => self.create_pending(checked, params, None).await?,
+            };
+            return Ok(AuthorizeOutcome::Login { pending_id });
+        };
+
+        let consent = self
+            .store
+            .find_consent(&signed_in.user.id, &checked.client.id)
+            .await?;
+        let consented = consent.is_some_and(|c| req.scope.is_subset(&c.scope));
+        if !consented || req.prompt.consent {
+            if req.prompt.none {
+                return Ok(self.redirect_error(
+                    &req.redirect_uri,
+                    &OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented"),
+                    Some(&req.state),
+                ));
+            }
+            let pending_id = match pending {
+                Some(p) => p.id.clone(),
+                None => {
+                    self.create_pending(checked, params, Some(&signed_in.session.id))
+                        .await?
+                }
+            };
+            return Ok(AuthorizeOutcome::Consent { pending_id });
+        }
+        if let Some(p) = pending {
+            self.store.delete_pending(&p.id).await?;
+        }
+        self.issue_code(checked, signed_in).await
+    }
+
+    async fn create_pending(
+        &self,
+        checked: &Checked,
+        params: &Params,
+        session_id: Option<&str>,
+    ) -> Result<String, CoreError> {
+        let now = self.now();
+        let pending = PendingAuthorization {
+            id: self.random.id(),
+            client_id: checked.client.id.clone(),
+            query: params.to_query(),
+            session_id: session_id.map(str::to_owned),
+            created_at: now,
+            expires_at: now + self.settings.pending_ttl,
+        };
+        self.store.insert_pending(&pending).await?;
+        Ok(pending.id)
+    }
+
+    async fn issue_code(
+        &self,
+        checked: &Checked,
+        signed_in: &SignedIn,
+    ) -> Result<AuthorizeOutcome, CoreError> {
+        let req = &checked.request;
+        let now = self.now();
+        let code = self.random.secret();
+        self.store
+            .insert_code(&AuthorizationCode {
+                code_hash: token_hash(&code),
+                client_id: checked.client.id.clone(),
+                user_id: signed_in.user.id.clone(),
+                session_id: signed_in.session.id.clone(),
+                redirect_uri: req.redirect_uri.clone(),
+                code_challenge: req.code_challenge.clone(),
+                nonce: req.nonce.clone(),
+                scope: req.scope.clone(),
+                auth_time: signed_in.session.auth_time,
+                created_at: now,
+                expires_at: now + self.settings.code_ttl,
+                consumed_at: None,
+                access_token_jti: None,
+                access_token_expires_at: None,
+            })
+            .await?;
+        let mut url = req.redirect_uri.url();
+        url.query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", req.state.as_str())
+            .append_pair("iss", &self.settings.issuer);
+        Ok(AuthorizeOutcome::Redirect(url.into()))
+    }
+
+    /// An error sent back to a trusted redirect URI, with `state` and `iss`
+    /// (RFC 9207).
+    fn redirect_error(
+        &self,
+        redirect_uri: &RedirectUri,
+        e: &OAuthError,
+        state: Option<&State>,
+    ) -> AuthorizeOutcome {
+        AuthorizeOutcome::Redirect(self.error_url(redirect_uri, e, state))
+    }
+
+    fn error_url(
+        &self,
+        redirect_uri: &RedirectUri,
+        e: &OAuthError,
+        state: Option<&State>,
+    ) -> String {
+        let mut url = redirect_uri.url();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("error", e.code.as_str());
+            if let Some(d) = &e.description {
+                q.append_pair("error_description", d);
+            }
+            if let Some(s) = state {
+                q.append_pair("state", s.as_str());
+            }
+            q.append_pair("iss", &self.settings.issuer);
+        }
+        url.into()
+    }
+
+    pub(crate) async fn audit_code_replay(&self, code: &AuthorizationCode) {
+        self.audit(Event {
+            kind: "code_replay",
+            user_id: Some(&code.user_id),
+            client_id: Some(code.client_id.as_str()),
+            ip: None,
+            detail: "authorization code presented twice; tokens issued from it revoked".into(),
+        })
+        .await;
+    }
+}
+
+fn union(a: &Scope, b: &Scope) -> Scope {
+    let joined = a.iter().chain(b.iter()).collect::<Vec<_>>().join(" ");
+    Scope::parse(&joined).unwrap_or_else(|_| b.clone())
+}

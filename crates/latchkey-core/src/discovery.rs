@@ -1,0 +1,64 @@
+//! Provider metadata, serialised once at start and served as bytes.
+
+use std::sync::Arc;
+
+use latchkey_domain::keys::TokenSigner;
+use latchkey_protocol::discovery::ProviderMetadata;
+
+use crate::settings::Settings;
+
+pub struct Discovery {
+    pub metadata: ProviderMetadata,
+    /// The JSON document, precomputed.
+    pub body: Arc<[u8]>,
+}
+
+impl Discovery {
+    pub fn build(settings: &Settings, signer: &dyn TokenSigner) -> Discovery {
+        let metadata = ProviderMetadata {
+            issuer: settings.issuer.clone(),
+            authorization_endpoint: settings.endpoint("/authorize"),
+            token_endpoint: settings.endpoint("/token"),
+            jwks_uri: settings.endpoint("/jwks"),
+            userinfo_endpoint: settings.endpoint("/userinfo"),
+            scopes_supported: settings.scopes_supported.clone(),
+            response_types_supported: vec!["code"],
+            response_modes_supported: vec!["query"],
+            grant_types_supported: vec!["authorization_code", "client_credentials"],
+            subject_types_supported: vec!["public"],
+            id_token_signing_alg_values_supported: signer.published_algs(),
+            token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            code_challenge_methods_supported: vec!["S256"],
+            claims_supported: vec![
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "at_hash",
+                "azp",
+                "sid",
+                "name",
+                "preferred_username",
+                "email",
+            ],
+            prompt_values_supported: vec!["none", "login", "consent"],
+            authorization_response_iss_parameter_supported: true,
+            claims_parameter_supported: false,
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
+            require_request_uri_registration: false,
+        };
+        let body = serde_json::to_vec(&metadata).expect("provider metadata always serialises");
+        Discovery {
+            metadata,
+            body: body.into(),
+        }
+    }
+}

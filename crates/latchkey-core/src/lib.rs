@@ -1,0 +1,80 @@
+//! Latchkey's use cases: what each endpoint does (authorize, token,
+//! userinfo, discovery, ...), written over the storage ports and the token
+//! signer of `latchkey-domain`. Each module is named after its endpoint.
+//!
+//! This crate knows nothing of HTTP or SQL: it takes parsed requests and
+//! returns typed outcomes, and it reads time and randomness only through the
+//! injected [`Clock`] and [`Random`]. It must not depend on actix-web,
+//! sea-orm, redis or josekit.
+
+pub mod admin;
+pub mod audit;
+pub mod authorize;
+pub mod csrf;
+pub mod discovery;
+pub mod error;
+pub mod keyring;
+pub mod login;
+pub mod passwords;
+pub mod secrets;
+pub mod settings;
+pub mod throttle;
+pub mod token;
+pub mod userinfo;
+
+use std::sync::Arc;
+
+use latchkey_domain::{Clock, Random, Store};
+
+pub use error::CoreError;
+pub use keyring::KeyRing;
+pub use settings::Settings;
+
+/// Everything a request handler needs, built once at start.
+pub struct Latchkey {
+    pub store: Arc<dyn Store>,
+    pub keys: KeyRing,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    pub settings: Settings,
+    pub secrets: secrets::SecretHasher,
+    pub csrf: csrf::CsrfGuard,
+    pub passwords: passwords::PasswordHasher,
+    pub throttle: throttle::LoginThrottle,
+    pub discovery: discovery::Discovery,
+}
+
+/// The pieces [`Latchkey::new`] is assembled from.
+pub struct Parts {
+    pub store: Arc<dyn Store>,
+    pub keys: KeyRing,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    pub settings: Settings,
+    /// Key for the keyed hash of client secrets.
+    pub secret_pepper: [u8; 32],
+    /// Key binding CSRF tokens to a browser.
+    pub csrf_key: [u8; 32],
+}
+
+impl Latchkey {
+    pub fn new(parts: Parts) -> Latchkey {
+        let discovery = discovery::Discovery::build(&parts.settings, &*parts.keys.current());
+        Latchkey {
+            passwords: passwords::PasswordHasher::new(parts.settings.argon2.clone()),
+            throttle: throttle::LoginThrottle::new(parts.settings.throttle.clone()),
+            secrets: secrets::SecretHasher::new(parts.secret_pepper),
+            csrf: csrf::CsrfGuard::new(parts.csrf_key),
+            store: parts.store,
+            keys: parts.keys,
+            clock: parts.clock,
+            random: parts.random,
+            settings: parts.settings,
+            discovery,
+        }
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+}

@@ -1,0 +1,112 @@
+//! The UserInfo endpoint (OIDC Core §5.3), and the check of Latchkey's own
+//! access tokens that it and other resource endpoints share.
+
+use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
+use latchkey_protocol::{ErrorCode, OAuthError, Scope};
+use serde_json::{Map, Value};
+
+use crate::error::CoreError;
+use crate::Latchkey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    #[error("token rejected: {0}")]
+    Invalid(String),
+    #[error("token lacks scope {0}")]
+    InsufficientScope(&'static str),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<latchkey_domain::StoreError> for BearerError {
+    fn from(e: latchkey_domain::StoreError) -> Self {
+        BearerError::Core(e.into())
+    }
+}
+
+impl BearerError {
+    pub fn to_oauth(&self) -> OAuthError {
+        match self {
+            BearerError::Invalid(_) => OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the access token is invalid, expired or revoked",
+            ),
+            BearerError::InsufficientScope(s) => OAuthError::new(
+                ErrorCode::InsufficientScope,
+                format!("the token lacks the `{s}` scope"),
+            ),
+            BearerError::Core(e) => e.to_oauth(),
+        }
+    }
+}
+
+/// Small allowance for clocks that disagree, in seconds.
+const LEEWAY: i64 = 5;
+
+impl Latchkey {
+    /// Checks one of Latchkey's access tokens: signature by a published key
+    /// (with the algorithm rules of RFC 8725), `typ`, issuer, audience,
+    /// lifetime, and revocation.
+    pub async fn check_access_token(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
+        let claims = self
+            .keys
+            .current()
+            .verify(token, Some(ACCESS_TOKEN_TYP))
+            .map_err(|e| BearerError::Invalid(e.to_string()))?;
+        let claims: AccessTokenClaims = serde_json::from_value(Value::Object(claims))
+            .map_err(|e| BearerError::Invalid(format!("claims: {e}")))?;
+        let now = self.now();
+        if claims.iss != self.settings.issuer {
+            return Err(BearerError::Invalid("foreign issuer".into()));
+        }
+        if claims.aud != self.settings.access_token_audience {
+            return Err(BearerError::Invalid("wrong audience".into()));
+        }
+        if now >= claims.exp + LEEWAY {
+            return Err(BearerError::Invalid("expired".into()));
+        }
+        if claims.iat > now + LEEWAY {
+            return Err(BearerError::Invalid("issued in the future".into()));
+        }
+        if self.store.is_token_revoked(&claims.jti).await? {
+            return Err(BearerError::Invalid("revoked".into()));
+        }
+        Ok(claims)
+    }
+
+    /// `GET|POST /userinfo`: the claims of the token's user, by scope.
+    pub async fn userinfo(&self, token: &str) -> Result<Map<String, Value>, BearerError> {
+        let claims = self.check_access_token(token).await?;
+        let scope = Scope::parse(&claims.scope).unwrap_or_default();
+        if !scope.contains(Scope::OPENID) {
+            return Err(BearerError::InsufficientScope("openid"));
+        }
+        let user = match self.store.find_user(&claims.sub).await? {
+            Some(u) if !u.disabled => u,
+            _ => return Err(BearerError::Invalid("no such user".into())),
+        };
+        if let Some(sid) = &claims.sid {
+            match self.store.find_session(sid).await? {
+                Some(s) if s.is_active() => {}
+                _ => return Err(BearerError::Invalid("session ended".into())),
+            }
+        }
+        let mut out = Map::new();
+        out.insert("sub".into(), Value::String(user.id.clone()));
+        if scope.contains("profile") {
+            out.insert(
+                "preferred_username".into(),
+                Value::String(user.username.clone()),
+            );
+            if let Some(name) = &user.name {
+                out.insert("name".into(), Value::String(name.clone()));
+            }
+        }
+        if scope.contains("email") {
+            if let Some(email) = &user.email {
+                out.insert("email".into(), Value::String(email.clone()));
+            }
+        }
+        Ok(out)
+    }
+}
