@@ -1,0 +1,35 @@
+//! `GET|POST /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2.1).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use latchkey_core::Latchkey;
+use latchkey_protocol::Params;
+
+use crate::pages;
+use crate::request::{query, read_form};
+
+pub async fn get(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
+    match query(&req) {
+        Ok(params) => run(&req, &app, params).await,
+        Err(e) => pages::error_page(&e),
+    }
+}
+
+pub async fn post(
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    payload: web::Payload,
+) -> HttpResponse {
+    match read_form(&req, payload).await {
+        Ok(params) => run(&req, &app, params).await,
+        Err(e) => pages::error_page(&e),
+    }
+}
+
+async fn run(req: &HttpRequest, app: &Latchkey, params: Params) -> HttpResponse {
+    let signed_in = match pages::signed_in(req, app).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let outcome = app.authorize(&params, signed_in.as_ref()).await;
+    pages::respond(outcome)
+}

@@ -1,0 +1,5 @@
+//! OpenID Connect endpoints.
+
+pub mod discovery;
+pub mod jwks;
+pub mod userinfo;

@@ -1,0 +1,142 @@
+//! `GET|POST /login`: the sign-in page of a pending authorization request.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use latchkey_core::login::{LoginAttempt, LoginOutcome};
+use latchkey_core::Latchkey;
+use latchkey_protocol::OAuthError;
+
+use super::{
+    csrf_binding, csrf_ok, csrf_refused, error_page, page, render, respond, session_cookie,
+    signed_in,
+};
+use crate::request::{client_ip, header_str, query, read_form};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    req: &'a str,
+    csrf: &'a str,
+    username: &'a str,
+    message: Option<String>,
+}
+
+const PURPOSE: &str = "login";
+
+fn login_page(
+    req: &HttpRequest,
+    app: &Latchkey,
+    status: StatusCode,
+    pending: &str,
+    username: &str,
+    message: Option<String>,
+) -> HttpResponse {
+    let (browser, set) = csrf_binding(req, app);
+    let mut b = page(status);
+    if let Some(c) = set {
+        b.cookie(c);
+    }
+    let csrf = app.csrf.token(&browser, PURPOSE);
+    render(
+        b,
+        &LoginPage {
+            req: pending,
+            csrf: &csrf,
+            username,
+            message,
+        },
+    )
+}
+
+fn pending_id(value: Option<&str>) -> Result<&str, OAuthError> {
+    match value {
+        Some(id)
+            if id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Ok(id)
+        }
+        _ => Err(OAuthError::invalid_request(
+            "no sign-in request; return to the application and start again",
+        )),
+    }
+}
+
+pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
+    let params = match query(&req) {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    let id = match pending_id(params.get("req")) {
+        Ok(id) => id,
+        Err(e) => return error_page(&e),
+    };
+    login_page(&req, &app, StatusCode::OK, id, "", None)
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let params = match read_form(&req, payload).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&e),
+    };
+    if !csrf_ok(&req, &app, PURPOSE, params.get("csrf")) {
+        return csrf_refused();
+    }
+    let id = match pending_id(params.get("req")) {
+        Ok(id) => id,
+        Err(e) => return error_page(&e),
+    };
+    let username = params.get("username").unwrap_or("").to_owned();
+    let password = params.get("password").unwrap_or("").to_owned();
+    let previous = match signed_in(&req, &app).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let attempt = LoginAttempt {
+        username: username.clone(),
+        password,
+        ip: client_ip(&req),
+        user_agent: header_str(&req, header::USER_AGENT)
+            .ok()
+            .flatten()
+            .map(str::to_owned),
+    };
+    match app.login(id, attempt, previous.as_ref()).await {
+        Ok(LoginOutcome::SignedIn { cookie, next }) => {
+            let mut resp = respond(next);
+            if let Err(e) = resp.add_cookie(&session_cookie(&app, cookie)) {
+                tracing::error!(error = %e, "could not set the session cookie");
+            }
+            resp
+        }
+        Ok(LoginOutcome::Failed) => login_page(
+            &req,
+            &app,
+            StatusCode::UNAUTHORIZED,
+            id,
+            &username,
+            Some("Wrong username or password.".into()),
+        ),
+        Ok(LoginOutcome::Throttled { wait_secs }) => login_page(
+            &req,
+            &app,
+            StatusCode::TOO_MANY_REQUESTS,
+            id,
+            &username,
+            Some(format!(
+                "Too many attempts. Try again in {wait_secs} seconds."
+            )),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in failed");
+            error_page(&e.to_oauth())
+        }
+    }
+}
