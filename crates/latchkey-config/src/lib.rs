@@ -1,0 +1,395 @@
+//! Latchkey's configuration: defaults, overlaid by an optional TOML file,
+//! overlaid by `LATCHKEY_*` environment variables (nested keys with `__`,
+//! e.g. `LATCHKEY_TOKENS__ACCESS_TOKEN_TTL`), then validated as a whole so
+//! that start-up fails with the name of the wrong setting and the reason.
+//!
+//! Relative paths (the SQLite file, the key-encryption key) resolve against
+//! the working directory, so two servers started in two directories never
+//! share state. This crate reads configuration only; it never writes the
+//! process environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Config {
+    /// The issuer identifier relying parties see (`LATCHKEY_ISSUER`).
+    pub issuer: String,
+    /// Address to listen on (`LATCHKEY_BIND`).
+    pub bind: String,
+    /// `sqlite://PATH` or `postgres://...` (`LATCHKEY_DATABASE_URL`).
+    pub database_url: String,
+    /// Optional Redis for the revocation cache (`LATCHKEY_REDIS_URL`).
+    pub redis_url: Option<String>,
+    /// The key-encryption key file (`LATCHKEY_KEK_FILE`).
+    pub kek_file: PathBuf,
+    /// Run migrations when the server starts.
+    pub migrate_on_start: bool,
+    /// `text` or `json` logs.
+    pub log_format: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    pub tokens: Tokens,
+    pub database: Database,
+    pub passwords: Passwords,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Tokens {
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    /// At most 600 seconds.
+    pub code_ttl: i64,
+    pub session_ttl: i64,
+    /// `aud` of access tokens; defaults to the issuer.
+    pub access_token_audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Database {
+    pub max_connections: u32,
+    pub connect_timeout_secs: u64,
+    pub acquire_timeout_secs: u64,
+    pub statement_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Passwords {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            issuer: "http://127.0.0.1:8080".into(),
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://data/latchkey.db".into(),
+            redis_url: None,
+            kek_file: PathBuf::from("keys/kek"),
+            migrate_on_start: true,
+            log_format: "text".into(),
+            workers: 0,
+            tokens: Tokens::default(),
+            database: Database::default(),
+            passwords: Passwords::default(),
+        }
+    }
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Tokens {
+            access_token_ttl: 300,
+            id_token_ttl: 600,
+            code_ttl: 60,
+            session_ttl: 12 * 3600,
+            access_token_audience: None,
+        }
+    }
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            max_connections: 10,
+            connect_timeout_secs: 5,
+            acquire_timeout_secs: 5,
+            statement_timeout_secs: None,
+        }
+    }
+}
+
+impl Default for Passwords {
+    fn default() -> Self {
+        Passwords {
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("configuration: {0}")]
+    Parse(String),
+    #[error("setting `{setting}` (env {env}): {reason}")]
+    Invalid {
+        setting: &'static str,
+        env: &'static str,
+        reason: String,
+    },
+}
+
+fn invalid(setting: &'static str, env: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        env,
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Loads defaults < `file` < the process environment, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::from_figment(Self::figment(file)?)
+    }
+
+    pub fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
+        let mut f = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::File {
+                    path: path.to_owned(),
+                    reason: "no such file".into(),
+                });
+            }
+            f = f.merge(Toml::file_exact(path));
+        }
+        Ok(f.merge(Env::prefixed("LATCHKEY_").split("__")))
+    }
+
+    pub fn from_figment(f: Figment) -> Result<Config, ConfigError> {
+        let config: Config = f.extract().map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validated()
+    }
+
+    /// Checks every setting and resolves relative paths against the working
+    /// directory.
+    pub fn validated(mut self) -> Result<Config, ConfigError> {
+        let issuer = url::Url::parse(&self.issuer).map_err(|e| {
+            invalid(
+                "issuer",
+                "LATCHKEY_ISSUER",
+                format!("not an absolute URL ({e})"),
+            )
+        })?;
+        if !matches!(issuer.scheme(), "http" | "https") || issuer.host().is_none() {
+            return Err(invalid(
+                "issuer",
+                "LATCHKEY_ISSUER",
+                "must be an http or https URL",
+            ));
+        }
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(invalid(
+                "issuer",
+                "LATCHKEY_ISSUER",
+                "must not have a query or fragment",
+            ));
+        }
+        if issuer.path() != "/" && !issuer.path().is_empty() {
+            return Err(invalid(
+                "issuer",
+                "LATCHKEY_ISSUER",
+                "must not have a path: Latchkey serves its endpoints at the root",
+            ));
+        }
+        self.issuer = self.issuer.trim_end_matches('/').to_owned();
+        self.bind.parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                "bind",
+                "LATCHKEY_BIND",
+                "must be an address:port such as 127.0.0.1:8080",
+            )
+        })?;
+        self.database_url = resolve_database_url(&self.database_url)?;
+        if let Some(r) = &self.redis_url {
+            if !(r.starts_with("redis://") || r.starts_with("rediss://")) {
+                return Err(invalid(
+                    "redis_url",
+                    "LATCHKEY_REDIS_URL",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        if self.kek_file.as_os_str().is_empty() {
+            return Err(invalid(
+                "kek_file",
+                "LATCHKEY_KEK_FILE",
+                "must not be empty",
+            ));
+        }
+        self.kek_file = absolute(&self.kek_file);
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(invalid(
+                "log_format",
+                "LATCHKEY_LOG_FORMAT",
+                "must be text or json",
+            ));
+        }
+        let t = &self.tokens;
+        if !(1..=600).contains(&t.code_ttl) {
+            return Err(invalid(
+                "tokens.code_ttl",
+                "LATCHKEY_TOKENS__CODE_TTL",
+                "must be between 1 and 600 seconds",
+            ));
+        }
+        if !(10..=86_400).contains(&t.access_token_ttl) {
+            return Err(invalid(
+                "tokens.access_token_ttl",
+                "LATCHKEY_TOKENS__ACCESS_TOKEN_TTL",
+                "must be between 10 and 86400 seconds",
+            ));
+        }
+        if !(10..=86_400).contains(&t.id_token_ttl) {
+            return Err(invalid(
+                "tokens.id_token_ttl",
+                "LATCHKEY_TOKENS__ID_TOKEN_TTL",
+                "must be between 10 and 86400 seconds",
+            ));
+        }
+        if !(60..=30 * 86_400).contains(&t.session_ttl) {
+            return Err(invalid(
+                "tokens.session_ttl",
+                "LATCHKEY_TOKENS__SESSION_TTL",
+                "must be between 60 seconds and 30 days",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid(
+                "database.max_connections",
+                "LATCHKEY_DATABASE__MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        let p = &self.passwords;
+        if p.argon2_memory_kib < 8 * p.argon2_parallelism.max(1)
+            || p.argon2_iterations == 0
+            || p.argon2_parallelism == 0
+        {
+            return Err(invalid(
+                "passwords",
+                "LATCHKEY_PASSWORDS__ARGON2_*",
+                "argon2 parameters out of range",
+            ));
+        }
+        Ok(self)
+    }
+
+    /// Whether the database is the embedded SQLite.
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_owned())
+    }
+}
+
+fn resolve_database_url(url: &str) -> Result<String, ConfigError> {
+    let bad = |r: &str| invalid("database_url", "LATCHKEY_DATABASE_URL", r.to_owned());
+    if let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        if path.is_empty() {
+            return Err(bad("the SQLite URL has no file path"));
+        }
+        let abs = absolute(Path::new(path));
+        let mut out = format!("sqlite://{}", abs.display());
+        if let Some(q) = query {
+            out.push('?');
+            out.push_str(q);
+        }
+        Ok(out)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        url::Url::parse(url).map_err(|e| bad(&format!("not a valid URL ({e})")))?;
+        Ok(url.to_owned())
+    } else {
+        Err(bad("must start with sqlite:// or postgres://"))
+    }
+}
+
+// figment::Jail's closure signature is fixed.
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_are_valid_and_resolve_paths() {
+        Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.issuer, "http://127.0.0.1:8080");
+            let dir = jail.directory().display().to_string();
+            assert_eq!(c.database_url, format!("sqlite://{dir}/data/latchkey.db"));
+            assert_eq!(c.kek_file, jail.directory().join("keys/kek"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file("l.toml", "issuer = \"https://id.example.com/\"\nbind = \"0.0.0.0:9000\"\n[tokens]\ncode_ttl = 30\n")?;
+            jail.set_env("LATCHKEY_BIND", "127.0.0.1:9999");
+            jail.set_env("LATCHKEY_TOKENS__ACCESS_TOKEN_TTL", "120");
+            let c = Config::load(Some(Path::new("l.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.issuer, "https://id.example.com");
+            assert_eq!(c.bind, "127.0.0.1:9999");
+            assert_eq!(c.tokens.code_ttl, 30);
+            assert_eq!(c.tokens.access_token_ttl, 120);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_name_themselves() {
+        Jail::expect_with(|jail| {
+            for (var, value, needle) in [
+                ("LATCHKEY_ISSUER", "ftp://x", "issuer"),
+                ("LATCHKEY_ISSUER", "https://x/?a=1", "issuer"),
+                ("LATCHKEY_BIND", "nope", "bind"),
+                ("LATCHKEY_DATABASE_URL", "mysql://x", "database_url"),
+                ("LATCHKEY_TOKENS__CODE_TTL", "601", "code_ttl"),
+                ("LATCHKEY_REDIS_URL", "http://x", "redis_url"),
+            ] {
+                jail.clear_env();
+                jail.set_env(var, value);
+                let e = Config::load(None).unwrap_err().to_string();
+                assert!(e.contains(needle), "{var}={value}: {e}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let e = Config::load(Some(Path::new("/nonexistent/latchkey.toml"))).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/latchkey.toml"));
+    }
+
+    #[test]
+    fn malformed_number_is_an_error() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_TOKENS__CODE_TTL", "soon");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+}

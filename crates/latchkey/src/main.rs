@@ -1,0 +1,347 @@
+//! `latchkey`: the server and its operator commands.
+//!
+//! Exit status 0 on success; otherwise non-zero with a one-line reason on
+//! standard error.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use latchkey::{build_core, system_clock, Application};
+use latchkey_config::Config;
+use latchkey_core::admin::NewClient;
+use latchkey_core::Latchkey;
+use latchkey_domain::{Client, User};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "An OAuth 2.0 / OpenID Connect authorization server"
+)]
+struct Cli {
+    /// TOML configuration file (LATCHKEY_* environment variables override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage clients (relying parties and machine clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Add {
+        username: String,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a user's password (ends all of their sessions).
+    Passwd {
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Delete a user.
+    Delete { username: String },
+}
+
+#[derive(Args)]
+struct ClientAdd {
+    /// Display name shown on the consent page.
+    #[arg(long)]
+    name: String,
+    /// A redirect URI, matched byte for byte (repeat for several).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE only).
+    #[arg(long)]
+    public: bool,
+    /// authorization_code (default), client_credentials (repeat for several).
+    #[arg(long = "grant-type", value_name = "T")]
+    grant_types: Vec<String>,
+    /// Space-separated scopes the client may request (default "openid profile email").
+    #[arg(long)]
+    scope: Option<String>,
+    /// client_secret_basic (default) or client_secret_post.
+    #[arg(long)]
+    auth_method: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a client; a confidential client's secret is printed once.
+    Add(ClientAdd),
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client.
+    Delete { client_id: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("latchkey: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&config, matches!(cli.command, Command::Serve));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("latchkey: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the chain of causes joined.
+            let msg = e
+                .chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("latchkey: {}", msg.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(config: &Config, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { "info" } else { "warn" };
+    let filter =
+        EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let store = latchkey::open_store(&config).await?;
+            store.migrate().await.context("migration failed")?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::User(cmd) => user(cmd, &build_core(&config, system_clock()).await?).await,
+        Command::Client(cmd) => client(cmd, &build_core(&config, system_clock()).await?).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config, system_clock()).await?;
+    let issuer = app.issuer().to_owned();
+    eprintln!(
+        "Latchkey is listening on port {port}; issuer {issuer}\n\
+         Discovery: {issuer}/.well-known/openid-configuration\n\
+         Next, in another terminal:\n  \
+         echo 'a-long-password' | cargo run -q -- user add alice --password-stdin\n  \
+         cargo run -q -- client add --name 'My app' --redirect-uri http://127.0.0.1:3000/callback --json",
+        port = app.port
+    );
+    app.run().await.context("server failed")
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        rpassword::prompt_password("Password: ").context("cannot read the password")?
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+fn user_json(u: &User) -> serde_json::Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "name": u.name,
+        "email": u.email,
+        "disabled": u.disabled,
+        "created_at": u.created_at,
+    })
+}
+
+fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
+    let mut v = json!({
+        "client_id": c.id.as_str(),
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scope": c.scope.to_string(),
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+        "public": c.is_public(),
+        "created_at": c.created_at,
+    });
+    if let Some(s) = secret {
+        v["client_secret"] = json!(s);
+    }
+    v
+}
+
+async fn user(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add {
+            username,
+            name,
+            email,
+            json,
+            ..
+        } => {
+            let password = read_password()?;
+            let u = core.create_user(&username, password, name, email).await?;
+            if json {
+                println!("{}", user_json(&u));
+            } else {
+                println!("created user {} (sub {})", u.username, u.id);
+            }
+        }
+        UserCommand::List { json } => {
+            let users = core.list_users().await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::Value::from(users.iter().map(user_json).collect::<Vec<_>>())
+                );
+            } else {
+                for u in users {
+                    println!(
+                        "{}\t{}{}",
+                        u.id,
+                        u.username,
+                        if u.disabled { "\t(disabled)" } else { "" }
+                    );
+                }
+            }
+        }
+        UserCommand::Passwd { username, .. } => {
+            let password = read_password()?;
+            core.set_user_password(&username, password).await?;
+            println!("password changed for {username}; all of their sessions were ended");
+        }
+        UserCommand::Delete { username } => {
+            core.delete_user(&username).await?;
+            println!("deleted user {username}");
+        }
+    }
+    Ok(())
+}
+
+async fn client(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
+    match cmd {
+        ClientCommand::Add(a) => {
+            let (c, secret) = core
+                .create_client(NewClient {
+                    name: a.name,
+                    redirect_uris: a.redirect_uris,
+                    public: a.public,
+                    grant_types: a.grant_types,
+                    scope: a.scope,
+                    auth_method: a.auth_method,
+                })
+                .await?;
+            if a.json {
+                println!("{}", client_json(&c, secret.as_deref()));
+            } else {
+                println!("client_id:     {}", c.id);
+                if let Some(s) = secret {
+                    println!("client_secret: {s}\n(shown once: store it now)");
+                }
+            }
+        }
+        ClientCommand::List { json } => {
+            let clients = core.list_clients().await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::Value::from(
+                        clients
+                            .iter()
+                            .map(|c| client_json(c, None))
+                            .collect::<Vec<_>>()
+                    )
+                );
+            } else {
+                for c in clients {
+                    println!("{}\t{}\t{}", c.id, c.auth_method.as_str(), c.name);
+                }
+            }
+        }
+        ClientCommand::Show { client_id, json } => {
+            let c = core.show_client(&client_id).await?;
+            if json {
+                println!("{}", client_json(&c, None));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&client_json(&c, None))?);
+            }
+        }
+        ClientCommand::Delete { client_id } => {
+            core.delete_client(&client_id).await?;
+            println!("deleted client {client_id}");
+        }
+    }
+    Ok(())
+}

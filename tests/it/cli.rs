@@ -1,0 +1,235 @@
+//! The command-line contract, run against the real `latchkey` binary.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn latchkey(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    c.current_dir(dir)
+        .env_remove("LATCHKEY_ISSUER")
+        .env_remove("LATCHKEY_BIND")
+        .env_remove("LATCHKEY_DATABASE_URL")
+        .env("LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB", "1024")
+        .env("LATCHKEY_PASSWORDS__ARGON2_ITERATIONS", "1");
+    c
+}
+
+fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr_line(out: &std::process::Output) -> String {
+    let s = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    assert_eq!(s.lines().count(), 1, "one line of reason: {s:?}");
+    s
+}
+
+#[test]
+fn users_and_clients_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut cmd = latchkey(dir.path());
+    cmd.args(["user", "add", "alice", "--password-stdin"]);
+    let out = run_with_stdin(cmd, "a long enough password\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.path().join("data/latchkey.db").exists(),
+        "SQLite file under ./data"
+    );
+    assert!(dir.path().join("keys/kek").exists(), "KEK under ./keys");
+
+    // The same user again: non-zero, one line.
+    let mut cmd = latchkey(dir.path());
+    cmd.args(["user", "add", "alice", "--password-stdin"]);
+    let out = run_with_stdin(cmd, "another long password\n");
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("already exists"));
+
+    // A password too short is refused.
+    let mut cmd = latchkey(dir.path());
+    cmd.args(["user", "add", "bob", "--password-stdin"]);
+    let out = run_with_stdin(cmd, "short\n");
+    assert!(!out.status.success());
+    stderr_line(&out);
+
+    let out = latchkey(dir.path())
+        .args(["user", "list", "--json"])
+        .output()
+        .unwrap();
+    let users: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 1);
+    assert_eq!(users[0]["username"], "alice");
+    assert!(users[0].get("password_hash").is_none());
+
+    let out = latchkey(dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "http://127.0.0.1:3000/cb",
+            "--redirect-uri",
+            "https://app.example.com/cb",
+            "--scope",
+            "openid profile",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = client["client_id"].as_str().unwrap().to_owned();
+    assert!(
+        client["client_secret"].as_str().unwrap().len() >= 43,
+        "256-bit secret"
+    );
+    assert_eq!(client["redirect_uris"].as_array().unwrap().len(), 2);
+
+    // The secret is shown once: never in listings.
+    let out = latchkey(dir.path())
+        .args(["client", "list", "--json"])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["client_id"], id.as_str());
+    assert!(list[0].get("client_secret").is_none());
+    let out = latchkey(dir.path())
+        .args(["client", "show", &id, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(client["client_secret"].as_str().unwrap())
+    );
+
+    // An insecure redirect URI is refused with a reason.
+    let out = latchkey(dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "Bad",
+            "--redirect-uri",
+            "http://app.example.com/cb",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("https"));
+
+    let out = latchkey(dir.path())
+        .args(["client", "delete", &id])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = latchkey(dir.path())
+        .args(["client", "show", &id])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("not found"));
+
+    let mut cmd = latchkey(dir.path());
+    cmd.args(["user", "passwd", "alice", "--password-stdin"]);
+    let out = run_with_stdin(cmd, "a new long password\n");
+    assert!(out.status.success());
+    let out = latchkey(dir.path())
+        .args(["user", "delete", "alice"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn a_wrong_setting_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latchkey(dir.path())
+        .env("LATCHKEY_BIND", "nonsense")
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("LATCHKEY_BIND"));
+    let out = latchkey(dir.path())
+        .args(["--config", "missing.toml", "user", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("missing.toml"));
+    // A KEK file that is not a key: a clear error naming it, no new key.
+    std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+    std::fs::write(dir.path().join("keys/kek"), "not a key\n").unwrap();
+    std::fs::set_permissions(
+        dir.path().join("keys/kek"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let out = latchkey(dir.path())
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("keys/kek"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_needs_no_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let issuer = format!("http://127.0.0.1:{port}");
+    let child = latchkey(dir.path())
+        .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_ISSUER", &issuer)
+        .args(["serve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let client = reqwest::Client::new();
+    let mut discovered = None;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+        {
+            discovered = Some(r.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Stop the server we started, by its PID, before asserting.
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let out = child.wait_with_output().unwrap();
+    let discovered = discovered.expect("the server answered discovery");
+    assert_eq!(discovered["issuer"], issuer.as_str());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains(&issuer), "start-up prints the issuer: {log}");
+    assert!(log.contains("user add"), "and how to add a user");
+}

@@ -1,0 +1,9 @@
+//! Latchkey's black-box tests: one test binary that starts the real server
+//! on 127.0.0.1:0 with a fresh database and drives it over HTTP, with the
+//! `openidconnect` and `oauth2` crates as independent relying parties.
+
+mod support;
+
+mod attacks;
+mod cli;
+mod flows;

@@ -1,0 +1,341 @@
+//! The test harness: a real Latchkey on a random loopback port with its own
+//! SQLite file and key-encryption key, a mock clock, and a browser.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use chrono::Utc;
+use latchkey::Application;
+use latchkey_config::Config;
+use latchkey_core::admin::NewClient;
+use latchkey_core::Latchkey;
+use latchkey_domain::{Client, MockClock};
+use reqwest::redirect::Policy;
+use tempfile::TempDir;
+use url::Url;
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+pub struct TestApp {
+    pub issuer: String,
+    pub core: web::Data<Latchkey>,
+    pub clock: Arc<MockClock>,
+    _dir: TempDir,
+}
+
+/// A registered client and its secret.
+pub struct TestClient {
+    pub client: Client,
+    pub secret: Option<String>,
+}
+
+impl TestClient {
+    pub fn id(&self) -> &str {
+        self.client.id.as_str()
+    }
+
+    pub fn secret(&self) -> &str {
+        self.secret.as_deref().unwrap_or("")
+    }
+}
+
+/// Settings every test server shares: loopback, port 0, cheap argon2.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut c = Config {
+        issuer: "http://127.0.0.1:0".into(),
+        bind: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}/latchkey.db", dir.display()),
+        kek_file: dir.join("kek"),
+        workers: 1,
+        ..Config::default()
+    };
+    c.passwords.argon2_memory_kib = 1024;
+    c.passwords.argon2_iterations = 1;
+    c.validated().expect("test config is valid")
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        #[allow(clippy::disallowed_methods)]
+        let clock = Arc::new(MockClock::new(Utc::now()));
+        let app = Application::build(config, clock.clone())
+            .await
+            .expect("server starts");
+        let issuer = app.issuer().to_owned();
+        let (_, core) = app.spawn();
+        TestApp {
+            issuer,
+            core,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    pub async fn add_user(&self, username: &str) -> latchkey_domain::User {
+        self.core
+            .create_user(
+                username,
+                PASSWORD.into(),
+                Some(format!("{username} Example")),
+                Some(format!("{username}@example.com")),
+            )
+            .await
+            .expect("user created")
+    }
+
+    pub async fn add_client(&self, new: NewClient) -> TestClient {
+        let (client, secret) = self.core.create_client(new).await.expect("client created");
+        TestClient { client, secret }
+    }
+
+    /// A confidential web app with the usual scopes.
+    pub async fn web_client(&self) -> TestClient {
+        self.add_client(NewClient {
+            name: "Web app".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            scope: Some("openid profile email".into()),
+            ..NewClient::default()
+        })
+        .await
+    }
+
+    /// A machine client for client credentials.
+    pub async fn machine_client(&self) -> TestClient {
+        self.add_client(NewClient {
+            name: "Machine".into(),
+            grant_types: vec!["client_credentials".into()],
+            scope: Some("api:read api:write".into()),
+            ..NewClient::default()
+        })
+        .await
+    }
+}
+
+/// A browser: keeps cookies, never follows redirects (tests read them).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// An HTTP client for API calls: no cookies, no redirects.
+pub fn api() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location header; status {}", resp.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A query parameter of a URL.
+pub fn param(url: &str, name: &str) -> Option<String> {
+    let u = Url::parse(url).unwrap_or_else(|_| Url::parse(&format!("http://x{url}")).unwrap());
+    u.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The value of a hidden form input in a page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} input in page:\n{html}"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
+}
+
+/// Asserts an OAuth JSON error, printing the body when it is not.
+pub async fn assert_oauth_error(
+    resp: reqwest::Response,
+    status: u16,
+    code: &str,
+) -> serde_json::Value {
+    let got = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON (status {got}): {text}"));
+    assert_eq!(got, status, "status; body {text}");
+    assert_eq!(body["error"], code, "error code; body {text}");
+    body
+}
+
+/// Drives the browser from an authorization URL through sign-in and
+/// consent to the redirect back to the client; returns the final Location.
+pub async fn sign_in(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    auth_url: &str,
+    username: &str,
+) -> String {
+    let resp = browser.get(auth_url).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        303,
+        "authorize should redirect to the login page"
+    );
+    let mut next = location(&resp);
+    if next.starts_with("/login") {
+        let page = browser
+            .get(app.url(&next))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let resp = browser
+            .post(app.url("/login"))
+            .form(&[
+                ("req", hidden(&page, "req").as_str()),
+                ("csrf", hidden(&page, "csrf").as_str()),
+                ("username", username),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "login should succeed");
+        next = location(&resp);
+    }
+    if next.starts_with("/consent") {
+        next = approve(app, browser, &next).await;
+    }
+    next
+}
+
+/// Approves the consent page at `path`; returns the redirect to the client.
+pub async fn approve(app: &TestApp, browser: &reqwest::Client, path: &str) -> String {
+    let page = browser
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = browser
+        .post(app.url("/consent"))
+        .form(&[
+            ("req", hidden(&page, "req").as_str()),
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "consent should redirect");
+    location(&resp)
+}
+
+/// A PKCE pair (verifier, S256 challenge).
+pub fn pkce() -> (String, String) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let mut bytes = [0u8; 32];
+    latchkey_domain::Random::fill(&latchkey_domain::OsRandom, &mut bytes);
+    let verifier = URL_SAFE_NO_PAD.encode(bytes);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// An authorization URL built by hand, for requests a library would never
+/// send. `extra` replaces or adds parameters; a value of "" removes one.
+pub fn authorize_url(
+    app: &TestApp,
+    client_id: &str,
+    challenge: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut params: Vec<(String, String)> = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid profile"),
+        ("state", "st-123"),
+        ("nonce", "no-456"),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        params.retain(|(pk, _)| pk != k);
+        if !v.is_empty() {
+            params.push((k.to_string(), v.to_string()));
+        }
+    }
+    let mut u = Url::parse(&app.url("/authorize")).unwrap();
+    u.query_pairs_mut().extend_pairs(params);
+    u.to_string()
+}
+
+/// Signs `username` in through a hand-built request and returns the code.
+pub async fn code_for(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    client: &TestClient,
+    challenge: &str,
+    username: &str,
+) -> String {
+    let back = sign_in(
+        app,
+        browser,
+        &authorize_url(app, client.id(), challenge, &[]),
+        username,
+    )
+    .await;
+    assert!(
+        back.starts_with(REDIRECT),
+        "redirected to the client: {back}"
+    );
+    assert_eq!(param(&back, "state").as_deref(), Some("st-123"));
+    assert_eq!(param(&back, "iss").as_deref(), Some(app.issuer.as_str()));
+    param(&back, "code").expect("a code")
+}
+
+/// Redeems a code at the token endpoint with client_secret_basic.
+pub async fn redeem(
+    app: &TestApp,
+    client: &TestClient,
+    code: &str,
+    verifier: &str,
+) -> reqwest::Response {
+    api()
+        .post(app.url("/token"))
+        .basic_auth(client.id(), client.secret.as_deref())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
