@@ -380,3 +380,84 @@ async fn declining_consent_returns_access_denied() {
     assert_eq!(param(&back, "state").as_deref(), Some("st-123"));
     assert!(param(&back, "code").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_clients_and_client_secret_post() {
+    let app = TestApp::spawn().await;
+    app.add_user("dora").await;
+    let public = app
+        .add_client(latchkey_core::admin::NewClient {
+            name: "Native app".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            public: true,
+            ..Default::default()
+        })
+        .await;
+    assert!(public.secret.is_none(), "public clients get no secret");
+    let b = browser();
+    let (verifier, challenge) = pkce();
+    let code = code_for(&app, &b, &public, &challenge, "dora").await;
+    let form = |code: &str, verifier: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", REDIRECT.to_owned()),
+            ("code_verifier", verifier.to_owned()),
+            ("client_id", public.id().to_owned()),
+        ]
+    };
+    let resp = api()
+        .post(app.url("/token"))
+        .form(&form(&code, &verifier))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body["id_token"].is_string());
+
+    let post = app
+        .add_client(latchkey_core::admin::NewClient {
+            name: "Post app".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            auth_method: Some("client_secret_post".into()),
+            ..Default::default()
+        })
+        .await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&app, &b, &post, &challenge, "dora").await;
+    let mut f = form(&code, &verifier);
+    f.pop();
+    f.push(("client_id", post.id().to_owned()));
+    f.push(("client_secret", post.secret().to_owned()));
+    let resp = api().post(app.url("/token")).form(&f).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_hint_prefills_the_username() {
+    let app = TestApp::spawn().await;
+    let web = app.web_client().await;
+    let (_, challenge) = pkce();
+    let b = browser();
+    let resp = b
+        .get(authorize_url(
+            &app,
+            web.id(),
+            &challenge,
+            &[("login_hint", "erin@example.com")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    let page = b
+        .get(app.url(&location(&resp)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("value=\"erin@example.com\""), "{page}");
+    assert!(page.contains("Web app"), "the page names the client");
+}

@@ -18,6 +18,14 @@ pub struct LoginAttempt {
     pub user_agent: Option<String>,
 }
 
+/// What the sign-in page shows for a pending request.
+#[derive(Debug, Clone, Default)]
+pub struct LoginView {
+    pub client_name: Option<String>,
+    /// The request's `login_hint`, to pre-fill the username.
+    pub login_hint: Option<String>,
+}
+
 #[derive(Debug)]
 pub enum LoginOutcome {
     /// Signed in: set this session cookie, then follow `next`.
@@ -32,6 +40,25 @@ pub enum LoginOutcome {
 }
 
 impl Latchkey {
+    /// The sign-in page's details; an unknown or expired request shows a
+    /// plain page (the POST will then explain).
+    pub async fn login_view(&self, pending_id: &str) -> LoginView {
+        let Ok(Some(pending)) = self.store.find_pending(pending_id).await else {
+            return LoginView::default();
+        };
+        let hint = latchkey_protocol::Params::parse(pending.query.as_bytes())
+            .ok()
+            .and_then(|p| p.get("login_hint").map(str::to_owned));
+        let client_name = match self.store.find_client(&pending.client_id).await {
+            Ok(Some(c)) => Some(c.name),
+            _ => None,
+        };
+        LoginView {
+            client_name,
+            login_hint: hint,
+        }
+    }
+
     /// `POST /login` for a pending authorization request.
     pub async fn login(
         &self,

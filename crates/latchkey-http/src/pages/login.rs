@@ -19,6 +19,7 @@ struct LoginPage<'a> {
     req: &'a str,
     csrf: &'a str,
     username: &'a str,
+    client_name: Option<String>,
     message: Option<String>,
 }
 
@@ -30,6 +31,7 @@ fn login_page(
     status: StatusCode,
     pending: &str,
     username: &str,
+    client_name: Option<String>,
     message: Option<String>,
 ) -> HttpResponse {
     let (browser, set) = csrf_binding(req, app);
@@ -44,6 +46,7 @@ fn login_page(
             req: pending,
             csrf: &csrf,
             username,
+            client_name,
             message,
         },
     )
@@ -74,7 +77,17 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
         Ok(id) => id,
         Err(e) => return error_page(&e),
     };
-    login_page(&req, &app, StatusCode::OK, id, "", None)
+    let view = app.login_view(id).await;
+    let hint = view.login_hint.unwrap_or_default();
+    login_page(
+        &req,
+        &app,
+        StatusCode::OK,
+        id,
+        &hint,
+        view.client_name,
+        None,
+    )
 }
 
 pub async fn submit(
@@ -122,6 +135,7 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
             id,
             &username,
+            None,
             Some("Wrong username or password.".into()),
         ),
         Ok(LoginOutcome::Throttled { wait_secs }) => login_page(
@@ -130,6 +144,7 @@ pub async fn submit(
             StatusCode::TOO_MANY_REQUESTS,
             id,
             &username,
+            None,
             Some(format!(
                 "Too many attempts. Try again in {wait_secs} seconds."
             )),
