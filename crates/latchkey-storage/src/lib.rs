@@ -8,8 +8,12 @@
 //! its public API, so callers only ever see the ports.
 //!
 //! Rules that must hold under concurrency (a code is redeemed once, a
+//! refresh token rotates once and never after its family is revoked, a
 //! session ends once, a key leaves a state once) are conditional UPDATEs
-//! whose affected-row count decides the outcome, not read-then-write.
+//! whose affected-row count decides the outcome, not read-then-write. A
+//! transaction that writes starts with its first write, so on SQLite it
+//! takes the write lock (waiting out `busy_timeout`) instead of upgrading a
+//! read snapshot, which fails at once under contention.
 
 mod connect;
 mod entities;

@@ -34,6 +34,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub access_token_jti: Option<String>,
     pub access_token_expires_at: Option<i64>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub family_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -64,6 +66,7 @@ impl Model {
             consumed_at: self.consumed_at,
             access_token_jti: self.access_token_jti,
             access_token_expires_at: self.access_token_expires_at,
+            family_id: self.family_id,
         })
     }
 
@@ -83,6 +86,7 @@ impl Model {
             consumed_at: Set(c.consumed_at),
             access_token_jti: Set(c.access_token_jti.clone()),
             access_token_expires_at: Set(c.access_token_expires_at),
+            family_id: Set(c.family_id.clone()),
         }
     }
 }

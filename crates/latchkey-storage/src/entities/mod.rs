@@ -8,8 +8,12 @@ pub(crate) mod authorization_codes;
 pub(crate) mod browser_sessions;
 pub(crate) mod clients;
 pub(crate) mod consents;
+pub(crate) mod logout_deliveries;
 pub(crate) mod pending_authorizations;
+pub(crate) mod refresh_families;
+pub(crate) mod refresh_tokens;
 pub(crate) mod revoked_tokens;
+pub(crate) mod session_clients;
 pub(crate) mod signing_keys;
 pub(crate) mod users;
 

@@ -1,7 +1,10 @@
-use latchkey_domain::RevokedToken;
+use latchkey_domain::{RevokedToken, StoreError};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
 
+/// The column `jti` holds the domain's `key`: any revocation key in its
+/// stored form (`t:<jti>`, `f:<family>`, `s:<session>`). It kept its first
+/// name because renaming a primary key on SQLite means rebuilding the table.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "revoked_tokens")]
 pub struct Model {
@@ -19,11 +22,18 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
-    // Only written and checked for presence today; no read-back conversion
-    // is needed until something lists revocations.
+    pub(crate) fn into_domain(self) -> Result<RevokedToken, StoreError> {
+        Ok(RevokedToken {
+            key: self.jti,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+            reason: self.reason,
+        })
+    }
+
     pub(crate) fn from_domain(t: &RevokedToken) -> ActiveModel {
         ActiveModel {
-            jti: Set(t.jti.clone()),
+            jti: Set(t.key.clone()),
             expires_at: Set(t.expires_at),
             revoked_at: Set(t.revoked_at),
             reason: Set(t.reason.clone()),

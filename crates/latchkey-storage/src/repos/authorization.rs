@@ -78,6 +78,10 @@ impl AuthorizationRepository for SeaStore {
                 codes::Column::AccessTokenExpiresAt,
                 Expr::value(issued.access_token_expires_at),
             )
+            .col_expr(
+                codes::Column::FamilyId,
+                Expr::value(issued.family_id.clone()),
+            )
             .filter(codes::Column::CodeHash.eq(code_hash))
             .filter(codes::Column::ConsumedAt.is_null())
             .exec(&txn)

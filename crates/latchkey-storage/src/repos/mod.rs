@@ -3,9 +3,12 @@
 mod audit;
 mod authorization;
 mod clients;
+mod families;
 mod keys;
+mod outbox;
 mod revocation;
 mod sessions;
+mod teardown;
 mod users;
 
 use latchkey_domain::{Store, StoreResult};

@@ -1,0 +1,63 @@
+use latchkey_domain::{RefreshToken, StoreError};
+use sea_orm::entity::prelude::*;
+use sea_orm::Set;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "refresh_tokens")]
+pub struct Model {
+    /// SHA-256 of the token; the token itself is never stored.
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub token_hash: String,
+    #[sea_orm(column_type = "Text")]
+    pub family_id: String,
+    pub generation: i64,
+    pub created_at: i64,
+    pub used_at: Option<i64>,
+    #[sea_orm(column_type = "Text")]
+    pub access_token_jti: String,
+    pub access_token_expires_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::refresh_families::Entity",
+        from = "Column::FamilyId",
+        to = "super::refresh_families::Column::Id"
+    )]
+    Family,
+}
+
+impl Related<super::refresh_families::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Family.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    pub(crate) fn into_domain(self) -> Result<RefreshToken, StoreError> {
+        Ok(RefreshToken {
+            token_hash: self.token_hash,
+            family_id: self.family_id,
+            generation: self.generation,
+            created_at: self.created_at,
+            used_at: self.used_at,
+            access_token_jti: self.access_token_jti,
+            access_token_expires_at: self.access_token_expires_at,
+        })
+    }
+
+    pub(crate) fn from_domain(t: &RefreshToken) -> ActiveModel {
+        ActiveModel {
+            token_hash: Set(t.token_hash.clone()),
+            family_id: Set(t.family_id.clone()),
+            generation: Set(t.generation),
+            created_at: Set(t.created_at),
+            used_at: Set(t.used_at),
+            access_token_jti: Set(t.access_token_jti.clone()),
+            access_token_expires_at: Set(t.access_token_expires_at),
+        }
+    }
+}
