@@ -16,6 +16,8 @@ use latchkey_migration::{Migrator, MigratorTrait};
 use crate::entities::{clients, signing_keys};
 use crate::{connect, PoolOptions, SeaStore};
 
+mod tokens;
+
 // ---------------------------------------------------------------- harness
 
 struct Backend {
@@ -253,6 +255,7 @@ fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> Authoriz
         consumed_at: None,
         access_token_jti: None,
         access_token_expires_at: None,
+        family_id: None,
     }
 }
 
@@ -274,6 +277,7 @@ fn issued(jti: &str) -> IssuedFromCode {
     IssuedFromCode {
         access_token_jti: jti.into(),
         access_token_expires_at: 1_000,
+        family_id: None,
     }
 }
 
@@ -585,12 +589,12 @@ async fn revocation_keys_and_audit_round_trip() {
     for b in backends().await {
         let s = &b.store;
         let t = RevokedToken {
-            jti: "j1".into(),
+            key: "j1".into(),
             expires_at: 500,
             revoked_at: 100,
             reason: "logout".into(),
         };
-        assert!(!s.is_token_revoked("j1").await.unwrap(), "{}", b.name);
+        assert!(!s.any_revoked(&["j1".into()]).await.unwrap(), "{}", b.name);
         s.revoke_token(&t).await.unwrap();
         // Revoking again is not an error.
         s.revoke_token(&RevokedToken {
@@ -599,8 +603,8 @@ async fn revocation_keys_and_audit_round_trip() {
         })
         .await
         .unwrap();
-        assert!(s.is_token_revoked("j1").await.unwrap(), "{}", b.name);
-        assert!(!s.is_token_revoked("j2").await.unwrap(), "{}", b.name);
+        assert!(s.any_revoked(&["j1".into()]).await.unwrap(), "{}", b.name);
+        assert!(!s.any_revoked(&["j2".into()]).await.unwrap(), "{}", b.name);
 
         let k2 = key("k2", KeyState::Next, 200);
         let k1 = SigningKeyRecord {
@@ -873,6 +877,7 @@ async fn sweep_expired_removes_only_expired_rows() {
         let live = IssuedFromCode {
             access_token_jti: "a".into(),
             access_token_expires_at: now + 60,
+            family_id: None,
         };
         s.redeem_code("c-used-live", now - 20, &live).await.unwrap();
         // Expired, consumed and its token expired too: removed.
@@ -882,11 +887,12 @@ async fn sweep_expired_removes_only_expired_rows() {
         let dead = IssuedFromCode {
             access_token_jti: "b".into(),
             access_token_expires_at: now,
+            family_id: None,
         };
         s.redeem_code("c-used-old", now - 20, &dead).await.unwrap();
         for (jti, exp) in [("r-old", now), ("r-live", now + 1)] {
             let t = RevokedToken {
-                jti: jti.into(),
+                key: jti.into(),
                 expires_at: exp,
                 revoked_at: 1,
                 reason: "x".into(),
@@ -921,8 +927,16 @@ async fn sweep_expired_removes_only_expired_rows() {
         assert!(present(
             s.redeem_code("c-live", now, &issued("z")).await.unwrap()
         ));
-        assert!(!s.is_token_revoked("r-old").await.unwrap(), "{}", b.name);
-        assert!(s.is_token_revoked("r-live").await.unwrap(), "{}", b.name);
+        assert!(
+            !s.any_revoked(&["r-old".into()]).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            s.any_revoked(&["r-live".into()]).await.unwrap(),
+            "{}",
+            b.name
+        );
 
         assert_eq!(
             s.sweep_expired(now).await.unwrap(),

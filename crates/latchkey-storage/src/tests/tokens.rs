@@ -1,0 +1,984 @@
+//! Refresh families, revocation keys, teardowns and the logout outbox, on
+//! both backends (same harness as the parent module).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use latchkey_domain::*;
+use latchkey_protocol::Scope;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::{backends, cid, client, code, seed, session, user};
+use crate::entities::logout_deliveries::GIVEN_UP;
+use crate::entities::refresh_tokens;
+use crate::SeaStore;
+
+// --------------------------------------------------------------- builders
+
+fn family(id: &str, user_id: &str, session_id: &str, created_at: i64) -> RefreshFamily {
+    RefreshFamily {
+        id: id.into(),
+        user_id: user_id.into(),
+        client_id: cid("c1"),
+        session_id: session_id.into(),
+        scope: Scope::parse("openid offline_access").unwrap(),
+        auth_time: 90,
+        generation: 0,
+        revoked: false,
+        created_at,
+        last_used_at: created_at,
+        expires_at: created_at + 10_000,
+        revoked_at: None,
+        revoked_reason: None,
+    }
+}
+
+fn rtoken(hash: &str, family_id: &str, generation: i64) -> RefreshToken {
+    RefreshToken {
+        token_hash: hash.into(),
+        family_id: family_id.into(),
+        generation,
+        created_at: 100 + generation,
+        used_at: None,
+        access_token_jti: format!("at-{hash}"),
+        access_token_expires_at: 1_000,
+    }
+}
+
+fn revoked(key: &str, revoked_at: i64, expires_at: i64) -> RevokedToken {
+    RevokedToken {
+        key: key.into(),
+        expires_at,
+        revoked_at,
+        reason: "test".into(),
+    }
+}
+
+fn delivery(id: &str, created_at: i64, next_attempt_at: i64) -> LogoutDelivery {
+    LogoutDelivery {
+        id: id.into(),
+        client_id: cid("c1"),
+        uri: "https://app.example.com/bcl".into(),
+        logout_token: format!("eyJ.{id}.sig"),
+        created_at,
+        attempts: 0,
+        next_attempt_at,
+        delivered_at: None,
+        last_error: None,
+    }
+}
+
+/// Creates family `id` with its generation-0 token `<id>-0`.
+async fn start(s: &SeaStore, f: &RefreshFamily) {
+    s.create_family(f, &rtoken(&format!("{}-0", f.id), &f.id, 0))
+        .await
+        .unwrap();
+}
+
+/// Every token of a family, by generation (read directly: no port lists
+/// them).
+async fn family_tokens(s: &SeaStore, family_id: &str) -> Vec<RefreshToken> {
+    refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::FamilyId.eq(family_id))
+        .order_by_asc(refresh_tokens::Column::Generation)
+        .all(&s.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.into_domain().unwrap())
+        .collect()
+}
+
+fn keys(ks: &[&str]) -> Vec<String> {
+    ks.iter().map(|k| (*k).to_owned()).collect()
+}
+
+// ------------------------------------------------------------------ tests
+
+#[tokio::test]
+async fn code_records_its_family() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        let stored = AuthorizationCode {
+            family_id: Some("f-at-insert".into()),
+            ..code("h1", "c1", "u1", 1_000)
+        };
+        s.insert_code(&stored).await.unwrap();
+        s.insert_code(&code("h2", "c1", "u1", 1_000)).await.unwrap();
+
+        let with_family = IssuedFromCode {
+            access_token_jti: "j2".into(),
+            access_token_expires_at: 900,
+            family_id: Some("f2".into()),
+        };
+        let CodeRedemption::Redeemed(c) = s.redeem_code("h2", 200, &with_family).await.unwrap()
+        else {
+            panic!("{}", b.name)
+        };
+        assert_eq!(c.family_id.as_deref(), Some("f2"), "{}", b.name);
+        // A replay sees the family the first redemption recorded.
+        let other = IssuedFromCode {
+            family_id: Some("f-late".into()),
+            ..with_family.clone()
+        };
+        let CodeRedemption::AlreadyUsed(c) = s.redeem_code("h2", 201, &other).await.unwrap() else {
+            panic!("{}", b.name)
+        };
+        assert_eq!(c.family_id.as_deref(), Some("f2"), "{}", b.name);
+
+        // The redemption's value replaces what the code was stored with.
+        let none = IssuedFromCode {
+            family_id: None,
+            ..with_family
+        };
+        let CodeRedemption::Redeemed(c) = s.redeem_code("h1", 200, &none).await.unwrap() else {
+            panic!("{}", b.name)
+        };
+        assert_eq!(c.family_id, None, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn revocation_keys_any_and_since() {
+    for b in backends().await {
+        let s = &b.store;
+        let now = 1_000;
+        assert!(!s.any_revoked(&[]).await.unwrap(), "{}", b.name);
+        s.revoke_token(&revoked("t:j1", 100, now + 50))
+            .await
+            .unwrap();
+        // The second record of a key is ignored, not an error.
+        s.revoke_token(&RevokedToken {
+            reason: "again".into(),
+            revoked_at: 900,
+            ..revoked("t:j1", 100, now + 50)
+        })
+        .await
+        .unwrap();
+        s.revoke_token(&revoked("f:fam", 300, now + 10))
+            .await
+            .unwrap();
+        s.revoke_token(&revoked("s:sid", 200, now)).await.unwrap(); // expired at now
+        s.revoke_token(&revoked("s:old", 50, now + 10))
+            .await
+            .unwrap(); // before since
+
+        assert!(s.any_revoked(&keys(&["t:j1"])).await.unwrap(), "{}", b.name);
+        assert!(
+            s.any_revoked(&keys(&["t:nope", "f:nope", "f:fam"]))
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.any_revoked(&keys(&["t:nope", "f:nope", "s:nope"]))
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        // Kinds are part of the key: a family id is not a jti.
+        assert!(
+            !s.any_revoked(&keys(&["t:fam"])).await.unwrap(),
+            "{}",
+            b.name
+        );
+        // An expired record still answers until swept.
+        assert!(
+            s.any_revoked(&keys(&["s:sid"])).await.unwrap(),
+            "{}",
+            b.name
+        );
+
+        let since = s.revocations_since(100, now).await.unwrap();
+        assert_eq!(
+            since,
+            vec![
+                revoked("t:j1", 100, now + 50),
+                revoked("f:fam", 300, now + 10)
+            ],
+            "{}: oldest first, the first record kept, expired and older left out",
+            b.name
+        );
+        assert_eq!(
+            s.revocations_since(301, now).await.unwrap(),
+            vec![],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.revocations_since(0, 0).await.unwrap().len(),
+            4,
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn families_round_trip() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        s.insert_user(&user("u2", "bob")).await.unwrap();
+        let f1 = family("f1", "u1", "s1", 100);
+        let f2 = RefreshFamily {
+            scope: Scope::empty(),
+            ..family("f2", "u1", "s1", 200)
+        };
+        let f3 = family("f3", "u2", "s9", 300);
+        for f in [&f1, &f2, &f3] {
+            start(s, f).await;
+        }
+
+        assert_eq!(
+            s.find_family("f1").await.unwrap(),
+            Some(f1.clone()),
+            "{}",
+            b.name
+        );
+        assert_eq!(s.find_family("nope").await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            s.find_refresh_token("f2-0").await.unwrap(),
+            Some((rtoken("f2-0", "f2", 0), f2.clone())),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_refresh_token("nope").await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_family_token("f1", 0).await.unwrap(),
+            Some(rtoken("f1-0", "f1", 0)),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_family_token("f1", 1).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.list_user_families("u1").await.unwrap(),
+            vec![f2.clone(), f1.clone()],
+            "{}: newest first, only the user's",
+            b.name
+        );
+
+        // Family and first token are created together or not at all: a
+        // token hash that is taken leaves no family behind.
+        let dup = s
+            .create_family(&family("f4", "u1", "s1", 400), &rtoken("f1-0", "f4", 0))
+            .await;
+        assert!(
+            matches!(dup, Err(StoreError::Conflict(_))),
+            "{}: {dup:?}",
+            b.name
+        );
+        assert_eq!(s.find_family("f4").await.unwrap(), None, "{}", b.name);
+
+        // Deleting the user takes families and tokens along.
+        assert!(s.delete_user("u2").await.unwrap(), "{}", b.name);
+        assert_eq!(s.find_family("f3").await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            s.find_refresh_token("f3-0").await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn rotation_chain_and_refusals() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        start(s, &family("f1", "u1", "s1", 100)).await;
+
+        assert!(
+            s.rotate_refresh("f1", 0, "f1-0", &rtoken("f1-1", "f1", 1), 110)
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            s.rotate_refresh("f1", 1, "f1-1", &rtoken("f1-2", "f1", 2), 120)
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        let (t2, f) = s.find_refresh_token("f1-2").await.unwrap().unwrap();
+        assert_eq!((f.generation, f.last_used_at), (2, 120), "{}", b.name);
+        assert_eq!(t2.used_at, None, "{}", b.name);
+        let used: Vec<Option<i64>> = family_tokens(s, "f1")
+            .await
+            .iter()
+            .map(|t| t.used_at)
+            .collect();
+        assert_eq!(used, [Some(110), Some(120), None], "{}", b.name);
+
+        let before = (
+            s.find_family("f1").await.unwrap(),
+            family_tokens(s, "f1").await,
+        );
+        let refused = [
+            // A stale generation, with the current token.
+            ("f1", 1, "f1-2", rtoken("x1", "f1", 2)),
+            // The right generation, with a used token.
+            ("f1", 2, "f1-1", rtoken("x2", "f1", 3)),
+            // Another family's token.
+            ("f1", 2, "g-0", rtoken("x3", "f1", 3)),
+            // An unknown family.
+            ("nope", 2, "f1-2", rtoken("x4", "nope", 3)),
+        ];
+        start(s, &family("g", "u1", "s1", 100)).await;
+        for (fam, seen, consumed, next) in &refused {
+            assert!(
+                !s.rotate_refresh(fam, *seen, consumed, next, 130)
+                    .await
+                    .unwrap(),
+                "{}: rotate({fam}, {seen}, {consumed}) must be refused",
+                b.name
+            );
+        }
+        let after = (
+            s.find_family("f1").await.unwrap(),
+            family_tokens(s, "f1").await,
+        );
+        assert_eq!(
+            before, after,
+            "{}: a refused rotation changes nothing",
+            b.name
+        );
+        assert_eq!(
+            s.find_refresh_token("x2").await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+
+        // A `next` that is not the following generation is a caller bug.
+        assert!(matches!(
+            s.rotate_refresh("f1", 2, "f1-2", &rtoken("x5", "f1", 5), 130)
+                .await,
+            Err(StoreError::Other(_))
+        ));
+
+        // A revoked family no longer rotates, even with its current token.
+        let t = Teardown {
+            now: 140,
+            reason: "test".into(),
+            families: vec!["f1".into()],
+            ..Teardown::default()
+        };
+        s.apply_teardown(&t, 600).await.unwrap();
+        assert!(
+            !s.rotate_refresh("f1", 2, "f1-2", &rtoken("f1-3", "f1", 3), 150)
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        assert_eq!(family_tokens(s, "f1").await.len(), 3, "{}", b.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_rotations_have_exactly_one_winner() {
+    const N: usize = 20;
+    for b in backends().await {
+        seed(&b.store).await;
+        start(&b.store, &family("f1", "u1", "s1", 100)).await;
+
+        let barrier = Arc::new(tokio::sync::Barrier::new(N));
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let store = b.store.clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    let next = rtoken(&format!("next-{i}"), "f1", 1);
+                    barrier.wait().await;
+                    store.rotate_refresh("f1", 0, "f1-0", &next, 200).await
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for (i, t) in tasks.into_iter().enumerate() {
+            if t.await.unwrap().unwrap() {
+                winners.push(i);
+            }
+        }
+        assert_eq!(winners.len(), 1, "{}: winners {winners:?}", b.name);
+        let tokens = family_tokens(&b.store, "f1").await;
+        assert_eq!(tokens.len(), 2, "{}", b.name);
+        assert_eq!(
+            tokens[1].token_hash,
+            format!("next-{}", winners[0]),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            b.store.find_family("f1").await.unwrap().unwrap().generation,
+            1,
+            "{}",
+            b.name
+        );
+    }
+}
+
+/// A revocation racing many refreshes of the same family: once the
+/// teardown has answered, no refresh may succeed, and the family's chain of
+/// tokens stays a chain (one winner per generation, no gaps, at most one
+/// unused token). Round 0 releases everything at the same instant; later
+/// rounds hold the teardown back a little so it lands mid-chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn rotation_racing_teardown_leaves_no_live_token() {
+    for b in backends().await {
+        seed(&b.store).await;
+        let mut chains = Vec::new();
+        for (round, delay_ms) in [0u64, 0, 5, 20, 50].into_iter().enumerate() {
+            let id = format!("f{round}");
+            start(&b.store, &family(&id, "u1", "s1", 100)).await;
+            let n = race_rotations_with_teardown(&b.store, &id, delay_ms, b.name).await;
+            chains.push(n);
+        }
+        eprintln!(
+            "{}: rotations before the teardown, per round: {chains:?}",
+            b.name
+        );
+    }
+}
+
+/// Runs one race on family `id`; returns how many rotations won.
+async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, name: &str) -> i64 {
+    const ROTATORS: usize = 30;
+    let barrier = Arc::new(tokio::sync::Barrier::new(ROTATORS + 1));
+    let torn_down = Arc::new(AtomicBool::new(false));
+    let rotators: Vec<_> = (0..ROTATORS)
+        .map(|i| {
+            let (store, barrier, torn_down, id) =
+                (s.clone(), barrier.clone(), torn_down.clone(), id.to_owned());
+            tokio::spawn(async move {
+                let mut won = Vec::new();
+                // Read before the barrier, so that the first thing every task
+                // does once released is the rotation itself.
+                let mut seen = 0;
+                let mut current = format!("{id}-0");
+                barrier.wait().await;
+                // Bounded: the teardown ends every loop when it commits.
+                for attempt in 0..10_000 {
+                    let next = rtoken(&format!("{id}-{}-{i}-{attempt}", seen + 1), &id, seen + 1);
+                    let after_teardown = torn_down.load(Ordering::SeqCst);
+                    let ok = store
+                        .rotate_refresh(&id, seen, &current, &next, 200)
+                        .await
+                        .unwrap();
+                    if ok {
+                        assert!(!after_teardown, "a refresh won after the revoke answered");
+                        won.push(next.generation);
+                    }
+                    let fam = store.find_family(&id).await.unwrap().unwrap();
+                    if fam.revoked {
+                        break;
+                    }
+                    seen = fam.generation;
+                    current = store
+                        .find_family_token(&id, seen)
+                        .await
+                        .unwrap()
+                        .expect("the family's newest token exists")
+                        .token_hash;
+                }
+                won
+            })
+        })
+        .collect();
+    let teardown = {
+        let (store, barrier, torn_down, id) =
+            (s.clone(), barrier.clone(), torn_down.clone(), id.to_owned());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            if delay_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+            }
+            let t = Teardown {
+                now: 200,
+                reason: "revoked".into(),
+                families: vec![id],
+                ..Teardown::default()
+            };
+            let res = store.apply_teardown(&t, 600).await;
+            torn_down.store(true, Ordering::SeqCst);
+            res
+        })
+    };
+
+    let res = teardown.await.unwrap().unwrap();
+    assert_eq!(res.revoked_families, [id], "{name}");
+    let mut won = Vec::new();
+    for r in rotators {
+        won.extend(r.await.unwrap());
+    }
+    won.sort_unstable();
+
+    let fam = s.find_family(id).await.unwrap().unwrap();
+    assert!(fam.revoked, "{name}");
+    let n = fam.generation;
+    assert_eq!(
+        won,
+        (1..=n).collect::<Vec<_>>(),
+        "{name}: exactly one winner per generation"
+    );
+    let tokens = family_tokens(s, id).await;
+    let generations: Vec<i64> = tokens.iter().map(|t| t.generation).collect();
+    assert_eq!(generations, (0..=n).collect::<Vec<_>>(), "{name}: no gaps");
+    let unused: Vec<i64> = tokens
+        .iter()
+        .filter(|t| t.used_at.is_none())
+        .map(|t| t.generation)
+        .collect();
+    assert_eq!(unused, [n], "{name}: only the newest token is unused");
+    assert!(
+        s.any_revoked(&keys(&[&format!("f:{id}")])).await.unwrap(),
+        "{name}"
+    );
+    let newest = &tokens.last().unwrap().token_hash;
+    assert!(
+        !s.rotate_refresh(
+            id,
+            n,
+            newest,
+            &rtoken(&format!("{id}-late"), id, n + 1),
+            300
+        )
+        .await
+        .unwrap(),
+        "{name}"
+    );
+    n
+}
+
+#[tokio::test]
+async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await; // c1, u1, s1
+        s.insert_user(&user("u2", "bob")).await.unwrap();
+        s.insert_session(&session("s2", "u1", 110)).await.unwrap();
+        s.insert_session(&session("s3", "u2", 120)).await.unwrap();
+        s.insert_session(&session("s4", "u1", 130)).await.unwrap();
+        s.end_session("s4", 140).await.unwrap();
+        start(s, &family("fa", "u1", "s1", 100)).await;
+        start(s, &family("fb", "u1", "s2", 100)).await;
+        start(s, &family("fc", "u2", "s3", 100)).await;
+        start(s, &family("fd", "u2", "s3", 100)).await;
+        start(s, &family("fe", "u1", "s1", 100)).await;
+        // Already revoked: neither revoked again nor reported.
+        let t0 = Teardown {
+            now: 150,
+            reason: "earlier".into(),
+            families: vec!["fe".into()],
+            ..Teardown::default()
+        };
+        assert_eq!(
+            s.apply_teardown(&t0, 600).await.unwrap().revoked_families,
+            ["fe"],
+            "{}",
+            b.name
+        );
+
+        // Logout of s1 (and s4, already ended), plus one of u2's families
+        // by id, and an extra access-token revocation.
+        let t = Teardown {
+            now: 200,
+            reason: "logout".into(),
+            end_sessions: vec!["s1".into(), "s4".into()],
+            families_of_sessions: vec!["s1".into()],
+            families_of_user: None,
+            families: vec!["fd".into()],
+            revocations: vec![revoked("t:jti-1", 200, 900)],
+            deliveries: vec![delivery("d1", 200, 200), delivery("d2", 200, 200)],
+        };
+        let res = s.apply_teardown(&t, 600).await.unwrap();
+        assert_eq!(
+            res,
+            TeardownResult {
+                ended_sessions: vec!["s1".into()],
+                revoked_families: vec!["fa".into(), "fd".into()],
+            },
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_session("s1").await.unwrap().unwrap().ended_at,
+            Some(200),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_session("s4").await.unwrap().unwrap().ended_at,
+            Some(140),
+            "{}: an ended session keeps its end",
+            b.name
+        );
+        let fa = s.find_family("fa").await.unwrap().unwrap();
+        assert_eq!(
+            (fa.revoked, fa.revoked_at, fa.revoked_reason.as_deref()),
+            (true, Some(200), Some("logout")),
+            "{}",
+            b.name
+        );
+        let fe = s.find_family("fe").await.unwrap().unwrap();
+        assert_eq!(
+            (fe.revoked_at, fe.revoked_reason.as_deref()),
+            (Some(150), Some("earlier")),
+            "{}",
+            b.name
+        );
+        for untouched in ["fb", "fc"] {
+            assert!(
+                !s.find_family(untouched).await.unwrap().unwrap().revoked,
+                "{}: {untouched}",
+                b.name
+            );
+        }
+        for k in ["s:s1", "f:fa", "f:fd", "t:jti-1"] {
+            assert!(s.any_revoked(&keys(&[k])).await.unwrap(), "{}: {k}", b.name);
+        }
+        assert!(!s
+            .any_revoked(&keys(&["s:s4", "f:fb", "f:fc"]))
+            .await
+            .unwrap());
+        let recorded = s.revocations_since(200, 200).await.unwrap();
+        let s1 = recorded.iter().find(|r| r.key == "s:s1").unwrap();
+        assert_eq!(
+            (s1.revoked_at, s1.expires_at, s1.reason.as_str()),
+            (200, 800, "logout"),
+            "{}",
+            b.name
+        );
+        let queued: Vec<String> = s
+            .due_deliveries(200, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(queued, ["d1", "d2"], "{}", b.name);
+
+        // Password change of u1: every remaining family of u1, not u2's.
+        let t = Teardown {
+            now: 300,
+            reason: "password_changed".into(),
+            families_of_user: Some("u1".into()),
+            ..Teardown::default()
+        };
+        let res = s.apply_teardown(&t, 600).await.unwrap();
+        assert_eq!(res.revoked_families, ["fb"], "{}", b.name);
+        assert!(res.ended_sessions.is_empty(), "{}", b.name);
+        assert!(
+            !s.find_family("fc").await.unwrap().unwrap().revoked,
+            "{}: another user's family",
+            b.name
+        );
+
+        // An empty teardown is a no-op, not an error.
+        let empty = s
+            .apply_teardown(
+                &Teardown {
+                    now: 400,
+                    ..Teardown::default()
+                },
+                600,
+            )
+            .await
+            .unwrap();
+        assert_eq!(empty, TeardownResult::default(), "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn failed_teardown_changes_nothing() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        s.insert_session(&session("s2", "u1", 110)).await.unwrap();
+        start(s, &family("f2", "u1", "s2", 100)).await;
+        let first = Teardown {
+            now: 150,
+            reason: "first".into(),
+            deliveries: vec![delivery("d1", 150, 150)],
+            ..Teardown::default()
+        };
+        s.apply_teardown(&first, 600).await.unwrap();
+
+        // The last statement (the delivery insert) fails: a duplicate id.
+        let t = Teardown {
+            now: 200,
+            reason: "logout".into(),
+            end_sessions: vec!["s2".into()],
+            families_of_sessions: vec!["s2".into()],
+            revocations: vec![revoked("t:j", 200, 900)],
+            deliveries: vec![delivery("d2", 200, 200), delivery("d1", 200, 200)],
+            ..Teardown::default()
+        };
+        let err = s.apply_teardown(&t, 600).await;
+        assert!(
+            matches!(err, Err(StoreError::Conflict(_))),
+            "{}: {err:?}",
+            b.name
+        );
+
+        assert!(
+            s.find_session("s2").await.unwrap().unwrap().is_active(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.find_family("f2").await.unwrap().unwrap().revoked,
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.any_revoked(&keys(&["s:s2", "f:f2", "t:j"]))
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        let ids: Vec<String> = s
+            .list_deliveries(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(ids, ["d1"], "{}", b.name);
+        assert!(
+            s.rotate_refresh("f2", 0, "f2-0", &rtoken("f2-1", "f2", 1), 210)
+                .await
+                .unwrap(),
+            "{}: the family still works",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn session_clients_are_recorded_once() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        s.insert_client(&client("c0", 5)).await.unwrap();
+        s.insert_client(&client("c2", 20)).await.unwrap();
+        assert_eq!(s.session_clients("s1").await.unwrap(), vec![], "{}", b.name);
+        s.record_session_client("s1", &cid("c2"), 100)
+            .await
+            .unwrap();
+        s.record_session_client("s1", &cid("c1"), 110)
+            .await
+            .unwrap();
+        s.record_session_client("s1", &cid("c2"), 120)
+            .await
+            .unwrap();
+        s.record_session_client("s1", &cid("c0"), 110)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.session_clients("s1").await.unwrap(),
+            vec![cid("c2"), cid("c0"), cid("c1")],
+            "{}: by first appearance, recorded once",
+            b.name
+        );
+        assert_eq!(s.session_clients("s2").await.unwrap(), vec![], "{}", b.name);
+        // Deleting a client removes it from the sessions' lists.
+        s.delete_client(&cid("c2")).await.unwrap();
+        assert_eq!(
+            s.session_clients("s1").await.unwrap(),
+            vec![cid("c0"), cid("c1")],
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn outbox_due_and_mark_flow() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        let t = Teardown {
+            now: 20,
+            reason: "logout".into(),
+            deliveries: vec![
+                delivery("d1", 10, 10),
+                delivery("d2", 20, 50),
+                delivery("d3", 5, 100),
+            ],
+            ..Teardown::default()
+        };
+        s.apply_teardown(&t, 600).await.unwrap();
+        let due = |now: i64, limit: u64| async move {
+            s.due_deliveries(now, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>()
+        };
+
+        assert_eq!(due(9, 10).await, Vec::<String>::new(), "{}", b.name);
+        assert_eq!(due(60, 10).await, ["d1", "d2"], "{}", b.name);
+        assert_eq!(
+            due(100, 10).await,
+            ["d3", "d1", "d2"],
+            "{}: oldest first",
+            b.name
+        );
+        assert_eq!(due(100, 1).await, ["d3"], "{}", b.name);
+        assert_eq!(
+            s.list_deliveries(10).await.unwrap()[0],
+            delivery("d2", 20, 50),
+            "{}: round trip",
+            b.name
+        );
+
+        s.mark_delivered("d1", 61).await.unwrap();
+        assert_eq!(due(60, 10).await, ["d2"], "{}", b.name);
+        let long_error = "é".repeat(600);
+        s.mark_failed("d2", 1, Some(200), &long_error)
+            .await
+            .unwrap();
+        assert_eq!(due(100, 10).await, ["d3"], "{}", b.name);
+        assert_eq!(due(200, 10).await, ["d3", "d2"], "{}", b.name);
+        // Gives up on d3; a late failure report does not reopen d1.
+        s.mark_failed("d3", 5, None, "410 Gone").await.unwrap();
+        s.mark_failed("d1", 1, Some(70), "timeout").await.unwrap();
+        assert_eq!(due(i64::MAX - 1, 10).await, ["d2"], "{}", b.name);
+
+        let all = s.list_deliveries(10).await.unwrap();
+        let ids: Vec<&str> = all.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["d2", "d1", "d3"], "{}: newest first", b.name);
+        let [d2, d1, d3] = &all[..] else {
+            unreachable!()
+        };
+        assert_eq!(
+            (d1.delivered_at, d1.attempts, d1.last_error.as_deref()),
+            (Some(61), 0, None),
+            "{}",
+            b.name
+        );
+        assert_eq!((d2.attempts, d2.next_attempt_at), (1, 200), "{}", b.name);
+        assert_eq!(
+            d2.last_error.as_deref(),
+            Some("é".repeat(500).as_str()),
+            "{}: truncated to 500 characters",
+            b.name
+        );
+        assert_eq!(
+            (d3.attempts, d3.next_attempt_at, d3.delivered_at),
+            (5, GIVEN_UP, None),
+            "{}",
+            b.name
+        );
+        assert_eq!(s.list_deliveries(1).await.unwrap().len(), 1, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn sweep_families_revokes_expired_and_purges_old() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        let (now, idle, purge_before) = (10_000, 1_000, 5_000);
+        let mk = |id: &str, last_used_at: i64, expires_at: i64| RefreshFamily {
+            last_used_at,
+            expires_at,
+            ..family(id, "u1", "s1", 100)
+        };
+        start(s, &mk("live", now - 10, now + 1)).await;
+        start(s, &mk("idle-edge", now - idle, now + 1)).await; // exactly at the limit: kept
+        start(s, &mk("idle", now - idle - 1, now + 1)).await;
+        start(s, &mk("ended", now - 10, now)).await;
+        start(s, &mk("long-gone", 100, purge_before - 1)).await;
+        start(s, &mk("revoked-old", now - 10, now + 1)).await;
+        start(s, &mk("revoked-new", now - 10, now + 1)).await;
+        for (id, at) in [
+            ("revoked-old", purge_before - 1),
+            ("revoked-new", purge_before),
+        ] {
+            let t = Teardown {
+                now: at,
+                reason: "logout".into(),
+                families: vec![id.into()],
+                ..Teardown::default()
+            };
+            s.apply_teardown(&t, 600).await.unwrap();
+        }
+
+        // Revoked: idle, ended, long-gone (3); purged: long-gone,
+        // revoked-old (2).
+        assert_eq!(
+            s.sweep_families(now, idle, purge_before).await.unwrap(),
+            5,
+            "{}",
+            b.name
+        );
+        for gone in ["long-gone", "revoked-old"] {
+            assert_eq!(
+                s.find_family(gone).await.unwrap(),
+                None,
+                "{}: {gone}",
+                b.name
+            );
+            assert_eq!(
+                s.find_refresh_token(&format!("{gone}-0")).await.unwrap(),
+                None,
+                "{}: tokens go with the family",
+                b.name
+            );
+        }
+        for expired in ["idle", "ended"] {
+            let f = s.find_family(expired).await.unwrap().unwrap();
+            assert_eq!(
+                (f.revoked, f.revoked_at, f.revoked_reason.as_deref()),
+                (true, Some(now), Some("expired")),
+                "{}: {expired}",
+                b.name
+            );
+        }
+        for kept in ["live", "idle-edge"] {
+            assert!(
+                !s.find_family(kept).await.unwrap().unwrap().revoked,
+                "{}: {kept}",
+                b.name
+            );
+        }
+        assert_eq!(
+            s.find_family("revoked-new")
+                .await
+                .unwrap()
+                .unwrap()
+                .revoked_reason
+                .as_deref(),
+            Some("logout"),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.sweep_families(now, idle, purge_before).await.unwrap(),
+            0,
+            "{}: nothing left",
+            b.name
+        );
+    }
+}
