@@ -1,0 +1,352 @@
+//! What a run found, and the tables it prints (Markdown, so they paste
+//! into docs/benchmarks.md unchanged).
+
+use std::fmt::Write;
+
+use crate::load::LoadResult;
+use crate::signing::SigningCeiling;
+
+/// The ceiling a scenario is read against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ceiling {
+    /// RS256 signatures/s of the server's signing code on every core.
+    Signing,
+    /// Requests/s of a trivial handler on the same actix-web.
+    Http,
+}
+
+/// The issue's target for a scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Goal {
+    pub ceiling: Ceiling,
+    pub min_ratio: Option<f64>,
+    pub max_p99_ms: Option<f64>,
+    /// Signatures each request makes: its rate is also shown against the
+    /// signing ceiling divided by this.
+    pub signatures: u32,
+}
+
+impl Goal {
+    pub const fn new(ceiling: Ceiling) -> Goal {
+        Goal {
+            ceiling,
+            min_ratio: None,
+            max_p99_ms: None,
+            signatures: 0,
+        }
+    }
+
+    pub const fn signs(mut self, signatures: u32) -> Goal {
+        self.signatures = signatures;
+        self
+    }
+
+    pub const fn at_least(mut self, ratio: f64) -> Goal {
+        self.min_ratio = Some(ratio);
+        self
+    }
+
+    pub const fn p99_under_ms(mut self, ms: f64) -> Goal {
+        self.max_p99_ms = Some(ms);
+        self
+    }
+
+    fn text(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(r) = self.min_ratio {
+            let of = match self.ceiling {
+                Ceiling::Signing => "RS256 signing",
+                Ceiling::Http => "HTTP",
+            };
+            parts.push(format!("≥ {:.0}% of {of}", r * 100.0));
+        }
+        if let Some(ms) = self.max_p99_ms {
+            parts.push(format!("p99 < {ms} ms"));
+        }
+        if parts.is_empty() {
+            "none set".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// What the server (or the peer) spent during a scenario.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// CPU seconds of the server process (all threads).
+    pub server_cpu: Option<f64>,
+    /// CPU seconds of this process: the load generator.
+    pub generator_cpu: Option<f64>,
+    /// Peak RSS during the scenario (since the last reset), KiB.
+    pub peak_kib: Option<u64>,
+    /// CPU seconds of every core: what neither the server nor the load
+    /// generator used went to other work on the machine.
+    pub machine_cpu: Option<f64>,
+}
+
+impl Usage {
+    /// CPU seconds other processes took during the scenario.
+    pub fn others_cpu(&self) -> Option<f64> {
+        let others = self.machine_cpu? - self.server_cpu.unwrap_or(0.0) - self.generator_cpu?;
+        Some(others.max(0.0))
+    }
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Measured { load: LoadResult, usage: Usage },
+    Unavailable(String),
+}
+
+#[derive(Debug)]
+pub struct Row {
+    /// The issue's scenario number (or a letter for references).
+    pub id: &'static str,
+    pub name: String,
+    pub goal: Goal,
+    pub outcome: Outcome,
+}
+
+impl Row {
+    pub fn unavailable(id: &'static str, name: &str, goal: Goal, why: &str) -> Row {
+        Row {
+            id,
+            name: name.to_owned(),
+            goal,
+            outcome: Outcome::Unavailable(why.to_owned()),
+        }
+    }
+}
+
+pub struct Ceilings {
+    pub rs256: Option<SigningCeiling>,
+    pub es256: Option<SigningCeiling>,
+    pub http: Option<(LoadResult, Usage)>,
+}
+
+impl Ceilings {
+    fn value(&self, c: Ceiling) -> Option<f64> {
+        match c {
+            Ceiling::Signing => self.rs256.map(|s| s.sign_all_threads),
+            Ceiling::Http => self.http.as_ref().map(|(l, _)| l.rps()),
+        }
+    }
+}
+
+pub fn thousands(x: f64) -> String {
+    let n = x.round() as u64;
+    let digits = n.to_string();
+    // Groups of three from the right; the first group may be shorter.
+    let first = match digits.len() % 3 {
+        0 => 3,
+        r => r,
+    };
+    let mut out = digits[..first.min(digits.len())].to_owned();
+    for group in digits.as_bytes()[first.min(digits.len())..].chunks(3) {
+        out.push(',');
+        out.push_str(std::str::from_utf8(group).unwrap_or(""));
+    }
+    out
+}
+
+fn ms(us: Option<u32>) -> String {
+    us.map_or("-".to_owned(), |us| {
+        format!("{:.2}", f64::from(us) / 1000.0)
+    })
+}
+
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// "met" or how far off the target is.
+fn verdict(goal: &Goal, ratio: Option<f64>, p99_ms: Option<f64>) -> String {
+    let mut misses = Vec::new();
+    if let (Some(min), Some(r)) = (goal.min_ratio, ratio) {
+        if r < min {
+            misses.push(format!("rate at {:.0}% of target", 100.0 * r / min));
+        }
+    }
+    if let (Some(max), Some(p)) = (goal.max_p99_ms, p99_ms) {
+        if p >= max {
+            misses.push(format!("p99 {:.1}× the limit", p / max));
+        }
+    }
+    if goal.min_ratio.is_none() && goal.max_p99_ms.is_none() {
+        "-".to_owned()
+    } else if misses.is_empty() {
+        "met".to_owned()
+    } else {
+        format!("**missed**: {}", misses.join("; "))
+    }
+}
+
+fn per_second(x: Option<f64>, elapsed: f64) -> String {
+    x.map_or("-".to_owned(), |v| format!("{:.2}", v / elapsed))
+}
+
+pub fn ceilings_table(c: &Ceilings) -> String {
+    let mut out =
+        String::from("| ceiling | 1 thread | all threads | threads |\n|---|---:|---:|---:|\n");
+    for s in [c.rs256, c.es256].into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "| {} sign (KeySet::sign, access-token claims) | {}/s | {}/s | {} |",
+            s.alg.as_str(),
+            thousands(s.sign_one_thread),
+            thousands(s.sign_all_threads),
+            s.threads
+        );
+        let _ = writeln!(
+            out,
+            "| {} verify (KeySet::verify) | - | {}/s | {} |",
+            s.alg.as_str(),
+            thousands(s.verify_all_threads),
+            s.threads
+        );
+    }
+    if let Some((l, u)) = &c.http {
+        let secs = l.elapsed.as_secs_f64();
+        let _ = writeln!(
+            out,
+            "| HTTP: trivial actix-web handler | - | {} req/s (p50 {} ms, p99 {} ms; server {} cores, load generator {} cores, other processes {} cores) | - |",
+            thousands(l.rps()),
+            ms(l.percentile_us(50.0)),
+            ms(l.percentile_us(99.0)),
+            per_second(u.server_cpu, secs),
+            per_second(u.generator_cpu, secs),
+            per_second(u.others_cpu(), secs),
+        );
+    }
+    out
+}
+
+/// "45% of HTTP", plus the share of the signing ceiling for requests that
+/// sign.
+fn of_ceilings(rps: f64, ratio: Option<f64>, name: &str, goal: &Goal, c: &Ceilings) -> String {
+    let mut out = ratio.map_or("-".to_owned(), |r| format!("{:.0}% of {name}", r * 100.0));
+    let signing = c.value(Ceiling::Signing).filter(|v| *v > 0.0);
+    if let (Some(ceiling), true) = (
+        signing,
+        goal.signatures > 0 && goal.ceiling != Ceiling::Signing,
+    ) {
+        let bound = ceiling / f64::from(goal.signatures);
+        let _ = write!(
+            out,
+            " ({:.0}% of RS256 signing ÷ {})",
+            100.0 * rps / bound,
+            goal.signatures
+        );
+    }
+    out
+}
+
+pub fn scenarios_table(rows: &[Row], c: &Ceilings) -> String {
+    let mut out = String::from(
+        "| # | scenario | req/s | p50 ms | p99 ms | max ms | errors | of ceiling | target | verdict | server CPU µs/req | server cores | load-gen cores | other cores | peak RSS MiB |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|\n",
+    );
+    let mut notes = String::new();
+    for row in rows {
+        let ceiling_name = match row.goal.ceiling {
+            Ceiling::Signing => "RS256 signing",
+            Ceiling::Http => "HTTP",
+        };
+        match &row.outcome {
+            Outcome::Unavailable(why) => {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | - | - | - | - | - | - | {} | {why} | - | - | - | - | - |",
+                    row.id,
+                    row.name,
+                    row.goal.text()
+                );
+            }
+            Outcome::Measured { load, usage } => {
+                let secs = load.elapsed.as_secs_f64();
+                let ratio = c
+                    .value(row.goal.ceiling)
+                    .filter(|v| *v > 0.0)
+                    .map(|v| load.rps() / v);
+                let p99 = load.percentile_us(99.0).map(|us| f64::from(us) / 1000.0);
+                let cpu_per_req = match (usage.server_cpu, load.ok) {
+                    (Some(cpu), n) if n > 0 => format!("{:.0}", cpu * 1e6 / n as f64),
+                    _ => "-".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    row.id,
+                    row.name,
+                    thousands(load.rps()),
+                    ms(load.percentile_us(50.0)),
+                    ms(load.percentile_us(99.0)),
+                    ms(load.latencies_us.last().copied()),
+                    load.errors,
+                    of_ceilings(load.rps(), ratio, ceiling_name, &row.goal, c),
+                    row.goal.text(),
+                    verdict(&row.goal, ratio, p99),
+                    cpu_per_req,
+                    per_second(usage.server_cpu, secs),
+                    per_second(usage.generator_cpu, secs),
+                    per_second(usage.others_cpu(), secs),
+                    usage
+                        .peak_kib
+                        .map_or("-".to_owned(), |k| format!("{:.1}", mib(k))),
+                );
+                if load.exhausted {
+                    let _ = writeln!(
+                        notes,
+                        "- {}: ran out of prepared work after {:.1} s ({} requests).",
+                        row.name,
+                        secs,
+                        load.ok + load.errors
+                    );
+                }
+                if let Some(e) = &load.first_error {
+                    let _ = writeln!(
+                        notes,
+                        "- {}: first error: {}",
+                        row.name,
+                        e.replace('\n', " ")
+                    );
+                }
+            }
+        }
+    }
+    if !notes.is_empty() {
+        out.push('\n');
+        out.push_str(&notes);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_thousands() {
+        assert_eq!(thousands(0.4), "0");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(1234.0), "1,234");
+        assert_eq!(thousands(1234567.6), "1,234,568");
+    }
+
+    #[test]
+    fn verdicts_say_how_far_off() {
+        let goal = Goal::new(Ceiling::Http).at_least(0.8);
+        assert_eq!(verdict(&goal, Some(0.9), None), "met");
+        assert_eq!(
+            verdict(&goal, Some(0.4), None),
+            "**missed**: rate at 50% of target"
+        );
+        let goal = Goal::new(Ceiling::Http).at_least(0.5).p99_under_ms(5.0);
+        assert_eq!(
+            verdict(&goal, Some(0.6), Some(10.0)),
+            "**missed**: p99 2.0× the limit"
+        );
+        assert_eq!(verdict(&Goal::new(Ceiling::Http), Some(0.1), None), "-");
+    }
+}

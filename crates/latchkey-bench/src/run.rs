@@ -1,0 +1,769 @@
+//! One benchmark run: the ceilings, then a real server set up through its
+//! command line and loaded scenario by scenario, then the peer if any.
+//!
+//! A scenario is one async function returning its rows; refresh-token
+//! rotation and introspection are checked against what the server
+//! advertises and reported as unavailable until it offers them.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use hyper::header::{HeaderValue, AUTHORIZATION};
+use latchkey_domain::{OsRandom, Random};
+use latchkey_keys::Alg;
+use serde_json::Value;
+
+use crate::load::{self, interrupted, LoadConfig, LoadResult, Workload, INTERRUPTED};
+use crate::procfs::{self, ChildGuard};
+use crate::report::{self, Ceiling, Ceilings, Goal, Outcome, Row, Usage};
+use crate::server::{self, ServerSetup};
+use crate::signing;
+use crate::workloads::{basic_auth, Authorize, Browser, CodeExchange, Fixed, WebClient};
+
+/// The options of `run`.
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Seconds of load per scenario (1 to 120).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub duration: u64,
+    /// Concurrent connections of the load generator.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub connections: u64,
+    /// Threads of the load generator.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub load_threads: u64,
+    /// HTTP workers of the server and of the ceiling server (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Scenarios to run, comma-separated (default: all):
+    /// client_credentials, authorization_code, refresh, introspection,
+    /// userinfo, jwks, discovery, healthz.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// Database of the server under test (default: a fresh SQLite file).
+    /// Users and clients are added under fresh names, so a Postgres database
+    /// can be reused between runs.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Redis for the server under test (passed as LATCHKEY_REDIS_URL).
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// The latchkey binary (default: beside this one).
+    #[arg(long, value_name = "PATH")]
+    pub latchkey: Option<PathBuf>,
+    /// Upper bound on authorization codes prepared for the code-exchange
+    /// scenario (preparation also stops after --duration seconds).
+    #[arg(long, default_value_t = 200_000)]
+    pub max_codes: u64,
+    /// Seconds per signing-ceiling measurement.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=30))]
+    pub ceiling_seconds: u64,
+    /// Also load this OpenID provider (its issuer URL; loopback, http only).
+    #[arg(long, value_name = "ISSUER", requires_all = ["client_id", "client_secret"])]
+    pub target: Option<String>,
+    /// The peer's client_credentials client.
+    #[arg(long, requires = "target")]
+    pub client_id: Option<String>,
+    #[arg(long, requires = "target")]
+    pub client_secret: Option<String>,
+    /// Extra form parameters for the peer's token request, e.g. `scope=api`.
+    #[arg(long = "target-param", value_name = "K=V", requires = "target")]
+    pub target_params: Vec<String>,
+    /// The peer's process id, to report its memory like Latchkey's.
+    #[arg(long, requires = "target")]
+    pub target_pid: Option<u32>,
+}
+
+const ALL_SCENARIOS: [&str; 8] = [
+    "healthz",
+    "discovery",
+    "jwks",
+    "client_credentials",
+    "authorization_code",
+    "refresh",
+    "introspection",
+    "userinfo",
+];
+
+/// The password of the bench's user; only ever sent to the loopback server.
+const PASSWORD: &str = "bench-password-not-a-secret";
+const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+
+/// An HTTP server under load: where to connect and what to say in `Host`.
+#[derive(Clone)]
+struct Endpoint {
+    addr: SocketAddr,
+    host: String,
+    /// Origin-form path (and query) of the resource.
+    path: String,
+}
+
+impl Endpoint {
+    /// A loopback `http://` URL; anything else is refused.
+    fn parse(url: &str) -> anyhow::Result<Endpoint> {
+        let u = url::Url::parse(url).with_context(|| format!("not a URL: {url}"))?;
+        if u.scheme() != "http" {
+            bail!("{url}: the bench speaks plain HTTP to loopback servers only");
+        }
+        let host = u.host_str().ok_or_else(|| anyhow!("{url} has no host"))?;
+        let port = u.port_or_known_default().unwrap_or(80);
+        let addr = (host.trim_matches(['[', ']']), port)
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve {host}"))?
+            .find(|a| a.ip().is_loopback())
+            .ok_or_else(|| {
+                anyhow!("{url} is not on loopback; the bench loads only this machine")
+            })?;
+        let mut path = u.path().to_owned();
+        if let Some(q) = u.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        let host = match u.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        Ok(Endpoint { addr, host, path })
+    }
+}
+
+struct Run {
+    args: RunArgs,
+    cores: usize,
+}
+
+impl Run {
+    fn load_config(&self, addr: SocketAddr) -> LoadConfig {
+        LoadConfig {
+            addr,
+            connections: self.args.connections as usize,
+            duration: Duration::from_secs(self.args.duration),
+        }
+    }
+
+    /// Loads `addr` with `workload`, with the server's CPU and peak memory
+    /// taken around it.
+    async fn measure(
+        &self,
+        addr: SocketAddr,
+        pid: Option<u32>,
+        workload: Arc<dyn Workload>,
+    ) -> anyhow::Result<(LoadResult, Usage)> {
+        if interrupted() {
+            bail!("interrupted");
+        }
+        let peak_reset = pid.is_some_and(procfs::reset_peak);
+        let server_before = pid.and_then(|p| procfs::cpu_seconds(Some(p)));
+        let me_before = procfs::cpu_seconds(None);
+        let all_before = procfs::machine_busy_seconds();
+        let result = load::run(&self.load_config(addr), workload).await?;
+        let server_after = pid.and_then(|p| procfs::cpu_seconds(Some(p)));
+        let me_after = procfs::cpu_seconds(None);
+        let all_after = procfs::machine_busy_seconds();
+        let diff = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+        let usage = Usage {
+            server_cpu: diff(server_before, server_after),
+            generator_cpu: diff(me_before, me_after),
+            machine_cpu: diff(all_before, all_after),
+            peak_kib: pid
+                .filter(|_| peak_reset)
+                .and_then(procfs::memory)
+                .map(|m| m.hwm_kib),
+        };
+        Ok((result, usage))
+    }
+
+    async fn row(
+        &self,
+        id: &'static str,
+        name: &str,
+        goal: Goal,
+        ep: &Endpoint,
+        pid: Option<u32>,
+        workload: Arc<dyn Workload>,
+    ) -> anyhow::Result<Row> {
+        eprintln!("bench: {name} ...");
+        let (load, usage) = self.measure(ep.addr, pid, workload).await?;
+        Ok(Row {
+            id,
+            name: name.to_owned(),
+            goal,
+            outcome: Outcome::Measured { load, usage },
+        })
+    }
+}
+
+/// The server under test once set up.
+struct Latchkey {
+    pid: u32,
+    base: String,
+    host: String,
+    addr: SocketAddr,
+    discovery: Value,
+    machine: (String, String),
+    web: WebClient,
+    username: String,
+    seed: [u8; 32],
+    browser: Option<Browser>,
+}
+
+impl Latchkey {
+    fn endpoint(&self, path: &str) -> Endpoint {
+        Endpoint {
+            addr: self.addr,
+            host: self.host.clone(),
+            path: path.to_owned(),
+        }
+    }
+
+    /// Signs the bench's user in once (real login and consent pages).
+    async fn browser(&mut self) -> anyhow::Result<&Browser> {
+        if self.browser.is_none() {
+            let b = Browser::new(&self.base)?;
+            b.sign_in(&self.web, &self.seed, &self.username, PASSWORD)
+                .await
+                .context("signing in through /login and /consent")?;
+            self.browser = Some(b);
+        }
+        self.browser
+            .as_ref()
+            .ok_or_else(|| anyhow!("no browser session"))
+    }
+}
+
+/// The JOSE `alg` of a compact JWS, or "opaque".
+fn token_alg(token: &str) -> String {
+    use base64::Engine;
+    token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
+        .and_then(|h| h["alg"].as_str().map(|a| format!("{a} JWT")))
+        .unwrap_or_else(|| "opaque".to_owned())
+}
+
+/// One token request through reqwest, to fail early with the server's own
+/// words rather than a column of errors.
+async fn probe_token(
+    url: &str,
+    authorization: &str,
+    form: &[(String, String)],
+) -> anyhow::Result<String> {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header(AUTHORIZATION, authorization)
+        .form(form)
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = resp.status();
+    let body = resp.text().await?;
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    match v["access_token"].as_str() {
+        Some(t) if status.is_success() => Ok(token_alg(t)),
+        _ => bail!("POST {url} answered {status}: {body}"),
+    }
+}
+
+async fn get_json(url: &str) -> anyhow::Result<Value> {
+    let resp = reqwest::get(url)
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status();
+    if !status.is_success() {
+        bail!("GET {url} answered {status}");
+    }
+    Ok(resp.json().await?)
+}
+
+fn http_goal() -> Goal {
+    Goal::new(Ceiling::Http)
+}
+
+// --- Scenarios. Each is one function: add a scenario by adding one. ---
+
+async fn healthz(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let ep = lk.endpoint("/healthz");
+    let w = Arc::new(Fixed::get(&ep.host, &ep.path)?);
+    Ok(vec![
+        run.row(
+            "ref",
+            "healthz (Latchkey's own trivial route)",
+            http_goal(),
+            &ep,
+            Some(lk.pid),
+            w,
+        )
+        .await?,
+    ])
+}
+
+async fn discovery(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let ep = lk.endpoint("/.well-known/openid-configuration");
+    let w = Arc::new(Fixed::get(&ep.host, &ep.path)?);
+    Ok(vec![
+        run.row(
+            "6",
+            "discovery",
+            http_goal().at_least(0.8),
+            &ep,
+            Some(lk.pid),
+            w,
+        )
+        .await?,
+    ])
+}
+
+async fn jwks(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let ep = lk.endpoint("/jwks");
+    let w = Arc::new(Fixed::get(&ep.host, &ep.path)?);
+    Ok(vec![
+        run.row("6", "JWKS", http_goal().at_least(0.8), &ep, Some(lk.pid), w)
+            .await?,
+    ])
+}
+
+async fn client_credentials(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let ep = lk.endpoint("/token");
+    let (id, secret) = &lk.machine;
+    let auth = basic_auth(id, secret);
+    let form = [("grant_type", "client_credentials")];
+    let alg = probe_token(
+        &format!("{}/token", lk.base),
+        &auth,
+        &[("grant_type".into(), "client_credentials".into())],
+    )
+    .await?;
+    let w = Arc::new(Fixed::post_form(&ep.host, &ep.path, &form)?.header(AUTHORIZATION, &auth)?);
+    let measured = run
+        .row(
+            "1",
+            &format!("client_credentials ({alg})"),
+            Goal::new(Ceiling::Signing).at_least(0.7),
+            &ep,
+            Some(lk.pid),
+            w,
+        )
+        .await?;
+    Ok(vec![
+        measured,
+        Row::unavailable(
+            "1",
+            "client_credentials (ES256 JWT)",
+            http_goal().at_least(0.5),
+            "not available in this build: the signing algorithm is not configurable yet (Latchkey signs with RS256)",
+        ),
+    ])
+}
+
+/// Codes prepared in bulk through the signed-in session (one GET /authorize
+/// each, a 303 straight back with a code), then each redeemed once.
+async fn authorization_code(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let seed = lk.seed;
+    let web = lk.web.clone();
+    let cookie = lk.browser().await?.cookie_header()?;
+    let host = HeaderValue::from_str(&lk.host)?;
+    let prepare = Arc::new(Authorize {
+        client: web.clone(),
+        host: host.clone(),
+        cookie,
+        seed,
+        max_codes: run.args.max_codes,
+        codes: Mutex::new(Vec::new()),
+    });
+    let ep = lk.endpoint("/authorize");
+    let authorize = run
+        .row(
+            "2a",
+            "authorize with a session (code preparation)",
+            http_goal(),
+            &ep,
+            Some(lk.pid),
+            prepare.clone(),
+        )
+        .await?;
+    let codes = std::mem::take(&mut *prepare.codes.lock().map_err(|_| anyhow!("poisoned"))?);
+    if codes.is_empty() {
+        bail!("no authorization code could be prepared");
+    }
+    let exchange = Arc::new(CodeExchange {
+        authorization: HeaderValue::from_str(&basic_auth(&web.id, &web.secret))?,
+        client: web,
+        host,
+        seed,
+        codes,
+    });
+    let ep = lk.endpoint("/token");
+    let redeem = run
+        .row(
+            "2",
+            "authorization_code exchange (RS256 access + ID token)",
+            http_goal().signs(2),
+            &ep,
+            Some(lk.pid),
+            exchange,
+        )
+        .await?;
+    Ok(vec![authorize, redeem])
+}
+
+async fn refresh(_run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let offered = lk.discovery["grant_types_supported"]
+        .as_array()
+        .is_some_and(|g| g.iter().any(|g| g == "refresh_token"));
+    let why = if offered {
+        "the server offers refresh_token, but this bench does not measure it yet"
+    } else {
+        "not available in this build: the server offers no refresh_token grant"
+    };
+    Ok(vec![Row::unavailable(
+        "3",
+        "refresh-token rotation",
+        http_goal(),
+        why,
+    )])
+}
+
+async fn introspection(_run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let why = if lk.discovery.get("introspection_endpoint").is_some() {
+        "the server offers introspection, but this bench does not measure it yet"
+    } else {
+        "not available in this build: no introspection_endpoint in discovery"
+    };
+    Ok(vec![Row::unavailable(
+        "4",
+        "introspection of a JWT access token",
+        http_goal().at_least(0.5).p99_under_ms(5.0),
+        why,
+    )])
+}
+
+async fn userinfo(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let (web, seed) = (lk.web.clone(), lk.seed);
+    let token = lk
+        .browser()
+        .await?
+        .user_access_token(&web, &seed, u64::MAX - 1)
+        .await
+        .context("getting a user access token")?;
+    let ep = lk.endpoint("/userinfo");
+    let w = Arc::new(
+        Fixed::get(&ep.host, &ep.path)?.header(AUTHORIZATION, &format!("Bearer {token}"))?,
+    );
+    Ok(vec![
+        run.row(
+            "5",
+            &format!("userinfo ({})", token_alg(&token)),
+            http_goal().at_least(0.5).p99_under_ms(5.0),
+            &ep,
+            Some(lk.pid),
+            w,
+        )
+        .await?,
+    ])
+}
+
+async fn scenario(name: &str, run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    match name {
+        "healthz" => healthz(run, lk).await,
+        "discovery" => discovery(run, lk).await,
+        "jwks" => jwks(run, lk).await,
+        "client_credentials" => client_credentials(run, lk).await,
+        "authorization_code" => authorization_code(run, lk).await,
+        "refresh" => refresh(run, lk).await,
+        "introspection" => introspection(run, lk).await,
+        "userinfo" => userinfo(run, lk).await,
+        other => bail!("unknown scenario {other:?}"),
+    }
+}
+
+/// The peer: client_credentials, discovery and JWKS, with the same load.
+async fn peer(run: &Run) -> anyhow::Result<Vec<Row>> {
+    let (Some(issuer), Some(id), Some(secret)) = (
+        run.args.target.as_deref(),
+        run.args.client_id.as_deref(),
+        run.args.client_secret.as_deref(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let pid = run.args.target_pid;
+    let issuer = issuer.trim_end_matches('/');
+    let discovery_url = format!("{issuer}/.well-known/openid-configuration");
+    let ep = Endpoint::parse(&discovery_url)?;
+    let meta = get_json(&discovery_url).await?;
+    let url_of = |name: &str| {
+        meta[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("the peer's discovery has no {name}"))
+    };
+    let (token_url, jwks_url) = (url_of("token_endpoint")?, url_of("jwks_uri")?);
+    let mut form: Vec<(String, String)> = vec![("grant_type".into(), "client_credentials".into())];
+    for kv in &run.args.target_params {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--target-param wants K=V, got {kv:?}"))?;
+        form.push((k.into(), v.into()));
+    }
+    let auth = basic_auth(id, secret);
+    let alg = probe_token(&token_url, &auth, &form).await?;
+    let mut rows = Vec::new();
+    let token_ep = Endpoint::parse(&token_url)?;
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let w = Arc::new(
+        Fixed::post_form(&token_ep.host, &token_ep.path, &pairs)?.header(AUTHORIZATION, &auth)?,
+    );
+    rows.push(
+        run.row(
+            "peer",
+            &format!("peer client_credentials ({alg})"),
+            Goal::new(Ceiling::Signing),
+            &token_ep,
+            pid,
+            w,
+        )
+        .await?,
+    );
+    let w = Arc::new(Fixed::get(&ep.host, &ep.path)?);
+    rows.push(
+        run.row("peer", "peer discovery", http_goal(), &ep, pid, w)
+            .await?,
+    );
+    let jwks_ep = Endpoint::parse(&jwks_url)?;
+    let w = Arc::new(Fixed::get(&jwks_ep.host, &jwks_ep.path)?);
+    rows.push(
+        run.row("peer", "peer JWKS", http_goal(), &jwks_ep, pid, w)
+            .await?,
+    );
+    Ok(rows)
+}
+
+/// Starts and sets up the server under test in `dir`.
+fn start_latchkey(
+    args: &RunArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<(ChildGuard, ServerSetup, u16)> {
+    let binary = server::find_latchkey(args.latchkey.as_deref())?;
+    let mut env: Vec<(String, String)> = vec![
+        ("LATCHKEY_BIND".into(), "127.0.0.1:0".into()),
+        // Rewritten by the server to the port it got.
+        ("LATCHKEY_ISSUER".into(), "http://127.0.0.1:0".into()),
+        (
+            "LATCHKEY_KEK_FILE".into(),
+            dir.join("kek").display().to_string(),
+        ),
+        (
+            "LATCHKEY_DATABASE_URL".into(),
+            args.database_url
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}/latchkey.db", dir.display())),
+        ),
+        // Codes are prepared in bulk before they are redeemed.
+        ("LATCHKEY_TOKENS__CODE_TTL".into(), "600".into()),
+    ];
+    if let Some(redis) = &args.redis_url {
+        env.push(("LATCHKEY_REDIS_URL".into(), redis.clone()));
+    }
+    if args.workers > 0 {
+        env.push(("LATCHKEY_WORKERS".into(), args.workers.to_string()));
+    }
+    let setup = ServerSetup {
+        binary,
+        dir: dir.to_owned(),
+        env,
+    };
+    let (guard, port) = setup.serve()?;
+    Ok((guard, setup, port))
+}
+
+fn random_suffix() -> String {
+    let mut b = [0u8; 6];
+    OsRandom.fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let selected: Vec<String> = if args.scenarios.is_empty() {
+        ALL_SCENARIOS.iter().map(|s| s.to_string()).collect()
+    } else {
+        for s in &args.scenarios {
+            if !ALL_SCENARIOS.contains(&s.as_str()) {
+                bail!(
+                    "unknown scenario {s:?}; known: {}",
+                    ALL_SCENARIOS.join(", ")
+                );
+            }
+        }
+        args.scenarios.clone()
+    };
+    // Fail before measuring anything if the server cannot be found.
+    server::find_latchkey(args.latchkey.as_deref())?;
+    let (model, cores) = procfs::machine();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.load_threads as usize)
+        .enable_all()
+        .build()?;
+    runtime.spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("bench: interrupted; stopping the servers");
+            INTERRUPTED.store(true, Ordering::Relaxed);
+        }
+    });
+    let run = Run { args, cores };
+    let database = match &run.args.database_url {
+        Some(url) if url.starts_with("postgres") => "PostgreSQL",
+        Some(_) => "the given database",
+        None => "SQLite (fresh file)",
+    };
+    println!(
+        "# latchkey-bench\n\nMachine: {} cores, {model}; load average {} at the start. Load: {} connections, \
+         {} load-generator threads, {} s per scenario, server workers {}, {database}{}.\n",
+        run.cores,
+        procfs::load_average(),
+        run.args.connections,
+        run.args.load_threads,
+        run.args.duration,
+        if run.args.workers == 0 { "one per core".to_owned() } else { run.args.workers.to_string() },
+        if run.args.redis_url.is_some() { " + Redis" } else { "" },
+    );
+
+    // 1. Ceilings, each on an otherwise idle machine.
+    let secs = Duration::from_secs(run.args.ceiling_seconds);
+    eprintln!("bench: signing ceilings ...");
+    let rs256 = signing::measure(Alg::RS256, run.cores, secs)?;
+    let es256 = signing::measure(Alg::ES256, run.cores, secs)?;
+    if interrupted() {
+        bail!("interrupted");
+    }
+    eprintln!("bench: HTTP ceiling ...");
+    let http = {
+        let (ceiling_server, addr) = server::start_ceiling_server(run.args.workers)?;
+        let pid = ceiling_server.pid();
+        let w = Arc::new(Fixed::get(&addr.to_string(), "/")?);
+        let measured = runtime.block_on(run.measure(addr, Some(pid), w))?;
+        drop(ceiling_server);
+        measured
+    };
+    let ceilings = Ceilings {
+        rs256: Some(rs256),
+        es256: Some(es256),
+        http: Some(http),
+    };
+
+    // 2. The server under test, set up with its own command line.
+    let dir = tempfile::Builder::new()
+        .prefix("latchkey-bench-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    eprintln!(
+        "bench: starting latchkey serve in {} ...",
+        dir.path().display()
+    );
+    let (guard, setup, port) = start_latchkey(&run.args, dir.path())?;
+    let suffix = random_suffix();
+    let username = format!("bench-{suffix}");
+    setup.cli(
+        &["user", "add", &username, "--password-stdin"],
+        Some(PASSWORD),
+    )?;
+    let machine = setup.add_client(&[
+        "--name",
+        &format!("bench machine {suffix}"),
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "api:read api:write",
+    ])?;
+    let (web_id, web_secret) = setup.add_client(&[
+        "--name",
+        &format!("bench web {suffix}"),
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--scope",
+        "openid profile email",
+    ])?;
+    let base = format!("http://127.0.0.1:{port}");
+    let discovery = runtime.block_on(get_json(&format!(
+        "{base}/.well-known/openid-configuration"
+    )))?;
+    // Idle: started, set up, nothing asked of it for a moment.
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = procfs::memory(guard.pid());
+    let mut lk = Latchkey {
+        pid: guard.pid(),
+        host: format!("127.0.0.1:{port}"),
+        addr: SocketAddr::from((IpAddr::from([127, 0, 0, 1]), port)),
+        base,
+        discovery,
+        machine,
+        web: WebClient {
+            id: web_id,
+            secret: web_secret,
+            redirect_uri: REDIRECT_URI.to_owned(),
+        },
+        username,
+        seed: {
+            let mut s = [0u8; 32];
+            OsRandom.fill(&mut s);
+            s
+        },
+        browser: None,
+    };
+
+    let mut rows = Vec::new();
+    for name in &selected {
+        rows.extend(runtime.block_on(scenario(name, &run, &mut lk))?);
+    }
+    let after = procfs::memory(guard.pid());
+    drop(guard);
+    drop(dir);
+
+    // 3. The peer, if any, with the same generator.
+    rows.extend(runtime.block_on(peer(&run))?);
+
+    println!(
+        "## Ceilings (measured in this run)\n\n{}",
+        report::ceilings_table(&ceilings)
+    );
+    println!(
+        "## Scenarios\n\n{}",
+        report::scenarios_table(&rows, &ceilings)
+    );
+    let peak = rows
+        .iter()
+        .filter(|r| !r.id.starts_with("peer"))
+        .filter_map(|r| match &r.outcome {
+            Outcome::Measured { usage, .. } => usage.peak_kib,
+            Outcome::Unavailable(_) => None,
+        })
+        .max();
+    let verdict = |kib: Option<u64>, limit_mib: f64| match kib {
+        Some(k) if report::mib(k) < limit_mib => {
+            format!("{:.1} MiB (target < {limit_mib} MiB: met)", report::mib(k))
+        }
+        Some(k) => format!(
+            "{:.1} MiB (target < {limit_mib} MiB: **missed** by {:.1} MiB)",
+            report::mib(k),
+            report::mib(k) - limit_mib
+        ),
+        None => "not measured".to_owned(),
+    };
+    println!(
+        "## Memory of latchkey serve\n\n- idle (after start and setup): {}\n- peak under load (highest per-scenario VmHWM): {}\n- resident after the run: {}\n\nLoad average at the end: {}.",
+        verdict(idle.map(|m| m.rss_kib), 50.0),
+        verdict(peak, 150.0),
+        after.map_or("-".to_owned(), |m| format!("{:.1} MiB", report::mib(m.rss_kib))),
+        procfs::load_average(),
+    );
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! The signing ceiling: how many access tokens per second the server's own
+//! signing code (a `latchkey_keys::KeySet` over a freshly sealed key, the
+//! same claims) can sign on one core and on every core. No token endpoint
+//! can issue JWTs faster than this.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use latchkey_domain::keys::{KeyState, TokenSigner};
+use latchkey_domain::{OsRandom, Random};
+use latchkey_keys::{seal_new_key, Alg, Kek, KeySet};
+use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
+use serde_json::{Map, Value};
+
+use crate::load::interrupted;
+
+/// An upper bound on iterations per thread, whatever the clock says.
+const MAX_ITERATIONS: u64 = 50_000_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct SigningCeiling {
+    pub alg: Alg,
+    pub sign_one_thread: f64,
+    pub sign_all_threads: f64,
+    pub verify_all_threads: f64,
+    pub threads: usize,
+}
+
+/// A key set holding one new current key of `alg`, as the server builds it.
+pub fn key_set(alg: Alg) -> anyhow::Result<KeySet> {
+    let mut kek = [0u8; 32];
+    OsRandom.fill(&mut kek);
+    let kek = Kek::from_bytes(kek);
+    let record = seal_new_key(
+        &kek,
+        alg,
+        format!("bench-{}", alg.as_str()),
+        0,
+        0,
+        KeyState::Current,
+    )?;
+    Ok(KeySet::from_records(&[record], &kek)?)
+}
+
+/// Claims shaped like a client_credentials access token.
+pub fn access_token_claims() -> Map<String, Value> {
+    let claims = AccessTokenClaims {
+        iss: "http://127.0.0.1:8080".into(),
+        sub: "bench-machine-client-0123456789".into(),
+        aud: "http://127.0.0.1:8080".into(),
+        client_id: "bench-machine-client-0123456789".into(),
+        scope: "api:read api:write".into(),
+        jti: "Yk3f9Qm2Lr8xWv1Tz5Ns0A".into(),
+        iat: 1_750_000_000,
+        exp: 1_750_000_300,
+        auth_time: None,
+        sid: None,
+    };
+    match serde_json::to_value(claims) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Runs `op` on `threads` threads for about `time`; returns operations per
+/// second over all threads.
+fn rate(threads: usize, time: Duration, op: impl Fn() + Sync) -> f64 {
+    let start = Instant::now();
+    let total: u64 = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut n = 0;
+                    while n < MAX_ITERATIONS && start.elapsed() < time && !interrupted() {
+                        op();
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+pub fn measure(alg: Alg, threads: usize, time: Duration) -> anyhow::Result<SigningCeiling> {
+    let keys = key_set(alg)?;
+    let claims = access_token_claims();
+    let token = keys
+        .sign(ACCESS_TOKEN_TYP, &claims)
+        .context("the signing key cannot sign")?
+        .token;
+    keys.verify(&token, Some(ACCESS_TOKEN_TYP))
+        .context("the signing key cannot verify its own token")?;
+    let sign = || {
+        let _ = std::hint::black_box(keys.sign(ACCESS_TOKEN_TYP, std::hint::black_box(&claims)));
+    };
+    let verify = || {
+        let _ = std::hint::black_box(keys.verify(std::hint::black_box(&token), Some("at+jwt")));
+    };
+    Ok(SigningCeiling {
+        alg,
+        sign_one_thread: rate(1, time, sign),
+        sign_all_threads: rate(threads, time, sign),
+        verify_all_threads: rate(threads, time / 2, verify),
+        threads,
+    })
+}
