@@ -123,6 +123,19 @@ impl ClientAuthentication {
     }
 }
 
+/// The `sub` of a client assertion, read *without* verifying it: only to
+/// find which client's keys to verify it with when the request names no
+/// `client_id` (RFC 7523 §3). Every claim is checked again after the
+/// signature.
+pub fn assertion_subject(assertion: &str) -> Option<ClientId> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = assertion.split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    ClientId::parse(claims.get("sub")?.as_str()?).ok()
+}
+
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
 fn parse_basic(header: &str) -> Result<(ClientId, ClientSecret), OAuthError> {
     let bad = || OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials");
@@ -238,6 +251,17 @@ mod tests {
             ClientAuthentication::parse(None, &p).unwrap().method(),
             "private_key_jwt"
         );
+    }
+
+    #[test]
+    fn assertion_subject_reads_sub_unverified() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"client-1","iss":"client-1"}"#);
+        let a = format!("eyJhbGciOiJFUzI1NiJ9.{payload}.sig");
+        assert_eq!(assertion_subject(&a).unwrap().as_str(), "client-1");
+        for bad in ["", "a.b.c", "x", "a.e30.c"] {
+            assert!(assertion_subject(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod error;
 pub mod params;
 pub mod pkce;
+pub mod registration;
 pub mod token;
 pub mod types;
 

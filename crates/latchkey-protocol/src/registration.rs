@@ -1,0 +1,954 @@
+//! Client metadata for dynamic registration (RFC 7591 §2, RFC 7592) and the
+//! rules a registration must follow, as one pure function.
+//!
+//! [`ClientMetadata`] is what a client sends: every member Latchkey knows,
+//! each optional; unknown members are dropped by deserialisation and never
+//! stored. [`ClientMetadata::validate`] checks it against the operator's
+//! [`RegistrationPolicy`] and returns a [`ValidClientMetadata`] with typed
+//! values and defaults filled in, or an RFC 7591 §3.2.2 error
+//! (`invalid_redirect_uri` or `invalid_client_metadata`) that says what is
+//! wrong. [`ClientInformation`] is the answer (RFC 7591 §3.2.1, RFC 7592 §3).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::types::{RedirectUri, Scope};
+
+pub const AUTH_CLIENT_SECRET_BASIC: &str = "client_secret_basic";
+pub const AUTH_CLIENT_SECRET_POST: &str = "client_secret_post";
+pub const AUTH_PRIVATE_KEY_JWT: &str = "private_key_jwt";
+pub const AUTH_NONE: &str = "none";
+
+/// The `token_endpoint_auth_method` values Latchkey accepts.
+pub const AUTH_METHODS: [&str; 4] = [
+    AUTH_CLIENT_SECRET_BASIC,
+    AUTH_CLIENT_SECRET_POST,
+    AUTH_PRIVATE_KEY_JWT,
+    AUTH_NONE,
+];
+
+pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
+pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+
+/// The grant types a client may register for.
+pub const GRANT_TYPES: [&str; 3] = [
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_REFRESH_TOKEN,
+    GRANT_CLIENT_CREDENTIALS,
+];
+
+/// The only response type Latchkey supports.
+pub const RESPONSE_TYPE_CODE: &str = "code";
+
+const MAX_URIS: usize = 20;
+const MAX_CONTACTS: usize = 10;
+const MAX_NAME: usize = 200;
+const MAX_URI_LEN: usize = 2048;
+const MAX_JWKS_BYTES: usize = 16 * 1024;
+const MAX_JWKS_KEYS: usize = 10;
+
+/// Client metadata as sent to `POST /register` or `PUT /register/{id}`
+/// (RFC 7591 §2, OIDC Registration §2, Back-Channel Logout §2.2,
+/// RP-Initiated Logout §3.1). Members Latchkey does not know are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientMetadata {
+    /// Required for the `authorization_code` grant; matched byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uris: Option<Vec<String>>,
+    /// `client_secret_basic` (default), `client_secret_post`,
+    /// `private_key_jwt` or `none` (a public client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// Among `authorization_code` (default), `refresh_token`,
+    /// `client_credentials`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_types: Option<Vec<String>>,
+    /// `["code"]` with the `authorization_code` grant, `[]` without.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_types: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// https only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    /// https only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// Space-separated; within what the operator allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<Vec<String>>,
+    /// https only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// https only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// An https URL of the client's JWK Set (`private_key_jwt` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The client's JWK Set, inline (`private_key_jwt` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub jwks: Option<Value>,
+    /// Among the algorithms the operator enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// Where RP-initiated logout may send the browser back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Where back-channel logout tokens are POSTed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Exact origins (`https://app.example.com`) of browser clients; no
+    /// wildcards, no paths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_cors_origins: Option<Vec<String>>,
+}
+
+/// What the operator allows registrations to ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationPolicy {
+    /// Scopes a registered client may be allowed; also the default.
+    pub allowed_scope: Scope,
+    /// `id_token_signed_response_alg` values (the enabled algorithms).
+    pub id_token_algs: Vec<String>,
+}
+
+/// Metadata that passed every rule, with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidClientMetadata {
+    pub redirect_uris: Vec<RedirectUri>,
+    /// One of [`AUTH_METHODS`].
+    pub token_endpoint_auth_method: &'static str,
+    /// Among [`GRANT_TYPES`], in the order given, without duplicates.
+    pub grant_types: Vec<&'static str>,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub scope: Scope,
+    pub contacts: Vec<String>,
+    pub tos_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub jwks_uri: Option<String>,
+    /// The JWK Set as compact JSON text.
+    pub jwks: Option<String>,
+    pub id_token_signed_response_alg: Option<String>,
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    pub backchannel_logout_uri: Option<String>,
+    pub allowed_cors_origins: Vec<String>,
+}
+
+impl ValidClientMetadata {
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == AUTH_NONE
+    }
+
+    /// Whether the client authenticates with a secret Latchkey issues.
+    pub fn uses_secret(&self) -> bool {
+        matches!(
+            self.token_endpoint_auth_method,
+            AUTH_CLIENT_SECRET_BASIC | AUTH_CLIENT_SECRET_POST
+        )
+    }
+
+    pub fn response_types(&self) -> Vec<&'static str> {
+        if self.grant_types.contains(&GRANT_AUTHORIZATION_CODE) {
+            vec![RESPONSE_TYPE_CODE]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+fn metadata_error(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidClientMetadata, description.into())
+}
+
+fn redirect_error(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidRedirectUri, description.into())
+}
+
+impl ClientMetadata {
+    /// Reads metadata from a JSON document. A member of the wrong type is
+    /// `invalid_client_metadata`; unknown members are ignored.
+    pub fn from_json(body: &[u8]) -> Result<ClientMetadata, OAuthError> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|_| OAuthError::invalid_request("the body is not valid JSON"))?;
+        if !value.is_object() {
+            return Err(metadata_error("the body must be a JSON object"));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| metadata_error(format!("malformed metadata: {e}")))
+    }
+
+    /// Applies every registration rule. See the module documentation.
+    pub fn validate(&self, policy: &RegistrationPolicy) -> Result<ValidClientMetadata, OAuthError> {
+        let method = match self.token_endpoint_auth_method.as_deref() {
+            None => AUTH_CLIENT_SECRET_BASIC,
+            Some(m) => AUTH_METHODS.into_iter().find(|a| *a == m).ok_or_else(|| {
+                metadata_error(format!(
+                    "token_endpoint_auth_method {m:?} is not supported (client_secret_basic, client_secret_post, private_key_jwt, none)"
+                ))
+            })?,
+        };
+        let public = method == AUTH_NONE;
+
+        let grant_types = self.grant_types()?;
+        if public && grant_types.contains(&GRANT_CLIENT_CREDENTIALS) {
+            return Err(metadata_error(
+                "a public client (token_endpoint_auth_method none) cannot use client_credentials",
+            ));
+        }
+        let code_grant = grant_types.contains(&GRANT_AUTHORIZATION_CODE);
+
+        let mut redirect_uris = Vec::new();
+        for r in bounded("redirect_uris", self.redirect_uris.as_deref())? {
+            let uri = RedirectUri::parse_registrable(r, public)
+                .map_err(|e| redirect_error(format!("redirect_uris: {r:?}: {e}")))?;
+            if !redirect_uris.contains(&uri) {
+                redirect_uris.push(uri);
+            }
+        }
+        if code_grant && redirect_uris.is_empty() {
+            return Err(redirect_error(
+                "redirect_uris is required for the authorization_code grant",
+            ));
+        }
+        if !code_grant && !redirect_uris.is_empty() {
+            return Err(metadata_error(
+                "redirect_uris are only used with the authorization_code grant",
+            ));
+        }
+
+        let mut post_logout_redirect_uris = Vec::new();
+        for r in bounded(
+            "post_logout_redirect_uris",
+            self.post_logout_redirect_uris.as_deref(),
+        )? {
+            let uri = RedirectUri::parse_registrable(r, public)
+                .map_err(|e| metadata_error(format!("post_logout_redirect_uris: {r:?}: {e}")))?;
+            if !post_logout_redirect_uris.contains(&uri) {
+                post_logout_redirect_uris.push(uri);
+            }
+        }
+        let backchannel_logout_uri = match &self.backchannel_logout_uri {
+            Some(u) => Some(
+                RedirectUri::parse_registrable(u, false)
+                    .map_err(|e| metadata_error(format!("backchannel_logout_uri: {u:?}: {e}")))?
+                    .into_string(),
+            ),
+            None => None,
+        };
+        if !code_grant
+            && (!post_logout_redirect_uris.is_empty() || backchannel_logout_uri.is_some())
+        {
+            return Err(metadata_error(
+                "logout URIs are only used with the authorization_code grant",
+            ));
+        }
+
+        let scope = match self.scope.as_deref() {
+            None | Some("") => policy.allowed_scope.clone(),
+            Some(s) => {
+                let scope = Scope::parse(s).map_err(|_| metadata_error("scope is malformed"))?;
+                let extra = scope.difference(&policy.allowed_scope);
+                if !extra.is_empty() {
+                    return Err(metadata_error(format!(
+                        "scope not allowed for registered clients: {}",
+                        extra.join(" ")
+                    )));
+                }
+                scope
+            }
+        };
+
+        let (jwks, jwks_uri) = self.keys(method)?;
+
+        let id_token_signed_response_alg = match &self.id_token_signed_response_alg {
+            None => None,
+            Some(alg) if policy.id_token_algs.iter().any(|a| a == alg) => Some(alg.clone()),
+            Some(alg) => {
+                return Err(metadata_error(format!(
+                    "id_token_signed_response_alg {alg:?} is not enabled (enabled: {})",
+                    policy.id_token_algs.join(", ")
+                )))
+            }
+        };
+
+        let client_name = match &self.client_name {
+            None => None,
+            Some(n) => {
+                let n = n.trim();
+                if n.is_empty() || n.chars().count() > MAX_NAME || n.chars().any(char::is_control) {
+                    return Err(metadata_error(
+                        "client_name must be 1-200 characters without control characters",
+                    ));
+                }
+                Some(n.to_owned())
+            }
+        };
+
+        let mut contacts = Vec::new();
+        let given = self.contacts.as_deref().unwrap_or_default();
+        if given.len() > MAX_CONTACTS {
+            return Err(metadata_error("contacts: at most 10"));
+        }
+        for c in given {
+            let ok = c.len() <= 254
+                && c.split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+                && c.chars().all(|ch| ch.is_ascii_graphic());
+            if !ok {
+                return Err(metadata_error(format!(
+                    "contacts: {c:?} is not an e-mail address"
+                )));
+            }
+            if !contacts.contains(c) {
+                contacts.push(c.clone());
+            }
+        }
+
+        let mut allowed_cors_origins = Vec::new();
+        for o in bounded("allowed_cors_origins", self.allowed_cors_origins.as_deref())? {
+            let origin = exact_origin(o)
+                .map_err(|why| metadata_error(format!("allowed_cors_origins: {o:?}: {why}")))?;
+            if !allowed_cors_origins.contains(&origin) {
+                allowed_cors_origins.push(origin);
+            }
+        }
+
+        Ok(ValidClientMetadata {
+            redirect_uris,
+            token_endpoint_auth_method: method,
+            grant_types,
+            client_name,
+            client_uri: https_uri("client_uri", self.client_uri.as_deref())?,
+            logo_uri: https_uri("logo_uri", self.logo_uri.as_deref())?,
+            scope,
+            contacts,
+            tos_uri: https_uri("tos_uri", self.tos_uri.as_deref())?,
+            policy_uri: https_uri("policy_uri", self.policy_uri.as_deref())?,
+            jwks_uri,
+            jwks,
+            id_token_signed_response_alg,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            allowed_cors_origins,
+        })
+    }
+
+    /// `grant_types` and `response_types`, each defaulted from the other
+    /// (RFC 7591 §2.1), and required to agree: `code` if and only if
+    /// `authorization_code`; `refresh_token` only with `authorization_code`
+    /// (refresh tokens come from code exchanges).
+    fn grant_types(&self) -> Result<Vec<&'static str>, OAuthError> {
+        let mut response_types: Vec<&str> = Vec::new();
+        if let Some(given) = &self.response_types {
+            for r in given {
+                if r != RESPONSE_TYPE_CODE {
+                    return Err(metadata_error(format!(
+                        "response_types: {r:?} is not supported (only \"code\")"
+                    )));
+                }
+                if !response_types.contains(&RESPONSE_TYPE_CODE) {
+                    response_types.push(RESPONSE_TYPE_CODE);
+                }
+            }
+        }
+        let mut grants: Vec<&'static str> = Vec::new();
+        match &self.grant_types {
+            Some(given) => {
+                for g in given {
+                    let g = GRANT_TYPES.into_iter().find(|k| k == g).ok_or_else(|| {
+                        metadata_error(format!(
+                            "grant_types: {g:?} is not supported (authorization_code, refresh_token, client_credentials)"
+                        ))
+                    })?;
+                    if !grants.contains(&g) {
+                        grants.push(g);
+                    }
+                }
+                if grants.is_empty() {
+                    return Err(metadata_error("grant_types must not be empty"));
+                }
+            }
+            None => grants.push(GRANT_AUTHORIZATION_CODE),
+        }
+        let code_grant = grants.contains(&GRANT_AUTHORIZATION_CODE);
+        if self.response_types.is_some()
+            && code_grant != response_types.contains(&RESPONSE_TYPE_CODE)
+        {
+            return Err(metadata_error(
+                "grant_types and response_types disagree: response type \"code\" goes with, and only with, the authorization_code grant",
+            ));
+        }
+        if grants.contains(&GRANT_REFRESH_TOKEN) && !code_grant {
+            return Err(metadata_error(
+                "the refresh_token grant needs the authorization_code grant",
+            ));
+        }
+        Ok(grants)
+    }
+
+    /// `jwks` or `jwks_uri`: exactly one with `private_key_jwt`, neither
+    /// with any other method.
+    fn keys(&self, method: &str) -> Result<(Option<String>, Option<String>), OAuthError> {
+        if method != AUTH_PRIVATE_KEY_JWT {
+            if self.jwks.is_some() || self.jwks_uri.is_some() {
+                return Err(metadata_error(
+                    "jwks and jwks_uri are only used with token_endpoint_auth_method private_key_jwt",
+                ));
+            }
+            return Ok((None, None));
+        }
+        match (&self.jwks, &self.jwks_uri) {
+            (Some(_), Some(_)) => Err(metadata_error(
+                "jwks and jwks_uri must not both be given (RFC 7591 §2)",
+            )),
+            (None, None) => Err(metadata_error(
+                "private_key_jwt needs the client's keys: jwks or an https jwks_uri",
+            )),
+            (None, Some(uri)) => Ok((None, https_uri("jwks_uri", Some(uri))?)),
+            (Some(jwks), None) => Ok((Some(check_jwks(jwks)?), None)),
+        }
+    }
+}
+
+/// A list with a sane number of entries.
+fn bounded<'a>(name: &str, list: Option<&'a [String]>) -> Result<&'a [String], OAuthError> {
+    let list = list.unwrap_or_default();
+    if list.len() > MAX_URIS {
+        return Err(metadata_error(format!(
+            "{name}: at most {MAX_URIS} entries"
+        )));
+    }
+    Ok(list)
+}
+
+/// An absolute https URL without user information or fragment.
+fn https_uri(name: &str, uri: Option<&str>) -> Result<Option<String>, OAuthError> {
+    let Some(uri) = uri else {
+        return Ok(None);
+    };
+    let bad = |why: &str| metadata_error(format!("{name}: {uri:?}: {why}"));
+    if uri.len() > MAX_URI_LEN {
+        return Err(bad("longer than 2048 characters"));
+    }
+    let url = url::Url::parse(uri).map_err(|_| bad("not an absolute URI"))?;
+    if url.scheme() != "https" || url.host().is_none() {
+        return Err(bad("must be an https URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not contain user information"));
+    }
+    if url.fragment().is_some() {
+        return Err(bad("must not contain a fragment"));
+    }
+    Ok(Some(uri.to_owned()))
+}
+
+/// A JWK Set with 1 to 10 public keys, each naming its type. Private
+/// members are refused: a client that sends its private key has leaked it.
+fn check_jwks(jwks: &Value) -> Result<String, OAuthError> {
+    let keys = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| metadata_error("jwks must be a JWK Set: an object with a \"keys\" array"))?;
+    if keys.is_empty() || keys.len() > MAX_JWKS_KEYS {
+        return Err(metadata_error("jwks must hold between 1 and 10 keys"));
+    }
+    for k in keys {
+        let Some(k) = k.as_object() else {
+            return Err(metadata_error("jwks: every key must be a JSON object"));
+        };
+        if !k.get("kty").is_some_and(Value::is_string) {
+            return Err(metadata_error("jwks: every key needs a \"kty\""));
+        }
+        if ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .any(|m| k.contains_key(*m))
+        {
+            return Err(metadata_error(
+                "jwks must hold public keys only (a private or symmetric key member was sent)",
+            ));
+        }
+    }
+    let text = jwks.to_string();
+    if text.len() > MAX_JWKS_BYTES {
+        return Err(metadata_error("jwks is larger than 16 KiB"));
+    }
+    Ok(text)
+}
+
+/// An exact web origin: scheme, host and optional port, nothing else, in
+/// its serialised form (`https://app.example.com`, `http://localhost:3000`).
+/// https, or http on a loopback host.
+pub fn exact_origin(o: &str) -> Result<String, &'static str> {
+    if o.contains('*') {
+        return Err("wildcards are not allowed");
+    }
+    let url = url::Url::parse(o).map_err(|_| "not an origin")?;
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => {}
+        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => {}
+        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => {}
+        ("http", Some(url::Host::Domain("localhost"))) => {}
+        ("http", Some(_)) => return Err("must use https (http only on a loopback host)"),
+        _ => return Err("not an http(s) origin"),
+    }
+    let origin = url.origin().ascii_serialization();
+    if origin != o {
+        return Err(
+            "must be exactly scheme://host[:port], without a path, query or trailing slash",
+        );
+    }
+    Ok(origin)
+}
+
+/// The client information response (RFC 7591 §3.2.1, RFC 7592 §3): the
+/// client's identifiers and credentials, then its registered metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ClientInformation {
+    pub client_id: String,
+    /// Only when a secret was just issued (registration or rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub client_id_issued_at: i64,
+    /// 0: the secret does not expire. Present whenever the client has a
+    /// secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_expires_at: Option<i64>,
+    /// Only in the answer to the registration itself: Latchkey keeps a hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_client_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub client_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub jwks: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_cors_origins: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn policy() -> RegistrationPolicy {
+        RegistrationPolicy {
+            allowed_scope: Scope::parse("openid profile email offline_access api:read").unwrap(),
+            id_token_algs: vec!["RS256".into(), "ES256".into()],
+        }
+    }
+
+    fn meta(v: Value) -> ClientMetadata {
+        ClientMetadata::from_json(v.to_string().as_bytes()).expect("parses")
+    }
+
+    fn web() -> Value {
+        json!({ "redirect_uris": ["https://app.example.com/cb"], "client_name": "App" })
+    }
+
+    fn with(base: Value, extra: Value) -> Value {
+        let mut b = base;
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                b.as_object_mut().unwrap().remove(k);
+            } else {
+                b[k] = v.clone();
+            }
+        }
+        b
+    }
+
+    fn ok(v: Value) -> ValidClientMetadata {
+        meta(v.clone())
+            .validate(&policy())
+            .unwrap_or_else(|e| panic!("{v}: {e}"))
+    }
+
+    #[track_caller]
+    fn refused(v: Value, code: ErrorCode, needle: &str) {
+        let e = meta(v.clone()).validate(&policy()).unwrap_err();
+        assert_eq!(e.code, code, "{v}: {e}");
+        let d = e.description.unwrap_or_default();
+        assert!(d.contains(needle), "{v}: {d:?} lacks {needle:?}");
+    }
+
+    const META: ErrorCode = ErrorCode::InvalidClientMetadata;
+    const REDIRECT: ErrorCode = ErrorCode::InvalidRedirectUri;
+
+    #[test]
+    fn defaults_fill_a_minimal_web_client() {
+        let m = ok(web());
+        assert_eq!(m.token_endpoint_auth_method, AUTH_CLIENT_SECRET_BASIC);
+        assert_eq!(m.grant_types, vec![GRANT_AUTHORIZATION_CODE]);
+        assert_eq!(m.response_types(), vec![RESPONSE_TYPE_CODE]);
+        assert_eq!(m.scope, policy().allowed_scope);
+        assert!(m.uses_secret() && !m.is_public());
+        assert_eq!(m.redirect_uris[0].as_str(), "https://app.example.com/cb");
+    }
+
+    #[test]
+    fn unknown_members_are_ignored_and_wrong_types_refused() {
+        let m = meta(with(
+            web(),
+            json!({"software_statement": "x.y.z", "is_admin": true, "client_secret": "mine"}),
+        ));
+        assert_eq!(m, meta(web()));
+        let e =
+            ClientMetadata::from_json(br#"{"redirect_uris": "https://a.example/cb"}"#).unwrap_err();
+        assert_eq!(e.code, META);
+        let e = ClientMetadata::from_json(b"[1]").unwrap_err();
+        assert_eq!(e.code, META);
+        let e = ClientMetadata::from_json(b"not json").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn redirect_uris_follow_rfc8252() {
+        for good in [
+            "https://app.example.com/cb?x=1",
+            "http://127.0.0.1:8000/cb",
+            "http://[::1]/cb",
+            "http://localhost:3000/cb",
+        ] {
+            ok(with(web(), json!({ "redirect_uris": [good] })));
+        }
+        for (bad, why) in [
+            ("http://app.example.com/cb", "https"),
+            ("https://app.example.com/cb#frag", "fragment"),
+            ("/cb", "absolute"),
+            ("https://user:pw@app.example.com/cb", "user information"),
+            ("com.example.app:/cb", "private-use"),
+            ("javascript:alert(1)", "absolute"),
+        ] {
+            refused(
+                with(web(), json!({ "redirect_uris": [bad] })),
+                REDIRECT,
+                why,
+            );
+        }
+        // Private-use schemes are for public (native) clients.
+        ok(json!({"redirect_uris": ["com.example.app:/cb"], "token_endpoint_auth_method": "none"}));
+        refused(json!({"client_name": "x"}), REDIRECT, "required");
+        refused(json!({"redirect_uris": []}), REDIRECT, "required");
+        let many: Vec<String> = (0..21).map(|i| format!("https://a.example/{i}")).collect();
+        refused(json!({ "redirect_uris": many }), META, "at most");
+        // Duplicates collapse; the text is kept exactly.
+        let m = ok(json!({"redirect_uris": ["https://A.example/cb", "https://A.example/cb"]}));
+        assert_eq!(m.redirect_uris.len(), 1);
+        assert_eq!(m.redirect_uris[0].as_str(), "https://A.example/cb");
+    }
+
+    #[test]
+    fn grant_and_response_types_must_agree() {
+        let m = ok(with(
+            web(),
+            json!({"grant_types": ["authorization_code", "refresh_token", "authorization_code"]}),
+        ));
+        assert_eq!(m.grant_types, vec!["authorization_code", "refresh_token"]);
+        let m = ok(json!({"grant_types": ["client_credentials"]}));
+        assert!(m.response_types().is_empty());
+        ok(json!({"grant_types": ["client_credentials"], "response_types": []}));
+        ok(with(web(), json!({"response_types": ["code"]})));
+        refused(
+            with(web(), json!({"grant_types": ["implicit"]})),
+            META,
+            "implicit",
+        );
+        refused(
+            with(web(), json!({"grant_types": ["password"]})),
+            META,
+            "password",
+        );
+        refused(with(web(), json!({"grant_types": []})), META, "empty");
+        refused(
+            with(web(), json!({"response_types": ["token"]})),
+            META,
+            "token",
+        );
+        refused(
+            with(web(), json!({"response_types": ["code id_token"]})),
+            META,
+            "only",
+        );
+        refused(with(web(), json!({"response_types": []})), META, "disagree");
+        refused(
+            json!({"grant_types": ["client_credentials"], "response_types": ["code"]}),
+            META,
+            "disagree",
+        );
+        refused(
+            json!({"grant_types": ["refresh_token"]}),
+            META,
+            "refresh_token",
+        );
+        refused(
+            json!({"grant_types": ["client_credentials"], "redirect_uris": ["https://a.example/cb"]}),
+            META,
+            "only used",
+        );
+    }
+
+    #[test]
+    fn auth_methods_and_keys() {
+        for m in AUTH_METHODS {
+            let extra = if m == AUTH_PRIVATE_KEY_JWT {
+                json!({"token_endpoint_auth_method": m, "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]}})
+            } else {
+                json!({ "token_endpoint_auth_method": m })
+            };
+            assert_eq!(ok(with(web(), extra)).token_endpoint_auth_method, m);
+        }
+        refused(
+            with(
+                web(),
+                json!({"token_endpoint_auth_method": "client_secret_jwt"}),
+            ),
+            META,
+            "not supported",
+        );
+        refused(
+            with(
+                web(),
+                json!({"token_endpoint_auth_method": "tls_client_auth"}),
+            ),
+            META,
+            "not supported",
+        );
+        let pkj = with(
+            web(),
+            json!({"token_endpoint_auth_method": "private_key_jwt"}),
+        );
+        refused(pkj.clone(), META, "jwks or an https jwks_uri");
+        let m = ok(with(
+            pkj.clone(),
+            json!({"jwks_uri": "https://app.example.com/jwks"}),
+        ));
+        assert_eq!(m.jwks_uri.as_deref(), Some("https://app.example.com/jwks"));
+        assert!(!m.uses_secret());
+        refused(
+            with(
+                pkj.clone(),
+                json!({"jwks_uri": "http://app.example.com/jwks"}),
+            ),
+            META,
+            "https",
+        );
+        refused(
+            with(
+                pkj.clone(),
+                json!({"jwks_uri": "https://app.example.com/jwks", "jwks": {"keys": [{"kty": "EC"}]}}),
+            ),
+            META,
+            "both",
+        );
+        for (jwks, why) in [
+            (json!({"keys": []}), "between 1 and 10"),
+            (json!([{"kty": "EC"}]), "JWK Set"),
+            (json!({"keys": [{"crv": "P-256"}]}), "kty"),
+            (json!({"keys": ["x"]}), "object"),
+            (
+                json!({"keys": [{"kty": "RSA", "n": "a", "e": "AQAB", "d": "secret"}]}),
+                "public keys only",
+            ),
+            (
+                json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}),
+                "public keys only",
+            ),
+        ] {
+            refused(with(pkj.clone(), json!({ "jwks": jwks })), META, why);
+        }
+        refused(
+            with(web(), json!({"jwks": {"keys": [{"kty": "EC"}]}})),
+            META,
+            "only used with",
+        );
+        refused(
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
+            META,
+            "public client",
+        );
+    }
+
+    #[test]
+    fn scope_is_limited_to_the_policy() {
+        let m = ok(with(web(), json!({"scope": "openid api:read"})));
+        assert_eq!(m.scope.to_string(), "api:read openid");
+        refused(with(web(), json!({"scope": "openid admin"})), META, "admin");
+        refused(
+            with(web(), json!({"scope": "openid  profile"})),
+            META,
+            "malformed",
+        );
+    }
+
+    #[test]
+    fn logout_uris_are_checked_like_redirect_uris() {
+        let m = ok(with(
+            web(),
+            json!({
+                "post_logout_redirect_uris": ["https://app.example.com/bye"],
+                "backchannel_logout_uri": "https://app.example.com/bcl",
+            }),
+        ));
+        assert_eq!(m.post_logout_redirect_uris.len(), 1);
+        for bad in [
+            "http://app.example.com/bye",
+            "https://app.example.com/bye#x",
+        ] {
+            refused(
+                with(web(), json!({ "post_logout_redirect_uris": [bad] })),
+                META,
+                "post_logout_redirect_uris",
+            );
+            refused(
+                with(web(), json!({ "backchannel_logout_uri": bad })),
+                META,
+                "backchannel_logout_uri",
+            );
+        }
+        // A back-channel receiver is a server: never a private-use scheme.
+        refused(
+            json!({
+                "redirect_uris": ["com.example.app:/cb"],
+                "token_endpoint_auth_method": "none",
+                "backchannel_logout_uri": "com.example.app:/bcl",
+            }),
+            META,
+            "private-use",
+        );
+    }
+
+    #[test]
+    fn informational_uris_must_be_https() {
+        for name in ["logo_uri", "client_uri", "policy_uri", "tos_uri"] {
+            let m = ok(with(web(), json!({ name: "https://app.example.com/x" })));
+            assert!(format!("{m:?}").contains("https://app.example.com/x"));
+            for bad in [
+                "http://app.example.com/x",
+                "javascript:alert(1)",
+                "data:image/png;base64,AAAA",
+                "https://u:p@app.example.com/x",
+                "relative/path",
+            ] {
+                refused(with(web(), json!({ name: bad })), META, name);
+            }
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_exact() {
+        let m = ok(with(
+            web(),
+            json!({"allowed_cors_origins": ["https://app.example.com", "http://localhost:3000", "https://app.example.com:8443"]}),
+        ));
+        assert_eq!(m.allowed_cors_origins.len(), 3);
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://app.example.com?x=1",
+            "http://app.example.com",
+            "https://APP.example.com",
+            "null",
+            "file:///etc",
+        ] {
+            refused(
+                with(web(), json!({ "allowed_cors_origins": [bad] })),
+                META,
+                "allowed_cors_origins",
+            );
+        }
+    }
+
+    #[test]
+    fn names_contacts_and_algorithms() {
+        refused(
+            with(web(), json!({"client_name": "  "})),
+            META,
+            "client_name",
+        );
+        refused(
+            with(web(), json!({"client_name": "a\u{7}b"})),
+            META,
+            "client_name",
+        );
+        refused(
+            with(web(), json!({"client_name": "x".repeat(201)})),
+            META,
+            "client_name",
+        );
+        let m = ok(with(web(), json!({"contacts": ["ops@example.com"]})));
+        assert_eq!(m.contacts, vec!["ops@example.com"]);
+        refused(
+            with(web(), json!({"contacts": ["not an address"]})),
+            META,
+            "contacts",
+        );
+        let eleven: Vec<String> = (0..11).map(|i| format!("a{i}@example.com")).collect();
+        refused(
+            with(web(), json!({ "contacts": eleven })),
+            META,
+            "at most 10",
+        );
+        let m = ok(with(
+            web(),
+            json!({"id_token_signed_response_alg": "ES256"}),
+        ));
+        assert_eq!(m.id_token_signed_response_alg.as_deref(), Some("ES256"));
+        for alg in ["none", "HS256", "PS256"] {
+            refused(
+                with(web(), json!({ "id_token_signed_response_alg": alg })),
+                META,
+                "not enabled",
+            );
+        }
+    }
+
+    #[test]
+    fn exact_origin_serialises() {
+        assert_eq!(
+            exact_origin("https://a.example").unwrap(),
+            "https://a.example"
+        );
+        assert!(
+            exact_origin("https://a.example:443").is_err(),
+            "default port spelled out"
+        );
+    }
+}
