@@ -5,6 +5,50 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+/// The JWS algorithms Latchkey signs with (RFC 7518 §3, RFC 8037).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256: the algorithm OpenID Connect
+    /// requires every provider to support, the default for interoperability.
+    RS256,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// Ed25519.
+    EdDSA,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 4] = [
+        SigningAlg::RS256,
+        SigningAlg::PS256,
+        SigningAlg::ES256,
+        SigningAlg::EdDSA,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::PS256 => "PS256",
+            SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Exact, case-sensitive JWS names only: `none`, `HS256` and `rs256`
+    /// are not algorithms Latchkey signs with.
+    pub fn parse(s: &str) -> Option<SigningAlg> {
+        SigningAlg::ALL.into_iter().find(|alg| alg.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where a signing key is in its life.
 ///
 /// `Next` keys are published in the JWKS before they sign, so relying parties
@@ -124,9 +168,20 @@ pub enum KeyError {
 ///
 /// Implementations hold every key in memory; no method does I/O.
 pub trait TokenSigner: Send + Sync {
-    /// Signs `claims` with the current key; `typ` goes in the JOSE header
-    /// (`at+jwt`, `JWT`, `logout+jwt`).
+    /// Signs `claims` with the current key of the default algorithm (the
+    /// first enabled one); `typ` goes in the JOSE header (`at+jwt`, `JWT`,
+    /// `logout+jwt`).
     fn sign(&self, typ: &str, claims: &Map<String, Value>) -> Result<SignedJwt, KeyError>;
+
+    /// Signs with the current key of `alg` (a client's
+    /// `id_token_signed_response_alg`). `AlgorithmRefused` if `alg` is not
+    /// enabled, `NoSigningKey` if it has no current key.
+    fn sign_with(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<SignedJwt, KeyError>;
 
     /// Verifies a compact JWS signed by one of Latchkey's published keys and
     /// returns its claims. Only the signature, the header's `alg` (against the
@@ -141,8 +196,49 @@ pub trait TokenSigner: Send + Sync {
     /// The JWS algorithm of the current signing key.
     fn signing_alg(&self) -> &'static str;
 
-    /// Every algorithm a published key uses (for discovery).
+    /// Every algorithm a published key uses.
     fn published_algs(&self) -> Vec<&'static str>;
 
     fn jwks(&self) -> PublishedJwks;
+}
+
+/// What the key service needs from the JOSE adapter, so the core never
+/// touches key material or a JOSE library itself.
+pub trait KeyFactory: Send + Sync {
+    /// Generates a key pair for `alg` and returns it as a `Next` record with
+    /// its private half sealed under the key-encryption key.
+    ///
+    /// CPU-bound (RSA takes 100 ms or more): async callers run it on a
+    /// blocking thread.
+    fn generate(
+        &self,
+        alg: SigningAlg,
+        kid: &str,
+        now: i64,
+        activates_at: i64,
+    ) -> Result<SigningKeyRecord, KeyError>;
+
+    /// Builds the in-memory signer over `records` (unpublished ones are
+    /// ignored). `enabled` is in preference order: the first algorithm that
+    /// has a current key signs by default, and only enabled algorithms sign.
+    /// Fails if a published record does not open with the key-encryption key.
+    fn signer(
+        &self,
+        records: &[SigningKeyRecord],
+        enabled: &[SigningAlg],
+    ) -> Result<Arc<dyn TokenSigner>, KeyError>;
+
+    /// Verifies a JWS signed by someone else (a client's `private_key_jwt`
+    /// assertion) against that party's JWK Set, with the same rules as for
+    /// Latchkey's own tokens: the header `alg` must be in `allowed` and be
+    /// the algorithm of the chosen key, `none` and HS* are never accepted,
+    /// an unknown `kid` is refused, and `jku`/`x5u`/`jwk`/`x5c` headers are
+    /// never followed. Returns the claims; time, issuer and audience checks
+    /// belong to the caller.
+    fn verify_with_jwks(
+        &self,
+        token: &str,
+        jwks_json: &str,
+        allowed: &[SigningAlg],
+    ) -> Result<Map<String, Value>, KeyError>;
 }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod entities;
 pub mod keys;
 pub mod ports;
+pub mod rotation;
 
 pub use clock::{Clock, MockClock, OsRandom, Random, SystemClock};
 pub use entities::*;

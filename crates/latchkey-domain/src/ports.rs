@@ -97,6 +97,17 @@ pub trait RevocationRepository: Send + Sync {
 pub trait KeyRepository: Send + Sync {
     async fn list_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
     async fn insert_key(&self, key: &SigningKeyRecord) -> StoreResult<()>;
+    /// Publishes `key` (state `Next`) as the successor of `after`, in one
+    /// conditional statement: only if its algorithm has no next key and
+    /// its only current key is `after` (no current key, for `None`).
+    /// False, inserting nothing, when another instance changed the keys
+    /// since the caller read them. Of concurrent calls for one algorithm,
+    /// at most one succeeds.
+    async fn insert_next_key(
+        &self,
+        key: &SigningKeyRecord,
+        after: Option<&str>,
+    ) -> StoreResult<bool>;
     /// Moves a key from one state to another; false if it was not in `from`.
     async fn transition_key(
         &self,
