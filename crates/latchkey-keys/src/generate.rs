@@ -11,39 +11,16 @@ use crate::kek::Kek;
 
 const RSA_BITS: u32 = 2048;
 
-/// The JWS algorithms Latchkey signs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Alg {
-    RS256,
-    PS256,
-    ES256,
-    /// Ed25519.
-    EdDSA,
-}
+/// The JWS algorithms Latchkey signs with (defined in the domain, so the
+/// core and the configuration can name them without JOSE).
+pub use latchkey_domain::keys::SigningAlg as Alg;
 
-impl Alg {
-    pub const ALL: [Alg; 4] = [Alg::RS256, Alg::PS256, Alg::ES256, Alg::EdDSA];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Alg::RS256 => "RS256",
-            Alg::PS256 => "PS256",
-            Alg::ES256 => "ES256",
-            Alg::EdDSA => "EdDSA",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Alg> {
-        Alg::ALL.into_iter().find(|alg| alg.as_str() == s)
-    }
-
-    /// The JWK key type and its public members, in publication order.
-    fn public_members(self) -> (&'static str, &'static [&'static str]) {
-        match self {
-            Alg::RS256 | Alg::PS256 => ("RSA", &["n", "e"]),
-            Alg::ES256 => ("EC", &["crv", "x", "y"]),
-            Alg::EdDSA => ("OKP", &["crv", "x"]),
-        }
+/// The JWK key type and its public members, in publication order.
+pub(crate) fn public_members(alg: Alg) -> (&'static str, &'static [&'static str]) {
+    match alg {
+        Alg::RS256 | Alg::PS256 => ("RSA", &["n", "e"]),
+        Alg::ES256 => ("EC", &["crv", "x", "y"]),
+        Alg::EdDSA => ("OKP", &["crv", "x"]),
     }
 }
 
@@ -119,7 +96,7 @@ pub fn seal_new_key(
 /// ever slip into the JWKS whatever josekit puts in its JWK.
 fn public_jwk(alg: Alg, kid: &str, pair: &dyn KeyPair) -> Result<Map<String, Value>, KeyError> {
     let jwk = pair.to_jwk_public_key();
-    let (kty, members) = alg.public_members();
+    let (kty, members) = public_members(alg);
     if jwk.key_type() != kty {
         return Err(KeyError::Crypto(format!(
             "key {kid}: {} key where {kty} was expected",
@@ -209,7 +186,7 @@ mod tests {
             for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
                 assert!(!jwk.contains_key(private), "{alg:?} publishes {private}");
             }
-            let (kty, members) = alg.public_members();
+            let (kty, members) = public_members(alg);
             let mut expected: Vec<&str> = vec!["kty", "kid", "alg", "use"];
             expected.extend(members);
             expected.sort_unstable();

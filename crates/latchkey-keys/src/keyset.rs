@@ -9,7 +9,7 @@ use base64::Engine;
 use josekit::jws::{JwsHeader, JwsSigner, JwsVerifier};
 use josekit::JoseError;
 use latchkey_domain::keys::{
-    KeyError, KeyState, PublishedJwks, SignedJwt, SigningKeyRecord, TokenSigner,
+    KeyError, KeyState, PublishedJwks, SignedJwt, SigningAlg, SigningKeyRecord, TokenSigner,
 };
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -24,7 +24,11 @@ pub struct KeySet {
 }
 
 struct Inner {
-    signing: Option<SigningKey>,
+    /// The current key of each algorithm that may sign, in preference order:
+    /// the first signs by default.
+    signing: Vec<SigningKey>,
+    /// `None`: every algorithm may sign (a set built without a policy).
+    enabled: Option<Vec<Alg>>,
     verifiers: HashMap<String, (Alg, Box<dyn JwsVerifier>)>,
     algs: Vec<&'static str>,
     jwks: PublishedJwks,
@@ -51,12 +55,32 @@ impl std::fmt::Debug for KeySet {
 
 impl KeySet {
     /// Decrypts every published key and prepares its verifier; the `Current`
-    /// key with the latest `activates_at` becomes the signer.
+    /// key with the latest `activates_at` becomes the default signer, and
+    /// each algorithm's latest `Current` key signs for that algorithm.
     ///
     /// Each verifier and JWKS entry is derived from the decrypted private key
     /// and checked against the stored public JWK: the database alone cannot
     /// slip in a key whose private half the KEK never sealed.
     pub fn from_records(records: &[SigningKeyRecord], kek: &Kek) -> Result<KeySet, KeyError> {
+        Self::build(records, kek, None)
+    }
+
+    /// As [`KeySet::from_records`], but only the `enabled` algorithms sign,
+    /// and the first of them that has a current key signs by default. Keys
+    /// of other algorithms still verify while they are published.
+    pub fn for_algorithms(
+        records: &[SigningKeyRecord],
+        kek: &Kek,
+        enabled: &[Alg],
+    ) -> Result<KeySet, KeyError> {
+        Self::build(records, kek, Some(enabled))
+    }
+
+    fn build(
+        records: &[SigningKeyRecord],
+        kek: &Kek,
+        enabled: Option<&[Alg]>,
+    ) -> Result<KeySet, KeyError> {
         let mut published: Vec<&SigningKeyRecord> =
             records.iter().filter(|r| r.state.is_published()).collect();
         // Signing key first (latest Current), then newest first, kid as tiebreak.
@@ -65,7 +89,8 @@ impl KeySet {
             (current(b), b.activates_at, &b.kid).cmp(&(current(a), a.activates_at, &a.kid))
         });
 
-        let mut signing = None;
+        let may_sign = |alg: Alg| enabled.is_none_or(|e| e.contains(&alg));
+        let mut signing: Vec<SigningKey> = Vec::new();
         let mut verifiers = HashMap::with_capacity(published.len());
         let mut algs: Vec<&'static str> = Vec::new();
         let mut jwks = Vec::with_capacity(published.len());
@@ -85,10 +110,13 @@ impl KeySet {
                     "key {kid}: the stored public JWK does not match its private key"
                 )));
             }
-            if signing.is_none() && record.state == KeyState::Current {
+            if record.state == KeyState::Current
+                && may_sign(alg)
+                && !signing.iter().any(|k| k.alg == alg)
+            {
                 let mut header = JwsHeader::new();
                 header.set_key_id(kid);
-                signing = Some(SigningKey {
+                signing.push(SigningKey {
                     kid: kid.to_owned(),
                     alg,
                     signer: signer_from_pem(alg, kid, &pem)?,
@@ -105,6 +133,11 @@ impl KeySet {
             jwks.push(Value::Object(jwk));
         }
 
+        if let Some(order) = enabled {
+            // Stable: keys of one algorithm keep their newest-first order.
+            signing.sort_by_key(|k| order.iter().position(|&a| a == k.alg));
+        }
+
         let body = serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
             .map_err(|e| crypto("serialising the JWKS", e))?;
         let digest = Sha256::digest(&body);
@@ -112,6 +145,7 @@ impl KeySet {
         Ok(KeySet {
             inner: Arc::new(Inner {
                 signing,
+                enabled: enabled.map(<[Alg]>::to_vec),
                 verifiers,
                 algs,
                 jwks: PublishedJwks {
@@ -122,13 +156,78 @@ impl KeySet {
         })
     }
 
+    /// The key that signs by default.
     pub fn signing_kid(&self) -> Option<&str> {
-        self.inner.signing.as_ref().map(|k| k.kid.as_str())
+        self.inner.signing.first().map(|k| k.kid.as_str())
+    }
+
+    /// The key that signs for `alg`.
+    pub fn signing_kid_for(&self, alg: Alg) -> Option<&str> {
+        self.signing_key(alg).map(|k| k.kid.as_str())
+    }
+
+    fn signing_key(&self, alg: Alg) -> Option<&SigningKey> {
+        self.inner.signing.iter().find(|k| k.alg == alg)
     }
 }
 
+fn sign_with_key(
+    key: &SigningKey,
+    typ: &str,
+    claims: &Map<String, Value>,
+) -> Result<SignedJwt, KeyError> {
+    let mut header = key.header.clone();
+    header.set_token_type(typ);
+    let payload = serde_json::to_vec(claims).map_err(|e| crypto("serialising claims", e))?;
+    let token = josekit::jws::serialize_compact(&payload, &header, key.signer.as_ref())
+        .map_err(|e| crypto("signing", e))?;
+    Ok(SignedJwt {
+        token,
+        alg: key.alg.as_str(),
+        kid: key.kid.clone(),
+    })
+}
+
+/// Header members whose meaning Latchkey does not implement. RFC 7515
+/// §4.1.11: a JWS naming extensions in `crit` that the recipient does not
+/// understand must be refused (this covers RFC 7797 unencoded payloads).
+pub(crate) fn refuse_critical(header: &Map<String, Value>) -> Result<(), KeyError> {
+    if header.contains_key("crit") || header.contains_key("b64") {
+        return Err(KeyError::Malformed(
+            "critical header extensions are not supported".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The header's `alg`; `none` (in any case) is refused here, before any key
+/// is looked at.
+pub(crate) fn header_alg(header: &Map<String, Value>) -> Result<&str, KeyError> {
+    match header.get("alg") {
+        Some(Value::String(alg)) if alg.eq_ignore_ascii_case("none") => {
+            Err(KeyError::AlgorithmRefused(alg.clone()))
+        }
+        Some(Value::String(alg)) => Ok(alg),
+        _ => Err(KeyError::Malformed("header has no alg".into())),
+    }
+}
+
+/// Checks the signature with the chosen verifier and returns the payload as
+/// a JSON object.
+pub(crate) fn verified_claims(
+    token: &str,
+    verifier: &dyn JwsVerifier,
+) -> Result<Map<String, Value>, KeyError> {
+    let (payload, _) = josekit::jws::deserialize_compact(token, verifier).map_err(|e| match e {
+        JoseError::InvalidSignature(_) => KeyError::BadSignature,
+        other => KeyError::Malformed(other.to_string()),
+    })?;
+    serde_json::from_slice(&payload)
+        .map_err(|e| KeyError::Malformed(format!("payload is not a JSON object: {e}")))
+}
+
 /// The JOSE header, decoded only to choose a key; nothing in it is trusted.
-fn decode_header(token: &str) -> Result<Map<String, Value>, KeyError> {
+pub(crate) fn decode_header(token: &str) -> Result<Map<String, Value>, KeyError> {
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -158,17 +257,26 @@ fn same_typ(found: &str, expected: &str) -> bool {
 
 impl TokenSigner for KeySet {
     fn sign(&self, typ: &str, claims: &Map<String, Value>) -> Result<SignedJwt, KeyError> {
-        let key = self.inner.signing.as_ref().ok_or(KeyError::NoSigningKey)?;
-        let mut header = key.header.clone();
-        header.set_token_type(typ);
-        let payload = serde_json::to_vec(claims).map_err(|e| crypto("serialising claims", e))?;
-        let token = josekit::jws::serialize_compact(&payload, &header, key.signer.as_ref())
-            .map_err(|e| crypto("signing", e))?;
-        Ok(SignedJwt {
-            token,
-            alg: key.alg.as_str(),
-            kid: key.kid.clone(),
-        })
+        let key = self.inner.signing.first().ok_or(KeyError::NoSigningKey)?;
+        sign_with_key(key, typ, claims)
+    }
+
+    fn sign_with(
+        &self,
+        alg: SigningAlg,
+        typ: &str,
+        claims: &Map<String, Value>,
+    ) -> Result<SignedJwt, KeyError> {
+        if self
+            .inner
+            .enabled
+            .as_ref()
+            .is_some_and(|enabled| !enabled.contains(&alg))
+        {
+            return Err(KeyError::AlgorithmRefused(alg.as_str().to_owned()));
+        }
+        let key = self.signing_key(alg).ok_or(KeyError::NoSigningKey)?;
+        sign_with_key(key, typ, claims)
     }
 
     /// RFC 8725: the key is chosen by `kid` among our own keys only, and the
@@ -180,13 +288,8 @@ impl TokenSigner for KeySet {
         expected_typ: Option<&str>,
     ) -> Result<Map<String, Value>, KeyError> {
         let header = decode_header(token)?;
-        let alg = match header.get("alg") {
-            Some(Value::String(alg)) => alg.as_str(),
-            _ => return Err(KeyError::Malformed("header has no alg".into())),
-        };
-        if alg.eq_ignore_ascii_case("none") {
-            return Err(KeyError::AlgorithmRefused(alg.to_owned()));
-        }
+        let alg = header_alg(&header)?;
+        refuse_critical(&header)?;
         let kid = match header.get("kid") {
             Some(Value::String(kid)) => kid.as_str(),
             Some(_) => return Err(KeyError::Malformed("kid is not a string".into())),
@@ -209,13 +312,7 @@ impl TokenSigner for KeySet {
                 });
             }
         }
-        let (payload, _) =
-            josekit::jws::deserialize_compact(token, verifier.as_ref()).map_err(|e| match e {
-                JoseError::InvalidSignature(_) => KeyError::BadSignature,
-                other => KeyError::Malformed(other.to_string()),
-            })?;
-        serde_json::from_slice(&payload)
-            .map_err(|e| KeyError::Malformed(format!("payload is not a JSON object: {e}")))
+        verified_claims(token, verifier.as_ref())
     }
 
     /// Falls back to RS256, the algorithm OpenID Connect requires, while no
@@ -223,7 +320,7 @@ impl TokenSigner for KeySet {
     fn signing_alg(&self) -> &'static str {
         self.inner
             .signing
-            .as_ref()
+            .first()
             .map_or(Alg::RS256.as_str(), |k| k.alg.as_str())
     }
 
@@ -529,6 +626,67 @@ mod tests {
         removed.state = KeyState::Removed;
         removed.encrypted_private_key.clear();
         assert!(KeySet::from_records(&[removed], &kek()).is_ok());
+    }
+
+    #[test]
+    fn each_enabled_algorithm_signs_with_its_own_current_key() {
+        let records = [
+            record(Alg::RS256).clone(),
+            record(Alg::ES256).clone(),
+            record(Alg::EdDSA).clone(),
+            seal(Alg::ES256, "es-old", 50, KeyState::Current),
+        ];
+        let set = KeySet::for_algorithms(&records, &kek(), &[Alg::ES256, Alg::RS256]).unwrap();
+        // The first enabled algorithm signs by default, with its newest key.
+        assert_eq!(set.signing_alg(), "ES256");
+        assert_eq!(set.signing_kid(), Some(record(Alg::ES256).kid.as_str()));
+        let signed = set.sign("at+jwt", &claims()).unwrap();
+        assert_eq!((signed.alg, signed.kid.as_str()), ("ES256", "kid-ES256"));
+        let signed = set.sign_with(Alg::RS256, "JWT", &claims()).unwrap();
+        assert_eq!((signed.alg, signed.kid.as_str()), ("RS256", "kid-RS256"));
+        assert_eq!(set.verify(&signed.token, Some("JWT")).unwrap(), claims());
+        // Published but not enabled: verifies, never signs.
+        assert!(matches!(
+            set.sign_with(Alg::EdDSA, "JWT", &claims()),
+            Err(KeyError::AlgorithmRefused(a)) if a == "EdDSA"
+        ));
+        let eddsa = set_of(&[record(Alg::EdDSA).clone()])
+            .sign("JWT", &claims())
+            .unwrap();
+        assert_eq!(set.verify(&eddsa.token, None).unwrap(), claims());
+        // Enabled but without a current key.
+        assert!(matches!(
+            set.sign_with(Alg::PS256, "JWT", &claims()),
+            Err(KeyError::AlgorithmRefused(_))
+        ));
+        let ps = KeySet::for_algorithms(&records, &kek(), &[Alg::PS256, Alg::RS256]).unwrap();
+        assert!(matches!(
+            ps.sign_with(Alg::PS256, "JWT", &claims()),
+            Err(KeyError::NoSigningKey)
+        ));
+        // ... so the next enabled algorithm signs by default.
+        assert_eq!(ps.signing_alg(), "RS256");
+    }
+
+    #[test]
+    fn refuses_critical_header_extensions() {
+        let set = rs256();
+        let kid = &record(Alg::RS256).kid;
+        let pem = kek()
+            .decrypt(&record(Alg::RS256).encrypted_private_key, kid.as_bytes())
+            .unwrap();
+        let signer = RS256.signer_from_pem(&pem).unwrap();
+        let mut header = JwsHeader::new();
+        header.set_key_id(kid);
+        header
+            .set_claim("crit", Some(serde_json::json!(["exp"])))
+            .unwrap();
+        header.set_claim("exp", Some(1.into())).unwrap();
+        let token = josekit::jws::serialize_compact(b"{}", &header, &signer).unwrap();
+        assert!(matches!(
+            set.verify(&token, None),
+            Err(KeyError::Malformed(_))
+        ));
     }
 
     #[test]
