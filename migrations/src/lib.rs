@@ -14,6 +14,7 @@ pub use sea_orm_migration::MigratorTrait;
 
 pub mod m20261124_000001_initial;
 pub mod m20261124_000002_tokens;
+pub mod m20261124_000003_keys_rotation;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261124_000002_tokens::Migration),
+            Box::new(m20261124_000003_keys_rotation::Migration),
         ]
     }
 }

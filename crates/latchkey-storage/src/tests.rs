@@ -736,6 +736,123 @@ async fn concurrent_redeem_has_exactly_one_winner() {
 }
 
 #[tokio::test]
+async fn insert_next_key_is_conditional_on_the_keys_the_caller_read() {
+    for b in backends().await {
+        let s = &b.store;
+        let next = |kid: &str| key(kid, KeyState::Next, 100);
+        let n = b.name;
+        // No key at all: a first key, succeeding nothing.
+        assert!(s.insert_next_key(&next("n1"), None).await.unwrap(), "{n}");
+        // Its algorithm has a next key now: no second one.
+        assert!(!s.insert_next_key(&next("n2"), None).await.unwrap(), "{n}");
+        assert!(
+            !s.insert_next_key(&next("n2"), Some("n1")).await.unwrap(),
+            "{n}"
+        );
+        // n1 signs: only a successor of n1 may be published.
+        assert!(s
+            .transition_key("n1", KeyState::Next, KeyState::Current, 110)
+            .await
+            .unwrap());
+        assert!(!s.insert_next_key(&next("n2"), None).await.unwrap(), "{n}");
+        assert!(
+            !s.insert_next_key(&next("n2"), Some("x")).await.unwrap(),
+            "{n}"
+        );
+        assert!(
+            s.insert_next_key(&next("n2"), Some("n1")).await.unwrap(),
+            "{n}"
+        );
+        // Another algorithm is independent.
+        let es = SigningKeyRecord {
+            alg: "ES256".into(),
+            ..next("e1")
+        };
+        assert!(s.insert_next_key(&es, None).await.unwrap(), "{n}");
+        // Stored exactly as given.
+        let stored = s.list_keys().await.unwrap();
+        assert_eq!(
+            stored.iter().find(|k| k.kid == "n2"),
+            Some(&next("n2")),
+            "{n}"
+        );
+        assert_eq!(stored.len(), 3, "{n}");
+        // Only next keys go through here.
+        assert!(s
+            .insert_next_key(&key("c9", KeyState::Current, 1), None)
+            .await
+            .is_err());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_next_key_per_algorithm_is_a_database_fact() {
+    for b in backends().await {
+        let s = &b.store;
+        s.insert_key(&key("n1", KeyState::Next, 100)).await.unwrap();
+        // A second next key of the same algorithm: refused.
+        let err = s.insert_key(&key("n2", KeyState::Next, 101)).await;
+        assert!(
+            matches!(err, Err(StoreError::Conflict(_))),
+            "{}: {err:?}",
+            b.name
+        );
+        // Another algorithm, or another state, is fine.
+        s.insert_key(&SigningKeyRecord {
+            alg: "ES256".into(),
+            ..key("e1", KeyState::Next, 100)
+        })
+        .await
+        .unwrap();
+        s.insert_key(&key("c1", KeyState::Current, 90))
+            .await
+            .unwrap();
+        s.insert_key(&key("c2", KeyState::Retired, 80))
+            .await
+            .unwrap();
+        // Once the next key is promoted, a new one may be published.
+        assert!(s
+            .transition_key("n1", KeyState::Next, KeyState::Current, 200)
+            .await
+            .unwrap());
+        s.insert_key(&key("n3", KeyState::Next, 200)).await.unwrap();
+
+        // Many instances publishing at once: exactly one wins.
+        const N: usize = 8;
+        let barrier = Arc::new(tokio::sync::Barrier::new(N));
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let store = s.clone();
+                let barrier = barrier.clone();
+                let record = SigningKeyRecord {
+                    alg: "PS256".into(),
+                    ..key(&format!("p{i}"), KeyState::Next, 300)
+                };
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.insert_next_key(&record, None).await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for t in tasks {
+            if t.await.unwrap().unwrap() {
+                won += 1;
+            }
+        }
+        assert_eq!(won, 1, "{}", b.name);
+        let nexts = s
+            .list_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.state == KeyState::Next)
+            .count();
+        assert_eq!(nexts, 3, "{}: RS256, ES256 and PS256", b.name);
+    }
+}
+
+#[tokio::test]
 async fn transition_key_is_guarded_by_state() {
     for b in backends().await {
         let s = &b.store;
@@ -773,6 +890,8 @@ async fn transition_key_is_guarded_by_state() {
             "{}",
             b.name
         );
+        // Promotion stamped when the key really started signing.
+        assert_eq!(k.activates_at, 150, "{}", b.name);
 
         s.insert_key(&key("k2", KeyState::Current, 110))
             .await
