@@ -37,6 +37,7 @@ pub struct Config {
     pub tokens: Tokens,
     pub database: Database,
     pub passwords: Passwords,
+    pub keys: Keys,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,6 +61,35 @@ pub struct Database {
     pub statement_timeout_secs: Option<u64>,
 }
 
+/// Signing keys, their rotation, and the checks of JWTs that come in. Every
+/// duration is in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Keys {
+    /// Enabled JWS algorithms, in preference order: the first signs access
+    /// tokens; clients choose their ID-token algorithm among them.
+    /// `LATCHKEY_KEYS__ALGORITHMS=RS256,ES256` or `[RS256, ES256]`.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub algorithms: Vec<String>,
+    /// How long a key signs before its successor takes over.
+    pub rotation_period: u64,
+    /// The least time a new key is published before it signs; defaults to
+    /// twice `jwks_max_age`.
+    pub propagation: Option<u64>,
+    /// `Cache-Control: max-age` of `/jwks`.
+    pub jwks_max_age: u64,
+    /// How often each instance applies due rotations and picks up keys
+    /// changed by other instances or the command line.
+    pub check_interval: u64,
+    /// Allowance for clocks that disagree when checking `exp`, `nbf` and
+    /// `iat` of JWTs that come in.
+    pub clock_skew: u64,
+}
+
+/// The algorithms Latchkey implements (`latchkey_domain::keys::SigningAlg`;
+/// this crate depends on nothing of Latchkey's, so the names are repeated).
+pub const SIGNING_ALGORITHMS: [&str; 4] = ["RS256", "PS256", "ES256", "EdDSA"];
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Passwords {
@@ -82,8 +112,49 @@ impl Default for Config {
             tokens: Tokens::default(),
             database: Database::default(),
             passwords: Passwords::default(),
+            keys: Keys::default(),
         }
     }
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            algorithms: vec!["RS256".into()],
+            rotation_period: 24 * 3600,
+            propagation: None,
+            jwks_max_age: 300,
+            check_interval: 10,
+            clock_skew: 5,
+        }
+    }
+}
+
+impl Keys {
+    /// The propagation interval in effect.
+    pub fn propagation(&self) -> u64 {
+        self.propagation
+            .unwrap_or_else(|| self.jwks_max_age.saturating_mul(2))
+    }
+}
+
+/// A list setting given as a TOML array, or as one comma-separated string
+/// (the natural form of an environment variable).
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        List(Vec<String>),
+        Csv(String),
+    }
+    Ok(match Form::deserialize(d)? {
+        Form::List(list) => list,
+        Form::Csv(csv) => csv
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    })
 }
 
 impl Default for Tokens {
@@ -277,12 +348,85 @@ impl Config {
                 "argon2 parameters out of range",
             ));
         }
+        self.keys.validate()?;
         Ok(self)
     }
 
     /// Whether the database is the embedded SQLite.
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
+    }
+}
+
+impl Keys {
+    fn validate(&self) -> Result<(), ConfigError> {
+        const ALGS: &str = "LATCHKEY_KEYS__ALGORITHMS";
+        if self.algorithms.is_empty() {
+            return Err(invalid(
+                "keys.algorithms",
+                ALGS,
+                "enable at least one algorithm (RS256, PS256, ES256, EdDSA)",
+            ));
+        }
+        for (i, alg) in self.algorithms.iter().enumerate() {
+            if !SIGNING_ALGORITHMS.contains(&alg.as_str()) {
+                return Err(invalid(
+                    "keys.algorithms",
+                    ALGS,
+                    format!("unknown algorithm {alg:?}: choose among RS256, PS256, ES256, EdDSA"),
+                ));
+            }
+            if self.algorithms[..i].contains(alg) {
+                return Err(invalid(
+                    "keys.algorithms",
+                    ALGS,
+                    format!("{alg} is listed twice"),
+                ));
+            }
+        }
+        if !(1..=3600).contains(&self.check_interval) {
+            return Err(invalid(
+                "keys.check_interval",
+                "LATCHKEY_KEYS__CHECK_INTERVAL",
+                "must be between 1 and 3600 seconds",
+            ));
+        }
+        if self.jwks_max_age > 86_400 {
+            return Err(invalid(
+                "keys.jwks_max_age",
+                "LATCHKEY_KEYS__JWKS_MAX_AGE",
+                "must be at most 86400 seconds",
+            ));
+        }
+        let propagation = self.propagation();
+        // Relying parties may hold the JWKS for max-age, other instances
+        // see a new key only at their next check: a key must be published
+        // for longer than both before it signs.
+        if propagation < self.jwks_max_age || propagation < self.check_interval {
+            return Err(invalid(
+                "keys.propagation",
+                "LATCHKEY_KEYS__PROPAGATION",
+                format!(
+                    "must be at least keys.jwks_max_age ({}) and keys.check_interval ({})",
+                    self.jwks_max_age, self.check_interval
+                ),
+            ));
+        }
+        if self.rotation_period < propagation || self.rotation_period > 365 * 86_400 {
+            return Err(invalid(
+                "keys.rotation_period",
+                "LATCHKEY_KEYS__ROTATION_PERIOD",
+                format!("must be between keys.propagation ({propagation}) and 365 days"),
+            ));
+        }
+        if self.clock_skew > 300 {
+            return Err(invalid(
+                "keys.clock_skew",
+                "LATCHKEY_KEYS__CLOCK_SKEW",
+                "must be at most 300 seconds",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -373,6 +517,77 @@ mod tests {
                 jail.set_env(var, value);
                 let e = Config::load(None).unwrap_err().to_string();
                 assert!(e.contains(needle), "{var}={value}: {e}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn key_settings_have_safe_defaults_and_come_from_file_or_env() {
+        Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.keys.algorithms, ["RS256"]);
+            assert_eq!(c.keys.rotation_period, 86_400);
+            assert_eq!(c.keys.propagation(), 600, "twice the JWKS max-age");
+
+            jail.create_file(
+                "l.toml",
+                "[keys]\nalgorithms = [\"ES256\", \"RS256\"]\njwks_max_age = 60\n",
+            )?;
+            let c = Config::load(Some(Path::new("l.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.keys.algorithms, ["ES256", "RS256"]);
+            assert_eq!(c.keys.propagation(), 120);
+
+            for value in ["EdDSA, PS256", "[EdDSA, PS256]"] {
+                jail.set_env("LATCHKEY_KEYS__ALGORITHMS", value);
+                let c = Config::load(None).map_err(|e| e.to_string())?;
+                assert_eq!(c.keys.algorithms, ["EdDSA", "PS256"], "{value}");
+            }
+            jail.set_env("LATCHKEY_KEYS__PROPAGATION", "900");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.keys.propagation(), 900);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_key_settings_name_themselves() {
+        Jail::expect_with(|jail| {
+            for (vars, needle) in [
+                (
+                    &[("LATCHKEY_KEYS__ALGORITHMS", "HS256")][..],
+                    "keys.algorithms",
+                ),
+                (&[("LATCHKEY_KEYS__ALGORITHMS", "none")], "keys.algorithms"),
+                (&[("LATCHKEY_KEYS__ALGORITHMS", "rs256")], "keys.algorithms"),
+                (&[("LATCHKEY_KEYS__ALGORITHMS", "RS256,RS256")], "twice"),
+                (&[("LATCHKEY_KEYS__ALGORITHMS", "")], "at least one"),
+                // Published for less than relying parties cache the JWKS.
+                (&[("LATCHKEY_KEYS__PROPAGATION", "299")], "keys.propagation"),
+                (
+                    &[
+                        ("LATCHKEY_KEYS__PROPAGATION", "5"),
+                        ("LATCHKEY_KEYS__JWKS_MAX_AGE", "5"),
+                        ("LATCHKEY_KEYS__CHECK_INTERVAL", "6"),
+                    ],
+                    "keys.propagation",
+                ),
+                (
+                    &[("LATCHKEY_KEYS__ROTATION_PERIOD", "599")],
+                    "keys.rotation_period",
+                ),
+                (
+                    &[("LATCHKEY_KEYS__CHECK_INTERVAL", "0")],
+                    "keys.check_interval",
+                ),
+                (&[("LATCHKEY_KEYS__CLOCK_SKEW", "301")], "keys.clock_skew"),
+            ] {
+                jail.clear_env();
+                for (var, value) in vars {
+                    jail.set_env(var, value);
+                }
+                let e = Config::load(None).unwrap_err().to_string();
+                assert!(e.contains(needle), "{vars:?}: {e}");
             }
             Ok(())
         });
