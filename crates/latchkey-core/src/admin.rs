@@ -1,6 +1,7 @@
 //! Operator actions on users and clients, shared by the command line and
 //! (later) the admin API so both follow the same rules.
 
+use latchkey_domain::keys::SigningAlg;
 use latchkey_domain::{AuthMethod, Client, GrantType, StoreError, User};
 use latchkey_protocol::{ClientId, RedirectUri, Scope};
 
@@ -49,6 +50,9 @@ pub struct NewClient {
     /// `client_secret_basic` (default) or `client_secret_post` for
     /// confidential clients.
     pub auth_method: Option<String>,
+    /// `id_token_signed_response_alg`, among the enabled algorithms;
+    /// `None` means the default (RS256 when enabled).
+    pub id_token_alg: Option<String>,
 }
 
 impl Latchkey {
@@ -200,6 +204,10 @@ impl Latchkey {
                 }
             }
         };
+        let id_token_signed_response_alg = match new.id_token_alg.as_deref() {
+            None => None,
+            Some(name) => Some(self.enabled_alg(name)?.as_str().to_owned()),
+        };
         let secret = auth_method.uses_secret().then(|| self.random.secret());
         let now = self.now();
         let client = Client {
@@ -216,7 +224,7 @@ impl Latchkey {
             grant_types,
             scope,
             backchannel_logout_uri: None,
-            id_token_signed_response_alg: None,
+            id_token_signed_response_alg,
             allowed_cors_origins: Vec::new(),
             created_at: now,
             updated_at: now,
@@ -243,6 +251,20 @@ impl Latchkey {
             return Err(AdminError::NotFound("client"));
         }
         Ok(())
+    }
+
+    /// An algorithm name that is enabled in `[keys] algorithms`.
+    fn enabled_alg(&self, name: &str) -> Result<SigningAlg, AdminError> {
+        let enabled = &self.settings.keys.algorithms;
+        SigningAlg::parse(name)
+            .filter(|alg| enabled.contains(alg))
+            .ok_or_else(|| {
+                let names: Vec<&str> = enabled.iter().map(|a| a.as_str()).collect();
+                AdminError::Invalid(format!(
+                    "ID-token algorithm {name:?} is not enabled (enabled: {})",
+                    names.join(", ")
+                ))
+            })
     }
 
     fn salt(&self) -> [u8; 16] {

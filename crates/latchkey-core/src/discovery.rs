@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use latchkey_domain::keys::TokenSigner;
 use latchkey_protocol::discovery::ProviderMetadata;
 
 use crate::settings::Settings;
@@ -14,7 +13,7 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    pub fn build(settings: &Settings, signer: &dyn TokenSigner) -> Discovery {
+    pub fn build(settings: &Settings) -> Discovery {
         let metadata = ProviderMetadata {
             issuer: settings.issuer.clone(),
             authorization_endpoint: settings.endpoint("/authorize"),
@@ -26,7 +25,12 @@ impl Discovery {
             response_modes_supported: vec!["query"],
             grant_types_supported: vec!["authorization_code", "client_credentials"],
             subject_types_supported: vec!["public"],
-            id_token_signing_alg_values_supported: signer.published_algs(),
+            id_token_signing_alg_values_supported: settings
+                .keys
+                .algorithms
+                .iter()
+                .map(|alg| alg.as_str())
+                .collect(),
             token_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",

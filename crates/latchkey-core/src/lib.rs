@@ -13,7 +13,9 @@ pub mod authorize;
 pub mod csrf;
 pub mod discovery;
 pub mod error;
+pub mod jwt;
 pub mod keyring;
+pub mod keys;
 pub mod login;
 pub mod passwords;
 pub mod secrets;
@@ -24,6 +26,7 @@ pub mod userinfo;
 
 use std::sync::Arc;
 
+use latchkey_domain::keys::KeyFactory;
 use latchkey_domain::{Clock, Random, Store};
 
 pub use error::CoreError;
@@ -34,6 +37,8 @@ pub use settings::Settings;
 pub struct Latchkey {
     pub store: Arc<dyn Store>,
     pub keys: KeyRing,
+    /// Rotation and reloading of `keys` (see [`keys`]).
+    pub key_service: keys::KeyService,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub settings: Settings,
@@ -47,7 +52,10 @@ pub struct Latchkey {
 /// The pieces [`Latchkey::new`] is assembled from.
 pub struct Parts {
     pub store: Arc<dyn Store>,
+    /// The signer to start with; `Latchkey::tick_keys` replaces it.
     pub keys: KeyRing,
+    /// Generates, seals and opens signing keys (the JOSE adapter).
+    pub key_factory: Arc<dyn KeyFactory>,
     pub clock: Arc<dyn Clock>,
     pub random: Arc<dyn Random>,
     pub settings: Settings,
@@ -59,7 +67,7 @@ pub struct Parts {
 
 impl Latchkey {
     pub fn new(parts: Parts) -> Latchkey {
-        let discovery = discovery::Discovery::build(&parts.settings, &*parts.keys.current());
+        let discovery = discovery::Discovery::build(&parts.settings);
         Latchkey {
             passwords: passwords::PasswordHasher::new(parts.settings.argon2.clone()),
             throttle: throttle::LoginThrottle::new(parts.settings.throttle.clone()),
@@ -67,6 +75,7 @@ impl Latchkey {
             csrf: csrf::CsrfGuard::new(parts.csrf_key),
             store: parts.store,
             keys: parts.keys,
+            key_service: keys::KeyService::new(parts.key_factory),
             clock: parts.clock,
             random: parts.random,
             settings: parts.settings,

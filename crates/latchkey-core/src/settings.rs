@@ -1,6 +1,7 @@
 //! The settings the use cases read, already validated by the configuration
 //! layer.
 
+use crate::keys::KeySettings;
 use crate::passwords::Argon2Params;
 use crate::throttle::ThrottlePolicy;
 
@@ -24,6 +25,8 @@ pub struct Settings {
     pub scopes_supported: Vec<String>,
     pub argon2: Argon2Params,
     pub throttle: ThrottlePolicy,
+    /// Signing algorithms, key rotation and JWT clock skew.
+    pub keys: KeySettings,
 }
 
 impl Settings {
@@ -41,6 +44,7 @@ impl Settings {
             scopes_supported: ["openid", "profile", "email"].map(String::from).to_vec(),
             argon2: Argon2Params::default(),
             throttle: ThrottlePolicy::default(),
+            keys: KeySettings::default(),
         }
     }
 

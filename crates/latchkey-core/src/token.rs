@@ -243,7 +243,7 @@ impl Latchkey {
                 ))
             }
         }
-        let (access_token, alg) = self.mint_access_token(
+        let (access_token, _) = self.mint_access_token(
             &user.id,
             client,
             &code.scope,
@@ -253,6 +253,8 @@ impl Latchkey {
             Some(&code.session_id),
         )?;
         let id_token = if code.scope.contains(Scope::OPENID) {
+            // The client's registered algorithm; at_hash follows it.
+            let id_alg = self.id_token_alg(client);
             let claims = IdTokenClaims {
                 iss: self.settings.issuer.clone(),
                 sub: user.id.clone(),
@@ -262,13 +264,13 @@ impl Latchkey {
                 iat: now,
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_ref().map(|n| n.to_string()),
-                at_hash: Some(left_half_hash(&access_token, alg)),
+                at_hash: Some(left_half_hash(&access_token, id_alg.as_str())),
                 sid: code.session_id.clone(),
             };
             Some(
                 self.keys
                     .current()
-                    .sign(ID_TOKEN_TYP, &to_map(&claims))?
+                    .sign_with(id_alg, ID_TOKEN_TYP, &to_map(&claims))?
                     .token,
             )
         } else {

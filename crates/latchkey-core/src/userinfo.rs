@@ -6,6 +6,7 @@ use latchkey_protocol::{ErrorCode, OAuthError, Scope};
 use serde_json::{Map, Value};
 
 use crate::error::CoreError;
+use crate::jwt::{check_claims, ClaimRules};
 use crate::Latchkey;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +41,6 @@ impl BearerError {
     }
 }
 
-/// Small allowance for clocks that disagree, in seconds.
-const LEEWAY: i64 = 5;
-
 impl Latchkey {
     /// Checks one of Latchkey's access tokens: signature by a published key
     /// (with the algorithm rules of RFC 8725), `typ`, issuer, audience,
@@ -53,21 +51,22 @@ impl Latchkey {
             .current()
             .verify(token, Some(ACCESS_TOKEN_TYP))
             .map_err(|e| BearerError::Invalid(e.to_string()))?;
+        // RFC 8725 §3.8-3.10: issuer, audience and lifetime, with the one
+        // configured clock skew.
+        check_claims(
+            &claims,
+            &ClaimRules {
+                issuer: &self.settings.issuer,
+                audiences: Some(&[self.settings.access_token_audience.as_str()]),
+                now: self.now(),
+                skew: self.settings.keys.clock_skew,
+                allow_expired: false,
+                require_iat: true,
+            },
+        )
+        .map_err(|e| BearerError::Invalid(e.to_string()))?;
         let claims: AccessTokenClaims = serde_json::from_value(Value::Object(claims))
             .map_err(|e| BearerError::Invalid(format!("claims: {e}")))?;
-        let now = self.now();
-        if claims.iss != self.settings.issuer {
-            return Err(BearerError::Invalid("foreign issuer".into()));
-        }
-        if claims.aud != self.settings.access_token_audience {
-            return Err(BearerError::Invalid("wrong audience".into()));
-        }
-        if now >= claims.exp + LEEWAY {
-            return Err(BearerError::Invalid("expired".into()));
-        }
-        if claims.iat > now + LEEWAY {
-            return Err(BearerError::Invalid("issued in the future".into()));
-        }
         if self.store.is_token_revoked(&claims.jti).await? {
             return Err(BearerError::Invalid("revoked".into()));
         }

@@ -4,12 +4,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use latchkey_core::Latchkey;
 
-/// How long relying parties may cache the key set.
-pub const JWKS_MAX_AGE: u32 = 300;
-
 pub async fn jwks(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
     let published = app.keys.current().jwks();
-    let cache = format!("public, max-age={JWKS_MAX_AGE}");
+    // How long relying parties may cache the key set: new keys are
+    // published at least twice this long before they sign (`[keys]`).
+    let cache = format!("public, max-age={}", app.settings.keys.jwks_max_age);
     let matches = req
         .headers()
         .get(header::IF_NONE_MATCH)
