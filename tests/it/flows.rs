@@ -222,15 +222,18 @@ async fn discovery_and_jwks_tell_the_truth() {
         .contains("max-age="));
     let jwks: serde_json::Value = resp.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
-    for member in ["kid", "kty", "alg", "use", "n", "e"] {
-        assert!(keys[0].get(member).is_some(), "{member} missing");
-    }
-    for private in ["d", "p", "q", "dp", "dq", "qi"] {
-        assert!(
-            keys[0].get(private).is_none(),
-            "private member {private} published"
-        );
+    // The signing key, and its successor published ahead of its use.
+    assert_eq!(keys.len(), 2);
+    for key in keys {
+        for member in ["kid", "kty", "alg", "use", "n", "e"] {
+            assert!(key.get(member).is_some(), "{member} missing");
+        }
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(
+                key.get(private).is_none(),
+                "private member {private} published"
+            );
+        }
     }
     let resp = api()
         .get(app.url("/jwks"))

@@ -7,3 +7,4 @@ mod support;
 mod attacks;
 mod cli;
 mod flows;
+mod keys;

@@ -11,11 +11,12 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use latchkey_config::Config;
+use latchkey_core::keys::KeySettings;
 use latchkey_core::passwords::Argon2Params;
 use latchkey_core::{KeyRing, Latchkey, Parts, Settings};
-use latchkey_domain::keys::{KeyState, TokenSigner};
+use latchkey_domain::keys::{KeyFactory, SigningAlg};
 use latchkey_domain::{Clock, KeyRepository, OsRandom, Random, Store, SystemClock};
-use latchkey_keys::{Alg, Kek, KeySet};
+use latchkey_keys::{JoseKeyFactory, Kek, KeySet};
 use latchkey_storage::{PoolOptions, SeaStore};
 
 /// Connects to the configured database.
@@ -40,42 +41,38 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SeaStore> {
         })
 }
 
-/// Loads the published keys, creating the first signing key on a fresh
-/// database.
-pub async fn load_keys(
-    store: &dyn KeyRepository,
-    kek: &Kek,
-    clock: &dyn Clock,
-    random: &dyn Random,
-) -> anyhow::Result<KeySet> {
-    let records = store
+/// Reads the key-encryption key. It is created only while the database
+/// holds no signing key: a new KEK next to keys sealed under another one
+/// would orphan them, so a missing file is an error then.
+async fn open_kek(config: &Config, store: &dyn KeyRepository) -> anyhow::Result<Kek> {
+    let stored = store
         .list_keys()
         .await
         .context("cannot read signing keys")?;
-    if records.iter().any(|r| r.state == KeyState::Current) {
-        return KeySet::from_records(&records, kek)
-            .context("cannot load signing keys (is this the right key-encryption key?)");
+    if stored.is_empty() {
+        Ok(Kek::load_or_create(&config.kek_file)?)
+    } else {
+        Kek::load(&config.kek_file)
+            .context("the database holds signing keys sealed under a key-encryption key")
     }
-    let kid = random.id();
-    let now = clock.unix();
-    let kek2 = kek.clone();
-    // RSA key generation takes a while: keep it off the async executor.
-    let record = tokio::task::spawn_blocking(move || {
-        latchkey_keys::seal_new_key(&kek2, Alg::RS256, kid, now, now, KeyState::Current)
-    })
-    .await
-    .context("key generation task failed")?
-    .context("cannot generate a signing key")?;
-    store
-        .insert_key(&record)
-        .await
-        .context("cannot store the new signing key")?;
-    tracing::info!(kid = %record.kid, alg = %record.alg, "generated the first signing key");
-    let records = store
-        .list_keys()
-        .await
-        .context("cannot read signing keys")?;
-    KeySet::from_records(&records, kek).context("cannot load signing keys")
+}
+
+/// The `[keys]` settings as the core reads them (validated by the
+/// configuration layer, so every algorithm name parses).
+pub fn key_settings(config: &Config) -> KeySettings {
+    let k = &config.keys;
+    KeySettings {
+        algorithms: k
+            .algorithms
+            .iter()
+            .filter_map(|a| SigningAlg::parse(a))
+            .collect(),
+        rotation_period: k.rotation_period as i64,
+        propagation: k.propagation() as i64,
+        jwks_max_age: k.jwks_max_age as i64,
+        check_interval: k.check_interval as i64,
+        clock_skew: k.clock_skew as i64,
+    }
 }
 
 /// Builds the core from configuration with the given clock (tests pass a
@@ -85,14 +82,13 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     if config.migrate_on_start {
         store.migrate().await.context("database migration failed")?;
     }
-    let kek = Kek::load_or_create(&config.kek_file)?;
+    let kek = open_kek(config, &store).await?;
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let keys = load_keys(&store, &kek, &*clock, &*random).await?;
-    let signer: Arc<dyn TokenSigner> = Arc::new(keys);
     let mut settings = Settings::for_issuer(&config.issuer);
     settings.access_token_ttl = config.tokens.access_token_ttl;
     settings.id_token_ttl = config.tokens.id_token_ttl;
     settings.code_ttl = config.tokens.code_ttl;
+    settings.keys = key_settings(config);
     settings.session_ttl = config.tokens.session_ttl;
     if let Some(aud) = &config.tokens.access_token_audience {
         settings.access_token_audience = aud.clone();
@@ -103,15 +99,28 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         parallelism: config.passwords.argon2_parallelism,
     };
     let store: Arc<dyn Store> = Arc::new(store);
-    Ok(Latchkey::new(Parts {
+    // No key is loaded yet: the key service's first tick opens the stored
+    // keys (failing on a wrong KEK before it changes anything) or, on a
+    // fresh database, creates the first one.
+    let empty = KeySet::for_algorithms(&[], &kek, &settings.keys.algorithms)?;
+    let key_factory: Arc<dyn KeyFactory> = Arc::new(JoseKeyFactory::new(kek.clone()));
+    let core = Latchkey::new(Parts {
         store,
-        keys: KeyRing::new(signer),
+        keys: KeyRing::new(Arc::new(empty)),
+        key_factory,
         clock,
         random,
         settings,
         secret_pepper: kek.derive("client-secret-pepper"),
         csrf_key: kek.derive("csrf"),
-    }))
+    });
+    core.tick_keys().await.with_context(|| {
+        format!(
+            "cannot load the signing keys with the key-encryption key {}",
+            config.kek_file.display()
+        )
+    })?;
+    Ok(core)
 }
 
 /// A running HTTP server and what it serves.
@@ -133,6 +142,7 @@ impl Application {
         }
         let core = web::Data::new(build_core(&config, clock).await?);
         spawn_sweeper(core.clone());
+        spawn_key_checks(core.clone());
         let data = core.clone();
         let mut server = HttpServer::new(move || {
             App::new()
@@ -179,6 +189,23 @@ fn spawn_sweeper(core: web::Data<Latchkey>) {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(rows = n, "swept expired rows"),
                 Err(e) => tracing::warn!(error = %e, "sweep failed"),
+            }
+        }
+    });
+}
+
+/// Every `[keys] check_interval`: applies due rotations and picks up keys
+/// that other instances or the command line changed. The first check ran
+/// in `build_core`.
+fn spawn_key_checks(core: web::Data<Latchkey>) {
+    let every = Duration::from_secs(core.settings.keys.check_interval.max(1) as u64);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = core.tick_keys().await {
+                tracing::warn!(error = %e, "key rotation check failed; keeping the current keys");
             }
         }
     });

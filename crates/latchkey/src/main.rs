@@ -12,7 +12,9 @@ use clap::{Args, Parser, Subcommand};
 use latchkey::{build_core, system_clock, Application};
 use latchkey_config::Config;
 use latchkey_core::admin::NewClient;
+use latchkey_core::keys::KeyReport;
 use latchkey_core::Latchkey;
+use latchkey_domain::keys::{KeyState, SigningKeyRecord};
 use latchkey_domain::{Client, User};
 use serde_json::json;
 
@@ -42,6 +44,27 @@ enum Command {
     /// Manage clients (relying parties and machine clients).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage signing keys (rotation, emergency revocation).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List every signing key and where it is in its lifecycle.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rotate now: each published next key starts signing, and a new next
+    /// key is published.
+    Rotate {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Emergency: withdraw a (leaked) key from the JWKS; every token it
+    /// signed is refused from then on.
+    Revoke { kid: String },
 }
 
 #[derive(Subcommand)]
@@ -94,6 +117,10 @@ struct ClientAdd {
     /// client_secret_basic (default) or client_secret_post.
     #[arg(long)]
     auth_method: Option<String>,
+    /// The client's ID-token algorithm (id_token_signed_response_alg),
+    /// among the enabled `[keys] algorithms`; default RS256.
+    #[arg(long, value_name = "ALG")]
+    id_token_alg: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -179,6 +206,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user(cmd, &build_core(&config, system_clock()).await?).await,
         Command::Client(cmd) => client(cmd, &build_core(&config, system_clock()).await?).await,
+        Command::Keys(cmd) => keys(cmd, &build_core(&config, system_clock()).await?).await,
     }
 }
 
@@ -233,6 +261,7 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "scope": c.scope.to_string(),
         "token_endpoint_auth_method": c.auth_method.as_str(),
+        "id_token_signed_response_alg": c.id_token_signed_response_alg,
         "public": c.is_public(),
         "created_at": c.created_at,
     });
@@ -301,6 +330,7 @@ async fn client(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                     grant_types: a.grant_types,
                     scope: a.scope,
                     auth_method: a.auth_method,
+                    id_token_alg: a.id_token_alg,
                 })
                 .await?;
             if a.json {
@@ -341,6 +371,102 @@ async fn client(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
         ClientCommand::Delete { client_id } => {
             core.delete_client(&client_id).await?;
             println!("deleted client {client_id}");
+        }
+    }
+    Ok(())
+}
+
+fn time(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+fn key_json(k: &SigningKeyRecord) -> serde_json::Value {
+    json!({
+        "kid": k.kid,
+        "alg": k.alg,
+        "state": k.state.as_str(),
+        "created_at": k.created_at,
+        "activates_at": k.activates_at,
+        "retired_at": k.retired_at,
+        "removed_at": k.removed_at,
+        "public_jwk": serde_json::from_str::<serde_json::Value>(&k.public_jwk).ok(),
+    })
+}
+
+fn report_json(r: &KeyReport) -> serde_json::Value {
+    json!({
+        "created": r.created.iter().map(|(kid, alg, at)| json!({
+            "kid": kid, "alg": alg.as_str(), "activates_at": at,
+        })).collect::<Vec<_>>(),
+        "promoted": r.promoted,
+        "retired": r.retired,
+        "removed": r.removed,
+        "revoked": r.revoked,
+    })
+}
+
+fn print_report(r: &KeyReport, check_interval: i64) {
+    for kid in &r.revoked {
+        println!("revoked {kid}: it is no longer published, and tokens it signed are refused");
+    }
+    for kid in &r.promoted {
+        println!("{kid} now signs");
+    }
+    for kid in &r.retired {
+        println!("{kid} retired (still published until its tokens expire)");
+    }
+    for kid in &r.removed {
+        println!("{kid} removed from the JWKS");
+    }
+    for (kid, alg, at) in &r.created {
+        println!("published {kid} ({alg}), signs from {}", time(*at));
+    }
+    if r.changed() {
+        println!("running servers pick this up within {check_interval} s");
+    } else {
+        println!("nothing to change");
+    }
+}
+
+async fn keys(cmd: KeysCommand, core: &Latchkey) -> anyhow::Result<()> {
+    let check_interval = core.settings.keys.check_interval;
+    match cmd {
+        KeysCommand::List { json } => {
+            let keys = core.list_keys().await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::Value::from(keys.iter().map(key_json).collect::<Vec<_>>())
+                );
+            } else {
+                for k in keys {
+                    let since = match k.state {
+                        KeyState::Next => format!("signs from {}", time(k.activates_at)),
+                        KeyState::Current => format!("signing since {}", time(k.activates_at)),
+                        KeyState::Retired => {
+                            format!("retired {}", time(k.retired_at.unwrap_or_default()))
+                        }
+                        KeyState::Removed | KeyState::Revoked => {
+                            format!("unpublished {}", time(k.removed_at.unwrap_or_default()))
+                        }
+                    };
+                    println!("{}\t{}\t{}\t{since}", k.kid, k.alg, k.state.as_str());
+                }
+            }
+        }
+        KeysCommand::Rotate { json } => {
+            let report = core.rotate_keys().await?;
+            if json {
+                println!("{}", report_json(&report));
+            } else {
+                print_report(&report, check_interval);
+            }
+        }
+        KeysCommand::Revoke { kid } => {
+            let report = core.revoke_key(&kid).await?;
+            print_report(&report, check_interval);
         }
     }
     Ok(())
