@@ -15,6 +15,7 @@ pub use sea_orm_migration::MigratorTrait;
 pub mod m20261124_000001_initial;
 pub mod m20261124_000002_tokens;
 pub mod m20261124_000003_keys_rotation;
+pub mod m20261124_000004_registration;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261124_000002_tokens::Migration),
             Box::new(m20261124_000003_keys_rotation::Migration),
+            Box::new(m20261124_000004_registration::Migration),
         ]
     }
 }

@@ -8,8 +8,10 @@ pub mod clock;
 pub mod entities;
 pub mod keys;
 pub mod ports;
+pub mod registration;
 pub mod rotation;
 
 pub use clock::{Clock, MockClock, OsRandom, Random, SystemClock};
 pub use entities::*;
 pub use ports::*;
+pub use registration::*;

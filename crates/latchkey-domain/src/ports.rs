@@ -138,3 +138,4 @@ pub trait Store:
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 }
+    + crate::registration::RegistrationRepository

@@ -12,6 +12,7 @@ pub(crate) mod logout_deliveries;
 pub(crate) mod pending_authorizations;
 pub(crate) mod refresh_families;
 pub(crate) mod refresh_tokens;
+pub(crate) mod registration;
 pub(crate) mod revoked_tokens;
 pub(crate) mod session_clients;
 pub(crate) mod signing_keys;

@@ -6,6 +6,7 @@ mod clients;
 mod families;
 mod keys;
 mod outbox;
+mod registration;
 mod revocation;
 mod sessions;
 mod teardown;

@@ -1,0 +1,135 @@
+//! Client registration and management (RFC 7591/7592, the admin API): the
+//! registration record kept beside a client, the tokens that open
+//! registration and the admin API, and the storage port for all of it.
+//!
+//! The registration record holds the metadata that is read only when a
+//! client is registered, shown or authenticated with its own keys
+//! (`private_key_jwt`), so the [`Client`] read on every token request
+//! stays as it is. Every token here is a 256-bit random value stored as
+//! its SHA-256.
+
+use async_trait::async_trait;
+use latchkey_protocol::ClientId;
+
+use crate::entities::{Client, RevokedToken};
+use crate::ports::StoreResult;
+
+/// What a client registered beyond what the token endpoint reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientRegistration {
+    /// SHA-256 of the registration access token (RFC 7592), for clients
+    /// registered through `POST /register`; None for clients created by an
+    /// operator.
+    pub registration_token_hash: Option<String>,
+    /// The client's JWK Set as JSON text (`private_key_jwt`).
+    pub jwks: Option<String>,
+    /// Where the client publishes its JWK Set (`private_key_jwt`).
+    pub jwks_uri: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    pub contacts: Vec<String>,
+}
+
+/// An initial access token (RFC 7591 §3): lets its bearer register
+/// clients, `uses_left` more times, until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitialAccessToken {
+    /// A public id, for listing and deleting.
+    pub id: String,
+    pub token_hash: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub uses_left: i64,
+}
+
+impl InitialAccessToken {
+    pub fn usable(&self, now: i64) -> bool {
+        now < self.expires_at && self.uses_left > 0
+    }
+}
+
+/// A token for the admin API (`latchkey admin-token create`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminToken {
+    pub id: String,
+    pub token_hash: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// A secret rotation: the current secret becomes the previous one, valid
+/// until `previous_expires_at`, and `new_hash` becomes the current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRotation {
+    /// The current secret hash the caller read; the rotation applies only
+    /// if it is still the current one, so of two concurrent rotations one
+    /// wins and no secret is lost without its grace period.
+    pub seen_hash: Option<String>,
+    pub new_hash: String,
+    pub new_expires_at: Option<i64>,
+    pub previous_expires_at: i64,
+    pub now: i64,
+}
+
+#[async_trait]
+pub trait RegistrationRepository: Send + Sync {
+    /// Inserts a client and its registration record in one transaction.
+    async fn insert_registered_client(
+        &self,
+        client: &Client,
+        registration: &ClientRegistration,
+    ) -> StoreResult<()>;
+    /// Replaces a client's metadata and its registration record (created if
+    /// missing) in one transaction; false if the client does not exist.
+    async fn update_registered_client(
+        &self,
+        client: &Client,
+        registration: &ClientRegistration,
+    ) -> StoreResult<bool>;
+    /// The client's registration record, if it has one.
+    async fn find_registration(&self, id: &ClientId) -> StoreResult<Option<ClientRegistration>>;
+    /// Applies a rotation with one conditional UPDATE; false, changing
+    /// nothing, if the client is gone or its secret changed meanwhile.
+    async fn rotate_client_secret(
+        &self,
+        id: &ClientId,
+        rotation: &SecretRotation,
+    ) -> StoreResult<bool>;
+    /// Records `revocation` and deletes the client (its codes, consents,
+    /// refresh families and registration go with it) in one transaction.
+    async fn delete_client_revoking(
+        &self,
+        id: &ClientId,
+        revocation: &RevokedToken,
+    ) -> StoreResult<bool>;
+
+    async fn insert_initial_token(&self, token: &InitialAccessToken) -> StoreResult<()>;
+    async fn find_initial_token(&self, token_hash: &str)
+        -> StoreResult<Option<InitialAccessToken>>;
+    /// Uses the token once: one conditional UPDATE that decrements
+    /// `uses_left` only while it is positive and the token unexpired. Of
+    /// concurrent calls, at most `uses_left` succeed.
+    async fn consume_initial_token(&self, token_hash: &str, now: i64) -> StoreResult<bool>;
+    async fn list_initial_tokens(&self) -> StoreResult<Vec<InitialAccessToken>>;
+    async fn delete_initial_token(&self, id: &str) -> StoreResult<bool>;
+
+    async fn insert_admin_token(&self, token: &AdminToken) -> StoreResult<()>;
+    async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminToken>>;
+    async fn list_admin_tokens(&self) -> StoreResult<Vec<AdminToken>>;
+    async fn delete_admin_token(&self, id: &str) -> StoreResult<bool>;
+
+    /// Records a client assertion's `jti` until `expires_at`: true the
+    /// first time, false if the client already used it (a replay). One
+    /// insert against a unique key, so of concurrent uses exactly one wins.
+    async fn record_assertion_jti(
+        &self,
+        client_id: &ClientId,
+        jti: &str,
+        expires_at: i64,
+    ) -> StoreResult<bool>;
+    /// Deletes used-up or expired initial access tokens and expired
+    /// assertion records; returns how many rows went.
+    async fn sweep_registration(&self, now: i64) -> StoreResult<u64>;
+}
