@@ -55,6 +55,7 @@ pub fn access_token_claims() -> Map<String, Value> {
         exp: 1_750_000_300,
         auth_time: None,
         sid: None,
+        fid: None,
     };
     match serde_json::to_value(claims) {
         Ok(Value::Object(m)) => m,

@@ -190,6 +190,8 @@ pub struct AuthorizationCode {
     /// `jti` and expiry of the access token issued when it was redeemed.
     pub access_token_jti: Option<String>,
     pub access_token_expires_at: Option<i64>,
+    /// The refresh family started by redeeming it, if any.
+    pub family_id: Option<String>,
 }
 
 impl AuthorizationCode {
@@ -214,6 +216,7 @@ pub enum CodeRedemption {
 pub struct IssuedFromCode {
     pub access_token_jti: String,
     pub access_token_expires_at: i64,
+    pub family_id: Option<String>,
 }
 
 /// A user's remembered consent for a client.
@@ -225,10 +228,11 @@ pub struct Consent {
     pub granted_at: i64,
 }
 
-/// A revoked access token, kept until it would have expired anyway.
+/// A revocation, kept until every token it concerns would have expired
+/// anyway. `key` is a [`RevocationKey`] in its stored form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevokedToken {
-    pub jti: String,
+    pub key: String,
     pub expires_at: i64,
     pub revoked_at: i64,
     pub reason: String,
@@ -245,4 +249,161 @@ pub struct AuditEvent {
     pub client_id: Option<String>,
     pub ip: Option<String>,
     pub detail: String,
+}
+
+/// One login grant's chain of refresh tokens (user, client, scope, browser
+/// session). Every refresh advances `generation` by one through a
+/// conditional update, so of two concurrent refreshes exactly one wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshFamily {
+    pub id: String,
+    pub user_id: String,
+    pub client_id: ClientId,
+    pub session_id: String,
+    /// The scope granted at login; a refresh may narrow the access token's
+    /// scope, never widen this.
+    pub scope: Scope,
+    pub auth_time: i64,
+    /// Generation of the newest refresh token.
+    pub generation: i64,
+    pub revoked: bool,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    /// Absolute end of the family, whatever its use.
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_reason: Option<String>,
+}
+
+impl RefreshFamily {
+    /// Why the family can no longer be used at `now`, if it cannot.
+    pub fn unusable(&self, now: i64, idle_timeout: i64) -> Option<&'static str> {
+        if self.revoked {
+            Some("family revoked")
+        } else if now >= self.expires_at {
+            Some("family reached its absolute lifetime")
+        } else if now - self.last_used_at > idle_timeout {
+            Some("family idle for too long")
+        } else {
+            None
+        }
+    }
+}
+
+/// One refresh token of a family (stored by hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub generation: i64,
+    pub created_at: i64,
+    /// Set when the token was exchanged (or superseded by a recovery).
+    pub used_at: Option<i64>,
+    /// The access token issued with it.
+    pub access_token_jti: String,
+    pub access_token_expires_at: i64,
+}
+
+/// What a presented refresh token is, relative to its family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshPresentation {
+    /// The newest token, unused: rotate.
+    Current,
+    /// The token just before the newest, re-presented within the recovery
+    /// window while its successor was never used: a lost response.
+    Retry,
+    /// Anything else: a used token presented again. The family is revoked.
+    Reuse,
+}
+
+impl RefreshToken {
+    /// Classifies this token against its family. `successor_used` says
+    /// whether the family's newest token has been used; `recovery_window`
+    /// is 0 when recovery is off.
+    pub fn presentation(
+        &self,
+        family: &RefreshFamily,
+        successor_used: bool,
+        now: i64,
+        recovery_window: i64,
+    ) -> RefreshPresentation {
+        match self.used_at {
+            None if self.generation == family.generation => RefreshPresentation::Current,
+            Some(used)
+                if recovery_window > 0
+                    && self.generation + 1 == family.generation
+                    && !successor_used
+                    && now - used <= recovery_window =>
+            {
+                RefreshPresentation::Retry
+            }
+            _ => RefreshPresentation::Reuse,
+        }
+    }
+}
+
+/// What a revocation is recorded against. Access tokens carry their `jti`,
+/// and, where they have them, their refresh family and browser session, so
+/// revoking any of the three refuses the token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RevocationKey {
+    Token(String),
+    Family(String),
+    Session(String),
+    /// Every token of a client (it was deleted).
+    Client(String),
+}
+
+impl RevocationKey {
+    /// The stored form: a one-letter kind and the id.
+    pub fn to_key(&self) -> String {
+        match self {
+            RevocationKey::Token(id) => format!("t:{id}"),
+            RevocationKey::Family(id) => format!("f:{id}"),
+            RevocationKey::Session(id) => format!("s:{id}"),
+            RevocationKey::Client(id) => format!("c:{id}"),
+        }
+    }
+}
+
+/// A back-channel logout token waiting to be delivered (the outbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutDelivery {
+    pub id: String,
+    pub client_id: ClientId,
+    pub uri: String,
+    /// The signed logout token (a JWT; not a bearer credential).
+    pub logout_token: String,
+    pub created_at: i64,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// Everything one logout, session end, password change or revocation
+/// changes, applied in one transaction so a crash leaves all or nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Teardown {
+    pub now: i64,
+    pub reason: String,
+    /// Sessions to end.
+    pub end_sessions: Vec<String>,
+    /// Revoke every active family of these sessions.
+    pub families_of_sessions: Vec<String>,
+    /// Revoke every active family of this user.
+    pub families_of_user: Option<String>,
+    /// Revoke these families.
+    pub families: Vec<String>,
+    /// Extra revocations to record (tokens, sessions).
+    pub revocations: Vec<RevokedToken>,
+    /// Back-channel logout tokens to queue.
+    pub deliveries: Vec<LogoutDelivery>,
+}
+
+/// What a teardown did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeardownResult {
+    pub ended_sessions: Vec<String>,
+    pub revoked_families: Vec<String>,
 }

@@ -89,8 +89,94 @@ pub trait AuthorizationRepository: Send + Sync {
 
 #[async_trait]
 pub trait RevocationRepository: Send + Sync {
+    /// Records a revocation; recording the same key twice keeps the first.
     async fn revoke_token(&self, token: &RevokedToken) -> StoreResult<()>;
-    async fn is_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Whether any of these revocation keys is recorded (expired records
+    /// included until swept: a revoked token stays revoked).
+    async fn any_revoked(&self, keys: &[String]) -> StoreResult<bool>;
+    /// Unexpired revocations recorded at or after `since` (seconds), oldest
+    /// first: how an in-memory mirror catches up.
+    async fn revocations_since(&self, since: i64, now: i64) -> StoreResult<Vec<RevokedToken>>;
+}
+
+#[async_trait]
+pub trait FamilyRepository: Send + Sync {
+    /// Creates a family and its first refresh token together.
+    async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> StoreResult<()>;
+    /// A refresh token by hash, with its family.
+    async fn find_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(RefreshToken, RefreshFamily)>>;
+    /// The family's token of a given generation.
+    async fn find_family_token(
+        &self,
+        family_id: &str,
+        generation: i64,
+    ) -> StoreResult<Option<RefreshToken>>;
+    async fn find_family(&self, family_id: &str) -> StoreResult<Option<RefreshFamily>>;
+    /// Rotation, in one transaction: advances the family from generation
+    /// `seen` to `seen + 1` only if it is still active and at `seen`, marks
+    /// `consumed` used only if it was unused, and inserts `next`. Returns
+    /// false, changing nothing, when any condition fails (another rotation
+    /// or a revocation won the race).
+    async fn rotate_refresh(
+        &self,
+        family_id: &str,
+        seen: i64,
+        consumed: &str,
+        next: &RefreshToken,
+        now: i64,
+    ) -> StoreResult<bool>;
+    async fn list_user_families(&self, user_id: &str) -> StoreResult<Vec<RefreshFamily>>;
+    /// Revokes every active family whose absolute or idle limit has passed
+    /// and deletes families (with their tokens) revoked or expired before
+    /// `purge_before`. Returns rows touched.
+    async fn sweep_families(
+        &self,
+        now: i64,
+        idle_timeout: i64,
+        purge_before: i64,
+    ) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait TeardownRepository: Send + Sync {
+    /// Applies a teardown in one transaction: ends the sessions, revokes the
+    /// selected active families, records the revocations (including one per
+    /// ended session and revoked family, with `revocation_ttl` seconds to
+    /// live) and queues the deliveries.
+    async fn apply_teardown(
+        &self,
+        teardown: &Teardown,
+        revocation_ttl: i64,
+    ) -> StoreResult<TeardownResult>;
+    /// Records that a client obtained a code in a session (for back-channel
+    /// logout); recording twice is harmless.
+    async fn record_session_client(
+        &self,
+        session_id: &str,
+        client_id: &ClientId,
+        at: i64,
+    ) -> StoreResult<()>;
+    /// The clients that obtained codes in a session.
+    async fn session_clients(&self, session_id: &str) -> StoreResult<Vec<ClientId>>;
+}
+
+#[async_trait]
+pub trait OutboxRepository: Send + Sync {
+    /// Undelivered deliveries due at `now`, oldest first.
+    async fn due_deliveries(&self, now: i64, limit: u64) -> StoreResult<Vec<LogoutDelivery>>;
+    async fn mark_delivered(&self, id: &str, at: i64) -> StoreResult<()>;
+    /// Records a failed attempt; `next_attempt_at` None gives up for good.
+    async fn mark_failed(
+        &self,
+        id: &str,
+        attempts: i32,
+        next_attempt_at: Option<i64>,
+        error: &str,
+    ) -> StoreResult<()>;
+    async fn list_deliveries(&self, limit: u64) -> StoreResult<Vec<LogoutDelivery>>;
 }
 
 #[async_trait]
@@ -124,6 +210,22 @@ pub trait AuditLog: Send + Sync {
     async fn recent(&self, limit: u64) -> StoreResult<Vec<AuditEvent>>;
 }
 
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("revocation cache: {0}")]
+pub struct CacheError(pub String);
+
+/// A revocation cache shared by every instance (Redis). It speeds up and
+/// spreads revocations; the database stays the source of truth, so an
+/// error here makes the caller ask the database.
+#[async_trait]
+pub trait RevocationCache: Send + Sync {
+    async fn any_revoked(&self, keys: &[String]) -> Result<bool, CacheError>;
+    /// Stores the revocations (each with a TTL until `expires_at`) and tells
+    /// the other instances.
+    async fn publish(&self, revocations: &[RevokedToken], now: i64) -> Result<(), CacheError>;
+    async fn ping(&self) -> Result<(), CacheError>;
+}
+
 /// Every port, as one handle the core is built from.
 #[async_trait]
 pub trait Store:
@@ -132,10 +234,13 @@ pub trait Store:
     + SessionRepository
     + AuthorizationRepository
     + RevocationRepository
+    + FamilyRepository
+    + TeardownRepository
+    + OutboxRepository
     + KeyRepository
     + AuditLog
+    + crate::registration::RegistrationRepository
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
 }
-    + crate::registration::RegistrationRepository
