@@ -53,6 +53,10 @@ pub struct NewClient {
     /// `id_token_signed_response_alg`, among the enabled algorithms;
     /// `None` means the default (RS256 when enabled).
     pub id_token_alg: Option<String>,
+    /// Where RP-initiated logout may send the browser back (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are POSTed.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Latchkey {
@@ -96,6 +100,46 @@ impl Latchkey {
         Ok(user)
     }
 
+    /// The account page's password change: the current password must be
+    /// right; every other session ends and every refresh family dies.
+    pub async fn change_own_password(
+        &self,
+        user: &User,
+        current_session: &str,
+        current: String,
+        new: String,
+    ) -> Result<(), AdminError> {
+        if !self
+            .passwords
+            .verify(current, Some(user.password_hash.clone()))
+            .await
+        {
+            return Err(AdminError::Invalid("the current password is wrong".into()));
+        }
+        let hash = self.passwords.hash(new, self.salt()).await?;
+        let now = self.now();
+        self.store.set_password(&user.id, &hash, now).await?;
+        let others: Vec<String> = self
+            .store
+            .list_user_sessions(&user.id)
+            .await?
+            .into_iter()
+            .filter(|s| s.is_active() && s.id != current_session)
+            .map(|s| s.id)
+            .collect();
+        self.end_sessions(&user.id, Some(others), true, "password changed")
+            .await?;
+        self.audit(Event {
+            kind: "password_changed",
+            user_id: Some(&user.id),
+            client_id: None,
+            ip: None,
+            detail: "by the user; other sessions ended, refresh families revoked".into(),
+        })
+        .await;
+        Ok(())
+    }
+
     pub async fn list_users(&self) -> Result<Vec<User>, AdminError> {
         Ok(self.store.list_users().await?)
     }
@@ -118,17 +162,14 @@ impl Latchkey {
         let hash = self.passwords.hash(password, self.salt()).await?;
         let now = self.now();
         self.store.set_password(&user.id, &hash, now).await?;
-        for s in self.store.list_user_sessions(&user.id).await? {
-            if s.is_active() {
-                self.store.end_session(&s.id, now).await?;
-            }
-        }
+        self.end_sessions(&user.id, None, true, "password changed")
+            .await?;
         self.audit(Event {
             kind: "password_changed",
             user_id: Some(&user.id),
             client_id: None,
             ip: None,
-            detail: "all sessions ended".into(),
+            detail: "all sessions ended, all refresh families revoked".into(),
         })
         .await;
         Ok(user)
@@ -136,6 +177,10 @@ impl Latchkey {
 
     pub async fn delete_user(&self, username: &str) -> Result<(), AdminError> {
         let user = self.user_by_name(username).await?;
+        // Record the revocations before the rows go: tokens already issued
+        // must stop working too.
+        self.end_sessions(&user.id, None, true, "user deleted")
+            .await?;
         if !self.store.delete_user(&user.id).await? {
             return Err(AdminError::NotFound("user"));
         }
@@ -189,6 +234,24 @@ impl Latchkey {
                 "the authorization_code grant needs at least one redirect URI".into(),
             ));
         }
+        let mut post_logout_redirect_uris = Vec::new();
+        for r in &new.post_logout_redirect_uris {
+            let uri = RedirectUri::parse_registrable(r, new.public)
+                .map_err(|e| AdminError::Invalid(format!("post-logout redirect URI {r:?}: {e}")))?;
+            if !post_logout_redirect_uris.contains(&uri) {
+                post_logout_redirect_uris.push(uri);
+            }
+        }
+        let backchannel_logout_uri = match &new.backchannel_logout_uri {
+            Some(u) => Some(
+                RedirectUri::parse_registrable(u, false)
+                    .map_err(|e| {
+                        AdminError::Invalid(format!("back-channel logout URI {u:?}: {e}"))
+                    })?
+                    .into_string(),
+            ),
+            None => None,
+        };
         let scope = Scope::parse(new.scope.as_deref().unwrap_or("openid profile email"))
             .map_err(|_| AdminError::Invalid("malformed scope".into()))?;
         let auth_method = if new.public {
@@ -220,10 +283,10 @@ impl Latchkey {
             previous_secret_hash: None,
             previous_secret_expires_at: None,
             redirect_uris,
-            post_logout_redirect_uris: Vec::new(),
+            post_logout_redirect_uris,
             grant_types,
             scope,
-            backchannel_logout_uri: None,
+            backchannel_logout_uri,
             id_token_signed_response_alg,
             allowed_cors_origins: Vec::new(),
             created_at: now,

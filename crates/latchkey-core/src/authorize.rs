@@ -359,7 +359,11 @@ impl Latchkey {
                 consumed_at: None,
                 access_token_jti: None,
                 access_token_expires_at: None,
+                family_id: None,
             })
+            .await?;
+        self.store
+            .record_session_client(&signed_in.session.id, &checked.client.id, now)
             .await?;
         let mut url = req.redirect_uri.url();
         url.query_pairs_mut()

@@ -20,10 +20,17 @@ impl Discovery {
             token_endpoint: settings.endpoint("/token"),
             jwks_uri: settings.endpoint("/jwks"),
             userinfo_endpoint: settings.endpoint("/userinfo"),
+            revocation_endpoint: settings.endpoint("/revoke"),
+            introspection_endpoint: settings.endpoint("/introspect"),
+            end_session_endpoint: settings.endpoint("/logout"),
             scopes_supported: settings.scopes_supported.clone(),
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query"],
-            grant_types_supported: vec!["authorization_code", "client_credentials"],
+            grant_types_supported: vec![
+                "authorization_code",
+                "client_credentials",
+                "refresh_token",
+            ],
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: settings
                 .keys
@@ -35,6 +42,15 @@ impl Discovery {
                 "client_secret_basic",
                 "client_secret_post",
                 "none",
+            ],
+            revocation_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            introspection_endpoint_auth_methods_supported: vec![
+                "client_secret_basic",
+                "client_secret_post",
             ],
             code_challenge_methods_supported: vec!["S256"],
             claims_supported: vec![
@@ -54,6 +70,8 @@ impl Discovery {
             ],
             prompt_values_supported: vec!["none", "login", "consent"],
             authorization_response_iss_parameter_supported: true,
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
             claims_parameter_supported: false,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,

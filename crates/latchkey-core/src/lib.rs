@@ -12,13 +12,19 @@ pub mod audit;
 pub mod authorize;
 pub mod csrf;
 pub mod discovery;
+pub mod end_session;
 pub mod error;
+pub mod health;
+pub mod introspect;
 pub mod jwt;
 pub mod keyring;
 pub mod keys;
 pub mod login;
 pub mod passwords;
+pub mod revocations;
+pub mod revoke;
 pub mod secrets;
+pub mod sessions;
 pub mod settings;
 pub mod throttle;
 pub mod token;
@@ -27,7 +33,7 @@ pub mod userinfo;
 use std::sync::Arc;
 
 use latchkey_domain::keys::KeyFactory;
-use latchkey_domain::{Clock, Random, Store};
+use latchkey_domain::{Clock, Random, RevocationCache, Store};
 
 pub use error::CoreError;
 pub use keyring::KeyRing;
@@ -47,6 +53,8 @@ pub struct Latchkey {
     pub passwords: passwords::PasswordHasher,
     pub throttle: throttle::LoginThrottle,
     pub discovery: discovery::Discovery,
+    pub revocations: revocations::RevocationMirror,
+    pub revocation_cache: Option<Arc<dyn RevocationCache>>,
 }
 
 /// The pieces [`Latchkey::new`] is assembled from.
@@ -63,6 +71,8 @@ pub struct Parts {
     pub secret_pepper: [u8; 32],
     /// Key binding CSRF tokens to a browser.
     pub csrf_key: [u8; 32],
+    /// The shared revocation cache (Redis), if configured.
+    pub revocation_cache: Option<Arc<dyn RevocationCache>>,
 }
 
 impl Latchkey {
@@ -80,6 +90,8 @@ impl Latchkey {
             random: parts.random,
             settings: parts.settings,
             discovery,
+            revocations: revocations::RevocationMirror::new(),
+            revocation_cache: parts.revocation_cache,
         }
     }
 

@@ -62,7 +62,7 @@ impl Latchkey {
     /// `POST /login` for a pending authorization request.
     pub async fn login(
         &self,
-        pending_id: &str,
+        pending_id: Option<&str>,
         attempt: LoginAttempt,
         previous: Option<&SignedIn>,
     ) -> Result<LoginOutcome, CoreError> {
@@ -121,8 +121,18 @@ impl Latchkey {
             detail: format!("session {}", session.id),
         })
         .await;
-        let attached = self.store.attach_session(pending_id, &session.id).await?;
         let signed_in = SignedIn { session, user };
+        let Some(pending_id) = pending_id else {
+            // Signed in for Latchkey itself (the account pages).
+            return Ok(LoginOutcome::SignedIn {
+                cookie,
+                next: AuthorizeOutcome::Redirect("/account/sessions".into()),
+            });
+        };
+        let attached = self
+            .store
+            .attach_session(pending_id, &signed_in.session.id)
+            .await?;
         let next = if attached {
             self.resume(pending_id, &signed_in).await
         } else {

@@ -27,6 +27,16 @@ pub struct Settings {
     pub throttle: ThrottlePolicy,
     /// Signing algorithms, key rotation and JWT clock skew.
     pub keys: KeySettings,
+    /// Seconds a refresh family lives, however much it is used.
+    pub refresh_family_lifetime: i64,
+    /// Seconds a refresh family may go unused before it dies.
+    pub refresh_idle_timeout: i64,
+    /// Seconds during which the token just rotated may be presented once
+    /// more (lost response); 0 turns recovery off.
+    pub refresh_recovery_window: i64,
+    /// Seconds the in-memory revocation mirror may go without a successful
+    /// sync before checks go to the database.
+    pub revocation_mirror_staleness: i64,
 }
 
 impl Settings {
@@ -41,15 +51,27 @@ impl Settings {
             code_ttl: 60,
             pending_ttl: 600,
             session_ttl: 12 * 3600,
-            scopes_supported: ["openid", "profile", "email"].map(String::from).to_vec(),
+            scopes_supported: ["openid", "profile", "email", "offline_access", "sessions"]
+                .map(String::from)
+                .to_vec(),
             argon2: Argon2Params::default(),
             throttle: ThrottlePolicy::default(),
             keys: KeySettings::default(),
+            refresh_family_lifetime: 30 * 86_400,
+            refresh_idle_timeout: 14 * 86_400,
+            refresh_recovery_window: 0,
+            revocation_mirror_staleness: 5,
         }
     }
 
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
+    }
+
+    /// How long a revocation must be remembered: the longest an access
+    /// token it concerns can live, plus clock leeway.
+    pub fn revocation_ttl(&self) -> i64 {
+        self.access_token_ttl.max(self.id_token_ttl) + 60
     }
 
     /// Cookies get `Secure` when the issuer is served over https.

@@ -3,7 +3,8 @@
 //! error for the client.
 
 use latchkey_domain::{
-    AuthMethod, Client, CodeRedemption, GrantType, IssuedFromCode, RevokedToken,
+    AuthMethod, Client, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily,
+    RefreshPresentation, RefreshToken, RevocationKey, Teardown,
 };
 use latchkey_protocol::claims::{AccessTokenClaims, IdTokenClaims, ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
@@ -128,10 +129,10 @@ impl Latchkey {
                 self.redeem(&client, &code, &redirect_uri, &code_verifier)
                     .await
             }
-            TokenRequest::RefreshToken { .. } => Err(TokenError::Request(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "refresh tokens are not issued by this server",
-            ))),
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => self.refresh(&client, &refresh_token, scope).await,
         }
     }
 
@@ -164,8 +165,7 @@ impl Latchkey {
             &scope,
             &self.random.id(),
             now,
-            None,
-            None,
+            Grant::default(),
         )?;
         Ok(TokenResponse {
             access_token,
@@ -190,9 +190,15 @@ impl Latchkey {
         let now = self.now();
         let jti = self.random.id();
         let exp = now + self.settings.access_token_ttl;
+        // Decided before the code is consumed, so a replay finds the family
+        // to revoke even if this request is still issuing.
+        let family_id = client
+            .allows_grant(GrantType::RefreshToken)
+            .then(|| self.random.id());
         let issued = IssuedFromCode {
             access_token_jti: jti.clone(),
             access_token_expires_at: exp,
+            family_id: family_id.clone(),
         };
         let code = match self
             .store
@@ -204,14 +210,16 @@ impl Latchkey {
             CodeRedemption::AlreadyUsed(c) => {
                 // RFC 6749 §4.1.2: a code used twice revokes what it gave.
                 if let (Some(jti), Some(exp)) = (&c.access_token_jti, c.access_token_expires_at) {
-                    self.store
-                        .revoke_token(&RevokedToken {
-                            jti: jti.clone(),
-                            expires_at: exp,
-                            revoked_at: now,
-                            reason: "code_replay".into(),
-                        })
-                        .await?;
+                    self.revoke_jti(jti, exp, "code_replay").await?;
+                }
+                if let Some(fid) = &c.family_id {
+                    self.teardown(Teardown {
+                        now,
+                        reason: "code_replay".into(),
+                        families: vec![fid.clone()],
+                        ..Teardown::default()
+                    })
+                    .await?;
                 }
                 self.audit_code_replay(&c).await;
                 return Err(TokenError::Grant("code already used"));
@@ -243,15 +251,45 @@ impl Latchkey {
                 ))
             }
         }
-        let (access_token, _) = self.mint_access_token(
-            &user.id,
-            client,
-            &code.scope,
-            &jti,
-            now,
-            Some(code.auth_time),
-            Some(&code.session_id),
-        )?;
+        let refresh_token = match &family_id {
+            Some(fid) => {
+                let token = self.random.secret();
+                let family = RefreshFamily {
+                    id: fid.clone(),
+                    user_id: user.id.clone(),
+                    client_id: client.id.clone(),
+                    session_id: code.session_id.clone(),
+                    scope: code.scope.clone(),
+                    auth_time: code.auth_time,
+                    generation: 0,
+                    revoked: false,
+                    created_at: now,
+                    last_used_at: now,
+                    expires_at: now + self.settings.refresh_family_lifetime,
+                    revoked_at: None,
+                    revoked_reason: None,
+                };
+                let first = RefreshToken {
+                    token_hash: token_hash(&token),
+                    family_id: fid.clone(),
+                    generation: 0,
+                    created_at: now,
+                    used_at: None,
+                    access_token_jti: jti.clone(),
+                    access_token_expires_at: exp,
+                };
+                self.store.create_family(&family, &first).await?;
+                Some(token)
+            }
+            None => None,
+        };
+        let grant = Grant {
+            auth_time: Some(code.auth_time),
+            sid: Some(&code.session_id),
+            fid: family_id.as_deref(),
+        };
+        let (access_token, _) =
+            self.mint_access_token(&user.id, client, &code.scope, &jti, now, grant)?;
         let id_token = if code.scope.contains(Scope::OPENID) {
             // The client's registered algorithm; at_hash follows it.
             let id_alg = self.id_token_alg(client);
@@ -280,13 +318,169 @@ impl Latchkey {
             access_token,
             token_type: "Bearer",
             expires_in: self.settings.access_token_ttl as u64,
-            refresh_token: None,
+            refresh_token,
             id_token,
             scope: code.scope.to_string(),
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The refresh grant (RFC 6749 §6) with rotation, reuse detection and,
+    /// when configured, recovery of a lost response.
+    async fn refresh(
+        &self,
+        client: &Client,
+        presented: &Opaque,
+        requested: Option<Scope>,
+    ) -> Result<TokenResponse, TokenError> {
+        if !client.allows_grant(GrantType::RefreshToken) {
+            return Err(TokenError::Unauthorized("refresh_token"));
+        }
+        let now = self.now();
+        let Some((token, family)) = self
+            .store
+            .find_refresh_token(&token_hash(presented.expose()))
+            .await?
+        else {
+            return Err(TokenError::Grant("unknown refresh token"));
+        };
+        if family.client_id != client.id {
+            // Not this client's: say nothing, change nothing.
+            return Err(TokenError::Grant("refresh token of another client"));
+        }
+        // A family created just after its session ended (a code exchange
+        // racing a logout) is caught here: the session's revocation stands.
+        let family_keys = [
+            RevocationKey::Family(family.id.clone()).to_key(),
+            RevocationKey::Session(family.session_id.clone()).to_key(),
+        ];
+        if self.is_revoked(&family_keys).await? {
+            return Err(TokenError::Grant(
+                "refresh family or its session was revoked",
+            ));
+        }
+        if let Some(why) = family.unusable(now, self.settings.refresh_idle_timeout) {
+            tracing::info!(family = %family.id, why, "refresh refused");
+            return Err(TokenError::Grant("refresh family is no longer usable"));
+        }
+        let scope = match requested {
+            Some(s) if !s.is_subset(&family.scope) => {
+                return Err(TokenError::Scope(
+                    "a refresh may narrow the scope, never widen it".into(),
+                ))
+            }
+            Some(s) => s,
+            None => family.scope.clone(),
+        };
+        // The token this request consumes: the presented one, or, for a
+        // recovery, its unused successor (which is revoked instead).
+        let newest = if token.generation == family.generation {
+            None
+        } else {
+            self.store
+                .find_family_token(&family.id, family.generation)
+                .await?
+        };
+        let successor_used = newest.as_ref().is_none_or(|n| n.used_at.is_some());
+        let mut presentation = token.presentation(
+            &family,
+            successor_used,
+            now,
+            self.settings.refresh_recovery_window,
+        );
+        if presentation == RefreshPresentation::Retry
+            && self
+                .is_revoked(&[RevocationKey::Token(token.access_token_jti.clone()).to_key()])
+                .await?
+        {
+            // Its access token was revoked by an earlier recovery: this
+            // token was superseded, not lost. Retrying it is a replay.
+            presentation = RefreshPresentation::Reuse;
+        }
+        let consumed = match presentation {
+            RefreshPresentation::Current => token.clone(),
+            RefreshPresentation::Retry => match newest {
+                Some(n) => n,
+                None => return Err(TokenError::Grant("refresh token already used")),
+            },
+            RefreshPresentation::Reuse => {
+                self.teardown(Teardown {
+                    now,
+                    reason: "refresh_token_reuse".into(),
+                    families: vec![family.id.clone()],
+                    ..Teardown::default()
+                })
+                .await?;
+                self.audit(crate::audit::Event {
+                    kind: "refresh_reuse",
+                    user_id: Some(&family.user_id),
+                    client_id: Some(family.client_id.as_str()),
+                    ip: None,
+                    detail: format!(
+                        "family {} revoked: generation {} presented again",
+                        family.id, token.generation
+                    ),
+                })
+                .await;
+                return Err(TokenError::Grant("refresh token already used"));
+            }
+        };
+        let user = match self.store.find_user(&family.user_id).await? {
+            Some(u) if !u.disabled => u,
+            _ => return Err(TokenError::Grant("user no longer exists or is disabled")),
+        };
+        let jti = self.random.id();
+        let new_token = self.random.secret();
+        let next = RefreshToken {
+            token_hash: token_hash(&new_token),
+            family_id: family.id.clone(),
+            generation: family.generation + 1,
+            created_at: now,
+            used_at: None,
+            access_token_jti: jti.clone(),
+            access_token_expires_at: now + self.settings.access_token_ttl,
+        };
+        // The family's state is checked in the same transaction: a revoke
+        // that answered first leaves this with nothing to rotate.
+        if !self
+            .store
+            .rotate_refresh(
+                &family.id,
+                family.generation,
+                &consumed.token_hash,
+                &next,
+                now,
+            )
+            .await?
+        {
+            return Err(TokenError::Grant("refresh token already used"));
+        }
+        if consumed.token_hash != token.token_hash {
+            // Recovery: the successor never reached the client; its access
+            // token must not stay live either.
+            self.revoke_jti(
+                &consumed.access_token_jti,
+                consumed.access_token_expires_at,
+                "refresh_recovery",
+            )
+            .await?;
+        }
+        let grant = Grant {
+            auth_time: Some(family.auth_time),
+            sid: Some(&family.session_id),
+            fid: Some(&family.id),
+        };
+        let (access_token, _) =
+            self.mint_access_token(&user.id, client, &scope, &jti, now, grant)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl as u64,
+            refresh_token: Some(new_token),
+            id_token: None,
+            scope: scope.to_string(),
+        })
+    }
+
     fn mint_access_token(
         &self,
         sub: &str,
@@ -294,8 +488,7 @@ impl Latchkey {
         scope: &Scope,
         jti: &str,
         now: i64,
-        auth_time: Option<i64>,
-        sid: Option<&str>,
+        grant: Grant<'_>,
     ) -> Result<(String, &'static str), CoreError> {
         let claims = AccessTokenClaims {
             iss: self.settings.issuer.clone(),
@@ -306,8 +499,9 @@ impl Latchkey {
             jti: jti.to_owned(),
             iat: now,
             exp: now + self.settings.access_token_ttl,
-            auth_time,
-            sid: sid.map(str::to_owned),
+            auth_time: grant.auth_time,
+            sid: grant.sid.map(str::to_owned),
+            fid: grant.fid.map(str::to_owned),
         };
         let signed = self
             .keys
@@ -315,6 +509,14 @@ impl Latchkey {
             .sign(ACCESS_TOKEN_TYP, &to_map(&claims))?;
         Ok((signed.token, signed.alg))
     }
+}
+
+/// What ties an access token to a user's sign-in, for revocation.
+#[derive(Debug, Clone, Copy, Default)]
+struct Grant<'a> {
+    auth_time: Option<i64>,
+    sid: Option<&'a str>,
+    fid: Option<&'a str>,
 }
 
 fn machine_scope(allowed: &Scope) -> Scope {

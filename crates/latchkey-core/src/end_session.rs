@@ -1,0 +1,167 @@
+//! RP-Initiated Logout 1.0 (`end_session_endpoint`).
+//!
+//! With a valid `id_token_hint` for the signed-in user, the session ends at
+//! once; without one, the user confirms on a CSRF-protected page, so a
+//! third-party page cannot sign users out. `post_logout_redirect_uri` must
+//! equal one registered for the client, byte for byte, or there is no
+//! redirect at all.
+
+use latchkey_domain::Client;
+use latchkey_protocol::claims::ID_TOKEN_TYP;
+use latchkey_protocol::{ClientId, OAuthError, Params, State};
+use serde_json::Value;
+
+use crate::authorize::SignedIn;
+use crate::Latchkey;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogoutOutcome {
+    /// Ask the user to confirm; the form carries these parameters back.
+    Confirm {
+        query: String,
+        client_name: Option<String>,
+    },
+    /// Signed out (or was not signed in): clear the cookie, then redirect
+    /// here, or show the signed-out page.
+    Done { redirect: Option<String> },
+    /// Refused: no redirect.
+    ErrorPage(OAuthError),
+}
+
+/// What a verified `id_token_hint` says.
+#[derive(Debug, Clone)]
+pub struct HintClaims {
+    pub sub: String,
+    pub aud: Vec<String>,
+    pub sid: Option<String>,
+}
+
+impl Latchkey {
+    /// Checks an `id_token_hint`: signed by one of Latchkey's published keys
+    /// under the algorithm rules, typed as an ID token, issued here. An
+    /// expired hint is accepted (OIDC RP-Initiated Logout §2).
+    pub fn id_token_hint_claims(&self, hint: &str) -> Result<HintClaims, OAuthError> {
+        let refuse = || {
+            OAuthError::invalid_request("id_token_hint is not an ID token issued by this server")
+        };
+        let claims = self
+            .keys
+            .current()
+            .verify(hint, Some(ID_TOKEN_TYP))
+            .map_err(|_| refuse())?;
+        if claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
+            return Err(refuse());
+        }
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .ok_or_else(refuse)?
+            .to_owned();
+        let aud = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => return Err(refuse()),
+        };
+        let sid = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
+        Ok(HintClaims { sub, aud, sid })
+    }
+
+    /// `GET|POST /logout`. `confirmed` is true when the user submitted the
+    /// confirmation form (its CSRF token already checked).
+    pub async fn end_session(
+        &self,
+        params: &Params,
+        signed_in: Option<&SignedIn>,
+        confirmed: bool,
+    ) -> LogoutOutcome {
+        match self.end_session_inner(params, signed_in, confirmed).await {
+            Ok(o) => o,
+            Err(e) => LogoutOutcome::ErrorPage(e),
+        }
+    }
+
+    async fn end_session_inner(
+        &self,
+        params: &Params,
+        signed_in: Option<&SignedIn>,
+        confirmed: bool,
+    ) -> Result<LogoutOutcome, OAuthError> {
+        let hint = params
+            .get("id_token_hint")
+            .map(|h| self.id_token_hint_claims(h))
+            .transpose()?;
+        let client_id = match (params.get("client_id"), &hint) {
+            (Some(c), Some(h)) if !h.aud.iter().any(|a| a == c) => {
+                return Err(OAuthError::invalid_request(
+                    "client_id does not match the id_token_hint",
+                ))
+            }
+            (Some(c), _) => Some(ClientId::parse(c)?),
+            (None, Some(h)) => h.aud.first().map(|a| ClientId::parse(a)).transpose()?,
+            (None, None) => None,
+        };
+        let client = match &client_id {
+            Some(id) => Some(
+                self.store
+                    .find_client(id)
+                    .await
+                    .map_err(|e| crate::CoreError::from(e).to_oauth())?
+                    .ok_or_else(|| OAuthError::invalid_request("unknown client_id"))?,
+            ),
+            None => None,
+        };
+        let state = params.get("state").map(State::parse).transpose()?;
+        let redirect = match params.get("post_logout_redirect_uri") {
+            Some(uri) => Some(post_logout_redirect(client.as_ref(), uri, state.as_ref())?),
+            None => None,
+        };
+
+        let Some(signed_in) = signed_in else {
+            return Ok(LogoutOutcome::Done { redirect });
+        };
+        let hint_is_this_user = hint.as_ref().is_some_and(|h| h.sub == signed_in.user.id);
+        if !hint_is_this_user && !confirmed {
+            return Ok(LogoutOutcome::Confirm {
+                query: params.to_query(),
+                client_name: client.map(|c| c.name),
+            });
+        }
+        self.end_sessions(
+            &signed_in.user.id,
+            Some(vec![signed_in.session.id.clone()]),
+            false,
+            "logout",
+        )
+        .await
+        .map_err(|e| e.to_oauth())?;
+        Ok(LogoutOutcome::Done { redirect })
+    }
+}
+
+fn post_logout_redirect(
+    client: Option<&Client>,
+    uri: &str,
+    state: Option<&State>,
+) -> Result<String, OAuthError> {
+    let client = client.ok_or_else(|| {
+        OAuthError::invalid_request("post_logout_redirect_uri needs client_id or id_token_hint")
+    })?;
+    let registered = client
+        .post_logout_redirect_uris
+        .iter()
+        .find(|r| r.as_str() == uri)
+        .ok_or_else(|| {
+            OAuthError::invalid_request(
+                "post_logout_redirect_uri is not registered for this client",
+            )
+        })?;
+    let mut url = registered.url();
+    if let Some(s) = state {
+        url.query_pairs_mut().append_pair("state", s.as_str());
+    }
+    Ok(url.into())
+}

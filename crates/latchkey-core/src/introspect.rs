@@ -1,0 +1,84 @@
+//! Token introspection (RFC 7662) for resource servers, which are
+//! registered confidential clients. Anything not known to be live, whatever
+//! the reason, is `{"active": false}`.
+
+use latchkey_protocol::claims::Introspection;
+use latchkey_protocol::client_auth::ClientAuthentication;
+
+use crate::secrets::token_hash;
+use crate::token::TokenError;
+use crate::userinfo::BearerError;
+use crate::Latchkey;
+
+impl Latchkey {
+    /// `POST /introspect`.
+    pub async fn introspect(
+        &self,
+        auth: &ClientAuthentication,
+        token: &str,
+        hint: Option<&str>,
+    ) -> Result<Introspection, TokenError> {
+        let client = self.authenticate_client(auth).await?;
+        if client.is_public() {
+            return Err(TokenError::ClientAuth("public clients may not introspect"));
+        }
+        if token.len() > 8192 {
+            return Ok(Introspection::default());
+        }
+        let looks_like_jwt = token.split('.').count() == 3;
+        if looks_like_jwt || hint == Some("access_token") {
+            match self.check_access_token(token).await {
+                Ok(c) => {
+                    return Ok(Introspection {
+                        active: true,
+                        scope: Some(c.scope),
+                        client_id: Some(c.client_id),
+                        sub: Some(c.sub),
+                        exp: Some(c.exp),
+                        iat: Some(c.iat),
+                        iss: Some(c.iss),
+                        aud: Some(c.aud),
+                        token_type: Some("Bearer"),
+                        jti: Some(c.jti),
+                    })
+                }
+                Err(BearerError::Core(e)) => return Err(TokenError::Core(e)),
+                Err(_) if looks_like_jwt => return Ok(Introspection::default()),
+                Err(_) => {}
+            }
+        }
+        // A refresh token: only its own client learns about it.
+        let now = self.now();
+        let Some((t, family)) = self.store.find_refresh_token(&token_hash(token)).await? else {
+            return Ok(Introspection::default());
+        };
+        let live = family.client_id == client.id
+            && t.used_at.is_none()
+            && t.generation == family.generation
+            && family
+                .unusable(now, self.settings.refresh_idle_timeout)
+                .is_none()
+            && !self
+                .is_revoked(&[latchkey_domain::RevocationKey::Family(family.id.clone()).to_key()])
+                .await?;
+        if !live {
+            return Ok(Introspection::default());
+        }
+        Ok(Introspection {
+            active: true,
+            scope: Some(family.scope.to_string()),
+            client_id: Some(family.client_id.to_string()),
+            sub: Some(family.user_id.clone()),
+            exp: Some(
+                family
+                    .expires_at
+                    .min(family.last_used_at + self.settings.refresh_idle_timeout),
+            ),
+            iat: Some(t.created_at),
+            iss: Some(self.settings.issuer.clone()),
+            aud: None,
+            token_type: Some("refresh_token"),
+            jti: None,
+        })
+    }
+}

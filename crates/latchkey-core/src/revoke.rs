@@ -1,0 +1,87 @@
+//! Token revocation (RFC 7009): refresh tokens (the whole family) and
+//! access tokens (by `jti`). The hint is honoured for the order of lookups,
+//! never trusted; a token of another client is left alone; an unknown token
+//! is answered like a revoked one.
+
+use latchkey_domain::{Client, Teardown};
+use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
+use latchkey_protocol::client_auth::ClientAuthentication;
+use serde_json::Value;
+
+use crate::audit::Event;
+use crate::secrets::token_hash;
+use crate::token::TokenError;
+use crate::Latchkey;
+
+impl Latchkey {
+    /// `POST /revoke`.
+    pub async fn revoke(
+        &self,
+        auth: &ClientAuthentication,
+        token: &str,
+        hint: Option<&str>,
+    ) -> Result<(), TokenError> {
+        let client = self.authenticate_client(auth).await?;
+        if token.len() > 8192 {
+            return Ok(());
+        }
+        let access_first = hint == Some("access_token");
+        if access_first {
+            if self.revoke_access_token(&client, token).await? {
+                return Ok(());
+            }
+            self.revoke_refresh_token(&client, token).await?;
+        } else if !self.revoke_refresh_token(&client, token).await? {
+            self.revoke_access_token(&client, token).await?;
+        }
+        Ok(())
+    }
+
+    /// True when the token was a refresh token (whether or not it was this
+    /// client's).
+    async fn revoke_refresh_token(&self, client: &Client, token: &str) -> Result<bool, TokenError> {
+        let Some((_, family)) = self.store.find_refresh_token(&token_hash(token)).await? else {
+            return Ok(false);
+        };
+        if family.client_id != client.id {
+            tracing::info!(client = %client.id, "refused to revoke another client's refresh token");
+            return Ok(true);
+        }
+        self.teardown(Teardown {
+            now: self.now(),
+            reason: "revoked by client".into(),
+            families: vec![family.id.clone()],
+            ..Teardown::default()
+        })
+        .await?;
+        self.audit(Event {
+            kind: "refresh_revoked",
+            user_id: Some(&family.user_id),
+            client_id: Some(client.id.as_str()),
+            ip: None,
+            detail: format!("family {}", family.id),
+        })
+        .await;
+        Ok(true)
+    }
+
+    /// True when the token was one of Latchkey's access tokens.
+    async fn revoke_access_token(&self, client: &Client, token: &str) -> Result<bool, TokenError> {
+        let Ok(claims) = self.keys.current().verify(token, Some(ACCESS_TOKEN_TYP)) else {
+            return Ok(false);
+        };
+        let Ok(claims) = serde_json::from_value::<AccessTokenClaims>(Value::Object(claims)) else {
+            return Ok(false);
+        };
+        if claims.iss != self.settings.issuer {
+            return Ok(false);
+        }
+        if claims.client_id != client.id.as_str() {
+            tracing::info!(client = %client.id, "refused to revoke another client's access token");
+            return Ok(true);
+        }
+        self.revoke_jti(&claims.jti, claims.exp, "revoked by client")
+            .await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,205 @@
+//! Browser sessions and everything that ends them: a user's session list
+//! with a per-session sign-out, logout, password change and account
+//! removal. Every ending goes through [`Latchkey::teardown`], one database
+//! transaction that ends the sessions, revokes their refresh families,
+//! records the revocations and queues back-channel logout tokens.
+
+use latchkey_domain::{
+    BrowserSession, Client, LogoutDelivery, RevocationKey, RevokedToken, Teardown, TeardownResult,
+};
+use latchkey_protocol::claims::{LogoutTokenClaims, BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYP};
+use serde_json::json;
+
+use crate::audit::Event;
+use crate::error::CoreError;
+use crate::token::to_map;
+use crate::Latchkey;
+
+/// One session as its user sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionView {
+    pub id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// The applications that signed in through this session.
+    pub clients: Vec<String>,
+    /// Whether this is the session of the browser asking.
+    pub current: bool,
+}
+
+impl Latchkey {
+    /// Applies a teardown (one transaction), then spreads its revocations
+    /// to the in-memory mirror and the shared cache.
+    pub async fn teardown(&self, t: Teardown) -> Result<TeardownResult, CoreError> {
+        let ttl = self.settings.revocation_ttl();
+        let result = self.store.apply_teardown(&t, ttl).await?;
+        let mut spread: Vec<RevokedToken> = t.revocations.clone();
+        let entry = |key: RevocationKey| RevokedToken {
+            key: key.to_key(),
+            expires_at: t.now + ttl,
+            revoked_at: t.now,
+            reason: t.reason.clone(),
+        };
+        spread.extend(
+            result
+                .ended_sessions
+                .iter()
+                .map(|s| entry(RevocationKey::Session(s.clone()))),
+        );
+        spread.extend(
+            result
+                .revoked_families
+                .iter()
+                .map(|f| entry(RevocationKey::Family(f.clone()))),
+        );
+        self.spread_revocations(&spread).await;
+        Ok(result)
+    }
+
+    /// Ends sessions of a user (all active ones when `only` is None) and,
+    /// with `all_families`, every refresh family of the user too; queues a
+    /// back-channel logout token for each client that signed in through
+    /// an ended session.
+    pub async fn end_sessions(
+        &self,
+        user_id: &str,
+        only: Option<Vec<String>>,
+        all_families: bool,
+        reason: &str,
+    ) -> Result<TeardownResult, CoreError> {
+        let now = self.now();
+        let sessions: Vec<BrowserSession> = self
+            .store
+            .list_user_sessions(user_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.is_active())
+            .filter(|s| only.as_ref().is_none_or(|o| o.contains(&s.id)))
+            .collect();
+        let ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
+        let mut deliveries = Vec::new();
+        for s in &sessions {
+            for client_id in self.store.session_clients(&s.id).await? {
+                if let Some(client) = self.store.find_client(&client_id).await? {
+                    if let Some(d) = self.logout_delivery(&client, user_id, &s.id, now)? {
+                        deliveries.push(d);
+                    }
+                }
+            }
+        }
+        let result = self
+            .teardown(Teardown {
+                now,
+                reason: reason.to_owned(),
+                end_sessions: ids.clone(),
+                families_of_sessions: ids,
+                families_of_user: all_families.then(|| user_id.to_owned()),
+                deliveries,
+                ..Teardown::default()
+            })
+            .await?;
+        for sid in &result.ended_sessions {
+            self.audit(Event {
+                kind: "session_ended",
+                user_id: Some(user_id),
+                client_id: None,
+                ip: None,
+                detail: format!("session {sid}: {reason}"),
+            })
+            .await;
+        }
+        Ok(result)
+    }
+
+    /// A signed logout token for one client, if it takes back-channel
+    /// logouts.
+    fn logout_delivery(
+        &self,
+        client: &Client,
+        user_id: &str,
+        sid: &str,
+        now: i64,
+    ) -> Result<Option<LogoutDelivery>, CoreError> {
+        let Some(uri) = &client.backchannel_logout_uri else {
+            return Ok(None);
+        };
+        let claims = LogoutTokenClaims {
+            iss: self.settings.issuer.clone(),
+            sub: user_id.to_owned(),
+            aud: client.id.to_string(),
+            iat: now,
+            exp: now + 120,
+            jti: self.random.id(),
+            sid: sid.to_owned(),
+            events: json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+        };
+        let token = self
+            .keys
+            .current()
+            .sign(LOGOUT_TOKEN_TYP, &to_map(&claims))?
+            .token;
+        Ok(Some(LogoutDelivery {
+            id: self.random.id(),
+            client_id: client.id.clone(),
+            uri: uri.clone(),
+            logout_token: token,
+            created_at: now,
+            attempts: 0,
+            next_attempt_at: now,
+            delivered_at: None,
+            last_error: None,
+        }))
+    }
+
+    /// The user's active sessions, newest first.
+    pub async fn list_sessions(
+        &self,
+        user_id: &str,
+        current: Option<&str>,
+    ) -> Result<Vec<SessionView>, CoreError> {
+        let now = self.now();
+        let mut out = Vec::new();
+        for s in self.store.list_user_sessions(user_id).await? {
+            if !s.is_active() || now >= s.created_at + self.settings.session_ttl {
+                continue;
+            }
+            let mut clients = Vec::new();
+            for id in self.store.session_clients(&s.id).await? {
+                if let Some(c) = self.store.find_client(&id).await? {
+                    clients.push(c.name);
+                }
+            }
+            out.push(SessionView {
+                current: current == Some(s.id.as_str()),
+                id: s.id,
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                user_agent: s.user_agent,
+                ip: s.ip,
+                clients,
+            });
+        }
+        out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(out)
+    }
+
+    /// Ends one of the user's own sessions; false if it is not theirs or
+    /// already ended (the caller answers 404 either way).
+    pub async fn end_own_session(&self, user_id: &str, sid: &str) -> Result<bool, CoreError> {
+        match self.store.find_session(sid).await? {
+            Some(s) if s.user_id == user_id && s.is_active() => {}
+            _ => return Ok(false),
+        }
+        let r = self
+            .end_sessions(
+                user_id,
+                Some(vec![sid.to_owned()]),
+                false,
+                "session ended by its user",
+            )
+            .await?;
+        Ok(!r.ended_sessions.is_empty())
+    }
+}
