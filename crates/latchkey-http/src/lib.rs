@@ -3,10 +3,12 @@
 //! Handlers here only translate: they read the request (strictly: exact
 //! Content-Type, size limits, parameters parsed once), call the core, and
 //! turn its outcome into a response. Every endpoint lives in a file named
-//! after it: `oauth2/{authorize,token}.rs`, `oidc/{discovery,jwks,userinfo}.rs`,
-//! `pages/{login,consent}.rs`. This crate must not touch storage or keys
+//! after it: `oauth2/{authorize,token,revoke,introspect}.rs`,
+//! `oidc/{discovery,jwks,userinfo,end_session}.rs`, `pages/{login,consent,account}.rs`,
+//! `api/sessions.rs`. This crate must not touch storage or keys
 //! directly.
 
+pub mod api;
 pub mod error;
 pub mod oauth2;
 pub mod oidc;
@@ -36,6 +38,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(oauth2::authorize::post)),
     )
     .service(web::resource("/token").route(web::post().to(oauth2::token::token)))
+    .service(web::resource("/revoke").route(web::post().to(oauth2::revoke::revoke)))
+    .service(web::resource("/introspect").route(web::post().to(oauth2::introspect::introspect)))
+    .service(
+        web::resource("/logout")
+            .route(web::get().to(oidc::end_session::get))
+            .route(web::post().to(oidc::end_session::post)),
+    )
+    .service(web::resource("/logout/confirm").route(web::post().to(oidc::end_session::confirm)))
+    .service(web::resource("/account/sessions").route(web::get().to(pages::account::sessions)))
+    .service(
+        web::resource("/account/sessions/end").route(web::post().to(pages::account::end_session)),
+    )
+    .service(
+        web::resource("/account/password")
+            .route(web::get().to(pages::account::password_form))
+            .route(web::post().to(pages::account::change_password)),
+    )
+    .service(web::resource("/api/sessions").route(web::get().to(api::sessions::list)))
+    .service(web::resource("/api/sessions/{id}").route(web::delete().to(api::sessions::delete)))
     .service(
         web::resource("/userinfo")
             .route(web::get().to(oidc::userinfo::userinfo))
@@ -52,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(pages::consent::submit)),
     )
     .service(web::resource("/healthz").route(web::get().to(health)))
+    .service(web::resource("/readyz").route(web::get().to(ready)))
     .default_service(web::to(error::not_found));
 }
 
@@ -63,6 +85,20 @@ pub fn security_headers() -> DefaultHeaders {
         .add((header::REFERRER_POLICY, "no-referrer"))
 }
 
+/// `GET /readyz`: 200 when the database, the keys and (if configured) the
+/// shared cache are usable; 503 otherwise, with which part failed.
+async fn ready(app: web::Data<Latchkey>) -> actix_web::HttpResponse {
+    let r = app.readiness().await;
+    let mut resp = if r.ready() {
+        actix_web::HttpResponse::Ok()
+    } else {
+        actix_web::HttpResponse::ServiceUnavailable()
+    };
+    resp.insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(r)
+}
+
+/// `GET /healthz`: the process is up.
 async fn health() -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type("application/json")

@@ -1,4 +1,6 @@
 //! OAuth 2.0 endpoints.
 
 pub mod authorize;
+pub mod introspect;
+pub mod revoke;
 pub mod token;

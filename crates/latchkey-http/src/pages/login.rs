@@ -52,19 +52,20 @@ fn login_page(
     )
 }
 
-fn pending_id(value: Option<&str>) -> Result<&str, OAuthError> {
+/// The pending request a sign-in is for; none means signing in to the
+/// account pages.
+fn pending_id(value: Option<&str>) -> Result<Option<&str>, OAuthError> {
     match value {
+        None => Ok(None),
         Some(id)
             if id.len() <= 64
                 && id
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
         {
-            Ok(id)
+            Ok(Some(id))
         }
-        _ => Err(OAuthError::invalid_request(
-            "no sign-in request; return to the application and start again",
-        )),
+        _ => Err(OAuthError::invalid_request("malformed sign-in request")),
     }
 }
 
@@ -77,7 +78,11 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
         Ok(id) => id,
         Err(e) => return error_page(&e),
     };
-    let view = app.login_view(id).await;
+    let view = match id {
+        Some(id) => app.login_view(id).await,
+        None => Default::default(),
+    };
+    let id = id.unwrap_or("");
     let hint = view.login_hint.unwrap_or_default();
     login_page(
         &req,
@@ -133,7 +138,7 @@ pub async fn submit(
             &req,
             &app,
             StatusCode::UNAUTHORIZED,
-            id,
+            id.unwrap_or(""),
             &username,
             None,
             Some("Wrong username or password.".into()),
@@ -142,7 +147,7 @@ pub async fn submit(
             &req,
             &app,
             StatusCode::TOO_MANY_REQUESTS,
-            id,
+            id.unwrap_or(""),
             &username,
             None,
             Some(format!(

@@ -5,6 +5,7 @@
 //! to the browser's `latchkey_csrf` cookie. Cookies are HttpOnly,
 //! SameSite=Lax, and Secure when the issuer is https.
 
+pub mod account;
 pub mod consent;
 pub mod login;
 
