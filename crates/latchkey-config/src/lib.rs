@@ -26,6 +26,9 @@ pub struct Config {
     pub database_url: String,
     /// Optional Redis for the revocation cache (`LATCHKEY_REDIS_URL`).
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel (`LATCHKEY_REDIS_PREFIX`), so
+    /// deployments sharing a Redis stay apart.
+    pub redis_prefix: String,
     /// The key-encryption key file (`LATCHKEY_KEK_FILE`).
     pub kek_file: PathBuf,
     /// Run migrations when the server starts.
@@ -38,6 +41,51 @@ pub struct Config {
     pub database: Database,
     pub passwords: Passwords,
     pub keys: Keys,
+    pub refresh: Refresh,
+    pub revocations: Revocations,
+}
+
+/// The in-memory revocation mirror each instance keeps.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Revocations {
+    /// How often the mirror catches up with the database (milliseconds).
+    pub sync_interval_ms: u64,
+    /// How long the mirror may go without a successful sync before checks
+    /// go to the database instead (seconds).
+    pub max_staleness_secs: i64,
+}
+
+impl Default for Revocations {
+    fn default() -> Self {
+        Revocations {
+            sync_interval_ms: 1000,
+            max_staleness_secs: 5,
+        }
+    }
+}
+
+/// Refresh-token families.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Refresh {
+    /// Seconds a family lives however much it is used (default 30 days).
+    pub family_lifetime: i64,
+    /// Seconds a family may go unused (default 14 days).
+    pub idle_timeout: i64,
+    /// Seconds during which the token just rotated may be presented once
+    /// more after a lost response; 0 (default) turns recovery off.
+    pub recovery_window: i64,
+}
+
+impl Default for Refresh {
+    fn default() -> Self {
+        Refresh {
+            family_lifetime: 30 * 86_400,
+            idle_timeout: 14 * 86_400,
+            recovery_window: 0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,6 +107,8 @@ pub struct Database {
     pub connect_timeout_secs: u64,
     pub acquire_timeout_secs: u64,
     pub statement_timeout_secs: Option<u64>,
+    /// Postgres only: the schema to use (created if missing).
+    pub schema: Option<String>,
 }
 
 /// Signing keys, their rotation, and the checks of JWTs that come in. Every
@@ -105,6 +155,7 @@ impl Default for Config {
             bind: "127.0.0.1:8080".into(),
             database_url: "sqlite://data/latchkey.db".into(),
             redis_url: None,
+            redis_prefix: "latchkey:".into(),
             kek_file: PathBuf::from("keys/kek"),
             migrate_on_start: true,
             log_format: "text".into(),
@@ -113,6 +164,8 @@ impl Default for Config {
             database: Database::default(),
             passwords: Passwords::default(),
             keys: Keys::default(),
+            refresh: Refresh::default(),
+            revocations: Revocations::default(),
         }
     }
 }
@@ -176,6 +229,7 @@ impl Default for Database {
             connect_timeout_secs: 5,
             acquire_timeout_secs: 5,
             statement_timeout_secs: None,
+            schema: None,
         }
     }
 }
@@ -328,6 +382,35 @@ impl Config {
                 "tokens.session_ttl",
                 "LATCHKEY_TOKENS__SESSION_TTL",
                 "must be between 60 seconds and 30 days",
+            ));
+        }
+        let r = &self.refresh;
+        if !(60..=365 * 86_400).contains(&r.family_lifetime) {
+            return Err(invalid(
+                "refresh.family_lifetime",
+                "LATCHKEY_REFRESH__FAMILY_LIFETIME",
+                "must be between 60 seconds and 365 days",
+            ));
+        }
+        if !(60..=r.family_lifetime).contains(&r.idle_timeout) {
+            return Err(invalid(
+                "refresh.idle_timeout",
+                "LATCHKEY_REFRESH__IDLE_TIMEOUT",
+                "must be between 60 seconds and the family lifetime",
+            ));
+        }
+        if !(0..=300).contains(&r.recovery_window) {
+            return Err(invalid(
+                "refresh.recovery_window",
+                "LATCHKEY_REFRESH__RECOVERY_WINDOW",
+                "must be between 0 (off) and 300 seconds",
+            ));
+        }
+        if self.revocations.sync_interval_ms < 50 || self.revocations.max_staleness_secs < 1 {
+            return Err(invalid(
+                "revocations",
+                "LATCHKEY_REVOCATIONS__*",
+                "sync_interval_ms must be at least 50 and max_staleness_secs at least 1",
             ));
         }
         if self.database.max_connections == 0 {

@@ -7,6 +7,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod backchannel;
+
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
@@ -29,7 +31,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SeaStore> {
             .database
             .statement_timeout_secs
             .map(Duration::from_secs),
-        schema: None,
+        schema: config.database.schema.clone(),
     };
     latchkey_storage::connect(&config.database_url, &opts)
         .await
@@ -90,6 +92,10 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     settings.code_ttl = config.tokens.code_ttl;
     settings.keys = key_settings(config);
     settings.session_ttl = config.tokens.session_ttl;
+    settings.refresh_family_lifetime = config.refresh.family_lifetime;
+    settings.refresh_idle_timeout = config.refresh.idle_timeout;
+    settings.refresh_recovery_window = config.refresh.recovery_window;
+    settings.revocation_mirror_staleness = config.revocations.max_staleness_secs;
     if let Some(aud) = &config.tokens.access_token_audience {
         settings.access_token_audience = aud.clone();
     }
@@ -99,6 +105,14 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         parallelism: config.passwords.argon2_parallelism,
     };
     let store: Arc<dyn Store> = Arc::new(store);
+    let redis = match &config.redis_url {
+        Some(url) => Some(
+            latchkey_cache::RedisRevocations::connect(url, &config.redis_prefix)
+                .await
+                .with_context(|| format!("cannot reach Redis at {}", redact_url(url)))?,
+        ),
+        None => None,
+    };
     // No key is loaded yet: the key service's first tick opens the stored
     // keys (failing on a wrong KEK before it changes anything) or, on a
     // fresh database, creates the first one.
@@ -113,6 +127,9 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         settings,
         secret_pepper: kek.derive("client-secret-pepper"),
         csrf_key: kek.derive("csrf"),
+        revocation_cache: redis
+            .clone()
+            .map(|r| Arc::new(r) as Arc<dyn latchkey_domain::RevocationCache>),
     });
     core.tick_keys().await.with_context(|| {
         format!(
@@ -141,7 +158,21 @@ impl Application {
             config.issuer = format!("{}{}", config.issuer.trim_end_matches('0'), port);
         }
         let core = web::Data::new(build_core(&config, clock).await?);
-        spawn_sweeper(core.clone());
+        core.sync_revocations()
+            .await
+            .context("cannot load revocations")?;
+        spawn_background(
+            core.clone(),
+            Duration::from_millis(config.revocations.sync_interval_ms),
+        );
+        if let Some(url) = &config.redis_url {
+            // Other instances' revocations arrive here within milliseconds.
+            let subscriber = latchkey_cache::RedisRevocations::connect(url, &config.redis_prefix)
+                .await
+                .with_context(|| format!("cannot reach Redis at {}", redact_url(url)))?;
+            let mirror = core.clone();
+            tokio::spawn(subscriber.subscribe(move |batch| mirror.revocations.insert(&batch)));
+        }
         spawn_key_checks(core.clone());
         let data = core.clone();
         let mut server = HttpServer::new(move || {
@@ -179,19 +210,40 @@ impl Application {
     }
 }
 
-/// Deletes expired codes, pending requests and revocations now and then.
-fn spawn_sweeper(core: web::Data<Latchkey>) {
+/// The server's background work: sweeping expired rows, keeping the
+/// revocation mirror in sync, and delivering back-channel logouts.
+fn spawn_background(core: web::Data<Latchkey>, sync_every: Duration) {
+    let sweeper = core.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match core.store.sweep_expired(core.clock.unix()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(rows = n, "swept expired rows"),
-                Err(e) => tracing::warn!(error = %e, "sweep failed"),
+            let now = sweeper.clock.unix();
+            let s = &sweeper.settings;
+            let swept = sweeper.store.sweep_expired(now).await;
+            let families = sweeper
+                .store
+                .sweep_families(now, s.refresh_idle_timeout, now - s.revocation_ttl())
+                .await;
+            match (swept, families) {
+                (Ok(a), Ok(b)) if a + b > 0 => tracing::debug!(rows = a + b, "swept expired rows"),
+                (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "sweep failed"),
+                _ => {}
             }
         }
     });
+    let sync = core.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(sync_every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sync.sync_revocations().await {
+                tracing::warn!(error = %e, "revocation sync failed; checks fall back to the database");
+            }
+        }
+    });
+    let deliverer = backchannel::Deliverer::new(core.into_inner());
+    tokio::spawn(deliverer.run(Duration::from_secs(1)));
 }
 
 /// Every `[keys] check_interval`: applies due rotations and picks up keys

@@ -117,6 +117,12 @@ struct ClientAdd {
     /// client_secret_basic (default) or client_secret_post.
     #[arg(long)]
     auth_method: Option<String>,
+    /// Where RP-initiated logout may return the browser (repeat for several).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are POSTed.
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
     /// The client's ID-token algorithm (id_token_signed_response_alg),
     /// among the enabled `[keys] algorithms`; default RS256.
     #[arg(long, value_name = "ALG")]
@@ -331,6 +337,8 @@ async fn client(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                     scope: a.scope,
                     auth_method: a.auth_method,
                     id_token_alg: a.id_token_alg,
+                    post_logout_redirect_uris: a.post_logout_redirect_uris,
+                    backchannel_logout_uri: a.backchannel_logout_uri,
                 })
                 .await?;
             if a.json {
