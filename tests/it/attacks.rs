@@ -435,8 +435,16 @@ async fn client_authentication_is_enforced() {
         .unwrap();
     assert_oauth_error(resp, 400, "unauthorized_client").await;
 
-    // Unsupported grants.
-    for g in ["password", "implicit", "refresh_token"] {
+    // Grants the client may not use, and grants nobody may use.
+    let resp = api()
+        .post(app.url("/token"))
+        .basic_auth(m.id(), m.secret.as_deref())
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 400, "unauthorized_client").await;
+    for g in ["password", "implicit"] {
         let resp = api()
             .post(app.url("/token"))
             .basic_auth(m.id(), m.secret.as_deref())

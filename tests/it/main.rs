@@ -5,6 +5,11 @@
 mod support;
 
 mod attacks;
+mod cache;
 mod cli;
+mod cluster;
+mod faults;
 mod flows;
 mod keys;
+mod logout;
+mod tokens;

@@ -19,9 +19,11 @@ pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
 pub struct TestApp {
     pub issuer: String,
+    /// Where this instance listens (the issuer may name a whole cluster).
+    pub base: String,
     pub core: web::Data<Latchkey>,
     pub clock: Arc<MockClock>,
-    _dir: TempDir,
+    _dir: Arc<TempDir>,
 }
 
 /// A registered client and its secret.
@@ -61,8 +63,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_in(Arc::new(tempfile::tempdir().expect("temp dir")), tweak).await
+    }
+
+    /// A server on the database and key of `dir`: several of them make a
+    /// cluster sharing one SQLite file.
+    pub async fn spawn_in(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(dir.path());
+        if let Some((url, schema)) = postgres_backend(dir.path()) {
+            config.database_url = url;
+            config.database.schema = Some(schema);
+        }
         tweak(&mut config);
         #[allow(clippy::disallowed_methods)]
         let clock = Arc::new(MockClock::new(Utc::now()));
@@ -70,9 +81,10 @@ impl TestApp {
             .await
             .expect("server starts");
         let issuer = app.issuer().to_owned();
-        let (_, core) = app.spawn();
+        let (port, core) = app.spawn();
         TestApp {
             issuer,
+            base: format!("http://127.0.0.1:{port}"),
             core,
             clock,
             _dir: dir,
@@ -80,7 +92,7 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.issuer, path)
+        format!("{}{}", self.base, path)
     }
 
     pub async fn add_user(&self, username: &str) -> latchkey_domain::User {
@@ -121,6 +133,24 @@ impl TestApp {
         })
         .await
     }
+}
+
+/// With `LATCHKEY_TEST_DATABASE=postgres`, every test server runs on
+/// Postgres (`LATCHKEY_TEST_POSTGRES_URL`, default the local `test`
+/// database) in a schema of its own, named after its directory so that
+/// servers sharing a directory share the schema.
+fn postgres_backend(dir: &std::path::Path) -> Option<(String, String)> {
+    if std::env::var("LATCHKEY_TEST_DATABASE").ok().as_deref() != Some("postgres") {
+        return None;
+    }
+    let url = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = dir.file_name().unwrap().to_string_lossy().to_lowercase();
+    let schema: String = format!("it_{name}")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Some((url, schema))
 }
 
 /// A browser: keeps cookies, never follows redirects (tests read them).
@@ -186,7 +216,7 @@ pub async fn assert_oauth_error(
 /// Drives the browser from an authorization URL through sign-in and
 /// consent to the redirect back to the client; returns the final Location.
 pub async fn sign_in(
-    app: &TestApp,
+    app: &impl Server,
     browser: &reqwest::Client,
     auth_url: &str,
     username: &str,
@@ -228,7 +258,7 @@ pub async fn sign_in(
 }
 
 /// Approves the consent page at `path`; returns the redirect to the client.
-pub async fn approve(app: &TestApp, browser: &reqwest::Client, path: &str) -> String {
+pub async fn approve(app: &impl Server, browser: &reqwest::Client, path: &str) -> String {
     let page = browser
         .get(app.url(path))
         .send()
@@ -266,7 +296,7 @@ pub fn pkce() -> (String, String) {
 /// An authorization URL built by hand, for requests a library would never
 /// send. `extra` replaces or adds parameters; a value of "" removes one.
 pub fn authorize_url(
-    app: &TestApp,
+    app: &impl Server,
     client_id: &str,
     challenge: &str,
     extra: &[(&str, &str)],
@@ -297,7 +327,7 @@ pub fn authorize_url(
 
 /// Signs `username` in through a hand-built request and returns the code.
 pub async fn code_for(
-    app: &TestApp,
+    app: &impl Server,
     browser: &reqwest::Client,
     client: &TestClient,
     challenge: &str,
@@ -315,13 +345,13 @@ pub async fn code_for(
         "redirected to the client: {back}"
     );
     assert_eq!(param(&back, "state").as_deref(), Some("st-123"));
-    assert_eq!(param(&back, "iss").as_deref(), Some(app.issuer.as_str()));
+    assert_eq!(param(&back, "iss").as_deref(), Some(app.issuer()));
     param(&back, "code").expect("a code")
 }
 
 /// Redeems a code at the token endpoint with client_secret_basic.
 pub async fn redeem(
-    app: &TestApp,
+    app: &impl Server,
     client: &TestClient,
     code: &str,
     verifier: &str,
@@ -338,4 +368,120 @@ pub async fn redeem(
         .send()
         .await
         .unwrap()
+}
+
+/// A private Redis on a free loopback port, stopped (by its PID) when
+/// dropped or when the test says so.
+pub struct RedisServer {
+    pub url: String,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    pub async fn start() -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed to run the Redis tests");
+        // From here the guard owns the process: it is stopped on every path.
+        let server = RedisServer {
+            url: format!("redis://127.0.0.1:{port}"),
+            child: Some(child),
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Anything tests talk to over HTTP: an in-process server or a process.
+pub trait Server {
+    fn url(&self, path: &str) -> String;
+    fn issuer(&self) -> &str;
+}
+
+impl Server for TestApp {
+    fn url(&self, path: &str) -> String {
+        TestApp::url(self, path)
+    }
+
+    fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+/// A server in another process.
+pub struct Remote {
+    pub base: String,
+    pub issuer: String,
+}
+
+impl Server for Remote {
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn issuer(&self) -> &str {
+        &self.issuer
+    }
+}
+
+impl TestClient {
+    /// A client registered through the command line (`client add --json`).
+    pub fn remote(json: &serde_json::Value) -> TestClient {
+        let id = json["client_id"].as_str().expect("client_id");
+        TestClient {
+            client: latchkey_domain::Client {
+                id: latchkey_protocol::ClientId::parse(id).unwrap(),
+                name: json["client_name"].as_str().unwrap_or("").to_owned(),
+                auth_method: latchkey_domain::AuthMethod::ClientSecretBasic,
+                secret_hash: None,
+                secret_expires_at: None,
+                previous_secret_hash: None,
+                previous_secret_expires_at: None,
+                redirect_uris: Vec::new(),
+                post_logout_redirect_uris: Vec::new(),
+                grant_types: Vec::new(),
+                scope: latchkey_protocol::Scope::empty(),
+                backchannel_logout_uri: None,
+                id_token_signed_response_alg: None,
+                allowed_cors_origins: Vec::new(),
+                created_at: 0,
+                updated_at: 0,
+            },
+            secret: json["client_secret"].as_str().map(str::to_owned),
+        }
+    }
 }

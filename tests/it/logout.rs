@@ -1,0 +1,523 @@
+//! Sessions, RP-initiated and back-channel logout, password change: every
+//! way a user's tokens die.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latchkey_core::admin::NewClient;
+use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
+use openidconnect::JsonWebKey;
+
+use crate::support::*;
+use crate::tokens::{introspect, refresh};
+
+const LOGGED_OUT: &str = "http://127.0.0.1:9/logged-out";
+
+/// A relying party that may refresh, manage sessions and be told of logouts.
+async fn rp(app: &TestApp, backchannel: Option<String>) -> TestClient {
+    app.add_client(NewClient {
+        name: "Portal".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scope: Some("openid profile offline_access sessions".into()),
+        post_logout_redirect_uris: vec![LOGGED_OUT.into()],
+        backchannel_logout_uri: backchannel,
+        ..NewClient::default()
+    })
+    .await
+}
+
+/// Signs `user` in through `b`; returns the token response.
+async fn tokens(
+    app: &TestApp,
+    b: &reqwest::Client,
+    c: &TestClient,
+    user: &str,
+    scope: &str,
+) -> serde_json::Value {
+    let (verifier, challenge) = pkce();
+    let back = sign_in(
+        app,
+        b,
+        &authorize_url(app, c.id(), &challenge, &[("scope", scope)]),
+        user,
+    )
+    .await;
+    let code = param(&back, "code").unwrap_or_else(|| panic!("no code: {back}"));
+    let resp = redeem(app, c, &code, &verifier).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+async fn userinfo(app: &TestApp, access: &str) -> u16 {
+    api()
+        .get(app.url("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Whether the browser still has a session (authorize does not ask it to
+/// sign in).
+async fn still_signed_in(app: &TestApp, b: &reqwest::Client, c: &TestClient) -> bool {
+    let (_, challenge) = pkce();
+    let resp = b
+        .get(authorize_url(app, c.id(), &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    !location(&resp).starts_with("/login")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_with_a_valid_id_token_hint_ends_the_session_at_once() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let b = browser();
+    let t = tokens(&app, &b, &c, "alice", "openid profile offline_access").await;
+    let hint = t["id_token"].as_str().unwrap();
+    let access = t["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&app, access).await, 200);
+
+    let mut url = url::Url::parse(&app.url("/logout")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", hint)
+        .append_pair("post_logout_redirect_uri", LOGGED_OUT)
+        .append_pair("state", "bye-1");
+    let resp = b.get(url.as_str()).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+    let back = location(&resp);
+    assert!(back.starts_with(LOGGED_OUT), "{back}");
+    assert_eq!(param(&back, "state").as_deref(), Some("bye-1"));
+
+    assert_eq!(
+        userinfo(&app, access).await,
+        401,
+        "the session's tokens die with it"
+    );
+    assert_oauth_error(
+        refresh(&app, &c, t["refresh_token"].as_str().unwrap()).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert!(!still_signed_in(&app, &b, &c).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_without_a_hint_needs_the_users_confirmation() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let b = browser();
+    let t = tokens(&app, &b, &c, "alice", "openid").await;
+
+    // A third-party page sends the browser to /logout: nothing happens
+    // without the user's click.
+    let resp = b.get(app.url("/logout")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("Sign out"), "{page}");
+    assert!(still_signed_in(&app, &b, &c).await);
+    assert_eq!(
+        userinfo(&app, t["access_token"].as_str().unwrap()).await,
+        200
+    );
+
+    // The form without its CSRF token is refused.
+    let resp = b
+        .post(app.url("/logout/confirm"))
+        .form(&[("query", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(still_signed_in(&app, &b, &c).await);
+
+    let resp = b
+        .post(app.url("/logout/confirm"))
+        .form(&[
+            ("query", hidden(&page, "query").as_str()),
+            ("csrf", hidden(&page, "csrf").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(!still_signed_in(&app, &b, &c).await);
+    assert_eq!(
+        userinfo(&app, t["access_token"].as_str().unwrap()).await,
+        401
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_refuses_bad_redirects_and_forged_hints() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let b = browser();
+    let t = tokens(&app, &b, &c, "alice", "openid").await;
+    let hint = t["id_token"].as_str().unwrap().to_owned();
+
+    for bad in [
+        "http://127.0.0.1:9/logged-out/",
+        "https://attacker.example/",
+        "http://127.0.0.1:9/logged-outx",
+    ] {
+        let mut url = url::Url::parse(&app.url("/logout")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("id_token_hint", &hint)
+            .append_pair("post_logout_redirect_uri", bad);
+        let resp = b.get(url.as_str()).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{bad}");
+        assert!(resp.headers().get("location").is_none());
+    }
+    // Without a client to check it against: also refused.
+    let mut url = url::Url::parse(&app.url("/logout")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("post_logout_redirect_uri", LOGGED_OUT);
+    assert_eq!(b.get(url.as_str()).send().await.unwrap().status(), 400);
+
+    // A forged hint (payload swapped) is refused.
+    let parts: Vec<&str> = hint.split('.').collect();
+    let other = tokens(&app, &browser(), &c, "alice", "openid").await;
+    let other_payload = other["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let forged = format!("{}.{}.{}", parts[0], other_payload, parts[2]);
+    let mut url = url::Url::parse(&app.url("/logout")).unwrap();
+    url.query_pairs_mut().append_pair("id_token_hint", &forged);
+    assert_eq!(b.get(url.as_str()).send().await.unwrap().status(), 400);
+    assert!(still_signed_in(&app, &b, &c).await, "nothing was ended");
+
+    // An expired (but genuine) hint still works.
+    app.clock.advance(Duration::from_secs(3600));
+    let mut url = url::Url::parse(&app.url("/logout")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", &hint)
+        .append_pair("post_logout_redirect_uri", LOGGED_OUT);
+    let resp = b.get(url.as_str()).send().await.unwrap();
+    assert_eq!(resp.status(), 303);
+}
+
+/// A back-channel logout receiver on 127.0.0.1:0 that keeps what it gets.
+async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let data = web::Data::from(got.clone());
+    let server = HttpServer::new(move || {
+        App::new().app_data(data.clone()).route(
+            "/backchannel",
+            web::post().to(
+                |body: web::Bytes, got: web::Data<Mutex<Vec<String>>>| async move {
+                    got.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                    HttpResponse::Ok().finish()
+                },
+            ),
+        )
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    (format!("http://127.0.0.1:{port}/backchannel"), got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_channel_logout_tokens_are_delivered_and_verify_against_the_jwks() {
+    let app = TestApp::spawn().await;
+    let alice = app.add_user("alice").await;
+    let (uri, got) = receiver().await;
+    let c = rp(&app, Some(uri)).await;
+    let b = browser();
+    let t = tokens(&app, &b, &c, "alice", "openid").await;
+    let sid = crate::flows::decode_segment(t["id_token"].as_str().unwrap(), 1)["sid"].clone();
+
+    let resp = b.get(app.url("/logout")).send().await.unwrap();
+    let page = resp.text().await.unwrap();
+    b.post(app.url("/logout/confirm"))
+        .form(&[
+            ("query", hidden(&page, "query").as_str()),
+            ("csrf", hidden(&page, "csrf").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+
+    let mut body = None;
+    for _ in 0..100 {
+        if let Some(b) = got.lock().unwrap().first().cloned() {
+            body = Some(b);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body = body.expect("the logout token arrived");
+    let token = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned())
+        .expect("a logout_token parameter");
+
+    // Verify it as a relying party would: against the published JWKS.
+    let header = crate::flows::decode_segment(&token, 0);
+    assert_eq!(header["typ"], "logout+jwt");
+    let jwks: CoreJsonWebKeySet = api()
+        .get(app.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = jwks
+        .keys()
+        .iter()
+        .find(|k| k.key_id().map(|id| id.as_str()) == header["kid"].as_str())
+        .expect("the signing key is published");
+    let (signed, sig) = token.rsplit_once('.').unwrap();
+    use base64::Engine;
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .unwrap();
+    key.verify_signature(
+        &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        signed.as_bytes(),
+        &sig,
+    )
+    .expect("the logout token verifies against the JWKS");
+
+    let claims = crate::flows::decode_segment(&token, 1);
+    assert_eq!(claims["iss"], app.issuer.as_str());
+    assert_eq!(claims["aud"], c.id());
+    assert_eq!(claims["sub"], alice.id.as_str());
+    assert_eq!(claims["sid"], sid);
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(claims["jti"].is_string() && claims["iat"].is_i64() && claims["exp"].is_i64());
+    assert!(
+        claims.get("nonce").is_none(),
+        "a logout token never has a nonce"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_api_lists_and_ends_sessions_with_a_bearer_token_only() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let (laptop, phone) = (browser(), browser());
+    let mine = tokens(&app, &laptop, &c, "alice", "openid sessions").await;
+    let theirs = tokens(&app, &phone, &c, "alice", "openid offline_access").await;
+    let access = mine["access_token"].as_str().unwrap();
+
+    let resp = api()
+        .get(app.url("/api/sessions"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let list: Vec<serde_json::Value> = resp.json().await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|s| s["clients"][0] == "Portal"));
+    let other = list
+        .iter()
+        .find(|s| s["current"] == false)
+        .expect("the phone's session");
+    let other_id = other["id"].as_str().unwrap();
+
+    // Cookies are never enough, and a token without the scope is refused.
+    let resp = laptop.get(app.url("/api/sessions")).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = api()
+        .get(app.url("/api/sessions"))
+        .bearer_auth(theirs["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 403, "insufficient_scope").await;
+
+    let resp = api()
+        .delete(app.url(&format!("/api/sessions/{other_id}")))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        userinfo(&app, theirs["access_token"].as_str().unwrap()).await,
+        401
+    );
+    assert_oauth_error(
+        refresh(&app, &c, theirs["refresh_token"].as_str().unwrap()).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert!(!still_signed_in(&app, &phone, &c).await);
+    assert!(still_signed_in(&app, &laptop, &c).await);
+    let resp = api()
+        .delete(app.url(&format!("/api/sessions/{other_id}")))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404, "already ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_ends_a_session_with_a_csrf_protected_button() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let (laptop, phone) = (browser(), browser());
+    tokens(&app, &laptop, &c, "alice", "openid").await;
+    let theirs = tokens(&app, &phone, &c, "alice", "openid").await;
+
+    let page = laptop
+        .get(app.url("/account/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches("name=\"session\"").count(), 2, "{page}");
+    // Pick the session that is not "This browser".
+    let other_block = page
+        .split("<li>")
+        .find(|b| b.contains("Another browser"))
+        .unwrap();
+    let sid = hidden(other_block, "session");
+    let resp = laptop
+        .post(app.url("/account/sessions/end"))
+        .form(&[("session", sid.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403, "no CSRF token");
+    assert!(still_signed_in(&app, &phone, &c).await);
+    let resp = laptop
+        .post(app.url("/account/sessions/end"))
+        .form(&[
+            ("session", sid.as_str()),
+            ("csrf", hidden(&page, "csrf").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(!still_signed_in(&app, &phone, &c).await);
+    assert_eq!(
+        userinfo(&app, theirs["access_token"].as_str().unwrap()).await,
+        401
+    );
+
+    // Without a session the page sends the browser to sign in.
+    let resp = browser()
+        .get(app.url("/account/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_kills_everything() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let rs = app.machine_client().await;
+    let (laptop, phone) = (browser(), browser());
+    let a = tokens(&app, &laptop, &c, "alice", "openid offline_access").await;
+    let b = tokens(&app, &phone, &c, "alice", "openid offline_access").await;
+
+    app.core
+        .set_user_password("alice", "a new long password".into())
+        .await
+        .unwrap();
+
+    for t in [&a, &b] {
+        assert_eq!(
+            userinfo(&app, t["access_token"].as_str().unwrap()).await,
+            401
+        );
+        assert_eq!(
+            introspect(&app, &rs, t["access_token"].as_str().unwrap()).await["active"],
+            false
+        );
+        assert_oauth_error(
+            refresh(&app, &c, t["refresh_token"].as_str().unwrap()).await,
+            400,
+            "invalid_grant",
+        )
+        .await;
+    }
+    assert!(!still_signed_in(&app, &laptop, &c).await);
+    assert!(!still_signed_in(&app, &phone, &c).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_password_page_keeps_this_session_and_ends_the_others() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let (laptop, phone) = (browser(), browser());
+    let mine = tokens(&app, &laptop, &c, "alice", "openid offline_access").await;
+    let theirs = tokens(&app, &phone, &c, "alice", "openid").await;
+    let page = laptop
+        .get(app.url("/account/password"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
+    let resp = laptop
+        .post(app.url("/account/password"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current", "wrong password"),
+            ("new", "another long password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(still_signed_in(&app, &phone, &c).await);
+    let resp = laptop
+        .post(app.url("/account/password"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current", PASSWORD),
+            ("new", "another long password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(still_signed_in(&app, &laptop, &c).await);
+    assert!(!still_signed_in(&app, &phone, &c).await);
+    assert_eq!(
+        userinfo(&app, theirs["access_token"].as_str().unwrap()).await,
+        401
+    );
+    assert_oauth_error(
+        refresh(&app, &c, mine["refresh_token"].as_str().unwrap()).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}

@@ -1,0 +1,460 @@
+//! Refresh-token families, revocation (RFC 7009) and introspection
+//! (RFC 7662), over HTTP.
+
+use std::time::Duration;
+
+use latchkey_core::admin::NewClient;
+
+use crate::support::*;
+
+/// A web app that may refresh.
+async fn refresh_client(app: &TestApp) -> TestClient {
+    app.add_client(NewClient {
+        name: "Refreshing app".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scope: Some("openid profile offline_access sessions".into()),
+        ..NewClient::default()
+    })
+    .await
+}
+
+/// Signs alice in and returns the token response.
+async fn login_tokens(app: &TestApp, client: &TestClient) -> serde_json::Value {
+    if app.core.list_users().await.unwrap().is_empty() {
+        app.add_user("alice").await;
+    }
+    let (verifier, challenge) = pkce();
+    let b = browser();
+    let back = sign_in(
+        app,
+        &b,
+        &authorize_url(
+            app,
+            client.id(),
+            &challenge,
+            &[("scope", "openid profile offline_access")],
+        ),
+        "alice",
+    )
+    .await;
+    let code = param(&back, "code").expect("code");
+    let resp = redeem(app, client, &code, &verifier).await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+pub async fn refresh(app: &impl Server, client: &TestClient, token: &str) -> reqwest::Response {
+    api()
+        .post(app.url("/token"))
+        .basic_auth(client.id(), client.secret.as_deref())
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn userinfo_status(app: &TestApp, access: &str) -> u16 {
+    api()
+        .get(app.url("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+pub async fn introspect(app: &impl Server, rs: &TestClient, token: &str) -> serde_json::Value {
+    let resp = api()
+        .post(app.url("/introspect"))
+        .basic_auth(rs.id(), rs.secret.as_deref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    resp.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_rotates_and_a_replay_kills_the_family() {
+    let app = TestApp::spawn().await;
+    let c = refresh_client(&app).await;
+    let first = login_tokens(&app, &c).await;
+    let r0 = first["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned();
+
+    let resp = refresh(&app, &c, &r0).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let second: serde_json::Value = resp.json().await.unwrap();
+    let r1 = second["refresh_token"].as_str().unwrap().to_owned();
+    let a1 = second["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(r0, r1, "every use rotates");
+    assert!(second.get("id_token").is_none());
+    assert_eq!(userinfo_status(&app, &a1).await, 200);
+
+    // The used token again: refused, and the whole family dies, including
+    // the newest refresh token and the access tokens issued from it.
+    assert_oauth_error(refresh(&app, &c, &r0).await, 400, "invalid_grant").await;
+    assert_oauth_error(refresh(&app, &c, &r1).await, 400, "invalid_grant").await;
+    assert_eq!(userinfo_status(&app, &a1).await, 401);
+    assert_eq!(
+        userinfo_status(&app, first["access_token"].as_str().unwrap()).await,
+        401
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_refreshes_with_one_token_yield_one_success() {
+    let app = TestApp::spawn().await;
+    let c = refresh_client(&app).await;
+    let r0 = login_tokens(&app, &c).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (b, url, id, secret, r0) = (
+            barrier.clone(),
+            app.url("/token"),
+            c.id().to_owned(),
+            c.secret().to_owned(),
+            r0.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            b.wait().await;
+            let resp = api()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", r0.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            resp.status().as_u16()
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            200 => ok += 1,
+            400 => {}
+            s => panic!("unexpected status {s}"),
+        }
+    }
+    assert_eq!(ok, 1, "exactly one of 20 concurrent refreshes wins");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_may_narrow_scope_never_widen_it() {
+    let app = TestApp::spawn().await;
+    let c = refresh_client(&app).await;
+    let r0 = login_tokens(&app, &c).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = api()
+        .post(app.url("/token"))
+        .basic_auth(c.id(), c.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r0.as_str()),
+            ("scope", "openid sessions"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 400, "invalid_scope").await;
+    let resp = api()
+        .post(app.url("/token"))
+        .basic_auth(c.id(), c.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r0.as_str()),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "the widening attempt consumed nothing");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["scope"], "openid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn families_expire_when_idle() {
+    let app = TestApp::spawn().await;
+    let c = refresh_client(&app).await;
+    let r0 = login_tokens(&app, &c).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock.advance(Duration::from_secs(15 * 86_400));
+    assert_oauth_error(refresh(&app, &c, &r0).await, 400, "invalid_grant").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_response_can_be_recovered_when_configured() {
+    let app = TestApp::spawn_with(|c| c.refresh.recovery_window = 30).await;
+    let c = refresh_client(&app).await;
+    let r0 = login_tokens(&app, &c).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lost: serde_json::Value = refresh(&app, &c, &r0).await.json().await.unwrap();
+    // The response never reached the client: it retries with r0.
+    let resp = refresh(&app, &c, &r0).await;
+    assert_eq!(resp.status(), 200, "recovered within the window");
+    let recovered: serde_json::Value = resp.json().await.unwrap();
+    // The lost pair is dead; the recovered one works.
+    assert_eq!(
+        userinfo_status(&app, lost["access_token"].as_str().unwrap()).await,
+        401
+    );
+    assert_oauth_error(
+        refresh(&app, &c, lost["refresh_token"].as_str().unwrap()).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    // ...and that second presentation of a used token killed the family.
+    assert_oauth_error(
+        refresh(&app, &c, recovered["refresh_token"].as_str().unwrap()).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+
+    // Past the window, a retry is a replay.
+    let c2 = refresh_client(&app).await;
+    let r0 = login_tokens(&app, &c2).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    refresh(&app, &c2, &r0).await;
+    app.clock.advance(Duration::from_secs(31));
+    assert_oauth_error(refresh(&app, &c2, &r0).await, 400, "invalid_grant").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_tokens_and_introspection() {
+    let app = TestApp::spawn().await;
+    let c = refresh_client(&app).await;
+    let rs = app.machine_client().await;
+    let tokens = login_tokens(&app, &c).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+
+    let info = introspect(&app, &rs, access).await;
+    assert_eq!(info["active"], true);
+    for f in [
+        "scope",
+        "client_id",
+        "sub",
+        "exp",
+        "iat",
+        "iss",
+        "aud",
+        "token_type",
+        "jti",
+    ] {
+        assert!(!info[f].is_null(), "{f} missing: {info}");
+    }
+    assert_eq!(info["client_id"], c.id());
+
+    // Another client cannot revoke it: it stays active.
+    let other = refresh_client(&app).await;
+    let resp = api()
+        .post(app.url("/revoke"))
+        .basic_auth(other.id(), other.secret.as_deref())
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(introspect(&app, &rs, access).await["active"], true);
+    let resp = api()
+        .post(app.url("/revoke"))
+        .basic_auth(other.id(), other.secret.as_deref())
+        .form(&[
+            ("token", refresh_token),
+            ("token_type_hint", "refresh_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        refresh(&app, &c, refresh_token).await.status(),
+        200,
+        "still usable by its own client"
+    );
+
+    // Its own client revokes the access token (with a misleading hint).
+    let resp = api()
+        .post(app.url("/revoke"))
+        .basic_auth(c.id(), c.secret.as_deref())
+        .form(&[("token", access), ("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        introspect(&app, &rs, access).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(userinfo_status(&app, access).await, 401);
+
+    // Unknown tokens: 200 to revoke, inactive to introspect.
+    let resp = api()
+        .post(app.url("/revoke"))
+        .basic_auth(c.id(), c.secret.as_deref())
+        .form(&[("token", "no-such-token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        introspect(&app, &rs, "no-such-token").await,
+        serde_json::json!({"active": false})
+    );
+
+    // Without client authentication: refused.
+    let resp = api()
+        .post(app.url("/revoke"))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 401, "invalid_client").await;
+    let resp = api()
+        .post(app.url("/introspect"))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 401, "invalid_client").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_refresh_token_kills_its_family() {
+    let app = TestApp::spawn().await;
+    let c = refresh_client(&app).await;
+    let rs = app.machine_client().await;
+    let tokens = login_tokens(&app, &c).await;
+    let r0 = tokens["refresh_token"].as_str().unwrap();
+    let next: serde_json::Value = refresh(&app, &c, r0).await.json().await.unwrap();
+    let r1 = next["refresh_token"].as_str().unwrap();
+    let a1 = next["access_token"].as_str().unwrap();
+    assert_eq!(
+        introspect(&app, &rs, r1).await["active"],
+        false,
+        "a resource server cannot inspect a client's refresh token"
+    );
+    let own = introspect(&app, &c, r1).await;
+    assert_eq!(own["active"], true);
+    assert_eq!(own["token_type"], "refresh_token");
+
+    let resp = api()
+        .post(app.url("/revoke"))
+        .basic_auth(c.id(), c.secret.as_deref())
+        .form(&[("token", r1)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_oauth_error(refresh(&app, &c, r1).await, 400, "invalid_grant").await;
+    assert_eq!(
+        userinfo_status(&app, a1).await,
+        401,
+        "access tokens of the family die with it"
+    );
+    assert_eq!(introspect(&app, &c, r1).await["active"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_racing_a_revocation_leaves_no_live_token() {
+    let app = TestApp::spawn().await;
+    let c = refresh_client(&app).await;
+    let rs = app.machine_client().await;
+    let r0 = login_tokens(&app, &c).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(11));
+    let mut refreshes = Vec::new();
+    for _ in 0..10 {
+        let (b, url, id, secret, r0) = (
+            barrier.clone(),
+            app.url("/token"),
+            c.id().to_owned(),
+            c.secret().to_owned(),
+            r0.clone(),
+        );
+        refreshes.push(tokio::spawn(async move {
+            b.wait().await;
+            let resp = api()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", r0.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            if resp.status() == 200 {
+                Some(resp.json::<serde_json::Value>().await.unwrap())
+            } else {
+                None
+            }
+        }));
+    }
+    let (b, url, id, secret, token) = (
+        barrier.clone(),
+        app.url("/revoke"),
+        c.id().to_owned(),
+        c.secret().to_owned(),
+        r0.clone(),
+    );
+    let revoke = tokio::spawn(async move {
+        b.wait().await;
+        api()
+            .post(url)
+            .basic_auth(id, Some(secret))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    let mut issued = Vec::new();
+    for t in refreshes {
+        if let Some(v) = t.await.unwrap() {
+            issued.push(v);
+        }
+    }
+    assert_eq!(revoke.await.unwrap(), 200);
+    assert!(issued.len() <= 1, "at most one refresh wins");
+    // Once the revocation has answered, nothing issued is alive.
+    for v in issued {
+        assert_eq!(
+            introspect(&app, &rs, v["access_token"].as_str().unwrap()).await["active"],
+            false
+        );
+        assert_oauth_error(
+            refresh(&app, &c, v["refresh_token"].as_str().unwrap()).await,
+            400,
+            "invalid_grant",
+        )
+        .await;
+    }
+}
