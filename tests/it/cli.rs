@@ -228,6 +228,11 @@ async fn serve_needs_no_configuration() {
     let _ = Command::new("kill").arg(pid.to_string()).status();
     let out = child.wait_with_output().unwrap();
     let discovered = discovered.expect("the server answered discovery");
+    assert!(
+        out.status.success(),
+        "SIGTERM is a graceful shutdown, exit status 0: {:?}",
+        out.status
+    );
     assert_eq!(discovered["issuer"], issuer.as_str());
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains(&issuer), "start-up prints the issuer: {log}");

@@ -31,7 +31,7 @@ pub fn postgres_url() -> Option<String> {
 /// One `latchkey serve` process, killed (by PID) when dropped.
 pub struct Instance {
     pub base: String,
-    child: Child,
+    pub child: Child,
 }
 
 impl Drop for Instance {
@@ -353,4 +353,131 @@ async fn instances_share_everything_and_agree() {
         "invalid_grant",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_no_committed_rotation() {
+    let Some(pg) = postgres_url() else { return };
+    let mut cluster = Cluster::new(&pg).await;
+    // With recovery on, a rotation whose response died with the process can
+    // be taken up again with the token the client holds: every family must
+    // stay usable.
+    cluster
+        .env
+        .push(("LATCHKEY_REFRESH__RECOVERY_WINDOW".into(), "60".into()));
+    let mut a = cluster.start().await;
+    let b = cluster.start().await;
+    let (va, vb) = (view(&a, &cluster.issuer), view(&b, &cluster.issuer));
+    cluster.cli(
+        &["user", "add", "alice", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    let client: serde_json::Value = serde_json::from_str(&cluster.cli(
+        &[
+            "client",
+            "add",
+            "--name",
+            "Portal",
+            "--redirect-uri",
+            REDIRECT,
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--scope",
+            "openid offline_access",
+            "--json",
+        ],
+        None,
+    ))
+    .unwrap();
+    let web = std::sync::Arc::new(TestClient::remote(&client));
+
+    // Four families, each refreshed in a loop at A.
+    let mut latest = Vec::new();
+    for _ in 0..4 {
+        let (verifier, challenge) = pkce();
+        let back = sign_in(
+            &va,
+            &browser(),
+            &authorize_url(
+                &va,
+                web.id(),
+                &challenge,
+                &[("scope", "openid offline_access")],
+            ),
+            "alice",
+        )
+        .await;
+        let t: serde_json::Value = redeem(&va, &web, &param(&back, "code").unwrap(), &verifier)
+            .await
+            .json()
+            .await
+            .unwrap();
+        latest.push(std::sync::Arc::new(std::sync::Mutex::new(
+            t["refresh_token"].as_str().unwrap().to_owned(),
+        )));
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut loops = Vec::new();
+    for slot in &latest {
+        let (slot, stop, web, url) = (slot.clone(), stop.clone(), web.clone(), va.url("/token"));
+        loops.push(tokio::spawn(async move {
+            let mut done = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && done < 10_000 {
+                let current = slot.lock().unwrap().clone();
+                let resp = api()
+                    .post(&url)
+                    .basic_auth(web.id(), web.secret.as_deref())
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", current.as_str()),
+                    ])
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status() == 200 => {
+                        let Ok(v) = r.json::<serde_json::Value>().await else {
+                            break;
+                        };
+                        *slot.lock().unwrap() = v["refresh_token"].as_str().unwrap().to_owned();
+                        done += 1;
+                    }
+                    _ => break,
+                }
+            }
+            done
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // kill -9 of the instance under load, by its PID.
+    Command::new("kill")
+        .args(["-9", &a.child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = a.child.wait();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for l in loops {
+        total += l.await.unwrap();
+    }
+    assert!(total > 0, "the load ran");
+    eprintln!("cluster: {total} rotations at A before kill -9");
+
+    // A restarts; both instances agree, and every family goes on at B.
+    a = cluster.start().await;
+    let va = view(&a, &cluster.issuer);
+    for slot in &latest {
+        let token = slot.lock().unwrap().clone();
+        let at_a = crate::tokens::introspect(&va, &web, &token).await["active"].clone();
+        let at_b = crate::tokens::introspect(&vb, &web, &token).await["active"].clone();
+        assert_eq!(at_a, at_b, "instances disagree on a family");
+        let resp = crate::tokens::refresh(&vb, &web, &token).await;
+        assert_eq!(
+            resp.status(),
+            200,
+            "a family was lost: {}",
+            resp.text().await.unwrap()
+        );
+    }
 }

@@ -162,12 +162,21 @@ pub fn browser() -> reqwest::Client {
         .expect("client")
 }
 
-/// An HTTP client for API calls: no cookies, no redirects.
+/// An HTTP client for API calls: no cookies, no redirects. One shared
+/// client, since building one loads the system's CA certificates; without
+/// a connection pool, because each test runs its own runtime and a pooled
+/// connection must not outlive the runtime that opened it.
 pub fn api() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .expect("client")
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(Policy::none())
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client")
+        })
+        .clone()
 }
 
 pub fn location(resp: &reqwest::Response) -> String {
