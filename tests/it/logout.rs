@@ -521,3 +521,53 @@ async fn the_account_password_page_keeps_this_session_and_ends_the_others() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_user_kills_their_tokens_and_sign_ins() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let b = browser();
+    let t = tokens(&app, &b, &c, "alice", "openid offline_access").await;
+    app.core.set_user_disabled("alice", true).await.unwrap();
+    assert_eq!(
+        userinfo(&app, t["access_token"].as_str().unwrap()).await,
+        401
+    );
+    assert_oauth_error(
+        refresh(&app, &c, t["refresh_token"].as_str().unwrap()).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert!(!still_signed_in(&app, &b, &c).await);
+    // A disabled user cannot sign in again; enabling restores that.
+    let (_, challenge) = pkce();
+    let resp = b
+        .get(authorize_url(&app, c.id(), &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let page = b
+        .get(app.url(&location(&resp)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = b
+        .post(app.url("/login"))
+        .form(&[
+            ("req", hidden(&page, "req").as_str()),
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    app.core.set_user_disabled("alice", false).await.unwrap();
+    tokens(&app, &browser(), &c, "alice", "openid").await;
+}

@@ -175,6 +175,34 @@ impl Latchkey {
         Ok(user)
     }
 
+    /// Disables or enables a user. Disabling ends every session and
+    /// revokes every refresh family: a disabled user's tokens stop working.
+    pub async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<User, AdminError> {
+        let user = self.user_by_name(username).await?;
+        self.store.set_user_disabled(&user.id, disabled).await?;
+        if disabled {
+            self.end_sessions(&user.id, None, true, "user disabled")
+                .await?;
+        }
+        self.audit(Event {
+            kind: if disabled {
+                "user_disabled"
+            } else {
+                "user_enabled"
+            },
+            user_id: Some(&user.id),
+            client_id: None,
+            ip: None,
+            detail: String::new(),
+        })
+        .await;
+        Ok(user)
+    }
+
     pub async fn delete_user(&self, username: &str) -> Result<(), AdminError> {
         let user = self.user_by_name(username).await?;
         // Record the revocations before the rows go: tokens already issued

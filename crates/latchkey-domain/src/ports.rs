@@ -43,6 +43,7 @@ pub trait UserRepository: Send + Sync {
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_password(&self, id: &str, password_hash: &str, at: i64) -> StoreResult<bool>;
+    async fn set_user_disabled(&self, id: &str, disabled: bool) -> StoreResult<bool>;
     async fn delete_user(&self, id: &str) -> StoreResult<bool>;
 }
 
@@ -167,6 +168,10 @@ pub trait TeardownRepository: Send + Sync {
 pub trait OutboxRepository: Send + Sync {
     /// Undelivered deliveries due at `now`, oldest first.
     async fn due_deliveries(&self, now: i64, limit: u64) -> StoreResult<Vec<LogoutDelivery>>;
+    /// Takes a due delivery for this worker until `lease_until`: moves its
+    /// `next_attempt_at` from `seen` to `lease_until` only if it is still
+    /// `seen` and undelivered, so of several instances exactly one sends it.
+    async fn claim_delivery(&self, id: &str, seen: i64, lease_until: i64) -> StoreResult<bool>;
     async fn mark_delivered(&self, id: &str, at: i64) -> StoreResult<()>;
     /// Records a failed attempt; `next_attempt_at` None gives up for good.
     async fn mark_failed(

@@ -9,6 +9,10 @@ use std::time::Duration;
 use latchkey_core::Latchkey;
 use latchkey_domain::LogoutDelivery;
 
+/// Seconds a claimed delivery belongs to the worker that claimed it; if
+/// that worker dies, another picks the delivery up after this.
+pub const LEASE_SECS: i64 = 30;
+
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: i32 = 8;
 
@@ -43,7 +47,22 @@ impl Deliverer {
                 return 0;
             }
         };
-        let sends = due.into_iter().map(|d| self.deliver(d));
+        // Several instances poll the same outbox: each delivery is claimed
+        // for a lease first, so only one of them sends it.
+        let mut mine = Vec::new();
+        for d in due {
+            match self
+                .core
+                .store
+                .claim_delivery(&d.id, d.next_attempt_at, now + LEASE_SECS)
+                .await
+            {
+                Ok(true) => mine.push(d),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot claim a logout delivery"),
+            }
+        }
+        let sends = mine.into_iter().map(|d| self.deliver(d));
         futures_util::future::join_all(sends)
             .await
             .into_iter()

@@ -93,6 +93,10 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Disable a user: their sessions end and every token of theirs dies.
+    Disable { username: String },
+    /// Enable a disabled user.
+    Enable { username: String },
     /// Delete a user.
     Delete { username: String },
 }
@@ -316,6 +320,14 @@ async fn user(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
             let password = read_password()?;
             core.set_user_password(&username, password).await?;
             println!("password changed for {username}; all of their sessions were ended");
+        }
+        UserCommand::Disable { username } => {
+            core.set_user_disabled(&username, true).await?;
+            println!("disabled {username}; all of their sessions and tokens were revoked");
+        }
+        UserCommand::Enable { username } => {
+            core.set_user_disabled(&username, false).await?;
+            println!("enabled {username}");
         }
         UserCommand::Delete { username } => {
             core.delete_user(&username).await?;

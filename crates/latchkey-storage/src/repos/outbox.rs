@@ -30,6 +30,18 @@ impl OutboxRepository for SeaStore {
     }
 
     /// The first delivery time is kept if two workers both delivered.
+    async fn claim_delivery(&self, id: &str, seen: i64, lease_until: i64) -> StoreResult<bool> {
+        let res = Entity::update_many()
+            .col_expr(Column::NextAttemptAt, Expr::value(lease_until))
+            .filter(Column::Id.eq(id))
+            .filter(Column::NextAttemptAt.eq(seen))
+            .filter(Column::DeliveredAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(db_err("logout_deliveries.claim"))?;
+        Ok(res.rows_affected == 1)
+    }
+
     async fn mark_delivered(&self, id: &str, at: i64) -> StoreResult<()> {
         Entity::update_many()
             .col_expr(Column::DeliveredAt, Expr::value(at))

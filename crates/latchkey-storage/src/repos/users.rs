@@ -56,6 +56,16 @@ impl UserRepository for SeaStore {
         Ok(res.rows_affected == 1)
     }
 
+    async fn set_user_disabled(&self, id: &str, disabled: bool) -> StoreResult<bool> {
+        let res = Entity::update_many()
+            .col_expr(Column::Disabled, Expr::value(disabled))
+            .filter(Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("users.set_disabled"))?;
+        Ok(res.rows_affected == 1)
+    }
+
     /// Sessions, codes and consents go with the user (ON DELETE CASCADE).
     async fn delete_user(&self, id: &str) -> StoreResult<bool> {
         let res = Entity::delete_many()

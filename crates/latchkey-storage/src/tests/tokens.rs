@@ -982,3 +982,46 @@ async fn sweep_families_revokes_expired_and_purges_old() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_delivery_is_claimed_by_one_worker_only() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        let t = Teardown {
+            now: 20,
+            reason: "logout".into(),
+            deliveries: vec![delivery("d1", 10, 10)],
+            ..Teardown::default()
+        };
+        s.apply_teardown(&t, 600).await.unwrap();
+        let seen = s.due_deliveries(20, 10).await.unwrap()[0].next_attempt_at;
+        assert!(
+            s.claim_delivery("d1", seen, 50).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.claim_delivery("d1", seen, 50).await.unwrap(),
+            "{}: a second worker with the same view loses",
+            b.name
+        );
+        assert!(
+            s.due_deliveries(49, 10).await.unwrap().is_empty(),
+            "{}: leased",
+            b.name
+        );
+        assert_eq!(
+            s.due_deliveries(50, 10).await.unwrap().len(),
+            1,
+            "{}: the lease ran out",
+            b.name
+        );
+        s.mark_delivered("d1", 30).await.unwrap();
+        assert!(
+            !s.claim_delivery("d1", 50, 90).await.unwrap(),
+            "{}: delivered",
+            b.name
+        );
+    }
+}
