@@ -18,6 +18,9 @@ pub enum AdminError {
     NotFound(&'static str),
     #[error("{0} already exists")]
     Exists(&'static str),
+    /// Client metadata that broke a registration rule (RFC 7591 §3.2.2).
+    #[error("{0}")]
+    Metadata(latchkey_protocol::OAuthError),
     #[error(transparent)]
     Core(#[from] CoreError),
 }
@@ -336,9 +339,14 @@ impl Latchkey {
             .ok_or(AdminError::NotFound("client"))
     }
 
+    /// Deletes a client and revokes every token it holds (see
+    /// `registration::remove_client`).
     pub async fn delete_client(&self, id: &str) -> Result<(), AdminError> {
         let id = ClientId::parse(id).map_err(|_| AdminError::NotFound("client"))?;
-        if !self.store.delete_client(&id).await? {
+        if !self
+            .remove_client(&id, "client deleted by an operator")
+            .await?
+        {
             return Err(AdminError::NotFound("client"));
         }
         Ok(())
@@ -370,4 +378,282 @@ fn uuid_like(l: &Latchkey) -> String {
     let mut b = [0u8; 16];
     l.random.fill(&mut b);
     uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+}
+
+// ------------------------------------------------------------------
+// The rest of the admin service (issue 6): what the admin API and the
+// command line share for clients, sessions, registration and admin tokens.
+
+/// A new registration (initial access) or admin token: the value is shown
+/// once; only its SHA-256 is kept.
+#[derive(Debug, Clone)]
+pub struct IssuedToken<T> {
+    pub token: String,
+    pub record: T,
+}
+
+/// Initial access tokens start with this, admin tokens with `lka_`, so a
+/// token pasted in the wrong place is recognisable (and refused).
+const REGISTRATION_TOKEN_PREFIX: &str = "lkr_";
+const ADMIN_TOKEN_PREFIX: &str = "lka_";
+
+impl AdminError {
+    /// The wire error for the admin API.
+    pub fn to_oauth(&self) -> latchkey_protocol::OAuthError {
+        use latchkey_protocol::{ErrorCode, OAuthError};
+        match self {
+            AdminError::Invalid(m) => OAuthError::invalid_request(m.clone()),
+            AdminError::NotFound(what) => {
+                OAuthError::new(ErrorCode::NotFound, format!("no such {what}"))
+            }
+            AdminError::Exists(what) => {
+                OAuthError::invalid_request(format!("{what} already exists"))
+            }
+            AdminError::Metadata(e) => e.clone(),
+            AdminError::Core(e) => e.to_oauth(),
+        }
+    }
+}
+
+impl Latchkey {
+    /// Registers a client from RFC 7591 metadata, by an operator: the same
+    /// rules as `POST /register`, without a registration access token.
+    pub async fn admin_create_client(
+        &self,
+        metadata: &latchkey_protocol::registration::ClientMetadata,
+    ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
+        let valid = self
+            .validate_metadata(metadata)
+            .map_err(AdminError::Metadata)?;
+        let (created, secret) = self.insert_client_from(&valid, None).await?;
+        self.audit(Event {
+            kind: "client_registered",
+            user_id: None,
+            client_id: Some(created.client.id.as_str()),
+            ip: None,
+            detail: "by an operator".into(),
+        })
+        .await;
+        Ok(self.client_information(&created, secret, None, None))
+    }
+
+    /// A client with its registration record (an empty one for clients
+    /// added before registration existed).
+    pub async fn admin_client(
+        &self,
+        id: &str,
+    ) -> Result<crate::registration::RegisteredClient, AdminError> {
+        let client = self.show_client(id).await?;
+        let registration = self
+            .store
+            .find_registration(&client.id)
+            .await?
+            .unwrap_or_default();
+        Ok(crate::registration::RegisteredClient {
+            client,
+            registration,
+        })
+    }
+
+    pub async fn admin_show_client(
+        &self,
+        id: &str,
+    ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
+        let c = self.admin_client(id).await?;
+        Ok(self.client_information(&c, None, None, None))
+    }
+
+    pub async fn admin_list_clients(
+        &self,
+    ) -> Result<Vec<latchkey_protocol::registration::ClientInformation>, AdminError> {
+        let mut out = Vec::new();
+        for client in self.store.list_clients().await? {
+            let registration = self
+                .store
+                .find_registration(&client.id)
+                .await?
+                .unwrap_or_default();
+            let c = crate::registration::RegisteredClient {
+                client,
+                registration,
+            };
+            out.push(self.client_information(&c, None, None, None));
+        }
+        Ok(out)
+    }
+
+    /// Replaces a client's metadata (PUT semantics, the registration rules).
+    pub async fn admin_update_client(
+        &self,
+        id: &str,
+        metadata: &latchkey_protocol::registration::ClientMetadata,
+    ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
+        let current = self.admin_client(id).await?;
+        let valid = self
+            .validate_metadata(metadata)
+            .map_err(AdminError::Metadata)?;
+        let (updated, secret) = self.replace_metadata(current, &valid).await?;
+        self.audit(Event {
+            kind: "client_updated",
+            user_id: None,
+            client_id: Some(updated.client.id.as_str()),
+            ip: None,
+            detail: "metadata replaced by an operator".into(),
+        })
+        .await;
+        Ok(self.client_information(&updated, secret, None, None))
+    }
+
+    /// A new secret for a confidential client; the old one keeps working
+    /// for `[registration] secret_grace` seconds.
+    pub async fn rotate_client_secret(&self, id: &str) -> Result<(Client, String), AdminError> {
+        let client = self.show_client(id).await?;
+        self.rotate_secret_of(&client).await.map_err(|e| match e {
+            crate::registration::RotateError::NoSecret => {
+                AdminError::Invalid("this client does not authenticate with a secret".into())
+            }
+            crate::registration::RotateError::Raced => {
+                AdminError::Invalid("the secret changed meanwhile; retry".into())
+            }
+            crate::registration::RotateError::Core(e) => AdminError::Core(e),
+        })
+    }
+
+    pub async fn show_user(&self, username: &str) -> Result<User, AdminError> {
+        self.user_by_name(username).await
+    }
+
+    /// A user's active sessions, for an operator.
+    pub async fn admin_list_sessions(
+        &self,
+        username: &str,
+    ) -> Result<Vec<crate::sessions::SessionView>, AdminError> {
+        let user = self.user_by_name(username).await?;
+        Ok(self.list_sessions(&user.id, None).await?)
+    }
+
+    /// Ends one session (its refresh families die, its clients are told
+    /// through back-channel logout).
+    pub async fn admin_end_session(&self, session_id: &str) -> Result<(), AdminError> {
+        let session = match self.store.find_session(session_id).await? {
+            Some(s) if s.is_active() => s,
+            _ => return Err(AdminError::NotFound("session")),
+        };
+        self.end_sessions(
+            &session.user_id,
+            Some(vec![session.id.clone()]),
+            false,
+            "session ended by an operator",
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// An initial access token for `POST /register`, good for `uses`
+    /// registrations within `expires_in` seconds.
+    pub async fn create_registration_token(
+        &self,
+        expires_in: i64,
+        uses: i64,
+    ) -> Result<IssuedToken<latchkey_domain::InitialAccessToken>, AdminError> {
+        if !(60..=365 * 86_400).contains(&expires_in) {
+            return Err(AdminError::Invalid(
+                "expires_in must be between 60 seconds and 365 days".into(),
+            ));
+        }
+        if !(1..=10_000).contains(&uses) {
+            return Err(AdminError::Invalid(
+                "uses must be between 1 and 10000".into(),
+            ));
+        }
+        let now = self.now();
+        let token = format!("{REGISTRATION_TOKEN_PREFIX}{}", self.random.secret());
+        let record = latchkey_domain::InitialAccessToken {
+            id: self.random.id(),
+            token_hash: crate::secrets::token_hash(&token),
+            created_at: now,
+            expires_at: now + expires_in,
+            uses_left: uses,
+        };
+        self.store.insert_initial_token(&record).await?;
+        self.audit(Event {
+            kind: "registration_token_created",
+            user_id: None,
+            client_id: None,
+            ip: None,
+            detail: format!(
+                "id {}, {uses} use(s), expires {}",
+                record.id, record.expires_at
+            ),
+        })
+        .await;
+        Ok(IssuedToken { token, record })
+    }
+
+    pub async fn list_registration_tokens(
+        &self,
+    ) -> Result<Vec<latchkey_domain::InitialAccessToken>, AdminError> {
+        Ok(self.store.list_initial_tokens().await?)
+    }
+
+    pub async fn delete_registration_token(&self, id: &str) -> Result<(), AdminError> {
+        if !self.store.delete_initial_token(id).await? {
+            return Err(AdminError::NotFound("registration token"));
+        }
+        Ok(())
+    }
+
+    /// A token for the admin API.
+    pub async fn create_admin_token(
+        &self,
+        name: &str,
+    ) -> Result<IssuedToken<latchkey_domain::AdminToken>, AdminError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+            return Err(AdminError::Invalid("name must be 1-100 characters".into()));
+        }
+        let token = format!("{ADMIN_TOKEN_PREFIX}{}", self.random.secret());
+        let record = latchkey_domain::AdminToken {
+            id: self.random.id(),
+            token_hash: crate::secrets::token_hash(&token),
+            name: name.to_owned(),
+            created_at: self.now(),
+        };
+        self.store.insert_admin_token(&record).await?;
+        self.audit(Event {
+            kind: "admin_token_created",
+            user_id: None,
+            client_id: None,
+            ip: None,
+            detail: format!("id {} ({})", record.id, record.name),
+        })
+        .await;
+        Ok(IssuedToken { token, record })
+    }
+
+    pub async fn list_admin_tokens(&self) -> Result<Vec<latchkey_domain::AdminToken>, AdminError> {
+        Ok(self.store.list_admin_tokens().await?)
+    }
+
+    pub async fn delete_admin_token(&self, id: &str) -> Result<(), AdminError> {
+        if !self.store.delete_admin_token(id).await? {
+            return Err(AdminError::NotFound("admin token"));
+        }
+        Ok(())
+    }
+
+    /// The admin token a request presents, if it is one. Anything without
+    /// the admin prefix is refused before any lookup.
+    pub async fn check_admin_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<latchkey_domain::AdminToken>, CoreError> {
+        if !token.starts_with(ADMIN_TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        Ok(self
+            .store
+            .find_admin_token(&crate::secrets::token_hash(token))
+            .await?)
+    }
 }

@@ -23,6 +23,7 @@ impl Discovery {
             revocation_endpoint: settings.endpoint("/revoke"),
             introspection_endpoint: settings.endpoint("/introspect"),
             end_session_endpoint: settings.endpoint("/logout"),
+            registration_endpoint: settings.endpoint("/register"),
             scopes_supported: settings.scopes_supported.clone(),
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query"],
@@ -41,16 +42,24 @@ impl Discovery {
             token_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",
+                "private_key_jwt",
                 "none",
             ],
+            token_endpoint_auth_signing_alg_values_supported:
+                latchkey_domain::keys::SigningAlg::ALL
+                    .iter()
+                    .map(|alg| alg.as_str())
+                    .collect(),
             revocation_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",
+                "private_key_jwt",
                 "none",
             ],
             introspection_endpoint_auth_methods_supported: vec![
                 "client_secret_basic",
                 "client_secret_post",
+                "private_key_jwt",
             ],
             code_challenge_methods_supported: vec!["S256"],
             claims_supported: vec![

@@ -8,6 +8,7 @@
 //! sea-orm, redis or josekit.
 
 pub mod admin;
+mod assertion;
 pub mod audit;
 pub mod authorize;
 pub mod csrf;
@@ -21,6 +22,7 @@ pub mod keyring;
 pub mod keys;
 pub mod login;
 pub mod passwords;
+pub mod registration;
 pub mod revocations;
 pub mod revoke;
 pub mod secrets;

@@ -37,6 +37,8 @@ pub struct Settings {
     /// Seconds the in-memory revocation mirror may go without a successful
     /// sync before checks go to the database.
     pub revocation_mirror_staleness: i64,
+    /// Dynamic registration, secret rotation and client assertions.
+    pub registration: crate::registration::RegistrationSettings,
 }
 
 impl Settings {
@@ -61,6 +63,7 @@ impl Settings {
             refresh_idle_timeout: 14 * 86_400,
             refresh_recovery_window: 0,
             revocation_mirror_staleness: 5,
+            registration: Default::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use latchkey_domain::{
     RefreshPresentation, RefreshToken, RevocationKey, Teardown,
 };
 use latchkey_protocol::claims::{AccessTokenClaims, IdTokenClaims, ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
-use latchkey_protocol::client_auth::ClientAuthentication;
+use latchkey_protocol::client_auth::{assertion_subject, ClientAuthentication};
 use latchkey_protocol::pkce::CodeVerifier;
 use latchkey_protocol::token::{Opaque, TokenRequest, TokenResponse};
 use latchkey_protocol::{left_half_hash, ErrorCode, OAuthError, Scope};
@@ -76,7 +76,16 @@ impl Latchkey {
         &self,
         auth: &ClientAuthentication,
     ) -> Result<Client, TokenError> {
-        let Some(id) = auth.client_id() else {
+        // An assertion may name its client only in its own `sub` (RFC 7523
+        // §3); it is read unverified here, to know whose keys verify it.
+        let subject = match auth {
+            ClientAuthentication::JwtAssertion {
+                client_id: None,
+                assertion,
+            } => assertion_subject(assertion),
+            _ => None,
+        };
+        let Some(id) = auth.client_id().or(subject.as_ref()) else {
             return Err(TokenError::ClientAuth("no client_id"));
         };
         let client = self
@@ -89,6 +98,10 @@ impl Latchkey {
             (ClientAuthentication::Basic { secret, .. }, AuthMethod::ClientSecretBasic)
             | (ClientAuthentication::Post { secret, .. }, AuthMethod::ClientSecretPost) => secret,
             (ClientAuthentication::None { .. }, AuthMethod::None) => return Ok(client),
+            (ClientAuthentication::JwtAssertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
+                self.verify_client_assertion(&client, assertion).await?;
+                return Ok(client);
+            }
             _ => {
                 return Err(TokenError::ClientAuth(
                     "authentication method does not match the registration",

@@ -105,7 +105,7 @@ impl Latchkey {
 }
 
 /// Everything whose revocation refuses this token: itself, its refresh
-/// family and its browser session.
+/// family, its browser session and its client.
 pub fn revocation_keys(claims: &AccessTokenClaims) -> Vec<String> {
     use latchkey_domain::RevocationKey;
     let mut keys = vec![RevocationKey::Token(claims.jti.clone()).to_key()];
@@ -115,5 +115,7 @@ pub fn revocation_keys(claims: &AccessTokenClaims) -> Vec<String> {
     if let Some(s) = &claims.sid {
         keys.push(RevocationKey::Session(s.clone()).to_key());
     }
+    // A deleted client's tokens die with it.
+    keys.push(RevocationKey::Client(claims.client_id.clone()).to_key());
     keys
 }

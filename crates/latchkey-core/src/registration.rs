@@ -1,0 +1,601 @@
+//! Dynamic client registration (RFC 7591) and management (RFC 7592):
+//! `POST /register`, `GET|PUT|DELETE /register/{client_id}` and
+//! `POST /register/{client_id}/secret`, plus the pieces the admin service
+//! shares with them (building a client from validated metadata, rotating a
+//! secret with a grace period, deleting a client with every token it has).
+//!
+//! Registration is closed unless the request carries an unused initial
+//! access token, or the operator opened it. The management endpoints take
+//! the registration access token issued with the client; a wrong token and
+//! an unknown client get the same 401, so nobody learns which ids exist.
+
+use latchkey_domain::{
+    AuthMethod, Client, ClientRegistration, GrantType, RevocationKey, RevokedToken, SecretRotation,
+    StoreError,
+};
+use latchkey_protocol::registration::{
+    ClientInformation, ClientMetadata, RegistrationPolicy, ValidClientMetadata,
+};
+use latchkey_protocol::{ClientId, ErrorCode, OAuthError, Scope};
+use subtle::ConstantTimeEq;
+
+use crate::audit::Event;
+use crate::error::CoreError;
+use crate::secrets::token_hash;
+use crate::Latchkey;
+
+/// Registration settings, validated by the configuration layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationSettings {
+    /// Anyone may register without an initial access token.
+    pub open: bool,
+    /// Scopes a registered client may be allowed (and gets by default).
+    pub allowed_scope: Scope,
+    /// Seconds the previous secret keeps working after a rotation.
+    pub secret_grace: i64,
+    /// Seconds a new secret lives (`client_secret_expires_at`); 0: forever.
+    pub secret_lifetime: i64,
+    /// The longest a `private_key_jwt` assertion may live (`exp - now`).
+    pub assertion_max_lifetime: i64,
+}
+
+impl Default for RegistrationSettings {
+    fn default() -> Self {
+        RegistrationSettings {
+            open: false,
+            allowed_scope: Scope::parse("openid profile email offline_access")
+                .expect("default scope parses"),
+            secret_grace: 86_400,
+            secret_lifetime: 0,
+            assertion_max_lifetime: 300,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    /// No, a wrong, used-up or expired token (401 `invalid_token`).
+    #[error("not authorized: {0}")]
+    Unauthorized(&'static str),
+    /// The metadata broke a rule (RFC 7591 §3.2.2).
+    #[error("refused metadata: {0}")]
+    Metadata(OAuthError),
+    /// A well-formed request that cannot apply to this client.
+    #[error("invalid request: {0}")]
+    Request(String),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<StoreError> for RegistrationError {
+    fn from(e: StoreError) -> Self {
+        RegistrationError::Core(e.into())
+    }
+}
+
+impl RegistrationError {
+    pub fn to_oauth(&self) -> OAuthError {
+        match self {
+            RegistrationError::Unauthorized(_) => OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the access token is missing, invalid, expired or used up",
+            ),
+            RegistrationError::Metadata(e) => e.clone(),
+            RegistrationError::Request(m) => OAuthError::invalid_request(m.clone()),
+            RegistrationError::Core(e) => e.to_oauth(),
+        }
+    }
+
+    /// Whether the answer is a 401 with a Bearer challenge.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, RegistrationError::Unauthorized(_))
+    }
+}
+
+/// A client with its registration record.
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    pub client: Client,
+    pub registration: ClientRegistration,
+}
+
+impl Latchkey {
+    /// What registrations may ask for: the operator's scopes and the
+    /// enabled ID-token algorithms.
+    pub fn registration_policy(&self) -> RegistrationPolicy {
+        RegistrationPolicy {
+            allowed_scope: self.settings.registration.allowed_scope.clone(),
+            id_token_algs: self
+                .settings
+                .keys
+                .algorithms
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+        }
+    }
+
+    /// Validates metadata with the policy, and with what this server
+    /// implements.
+    pub fn validate_metadata(
+        &self,
+        metadata: &ClientMetadata,
+    ) -> Result<ValidClientMetadata, OAuthError> {
+        let valid = metadata.validate(&self.registration_policy())?;
+        if valid.jwks_uri.is_some() {
+            // Fetching a client's keys from a URL it names is not
+            // implemented yet (docs/registration.md): register them inline.
+            return Err(OAuthError::new(
+                ErrorCode::InvalidClientMetadata,
+                "jwks_uri is not supported yet: register the keys inline with jwks",
+            ));
+        }
+        Ok(valid)
+    }
+
+    /// `POST /register`: with an initial access token, or without one when
+    /// registration is open. The token is checked first, spent only once
+    /// the metadata is valid, and the client gets a registration access
+    /// token for RFC 7592.
+    pub async fn register_client(
+        &self,
+        initial_token: Option<&str>,
+        metadata: &ClientMetadata,
+        registration_uri: impl Fn(&ClientId) -> String,
+    ) -> Result<ClientInformation, RegistrationError> {
+        let now = self.now();
+        let hash = initial_token.map(token_hash);
+        match &hash {
+            Some(h) => match self.store.find_initial_token(h).await? {
+                Some(t) if t.usable(now) => {}
+                _ => {
+                    return Err(RegistrationError::Unauthorized(
+                        "unknown or used-up initial token",
+                    ))
+                }
+            },
+            None if self.settings.registration.open => {}
+            None => return Err(RegistrationError::Unauthorized("registration is closed")),
+        }
+        let valid = self
+            .validate_metadata(metadata)
+            .map_err(RegistrationError::Metadata)?;
+        if let Some(h) = &hash {
+            // The conditional update decides races for the last use.
+            if !self.store.consume_initial_token(h, now).await? {
+                return Err(RegistrationError::Unauthorized("initial token used up"));
+            }
+        }
+        let rat = self.random.secret();
+        let (created, secret) = self
+            .insert_client_from(&valid, Some(token_hash(&rat)))
+            .await?;
+        self.audit(Event {
+            kind: "client_registered",
+            user_id: None,
+            client_id: Some(created.client.id.as_str()),
+            ip: None,
+            detail: format!(
+                "dynamic registration ({}, {})",
+                if initial_token.is_some() {
+                    "initial access token"
+                } else {
+                    "open"
+                },
+                created.client.auth_method.as_str()
+            ),
+        })
+        .await;
+        let uri = registration_uri(&created.client.id);
+        Ok(self.client_information(&created, secret, Some(rat), Some(uri)))
+    }
+
+    /// The client a registration access token manages. An unknown client,
+    /// a client without such a token (an operator's) and a wrong token are
+    /// the same 401.
+    pub async fn registered_client(
+        &self,
+        client_id: &str,
+        rat: &str,
+    ) -> Result<RegisteredClient, RegistrationError> {
+        let denied = RegistrationError::Unauthorized("wrong registration access token");
+        let Ok(id) = ClientId::parse(client_id) else {
+            return Err(denied);
+        };
+        let (Some(client), Some(registration)) = (
+            self.store.find_client(&id).await?,
+            self.store.find_registration(&id).await?,
+        ) else {
+            return Err(denied);
+        };
+        let presented = token_hash(rat);
+        let ok = registration
+            .registration_token_hash
+            .as_deref()
+            .is_some_and(|h| bool::from(h.as_bytes().ct_eq(presented.as_bytes())));
+        if !ok {
+            return Err(denied);
+        }
+        Ok(RegisteredClient {
+            client,
+            registration,
+        })
+    }
+
+    /// `GET /register/{client_id}`.
+    pub async fn read_registration(
+        &self,
+        client_id: &str,
+        rat: &str,
+        registration_uri: String,
+    ) -> Result<ClientInformation, RegistrationError> {
+        let c = self.registered_client(client_id, rat).await?;
+        Ok(self.client_information(&c, None, None, Some(registration_uri)))
+    }
+
+    /// `PUT /register/{client_id}` (RFC 7592 §2.2): the body replaces every
+    /// metadata member (omitted ones fall back to their defaults). It must
+    /// name the client, and a `client_secret` in it must be the current
+    /// one. The secret is kept; a client that starts using a secret gets
+    /// one (returned once), one that stops loses it.
+    pub async fn update_registration(
+        &self,
+        client_id: &str,
+        rat: &str,
+        body_client_id: Option<&str>,
+        body_secret: Option<&str>,
+        metadata: &ClientMetadata,
+        registration_uri: String,
+    ) -> Result<ClientInformation, RegistrationError> {
+        let current = self.registered_client(client_id, rat).await?;
+        if body_client_id != Some(current.client.id.as_str()) {
+            return Err(RegistrationError::Request(
+                "the body must carry the client_id of the client being updated".into(),
+            ));
+        }
+        if let Some(s) = body_secret {
+            let matches = current
+                .client
+                .secret_hash
+                .as_deref()
+                .is_some_and(|h| self.secrets.verify(s, h));
+            if !matches {
+                return Err(RegistrationError::Request(
+                    "client_secret does not match the current secret".into(),
+                ));
+            }
+        }
+        let valid = self
+            .validate_metadata(metadata)
+            .map_err(RegistrationError::Metadata)?;
+        let (updated, secret) = self.replace_metadata(current, &valid).await?;
+        self.audit(Event {
+            kind: "client_updated",
+            user_id: None,
+            client_id: Some(updated.client.id.as_str()),
+            ip: None,
+            detail: "metadata replaced through RFC 7592".into(),
+        })
+        .await;
+        Ok(self.client_information(&updated, secret, None, Some(registration_uri)))
+    }
+
+    /// `DELETE /register/{client_id}`: the client and every token it holds.
+    pub async fn delete_registration(
+        &self,
+        client_id: &str,
+        rat: &str,
+    ) -> Result<(), RegistrationError> {
+        let c = self.registered_client(client_id, rat).await?;
+        self.remove_client(&c.client.id, "client deleted through RFC 7592")
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /register/{client_id}/secret`: a new secret; the old one keeps
+    /// working for the grace period.
+    pub async fn rotate_registered_secret(
+        &self,
+        client_id: &str,
+        rat: &str,
+        registration_uri: String,
+    ) -> Result<ClientInformation, RegistrationError> {
+        let c = self.registered_client(client_id, rat).await?;
+        let (client, secret) = self
+            .rotate_secret_of(&c.client)
+            .await
+            .map_err(|e| match e {
+                RotateError::NoSecret => RegistrationError::Request(
+                    "this client does not authenticate with a secret".into(),
+                ),
+                RotateError::Raced => {
+                    RegistrationError::Request("the secret changed meanwhile; retry".into())
+                }
+                RotateError::Core(e) => RegistrationError::Core(e),
+            })?;
+        let rotated = RegisteredClient {
+            client,
+            registration: c.registration,
+        };
+        Ok(self.client_information(&rotated, Some(secret), None, Some(registration_uri)))
+    }
+
+    // ------------------------------------------------ shared with admin
+
+    /// Inserts a client built from validated metadata; returns it and its
+    /// secret (shown once).
+    pub(crate) async fn insert_client_from(
+        &self,
+        valid: &ValidClientMetadata,
+        registration_token_hash: Option<String>,
+    ) -> Result<(RegisteredClient, Option<String>), CoreError> {
+        let now = self.now();
+        let id =
+            ClientId::parse(&self.random.id()).map_err(|e| CoreError::Internal(e.to_string()))?;
+        let secret = valid.uses_secret().then(|| self.random.secret());
+        let mut client = client_from(id, valid, now, now);
+        client.secret_hash = secret.as_deref().map(|s| self.secrets.hash(s));
+        client.secret_expires_at = secret.as_ref().and_then(|_| self.secret_expiry(now));
+        let registration = registration_from(valid, registration_token_hash);
+        self.store
+            .insert_registered_client(&client, &registration)
+            .await?;
+        Ok((
+            RegisteredClient {
+                client,
+                registration,
+            },
+            secret,
+        ))
+    }
+
+    /// Replaces a client's metadata, keeping its id, creation time, secret
+    /// and registration access token.
+    pub(crate) async fn replace_metadata(
+        &self,
+        current: RegisteredClient,
+        valid: &ValidClientMetadata,
+    ) -> Result<(RegisteredClient, Option<String>), CoreError> {
+        let now = self.now();
+        let old = current.client;
+        let mut client = client_from(old.id.clone(), valid, old.created_at, now);
+        let mut secret = None;
+        if valid.uses_secret() {
+            if old.secret_hash.is_some() {
+                client.secret_hash = old.secret_hash;
+                client.secret_expires_at = old.secret_expires_at;
+                client.previous_secret_hash = old.previous_secret_hash;
+                client.previous_secret_expires_at = old.previous_secret_expires_at;
+            } else {
+                let s = self.random.secret();
+                client.secret_hash = Some(self.secrets.hash(&s));
+                client.secret_expires_at = self.secret_expiry(now);
+                secret = Some(s);
+            }
+        }
+        let registration = registration_from(valid, current.registration.registration_token_hash);
+        if !self
+            .store
+            .update_registered_client(&client, &registration)
+            .await?
+        {
+            return Err(CoreError::Store(StoreError::Other(
+                "client vanished during update".into(),
+            )));
+        }
+        Ok((
+            RegisteredClient {
+                client,
+                registration,
+            },
+            secret,
+        ))
+    }
+
+    /// A new secret for a confidential client. The old one keeps working
+    /// for `registration.secret_grace` seconds, but never past its own
+    /// expiry: a rotation must not revive an expired secret.
+    pub(crate) async fn rotate_secret_of(
+        &self,
+        client: &Client,
+    ) -> Result<(Client, String), RotateError> {
+        if !client.auth_method.uses_secret() {
+            return Err(RotateError::NoSecret);
+        }
+        let now = self.now();
+        let secret = self.random.secret();
+        let mut grace_until = now + self.settings.registration.secret_grace;
+        if let Some(exp) = client.secret_expires_at {
+            grace_until = grace_until.min(exp);
+        }
+        let rotation = SecretRotation {
+            seen_hash: client.secret_hash.clone(),
+            new_hash: self.secrets.hash(&secret),
+            new_expires_at: self.secret_expiry(now),
+            previous_expires_at: grace_until,
+            now,
+        };
+        if !self
+            .store
+            .rotate_client_secret(&client.id, &rotation)
+            .await
+            .map_err(|e| RotateError::Core(e.into()))?
+        {
+            return Err(RotateError::Raced);
+        }
+        let mut rotated = client.clone();
+        rotated.previous_secret_hash = client.secret_hash.clone();
+        rotated.previous_secret_expires_at = Some(grace_until);
+        rotated.secret_hash = Some(rotation.new_hash);
+        rotated.secret_expires_at = rotation.new_expires_at;
+        rotated.updated_at = now;
+        self.audit(Event {
+            kind: "client_secret_rotated",
+            user_id: None,
+            client_id: Some(client.id.as_str()),
+            ip: None,
+            detail: format!("previous secret accepted until {grace_until}"),
+        })
+        .await;
+        Ok((rotated, secret))
+    }
+
+    /// Deletes a client and kills every token it holds: one transaction
+    /// records a client-wide revocation (every access token carries its
+    /// `client_id`) and deletes the client, whose codes, consents and
+    /// refresh families go with it. False if there was no such client.
+    pub(crate) async fn remove_client(
+        &self,
+        id: &ClientId,
+        reason: &str,
+    ) -> Result<bool, CoreError> {
+        let now = self.now();
+        let revocation = RevokedToken {
+            key: RevocationKey::Client(id.as_str().to_owned()).to_key(),
+            expires_at: now + self.settings.revocation_ttl(),
+            revoked_at: now,
+            reason: reason.to_owned(),
+        };
+        if !self.store.delete_client_revoking(id, &revocation).await? {
+            return Ok(false);
+        }
+        self.spread_revocations(&[revocation]).await;
+        self.audit(Event {
+            kind: "client_deleted",
+            user_id: None,
+            client_id: Some(id.as_str()),
+            ip: None,
+            detail: format!("{reason}; every token of the client revoked"),
+        })
+        .await;
+        Ok(true)
+    }
+
+    fn secret_expiry(&self, now: i64) -> Option<i64> {
+        let lifetime = self.settings.registration.secret_lifetime;
+        (lifetime > 0).then(|| now + lifetime)
+    }
+
+    /// The RFC 7591 §3.2.1 / RFC 7592 §3 answer.
+    pub fn client_information(
+        &self,
+        c: &RegisteredClient,
+        secret: Option<String>,
+        registration_access_token: Option<String>,
+        registration_client_uri: Option<String>,
+    ) -> ClientInformation {
+        let client = &c.client;
+        let r = &c.registration;
+        let code = client.allows_grant(GrantType::AuthorizationCode);
+        ClientInformation {
+            client_id: client.id.to_string(),
+            client_secret: secret,
+            client_id_issued_at: client.created_at,
+            client_secret_expires_at: client
+                .secret_hash
+                .as_ref()
+                .map(|_| client.secret_expires_at.unwrap_or(0)),
+            registration_access_token,
+            registration_client_uri,
+            redirect_uris: client.redirect_uris.iter().map(|u| u.to_string()).collect(),
+            token_endpoint_auth_method: client.auth_method.as_str().to_owned(),
+            grant_types: client
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
+            response_types: if code { vec!["code".into()] } else { vec![] },
+            client_name: client.name.clone(),
+            client_uri: r.client_uri.clone(),
+            logo_uri: r.logo_uri.clone(),
+            scope: client.scope.to_string(),
+            contacts: r.contacts.clone(),
+            tos_uri: r.tos_uri.clone(),
+            policy_uri: r.policy_uri.clone(),
+            jwks_uri: r.jwks_uri.clone(),
+            jwks: r.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
+            id_token_signed_response_alg: client.id_token_signed_response_alg.clone(),
+            post_logout_redirect_uris: client
+                .post_logout_redirect_uris
+                .iter()
+                .map(|u| u.to_string())
+                .collect(),
+            backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+            allowed_cors_origins: client.allowed_cors_origins.clone(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum RotateError {
+    NoSecret,
+    Raced,
+    Core(CoreError),
+}
+
+/// The client row for validated metadata (without its secret).
+fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64) -> Client {
+    let name = v.client_name.clone().unwrap_or_else(|| {
+        // The consent page must name the application somehow.
+        v.client_uri
+            .as_deref()
+            .and_then(url_host)
+            .unwrap_or_else(|| format!("Client {id}"))
+    });
+    Client {
+        name,
+        auth_method: AuthMethod::parse(v.token_endpoint_auth_method)
+            .unwrap_or(AuthMethod::ClientSecretBasic),
+        secret_hash: None,
+        secret_expires_at: None,
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
+        redirect_uris: v.redirect_uris.clone(),
+        post_logout_redirect_uris: v.post_logout_redirect_uris.clone(),
+        grant_types: v
+            .grant_types
+            .iter()
+            .filter_map(|g| GrantType::parse(g))
+            .collect(),
+        scope: v.scope.clone(),
+        backchannel_logout_uri: v.backchannel_logout_uri.clone(),
+        id_token_signed_response_alg: v.id_token_signed_response_alg.clone(),
+        allowed_cors_origins: v.allowed_cors_origins.clone(),
+        created_at,
+        updated_at: now,
+        id,
+    }
+}
+
+fn url_host(u: &str) -> Option<String> {
+    let rest = u.split_once("://")?.1;
+    let host = rest.split(['/', '?', '#', ':']).next()?;
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
+fn registration_from(v: &ValidClientMetadata, token_hash: Option<String>) -> ClientRegistration {
+    ClientRegistration {
+        registration_token_hash: token_hash,
+        jwks: v.jwks.clone(),
+        jwks_uri: v.jwks_uri.clone(),
+        client_uri: v.client_uri.clone(),
+        logo_uri: v.logo_uri.clone(),
+        policy_uri: v.policy_uri.clone(),
+        tos_uri: v.tos_uri.clone(),
+        contacts: v.contacts.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nameless_client_is_named_after_its_site() {
+        assert_eq!(
+            url_host("https://app.example.com:8443/x").as_deref(),
+            Some("app.example.com")
+        );
+        assert_eq!(url_host("nope"), None);
+    }
+}
