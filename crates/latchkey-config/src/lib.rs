@@ -43,6 +43,81 @@ pub struct Config {
     pub keys: Keys,
     pub refresh: Refresh,
     pub revocations: Revocations,
+    pub registration: Registration,
+}
+
+/// Dynamic client registration (RFC 7591/7592) and client credentials.
+/// Every duration is in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Registration {
+    /// Let anyone register a client without an initial access token
+    /// (`LATCHKEY_REGISTRATION__OPEN`). Off by default.
+    pub open: bool,
+    /// Scopes a registered client may be allowed; also what it gets when
+    /// it asks for none. `LATCHKEY_REGISTRATION__ALLOWED_SCOPES=openid,profile`.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub allowed_scopes: Vec<String>,
+    /// How long the previous secret keeps working after a rotation.
+    pub secret_grace: i64,
+    /// How long a new client secret lives (`client_secret_expires_at`);
+    /// 0: secrets do not expire.
+    pub secret_lifetime: i64,
+    /// The longest a `private_key_jwt` assertion may live.
+    pub assertion_max_lifetime: i64,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Registration {
+            open: false,
+            allowed_scopes: ["openid", "profile", "email", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            secret_grace: 86_400,
+            secret_lifetime: 0,
+            assertion_max_lifetime: 300,
+        }
+    }
+}
+
+impl Registration {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let ok_token = |s: &String| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+        };
+        if self.allowed_scopes.is_empty() || !self.allowed_scopes.iter().all(ok_token) {
+            return Err(invalid(
+                "registration.allowed_scopes",
+                "LATCHKEY_REGISTRATION__ALLOWED_SCOPES",
+                "must list at least one scope, each a valid scope token",
+            ));
+        }
+        if !(0..=30 * 86_400).contains(&self.secret_grace) {
+            return Err(invalid(
+                "registration.secret_grace",
+                "LATCHKEY_REGISTRATION__SECRET_GRACE",
+                "must be between 0 and 30 days",
+            ));
+        }
+        if self.secret_lifetime != 0 && !(3600..=3 * 365 * 86_400).contains(&self.secret_lifetime) {
+            return Err(invalid(
+                "registration.secret_lifetime",
+                "LATCHKEY_REGISTRATION__SECRET_LIFETIME",
+                "must be 0 (no expiry) or between one hour and three years",
+            ));
+        }
+        if !(10..=3600).contains(&self.assertion_max_lifetime) {
+            return Err(invalid(
+                "registration.assertion_max_lifetime",
+                "LATCHKEY_REGISTRATION__ASSERTION_MAX_LIFETIME",
+                "must be between 10 and 3600 seconds",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The in-memory revocation mirror each instance keeps.
@@ -166,6 +241,7 @@ impl Default for Config {
             keys: Keys::default(),
             refresh: Refresh::default(),
             revocations: Revocations::default(),
+            registration: Registration::default(),
         }
     }
 }
@@ -432,6 +508,7 @@ impl Config {
             ));
         }
         self.keys.validate()?;
+        self.registration.validate()?;
         Ok(self)
     }
 
@@ -687,6 +764,33 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.set_env("LATCHKEY_TOKENS__CODE_TTL", "soon");
             assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn registration_is_closed_by_default_and_checked() {
+        Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(!c.registration.open);
+            assert_eq!(c.registration.secret_grace, 86_400);
+            assert_eq!(c.registration.secret_lifetime, 0);
+            jail.set_env("LATCHKEY_REGISTRATION__OPEN", "true");
+            jail.set_env("LATCHKEY_REGISTRATION__ALLOWED_SCOPES", "openid,api:read");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(c.registration.open);
+            assert_eq!(c.registration.allowed_scopes, ["openid", "api:read"]);
+            for (var, value) in [
+                ("LATCHKEY_REGISTRATION__ALLOWED_SCOPES", "open id"),
+                ("LATCHKEY_REGISTRATION__SECRET_GRACE", "-1"),
+                ("LATCHKEY_REGISTRATION__SECRET_LIFETIME", "5"),
+                ("LATCHKEY_REGISTRATION__ASSERTION_MAX_LIFETIME", "86400"),
+            ] {
+                jail.clear_env();
+                jail.set_env(var, value);
+                let e = Config::load(None).unwrap_err().to_string();
+                assert!(e.contains("registration."), "{var}={value}: {e}");
+            }
             Ok(())
         });
     }

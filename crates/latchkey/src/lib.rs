@@ -77,6 +77,21 @@ pub fn key_settings(config: &Config) -> KeySettings {
     }
 }
 
+/// The `[registration]` settings as the core reads them.
+pub fn registration_settings(
+    config: &Config,
+) -> anyhow::Result<latchkey_core::registration::RegistrationSettings> {
+    let r = &config.registration;
+    Ok(latchkey_core::registration::RegistrationSettings {
+        open: r.open,
+        allowed_scope: latchkey_protocol::Scope::parse(&r.allowed_scopes.join(" "))
+            .map_err(|e| anyhow::anyhow!("registration.allowed_scopes: {e}"))?,
+        secret_grace: r.secret_grace,
+        secret_lifetime: r.secret_lifetime,
+        assertion_max_lifetime: r.assertion_max_lifetime,
+    })
+}
+
 /// Builds the core from configuration with the given clock (tests pass a
 /// mock clock).
 pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Latchkey> {
@@ -96,6 +111,7 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     settings.refresh_idle_timeout = config.refresh.idle_timeout;
     settings.refresh_recovery_window = config.refresh.recovery_window;
     settings.revocation_mirror_staleness = config.revocations.max_staleness_secs;
+    settings.registration = registration_settings(config)?;
     if let Some(aud) = &config.tokens.access_token_audience {
         settings.access_token_audience = aud.clone();
     }
@@ -225,6 +241,9 @@ fn spawn_background(core: web::Data<Latchkey>, sync_every: Duration) {
                 .store
                 .sweep_families(now, s.refresh_idle_timeout, now - s.revocation_ttl())
                 .await;
+            if let Err(e) = sweeper.store.sweep_registration(now).await {
+                tracing::warn!(error = %e, "registration sweep failed");
+            }
             match (swept, families) {
                 (Ok(a), Ok(b)) if a + b > 0 => tracing::debug!(rows = a + b, "swept expired rows"),
                 (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "sweep failed"),

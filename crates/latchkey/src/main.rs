@@ -47,6 +47,75 @@ enum Command {
     /// Manage signing keys (rotation, emergency revocation).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Initial access tokens that open dynamic registration (POST /register).
+    #[command(subcommand)]
+    RegistrationToken(RegistrationTokenCommand),
+    /// Tokens for the admin API (/admin).
+    #[command(subcommand)]
+    AdminToken(AdminTokenCommand),
+}
+
+#[derive(Subcommand)]
+enum RegistrationTokenCommand {
+    /// Create a token; it is printed once.
+    Create {
+        /// How long it stays valid: seconds, or a number with s, m, h or d
+        /// (default 1d).
+        #[arg(long, value_name = "D", default_value = "1d", value_parser = parse_duration)]
+        expires_in: i64,
+        /// How many clients it may register.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        uses: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (never their values).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a token by id.
+    Delete { id: String },
+}
+
+#[derive(Subcommand)]
+enum AdminTokenCommand {
+    /// Create a token for the admin API; it is printed once.
+    Create {
+        /// What the token is for, shown in listings.
+        #[arg(long, default_value = "admin")]
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List admin tokens (never their values).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an admin token by id.
+    Delete { id: String },
+}
+
+/// `3600`, `90s`, `30m`, `12h`, `7d`.
+fn parse_duration(s: &str) -> Result<i64, String> {
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let n: i64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 3600, 30m, 12h, 7d)"))?;
+    let unit = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
+    };
+    n.checked_mul(unit)
+        .filter(|d| *d > 0)
+        .ok_or_else(|| format!("{s:?} is out of range"))
 }
 
 #[derive(Subcommand)]
@@ -150,8 +219,15 @@ enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Delete a client.
+    /// Delete a client (every token it holds is revoked).
     Delete { client_id: String },
+    /// Issue a new secret; the old one keeps working for
+    /// `[registration] secret_grace` (default 24 h).
+    RotateSecret {
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -217,6 +293,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::User(cmd) => user(cmd, &build_core(&config, system_clock()).await?).await,
         Command::Client(cmd) => client(cmd, &build_core(&config, system_clock()).await?).await,
         Command::Keys(cmd) => keys(cmd, &build_core(&config, system_clock()).await?).await,
+        Command::RegistrationToken(cmd) => {
+            registration_token(cmd, &build_core(&config, system_clock()).await?).await
+        }
+        Command::AdminToken(cmd) => {
+            admin_token(cmd, &build_core(&config, system_clock()).await?).await
+        }
     }
 }
 
@@ -390,7 +472,27 @@ async fn client(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
         }
         ClientCommand::Delete { client_id } => {
             core.delete_client(&client_id).await?;
-            println!("deleted client {client_id}");
+            println!("deleted client {client_id}; its tokens are revoked");
+        }
+        ClientCommand::RotateSecret { client_id, json } => {
+            let (c, secret) = core.rotate_client_secret(&client_id).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "client_id": c.id.as_str(),
+                        "client_secret": secret,
+                        "client_secret_expires_at": c.secret_expires_at.unwrap_or(0),
+                        "previous_secret_expires_at": c.previous_secret_expires_at,
+                    })
+                );
+            } else {
+                println!("client_id:     {}", c.id);
+                println!("client_secret: {secret}\n(shown once: store it now)");
+                if let Some(t) = c.previous_secret_expires_at {
+                    println!("the previous secret keeps working until {}", time(t));
+                }
+            }
         }
     }
     Ok(())
@@ -487,6 +589,97 @@ async fn keys(cmd: KeysCommand, core: &Latchkey) -> anyhow::Result<()> {
         KeysCommand::Revoke { kid } => {
             let report = core.revoke_key(&kid).await?;
             print_report(&report, check_interval);
+        }
+    }
+    Ok(())
+}
+
+async fn registration_token(cmd: RegistrationTokenCommand, core: &Latchkey) -> anyhow::Result<()> {
+    match cmd {
+        RegistrationTokenCommand::Create {
+            expires_in,
+            uses,
+            json,
+        } => {
+            let t = core.create_registration_token(expires_in, uses).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "token": t.token, "expires_at": t.record.expires_at })
+                );
+            } else {
+                println!("token: {}", t.token);
+                println!(
+                    "(shown once) registers {uses} client(s) until {}; send it as\n  Authorization: Bearer <token>\nto POST /register",
+                    time(t.record.expires_at)
+                );
+            }
+        }
+        RegistrationTokenCommand::List { json } => {
+            let tokens = core.list_registration_tokens().await?;
+            if json {
+                let list: Vec<_> = tokens
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "id": t.id,
+                            "created_at": t.created_at,
+                            "expires_at": t.expires_at,
+                            "uses_left": t.uses_left,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::from(list));
+            } else {
+                for t in tokens {
+                    println!(
+                        "{}\t{} use(s) left\texpires {}",
+                        t.id,
+                        t.uses_left,
+                        time(t.expires_at)
+                    );
+                }
+            }
+        }
+        RegistrationTokenCommand::Delete { id } => {
+            core.delete_registration_token(&id).await?;
+            println!("deleted registration token {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Result<()> {
+    match cmd {
+        AdminTokenCommand::Create { name, json } => {
+            let t = core.create_admin_token(&name).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "token": t.token, "id": t.record.id, "name": t.record.name })
+                );
+            } else {
+                println!("token: {}", t.token);
+                println!("(shown once) send it as Authorization: Bearer <token> to /admin");
+            }
+        }
+        AdminTokenCommand::List { json } => {
+            let tokens = core.list_admin_tokens().await?;
+            if json {
+                let list: Vec<_> = tokens
+                    .iter()
+                    .map(|t| json!({ "id": t.id, "name": t.name, "created_at": t.created_at }))
+                    .collect();
+                println!("{}", serde_json::Value::from(list));
+            } else {
+                for t in tokens {
+                    println!("{}\t{}\tcreated {}", t.id, t.name, time(t.created_at));
+                }
+            }
+        }
+        AdminTokenCommand::Delete { id } => {
+            core.delete_admin_token(&id).await?;
+            println!("deleted admin token {id}");
         }
     }
     Ok(())
