@@ -3,15 +3,18 @@
 //! Handlers here only translate: they read the request (strictly: exact
 //! Content-Type, size limits, parameters parsed once), call the core, and
 //! turn its outcome into a response. Every endpoint lives in a file named
-//! after it: `oauth2/{authorize,token,revoke,introspect}.rs`,
+//! after it: `oauth2/{authorize,token,revoke,introspect,registration}.rs`,
 //! `oidc/{discovery,jwks,userinfo,end_session}.rs`, `pages/{login,consent,account}.rs`,
-//! `api/sessions.rs`. This crate must not touch storage or keys
+//! `api/sessions.rs`, the admin API in `admin/`, and `/openapi.json` in
+//! `openapi.rs`. This crate must not touch storage or keys
 //! directly.
 
+pub mod admin;
 pub mod api;
 pub mod error;
 pub mod oauth2;
 pub mod oidc;
+pub mod openapi;
 pub mod pages;
 mod request;
 
@@ -72,6 +75,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(pages::consent::show))
             .route(web::post().to(pages::consent::submit)),
     )
+    .configure(oauth2::registration::routes)
+    .configure(admin::routes)
+    .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
     .service(web::resource("/healthz").route(web::get().to(health)))
     .service(web::resource("/readyz").route(web::get().to(ready)))
     .default_service(web::to(error::not_found));

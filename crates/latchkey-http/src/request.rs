@@ -46,6 +46,48 @@ pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<P
     Params::parse(&body)
 }
 
+/// The largest JSON body (registration and admin APIs) accepted.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+pub const JSON: &str = "application/json";
+
+/// Whether the request declares exactly a JSON body (UTF-8 if a charset is
+/// given). Anything else, `text/plain` and forms included, is refused: a
+/// browser can send those cross-site without a preflight (CSRF).
+pub fn is_json(req: &HttpRequest) -> bool {
+    let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut parts = ct.split(';').map(str::trim);
+    if !parts.next().is_some_and(|m| m.eq_ignore_ascii_case(JSON)) {
+        return false;
+    }
+    parts.all(|p| {
+        p.split_once('=').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("charset")
+                && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        })
+    })
+}
+
+/// Reads a JSON body: wrong type or too large is `invalid_request`. The
+/// bytes are parsed by the caller, into the type it expects.
+pub async fn read_json(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Vec<u8>, OAuthError> {
+    if !is_json(req) {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/json",
+        ));
+    }
+    read_limited(&mut payload, MAX_JSON_BYTES).await
+}
+
 /// Reads a body of any type up to `limit` bytes.
 pub async fn read_limited(payload: &mut web::Payload, limit: usize) -> Result<Vec<u8>, OAuthError> {
     let mut body = Vec::new();

@@ -2,5 +2,6 @@
 
 pub mod authorize;
 pub mod introspect;
+pub mod registration;
 pub mod revoke;
 pub mod token;

@@ -1,0 +1,63 @@
+//! `/admin/users/{username}/sessions`, `/admin/sessions/{id}`: browser
+//! sessions, and ending one (its refresh families die, its clients get a
+//! back-channel logout).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use latchkey_core::sessions::SessionView;
+use latchkey_core::Latchkey;
+use serde::Serialize;
+
+use super::{failed, json_no_store, Admin};
+
+/// One active session.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// Names of the applications that signed in through it.
+    pub clients: Vec<String>,
+}
+
+impl From<SessionView> for SessionInfo {
+    fn from(s: SessionView) -> Self {
+        SessionInfo {
+            id: s.id,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            user_agent: s.user_agent,
+            ip: s.ip,
+            clients: s.clients,
+        }
+    }
+}
+
+/// A user's active sessions, newest first.
+#[utoipa::path(get, path = "/admin/users/{username}/sessions", tag = "admin",
+    params(("username" = String, Path)),
+    responses((status = 200, body = Vec<SessionInfo>), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    security(("admin_token" = [])))]
+pub async fn list(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
+    match app.admin_list_sessions(&path).await {
+        Ok(list) => json_no_store(
+            StatusCode::OK,
+            &list.into_iter().map(SessionInfo::from).collect::<Vec<_>>(),
+        ),
+        Err(e) => failed(&e),
+    }
+}
+
+/// End a session.
+#[utoipa::path(delete, path = "/admin/sessions/{id}", tag = "admin",
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    security(("admin_token" = [])))]
+pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
+    match app.admin_end_session(&path).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(e) => failed(&e),
+    }
+}

@@ -1,0 +1,139 @@
+//! `/admin/users`: accounts. Passwords are set, never shown; deleting a
+//! user or setting their password ends their sessions and refresh families.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use latchkey_core::Latchkey;
+use latchkey_domain::User;
+use serde::{Deserialize, Serialize};
+
+use super::{body, failed, json_no_store, Admin};
+
+/// A user as the admin API shows it (never the password hash).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    /// The stable `sub`.
+    pub id: String,
+    pub username: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub password_changed_at: i64,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        UserView {
+            id: u.id,
+            username: u.username,
+            name: u.name,
+            email: u.email,
+            disabled: u.disabled,
+            created_at: u.created_at,
+            password_changed_at: u.password_changed_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    pub password: String,
+}
+
+/// List users.
+#[utoipa::path(get, path = "/admin/users", tag = "admin",
+    responses((status = 200, body = Vec<UserView>), (status = 401, body = crate::openapi::ErrorBody)),
+    security(("admin_token" = [])))]
+pub async fn list(_: Admin, app: web::Data<Latchkey>) -> HttpResponse {
+    match app.list_users().await {
+        Ok(users) => json_no_store(
+            StatusCode::OK,
+            &users.into_iter().map(UserView::from).collect::<Vec<_>>(),
+        ),
+        Err(e) => failed(&e),
+    }
+}
+
+/// Create a user.
+#[utoipa::path(post, path = "/admin/users", tag = "admin",
+    request_body(content = NewUser, content_type = "application/json"),
+    responses((status = 201, body = UserView), (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    security(("admin_token" = [])))]
+pub async fn create(
+    _: Admin,
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let new: NewUser = match body(&req, payload).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    match app
+        .create_user(&new.username, new.password, new.name, new.email)
+        .await
+    {
+        Ok(u) => json_no_store(StatusCode::CREATED, &UserView::from(u)),
+        Err(e) => failed(&e),
+    }
+}
+
+/// Show a user.
+#[utoipa::path(get, path = "/admin/users/{username}", tag = "admin",
+    params(("username" = String, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    security(("admin_token" = [])))]
+pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
+    match app.show_user(&path).await {
+        Ok(u) => json_no_store(StatusCode::OK, &UserView::from(u)),
+        Err(e) => failed(&e),
+    }
+}
+
+/// Set a user's password; every session of the user ends.
+#[utoipa::path(put, path = "/admin/users/{username}/password", tag = "admin",
+    params(("username" = String, Path)),
+    request_body(content = NewPassword, content_type = "application/json"),
+    responses((status = 204), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    security(("admin_token" = [])))]
+pub async fn set_password(
+    _: Admin,
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let new: NewPassword = match body(&req, payload).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    match app.set_user_password(&path, new.password).await {
+        Ok(_) => HttpResponse::NoContent().finish(),
+        Err(e) => failed(&e),
+    }
+}
+
+/// Delete a user; their sessions end and their tokens stop working.
+#[utoipa::path(delete, path = "/admin/users/{username}", tag = "admin",
+    params(("username" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    security(("admin_token" = [])))]
+pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
+    match app.delete_user(&path).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(e) => failed(&e),
+    }
+}
