@@ -33,13 +33,16 @@ pub fn interrupted() -> bool {
 
 /// What to send and what counts as success.
 pub trait Workload: Send + Sync + 'static {
-    /// The `n`-th request (origin-form URI, `Host` set), or `None` when the
-    /// workload has nothing more to send.
-    fn request(&self, n: u64) -> Option<Request<Full<Bytes>>>;
+    /// The `n`-th request of the run, sent on connection `conn` (origin-form
+    /// URI, `Host` set), or `None` when the workload has nothing more to
+    /// send. A connection sends its next request only after reading the
+    /// answer to the previous one, so per-connection state (a refresh-token
+    /// chain) stays ordered.
+    fn request(&self, conn: usize, n: u64) -> Option<Request<Full<Bytes>>>;
 
     /// Whether the answer to request `n` is a success. A workload may keep
     /// what it needs from it (e.g. the code in a redirect).
-    fn check(&self, n: u64, head: &Parts, body: &Bytes) -> bool;
+    fn check(&self, conn: usize, n: u64, head: &Parts, body: &Bytes) -> bool;
 }
 
 #[derive(Debug, Clone)]
@@ -140,10 +143,10 @@ pub async fn run(config: &LoadConfig, workload: Arc<dyn Workload>) -> anyhow::Re
     let start = Instant::now();
     let deadline = start + config.duration;
     let mut tasks = Vec::with_capacity(senders.len());
-    for sender in senders {
+    for (conn, sender) in senders.into_iter().enumerate() {
         let (shared, workload, addr) = (shared.clone(), workload.clone(), config.addr);
         tasks.push(tokio::spawn(async move {
-            connection_loop(sender, addr, deadline, &shared, workload.as_ref()).await
+            connection_loop(conn, sender, addr, deadline, &shared, workload.as_ref()).await
         }));
     }
     let mut total = LoadResult::default();
@@ -161,6 +164,7 @@ pub async fn run(config: &LoadConfig, workload: Arc<dyn Workload>) -> anyhow::Re
 }
 
 async fn connection_loop(
+    conn: usize,
     mut sender: SendRequest<Full<Bytes>>,
     addr: SocketAddr,
     deadline: Instant,
@@ -174,7 +178,7 @@ async fn connection_loop(
     let mut failures = 0;
     while Instant::now() < deadline && !interrupted() {
         let n = shared.next.fetch_add(1, Ordering::Relaxed);
-        let Some(request) = workload.request(n) else {
+        let Some(request) = workload.request(conn, n) else {
             shared.exhausted.store(true, Ordering::Relaxed);
             break;
         };
@@ -189,7 +193,7 @@ async fn connection_loop(
         .await;
         let problem = match outcome {
             Ok(Ok((head, body))) => {
-                if workload.check(n, &head, &body) {
+                if workload.check(conn, n, &head, &body) {
                     if out.latencies_us.len() < MAX_SAMPLES_PER_CONNECTION {
                         let us = sent.elapsed().as_micros();
                         out.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));

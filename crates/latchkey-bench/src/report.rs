@@ -3,16 +3,27 @@
 
 use std::fmt::Write;
 
+use latchkey_keys::Alg;
+
 use crate::load::LoadResult;
 use crate::signing::SigningCeiling;
 
 /// The ceiling a scenario is read against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ceiling {
-    /// RS256 signatures/s of the server's signing code on every core.
-    Signing,
+    /// Signatures/s of the server's signing code on every core.
+    Signing(Alg),
     /// Requests/s of a trivial handler on the same actix-web.
     Http,
+}
+
+impl Ceiling {
+    fn name(self) -> String {
+        match self {
+            Ceiling::Signing(alg) => format!("{} signing", alg.as_str()),
+            Ceiling::Http => "HTTP".to_owned(),
+        }
+    }
 }
 
 /// The issue's target for a scenario.
@@ -20,10 +31,13 @@ pub enum Ceiling {
 pub struct Goal {
     pub ceiling: Ceiling,
     pub min_ratio: Option<f64>,
+    /// An absolute rate, where the issue gives one.
+    pub min_rps: Option<f64>,
     pub max_p99_ms: Option<f64>,
-    /// Signatures each request makes: its rate is also shown against the
-    /// signing ceiling divided by this.
+    /// Signatures each request makes, and their algorithm: the rate is
+    /// also read against that signing ceiling divided by this.
     pub signatures: u32,
+    pub sign_alg: Alg,
 }
 
 impl Goal {
@@ -31,18 +45,31 @@ impl Goal {
         Goal {
             ceiling,
             min_ratio: None,
+            min_rps: None,
             max_p99_ms: None,
             signatures: 0,
+            sign_alg: Alg::RS256,
         }
     }
 
-    pub const fn signs(mut self, signatures: u32) -> Goal {
+    pub const fn signs(mut self, signatures: u32, alg: Alg) -> Goal {
         self.signatures = signatures;
+        self.sign_alg = alg;
         self
+    }
+
+    /// The signing ceiling divided by the signatures per request, if any.
+    fn signing_bound(&self) -> Option<(Ceiling, f64)> {
+        (self.signatures > 0).then(|| (Ceiling::Signing(self.sign_alg), f64::from(self.signatures)))
     }
 
     pub const fn at_least(mut self, ratio: f64) -> Goal {
         self.min_ratio = Some(ratio);
+        self
+    }
+
+    pub const fn at_least_rps(mut self, rps: f64) -> Goal {
+        self.min_rps = Some(rps);
         self
     }
 
@@ -54,11 +81,10 @@ impl Goal {
     fn text(&self) -> String {
         let mut parts = Vec::new();
         if let Some(r) = self.min_ratio {
-            let of = match self.ceiling {
-                Ceiling::Signing => "RS256 signing",
-                Ceiling::Http => "HTTP",
-            };
-            parts.push(format!("≥ {:.0}% of {of}", r * 100.0));
+            parts.push(format!("≥ {:.0}% of {}", r * 100.0, self.ceiling.name()));
+        }
+        if let Some(rps) = self.min_rps {
+            parts.push(format!("≥ {}/s", thousands(rps)));
         }
         if let Some(ms) = self.max_p99_ms {
             parts.push(format!("p99 < {ms} ms"));
@@ -106,6 +132,11 @@ pub struct Row {
     pub name: String,
     pub goal: Goal,
     pub outcome: Outcome,
+    /// Printed under the table (e.g. the refresh audit).
+    pub note: Option<String>,
+    /// A failure beyond rate and latency (e.g. lost rotations): the verdict
+    /// is "missed" whatever the figures.
+    pub problem: Option<String>,
 }
 
 impl Row {
@@ -115,6 +146,8 @@ impl Row {
             name: name.to_owned(),
             goal,
             outcome: Outcome::Unavailable(why.to_owned()),
+            note: None,
+            problem: None,
         }
     }
 }
@@ -126,12 +159,58 @@ pub struct Ceilings {
 }
 
 impl Ceilings {
+    fn signing(&self, alg: Alg) -> Option<SigningCeiling> {
+        match alg {
+            Alg::RS256 => self.rs256,
+            Alg::ES256 => self.es256,
+            _ => None,
+        }
+    }
+
     fn value(&self, c: Ceiling) -> Option<f64> {
         match c {
-            Ceiling::Signing => self.rs256.map(|s| s.sign_all_threads),
+            Ceiling::Signing(alg) => self.signing(alg).map(|s| s.sign_all_threads),
             Ceiling::Http => self.http.as_ref().map(|(l, _)| l.rps()),
         }
     }
+
+    /// Server CPU seconds per unit of the ceiling's work: one signature on
+    /// one core, or one request to the trivial handler.
+    fn cpu_cost(&self, c: Ceiling) -> Option<f64> {
+        match c {
+            Ceiling::Signing(alg) => self
+                .signing(alg)
+                .filter(|s| s.sign_one_thread > 0.0)
+                .map(|s| 1.0 / s.sign_one_thread),
+            Ceiling::Http => self
+                .http
+                .as_ref()
+                .and_then(|(l, u)| Some(u.server_cpu? / l.ok.max(1) as f64)),
+        }
+    }
+
+    /// The ceiling's CPU per request over the scenario's: the share of the
+    /// ceiling the scenario would reach if both had the cores to themselves.
+    /// Other load on the machine slows both alike, so it mostly cancels out.
+    fn cpu_ratio(&self, goal: &Goal, server_cpu_per_request: f64) -> Option<f64> {
+        if server_cpu_per_request <= 0.0 {
+            return None;
+        }
+        let (ceiling, units) = goal.signing_bound().unwrap_or((goal.ceiling, 1.0));
+        Some(self.cpu_cost(ceiling)? * units / server_cpu_per_request)
+    }
+}
+
+fn cpu_ratio_text(ratio: Option<f64>, goal: &Goal) -> String {
+    let Some(r) = ratio else {
+        return "-".to_owned();
+    };
+    let of = match goal.signing_bound() {
+        None => goal.ceiling.name(),
+        Some((c, n)) if n <= 1.0 => c.name(),
+        Some((c, n)) => format!("{} ÷ {n}", c.name()),
+    };
+    format!("{:.0}% of {of}", r * 100.0)
 }
 
 pub fn thousands(x: f64) -> String {
@@ -161,19 +240,35 @@ pub fn mib(kib: u64) -> f64 {
 }
 
 /// "met" or how far off the target is.
-fn verdict(goal: &Goal, ratio: Option<f64>, p99_ms: Option<f64>) -> String {
+fn verdict(
+    goal: &Goal,
+    ratio: Option<f64>,
+    rps: f64,
+    p99_ms: Option<f64>,
+    problem: Option<&str>,
+) -> String {
     let mut misses = Vec::new();
     if let (Some(min), Some(r)) = (goal.min_ratio, ratio) {
         if r < min {
             misses.push(format!("rate at {:.0}% of target", 100.0 * r / min));
         }
     }
+    if let Some(min) = goal.min_rps {
+        if rps < min {
+            misses.push(format!("rate at {:.0}% of target", 100.0 * rps / min));
+        }
+    }
+    misses.extend(problem.map(str::to_owned));
     if let (Some(max), Some(p)) = (goal.max_p99_ms, p99_ms) {
         if p >= max {
             misses.push(format!("p99 {:.1}× the limit", p / max));
         }
     }
-    if goal.min_ratio.is_none() && goal.max_p99_ms.is_none() {
+    if goal.min_ratio.is_none()
+        && goal.min_rps.is_none()
+        && goal.max_p99_ms.is_none()
+        && misses.is_empty()
+    {
         "-".to_owned()
     } else if misses.is_empty() {
         "met".to_owned()
@@ -222,42 +317,47 @@ pub fn ceilings_table(c: &Ceilings) -> String {
     out
 }
 
+/// How to read the scenario table.
+pub const LEGEND: &str = "\
+- *of ceiling*: req/s over the ceiling's rate measured in this run (signing on every core, \
+or the trivial handler); the verdict reads this against the issue's target.
+- *CPU-bound ratio*: the ceiling's CPU per unit (one signature on one core, or one trivial \
+request) over this scenario's server CPU per request: the share of the ceiling the server would \
+reach with the cores to itself. Other load on the machine slows both alike, so it mostly cancels out.
+- *other cores*: CPU every other process used meanwhile (PostgreSQL and Redis included, when used). \
+Well above 0, the machine was shared and the rates are lower than it can do.
+";
+
 /// "45% of HTTP", plus the share of the signing ceiling for requests that
 /// sign.
 fn of_ceilings(rps: f64, ratio: Option<f64>, name: &str, goal: &Goal, c: &Ceilings) -> String {
     let mut out = ratio.map_or("-".to_owned(), |r| format!("{:.0}% of {name}", r * 100.0));
-    let signing = c.value(Ceiling::Signing).filter(|v| *v > 0.0);
-    if let (Some(ceiling), true) = (
-        signing,
-        goal.signatures > 0 && goal.ceiling != Ceiling::Signing,
-    ) {
-        let bound = ceiling / f64::from(goal.signatures);
-        let _ = write!(
-            out,
-            " ({:.0}% of RS256 signing ÷ {})",
-            100.0 * rps / bound,
-            goal.signatures
-        );
+    if let Some((signing, n)) = goal.signing_bound().filter(|(s, _)| *s != goal.ceiling) {
+        if let Some(ceiling) = c.value(signing).filter(|v| *v > 0.0) {
+            let _ = write!(
+                out,
+                " ({:.0}% of {} ÷ {n})",
+                100.0 * rps * n / ceiling,
+                signing.name()
+            );
+        }
     }
     out
 }
 
 pub fn scenarios_table(rows: &[Row], c: &Ceilings) -> String {
     let mut out = String::from(
-        "| # | scenario | req/s | p50 ms | p99 ms | max ms | errors | of ceiling | target | verdict | server CPU µs/req | server cores | load-gen cores | other cores | peak RSS MiB |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|\n",
+        "| # | scenario | req/s | p50 ms | p99 ms | max ms | errors | of ceiling | target | verdict | CPU-bound ratio | server CPU µs/req | server cores | load-gen cores | other cores | peak RSS MiB |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     let mut notes = String::new();
     for row in rows {
-        let ceiling_name = match row.goal.ceiling {
-            Ceiling::Signing => "RS256 signing",
-            Ceiling::Http => "HTTP",
-        };
+        let ceiling_name = row.goal.ceiling.name();
         match &row.outcome {
             Outcome::Unavailable(why) => {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | - | - | - | - | - | - | {} | {why} | - | - | - | - | - |",
+                    "| {} | {} | - | - | - | - | - | - | {} | {why} | - | - | - | - | - | - |",
                     row.id,
                     row.name,
                     row.goal.text()
@@ -270,13 +370,17 @@ pub fn scenarios_table(rows: &[Row], c: &Ceilings) -> String {
                     .filter(|v| *v > 0.0)
                     .map(|v| load.rps() / v);
                 let p99 = load.percentile_us(99.0).map(|us| f64::from(us) / 1000.0);
+                let cpu_ratio = usage
+                    .server_cpu
+                    .filter(|_| load.ok > 0)
+                    .and_then(|cpu| c.cpu_ratio(&row.goal, cpu / load.ok as f64));
                 let cpu_per_req = match (usage.server_cpu, load.ok) {
                     (Some(cpu), n) if n > 0 => format!("{:.0}", cpu * 1e6 / n as f64),
                     _ => "-".to_owned(),
                 };
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     row.id,
                     row.name,
                     thousands(load.rps()),
@@ -284,9 +388,10 @@ pub fn scenarios_table(rows: &[Row], c: &Ceilings) -> String {
                     ms(load.percentile_us(99.0)),
                     ms(load.latencies_us.last().copied()),
                     load.errors,
-                    of_ceilings(load.rps(), ratio, ceiling_name, &row.goal, c),
+                    of_ceilings(load.rps(), ratio, &ceiling_name, &row.goal, c),
                     row.goal.text(),
-                    verdict(&row.goal, ratio, p99),
+                    verdict(&row.goal, ratio, load.rps(), p99, row.problem.as_deref()),
+                    cpu_ratio_text(cpu_ratio, &row.goal),
                     cpu_per_req,
                     per_second(usage.server_cpu, secs),
                     per_second(usage.generator_cpu, secs),
@@ -303,6 +408,9 @@ pub fn scenarios_table(rows: &[Row], c: &Ceilings) -> String {
                         secs,
                         load.ok + load.errors
                     );
+                }
+                if let Some(note) = &row.note {
+                    let _ = writeln!(notes, "- {}: {note}", row.name);
                 }
                 if let Some(e) = &load.first_error {
                     let _ = writeln!(
@@ -337,16 +445,32 @@ mod tests {
     #[test]
     fn verdicts_say_how_far_off() {
         let goal = Goal::new(Ceiling::Http).at_least(0.8);
-        assert_eq!(verdict(&goal, Some(0.9), None), "met");
+        assert_eq!(goal.text(), "≥ 80% of HTTP");
         assert_eq!(
-            verdict(&goal, Some(0.4), None),
+            Goal::new(Ceiling::Signing(Alg::ES256)).at_least(0.5).text(),
+            "≥ 50% of ES256 signing"
+        );
+        assert_eq!(verdict(&goal, Some(0.9), 1.0, None, None), "met");
+        assert_eq!(
+            verdict(&goal, Some(0.4), 1.0, None, None),
             "**missed**: rate at 50% of target"
         );
         let goal = Goal::new(Ceiling::Http).at_least(0.5).p99_under_ms(5.0);
         assert_eq!(
-            verdict(&goal, Some(0.6), Some(10.0)),
+            verdict(&goal, Some(0.6), 1.0, Some(10.0), None),
             "**missed**: p99 2.0× the limit"
         );
-        assert_eq!(verdict(&Goal::new(Ceiling::Http), Some(0.1), None), "-");
+        let none = Goal::new(Ceiling::Http);
+        assert_eq!(verdict(&none, Some(0.1), 1.0, None, None), "-");
+        assert_eq!(
+            verdict(&none, None, 1.0, None, Some("2 lost")),
+            "**missed**: 2 lost"
+        );
+        let rate = Goal::new(Ceiling::Http).at_least_rps(2000.0);
+        assert_eq!(verdict(&rate, None, 2500.0, None, None), "met");
+        assert_eq!(
+            verdict(&rate, None, 500.0, None, None),
+            "**missed**: rate at 25% of target"
+        );
     }
 }

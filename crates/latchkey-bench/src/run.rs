@@ -23,7 +23,9 @@ use crate::procfs::{self, ChildGuard};
 use crate::report::{self, Ceiling, Ceilings, Goal, Outcome, Row, Usage};
 use crate::server::{self, ServerSetup};
 use crate::signing;
-use crate::workloads::{basic_auth, Authorize, Browser, CodeExchange, Fixed, WebClient};
+use crate::workloads::{
+    basic_auth, Authorize, Browser, CodeExchange, Family, Fixed, RefreshRotation, WebClient,
+};
 
 /// The options of `run`.
 #[derive(Args, Clone, Debug)]
@@ -47,9 +49,14 @@ pub struct RunArgs {
     pub scenarios: Vec<String>,
     /// Database of the server under test (default: a fresh SQLite file).
     /// Users and clients are added under fresh names, so a Postgres database
-    /// can be reused between runs.
+    /// can be reused between runs (with the same --kek-file).
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+    /// The key-encryption key file of the server under test (default: a
+    /// fresh one). A database keeps its signing keys between runs, sealed
+    /// under the KEK of its first run: reuse one with the same file.
+    #[arg(long, value_name = "FILE")]
+    pub kek_file: Option<PathBuf>,
     /// Redis for the server under test (passed as LATCHKEY_REDIS_URL).
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
@@ -138,6 +145,13 @@ struct Run {
 }
 
 impl Run {
+    fn is_postgres(&self) -> bool {
+        self.args
+            .database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres"))
+    }
+
     fn load_config(&self, addr: SocketAddr) -> LoadConfig {
         LoadConfig {
             addr,
@@ -194,6 +208,8 @@ impl Run {
             name: name.to_owned(),
             goal,
             outcome: Outcome::Measured { load, usage },
+            note: None,
+            problem: None,
         })
     }
 }
@@ -236,20 +252,27 @@ impl Latchkey {
     }
 }
 
-/// The JOSE `alg` of a compact JWS, or "opaque".
-fn token_alg(token: &str) -> String {
+/// The JOSE `alg` of a compact JWS (not verified: only to label figures).
+fn jws_alg(token: &str) -> Option<String> {
     use base64::Engine;
-    token
-        .split('.')
-        .next()
-        .and_then(|h| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(h)
-                .ok()
-        })
-        .and_then(|h| serde_json::from_slice::<Value>(&h).ok())
-        .and_then(|h| h["alg"].as_str().map(|a| format!("{a} JWT")))
-        .unwrap_or_else(|| "opaque".to_owned())
+    let header = token.split('.').next()?;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
+    let header: Value = serde_json::from_slice(&header).ok()?;
+    header["alg"].as_str().map(str::to_owned)
+}
+
+/// "RS256 JWT", or "opaque".
+fn token_kind(token: &str) -> String {
+    jws_alg(token).map_or_else(|| "opaque".to_owned(), |a| format!("{a} JWT"))
+}
+
+/// The signing ceiling a token of this kind is read against.
+fn signing_alg(token: &str) -> Alg {
+    jws_alg(token)
+        .and_then(|a| Alg::parse(&a))
+        .unwrap_or(Alg::RS256)
 }
 
 /// One token request through reqwest, to fail early with the server's own
@@ -270,7 +293,7 @@ async fn probe_token(
     let body = resp.text().await?;
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     match v["access_token"].as_str() {
-        Some(t) if status.is_success() => Ok(token_alg(t)),
+        Some(t) if status.is_success() => Ok(t.to_owned()),
         _ => bail!("POST {url} answered {status}: {body}"),
     }
 }
@@ -333,37 +356,90 @@ async fn jwks(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
+/// client_credentials with the server's default algorithm (RS256). The
+/// ES256 figure comes from a second server, see [`es256_client_credentials`].
 async fn client_credentials(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
-    let ep = lk.endpoint("/token");
-    let (id, secret) = &lk.machine;
-    let auth = basic_auth(id, secret);
-    let form = [("grant_type", "client_credentials")];
-    let alg = probe_token(
+    let token = probe_token(
         &format!("{}/token", lk.base),
-        &auth,
+        &basic_auth(&lk.machine.0, &lk.machine.1),
         &[("grant_type".into(), "client_credentials".into())],
     )
     .await?;
+    let alg = signing_alg(&token);
+    let goal = if alg == Alg::ES256 {
+        http_goal().signs(1, alg).at_least(0.5)
+    } else {
+        Goal::new(Ceiling::Signing(alg)).signs(1, alg).at_least(0.7)
+    };
+    Ok(vec![cc_row(run, lk, &token_kind(&token), goal).await?])
+}
+
+async fn cc_row(run: &Run, lk: &Latchkey, kind: &str, goal: Goal) -> anyhow::Result<Row> {
+    let ep = lk.endpoint("/token");
+    let auth = basic_auth(&lk.machine.0, &lk.machine.1);
+    let form = [("grant_type", "client_credentials")];
     let w = Arc::new(Fixed::post_form(&ep.host, &ep.path, &form)?.header(AUTHORIZATION, &auth)?);
-    let measured = run
-        .row(
-            "1",
-            &format!("client_credentials ({alg})"),
-            Goal::new(Ceiling::Signing).at_least(0.7),
-            &ep,
-            Some(lk.pid),
-            w,
-        )
-        .await?;
-    Ok(vec![
-        measured,
-        Row::unavailable(
-            "1",
-            "client_credentials (ES256 JWT)",
-            http_goal().at_least(0.5),
-            "not available in this build: the signing algorithm is not configurable yet (Latchkey signs with RS256)",
-        ),
-    ])
+    run.row(
+        "1",
+        &format!("client_credentials ({kind})"),
+        goal,
+        &ep,
+        Some(lk.pid),
+        w,
+    )
+    .await
+}
+
+/// client_credentials with ES256 access tokens: the same database, KEK and
+/// client, served by a second server whose first algorithm is ES256 (it
+/// adds an ES256 key on start). Run after the first server has stopped.
+async fn es256_client_credentials(
+    run: &Run,
+    setup: &ServerSetup,
+    lk: &mut Latchkey,
+) -> anyhow::Result<(Row, Option<procfs::Memory>)> {
+    let name = "client_credentials (ES256 JWT)";
+    let goal = http_goal().signs(1, Alg::ES256).at_least(0.5);
+    let mut env = setup.env.clone();
+    env.push(("LATCHKEY_KEYS__ALGORITHMS".into(), "ES256".into()));
+    let es = ServerSetup {
+        binary: setup.binary.clone(),
+        dir: setup.dir.clone(),
+        env,
+    };
+    eprintln!("bench: starting a second latchkey serve that signs with ES256 ...");
+    let (guard, port) = match es.serve() {
+        Ok(started) => started,
+        Err(e) => {
+            let why = format!(
+                "not available in this build: LATCHKEY_KEYS__ALGORITHMS=ES256 refused ({e:#})"
+            );
+            return Ok((Row::unavailable("1", name, goal, &why), None));
+        }
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = procfs::memory(guard.pid());
+    lk.pid = guard.pid();
+    lk.base = format!("http://127.0.0.1:{port}");
+    lk.host = format!("127.0.0.1:{port}");
+    lk.addr = SocketAddr::from((IpAddr::from([127, 0, 0, 1]), port));
+    let token = probe_token(
+        &format!("{}/token", lk.base),
+        &basic_auth(&lk.machine.0, &lk.machine.1),
+        &[("grant_type".into(), "client_credentials".into())],
+    )
+    .await?;
+    let row = if jws_alg(&token).as_deref() == Some("ES256") {
+        cc_row(run, lk, &token_kind(&token), goal).await?
+    } else {
+        let why = format!(
+            "not available in this build: with LATCHKEY_KEYS__ALGORITHMS=ES256 it still signs {}",
+            token_kind(&token)
+        );
+        Row::unavailable("1", name, goal, &why)
+    };
+    drop(guard);
+    Ok((row, idle))
 }
 
 /// Codes prepared in bulk through the signed-in session (one GET /authorize
@@ -408,7 +484,7 @@ async fn authorization_code(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<
         .row(
             "2",
             "authorization_code exchange (RS256 access + ID token)",
-            http_goal().signs(2),
+            http_goal().signs(2, Alg::RS256),
             &ep,
             Some(lk.pid),
             exchange,
@@ -417,45 +493,142 @@ async fn authorization_code(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<
     Ok(vec![authorize, redeem])
 }
 
-async fn refresh(_run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
-    let offered = lk.discovery["grant_types_supported"]
+fn offers_refresh(discovery: &Value) -> bool {
+    discovery["grant_types_supported"]
         .as_array()
-        .is_some_and(|g| g.iter().any(|g| g == "refresh_token"));
-    let why = if offered {
-        "the server offers refresh_token, but this bench does not measure it yet"
-    } else {
-        "not available in this build: the server offers no refresh_token grant"
-    };
-    Ok(vec![Row::unavailable(
-        "3",
-        "refresh-token rotation",
-        http_goal(),
-        why,
-    )])
+        .is_some_and(|g| g.iter().any(|g| g == "refresh_token"))
 }
 
-async fn introspection(_run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
-    let why = if lk.discovery.get("introspection_endpoint").is_some() {
-        "the server offers introspection, but this bench does not measure it yet"
+/// A fresh user access token (code `n` through the signed-in session).
+async fn user_access_token(lk: &mut Latchkey, n: u64) -> anyhow::Result<String> {
+    let (web, seed) = (lk.web.clone(), lk.seed);
+    let tokens = lk
+        .browser()
+        .await?
+        .user_tokens(&web, &seed, n)
+        .await
+        .context("getting a user access token")?;
+    tokens["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("no access_token in {tokens}"))
+}
+
+/// Refresh-token rotation: one family per connection, each response's
+/// refresh token presented next, so every request rotates. Afterwards each
+/// family is audited over HTTP: the token the client holds must still
+/// rotate (none lost), the one just used must be refused (none doubled),
+/// and that refusal must end the family (reuse detection).
+async fn refresh(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let name = "refresh-token rotation";
+    // One access token signed per rotation.
+    let goal = if run.is_postgres() {
+        http_goal().signs(1, Alg::RS256).at_least_rps(2000.0)
     } else {
-        "not available in this build: no introspection_endpoint in discovery"
+        http_goal().signs(1, Alg::RS256)
     };
-    Ok(vec![Row::unavailable(
-        "4",
-        "introspection of a JWT access token",
-        http_goal().at_least(0.5).p99_under_ms(5.0),
-        why,
-    )])
+    if !offers_refresh(&lk.discovery) {
+        let why = "not available in this build: the server offers no refresh_token grant";
+        return Ok(vec![Row::unavailable("3", name, goal, why)]);
+    }
+    let (web, seed) = (lk.web.clone(), lk.seed);
+    let mut families = Vec::new();
+    for i in 0..run.args.connections {
+        let tokens = lk
+            .browser()
+            .await?
+            .user_tokens(&web, &seed, u64::MAX - 100 - i)
+            .await?;
+        let token = tokens["refresh_token"].as_str().ok_or_else(|| {
+            anyhow!(
+                "no refresh_token from a client registered for the refresh_token grant: {tokens}"
+            )
+        })?;
+        families.push(Mutex::new(Family {
+            current: token.to_owned(),
+            rotations: 0,
+        }));
+    }
+    let ep = lk.endpoint("/token");
+    let workload = Arc::new(RefreshRotation {
+        host: HeaderValue::from_str(&ep.host)?,
+        authorization: HeaderValue::from_str(&basic_auth(&web.id, &web.secret))?,
+        families,
+    });
+    let mut row = run
+        .row("3", name, goal, &ep, Some(lk.pid), workload.clone())
+        .await?;
+    let browser = lk.browser().await?;
+    let (mut rotations, mut lost, mut doubled, mut kept) = (0, 0, 0, 0);
+    for family in &workload.families {
+        let family = family.lock().map_err(|_| anyhow!("poisoned"))?.clone();
+        rotations += family.rotations;
+        let (status, next) = browser.refresh(&web, &family.current).await?;
+        let Some(next) = next.filter(|_| status.is_success()) else {
+            lost += 1;
+            continue;
+        };
+        if browser.refresh(&web, &family.current).await?.0.is_success() {
+            doubled += 1;
+        } else if browser.refresh(&web, &next).await?.0.is_success() {
+            kept += 1;
+        }
+    }
+    let n = workload.families.len();
+    row.note = Some(format!(
+        "{rotations} rotations over {n} families during the run; audited afterwards: \
+         {lost} families lost (the held token no longer rotates), {doubled} doubled \
+         (a used token accepted again), {kept} still usable after a reuse"
+    ));
+    if lost + doubled + kept > 0 {
+        row.problem = Some(format!(
+            "{lost} lost, {doubled} doubled, {kept} not ended by reuse"
+        ));
+    }
+    Ok(vec![row])
+}
+
+/// RFC 7662 introspection of a live user access token (signature, expiry
+/// and the revocation check of its jti, family and session), by the
+/// machine client acting as a resource server.
+async fn introspection(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
+    let name = "introspection of a JWT access token";
+    let goal = http_goal().at_least(0.5).p99_under_ms(5.0);
+    let Some(url) = lk.discovery["introspection_endpoint"].as_str() else {
+        let why = "not available in this build: no introspection_endpoint in discovery";
+        return Ok(vec![Row::unavailable("4", name, goal, why)]);
+    };
+    let mut ep = Endpoint::parse(url)?;
+    ep.addr = lk.addr;
+    let token = user_access_token(lk, u64::MAX - 2).await?;
+    let auth = basic_auth(&lk.machine.0, &lk.machine.1);
+    let w = Fixed::post_form(
+        &ep.host,
+        &ep.path,
+        &[("token", &token), ("token_type_hint", "access_token")],
+    )?
+    .header(AUTHORIZATION, &auth)?
+    .body_contains(br#""active":true"#);
+    let cache = if run.args.redis_url.is_some() {
+        "revocation mirror + Redis"
+    } else {
+        "revocation mirror"
+    };
+    Ok(vec![
+        run.row(
+            "4",
+            &format!("introspection ({}, {cache})", token_kind(&token)),
+            goal,
+            &ep,
+            Some(lk.pid),
+            Arc::new(w),
+        )
+        .await?,
+    ])
 }
 
 async fn userinfo(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
-    let (web, seed) = (lk.web.clone(), lk.seed);
-    let token = lk
-        .browser()
-        .await?
-        .user_access_token(&web, &seed, u64::MAX - 1)
-        .await
-        .context("getting a user access token")?;
+    let token = user_access_token(lk, u64::MAX - 1).await?;
     let ep = lk.endpoint("/userinfo");
     let w = Arc::new(
         Fixed::get(&ep.host, &ep.path)?.header(AUTHORIZATION, &format!("Bearer {token}"))?,
@@ -463,7 +636,7 @@ async fn userinfo(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
     Ok(vec![
         run.row(
             "5",
-            &format!("userinfo ({})", token_alg(&token)),
+            &format!("userinfo ({})", token_kind(&token)),
             http_goal().at_least(0.5).p99_under_ms(5.0),
             &ep,
             Some(lk.pid),
@@ -516,7 +689,8 @@ async fn peer(run: &Run) -> anyhow::Result<Vec<Row>> {
         form.push((k.into(), v.into()));
     }
     let auth = basic_auth(id, secret);
-    let alg = probe_token(&token_url, &auth, &form).await?;
+    let token = probe_token(&token_url, &auth, &form).await?;
+    let alg = signing_alg(&token);
     let mut rows = Vec::new();
     let token_ep = Endpoint::parse(&token_url)?;
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -526,8 +700,8 @@ async fn peer(run: &Run) -> anyhow::Result<Vec<Row>> {
     rows.push(
         run.row(
             "peer",
-            &format!("peer client_credentials ({alg})"),
-            Goal::new(Ceiling::Signing),
+            &format!("peer client_credentials ({})", token_kind(&token)),
+            Goal::new(Ceiling::Signing(alg)).signs(1, alg),
             &token_ep,
             pid,
             w,
@@ -560,7 +734,10 @@ fn start_latchkey(
         ("LATCHKEY_ISSUER".into(), "http://127.0.0.1:0".into()),
         (
             "LATCHKEY_KEK_FILE".into(),
-            dir.join("kek").display().to_string(),
+            match &args.kek_file {
+                Some(path) => std::path::absolute(path)?.display().to_string(),
+                None => dir.join("kek").display().to_string(),
+            },
         ),
         (
             "LATCHKEY_DATABASE_URL".into(),
@@ -684,18 +861,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         "--scope",
         "api:read api:write",
     ])?;
-    let (web_id, web_secret) = setup.add_client(&[
-        "--name",
-        &format!("bench web {suffix}"),
-        "--redirect-uri",
-        REDIRECT_URI,
-        "--scope",
-        "openid profile email",
-    ])?;
     let base = format!("http://127.0.0.1:{port}");
     let discovery = runtime.block_on(get_json(&format!(
         "{base}/.well-known/openid-configuration"
     )))?;
+    let web_name = format!("bench web {suffix}");
+    let mut web_args = vec![
+        "--name",
+        &web_name,
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--scope",
+        "openid profile email",
+    ];
+    if offers_refresh(&discovery) {
+        web_args.extend([
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+        ]);
+    }
+    let (web_id, web_secret) = setup.add_client(&web_args)?;
     // Idle: started, set up, nothing asked of it for a moment.
     std::thread::sleep(Duration::from_secs(1));
     let idle = procfs::memory(guard.pid());
@@ -726,6 +913,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let after = procfs::memory(guard.pid());
     drop(guard);
+    let mut es256_idle = None;
+    if selected.iter().any(|s| s == "client_credentials") {
+        let (row, idle) = runtime.block_on(es256_client_credentials(&run, &setup, &mut lk))?;
+        es256_idle = idle;
+        // Beside the RS256 figure.
+        let at = rows
+            .iter()
+            .position(|r| r.name.starts_with("client_credentials"))
+            .map_or(rows.len(), |i| i + 1);
+        rows.insert(at, row);
+    }
     drop(dir);
 
     // 3. The peer, if any, with the same generator.
@@ -759,10 +957,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         None => "not measured".to_owned(),
     };
     println!(
-        "## Memory of latchkey serve\n\n- idle (after start and setup): {}\n- peak under load (highest per-scenario VmHWM): {}\n- resident after the run: {}\n\nLoad average at the end: {}.",
+        "## Memory of latchkey serve\n\n- idle (after start and setup): {}\n- peak under load (highest per-scenario VmHWM): {}\n- resident after its scenarios: {}\n{}\nLoad average at the end: {}.",
         verdict(idle.map(|m| m.rss_kib), 50.0),
         verdict(peak, 150.0),
         after.map_or("-".to_owned(), |m| format!("{:.1} MiB", report::mib(m.rss_kib))),
+        es256_idle.map_or(String::new(), |m| format!(
+            "- idle, the second (ES256) server: {}\n",
+            verdict(Some(m.rss_kib), 50.0)
+        )),
         procfs::load_average(),
     );
     Ok(())

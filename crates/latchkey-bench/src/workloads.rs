@@ -38,6 +38,8 @@ pub struct Fixed {
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Bytes,
     expect: StatusCode,
+    /// Bytes the response body must contain, if any.
+    expect_in_body: Option<&'static [u8]>,
 }
 
 impl Fixed {
@@ -49,6 +51,7 @@ impl Fixed {
             headers: Vec::new(),
             body: Bytes::new(),
             expect: StatusCode::OK,
+            expect_in_body: None,
         })
     }
 
@@ -68,10 +71,16 @@ impl Fixed {
         self.headers.push((name, HeaderValue::from_str(value)?));
         Ok(self)
     }
+
+    /// Success also requires `needle` in the response body.
+    pub fn body_contains(mut self, needle: &'static [u8]) -> Fixed {
+        self.expect_in_body = Some(needle);
+        self
+    }
 }
 
 impl Workload for Fixed {
-    fn request(&self, _n: u64) -> Option<Request<Full<Bytes>>> {
+    fn request(&self, _conn: usize, _n: u64) -> Option<Request<Full<Bytes>>> {
         let mut builder = Request::builder()
             .method(self.method.clone())
             .uri(&self.uri)
@@ -82,8 +91,11 @@ impl Workload for Fixed {
         builder.body(Full::new(self.body.clone())).ok()
     }
 
-    fn check(&self, _n: u64, head: &Parts, _body: &Bytes) -> bool {
+    fn check(&self, _conn: usize, _n: u64, head: &Parts, body: &Bytes) -> bool {
         head.status == self.expect
+            && self
+                .expect_in_body
+                .is_none_or(|needle| body.windows(needle.len()).any(|w| w == needle))
     }
 }
 
@@ -139,7 +151,7 @@ pub struct Authorize {
 }
 
 impl Workload for Authorize {
-    fn request(&self, n: u64) -> Option<Request<Full<Bytes>>> {
+    fn request(&self, _conn: usize, n: u64) -> Option<Request<Full<Bytes>>> {
         if n >= self.max_codes {
             return None;
         }
@@ -150,7 +162,7 @@ impl Workload for Authorize {
             .ok()
     }
 
-    fn check(&self, n: u64, head: &Parts, _body: &Bytes) -> bool {
+    fn check(&self, _conn: usize, n: u64, head: &Parts, _body: &Bytes) -> bool {
         if head.status != StatusCode::SEE_OTHER {
             return false;
         }
@@ -192,7 +204,7 @@ pub struct CodeExchange {
 }
 
 impl Workload for CodeExchange {
-    fn request(&self, n: u64) -> Option<Request<Full<Bytes>>> {
+    fn request(&self, _conn: usize, n: u64) -> Option<Request<Full<Bytes>>> {
         let (i, code) = self.codes.get(usize::try_from(n).ok()?)?;
         let body = form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "authorization_code")
@@ -208,8 +220,58 @@ impl Workload for CodeExchange {
             .ok()
     }
 
-    fn check(&self, _n: u64, head: &Parts, _body: &Bytes) -> bool {
+    fn check(&self, _conn: usize, _n: u64, head: &Parts, _body: &Bytes) -> bool {
         head.status == StatusCode::OK
+    }
+}
+
+/// One refresh-token family: the token to present next, and what the run
+/// did with it.
+#[derive(Debug, Clone, Default)]
+pub struct Family {
+    pub current: String,
+    pub rotations: u64,
+}
+
+/// `POST /token` with `grant_type=refresh_token`: one family per
+/// connection, each response's new refresh token presented next, so every
+/// request is a real rotation.
+pub struct RefreshRotation {
+    pub host: HeaderValue,
+    pub authorization: HeaderValue,
+    pub families: Vec<Mutex<Family>>,
+}
+
+impl Workload for RefreshRotation {
+    fn request(&self, conn: usize, _n: u64) -> Option<Request<Full<Bytes>>> {
+        let token = self.families.get(conn)?.lock().ok()?.current.clone();
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", &token)
+            .finish();
+        Request::post("/token")
+            .header(HOST, self.host.clone())
+            .header(CONTENT_TYPE, FORM)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .body(Full::new(Bytes::from(body)))
+            .ok()
+    }
+
+    fn check(&self, conn: usize, _n: u64, head: &Parts, body: &Bytes) -> bool {
+        if head.status != StatusCode::OK {
+            return false;
+        }
+        let next = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["refresh_token"].as_str().map(str::to_owned));
+        match (next, self.families.get(conn).map(|f| f.lock())) {
+            (Some(next), Some(Ok(mut family))) => {
+                family.current = next;
+                family.rotations += 1;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -321,14 +383,15 @@ impl Browser {
         Ok(next)
     }
 
-    /// One code through the signed-in session, redeemed at once: a user
-    /// access token for the userinfo scenario.
-    pub async fn user_access_token(
+    /// One code through the signed-in session, redeemed at once: the token
+    /// response (a user access token, and a refresh token if the client may
+    /// refresh).
+    pub async fn user_tokens(
         &self,
         client: &WebClient,
         seed: &[u8; 32],
         n: u64,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<serde_json::Value> {
         let resp = self
             .http
             .get(self.url(&authorize_uri(client, seed, n)))
@@ -354,10 +417,29 @@ impl Browser {
             .await?;
         let status = resp.status();
         let body: serde_json::Value = resp.json().await?;
-        body["access_token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow!("token endpoint answered {status}: {body}"))
+        if !status.is_success() || !body["access_token"].is_string() {
+            bail!("the token endpoint answered {status}: {body}");
+        }
+        Ok(body)
+    }
+
+    /// One refresh, outside the measurement: the status and the new
+    /// refresh token, if any.
+    pub async fn refresh(
+        &self,
+        client: &WebClient,
+        token: &str,
+    ) -> anyhow::Result<(StatusCode, Option<String>)> {
+        let resp = self
+            .http
+            .post(self.url("/token"))
+            .header(AUTHORIZATION, basic_auth(&client.id, &client.secret))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+            .send()
+            .await?;
+        let status = StatusCode::from_u16(resp.status().as_u16())?;
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        Ok((status, body["refresh_token"].as_str().map(str::to_owned)))
     }
 }
 
