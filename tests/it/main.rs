@@ -12,4 +12,5 @@ mod faults;
 mod flows;
 mod keys;
 mod logout;
+mod registration;
 mod tokens;
