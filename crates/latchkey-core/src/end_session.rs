@@ -7,9 +7,7 @@
 //! redirect at all.
 
 use latchkey_domain::Client;
-use latchkey_protocol::claims::ID_TOKEN_TYP;
 use latchkey_protocol::{ClientId, OAuthError, Params, State};
-use serde_json::Value;
 
 use crate::authorize::SignedIn;
 use crate::Latchkey;
@@ -41,33 +39,15 @@ impl Latchkey {
     /// under the algorithm rules, typed as an ID token, issued here. An
     /// expired hint is accepted (OIDC RP-Initiated Logout §2).
     pub fn id_token_hint_claims(&self, hint: &str) -> Result<HintClaims, OAuthError> {
-        let refuse = || {
+        let claims = self.verify_id_token_hint(hint).map_err(|e| {
+            tracing::info!(reason = %e, "id_token_hint refused");
             OAuthError::invalid_request("id_token_hint is not an ID token issued by this server")
-        };
-        let claims = self
-            .keys
-            .current()
-            .verify(hint, Some(ID_TOKEN_TYP))
-            .map_err(|_| refuse())?;
-        if claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
-            return Err(refuse());
-        }
-        let sub = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .ok_or_else(refuse)?
-            .to_owned();
-        let aud = match claims.get("aud") {
-            Some(Value::String(a)) => vec![a.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => return Err(refuse()),
-        };
-        let sid = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
-        Ok(HintClaims { sub, aud, sid })
+        })?;
+        Ok(HintClaims {
+            sub: claims.sub,
+            aud: vec![claims.aud],
+            sid: Some(claims.sid),
+        })
     }
 
     /// `GET|POST /logout`. `confirmed` is true when the user submitted the
