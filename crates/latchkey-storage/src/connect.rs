@@ -70,6 +70,9 @@ async fn connect_sqlite(url: &str, opts: &PoolOptions) -> Result<SeaStore, Store
         .foreign_keys(true)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .synchronous(SqliteSynchronous::Normal);
+    // As for Postgres: no per-statement log lines (a slow statement under
+    // load would otherwise print a warning on every command's stderr).
+    options = sea_orm::sqlx::ConnectOptions::disable_statement_logging(options);
     let mut pool = SqlitePoolOptions::new()
         .max_connections(opts.max_connections)
         .acquire_timeout(opts.acquire_timeout);
