@@ -806,6 +806,10 @@ async fn a_deleted_clients_tokens_stop_working() {
     // with the deleted client's old credentials.
     let resp = refresh(&app, &client, refresh_token).await;
     assert_oauth_error(resp, 401, "invalid_client").await;
+    let other = register(&app, &initial_token(&app, 1).await, web_metadata()).await;
+    let other = test_client(&app, &other).await;
+    let resp = refresh(&app, &other, refresh_token).await;
+    assert_oauth_error(resp, 400, "invalid_grant").await;
     let hash = latchkey_protocol::sha256_b64url(refresh_token.as_bytes());
     assert!(app
         .core
