@@ -2,7 +2,9 @@
 //! a JWT the client signs with a key it registered.
 //!
 //! - The signature is checked first, with the client's registered JWK Set
-//!   only (never a key named in the header), by the JOSE adapter.
+//!   only (never a key named in the header), by the JOSE adapter. The set
+//!   is the inline `jwks`, or the document at `jwks_uri` (fetched by the
+//!   binary's [`JwksFetcher`], cached for a minute).
 //! - `iss` and `sub` must both be the client's id.
 //! - `aud` must be exactly Latchkey's issuer identifier: a string, or an
 //!   array holding that one value. Not the token endpoint's URL, not a
@@ -14,8 +16,11 @@
 //! - `jti` is required and single-use per client until the assertion
 //!   expires: a database insert against a unique key decides.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use latchkey_domain::keys::SigningAlg;
-use latchkey_domain::Client;
+use latchkey_domain::{Client, JwksFetcher};
 use serde_json::Value;
 
 use crate::jwt::{check_claims, ClaimRules};
@@ -23,6 +28,42 @@ use crate::token::TokenError;
 use crate::Latchkey;
 
 const MAX_JTI: usize = 256;
+
+/// How long a JWK Set fetched from a `jwks_uri` is reused. A client that
+/// rotates its keys publishes the new one this long before signing with
+/// it; a flood of assertions costs one fetch per client per minute.
+const JWKS_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Clients' JWK Sets fetched from their `jwks_uri`, cached by URI.
+pub(crate) struct ClientKeys {
+    fetcher: Option<Arc<dyn JwksFetcher>>,
+    cache: moka::sync::Cache<String, Arc<str>>,
+}
+
+impl ClientKeys {
+    pub(crate) fn new(fetcher: Option<Arc<dyn JwksFetcher>>) -> ClientKeys {
+        ClientKeys {
+            fetcher,
+            cache: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(JWKS_CACHE_TTL)
+                .build(),
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Result<Arc<str>, String> {
+        if let Some(jwks) = self.cache.get(uri) {
+            return Ok(jwks);
+        }
+        let fetcher = self
+            .fetcher
+            .as_ref()
+            .ok_or_else(|| "no jwks_uri fetcher is configured".to_owned())?;
+        let jwks: Arc<str> = fetcher.fetch_jwks(uri).await?.into();
+        self.cache.insert(uri.to_owned(), jwks.clone());
+        Ok(jwks)
+    }
+}
 
 impl Latchkey {
     pub(crate) async fn verify_client_assertion(
@@ -32,8 +73,13 @@ impl Latchkey {
     ) -> Result<(), TokenError> {
         let refused = TokenError::ClientAuth;
         let registration = self.store.find_registration(&client.id).await?;
-        let Some(jwks) = registration.and_then(|r| r.jwks) else {
-            return Err(refused("the client has no registered keys"));
+        let jwks: Arc<str> = match registration.map(|r| (r.jwks, r.jwks_uri)) {
+            Some((Some(jwks), _)) => jwks.into(),
+            Some((None, Some(uri))) => self.client_keys.get(&uri).await.map_err(|e| {
+                tracing::warn!(client_id = %client.id, uri, error = %e, "cannot fetch the client's jwks_uri");
+                refused("the client's jwks_uri could not be fetched")
+            })?,
+            _ => return Err(refused("the client has no registered keys")),
         };
         let claims = self
             .verify_with_client_jwks(assertion, &jwks, &SigningAlg::ALL)

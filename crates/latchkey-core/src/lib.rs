@@ -57,6 +57,8 @@ pub struct Latchkey {
     pub discovery: discovery::Discovery,
     pub revocations: revocations::RevocationMirror,
     pub revocation_cache: Option<Arc<dyn RevocationCache>>,
+    /// Client keys fetched from `jwks_uri` (`private_key_jwt`).
+    pub(crate) client_keys: assertion::ClientKeys,
 }
 
 /// The pieces [`Latchkey::new`] is assembled from.
@@ -75,6 +77,9 @@ pub struct Parts {
     pub csrf_key: [u8; 32],
     /// The shared revocation cache (Redis), if configured.
     pub revocation_cache: Option<Arc<dyn RevocationCache>>,
+    /// Fetches clients' JWK Sets from their `jwks_uri`; without one, only
+    /// inline `jwks` work.
+    pub jwks_fetcher: Option<Arc<dyn latchkey_domain::JwksFetcher>>,
 }
 
 impl Latchkey {
@@ -94,6 +99,7 @@ impl Latchkey {
             discovery,
             revocations: revocations::RevocationMirror::new(),
             revocation_cache: parts.revocation_cache,
+            client_keys: assertion::ClientKeys::new(parts.jwks_fetcher),
         }
     }
 

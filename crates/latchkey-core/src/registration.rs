@@ -37,6 +37,9 @@ pub struct RegistrationSettings {
     pub secret_lifetime: i64,
     /// The longest a `private_key_jwt` assertion may live (`exp - now`).
     pub assertion_max_lifetime: i64,
+    /// Accept a `jwks_uri` on a loopback, private or link-local address
+    /// (clients inside the operator's own network).
+    pub allow_internal_jwks_uri: bool,
 }
 
 impl Default for RegistrationSettings {
@@ -48,6 +51,7 @@ impl Default for RegistrationSettings {
             secret_grace: 86_400,
             secret_lifetime: 0,
             assertion_max_lifetime: 300,
+            allow_internal_jwks_uri: false,
         }
     }
 }
@@ -122,13 +126,16 @@ impl Latchkey {
         metadata: &ClientMetadata,
     ) -> Result<ValidClientMetadata, OAuthError> {
         let valid = metadata.validate(&self.registration_policy())?;
-        if valid.jwks_uri.is_some() {
-            // Fetching a client's keys from a URL it names is not
-            // implemented yet (docs/registration.md): register them inline.
-            return Err(OAuthError::new(
-                ErrorCode::InvalidClientMetadata,
-                "jwks_uri is not supported yet: register the keys inline with jwks",
-            ));
+        if let Some(uri) = &valid.jwks_uri {
+            // Latchkey fetches it: never from an address inside the
+            // network it runs in, named literally (see docs/registration.md
+            // for what this does not cover).
+            if !self.settings.registration.allow_internal_jwks_uri && names_internal_address(uri) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidClientMetadata,
+                    "jwks_uri must not name a loopback, private or link-local address",
+                ));
+            }
         }
         Ok(valid)
     }
@@ -567,6 +574,39 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
     }
 }
 
+/// Whether a URL's host is an IP literal that is not a public address.
+fn names_internal_address(uri: &str) -> bool {
+    use std::net::IpAddr;
+    let Ok(url) = url::Url::parse(uri) else {
+        return true;
+    };
+    let ip: IpAddr = match url.host() {
+        Some(url::Host::Ipv4(v4)) => v4.into(),
+        Some(url::Host::Ipv6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.into(),
+            None => v6.into(),
+        },
+        Some(url::Host::Domain(d)) => return d.eq_ignore_ascii_case("localhost"),
+        None => return true,
+    };
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
 fn url_host(u: &str) -> Option<String> {
     let rest = u.split_once("://")?.1;
     let host = rest.split(['/', '?', '#', ':']).next()?;
@@ -589,6 +629,29 @@ fn registration_from(v: &ValidClientMetadata, token_hash: Option<String>) -> Cli
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jwks_uri_never_names_an_internal_address() {
+        for internal in [
+            "https://127.0.0.1/jwks",
+            "https://10.1.2.3/jwks",
+            "https://192.168.0.1/jwks",
+            "https://172.16.0.1/jwks",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/jwks",
+            "https://[::1]/jwks",
+            "https://[fd00::1]/jwks",
+            "https://[fe80::1]/jwks",
+            "https://[::ffff:10.0.0.1]/jwks",
+            "https://localhost/jwks",
+            "https://0.0.0.0/jwks",
+        ] {
+            assert!(names_internal_address(internal), "{internal}");
+        }
+        for public in ["https://app.example.com/jwks", "https://93.184.216.34/jwks"] {
+            assert!(!names_internal_address(public), "{public}");
+        }
+    }
 
     #[test]
     fn a_nameless_client_is_named_after_its_site() {

@@ -133,3 +133,11 @@ pub trait RegistrationRepository: Send + Sync {
     /// assertion records; returns how many rows went.
     async fn sweep_registration(&self, now: i64) -> StoreResult<u64>;
 }
+
+/// Fetches a client's JWK Set from the `jwks_uri` it registered (an
+/// outbound HTTPS GET, done by the binary's HTTP client): https only, no
+/// redirects, bounded in time and size. Returns the document's text.
+#[async_trait]
+pub trait JwksFetcher: Send + Sync {
+    async fn fetch_jwks(&self, uri: &str) -> Result<String, String>;
+}
