@@ -65,6 +65,13 @@ pub struct Registration {
     pub secret_lifetime: i64,
     /// The longest a `private_key_jwt` assertion may live.
     pub assertion_max_lifetime: i64,
+    /// Extra CA certificates (PEM) trusted when fetching a client's
+    /// `jwks_uri`, besides the system's (a private PKI).
+    pub jwks_ca_file: Option<PathBuf>,
+    /// Accept `jwks_uri` on loopback, private or link-local addresses
+    /// (clients inside the operator's own network). Off by default: a
+    /// registered URL makes Latchkey send requests.
+    pub allow_internal_jwks_uri: bool,
 }
 
 impl Default for Registration {
@@ -77,6 +84,8 @@ impl Default for Registration {
             secret_grace: 86_400,
             secret_lifetime: 0,
             assertion_max_lifetime: 300,
+            jwks_ca_file: None,
+            allow_internal_jwks_uri: false,
         }
     }
 }
@@ -108,6 +117,15 @@ impl Registration {
                 "LATCHKEY_REGISTRATION__SECRET_LIFETIME",
                 "must be 0 (no expiry) or between one hour and three years",
             ));
+        }
+        if let Some(f) = &self.jwks_ca_file {
+            if !f.is_file() {
+                return Err(invalid(
+                    "registration.jwks_ca_file",
+                    "LATCHKEY_REGISTRATION__JWKS_CA_FILE",
+                    format!("{} is not a file", f.display()),
+                ));
+            }
         }
         if !(10..=3600).contains(&self.assertion_max_lifetime) {
             return Err(invalid(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod backchannel;
+pub mod jwks_fetch;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
@@ -89,6 +90,7 @@ pub fn registration_settings(
         secret_grace: r.secret_grace,
         secret_lifetime: r.secret_lifetime,
         assertion_max_lifetime: r.assertion_max_lifetime,
+        allow_internal_jwks_uri: r.allow_internal_jwks_uri,
     })
 }
 
@@ -146,6 +148,7 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         revocation_cache: redis
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn latchkey_domain::RevocationCache>),
+        jwks_fetcher: Some(Arc::new(jwks_fetch::HttpJwksFetcher::new(config)?)),
     });
     core.tick_keys().await.with_context(|| {
         format!(
