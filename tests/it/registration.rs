@@ -1373,3 +1373,198 @@ async fn registration_and_admin_tokens_and_rotation_from_the_command_line() {
     let out = c.output().unwrap();
     assert!(!out.status.success());
 }
+
+// ------------------------------------------------ jwks_uri (private_key_jwt)
+
+/// An HTTPS server on localhost that serves one JWK Set, with a
+/// certificate from a CA of its own (written to `ca_file`). Counts hits.
+struct JwksServer {
+    port: u16,
+    ca_file: std::path::PathBuf,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _dir: tempfile::TempDir,
+}
+
+impl JwksServer {
+    fn start(jwks: String) -> JwksServer {
+        use openssl::asn1::Asn1Time;
+        use openssl::bn::BigNum;
+        use openssl::ec::{EcGroup, EcKey};
+        use openssl::hash::MessageDigest;
+        use openssl::nid::Nid;
+        use openssl::pkey::PKey;
+        use openssl::ssl::{SslAcceptor, SslMethod};
+        use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+        use openssl::x509::{X509Builder, X509NameBuilder};
+        use std::io::{Read, Write};
+
+        let key = || {
+            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+            PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
+        };
+        let name = |cn: &str| {
+            let mut n = X509NameBuilder::new().unwrap();
+            n.append_entry_by_text("CN", cn).unwrap();
+            n.build()
+        };
+        let cert = |subject: &str,
+                    key: &PKey<openssl::pkey::Private>,
+                    issuer: Option<(&openssl::x509::X509, &PKey<openssl::pkey::Private>)>,
+                    ca: bool| {
+            let mut b = X509Builder::new().unwrap();
+            b.set_version(2).unwrap();
+            b.set_serial_number(
+                &BigNum::from_u32(if ca { 1 } else { 2 })
+                    .unwrap()
+                    .to_asn1_integer()
+                    .unwrap(),
+            )
+            .unwrap();
+            b.set_subject_name(&name(subject)).unwrap();
+            b.set_pubkey(key).unwrap();
+            b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+                .unwrap();
+            b.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+                .unwrap();
+            if ca {
+                b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+                    .unwrap();
+                b.set_issuer_name(&name(subject)).unwrap();
+                b.sign(key, MessageDigest::sha256()).unwrap();
+            } else {
+                let (ca_cert, ca_key) = issuer.unwrap();
+                let san = SubjectAlternativeName::new()
+                    .dns("localhost")
+                    .build(&b.x509v3_context(Some(ca_cert), None))
+                    .unwrap();
+                b.append_extension(san).unwrap();
+                b.set_issuer_name(ca_cert.subject_name()).unwrap();
+                b.sign(ca_key, MessageDigest::sha256()).unwrap();
+            }
+            b.build()
+        };
+        let ca_key = key();
+        let ca = cert("Test CA", &ca_key, None, true);
+        let leaf_key = key();
+        let leaf = cert("localhost", &leaf_key, Some((&ca, &ca_key)), false);
+
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.to_pem().unwrap()).unwrap();
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+        acceptor.set_private_key(&leaf_key).unwrap();
+        acceptor.set_certificate(&leaf).unwrap();
+        let acceptor = acceptor.build();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let Ok(mut tls) = acceptor.accept(stream) else {
+                    continue;
+                };
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/jwk-set+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{jwks}",
+                    jwks.len()
+                );
+                let _ = tls.shutdown();
+            }
+        });
+        JwksServer {
+            port,
+            ca_file,
+            hits,
+            _dir: dir,
+        }
+    }
+}
+
+#[tokio::test]
+async fn private_key_jwt_with_a_jwks_uri_fetches_and_caches_the_clients_keys() {
+    let key = ClientKey::new("k-uri");
+    let server = JwksServer::start(json!({ "keys": [key.jwk()] }).to_string());
+    let ca = server.ca_file.clone();
+    let app = spawn_with_api_scope(|c| {
+        c.registration.jwks_ca_file = Some(ca);
+        c.registration.allow_internal_jwks_uri = true;
+    })
+    .await;
+    let uri = format!("https://localhost:{}/jwks", server.port);
+    let mut meta = machine_metadata();
+    meta["token_endpoint_auth_method"] = json!("private_key_jwt");
+    meta["jwks_uri"] = json!(uri);
+    let info = register(&app, &initial_token(&app, 1).await, meta).await;
+    assert_eq!(info["jwks_uri"], uri);
+    let id = info["client_id"].as_str().unwrap().to_owned();
+    let assertion = |jti: &str| {
+        let now = now(&app);
+        key.sign(&json!({
+            "iss": id, "sub": id, "aud": app.issuer, "jti": jti,
+            "iat": now, "exp": now + 60,
+        }))
+    };
+    let resp = assertion_grant(&app, Some(&id), &assertion("a1")).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let resp = assertion_grant(&app, Some(&id), &assertion("a2")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        server.hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "cached"
+    );
+    // A key the set does not hold is refused.
+    let stranger = ClientKey::new("k-uri");
+    let now = now(&app);
+    let forged = stranger.sign(&json!({
+        "iss": id, "sub": id, "aud": app.issuer, "jti": "a3", "iat": now, "exp": now + 60,
+    }));
+    assert_oauth_error(
+        assertion_grant(&app, Some(&id), &forged).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_jwks_uri_must_be_https_on_a_public_address_unless_the_operator_allows() {
+    let app = TestApp::spawn().await;
+    let token = initial_token(&app, 1).await;
+    for uri in [
+        "http://app.example.com/jwks",
+        "https://localhost:8443/jwks",
+        "https://10.0.0.7/jwks",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/jwks",
+    ] {
+        let body = json!({
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": uri,
+        });
+        let resp = register_raw(&app, Some(&token), &body).await;
+        assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+    }
+    // A public host name is accepted (and fetched only when used).
+    register(
+        &app,
+        &token,
+        json!({
+            "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": "https://keys.example.com/jwks",
+        }),
+    )
+    .await;
+}
