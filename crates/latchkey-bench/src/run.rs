@@ -429,8 +429,17 @@ async fn es256_client_credentials(
         &[("grant_type".into(), "client_credentials".into())],
     )
     .await?;
+    let mut guard = guard;
     let row = if jws_alg(&token).as_deref() == Some("ES256") {
-        cc_row(run, lk, &token_kind(&token), goal).await?
+        let mut row = cc_row(run, lk, &token_kind(&token), goal).await?;
+        if let Some(status) = guard.exited() {
+            row.problem = Some(format!("the server exited ({status})"));
+            row.note = Some(format!(
+                "the ES256 server exited ({status}); its last words: {}",
+                guard.stderr_tail().replace('\n', " / ")
+            ));
+        }
+        row
     } else {
         let why = format!(
             "not available in this build: with LATCHKEY_KEYS__ALGORITHMS=ES256 it still signs {}",
@@ -908,8 +917,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
 
     let mut rows = Vec::new();
+    let mut guard = guard;
     for name in &selected {
         rows.extend(runtime.block_on(scenario(name, &run, &mut lk))?);
+        if let Some(status) = guard.exited() {
+            bail!(
+                "latchkey serve exited ({status}) during {name}; its last words:\n{}",
+                guard.stderr_tail()
+            );
+        }
     }
     let after = procfs::memory(guard.pid());
     drop(guard);
