@@ -122,6 +122,7 @@ impl Latchkey {
         let hash = self.passwords.hash(new, self.salt()).await?;
         let now = self.now();
         self.store.set_password(&user.id, &hash, now).await?;
+        self.caches.forget_user(&user.id);
         let others: Vec<String> = self
             .store
             .list_user_sessions(&user.id)
@@ -165,6 +166,7 @@ impl Latchkey {
         let hash = self.passwords.hash(password, self.salt()).await?;
         let now = self.now();
         self.store.set_password(&user.id, &hash, now).await?;
+        self.caches.forget_user(&user.id);
         self.end_sessions(&user.id, None, true, "password changed")
             .await?;
         self.audit(Event {
@@ -187,6 +189,7 @@ impl Latchkey {
     ) -> Result<User, AdminError> {
         let user = self.user_by_name(username).await?;
         self.store.set_user_disabled(&user.id, disabled).await?;
+        self.caches.forget_user(&user.id);
         if disabled {
             self.end_sessions(&user.id, None, true, "user disabled")
                 .await?;
@@ -212,6 +215,7 @@ impl Latchkey {
         // must stop working too.
         self.end_sessions(&user.id, None, true, "user deleted")
             .await?;
+        self.caches.forget_user(&user.id);
         if !self.store.delete_user(&user.id).await? {
             return Err(AdminError::NotFound("user"));
         }

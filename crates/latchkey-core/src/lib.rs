@@ -56,6 +56,7 @@ pub struct Latchkey {
     pub throttle: throttle::LoginThrottle,
     pub discovery: discovery::Discovery,
     pub revocations: revocations::RevocationMirror,
+    pub caches: Caches,
     pub revocation_cache: Option<Arc<dyn RevocationCache>>,
     /// Client keys fetched from `jwks_uri` (`private_key_jwt`).
     pub(crate) client_keys: assertion::ClientKeys,
@@ -98,6 +99,7 @@ impl Latchkey {
             settings: parts.settings,
             discovery,
             revocations: revocations::RevocationMirror::new(),
+            caches: Caches::new(),
             revocation_cache: parts.revocation_cache,
             client_keys: assertion::ClientKeys::new(parts.jwks_fetcher),
         }
@@ -105,5 +107,41 @@ impl Latchkey {
 
     pub(crate) fn now(&self) -> i64 {
         self.clock.unix()
+    }
+}
+
+/// Short-lived copies of the rows read on every token, introspection and
+/// userinfo request, so those paths make no database round trip. A copy
+/// lives one second: a change made at another instance (a client deleted,
+/// a user renamed) shows within that second, and everything that must take
+/// effect at once is also a revocation, checked on every request.
+pub struct Caches {
+    pub clients: moka::sync::Cache<String, Arc<latchkey_domain::Client>>,
+    pub users: moka::sync::Cache<String, Arc<latchkey_domain::User>>,
+}
+
+impl Caches {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn new() -> Caches {
+        Caches {
+            clients: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Self::TTL)
+                .build(),
+            users: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Self::TTL)
+                .build(),
+        }
+    }
+
+    /// Forgets a client at once (this instance changed or deleted it).
+    pub fn forget_client(&self, id: &str) {
+        self.clients.invalidate(id);
+    }
+
+    pub fn forget_user(&self, id: &str) {
+        self.users.invalidate(id);
     }
 }

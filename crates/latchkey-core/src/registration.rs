@@ -390,6 +390,7 @@ impl Latchkey {
                 "client vanished during update".into(),
             )));
         }
+        self.caches.forget_client(client.id.as_str());
         Ok((
             RegisteredClient {
                 client,
@@ -430,6 +431,7 @@ impl Latchkey {
         {
             return Err(RotateError::Raced);
         }
+        self.caches.forget_client(client.id.as_str());
         let mut rotated = client.clone();
         rotated.previous_secret_hash = client.secret_hash.clone();
         rotated.previous_secret_expires_at = Some(grace_until);
@@ -466,6 +468,7 @@ impl Latchkey {
         if !self.store.delete_client_revoking(id, &revocation).await? {
             return Ok(false);
         }
+        self.caches.forget_client(id.as_str());
         self.spread_revocations(&[revocation]).await;
         self.audit(Event {
             kind: "client_deleted",

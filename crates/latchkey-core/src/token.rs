@@ -88,19 +88,45 @@ impl Latchkey {
         let Some(id) = auth.client_id().or(subject.as_ref()) else {
             return Err(TokenError::ClientAuth("no client_id"));
         };
+        // The hot path: a client read in the last second authenticates
+        // without a database round trip. A failure against the cached copy
+        // (a secret rotated a moment ago) is retried against the database.
+        // Assertions are never tried twice, their jti being single-use.
+        if let Some(cached) = self.caches.clients.get(id.as_str()) {
+            if cached.auth_method != AuthMethod::PrivateKeyJwt {
+                match self.authenticate_as(&cached, auth).await {
+                    Ok(()) => return Ok((*cached).clone()),
+                    Err(TokenError::ClientAuth(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         let client = self
             .store
             .find_client(id)
             .await?
             .ok_or(TokenError::ClientAuth("unknown client"))?;
+        self.caches
+            .clients
+            .insert(id.as_str().to_owned(), std::sync::Arc::new(client.clone()));
+        self.authenticate_as(&client, auth).await?;
+        Ok(client)
+    }
+
+    /// Checks `auth` against one stored client.
+    async fn authenticate_as(
+        &self,
+        client: &Client,
+        auth: &ClientAuthentication,
+    ) -> Result<(), TokenError> {
         let now = self.now();
         let secret = match (auth, client.auth_method) {
             (ClientAuthentication::Basic { secret, .. }, AuthMethod::ClientSecretBasic)
             | (ClientAuthentication::Post { secret, .. }, AuthMethod::ClientSecretPost) => secret,
-            (ClientAuthentication::None { .. }, AuthMethod::None) => return Ok(client),
+            (ClientAuthentication::None { .. }, AuthMethod::None) => return Ok(()),
             (ClientAuthentication::JwtAssertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
-                self.verify_client_assertion(&client, assertion).await?;
-                return Ok(client);
+                self.verify_client_assertion(client, assertion).await?;
+                return Ok(());
             }
             _ => {
                 return Err(TokenError::ClientAuth(
@@ -119,7 +145,7 @@ impl Latchkey {
             .filter(|_| client.previous_secret_expires_at.is_some_and(|t| now < t))
             .is_some_and(|h| self.secrets.verify(secret.expose(), h));
         if current || previous {
-            Ok(client)
+            Ok(())
         } else {
             Err(TokenError::ClientAuth("wrong or expired secret"))
         }
