@@ -19,7 +19,7 @@ pub fn postgres_url() -> Option<String> {
     )
     .is_ok()
     {
-        return Some(url);
+        return RedisServer::available().then_some(url);
     }
     if std::env::var("CI").ok().as_deref() == Some("true") {
         panic!("Postgres is required in CI for the cluster tests ({url})");
