@@ -1,6 +1,8 @@
 //! Micro-benchmarks of the pieces on Latchkey's hot paths, each calling the
 //! server's own code: signing and verifying access tokens (KeySet), PKCE
-//! verification, redirect-URI matching, and client-secret hashing.
+//! verification, redirect-URI matching, client-secret hashing, and the
+//! revocation check (the in-memory mirror; and Redis, when
+//! `LATCHKEY_BENCH_REDIS_URL` names one).
 //!
 //! `cargo bench -p latchkey-bench --bench core`
 
@@ -88,5 +90,50 @@ fn client_secret(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, jws, pkce, redirect_uri, client_secret);
+/// The revocation check an access token costs on the hot path: its `jti`,
+/// family and session keys against the in-memory mirror (10,000 recorded
+/// revocations), and the same three keys against Redis (one EXISTS).
+fn revocation_check(c: &mut Criterion) {
+    use latchkey_core::revocations::RevocationMirror;
+    use latchkey_domain::{RevocationCache, RevokedToken};
+    let entries: Vec<RevokedToken> = (0..10_000)
+        .map(|i| RevokedToken {
+            key: format!("t:revoked-{i}"),
+            expires_at: i64::MAX,
+            revoked_at: 0,
+            reason: "bench".into(),
+        })
+        .collect();
+    let mirror = RevocationMirror::new();
+    mirror.insert(&entries);
+    let live = vec![
+        "t:Yk3f9Qm2Lr8xWv1Tz5Ns0A".to_owned(),
+        "f:family-0123456789".to_owned(),
+        "s:session-0123456789".to_owned(),
+    ];
+    c.bench_function("revocation check, in-memory mirror (3 keys, 10k revoked)", |b| {
+        b.iter(|| mirror.contains_any(black_box(&live)))
+    });
+    let Ok(url) = std::env::var("LATCHKEY_BENCH_REDIS_URL") else {
+        eprintln!("revocation check via Redis: set LATCHKEY_BENCH_REDIS_URL to measure it");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let cache = rt
+        .block_on(latchkey_cache::RedisRevocations::connect(&url, "latchkey-bench:"))
+        .expect("Redis answers");
+    let short: Vec<RevokedToken> = entries[..100]
+        .iter()
+        .map(|e| RevokedToken {
+            expires_at: 600,
+            ..e.clone()
+        })
+        .collect();
+    rt.block_on(cache.publish(&short, 0)).expect("publish");
+    c.bench_function("revocation check, Redis EXISTS over loopback (3 keys)", |b| {
+        b.iter(|| rt.block_on(cache.any_revoked(black_box(&live))))
+    });
+}
+
+criterion_group!(benches, jws, pkce, redirect_uri, client_secret, revocation_check);
 criterion_main!(benches);
