@@ -922,8 +922,9 @@ async fn rotation_under_load_fails_no_verification() {
     let counts = Arc::new(std::sync::Mutex::new((0u64, 0u64, Vec::<String>::new())));
 
     let mut workers = Vec::new();
-    // Machine clients: a token, then /userinfo. A verified token without
-    // `openid` gets 403 insufficient_scope; a failed verification is 401.
+    // Machine clients: a token, then /userinfo and /introspect. A verified
+    // token without `openid` gets 403 insufficient_scope at userinfo (a
+    // failed verification is 401) and is active at introspection.
     for _ in 0..3 {
         let (app, machine, stop, counts) =
             (app.clone(), machine.clone(), stop.clone(), counts.clone());
@@ -952,11 +953,30 @@ async fn rotation_under_load_fails_no_verification() {
                 }
                 let token = body["access_token"].as_str().unwrap().to_owned();
                 let status = userinfo_status(&app, &token).await;
+                // And the same token at introspection (the resource
+                // server's view): it must be active.
+                let active = http
+                    .post(app.url("/introspect"))
+                    .basic_auth(machine.id(), Some(machine.secret()))
+                    .form(&[("token", token.as_str())])
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap()["active"]
+                    == true;
                 let mut c = counts.lock().unwrap();
-                c.1 += 1;
+                c.1 += 2;
                 if status != 403 {
                     c.2.push(format!(
                         "userinfo: {status} for a token of {}",
+                        kid_of(&token)
+                    ));
+                }
+                if !active {
+                    c.2.push(format!(
+                        "introspection: inactive token of {}",
                         kid_of(&token)
                     ));
                 }
@@ -1000,7 +1020,7 @@ async fn rotation_under_load_fails_no_verification() {
     let (tokens, verifications, failures) = counts.lock().unwrap().clone();
     println!(
         "rotation under load: {ROTATIONS} forced rotations ({} keys promoted), {tokens} token \
-         requests, {verifications} userinfo verifications, {} failed verifications",
+         requests, {verifications} userinfo and introspection verifications, {} failed verifications",
         kids_used.len(),
         failures.len()
     );

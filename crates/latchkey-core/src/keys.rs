@@ -346,7 +346,13 @@ impl Latchkey {
             }
             KeyAction::Promote { kid } => {
                 if let Some(key) = seen.iter().find(|k| &k.kid == kid) {
-                    if now - key.created_at < self.settings.keys.propagation {
+                    // Only a real rotation has relying parties that cached the
+                    // old key set; a first key (or one replacing a revoked
+                    // key) has nothing to wait for.
+                    let replaces_a_signer = seen
+                        .iter()
+                        .any(|k| k.alg == key.alg && k.state == KeyState::Current);
+                    if replaces_a_signer && now - key.created_at < self.settings.keys.propagation {
                         tracing::warn!(
                             kid,
                             published_for = now - key.created_at,
