@@ -409,6 +409,7 @@ impl Latchkey {
             .factory
             .signer(records, &self.settings.keys.algorithms)?;
         self.keys.replace(signer);
+        self.caches.verified.invalidate_all();
         *loaded = Some(print);
         report.reloaded = true;
         Ok(())

@@ -118,6 +118,10 @@ impl Latchkey {
 pub struct Caches {
     pub clients: moka::sync::Cache<String, Arc<latchkey_domain::Client>>,
     pub users: moka::sync::Cache<String, Arc<latchkey_domain::User>>,
+    /// Access tokens already verified (by SHA-256 of the token), so a
+    /// resource server polling introspection or userinfo with the same
+    /// token pays for the signature once. Cleared when the key set changes.
+    pub verified: moka::sync::Cache<[u8; 32], Arc<latchkey_protocol::claims::AccessTokenClaims>>,
 }
 
 impl Caches {
@@ -132,6 +136,10 @@ impl Caches {
             users: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Self::TTL)
+                .build(),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(50_000)
+                .time_to_live(std::time::Duration::from_secs(300))
                 .build(),
         }
     }

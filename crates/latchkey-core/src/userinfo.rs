@@ -4,6 +4,7 @@
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::{ErrorCode, OAuthError, Scope};
 use serde_json::{Map, Value};
+use sha2::Digest;
 
 use crate::error::CoreError;
 use crate::jwt::{check_claims, ClaimRules};
@@ -46,31 +47,54 @@ impl Latchkey {
     /// (with the algorithm rules of RFC 8725), `typ`, issuer, audience,
     /// lifetime, and revocation.
     pub async fn check_access_token(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
+        // A token verified before skips the signature and claim checks (it
+        // cannot have changed: the key is its SHA-256); its lifetime and
+        // revocation are checked again on every use. The copies are
+        // dropped whenever the published key set changes, so a revoked key's
+        // tokens are refused from the next reload on.
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let now = self.now();
+        let claims = match self.caches.verified.get(&digest) {
+            Some(c) => {
+                if now >= c.exp + self.settings.keys.clock_skew {
+                    return Err(BearerError::Invalid("expired".into()));
+                }
+                c
+            }
+            None => {
+                let c = std::sync::Arc::new(self.verify_access_token(token, now)?);
+                self.caches.verified.insert(digest, c.clone());
+                c
+            }
+        };
+        if self.is_revoked(&revocation_keys(&claims)).await? {
+            return Err(BearerError::Invalid("revoked".into()));
+        }
+        Ok((*claims).clone())
+    }
+
+    /// Signature (RFC 8725 algorithm rules, `typ`), then issuer, audience
+    /// and lifetime with the one configured clock skew.
+    fn verify_access_token(&self, token: &str, now: i64) -> Result<AccessTokenClaims, BearerError> {
         let claims = self
             .keys
             .current()
             .verify(token, Some(ACCESS_TOKEN_TYP))
             .map_err(|e| BearerError::Invalid(e.to_string()))?;
-        // RFC 8725 §3.8-3.10: issuer, audience and lifetime, with the one
-        // configured clock skew.
         check_claims(
             &claims,
             &ClaimRules {
                 issuer: &self.settings.issuer,
                 audiences: Some(&[self.settings.access_token_audience.as_str()]),
-                now: self.now(),
+                now,
                 skew: self.settings.keys.clock_skew,
                 allow_expired: false,
                 require_iat: true,
             },
         )
         .map_err(|e| BearerError::Invalid(e.to_string()))?;
-        let claims: AccessTokenClaims = serde_json::from_value(Value::Object(claims))
-            .map_err(|e| BearerError::Invalid(format!("claims: {e}")))?;
-        if self.is_revoked(&revocation_keys(&claims)).await? {
-            return Err(BearerError::Invalid("revoked".into()));
-        }
-        Ok(claims)
+        serde_json::from_value(Value::Object(claims))
+            .map_err(|e| BearerError::Invalid(format!("claims: {e}")))
     }
 
     /// `GET|POST /userinfo`: the claims of the token's user, by scope.
