@@ -111,16 +111,23 @@ fn revocation_check(c: &mut Criterion) {
         "f:family-0123456789".to_owned(),
         "s:session-0123456789".to_owned(),
     ];
-    c.bench_function("revocation check, in-memory mirror (3 keys, 10k revoked)", |b| {
-        b.iter(|| mirror.contains_any(black_box(&live)))
-    });
+    c.bench_function(
+        "revocation check, in-memory mirror (3 keys, 10k revoked)",
+        |b| b.iter(|| mirror.contains_any(black_box(&live))),
+    );
     let Ok(url) = std::env::var("LATCHKEY_BENCH_REDIS_URL") else {
         eprintln!("revocation check via Redis: set LATCHKEY_BENCH_REDIS_URL to measure it");
         return;
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let cache = rt
-        .block_on(latchkey_cache::RedisRevocations::connect(&url, "latchkey-bench:"))
+        .block_on(latchkey_cache::RedisRevocations::connect(
+            &url,
+            "latchkey-bench:",
+        ))
         .expect("Redis answers");
     let short: Vec<RevokedToken> = entries[..100]
         .iter()
@@ -130,10 +137,18 @@ fn revocation_check(c: &mut Criterion) {
         })
         .collect();
     rt.block_on(cache.publish(&short, 0)).expect("publish");
-    c.bench_function("revocation check, Redis EXISTS over loopback (3 keys)", |b| {
-        b.iter(|| rt.block_on(cache.any_revoked(black_box(&live))))
-    });
+    c.bench_function(
+        "revocation check, Redis EXISTS over loopback (3 keys)",
+        |b| b.iter(|| rt.block_on(cache.any_revoked(black_box(&live)))),
+    );
 }
 
-criterion_group!(benches, jws, pkce, redirect_uri, client_secret, revocation_check);
+criterion_group!(
+    benches,
+    jws,
+    pkce,
+    redirect_uri,
+    client_secret,
+    revocation_check
+);
 criterion_main!(benches);
