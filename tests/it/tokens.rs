@@ -44,6 +44,49 @@ async fn login_tokens(app: &TestApp, client: &TestClient) -> serde_json::Value {
     resp.json().await.unwrap()
 }
 
+/// `n` refreshes with one token, each waiting at `barrier` so they reach
+/// the server at the same instant; each yields its status and, on success,
+/// the token response.
+fn spawn_refreshes(
+    app: &TestApp,
+    c: &TestClient,
+    token: &str,
+    n: usize,
+    barrier: &std::sync::Arc<tokio::sync::Barrier>,
+) -> Vec<tokio::task::JoinHandle<(u16, Option<serde_json::Value>)>> {
+    (0..n)
+        .map(|_| {
+            let (b, url, id, secret, token) = (
+                barrier.clone(),
+                app.url("/token"),
+                c.id().to_owned(),
+                c.secret().to_owned(),
+                token.to_owned(),
+            );
+            tokio::spawn(async move {
+                b.wait().await;
+                let resp = api()
+                    .post(url)
+                    .basic_auth(id, Some(secret))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", token.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                let body = if status == 200 {
+                    Some(resp.json().await.unwrap())
+                } else {
+                    None
+                };
+                (status, body)
+            })
+        })
+        .collect()
+}
+
 pub async fn refresh(app: &impl Server, client: &TestClient, token: &str) -> reqwest::Response {
     api()
         .post(app.url("/token"))
@@ -118,33 +161,10 @@ async fn twenty_concurrent_refreshes_with_one_token_yield_one_success() {
         .unwrap()
         .to_owned();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (b, url, id, secret, r0) = (
-            barrier.clone(),
-            app.url("/token"),
-            c.id().to_owned(),
-            c.secret().to_owned(),
-            r0.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            b.wait().await;
-            let resp = api()
-                .post(url)
-                .basic_auth(id, Some(secret))
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", r0.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap();
-            resp.status().as_u16()
-        }));
-    }
+    let tasks = spawn_refreshes(&app, &c, &r0, 20, &barrier);
     let mut ok = 0;
     for t in tasks {
-        match t.await.unwrap() {
+        match t.await.unwrap().0 {
             200 => ok += 1,
             400 => {}
             s => panic!("unexpected status {s}"),
@@ -390,34 +410,7 @@ async fn a_refresh_racing_a_revocation_leaves_no_live_token() {
         .unwrap()
         .to_owned();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(11));
-    let mut refreshes = Vec::new();
-    for _ in 0..10 {
-        let (b, url, id, secret, r0) = (
-            barrier.clone(),
-            app.url("/token"),
-            c.id().to_owned(),
-            c.secret().to_owned(),
-            r0.clone(),
-        );
-        refreshes.push(tokio::spawn(async move {
-            b.wait().await;
-            let resp = api()
-                .post(url)
-                .basic_auth(id, Some(secret))
-                .form(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", r0.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap();
-            if resp.status() == 200 {
-                Some(resp.json::<serde_json::Value>().await.unwrap())
-            } else {
-                None
-            }
-        }));
-    }
+    let refreshes = spawn_refreshes(&app, &c, &r0, 10, &barrier);
     let (b, url, id, secret, token) = (
         barrier.clone(),
         app.url("/revoke"),
@@ -438,7 +431,7 @@ async fn a_refresh_racing_a_revocation_leaves_no_live_token() {
     });
     let mut issued = Vec::new();
     for t in refreshes {
-        if let Some(v) = t.await.unwrap() {
+        if let (200, Some(v)) = t.await.unwrap() {
             issued.push(v);
         }
     }
