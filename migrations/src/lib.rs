@@ -16,6 +16,7 @@ pub mod m20261124_000001_initial;
 pub mod m20261124_000002_tokens;
 pub mod m20261124_000003_keys_rotation;
 pub mod m20261124_000004_registration;
+pub mod m20261201_000005_rotation_by_insert;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_tokens::Migration),
             Box::new(m20261124_000003_keys_rotation::Migration),
             Box::new(m20261124_000004_registration::Migration),
+            Box::new(m20261201_000005_rotation_by_insert::Migration),
         ]
     }
 }

@@ -108,6 +108,22 @@ impl Latchkey {
     pub(crate) fn now(&self) -> i64 {
         self.clock.unix()
     }
+
+    /// A user, from the one-second copy when there is one (see [`Caches`]).
+    pub(crate) async fn user_copy(
+        &self,
+        id: &str,
+    ) -> Result<Option<Arc<latchkey_domain::User>>, CoreError> {
+        if let Some(u) = self.caches.users.get(id) {
+            return Ok(Some(u));
+        }
+        let Some(u) = self.store.find_user(id).await? else {
+            return Ok(None);
+        };
+        let u = Arc::new(u);
+        self.caches.users.insert(id.to_owned(), u.clone());
+        Ok(Some(u))
+    }
 }
 
 /// Short-lived copies of the rows read on every token, introspection and

@@ -463,7 +463,9 @@ impl Latchkey {
                 return Err(TokenError::Grant("refresh token already used"));
             }
         };
-        let user = match self.store.find_user(&family.user_id).await? {
+        // The one-second copy is enough: disabling or deleting a user also
+        // revokes its families, which the rotation itself checks.
+        let user = match self.user_copy(&family.user_id).await? {
             Some(u) if !u.disabled => u,
             _ => return Err(TokenError::Grant("user no longer exists or is disabled")),
         };
@@ -482,13 +484,7 @@ impl Latchkey {
         // that answered first leaves this with nothing to rotate.
         if !self
             .store
-            .rotate_refresh(
-                &family.id,
-                family.generation,
-                &consumed.token_hash,
-                &next,
-                now,
-            )
+            .rotate_refresh(&family.id, family.generation, &consumed.token_hash, &next)
             .await?
         {
             return Err(TokenError::Grant("refresh token already used"));

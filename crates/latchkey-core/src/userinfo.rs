@@ -104,16 +104,8 @@ impl Latchkey {
         if !scope.contains(Scope::OPENID) {
             return Err(BearerError::InsufficientScope("openid"));
         }
-        let user = match self.caches.users.get(&claims.sub) {
-            Some(u) => u,
-            None => match self.store.find_user(&claims.sub).await? {
-                Some(u) => {
-                    let u = std::sync::Arc::new(u);
-                    self.caches.users.insert(claims.sub.clone(), u.clone());
-                    u
-                }
-                None => return Err(BearerError::Invalid("no such user".into())),
-            },
+        let Some(user) = self.user_copy(&claims.sub).await? else {
+            return Err(BearerError::Invalid("no such user".into()));
         };
         if user.disabled {
             return Err(BearerError::Invalid("user disabled".into()));

@@ -252,8 +252,9 @@ pub struct AuditEvent {
 }
 
 /// One login grant's chain of refresh tokens (user, client, scope, browser
-/// session). Every refresh advances `generation` by one through a
-/// conditional update, so of two concurrent refreshes exactly one wins.
+/// session). Every refresh adds the token of generation `generation + 1`,
+/// and one token per generation is a database fact, so of two concurrent
+/// refreshes exactly one wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshFamily {
     pub id: String,
@@ -268,6 +269,7 @@ pub struct RefreshFamily {
     pub generation: i64,
     pub revoked: bool,
     pub created_at: i64,
+    /// When the newest refresh token was issued.
     pub last_used_at: i64,
     /// Absolute end of the family, whatever its use.
     pub expires_at: i64,
@@ -297,7 +299,8 @@ pub struct RefreshToken {
     pub family_id: String,
     pub generation: i64,
     pub created_at: i64,
-    /// Set when the token was exchanged (or superseded by a recovery).
+    /// When the token was exchanged (or superseded by a recovery): the
+    /// creation time of its successor, if it has one.
     pub used_at: Option<i64>,
     /// The access token issued with it.
     pub access_token_jti: String,

@@ -116,18 +116,18 @@ pub trait FamilyRepository: Send + Sync {
         generation: i64,
     ) -> StoreResult<Option<RefreshToken>>;
     async fn find_family(&self, family_id: &str) -> StoreResult<Option<RefreshFamily>>;
-    /// Rotation, in one transaction: advances the family from generation
-    /// `seen` to `seen + 1` only if it is still active and at `seen`, marks
-    /// `consumed` used only if it was unused, and inserts `next`. Returns
-    /// false, changing nothing, when any condition fails (another rotation
-    /// or a revocation won the race).
+    /// Rotation: inserts `next` (generation `seen + 1`) only if `consumed`
+    /// is the family's token of generation `seen`, no token of generation
+    /// `seen + 1` exists yet, and the family is unrevoked. Returns false,
+    /// changing nothing, when any condition fails (another rotation or a
+    /// revocation won the race). The family's generation and last use are
+    /// those of its newest token, so this one write is the whole rotation.
     async fn rotate_refresh(
         &self,
         family_id: &str,
         seen: i64,
         consumed: &str,
         next: &RefreshToken,
-        now: i64,
     ) -> StoreResult<bool>;
     async fn list_user_families(&self, user_id: &str) -> StoreResult<Vec<RefreshFamily>>;
     /// Revokes every active family whose absolute or idle limit has passed

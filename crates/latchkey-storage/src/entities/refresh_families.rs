@@ -1,11 +1,17 @@
 use latchkey_domain::{RefreshFamily, StoreError};
 use sea_orm::entity::prelude::*;
-use sea_orm::Set;
+use sea_orm::sea_query::{Alias, Order, Query, SimpleExpr};
+use sea_orm::{FromQueryResult, QuerySelect, Set};
+
+use super::refresh_tokens;
 
 use super::{parse_client_id, parse_scope};
 
 const TABLE: &str = "refresh_families";
 
+/// The family's fixed facts. Its current generation and last use are those
+/// of its newest token (see [`Read`]): a rotation writes one token row and
+/// nothing here.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "refresh_families")]
 pub struct Model {
@@ -20,10 +26,8 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub scope: String,
     pub auth_time: i64,
-    pub generation: i64,
     pub revoked: bool,
     pub created_at: i64,
-    pub last_used_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
     #[sea_orm(column_type = "Text", nullable)]
@@ -44,25 +48,85 @@ impl Related<super::refresh_tokens::Entity> for Entity {
 
 impl ActiveModelBehavior for ActiveModel {}
 
-impl Model {
-    pub(crate) fn into_domain(self) -> Result<RefreshFamily, StoreError> {
-        Ok(RefreshFamily {
-            id: self.id,
-            user_id: self.user_id,
-            client_id: parse_client_id(TABLE, "client_id", &self.client_id)?,
-            session_id: self.session_id,
-            scope: parse_scope(TABLE, "scope", &self.scope)?,
-            auth_time: self.auth_time,
-            generation: self.generation,
-            revoked: self.revoked,
-            created_at: self.created_at,
-            last_used_at: self.last_used_at,
-            expires_at: self.expires_at,
-            revoked_at: self.revoked_at,
-            revoked_reason: self.revoked_reason,
+/// A family as every read returns it: the row, and the generation and
+/// creation time of its newest token.
+#[derive(Debug)]
+pub(crate) struct Read {
+    pub row: Model,
+    pub generation: i64,
+    pub last_used_at: i64,
+}
+
+impl FromQueryResult for Read {
+    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Read {
+            row: Model::from_query_result(res, pre)?,
+            generation: res.try_get(pre, "generation")?,
+            last_used_at: res.try_get(pre, "last_used_at")?,
         })
     }
+}
 
+impl Read {
+    /// `SELECT refresh_families.*, <newest generation>, <newest created_at>`.
+    pub(crate) fn select() -> Select<Entity> {
+        Entity::find()
+            .expr_as(
+                newest_token(refresh_tokens::Column::Generation),
+                "generation",
+            )
+            .expr_as(
+                newest_token(refresh_tokens::Column::CreatedAt),
+                "last_used_at",
+            )
+    }
+
+    pub(crate) fn into_domain(self) -> Result<RefreshFamily, StoreError> {
+        let m = self.row;
+        Ok(RefreshFamily {
+            id: m.id,
+            user_id: m.user_id,
+            client_id: parse_client_id(TABLE, "client_id", &m.client_id)?,
+            session_id: m.session_id,
+            scope: parse_scope(TABLE, "scope", &m.scope)?,
+            auth_time: m.auth_time,
+            generation: self.generation,
+            revoked: m.revoked,
+            created_at: m.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: m.expires_at,
+            revoked_at: m.revoked_at,
+            revoked_reason: m.revoked_reason,
+        })
+    }
+}
+
+/// `col` of the family's newest token, as a subquery correlated with
+/// `refresh_families.id`. The unique `(family_id, generation)` index serves
+/// it with one backward index step, however long the family's chain.
+pub(crate) fn newest_token(col: refresh_tokens::Column) -> SimpleExpr {
+    let n = Alias::new("newest");
+    SimpleExpr::SubQuery(
+        None,
+        Box::new(
+            Query::select()
+                .column((n.clone(), col))
+                .from_as(refresh_tokens::Entity, n.clone())
+                .and_where(
+                    Expr::col((n.clone(), refresh_tokens::Column::FamilyId))
+                        .equals((Entity, Column::Id)),
+                )
+                .order_by((n, refresh_tokens::Column::Generation), Order::Desc)
+                .limit(1)
+                .to_owned()
+                .into_sub_query_statement(),
+        ),
+    )
+}
+
+impl Model {
+    /// The row of a new family. Its generation and last use are those of
+    /// the first token, inserted with it.
     pub(crate) fn from_domain(f: &RefreshFamily) -> ActiveModel {
         ActiveModel {
             id: Set(f.id.clone()),
@@ -71,10 +135,8 @@ impl Model {
             session_id: Set(f.session_id.clone()),
             scope: Set(f.scope.to_string()),
             auth_time: Set(f.auth_time),
-            generation: Set(f.generation),
             revoked: Set(f.revoked),
             created_at: Set(f.created_at),
-            last_used_at: Set(f.last_used_at),
             expires_at: Set(f.expires_at),
             revoked_at: Set(f.revoked_at),
             revoked_reason: Set(f.revoked_reason.clone()),

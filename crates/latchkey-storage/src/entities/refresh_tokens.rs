@@ -2,6 +2,9 @@ use latchkey_domain::{RefreshToken, StoreError};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
 
+/// One token of a family. A token has been used exactly when the token of
+/// the next generation exists; the unique `(family_id, generation)` index
+/// makes that a single-use fact.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "refresh_tokens")]
 pub struct Model {
@@ -12,7 +15,6 @@ pub struct Model {
     pub family_id: String,
     pub generation: i64,
     pub created_at: i64,
-    pub used_at: Option<i64>,
     #[sea_orm(column_type = "Text")]
     pub access_token_jti: String,
     pub access_token_expires_at: i64,
@@ -37,13 +39,14 @@ impl Related<super::refresh_families::Entity> for Entity {
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
-    pub(crate) fn into_domain(self) -> Result<RefreshToken, StoreError> {
+    /// `used_at` is the creation time of the successor, if there is one.
+    pub(crate) fn into_domain(self, used_at: Option<i64>) -> Result<RefreshToken, StoreError> {
         Ok(RefreshToken {
             token_hash: self.token_hash,
             family_id: self.family_id,
             generation: self.generation,
             created_at: self.created_at,
-            used_at: self.used_at,
+            used_at,
             access_token_jti: self.access_token_jti,
             access_token_expires_at: self.access_token_expires_at,
         })
@@ -55,7 +58,6 @@ impl Model {
             family_id: Set(t.family_id.clone()),
             generation: Set(t.generation),
             created_at: Set(t.created_at),
-            used_at: Set(t.used_at),
             access_token_jti: Set(t.access_token_jti.clone()),
             access_token_expires_at: Set(t.access_token_expires_at),
         }

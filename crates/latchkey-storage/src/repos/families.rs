@@ -1,9 +1,12 @@
 use latchkey_domain::{FamilyRepository, RefreshFamily, RefreshToken, StoreError, StoreResult};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
 
 use super::{read_all, read_opt};
-use crate::entities::corrupt;
+use crate::entities::refresh_families::{newest_token, Read as FamilyRead};
 use crate::entities::{refresh_families as families, refresh_tokens as tokens};
 use crate::error::db_err;
 use crate::SeaStore;
@@ -11,9 +14,58 @@ use crate::SeaStore;
 /// `revoked_reason` of the families the sweeper retires.
 const EXPIRED: &str = "expired";
 
+/// A token as read: its row and when it was used (its successor's creation).
+#[derive(Debug)]
+struct TokenRead {
+    row: tokens::Model,
+    used_at: Option<i64>,
+}
+
+impl FromQueryResult for TokenRead {
+    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(TokenRead {
+            row: tokens::Model::from_query_result(res, pre)?,
+            used_at: res.try_get(pre, "used_at")?,
+        })
+    }
+}
+
+/// `created_at` of the token that follows `refresh_tokens` in its family:
+/// when that token was used, if it was.
+fn successor_created() -> SimpleExpr {
+    let s = Alias::new("successor");
+    SimpleExpr::SubQuery(
+        None,
+        Box::new(
+            Query::select()
+                .column((s.clone(), tokens::Column::CreatedAt))
+                .from_as(tokens::Entity, s.clone())
+                .and_where(
+                    Expr::col((s.clone(), tokens::Column::FamilyId))
+                        .equals((tokens::Entity, tokens::Column::FamilyId)),
+                )
+                .and_where(
+                    Expr::col((s, tokens::Column::Generation)).eq(Expr::col((
+                        tokens::Entity,
+                        tokens::Column::Generation,
+                    ))
+                    .add(1)),
+                )
+                .to_owned()
+                .into_sub_query_statement(),
+        ),
+    )
+}
+
 #[async_trait::async_trait]
 impl FamilyRepository for SeaStore {
     async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> StoreResult<()> {
+        if first.family_id != family.id || first.generation != 0 {
+            return Err(StoreError::Other(
+                "refresh_families.create: the first token must be generation 0 of the family"
+                    .into(),
+            ));
+        }
         let op = db_err("refresh_families.create");
         let txn = self.db.begin().await.map_err(&op)?;
         families::Entity::insert(families::Model::from_domain(family))
@@ -27,23 +79,51 @@ impl FamilyRepository for SeaStore {
         txn.commit().await.map_err(&op)
     }
 
-    /// One query (a join), so the token and the family are read from the
-    /// same snapshot.
+    /// One query, so the token, its successor and the family's newest token
+    /// are read from the same snapshot. Columns come back as `t_*` (the
+    /// token) and `f_*` (the family).
     async fn find_refresh_token(
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<(RefreshToken, RefreshFamily)>> {
-        let row = tokens::Entity::find_by_id(token_hash)
-            .find_also_related(families::Entity)
-            .one(&self.db)
-            .await
-            .map_err(db_err("refresh_tokens.find"))?;
-        match row {
-            None => Ok(None),
-            Some((token, Some(family))) => Ok(Some((token.into_domain()?, family.into_domain()?))),
-            // The foreign key makes this impossible short of a damaged file.
-            Some((_, None)) => Err(corrupt("refresh_tokens", "family_id", "no such family")),
+        let op = db_err("refresh_tokens.find");
+        let mut q = Query::select();
+        for c in tokens::Column::iter() {
+            q.expr_as(
+                Expr::col((tokens::Entity, c)),
+                Alias::new(format!("t_{}", c.as_str())),
+            );
         }
+        for c in families::Column::iter() {
+            q.expr_as(
+                Expr::col((families::Entity, c)),
+                Alias::new(format!("f_{}", c.as_str())),
+            );
+        }
+        q.expr_as(
+            newest_token(tokens::Column::Generation),
+            Alias::new("f_generation"),
+        )
+        .expr_as(
+            newest_token(tokens::Column::CreatedAt),
+            Alias::new("f_last_used_at"),
+        )
+        .expr_as(successor_created(), Alias::new("used_at"))
+        .from(tokens::Entity)
+        .inner_join(
+            families::Entity,
+            Expr::col((families::Entity, families::Column::Id))
+                .equals((tokens::Entity, tokens::Column::FamilyId)),
+        )
+        .and_where(Expr::col((tokens::Entity, tokens::Column::TokenHash)).eq(token_hash));
+        let backend = self.db.get_database_backend();
+        let Some(row) = self.db.query_one(backend.build(&q)).await.map_err(&op)? else {
+            return Ok(None);
+        };
+        let token = tokens::Model::from_query_result(&row, "t_").map_err(&op)?;
+        let family = FamilyRead::from_query_result(&row, "f_").map_err(&op)?;
+        let used_at: Option<i64> = row.try_get("", "used_at").map_err(&op)?;
+        Ok(Some((token.into_domain(used_at)?, family.into_domain()?)))
     }
 
     async fn find_family_token(
@@ -54,42 +134,41 @@ impl FamilyRepository for SeaStore {
         let row = tokens::Entity::find()
             .filter(tokens::Column::FamilyId.eq(family_id))
             .filter(tokens::Column::Generation.eq(generation))
+            .expr_as(successor_created(), "used_at")
+            .into_model::<TokenRead>()
             .one(&self.db)
             .await
             .map_err(db_err("refresh_tokens.find_generation"))?;
-        read_opt(row, tokens::Model::into_domain)
+        read_opt(row, |t| t.row.into_domain(t.used_at))
     }
 
     async fn find_family(&self, family_id: &str) -> StoreResult<Option<RefreshFamily>> {
-        let row = families::Entity::find_by_id(family_id)
+        let row = FamilyRead::select()
+            .filter(families::Column::Id.eq(family_id))
+            .into_model::<FamilyRead>()
             .one(&self.db)
             .await
             .map_err(db_err("refresh_families.find"))?;
-        read_opt(row, families::Model::into_domain)
+        read_opt(row, FamilyRead::into_domain)
     }
 
-    /// The rotation rule lives in two conditional UPDATEs whose affected-row
-    /// counts decide, in one transaction with the insert of `next`:
+    /// One statement, no transaction: `next` is inserted only if
+    /// `consumed` is this family's token of generation `seen` and the
+    /// family is unrevoked; `ON CONFLICT DO NOTHING` on the unique
+    /// `(family_id, generation)` index refuses it if generation `seen + 1`
+    /// already exists. Of concurrent rotations of one token, the index
+    /// admits exactly one (on Postgres a second inserter waits for the
+    /// first to commit, then does nothing; SQLite has one writer).
     ///
-    /// 1. the family moves from `seen` to `seen + 1` only while unrevoked.
-    ///    It is the first statement, so on SQLite the transaction takes the
-    ///    write lock at once (waiting out `busy_timeout`) and never has to
-    ///    upgrade a read snapshot, which would fail with `SQLITE_BUSY`
-    ///    without waiting. On Postgres it locks the family row; a concurrent
-    ///    rotation or revocation waits for it and, under READ COMMITTED,
-    ///    re-checks its WHERE against the committed row, so whichever
-    ///    commits second sees the first's effect.
-    /// 2. `consumed` is marked used only if it is this family's token of
-    ///    generation `seen` and still unused.
-    ///
-    /// If either matches no row, nothing is written and the answer is false.
+    /// A revocation that committed before this statement began is seen by
+    /// it: nothing is inserted. One that commits while it runs is ordered
+    /// after it, and the token it inserts belongs to a revoked family.
     async fn rotate_refresh(
         &self,
         family_id: &str,
         seen: i64,
         consumed: &str,
         next: &RefreshToken,
-        now: i64,
     ) -> StoreResult<bool> {
         if next.family_id != family_id || Some(next.generation) != seen.checked_add(1) {
             return Err(StoreError::Other(
@@ -98,51 +177,61 @@ impl FamilyRepository for SeaStore {
             ));
         }
         let op = db_err("refresh_tokens.rotate");
-        let txn = self.db.begin().await.map_err(&op)?;
-        let advanced = families::Entity::update_many()
-            .col_expr(families::Column::Generation, Expr::value(next.generation))
-            .col_expr(families::Column::LastUsedAt, Expr::value(now))
-            .filter(families::Column::Id.eq(family_id))
-            .filter(families::Column::Generation.eq(seen))
-            .filter(families::Column::Revoked.eq(false))
-            .exec(&txn)
-            .await
-            .map_err(&op)?;
-        if advanced.rows_affected != 1 {
-            txn.rollback().await.map_err(&op)?;
-            return Ok(false);
-        }
-        let used = tokens::Entity::update_many()
-            .col_expr(tokens::Column::UsedAt, Expr::value(now))
-            .filter(tokens::Column::TokenHash.eq(consumed))
-            .filter(tokens::Column::FamilyId.eq(family_id))
-            .filter(tokens::Column::Generation.eq(seen))
-            .filter(tokens::Column::UsedAt.is_null())
-            .exec(&txn)
-            .await
-            .map_err(&op)?;
-        if used.rows_affected != 1 {
-            txn.rollback().await.map_err(&op)?;
-            return Ok(false);
-        }
-        tokens::Entity::insert(tokens::Model::from_domain(next))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(&op)?;
-        txn.commit().await.map_err(&op)?;
-        Ok(true)
+        let p = Alias::new("consumed");
+        let values = Query::select()
+            .exprs([
+                Expr::val(next.token_hash.as_str()),
+                Expr::val(family_id),
+                Expr::val(next.generation),
+                Expr::val(next.created_at),
+                Expr::val(next.access_token_jti.as_str()),
+                Expr::val(next.access_token_expires_at),
+            ])
+            .from_as(tokens::Entity, p.clone())
+            .inner_join(
+                families::Entity,
+                Expr::col((families::Entity, families::Column::Id))
+                    .equals((p.clone(), tokens::Column::FamilyId)),
+            )
+            .and_where(Expr::col((p.clone(), tokens::Column::TokenHash)).eq(consumed))
+            .and_where(Expr::col((p.clone(), tokens::Column::FamilyId)).eq(family_id))
+            .and_where(Expr::col((p, tokens::Column::Generation)).eq(seen))
+            .and_where(Expr::col((families::Entity, families::Column::Revoked)).eq(false))
+            .to_owned();
+        let insert = Query::insert()
+            .into_table(tokens::Entity)
+            .columns([
+                tokens::Column::TokenHash,
+                tokens::Column::FamilyId,
+                tokens::Column::Generation,
+                tokens::Column::CreatedAt,
+                tokens::Column::AccessTokenJti,
+                tokens::Column::AccessTokenExpiresAt,
+            ])
+            .select_from(values)
+            .map_err(|e| StoreError::Other(format!("refresh_tokens.rotate: {e}")))?
+            .on_conflict(
+                OnConflict::columns([tokens::Column::FamilyId, tokens::Column::Generation])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        let backend = self.db.get_database_backend();
+        let res = self.db.execute(backend.build(&insert)).await.map_err(&op)?;
+        Ok(res.rows_affected() == 1)
     }
 
     /// Newest first.
     async fn list_user_families(&self, user_id: &str) -> StoreResult<Vec<RefreshFamily>> {
-        let rows = families::Entity::find()
+        let rows = FamilyRead::select()
             .filter(families::Column::UserId.eq(user_id))
             .order_by_desc(families::Column::CreatedAt)
             .order_by_desc(families::Column::Id)
+            .into_model::<FamilyRead>()
             .all(&self.db)
             .await
             .map_err(db_err("refresh_families.list_user"))?;
-        read_all(rows, families::Model::into_domain)
+        read_all(rows, FamilyRead::into_domain)
     }
 
     /// Two independent statements: each is atomic, and a crash between them
@@ -162,7 +251,10 @@ impl FamilyRepository for SeaStore {
             .filter(
                 Condition::any()
                     .add(families::Column::ExpiresAt.lte(now))
-                    .add(families::Column::LastUsedAt.lt(now.saturating_sub(idle_timeout))),
+                    .add(
+                        Expr::expr(newest_token(tokens::Column::CreatedAt))
+                            .lt(now.saturating_sub(idle_timeout)),
+                    ),
             )
             .exec(&self.db)
             .await

@@ -45,6 +45,18 @@ fn rtoken(hash: &str, family_id: &str, generation: i64) -> RefreshToken {
     }
 }
 
+fn rtoken_at(hash: &str, family_id: &str, generation: i64, created_at: i64) -> RefreshToken {
+    RefreshToken {
+        created_at,
+        ..rtoken(hash, family_id, generation)
+    }
+}
+
+/// The generation-0 token `<id>-0` of a family, issued when it was last used.
+fn first_token(f: &RefreshFamily) -> RefreshToken {
+    rtoken_at(&format!("{}-0", f.id), &f.id, 0, f.last_used_at)
+}
+
 fn revoked(key: &str, revoked_at: i64, expires_at: i64) -> RevokedToken {
     RevokedToken {
         key: key.into(),
@@ -70,22 +82,29 @@ fn delivery(id: &str, created_at: i64, next_attempt_at: i64) -> LogoutDelivery {
 
 /// Creates family `id` with its generation-0 token `<id>-0`.
 async fn start(s: &SeaStore, f: &RefreshFamily) {
-    s.create_family(f, &rtoken(&format!("{}-0", f.id), &f.id, 0))
-        .await
-        .unwrap();
+    s.create_family(f, &first_token(f)).await.unwrap();
 }
 
 /// Every token of a family, by generation (read directly: no port lists
-/// them).
+/// them). A token's `used_at` is its successor's creation time.
 async fn family_tokens(s: &SeaStore, family_id: &str) -> Vec<RefreshToken> {
-    refresh_tokens::Entity::find()
+    let rows = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::FamilyId.eq(family_id))
         .order_by_asc(refresh_tokens::Column::Generation)
         .all(&s.db)
         .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.into_domain().unwrap())
+        .unwrap();
+    let used: Vec<Option<i64>> = rows
+        .iter()
+        .map(|m| {
+            rows.iter()
+                .find(|n| n.generation == m.generation + 1)
+                .map(|n| n.created_at)
+        })
+        .collect();
+    rows.into_iter()
+        .zip(used)
+        .map(|(m, u)| m.into_domain(u).unwrap())
         .collect()
 }
 
@@ -242,7 +261,7 @@ async fn families_round_trip() {
         assert_eq!(s.find_family("nope").await.unwrap(), None, "{}", b.name);
         assert_eq!(
             s.find_refresh_token("f2-0").await.unwrap(),
-            Some((rtoken("f2-0", "f2", 0), f2.clone())),
+            Some((first_token(&f2), f2.clone())),
             "{}",
             b.name
         );
@@ -254,7 +273,7 @@ async fn families_round_trip() {
         );
         assert_eq!(
             s.find_family_token("f1", 0).await.unwrap(),
-            Some(rtoken("f1-0", "f1", 0)),
+            Some(first_token(&f1)),
             "{}",
             b.name
         );
@@ -303,14 +322,14 @@ async fn rotation_chain_and_refusals() {
         start(s, &family("f1", "u1", "s1", 100)).await;
 
         assert!(
-            s.rotate_refresh("f1", 0, "f1-0", &rtoken("f1-1", "f1", 1), 110)
+            s.rotate_refresh("f1", 0, "f1-0", &rtoken_at("f1-1", "f1", 1, 110))
                 .await
                 .unwrap(),
             "{}",
             b.name
         );
         assert!(
-            s.rotate_refresh("f1", 1, "f1-1", &rtoken("f1-2", "f1", 2), 120)
+            s.rotate_refresh("f1", 1, "f1-1", &rtoken_at("f1-2", "f1", 2, 120))
                 .await
                 .unwrap(),
             "{}",
@@ -343,9 +362,7 @@ async fn rotation_chain_and_refusals() {
         start(s, &family("g", "u1", "s1", 100)).await;
         for (fam, seen, consumed, next) in &refused {
             assert!(
-                !s.rotate_refresh(fam, *seen, consumed, next, 130)
-                    .await
-                    .unwrap(),
+                !s.rotate_refresh(fam, *seen, consumed, next).await.unwrap(),
                 "{}: rotate({fam}, {seen}, {consumed}) must be refused",
                 b.name
             );
@@ -368,7 +385,7 @@ async fn rotation_chain_and_refusals() {
 
         // A `next` that is not the following generation is a caller bug.
         assert!(matches!(
-            s.rotate_refresh("f1", 2, "f1-2", &rtoken("x5", "f1", 5), 130)
+            s.rotate_refresh("f1", 2, "f1-2", &rtoken("x5", "f1", 5))
                 .await,
             Err(StoreError::Other(_))
         ));
@@ -382,7 +399,7 @@ async fn rotation_chain_and_refusals() {
         };
         s.apply_teardown(&t, 600).await.unwrap();
         assert!(
-            !s.rotate_refresh("f1", 2, "f1-2", &rtoken("f1-3", "f1", 3), 150)
+            !s.rotate_refresh("f1", 2, "f1-2", &rtoken("f1-3", "f1", 3))
                 .await
                 .unwrap(),
             "{}",
@@ -407,7 +424,7 @@ async fn concurrent_rotations_have_exactly_one_winner() {
                 tokio::spawn(async move {
                     let next = rtoken(&format!("next-{i}"), "f1", 1);
                     barrier.wait().await;
-                    store.rotate_refresh("f1", 0, "f1-0", &next, 200).await
+                    store.rotate_refresh("f1", 0, "f1-0", &next).await
                 })
             })
             .collect();
@@ -479,7 +496,7 @@ async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, nam
                     let next = rtoken(&format!("{id}-{}-{i}-{attempt}", seen + 1), &id, seen + 1);
                     let after_teardown = torn_down.load(Ordering::SeqCst);
                     let ok = store
-                        .rotate_refresh(&id, seen, &current, &next, 200)
+                        .rotate_refresh(&id, seen, &current, &next)
                         .await
                         .unwrap();
                     if ok {
@@ -553,15 +570,9 @@ async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, nam
     );
     let newest = &tokens.last().unwrap().token_hash;
     assert!(
-        !s.rotate_refresh(
-            id,
-            n,
-            newest,
-            &rtoken(&format!("{id}-late"), id, n + 1),
-            300
-        )
-        .await
-        .unwrap(),
+        !s.rotate_refresh(id, n, newest, &rtoken(&format!("{id}-late"), id, n + 1))
+            .await
+            .unwrap(),
         "{name}"
     );
     n
@@ -764,7 +775,7 @@ async fn failed_teardown_changes_nothing() {
             .collect();
         assert_eq!(ids, ["d1"], "{}", b.name);
         assert!(
-            s.rotate_refresh("f2", 0, "f2-0", &rtoken("f2-1", "f2", 1), 210)
+            s.rotate_refresh("f2", 0, "f2-0", &rtoken("f2-1", "f2", 1))
                 .await
                 .unwrap(),
             "{}: the family still works",
@@ -1023,5 +1034,64 @@ async fn a_delivery_is_claimed_by_one_worker_only() {
             "{}: delivered",
             b.name
         );
+    }
+}
+
+/// Rolling back the rotation-by-insert migration writes the family's
+/// generation and last use, and each token's use, back from the chain; the
+/// migration then drops them again and the chain reads the same.
+#[tokio::test]
+async fn rotation_columns_roll_back_from_the_chain() {
+    use latchkey_migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        start(s, &family("f1", "u1", "s1", 100)).await;
+        for (g, at) in [(1, 110), (2, 125)] {
+            let next = rtoken_at(&format!("f1-{g}"), "f1", g, at);
+            let prev = format!("f1-{}", g - 1);
+            assert!(s.rotate_refresh("f1", g - 1, &prev, &next).await.unwrap());
+        }
+        let before = (
+            s.find_family("f1").await.unwrap(),
+            family_tokens(s, "f1").await,
+        );
+
+        Migrator::down(&s.db, Some(1)).await.unwrap();
+        let backend = s.db.get_database_backend();
+        let row =
+            s.db.query_one(Statement::from_string(
+                backend,
+                "SELECT generation, last_used_at FROM refresh_families WHERE id = 'f1'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let family_cols: (i64, i64) = (
+            row.try_get("", "generation").unwrap(),
+            row.try_get("", "last_used_at").unwrap(),
+        );
+        assert_eq!(family_cols, (2, 125), "{}", b.name);
+        let rows =
+            s.db.query_all(Statement::from_string(
+                backend,
+                "SELECT used_at FROM refresh_tokens WHERE family_id = 'f1' ORDER BY generation",
+            ))
+            .await
+            .unwrap();
+        let used: Vec<Option<i64>> = rows
+            .iter()
+            .map(|r| r.try_get("", "used_at").unwrap())
+            .collect();
+        assert_eq!(used, [Some(110), Some(125), None], "{}", b.name);
+
+        s.migrate().await.unwrap();
+        let after = (
+            s.find_family("f1").await.unwrap(),
+            family_tokens(s, "f1").await,
+        );
+        assert_eq!(before, after, "{}", b.name);
     }
 }
