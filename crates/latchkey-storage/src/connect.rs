@@ -75,7 +75,8 @@ async fn connect_sqlite(url: &str, opts: &PoolOptions) -> Result<SeaStore, Store
     options = sea_orm::sqlx::ConnectOptions::disable_statement_logging(options);
     let mut pool = SqlitePoolOptions::new()
         .max_connections(opts.max_connections)
-        .acquire_timeout(opts.acquire_timeout);
+        .acquire_timeout(opts.acquire_timeout)
+        .test_before_acquire(false);
     if in_memory {
         // An in-memory database lives as long as one connection does.
         pool = pool
@@ -124,9 +125,14 @@ async fn connect_postgres(url: &str, opts: &PoolOptions) -> Result<SeaStore, Sto
     if !params.is_empty() {
         options = options.options(params);
     }
+    // No ping before each use: it doubles the round trips of every
+    // statement. A connection that died (Postgres restarted) fails its next
+    // statement, which answers 503 with nothing committed, and the pool
+    // drops it; the following request gets a fresh one.
     let pool = PgPoolOptions::new()
         .max_connections(opts.max_connections)
         .acquire_timeout(opts.acquire_timeout)
+        .test_before_acquire(false)
         .connect_lazy_with(options);
     first_connection("connect.postgres", &pool, opts.connect_timeout).await?;
     let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
