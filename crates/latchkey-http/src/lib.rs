@@ -24,6 +24,17 @@ use actix_web::web;
 
 pub use latchkey_core::Latchkey;
 
+/// The multi-threaded runtime the server was built on, where the token
+/// endpoint runs its grant. actix-web serves each connection on a
+/// single-threaded loop, and an RS256 signature holds that loop for about
+/// 0.3 ms: every database reply (and every connection the pool takes back)
+/// of the other requests on the loop waits behind it. On the work-stealing
+/// runtime another thread picks them up, and parsing, signing and database
+/// I/O overlap. Without it (a test mounting the routes alone) the grant runs
+/// on the calling loop.
+#[derive(Clone)]
+pub struct GrantRuntime(pub tokio::runtime::Handle);
+
 /// Mounts every Latchkey route. Used by the server binary and by the tests.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

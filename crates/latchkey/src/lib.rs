@@ -194,9 +194,13 @@ impl Application {
         }
         spawn_key_checks(core.clone());
         let data = core.clone();
+        let grants = web::Data::new(latchkey_http::GrantRuntime(
+            tokio::runtime::Handle::current(),
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(grants.clone())
                 .wrap(latchkey_http::security_headers())
                 .configure(latchkey_http::configure)
         })

@@ -5,7 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use latchkey_core::Latchkey;
 use latchkey_protocol::client_auth::ClientAuthentication;
 use latchkey_protocol::token::TokenRequest;
-use latchkey_protocol::OAuthError;
+use latchkey_protocol::{ErrorCode, OAuthError};
+use tracing::Instrument;
 
 use crate::error::json_error;
 use crate::request::{header_str, read_form};
@@ -23,14 +24,29 @@ pub async fn token(
 
 async fn handle(
     req: &HttpRequest,
-    app: &Latchkey,
+    app: &web::Data<Latchkey>,
     payload: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let params = read_form(req, payload).await?;
     let auth = ClientAuthentication::parse(header_str(req, header::AUTHORIZATION)?, &params)?;
     let grant = TokenRequest::parse(&params)?;
-    let _span = tracing::info_span!("oauth2.token", grant = grant.grant_type(), client_id = ?auth.client_id()).entered();
-    match app.token(&auth, grant).await {
+    let span = tracing::info_span!("oauth2.token", grant = grant.grant_type(), client_id = ?auth.client_id());
+    let result = match req.app_data::<web::Data<crate::GrantRuntime>>() {
+        Some(rt) => {
+            let app = app.clone();
+            let grant = async move { app.token(&auth, grant).await }.instrument(span.clone());
+            match rt.0.spawn(grant).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(parent: &span, error = %e, "token grant task failed");
+                    return Err(OAuthError::bare(ErrorCode::ServerError));
+                }
+            }
+        }
+        None => app.token(&auth, grant).instrument(span.clone()).await,
+    };
+    let _span = span.entered();
+    match result {
         Ok(resp) => Ok(HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
