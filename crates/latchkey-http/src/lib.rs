@@ -30,8 +30,11 @@ pub use latchkey_core::Latchkey;
 /// 0.3 ms: every database reply (and every connection the pool takes back)
 /// of the other requests on the loop waits behind it. On the work-stealing
 /// runtime another thread picks them up, and parsing, signing and database
-/// I/O overlap. Without it (a test mounting the routes alone) the grant runs
-/// on the calling loop.
+/// I/O overlap. A grant that has started also finishes if the client goes
+/// away meanwhile, rather than being dropped between two statements (a
+/// lost response to a refresh is what `refresh.recovery_window` is for).
+/// Without it (a test mounting the routes alone) the grant runs on the
+/// calling loop.
 #[derive(Clone)]
 pub struct GrantRuntime(pub tokio::runtime::Handle);
 

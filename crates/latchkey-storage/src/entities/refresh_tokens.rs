@@ -1,5 +1,6 @@
 use latchkey_domain::{RefreshToken, StoreError};
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Alias, Query, SimpleExpr};
 use sea_orm::Set;
 
 /// One token of a family. A token has been used exactly when the token of
@@ -62,4 +63,27 @@ impl Model {
             access_token_expires_at: Set(t.access_token_expires_at),
         }
     }
+}
+
+/// `created_at` of the token that follows `refresh_tokens` in its family:
+/// when that token was used, if it was.
+pub(crate) fn successor_created() -> SimpleExpr {
+    let s = Alias::new("successor");
+    SimpleExpr::SubQuery(
+        None,
+        Box::new(
+            Query::select()
+                .column((s.clone(), Column::CreatedAt))
+                .from_as(Entity, s.clone())
+                .and_where(
+                    Expr::col((s.clone(), Column::FamilyId)).equals((Entity, Column::FamilyId)),
+                )
+                .and_where(
+                    Expr::col((s, Column::Generation))
+                        .eq(Expr::col((Entity, Column::Generation)).add(1)),
+                )
+                .to_owned()
+                .into_sub_query_statement(),
+        ),
+    )
 }

@@ -1,5 +1,5 @@
 use latchkey_domain::{FamilyRepository, RefreshFamily, RefreshToken, StoreError, StoreResult};
-use sea_orm::sea_query::{Alias, Expr, OnConflict, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -7,6 +7,7 @@ use sea_orm::{
 
 use super::{read_all, read_opt};
 use crate::entities::refresh_families::{newest_token, Read as FamilyRead};
+use crate::entities::refresh_tokens::successor_created;
 use crate::entities::{refresh_families as families, refresh_tokens as tokens};
 use crate::error::db_err;
 use crate::SeaStore;
@@ -28,33 +29,6 @@ impl FromQueryResult for TokenRead {
             used_at: res.try_get(pre, "used_at")?,
         })
     }
-}
-
-/// `created_at` of the token that follows `refresh_tokens` in its family:
-/// when that token was used, if it was.
-fn successor_created() -> SimpleExpr {
-    let s = Alias::new("successor");
-    SimpleExpr::SubQuery(
-        None,
-        Box::new(
-            Query::select()
-                .column((s.clone(), tokens::Column::CreatedAt))
-                .from_as(tokens::Entity, s.clone())
-                .and_where(
-                    Expr::col((s.clone(), tokens::Column::FamilyId))
-                        .equals((tokens::Entity, tokens::Column::FamilyId)),
-                )
-                .and_where(
-                    Expr::col((s, tokens::Column::Generation)).eq(Expr::col((
-                        tokens::Entity,
-                        tokens::Column::Generation,
-                    ))
-                    .add(1)),
-                )
-                .to_owned()
-                .into_sub_query_statement(),
-        ),
-    )
 }
 
 #[async_trait::async_trait]
