@@ -100,9 +100,7 @@ async fn connect_sqlite(url: &str, opts: &PoolOptions) -> Result<SeaStore, Store
     }
     let pool = pool.connect_lazy_with(options);
     first_connection("connect.sqlite", &pool, opts.connect_timeout).await?;
-    Ok(SeaStore::new(SqlxSqliteConnector::from_sqlx_sqlite_pool(
-        pool,
-    )))
+    SeaStore::new(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
 async fn connect_postgres(url: &str, opts: &PoolOptions) -> Result<SeaStore, StoreError> {
@@ -150,7 +148,7 @@ async fn connect_postgres(url: &str, opts: &PoolOptions) -> Result<SeaStore, Sto
             Err(e) => return Err(e),
         }
     }
-    Ok(SeaStore::new(db))
+    SeaStore::new(db)
 }
 
 fn valid_schema(s: &str) -> Result<&str, StoreError> {

@@ -18,24 +18,29 @@
 mod connect;
 mod entities;
 mod error;
+mod prepared;
 mod repos;
 
 pub use connect::{connect, PoolOptions};
 
 use latchkey_domain::StoreError;
 use latchkey_migration::{Migrator, MigratorTrait};
-use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 
-/// Every storage port over one connection pool. Cheap to clone (the pool is
-/// shared).
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+
+/// Every storage port over one connection pool. Cheap to clone (the pool
+/// and the prepared statements are shared).
 #[derive(Debug, Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
+    hot: Arc<repos::FamilyStatements>,
 }
 
 impl SeaStore {
-    fn new(db: DatabaseConnection) -> Self {
-        SeaStore { db }
+    fn new(db: DatabaseConnection) -> Result<Self, StoreError> {
+        let hot = Arc::new(repos::FamilyStatements::new(db.get_database_backend())?);
+        Ok(SeaStore { db, hot })
     }
 
     /// Applies every migration not yet applied; a no-op when up to date.

@@ -1,8 +1,8 @@
 use latchkey_domain::{FamilyRepository, RefreshFamily, RefreshToken, StoreError, StoreResult};
-use sea_orm::sea_query::{Alias, Expr, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, InsertStatement, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic,
+    Iterable, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
 };
 
 use super::{read_all, read_opt};
@@ -10,6 +10,7 @@ use crate::entities::refresh_families::{newest_token, Read as FamilyRead};
 use crate::entities::refresh_tokens::successor_created;
 use crate::entities::{refresh_families as families, refresh_tokens as tokens};
 use crate::error::db_err;
+use crate::prepared::{Param, Prepared};
 use crate::SeaStore;
 
 /// `revoked_reason` of the families the sweeper retires.
@@ -61,37 +62,8 @@ impl FamilyRepository for SeaStore {
         token_hash: &str,
     ) -> StoreResult<Option<(RefreshToken, RefreshFamily)>> {
         let op = db_err("refresh_tokens.find");
-        let mut q = Query::select();
-        for c in tokens::Column::iter() {
-            q.expr_as(
-                Expr::col((tokens::Entity, c)),
-                Alias::new(format!("t_{}", c.as_str())),
-            );
-        }
-        for c in families::Column::iter() {
-            q.expr_as(
-                Expr::col((families::Entity, c)),
-                Alias::new(format!("f_{}", c.as_str())),
-            );
-        }
-        q.expr_as(
-            newest_token(tokens::Column::Generation),
-            Alias::new("f_generation"),
-        )
-        .expr_as(
-            newest_token(tokens::Column::CreatedAt),
-            Alias::new("f_last_used_at"),
-        )
-        .expr_as(successor_created(), Alias::new("used_at"))
-        .from(tokens::Entity)
-        .inner_join(
-            families::Entity,
-            Expr::col((families::Entity, families::Column::Id))
-                .equals((tokens::Entity, tokens::Column::FamilyId)),
-        )
-        .and_where(Expr::col((tokens::Entity, tokens::Column::TokenHash)).eq(token_hash));
-        let backend = self.db.get_database_backend();
-        let Some(row) = self.db.query_one(backend.build(&q)).await.map_err(&op)? else {
+        let statement = self.hot.find_refresh_token.bind([token_hash.into()])?;
+        let Some(row) = self.db.query_one(statement).await.map_err(&op)? else {
             return Ok(None);
         };
         let token = tokens::Model::from_query_result(&row, "t_").map_err(&op)?;
@@ -151,47 +123,17 @@ impl FamilyRepository for SeaStore {
             ));
         }
         let op = db_err("refresh_tokens.rotate");
-        let p = Alias::new("consumed");
-        let values = Query::select()
-            .exprs([
-                Expr::val(next.token_hash.as_str()),
-                Expr::val(family_id),
-                Expr::val(next.generation),
-                Expr::val(next.created_at),
-                Expr::val(next.access_token_jti.as_str()),
-                Expr::val(next.access_token_expires_at),
-            ])
-            .from_as(tokens::Entity, p.clone())
-            .inner_join(
-                families::Entity,
-                Expr::col((families::Entity, families::Column::Id))
-                    .equals((p.clone(), tokens::Column::FamilyId)),
-            )
-            .and_where(Expr::col((p.clone(), tokens::Column::TokenHash)).eq(consumed))
-            .and_where(Expr::col((p.clone(), tokens::Column::FamilyId)).eq(family_id))
-            .and_where(Expr::col((p, tokens::Column::Generation)).eq(seen))
-            .and_where(Expr::col((families::Entity, families::Column::Revoked)).eq(false))
-            .to_owned();
-        let insert = Query::insert()
-            .into_table(tokens::Entity)
-            .columns([
-                tokens::Column::TokenHash,
-                tokens::Column::FamilyId,
-                tokens::Column::Generation,
-                tokens::Column::CreatedAt,
-                tokens::Column::AccessTokenJti,
-                tokens::Column::AccessTokenExpiresAt,
-            ])
-            .select_from(values)
-            .map_err(|e| StoreError::Other(format!("refresh_tokens.rotate: {e}")))?
-            .on_conflict(
-                OnConflict::columns([tokens::Column::FamilyId, tokens::Column::Generation])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .to_owned();
-        let backend = self.db.get_database_backend();
-        let res = self.db.execute(backend.build(&insert)).await.map_err(&op)?;
+        let statement = self.hot.rotate_refresh.bind([
+            next.token_hash.as_str().into(),
+            family_id.into(),
+            next.generation.into(),
+            next.created_at.into(),
+            next.access_token_jti.as_str().into(),
+            next.access_token_expires_at.into(),
+            consumed.into(),
+            seen.into(),
+        ])?;
+        let res = self.db.execute(statement).await.map_err(&op)?;
         Ok(res.rows_affected() == 1)
     }
 
@@ -249,4 +191,132 @@ impl FamilyRepository for SeaStore {
             .map_err(db_err("refresh_families.sweep_purge"))?;
         Ok(revoked.rows_affected + purged.rows_affected)
     }
+}
+
+/// The statements of a refresh, built once per backend (see
+/// [`crate::prepared`]).
+#[derive(Debug)]
+pub(crate) struct FamilyStatements {
+    find_refresh_token: Prepared<1>,
+    rotate_refresh: Prepared<8>,
+}
+
+impl FamilyStatements {
+    pub(crate) fn new(backend: DbBackend) -> StoreResult<Self> {
+        Ok(FamilyStatements {
+            find_refresh_token: Prepared::new(
+                backend,
+                "refresh_tokens.find",
+                [Param::Text],
+                |[token_hash]| Ok(find_refresh_token(token_hash)),
+            )?,
+            rotate_refresh: Prepared::new(
+                backend,
+                "refresh_tokens.rotate",
+                [
+                    Param::Text,
+                    Param::Text,
+                    Param::Int,
+                    Param::Int,
+                    Param::Text,
+                    Param::Int,
+                    Param::Text,
+                    Param::Int,
+                ],
+                |[hash, family_id, generation, created_at, jti, expires_at, consumed, seen]| {
+                    rotate_refresh(
+                        [
+                            hash,
+                            family_id.clone(),
+                            generation,
+                            created_at,
+                            jti,
+                            expires_at,
+                        ],
+                        family_id,
+                        consumed,
+                        seen,
+                    )
+                },
+            )?,
+        })
+    }
+}
+
+/// The token of `token_hash` with its family, its successor's creation
+/// (`used_at`) and the family's newest generation and last use.
+fn find_refresh_token(token_hash: Value) -> SelectStatement {
+    let mut q = Query::select();
+    for c in tokens::Column::iter() {
+        q.expr_as(
+            Expr::col((tokens::Entity, c)),
+            Alias::new(format!("t_{}", c.as_str())),
+        );
+    }
+    for c in families::Column::iter() {
+        q.expr_as(
+            Expr::col((families::Entity, c)),
+            Alias::new(format!("f_{}", c.as_str())),
+        );
+    }
+    q.expr_as(
+        newest_token(tokens::Column::Generation),
+        Alias::new("f_generation"),
+    )
+    .expr_as(
+        newest_token(tokens::Column::CreatedAt),
+        Alias::new("f_last_used_at"),
+    )
+    .expr_as(successor_created(), Alias::new("used_at"))
+    .from(tokens::Entity)
+    .inner_join(
+        families::Entity,
+        Expr::col((families::Entity, families::Column::Id))
+            .equals((tokens::Entity, tokens::Column::FamilyId)),
+    )
+    .and_where(Expr::col((tokens::Entity, tokens::Column::TokenHash)).eq(token_hash));
+    q
+}
+
+/// Inserts the token of `next` (hash, family, generation, creation, access
+/// token id and expiry) if `consumed` is generation `seen` of `family_id`
+/// and the family is unrevoked.
+fn rotate_refresh(
+    next: [Value; 6],
+    family_id: Value,
+    consumed: Value,
+    seen: Value,
+) -> StoreResult<InsertStatement> {
+    let p = Alias::new("consumed");
+    let values = Query::select()
+        .exprs(next.map(Expr::val))
+        .from_as(tokens::Entity, p.clone())
+        .inner_join(
+            families::Entity,
+            Expr::col((families::Entity, families::Column::Id))
+                .equals((p.clone(), tokens::Column::FamilyId)),
+        )
+        .and_where(Expr::col((p.clone(), tokens::Column::TokenHash)).eq(consumed))
+        .and_where(Expr::col((p.clone(), tokens::Column::FamilyId)).eq(family_id))
+        .and_where(Expr::col((p, tokens::Column::Generation)).eq(seen))
+        .and_where(Expr::col((families::Entity, families::Column::Revoked)).eq(false))
+        .to_owned();
+    Ok(Query::insert()
+        .into_table(tokens::Entity)
+        .columns([
+            tokens::Column::TokenHash,
+            tokens::Column::FamilyId,
+            tokens::Column::Generation,
+            tokens::Column::CreatedAt,
+            tokens::Column::AccessTokenJti,
+            tokens::Column::AccessTokenExpiresAt,
+        ])
+        .select_from(values)
+        .map_err(|e| StoreError::Other(format!("refresh_tokens.rotate: {e}")))?
+        .on_conflict(
+            OnConflict::columns([tokens::Column::FamilyId, tokens::Column::Generation])
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned())
 }

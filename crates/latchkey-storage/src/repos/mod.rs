@@ -12,6 +12,7 @@ mod sessions;
 mod teardown;
 mod users;
 
+pub(crate) use families::FamilyStatements;
 use latchkey_domain::{Store, StoreResult};
 
 use crate::error::db_err;
