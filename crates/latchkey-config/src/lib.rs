@@ -202,6 +202,12 @@ pub struct Database {
     pub statement_timeout_secs: Option<u64>,
     /// Postgres only: the schema to use (created if missing).
     pub schema: Option<String>,
+    /// Postgres only: plan each statement once per connection
+    /// (`plan_cache_mode=force_generic_plan`) rather than again on every
+    /// execution. Latchkey's statements look rows up by key, where the
+    /// generic plan is the plan; `false` leaves the server's own setting
+    /// (for a proxy that refuses the start-up parameter).
+    pub generic_plans: bool,
 }
 
 /// Signing keys, their rotation, and the checks of JWTs that come in. Every
@@ -324,6 +330,7 @@ impl Default for Database {
             acquire_timeout_secs: 5,
             statement_timeout_secs: None,
             schema: None,
+            generic_plans: true,
         }
     }
 }

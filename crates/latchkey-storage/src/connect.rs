@@ -31,6 +31,11 @@ pub struct PoolOptions {
     /// Postgres only: the schema to use (created if missing), as
     /// `[a-z0-9_]+`. None uses the server's default search path.
     pub schema: Option<String>,
+    /// Postgres only: `plan_cache_mode=force_generic_plan` on every
+    /// connection. sqlx prepares each statement once per connection, but
+    /// by default Postgres may still plan it again on every execution (it
+    /// did for the refresh lookup, doubling Postgres's CPU per rotation).
+    pub generic_plans: bool,
 }
 
 impl Default for PoolOptions {
@@ -41,6 +46,7 @@ impl Default for PoolOptions {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: None,
             schema: None,
+            generic_plans: true,
         }
     }
 }
@@ -119,6 +125,9 @@ async fn connect_postgres(url: &str, opts: &PoolOptions) -> Result<SeaStore, Sto
     }
     if let Some(timeout) = opts.statement_timeout {
         params.push(("statement_timeout", timeout.as_millis().to_string()));
+    }
+    if opts.generic_plans {
+        params.push(("plan_cache_mode", "force_generic_plan".to_owned()));
     }
     if !params.is_empty() {
         options = options.options(params);

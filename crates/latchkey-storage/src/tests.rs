@@ -9,7 +9,7 @@ use latchkey_domain::keys::{KeyState, SigningKeyRecord};
 use latchkey_domain::*;
 use latchkey_protocol::pkce::CodeChallenge;
 use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
 
 use latchkey_migration::{Migrator, MigratorTrait};
 
@@ -1190,6 +1190,30 @@ async fn sqlite_in_memory_works() {
     // Another pooled connection sees the same database.
     let (a, b) = tokio::join!(s.find_user("u1"), s.find_user_by_username("alice"));
     assert!(a.unwrap().is_some() && b.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn postgres_generic_plans_are_asked_for_unless_disabled() {
+    if !postgres_available().await {
+        return;
+    }
+    for (generic, expected) in [(true, "force_generic_plan"), (false, "auto")] {
+        let opts = PoolOptions {
+            generic_plans: generic,
+            ..PoolOptions::default()
+        };
+        let s = connect(&postgres_url(), &opts).await.unwrap();
+        let row =
+            s.db.query_one(Statement::from_string(
+                s.db.get_database_backend(),
+                "SHOW plan_cache_mode",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let mode: String = row.try_get_by_index(0).unwrap();
+        assert_eq!(mode, expected, "generic_plans = {generic}");
+    }
 }
 
 #[tokio::test]

@@ -33,6 +33,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SeaStore> {
             .statement_timeout_secs
             .map(Duration::from_secs),
         schema: config.database.schema.clone(),
+        generic_plans: config.database.generic_plans,
     };
     latchkey_storage::connect(&config.database_url, &opts)
         .await
