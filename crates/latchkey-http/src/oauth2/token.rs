@@ -31,7 +31,14 @@ async fn handle(
     let auth = ClientAuthentication::parse(header_str(req, header::AUTHORIZATION)?, &params)?;
     let grant = TokenRequest::parse(&params)?;
     let span = tracing::info_span!("oauth2.token", grant = grant.grant_type(), client_id = ?auth.client_id());
-    let result = match req.app_data::<web::Data<crate::GrantRuntime>>() {
+    // client_credentials reads nothing but cached clients: handing it to
+    // another thread would cost more than the grant itself (see
+    // `GrantRuntime`).
+    let runtime = match grant {
+        TokenRequest::ClientCredentials { .. } => None,
+        _ => req.app_data::<web::Data<crate::GrantRuntime>>(),
+    };
+    let result = match runtime {
         Some(rt) => {
             let app = app.clone();
             let grant = async move { app.token(&auth, grant).await }.instrument(span.clone());
