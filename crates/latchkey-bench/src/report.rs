@@ -189,6 +189,20 @@ impl Ceilings {
         }
     }
 
+    /// The share of the HTTP ceiling within reach of a server whose every
+    /// request cost only the trivial request's CPU plus its signatures. The
+    /// load generator's CPU per request comes out of the same cores, so
+    /// this is below 100% even for one cheap signature.
+    fn http_bound(&self, goal: &Goal) -> Option<f64> {
+        let (Ceiling::Signing(alg), n) = goal.signing_bound()? else {
+            return None;
+        };
+        let (l, u) = self.http.as_ref()?;
+        let base = (u.server_cpu? + u.generator_cpu?) / l.ok.max(1) as f64;
+        let sign = self.cpu_cost(Ceiling::Signing(alg))?;
+        Some(base / (base + n * sign))
+    }
+
     /// The ceiling's CPU per request over the scenario's: the share of the
     /// ceiling the scenario would reach if both had the cores to themselves.
     /// Other load on the machine slows both alike, so it mostly cancels out.
@@ -412,6 +426,20 @@ pub fn scenarios_table(rows: &[Row], c: &Ceilings) -> String {
                 if let Some(note) = &row.note {
                     let _ = writeln!(notes, "- {}: {note}", row.name);
                 }
+                let bound = (row.goal.ceiling == Ceiling::Http && row.goal.min_ratio.is_some())
+                    .then(|| c.http_bound(&row.goal))
+                    .flatten();
+                if let (Some(bound), Some(r)) = (bound, ratio) {
+                    let _ = writeln!(
+                        notes,
+                        "- {}: bound on this machine: with each request costing only the trivial request's CPU (server and load generator) plus {} {} signature(s), {:.0}% of HTTP; this run reached {:.0}% of that bound.",
+                        row.name,
+                        row.goal.signatures,
+                        row.goal.sign_alg.as_str(),
+                        bound * 100.0,
+                        100.0 * r / bound
+                    );
+                }
                 if let Some(e) = &load.first_error {
                     let _ = writeln!(
                         notes,
@@ -432,6 +460,8 @@ pub fn scenarios_table(rows: &[Row], c: &Ceilings) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -472,5 +502,45 @@ mod tests {
             verdict(&rate, None, 500.0, None, None),
             "**missed**: rate at 25% of target"
         );
+    }
+
+    #[test]
+    fn the_http_bound_counts_the_trivial_request_and_the_signatures() {
+        // 100,000 trivial requests cost 1 s of server and 1 s of generator
+        // CPU: 20 µs each. One ES256 signature: 1/50,000 s = 20 µs.
+        let http = LoadResult {
+            ok: 100_000,
+            errors: 0,
+            elapsed: Duration::from_secs(1),
+            latencies_us: vec![],
+            exhausted: false,
+            first_error: None,
+        };
+        let usage = Usage {
+            server_cpu: Some(1.0),
+            generator_cpu: Some(1.0),
+            peak_kib: None,
+            machine_cpu: None,
+        };
+        let es256 = SigningCeiling {
+            alg: Alg::ES256,
+            sign_one_thread: 50_000.0,
+            sign_all_threads: 100_000.0,
+            verify_all_threads: 0.0,
+            threads: 2,
+        };
+        let c = Ceilings {
+            rs256: None,
+            es256: Some(es256),
+            http: Some((http, usage)),
+        };
+        let one = Goal::new(Ceiling::Http).signs(1, Alg::ES256).at_least(0.5);
+        assert!((c.http_bound(&one).unwrap() - 0.5).abs() < 1e-9);
+        let two = Goal::new(Ceiling::Http).signs(2, Alg::ES256);
+        assert!((c.http_bound(&two).unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        // Without the ceiling of that algorithm there is no bound.
+        let rsa = Goal::new(Ceiling::Http).signs(1, Alg::RS256);
+        assert_eq!(c.http_bound(&rsa), None);
+        assert_eq!(c.http_bound(&Goal::new(Ceiling::Http)), None);
     }
 }

@@ -390,18 +390,21 @@ async fn cc_row(run: &Run, lk: &Latchkey, kind: &str, goal: Goal) -> anyhow::Res
     .await
 }
 
-/// client_credentials with ES256 access tokens: the same database, KEK and
-/// client, served by a second server whose first algorithm is ES256 (it
-/// adds an ES256 key on start). Run after the first server has stopped.
-async fn es256_client_credentials(
+/// The ES256 figures: the same database, KEK, user and clients, served by
+/// a second server whose first algorithm is ES256 (it adds an ES256 key on
+/// start; ID tokens stay RS256, the clients' default). Run after the first
+/// server has stopped. Gives client_credentials and, if selected, refresh
+/// rotation with ES256 access tokens, beside their RS256 rows.
+async fn es256_server(
     run: &Run,
     setup: &ServerSetup,
     lk: &mut Latchkey,
-) -> anyhow::Result<(Row, Option<procfs::Memory>)> {
-    let name = "client_credentials (ES256 JWT)";
-    let goal = http_goal().signs(1, Alg::ES256).at_least(0.5);
+    with_refresh: bool,
+) -> anyhow::Result<(Vec<Row>, Option<procfs::Memory>)> {
+    let cc_name = "client_credentials (ES256 JWT)";
+    let cc_goal = http_goal().signs(1, Alg::ES256).at_least(0.5);
     let mut env = setup.env.clone();
-    env.push(("LATCHKEY_KEYS__ALGORITHMS".into(), "ES256".into()));
+    env.push(("LATCHKEY_KEYS__ALGORITHMS".into(), "ES256,RS256".into()));
     let es = ServerSetup {
         binary: setup.binary.clone(),
         dir: setup.dir.clone(),
@@ -412,9 +415,9 @@ async fn es256_client_credentials(
         Ok(started) => started,
         Err(e) => {
             let why = format!(
-                "not available in this build: LATCHKEY_KEYS__ALGORITHMS=ES256 refused ({e:#})"
+                "not available in this build: LATCHKEY_KEYS__ALGORITHMS=ES256,RS256 refused ({e:#})"
             );
-            return Ok((Row::unavailable("1", name, goal, &why), None));
+            return Ok((vec![Row::unavailable("1", cc_name, cc_goal, &why)], None));
         }
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -423,6 +426,7 @@ async fn es256_client_credentials(
     lk.base = format!("http://127.0.0.1:{port}");
     lk.host = format!("127.0.0.1:{port}");
     lk.addr = SocketAddr::from((IpAddr::from([127, 0, 0, 1]), port));
+    lk.browser = None;
     let token = probe_token(
         &format!("{}/token", lk.base),
         &basic_auth(&lk.machine.0, &lk.machine.1),
@@ -430,25 +434,29 @@ async fn es256_client_credentials(
     )
     .await?;
     let mut guard = guard;
-    let row = if jws_alg(&token).as_deref() == Some("ES256") {
-        let mut row = cc_row(run, lk, &token_kind(&token), goal).await?;
-        if let Some(status) = guard.exited() {
-            row.problem = Some(format!("the server exited ({status})"));
-            row.note = Some(format!(
-                "the ES256 server exited ({status}); its last words: {}",
-                guard.stderr_tail().replace('\n', " / ")
-            ));
-        }
-        row
-    } else {
+    if jws_alg(&token).as_deref() != Some("ES256") {
         let why = format!(
-            "not available in this build: with LATCHKEY_KEYS__ALGORITHMS=ES256 it still signs {}",
+            "not available in this build: with LATCHKEY_KEYS__ALGORITHMS=ES256,RS256 it still signs {}",
             token_kind(&token)
         );
-        Row::unavailable("1", name, goal, &why)
-    };
+        return Ok((vec![Row::unavailable("1", cc_name, cc_goal, &why)], idle));
+    }
+    let mut rows = vec![cc_row(run, lk, &token_kind(&token), cc_goal).await?];
+    if with_refresh {
+        rows.extend(refresh(run, lk, Alg::ES256).await?);
+    }
+    if let Some(status) = guard.exited() {
+        let why = format!(
+            "the ES256 server exited ({status}); its last words: {}",
+            guard.stderr_tail().replace('\n', " / ")
+        );
+        for row in &mut rows {
+            row.problem = Some(format!("the server exited ({status})"));
+            row.note = Some(why.clone());
+        }
+    }
     drop(guard);
-    Ok((row, idle))
+    Ok((rows, idle))
 }
 
 /// Codes prepared in bulk through the signed-in session (one GET /authorize
@@ -620,13 +628,17 @@ async fn revocation_propagation(
 /// family is audited over HTTP: the token the client holds must still
 /// rotate (none lost), the one just used must be refused (none doubled),
 /// and that refusal must end the family (reuse detection).
-async fn refresh(run: &Run, lk: &mut Latchkey) -> anyhow::Result<Vec<Row>> {
-    let name = "refresh-token rotation";
+async fn refresh(run: &Run, lk: &mut Latchkey, alg: Alg) -> anyhow::Result<Vec<Row>> {
+    let name = match alg {
+        Alg::RS256 => "refresh-token rotation".to_owned(),
+        other => format!("refresh-token rotation ({other} access token)"),
+    };
+    let name = name.as_str();
     // One access token signed per rotation.
     let goal = if run.is_postgres() {
-        http_goal().signs(1, Alg::RS256).at_least_rps(2000.0)
+        http_goal().signs(1, alg).at_least_rps(2000.0)
     } else {
-        http_goal().signs(1, Alg::RS256)
+        http_goal().signs(1, alg)
     };
     if !offers_refresh(&lk.discovery) {
         let why = "not available in this build: the server offers no refresh_token grant";
@@ -754,7 +766,7 @@ async fn scenario(name: &str, run: &Run, lk: &mut Latchkey) -> anyhow::Result<Ve
         "jwks" => jwks(run, lk).await,
         "client_credentials" => client_credentials(run, lk).await,
         "authorization_code" => authorization_code(run, lk).await,
-        "refresh" => refresh(run, lk).await,
+        "refresh" => refresh(run, lk, Alg::RS256).await,
         "introspection" => introspection(run, lk).await,
         "userinfo" => userinfo(run, lk).await,
         other => bail!("unknown scenario {other:?}"),
@@ -1028,14 +1040,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     drop(guard);
     let mut es256_idle = None;
     if selected.iter().any(|s| s == "client_credentials") {
-        let (row, idle) = runtime.block_on(es256_client_credentials(&run, &setup, &mut lk))?;
+        let with_refresh = selected.iter().any(|s| s == "refresh");
+        let (es_rows, idle) =
+            runtime.block_on(es256_server(&run, &setup, &mut lk, with_refresh))?;
         es256_idle = idle;
-        // Beside the RS256 figure.
-        let at = rows
-            .iter()
-            .position(|r| r.name.starts_with("client_credentials"))
-            .map_or(rows.len(), |i| i + 1);
-        rows.insert(at, row);
+        // Each beside its RS256 row.
+        for row in es_rows {
+            let kind = row.name.split(' ').next().unwrap_or_default().to_owned();
+            let at = rows
+                .iter()
+                .rposition(|r| r.name.split(' ').next() == Some(kind.as_str()))
+                .map_or(rows.len(), |i| i + 1);
+            rows.insert(at, row);
+        }
     }
     drop(dir);
 
