@@ -142,6 +142,9 @@ impl Endpoint {
 struct Run {
     args: RunArgs,
     cores: usize,
+    /// The ceiling server (address, pid), kept running for the HTTP
+    /// ceiling measured before each scenario read against it.
+    ceiling_server: Option<(SocketAddr, u32)>,
 }
 
 impl Run {
@@ -152,21 +155,42 @@ impl Run {
             .is_some_and(|u| u.starts_with("postgres"))
     }
 
-    fn load_config(&self, addr: SocketAddr) -> LoadConfig {
+    fn load_config(&self, addr: SocketAddr, duration: Duration) -> LoadConfig {
         LoadConfig {
             addr,
             connections: self.args.connections as usize,
-            duration: Duration::from_secs(self.args.duration),
+            duration,
         }
     }
 
-    /// Loads `addr` with `workload`, with the server's CPU and peak memory
-    /// taken around it.
+    /// Loads `addr` with `workload` for `--duration`, with the server's CPU
+    /// and peak memory taken around it.
     async fn measure(
         &self,
         addr: SocketAddr,
         pid: Option<u32>,
         workload: Arc<dyn Workload>,
+    ) -> anyhow::Result<(LoadResult, Usage)> {
+        let duration = Duration::from_secs(self.args.duration);
+        self.measure_for(addr, pid, workload, duration).await
+    }
+
+    /// The HTTP ceiling now, for up to 2 s; None without a ceiling server.
+    async fn http_ceiling(&self) -> anyhow::Result<Option<(LoadResult, Usage)>> {
+        let Some((addr, pid)) = self.ceiling_server else {
+            return Ok(None);
+        };
+        let w = Arc::new(Fixed::get(&addr.to_string(), "/")?);
+        let duration = Duration::from_secs(self.args.duration.min(2));
+        Ok(Some(self.measure_for(addr, Some(pid), w, duration).await?))
+    }
+
+    async fn measure_for(
+        &self,
+        addr: SocketAddr,
+        pid: Option<u32>,
+        workload: Arc<dyn Workload>,
+        duration: Duration,
     ) -> anyhow::Result<(LoadResult, Usage)> {
         if interrupted() {
             bail!("interrupted");
@@ -175,7 +199,7 @@ impl Run {
         let server_before = pid.and_then(|p| procfs::cpu_seconds(Some(p)));
         let me_before = procfs::cpu_seconds(None);
         let all_before = procfs::machine_busy_seconds();
-        let result = load::run(&self.load_config(addr), workload).await?;
+        let result = load::run(&self.load_config(addr, duration), workload).await?;
         let server_after = pid.and_then(|p| procfs::cpu_seconds(Some(p)));
         let me_after = procfs::cpu_seconds(None);
         let all_after = procfs::machine_busy_seconds();
@@ -201,6 +225,11 @@ impl Run {
         pid: Option<u32>,
         workload: Arc<dyn Workload>,
     ) -> anyhow::Result<Row> {
+        let http_ceiling = if goal.ceiling == Ceiling::Http {
+            self.http_ceiling().await?
+        } else {
+            None
+        };
         eprintln!("bench: {name} ...");
         let (load, usage) = self.measure(ep.addr, pid, workload).await?;
         Ok(Row {
@@ -210,6 +239,7 @@ impl Run {
             outcome: Outcome::Measured { load, usage },
             note: None,
             problem: None,
+            http_ceiling,
         })
     }
 }
@@ -909,7 +939,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             INTERRUPTED.store(true, Ordering::Relaxed);
         }
     });
-    let run = Run { args, cores };
+    let mut run = Run {
+        args,
+        cores,
+        ceiling_server: None,
+    };
     let database = match &run.args.database_url {
         Some(url) if url.starts_with("postgres") => "PostgreSQL",
         Some(_) => "the given database",
@@ -936,12 +970,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         bail!("interrupted");
     }
     eprintln!("bench: HTTP ceiling ...");
+    // Kept running (idle between measurements) until the run ends.
+    let (ceiling_server, addr) = server::start_ceiling_server(run.args.workers)?;
     let http = {
-        let (ceiling_server, addr) = server::start_ceiling_server(run.args.workers)?;
         let pid = ceiling_server.pid();
         let w = Arc::new(Fixed::get(&addr.to_string(), "/")?);
         let measured = runtime.block_on(run.measure(addr, Some(pid), w))?;
-        drop(ceiling_server);
+        run.ceiling_server = Some((addr, pid));
         measured
     };
     let ceilings = Ceilings {
@@ -1058,6 +1093,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 
     // 3. The peer, if any, with the same generator.
     rows.extend(runtime.block_on(peer(&run))?);
+    drop(ceiling_server);
 
     println!(
         "## Ceilings (measured in this run)\n\n{}",
