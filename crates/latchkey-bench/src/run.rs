@@ -230,6 +230,18 @@ impl Run {
         } else {
             None
         };
+        let signs_with = match goal.ceiling {
+            Ceiling::Signing(alg) => Some(alg),
+            Ceiling::Http => (goal.signatures > 0).then_some(goal.sign_alg),
+        };
+        let signing_ceiling = match signs_with {
+            Some(alg) => Some(signing::measure_signing(
+                alg,
+                self.cores,
+                Duration::from_secs(1),
+            )?),
+            None => None,
+        };
         eprintln!("bench: {name} ...");
         let (load, usage) = self.measure(ep.addr, pid, workload).await?;
         Ok(Row {
@@ -240,6 +252,7 @@ impl Run {
             note: None,
             problem: None,
             http_ceiling,
+            signing_ceiling,
         })
     }
 }
