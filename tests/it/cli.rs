@@ -238,3 +238,37 @@ async fn serve_needs_no_configuration() {
     assert!(log.contains(&issuer), "start-up prints the issuer: {log}");
     assert!(log.contains("user add"), "and how to add a user");
 }
+
+/// Generated ids are base64url and may begin with `-`: every command that
+/// takes one as its argument reads it as that argument, not as an option.
+#[test]
+fn ids_that_begin_with_a_hyphen_are_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, reason) in [
+        (
+            &["client", "show", "-7abc", "--json"][..],
+            "client not found",
+        ),
+        (&["client", "delete", "-7abc"][..], "client not found"),
+        (
+            &["client", "rotate-secret", "-7abc"][..],
+            "client not found",
+        ),
+        (&["user", "disable", "-bob"][..], "user not found"),
+        (&["user", "enable", "-bob"][..], "user not found"),
+        (&["user", "delete", "-bob"][..], "user not found"),
+        (&["keys", "revoke", "-kid"][..], "key not found"),
+        (
+            &["registration-token", "delete", "-x"][..],
+            "registration token not found",
+        ),
+        (
+            &["admin-token", "delete", "-x"][..],
+            "admin token not found",
+        ),
+    ] {
+        let out = latchkey(dir.path()).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr_line(&out), format!("latchkey: {reason}"), "{args:?}");
+    }
+}

@@ -75,7 +75,10 @@ enum RegistrationTokenCommand {
         json: bool,
     },
     /// Delete a token by id.
-    Delete { id: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -94,7 +97,10 @@ enum AdminTokenCommand {
         json: bool,
     },
     /// Delete an admin token by id.
-    Delete { id: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
 }
 
 /// `3600`, `90s`, `30m`, `12h`, `7d`.
@@ -133,13 +139,17 @@ enum KeysCommand {
     },
     /// Emergency: withdraw a (leaked) key from the JWKS; every token it
     /// signed is refused from then on.
-    Revoke { kid: String },
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum UserCommand {
     /// Create a user; the password is read from standard input.
     Add {
+        #[arg(allow_hyphen_values = true)]
         username: String,
         /// Read the password from standard input (required: never on the command line).
         #[arg(long, required = true)]
@@ -158,16 +168,26 @@ enum UserCommand {
     },
     /// Set a user's password (ends all of their sessions).
     Passwd {
+        #[arg(allow_hyphen_values = true)]
         username: String,
         #[arg(long, required = true)]
         password_stdin: bool,
     },
     /// Disable a user: their sessions end and every token of theirs dies.
-    Disable { username: String },
+    Disable {
+        #[arg(allow_hyphen_values = true)]
+        username: String,
+    },
     /// Enable a disabled user.
-    Enable { username: String },
+    Enable {
+        #[arg(allow_hyphen_values = true)]
+        username: String,
+    },
     /// Delete a user.
-    Delete { username: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        username: String,
+    },
 }
 
 #[derive(Args)]
@@ -215,15 +235,20 @@ enum ClientCommand {
     },
     /// Show one client.
     Show {
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[arg(long)]
         json: bool,
     },
     /// Delete a client (every token it holds is revoked).
-    Delete { client_id: String },
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Issue a new secret; the old one keeps working for
     /// `[registration] secret_grace` (default 24 h).
     RotateSecret {
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
         #[arg(long)]
         json: bool,
