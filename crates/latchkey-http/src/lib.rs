@@ -26,10 +26,10 @@ pub use latchkey_core::Latchkey;
 
 /// The multi-threaded runtime the server was built on, where the token
 /// endpoint runs the grants that read or write storage (client_credentials,
-/// which needs neither, stays on the connection's loop). actix-web serves each connection on a
-/// single-threaded loop, and an RS256 signature holds that loop for about
-/// 0.3 ms: every database reply (and every connection the pool takes back)
-/// of the other requests on the loop waits behind it. On the work-stealing
+/// which needs neither, stays on the connection's loop). actix-web serves
+/// each connection on a single-threaded loop, and an RS256 signature holds
+/// that loop for about 0.3 ms: every database reply (and every connection
+/// the pool takes back) of the other requests on the loop waits behind it. On the work-stealing
 /// runtime another thread picks them up, and parsing, signing and database
 /// I/O overlap. A grant that has started also finishes if the client goes
 /// away meanwhile, rather than being dropped between two statements (a

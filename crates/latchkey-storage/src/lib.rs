@@ -34,13 +34,16 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 #[derive(Debug, Clone)]
 pub struct SeaStore {
     db: DatabaseConnection,
-    hot: Arc<repos::FamilyStatements>,
+    refresh_statements: Arc<repos::FamilyStatements>,
 }
 
 impl SeaStore {
     fn new(db: DatabaseConnection) -> Result<Self, StoreError> {
-        let hot = Arc::new(repos::FamilyStatements::new(db.get_database_backend())?);
-        Ok(SeaStore { db, hot })
+        let refresh_statements = Arc::new(repos::FamilyStatements::new(db.get_database_backend())?);
+        Ok(SeaStore {
+            db,
+            refresh_statements,
+        })
     }
 
     /// Applies every migration not yet applied; a no-op when up to date.

@@ -62,7 +62,10 @@ impl FamilyRepository for SeaStore {
         token_hash: &str,
     ) -> StoreResult<Option<(RefreshToken, RefreshFamily)>> {
         let op = db_err("refresh_tokens.find");
-        let statement = self.hot.find_refresh_token.bind([token_hash.into()])?;
+        let statement = self
+            .refresh_statements
+            .find_refresh_token
+            .bind([token_hash.into()])?;
         let Some(row) = self.db.query_one(statement).await.map_err(&op)? else {
             return Ok(None);
         };
@@ -123,7 +126,7 @@ impl FamilyRepository for SeaStore {
             ));
         }
         let op = db_err("refresh_tokens.rotate");
-        let statement = self.hot.rotate_refresh.bind([
+        let statement = self.refresh_statements.rotate_refresh.bind([
             next.token_hash.as_str().into(),
             family_id.into(),
             next.generation.into(),
