@@ -332,6 +332,72 @@ async fn a_code_of_another_client_is_refused() {
     assert_oauth_error(resp, 400, "invalid_grant").await;
 }
 
+/// A code shown by the wrong client, with the wrong PKCE verifier or the
+/// wrong redirect URI is refused without being spent: its own client still
+/// redeems it. Once redeemed, a stranger presenting it again is refused as
+/// a stranger, not taken for a replay that would revoke the client's tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_presented_by_a_stranger_is_not_spent() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let web = app.web_client().await;
+    let other = app.web_client().await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&app, &browser(), &web, &challenge, "alice").await;
+    let exchange = |client: &TestClient, redirect: &str, verifier: &str| {
+        api()
+            .post(app.url("/token"))
+            .basic_auth(client.id().to_owned(), client.secret.clone())
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    let (wrong_verifier, _) = pkce();
+    for (who, resp) in [
+        (
+            "another client",
+            exchange(&other, REDIRECT, &verifier).await,
+        ),
+        (
+            "a wrong verifier",
+            exchange(&web, REDIRECT, &wrong_verifier).await,
+        ),
+        (
+            "a wrong redirect URI",
+            exchange(&web, "http://127.0.0.1:9/other", &verifier).await,
+        ),
+    ] {
+        eprintln!("presented with {who}");
+        assert_oauth_error(resp.unwrap(), 400, "invalid_grant").await;
+    }
+    let resp = exchange(&web, REDIRECT, &verifier).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "the code was not spent by the strangers"
+    );
+    let tokens: serde_json::Value = resp.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+
+    let resp = exchange(&other, REDIRECT, &verifier).await.unwrap();
+    assert_oauth_error(resp, 400, "invalid_grant").await;
+    let resp = api()
+        .get(app.url("/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "a stranger's presentation is no replay: the client's token lives"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_different_redirect_uri_at_the_token_endpoint_is_refused() {
     let app = TestApp::spawn().await;

@@ -571,3 +571,113 @@ async fn disabling_a_user_kills_their_tokens_and_sign_ins() {
     app.core.set_user_disabled("alice", false).await.unwrap();
     tokens(&app, &browser(), &c, "alice", "openid").await;
 }
+
+/// A logout racing many code exchanges of its session, all released at
+/// the same instant: whatever each exchange answered, once the logout has
+/// answered no token of that session works, and userinfo, introspection
+/// and refresh agree about every one of them. Checked again after the
+/// sweep at later times (the sweep forgets revocation records whose tokens
+/// have expired, so nothing may hang on them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn code_exchanges_racing_a_logout_leave_no_live_token() {
+    const N: usize = 40;
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let b = browser();
+    let scope = "openid profile offline_access";
+    let first = tokens(&app, &b, &c, "alice", scope).await;
+    let hint = first["id_token"].as_str().unwrap().to_owned();
+    let mut codes = Vec::new();
+    for _ in 0..N {
+        let (verifier, challenge) = pkce();
+        let resp = b
+            .get(authorize_url(&app, c.id(), &challenge, &[("scope", scope)]))
+            .send()
+            .await
+            .unwrap();
+        let back = location(&resp);
+        codes.push((param(&back, "code").expect("a code"), verifier));
+    }
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(N + 1));
+    let exchanges: Vec<_> = codes
+        .into_iter()
+        .map(|(code, verifier)| {
+            let (barrier, url, id, secret) = (
+                barrier.clone(),
+                app.url("/token"),
+                c.id().to_owned(),
+                c.secret().to_owned(),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let resp = api()
+                    .post(url)
+                    .basic_auth(id, Some(secret))
+                    .form(&[
+                        ("grant_type", "authorization_code"),
+                        ("code", code.as_str()),
+                        ("redirect_uri", REDIRECT),
+                        ("code_verifier", verifier.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                match resp.status().as_u16() {
+                    200 => Some(resp.json::<serde_json::Value>().await.unwrap()),
+                    400 => None,
+                    s => panic!("unexpected status {s}"),
+                }
+            })
+        })
+        .collect();
+    let mut logout = url::Url::parse(&app.url("/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", &hint)
+        .append_pair("post_logout_redirect_uri", LOGGED_OUT);
+    barrier.wait().await;
+    let resp = b.get(logout.as_str()).send().await.unwrap();
+    assert_eq!(resp.status(), 303, "logged out");
+
+    let mut issued = vec![first];
+    for e in exchanges {
+        issued.extend(e.await.unwrap());
+    }
+    eprintln!("{} of {N} exchanges answered with tokens", issued.len() - 1);
+
+    let check = |label: &'static str| {
+        let (app, c, issued) = (&app, &c, &issued);
+        async move {
+            for t in issued {
+                let access = t["access_token"].as_str().unwrap();
+                let refresh_token = t["refresh_token"].as_str().unwrap();
+                let at = introspect(app, c, access).await;
+                let rt = introspect(app, c, refresh_token).await;
+                assert_eq!(
+                    at["active"], false,
+                    "{label}: access token introspects live"
+                );
+                assert_eq!(
+                    rt["active"], false,
+                    "{label}: refresh token introspects live"
+                );
+                assert_eq!(userinfo(app, access).await, 401, "{label}");
+                assert_oauth_error(refresh(app, c, refresh_token).await, 400, "invalid_grant")
+                    .await;
+            }
+        }
+    };
+    check("after the logout").await;
+    for (label, secs) in [
+        ("after the sweep a minute later", 61),
+        ("after the sweep 11 minutes later", 600),
+        ("after the sweep a day later", 86_400),
+    ] {
+        app.clock.advance(Duration::from_secs(secs));
+        app.core.sweep().await.unwrap();
+        app.core.sync_revocations().await.unwrap();
+        check(label).await;
+    }
+}

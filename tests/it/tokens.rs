@@ -162,15 +162,67 @@ async fn twenty_concurrent_refreshes_with_one_token_yield_one_success() {
         .to_owned();
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(20));
     let tasks = spawn_refreshes(&app, &c, &r0, 20, &barrier);
-    let mut ok = 0;
+    let mut winners = Vec::new();
     for t in tasks {
-        match t.await.unwrap().0 {
-            200 => ok += 1,
-            400 => {}
-            s => panic!("unexpected status {s}"),
+        match t.await.unwrap() {
+            (200, Some(body)) => winners.push(body),
+            (400, _) => {}
+            (s, _) => panic!("unexpected status {s}"),
         }
     }
-    assert_eq!(ok, 1, "exactly one of 20 concurrent refreshes wins");
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one of 20 concurrent refreshes wins"
+    );
+    // The losers presented a token already consumed: that is reuse, so the
+    // family dies with the winner's new tokens (docs/tokens.md). The
+    // outcome does not depend on which request reached the database first.
+    let won = &winners[0];
+    assert_oauth_error(
+        refresh(&app, &c, won["refresh_token"].as_str().unwrap()).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(
+        userinfo_status(&app, won["access_token"].as_str().unwrap()).await,
+        401
+    );
+}
+
+/// Narrowing a client's scope narrows the families it already holds, at
+/// their next refresh: they never mint what the client may no longer ask
+/// for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrowed_client_gets_no_more_scope_from_its_old_families() {
+    let app = TestApp::spawn().await;
+    let c = refresh_client(&app).await;
+    let r0 = login_tokens(&app, &c).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut narrowed = c.client.clone();
+    narrowed.scope = latchkey_protocol::Scope::parse("openid offline_access").unwrap();
+    assert!(app.core.store.update_client(&narrowed).await.unwrap());
+    app.core.caches.forget_client(c.id());
+
+    let resp = api()
+        .post(app.url("/token"))
+        .basic_auth(c.id(), c.secret.as_deref())
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r0.as_str()),
+            ("scope", "openid profile"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 400, "invalid_scope").await;
+    let resp = refresh(&app, &c, &r0).await;
+    assert_eq!(resp.status(), 200, "the refused request consumed nothing");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["scope"], "offline_access openid");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,12 +55,7 @@ impl Latchkey {
         let live = family.client_id == client.id
             && t.used_at.is_none()
             && t.generation == family.generation
-            && family
-                .unusable(now, self.settings.refresh_idle_timeout)
-                .is_none()
-            && !self
-                .is_revoked(&[latchkey_domain::RevocationKey::Family(family.id.clone()).to_key()])
-                .await?;
+            && self.family_death(&family, now).await?.is_none();
         if !live {
             return Ok(Introspection::default());
         }

@@ -239,11 +239,19 @@ impl Latchkey {
             access_token_expires_at: exp,
             family_id: family_id.clone(),
         };
-        let code = match self
+        let hash = token_hash(code.expose());
+        // What the presenter must prove is checked before anything changes:
+        // a code shown by another client, or with the wrong redirect URI or
+        // PKCE verifier, is refused and stays redeemable by its own client,
+        // and such a presentation never counts as a replay (which would let
+        // a stranger revoke the tokens the code gave its client).
+        let found = self
             .store
-            .redeem_code(&token_hash(code.expose()), now, &issued)
+            .find_code(&hash)
             .await?
-        {
+            .ok_or(TokenError::Grant("unknown code"))?;
+        check_code_presenter(&found, client, redirect_uri, verifier)?;
+        let code = match self.store.redeem_code(&hash, now, &issued).await? {
             CodeRedemption::Redeemed(c) => c,
             CodeRedemption::NotFound => return Err(TokenError::Grant("unknown code")),
             CodeRedemption::AlreadyUsed(c) => {
@@ -264,31 +272,17 @@ impl Latchkey {
                 return Err(TokenError::Grant("code already used"));
             }
         };
-        if code.client_id != client.id {
-            return Err(TokenError::Grant("code was issued to another client"));
-        }
         if code.is_expired(now) {
             return Err(TokenError::Grant("code expired"));
-        }
-        if code.redirect_uri.as_str() != redirect_uri {
-            return Err(TokenError::Grant(
-                "redirect_uri differs from the authorization request",
-            ));
-        }
-        if !code.code_challenge.verify(verifier) {
-            return Err(TokenError::Grant("PKCE verifier does not match"));
         }
         let user = match self.store.find_user(&code.user_id).await? {
             Some(u) if !u.disabled => u,
             _ => return Err(TokenError::Grant("user no longer exists or is disabled")),
         };
+        let session_ended = || TokenError::Grant("the session that issued the code has ended");
         match self.store.find_session(&code.session_id).await? {
             Some(s) if s.is_active() => {}
-            _ => {
-                return Err(TokenError::Grant(
-                    "the session that issued the code has ended",
-                ))
-            }
+            _ => return Err(session_ended()),
         }
         let refresh_token = match &family_id {
             Some(fid) => {
@@ -317,7 +311,12 @@ impl Latchkey {
                     access_token_jti: jti.clone(),
                     access_token_expires_at: exp,
                 };
-                self.store.create_family(&family, &first).await?;
+                // Checked again where it counts: the family is created
+                // only while the session is live (a logout may have
+                // committed since the read above).
+                if !self.store.create_family(&family, &first).await? {
+                    return Err(session_ended());
+                }
                 Some(token)
             }
             None => None,
@@ -386,29 +385,22 @@ impl Latchkey {
             // Not this client's: say nothing, change nothing.
             return Err(TokenError::Grant("refresh token of another client"));
         }
-        // A family created just after its session ended (a code exchange
-        // racing a logout) is caught here: the session's revocation stands.
-        let family_keys = [
-            RevocationKey::Family(family.id.clone()).to_key(),
-            RevocationKey::Session(family.session_id.clone()).to_key(),
-        ];
-        if self.is_revoked(&family_keys).await? {
-            return Err(TokenError::Grant(
-                "refresh family or its session was revoked",
-            ));
-        }
-        if let Some(why) = family.unusable(now, self.settings.refresh_idle_timeout) {
+        if let Some(why) = self.family_death(&family, now).await? {
             tracing::info!(family = %family.id, why, "refresh refused");
             return Err(TokenError::Grant("refresh family is no longer usable"));
         }
+        // What the family was granted, less whatever the client may no
+        // longer ask for: narrowing a client's scope takes effect at its
+        // next refresh, not when its families expire.
+        let granted = family.scope.intersection(&client.scope);
         let scope = match requested {
-            Some(s) if !s.is_subset(&family.scope) => {
+            Some(s) if !s.is_subset(&granted) => {
                 return Err(TokenError::Scope(
                     "a refresh may narrow the scope, never widen it".into(),
                 ))
             }
             Some(s) => s,
-            None => family.scope.clone(),
+            None => granted,
         };
         // The token this request consumes: the presented one, or, for a
         // recovery, its unused successor (which is revoked instead).
@@ -442,25 +434,7 @@ impl Latchkey {
                 None => return Err(TokenError::Grant("refresh token already used")),
             },
             RefreshPresentation::Reuse => {
-                self.teardown(Teardown {
-                    now,
-                    reason: "refresh_token_reuse".into(),
-                    families: vec![family.id.clone()],
-                    ..Teardown::default()
-                })
-                .await?;
-                self.audit(crate::audit::Event {
-                    kind: "refresh_reuse",
-                    user_id: Some(&family.user_id),
-                    client_id: Some(family.client_id.as_str()),
-                    ip: None,
-                    detail: format!(
-                        "family {} revoked: generation {} presented again",
-                        family.id, token.generation
-                    ),
-                })
-                .await;
-                return Err(TokenError::Grant("refresh token already used"));
+                return Err(self.refresh_reused(&family, token.generation, now).await?)
             }
         };
         // The one-second copy is enough: disabling or deleting a user also
@@ -487,7 +461,10 @@ impl Latchkey {
             .rotate_refresh(&family.id, family.generation, &consumed.token_hash, &next)
             .await?
         {
-            return Err(TokenError::Grant("refresh token already used"));
+            // Another request consumed the same token first: concurrent
+            // presentations of one token are reuse too (docs/tokens.md), so
+            // the outcome of a race never depends on its timing.
+            return Err(self.refresh_reused(&family, token.generation, now).await?);
         }
         if consumed.token_hash != token.token_hash {
             // Recovery: the successor never reached the client; its access
@@ -514,6 +491,35 @@ impl Latchkey {
             id_token: None,
             scope: scope.to_string(),
         })
+    }
+
+    /// A refresh token presented again: the whole family dies, the tokens
+    /// of whoever used it first included (RFC 9700 §4.14.2).
+    async fn refresh_reused(
+        &self,
+        family: &RefreshFamily,
+        generation: i64,
+        now: i64,
+    ) -> Result<TokenError, CoreError> {
+        self.teardown(Teardown {
+            now,
+            reason: "refresh_token_reuse".into(),
+            families: vec![family.id.clone()],
+            ..Teardown::default()
+        })
+        .await?;
+        self.audit(crate::audit::Event {
+            kind: "refresh_reuse",
+            user_id: Some(&family.user_id),
+            client_id: Some(family.client_id.as_str()),
+            ip: None,
+            detail: format!(
+                "family {} revoked: generation {generation} presented again",
+                family.id
+            ),
+        })
+        .await;
+        Ok(TokenError::Grant("refresh token already used"))
     }
 
     fn mint_access_token(
@@ -544,6 +550,28 @@ impl Latchkey {
             .sign(ACCESS_TOKEN_TYP, &to_map(&claims))?;
         Ok((signed.token, signed.alg))
     }
+}
+
+/// Whether the presenter of `code` is the one it was issued to: the same
+/// client, the same redirect URI, the PKCE verifier of its challenge.
+fn check_code_presenter(
+    code: &latchkey_domain::AuthorizationCode,
+    client: &Client,
+    redirect_uri: &str,
+    verifier: &CodeVerifier,
+) -> Result<(), TokenError> {
+    if code.client_id != client.id {
+        return Err(TokenError::Grant("code was issued to another client"));
+    }
+    if code.redirect_uri.as_str() != redirect_uri {
+        return Err(TokenError::Grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    if !code.code_challenge.verify(verifier) {
+        return Err(TokenError::Grant("PKCE verifier does not match"));
+    }
+    Ok(())
 }
 
 /// What ties an access token to a user's sign-in, for revocation.

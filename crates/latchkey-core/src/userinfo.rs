@@ -8,6 +8,7 @@ use sha2::Digest;
 
 use crate::error::CoreError;
 use crate::jwt::{check_claims, ClaimRules};
+use crate::liveness::revocation_keys;
 use crate::Latchkey;
 
 #[derive(Debug, thiserror::Error)]
@@ -128,20 +129,4 @@ impl Latchkey {
         }
         Ok(out)
     }
-}
-
-/// Everything whose revocation refuses this token: itself, its refresh
-/// family, its browser session and its client.
-pub fn revocation_keys(claims: &AccessTokenClaims) -> Vec<String> {
-    use latchkey_domain::RevocationKey;
-    let mut keys = vec![RevocationKey::Token(claims.jti.clone()).to_key()];
-    if let Some(f) = &claims.fid {
-        keys.push(RevocationKey::Family(f.clone()).to_key());
-    }
-    if let Some(s) = &claims.sid {
-        keys.push(RevocationKey::Session(s.clone()).to_key());
-    }
-    // A deleted client's tokens die with it.
-    keys.push(RevocationKey::Client(claims.client_id.clone()).to_key());
-    keys
 }

@@ -67,6 +67,8 @@ pub trait AuthorizationRepository: Send + Sync {
     async fn delete_pending(&self, id: &str) -> StoreResult<()>;
 
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    /// A code by hash, consumed or not, without changing it.
+    async fn find_code(&self, code_hash: &str) -> StoreResult<Option<AuthorizationCode>>;
     /// Consumes the code if, and only if, it is unused, recording `issued`
     /// in the same statement. Of any number of concurrent calls with one
     /// code, exactly one gets `Redeemed`.
@@ -102,8 +104,14 @@ pub trait RevocationRepository: Send + Sync {
 
 #[async_trait]
 pub trait FamilyRepository: Send + Sync {
-    /// Creates a family and its first refresh token together.
-    async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> StoreResult<()>;
+    /// Creates a family and its first refresh token together, if and only
+    /// if the family's browser session has not ended (false otherwise): a
+    /// logout racing a code exchange never leaves a live family behind.
+    async fn create_family(
+        &self,
+        family: &RefreshFamily,
+        first: &RefreshToken,
+    ) -> StoreResult<bool>;
     /// A refresh token by hash, with its family.
     async fn find_refresh_token(
         &self,

@@ -242,20 +242,10 @@ fn spawn_background(core: web::Data<Latchkey>, sync_every: Duration) {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            let now = sweeper.clock.unix();
-            let s = &sweeper.settings;
-            let swept = sweeper.store.sweep_expired(now).await;
-            let families = sweeper
-                .store
-                .sweep_families(now, s.refresh_idle_timeout, now - s.revocation_ttl())
-                .await;
-            if let Err(e) = sweeper.store.sweep_registration(now).await {
-                tracing::warn!(error = %e, "registration sweep failed");
-            }
-            match (swept, families) {
-                (Ok(a), Ok(b)) if a + b > 0 => tracing::debug!(rows = a + b, "swept expired rows"),
-                (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "sweep failed"),
-                _ => {}
+            match sweeper.sweep().await {
+                Ok(0) => {}
+                Ok(rows) => tracing::debug!(rows, "swept expired rows"),
+                Err(e) => tracing::warn!(error = %e, "sweep failed"),
             }
         }
     });

@@ -1,7 +1,7 @@
 use latchkey_domain::{RefreshFamily, StoreError};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Order, Query, SimpleExpr};
-use sea_orm::{FromQueryResult, QuerySelect, Set};
+use sea_orm::{FromQueryResult, QuerySelect};
 
 use super::refresh_tokens;
 
@@ -122,24 +122,4 @@ pub(crate) fn newest_token(col: refresh_tokens::Column) -> SimpleExpr {
                 .into_sub_query_statement(),
         ),
     )
-}
-
-impl Model {
-    /// The row of a new family. Its generation and last use are those of
-    /// the first token, inserted with it.
-    pub(crate) fn from_domain(f: &RefreshFamily) -> ActiveModel {
-        ActiveModel {
-            id: Set(f.id.clone()),
-            user_id: Set(f.user_id.clone()),
-            client_id: Set(f.client_id.as_str().to_owned()),
-            session_id: Set(f.session_id.clone()),
-            scope: Set(f.scope.to_string()),
-            auth_time: Set(f.auth_time),
-            revoked: Set(f.revoked),
-            created_at: Set(f.created_at),
-            expires_at: Set(f.expires_at),
-            revoked_at: Set(f.revoked_at),
-            revoked_reason: Set(f.revoked_reason.clone()),
-        }
-    }
 }

@@ -56,6 +56,14 @@ impl AuthorizationRepository for SeaStore {
         Ok(())
     }
 
+    async fn find_code(&self, code_hash: &str) -> StoreResult<Option<AuthorizationCode>> {
+        let row = codes::Entity::find_by_id(code_hash)
+            .one(&self.db)
+            .await
+            .map_err(db_err("authorization_codes.find"))?;
+        read_opt(row, codes::Model::into_domain)
+    }
+
     /// The single-use rule is the `consumed_at IS NULL` guard: the database
     /// lets exactly one UPDATE match, and its affected-row count says which
     /// caller won. The read-back shares the transaction so the row cannot be

@@ -8,7 +8,9 @@ use sea_orm::{
 use super::{read_all, read_opt};
 use crate::entities::refresh_families::{newest_token, Read as FamilyRead};
 use crate::entities::refresh_tokens::successor_created;
-use crate::entities::{refresh_families as families, refresh_tokens as tokens};
+use crate::entities::{
+    browser_sessions as sessions, refresh_families as families, refresh_tokens as tokens,
+};
 use crate::error::db_err;
 use crate::prepared::{Param, Prepared};
 use crate::SeaStore;
@@ -34,7 +36,18 @@ impl FromQueryResult for TokenRead {
 
 #[async_trait::async_trait]
 impl FamilyRepository for SeaStore {
-    async fn create_family(&self, family: &RefreshFamily, first: &RefreshToken) -> StoreResult<()> {
+    /// The family is inserted only while its browser session is live, in
+    /// the same statement that checks it: a logout either commits first
+    /// (nothing is inserted) or finds the family when it revokes the
+    /// session's families. On Postgres the check takes a share lock on the
+    /// session row, so a teardown's `UPDATE` of that session waits for this
+    /// transaction and its next statement sees the new family; SQLite has
+    /// one writer, and the first statement here is a write.
+    async fn create_family(
+        &self,
+        family: &RefreshFamily,
+        first: &RefreshToken,
+    ) -> StoreResult<bool> {
         if first.family_id != family.id || first.generation != 0 {
             return Err(StoreError::Other(
                 "refresh_families.create: the first token must be generation 0 of the family"
@@ -42,16 +55,20 @@ impl FamilyRepository for SeaStore {
             ));
         }
         let op = db_err("refresh_families.create");
+        let backend = self.db.get_database_backend();
         let txn = self.db.begin().await.map_err(&op)?;
-        families::Entity::insert(families::Model::from_domain(family))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(&op)?;
+        let insert = create_family_while_live(family)?;
+        let res = txn.execute(backend.build(&insert)).await.map_err(&op)?;
+        if res.rows_affected() != 1 {
+            txn.rollback().await.map_err(&op)?;
+            return Ok(false);
+        }
         tokens::Entity::insert(tokens::Model::from_domain(first))
             .exec_without_returning(&txn)
             .await
             .map_err(&op)?;
-        txn.commit().await.map_err(&op)
+        txn.commit().await.map_err(&op)?;
+        Ok(true)
     }
 
     /// One query, so the token, its successor and the family's newest token
@@ -279,6 +296,53 @@ fn find_refresh_token(token_hash: Value) -> SelectStatement {
     )
     .and_where(Expr::col((tokens::Entity, tokens::Column::TokenHash)).eq(token_hash));
     q
+}
+
+/// `INSERT INTO refresh_families ... SELECT <the family> WHERE EXISTS (<its
+/// session, not ended> FOR SHARE)`.
+fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
+    let live_session = Query::select()
+        .expr(Expr::val(1))
+        .from(sessions::Entity)
+        .and_where(sessions::Column::Id.eq(f.session_id.as_str()))
+        .and_where(sessions::Column::EndedAt.is_null())
+        .lock_shared()
+        .to_owned();
+    let values: [Value; 11] = [
+        f.id.as_str().into(),
+        f.user_id.as_str().into(),
+        f.client_id.as_str().into(),
+        f.session_id.as_str().into(),
+        f.scope.to_string().into(),
+        f.auth_time.into(),
+        f.revoked.into(),
+        f.created_at.into(),
+        f.expires_at.into(),
+        f.revoked_at.into(),
+        f.revoked_reason.clone().into(),
+    ];
+    let select = Query::select()
+        .exprs(values.map(Expr::val))
+        .and_where(Expr::exists(live_session))
+        .to_owned();
+    Ok(Query::insert()
+        .into_table(families::Entity)
+        .columns([
+            families::Column::Id,
+            families::Column::UserId,
+            families::Column::ClientId,
+            families::Column::SessionId,
+            families::Column::Scope,
+            families::Column::AuthTime,
+            families::Column::Revoked,
+            families::Column::CreatedAt,
+            families::Column::ExpiresAt,
+            families::Column::RevokedAt,
+            families::Column::RevokedReason,
+        ])
+        .select_from(select)
+        .map_err(|e| StoreError::Other(format!("refresh_families.create: {e}")))?
+        .to_owned())
 }
 
 /// Inserts the token of `next` (hash, family, generation, creation, access

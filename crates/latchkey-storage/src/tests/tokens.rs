@@ -82,7 +82,11 @@ fn delivery(id: &str, created_at: i64, next_attempt_at: i64) -> LogoutDelivery {
 
 /// Creates family `id` with its generation-0 token `<id>-0`.
 async fn start(s: &SeaStore, f: &RefreshFamily) {
-    s.create_family(f, &first_token(f)).await.unwrap();
+    assert!(
+        s.create_family(f, &first_token(f)).await.unwrap(),
+        "family {} created (its session is live)",
+        f.id
+    );
 }
 
 /// Every token of a family, by generation (read directly: no port lists
@@ -242,6 +246,7 @@ async fn families_round_trip() {
         let s = &b.store;
         seed(s).await;
         s.insert_user(&user("u2", "bob")).await.unwrap();
+        s.insert_session(&session("s9", "u2", 100)).await.unwrap();
         let f1 = family("f1", "u1", "s1", 100);
         let f2 = RefreshFamily {
             scope: Scope::empty(),
@@ -472,6 +477,97 @@ async fn rotation_racing_teardown_leaves_no_live_token() {
             "{}: rotations before the teardown, per round: {chains:?}",
             b.name
         );
+    }
+}
+
+/// A family is created only while its session is live: after a logout,
+/// nothing; racing a logout, every family that exists afterwards is
+/// revoked. Released at the same instant, then again with the logout held
+/// back a little so that it lands among the inserts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn family_creation_racing_a_logout_leaves_no_live_family() {
+    const CREATORS: usize = 30;
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        s.insert_session(&session("ended", "u1", 100))
+            .await
+            .unwrap();
+        s.end_session("ended", 110).await.unwrap();
+        let late = family("late", "u1", "ended", 120);
+        assert!(
+            !s.create_family(&late, &first_token(&late)).await.unwrap(),
+            "{}: no family for an ended session",
+            b.name
+        );
+        assert_eq!(s.find_family("late").await.unwrap(), None, "{}", b.name);
+        assert!(
+            family_tokens(s, "late").await.is_empty(),
+            "{}: nor its first token",
+            b.name
+        );
+
+        for (round, delay_ms) in [0u64, 0, 2, 5, 10].into_iter().enumerate() {
+            let sid = format!("race{round}");
+            s.insert_session(&session(&sid, "u1", 100)).await.unwrap();
+            let barrier = Arc::new(tokio::sync::Barrier::new(CREATORS + 1));
+            let creators: Vec<_> = (0..CREATORS)
+                .map(|i| {
+                    let (store, barrier, sid) = (s.clone(), barrier.clone(), sid.clone());
+                    tokio::spawn(async move {
+                        let f = family(&format!("{sid}-f{i}"), "u1", &sid, 150);
+                        barrier.wait().await;
+                        store.create_family(&f, &first_token(&f)).await.unwrap()
+                    })
+                })
+                .collect();
+            let logout = {
+                let (store, barrier, sid) = (s.clone(), barrier.clone(), sid.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    if delay_ms > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                    }
+                    let t = Teardown {
+                        now: 200,
+                        reason: "logout".into(),
+                        end_sessions: vec![sid.clone()],
+                        families_of_sessions: vec![sid],
+                        ..Teardown::default()
+                    };
+                    store.apply_teardown(&t, 600).await.unwrap()
+                })
+            };
+            let torn = logout.await.unwrap();
+            let mut created = 0;
+            for c in creators {
+                created += usize::from(c.await.unwrap());
+            }
+            let families: Vec<RefreshFamily> = s
+                .list_user_families("u1")
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|f| f.session_id == sid)
+                .collect();
+            assert_eq!(families.len(), created, "{}: round {round}", b.name);
+            for f in &families {
+                assert!(
+                    f.revoked,
+                    "{}: round {round}: family {} outlived its session's logout",
+                    b.name, f.id
+                );
+            }
+            let mut revoked = torn.revoked_families.clone();
+            revoked.sort();
+            let mut ids: Vec<String> = families.iter().map(|f| f.id.clone()).collect();
+            ids.sort();
+            assert_eq!(revoked, ids, "{}: round {round}", b.name);
+            eprintln!(
+                "{}: round {round}: {created} of {CREATORS} families created before the logout",
+                b.name
+            );
+        }
     }
 }
 

@@ -1,0 +1,22 @@
+//! The periodic sweep: expired pending requests, codes and revocation
+//! records, refresh families past their limits, spent registration tokens.
+//! The binary runs it every minute; tests call it after advancing the
+//! clock, so every rule that must survive a sweep is checked after one.
+
+use crate::error::CoreError;
+use crate::Latchkey;
+
+impl Latchkey {
+    /// One sweep at the clock's current time; returns how many rows went.
+    pub async fn sweep(&self) -> Result<u64, CoreError> {
+        let now = self.now();
+        let s = &self.settings;
+        let mut rows = self.store.sweep_expired(now).await?;
+        rows += self
+            .store
+            .sweep_families(now, s.refresh_idle_timeout, now - s.revocation_ttl())
+            .await?;
+        self.store.sweep_registration(now).await?;
+        Ok(rows)
+    }
+}
