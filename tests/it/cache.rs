@@ -54,7 +54,7 @@ async fn a_revocation_at_one_instance_reaches_another_through_redis() {
     let b = TestApp::spawn_in(dir.clone(), tweak).await;
     a.add_user("alice").await;
     let web = a.web_client().await;
-    let rs = a.machine_client().await;
+    let rs = a.resource_server().await;
     let t = login(&a, &web).await;
     let access = t["access_token"].as_str().unwrap();
     assert_eq!(introspect(&b, &rs, access).await["active"], true);
@@ -88,7 +88,7 @@ async fn revoked_tokens_stay_refused_when_redis_stops() {
     .await;
     app.add_user("alice").await;
     let web = app.web_client().await;
-    let rs = app.machine_client().await;
+    let rs = app.resource_server().await;
     let first = login(&app, &web).await;
     let second = login(&app, &web).await;
     revoke(&app, &web, first["access_token"].as_str().unwrap()).await;
@@ -137,7 +137,7 @@ async fn without_redis_the_mirror_and_the_database_agree() {
             ..NewClient::default()
         })
         .await;
-    let rs = app.machine_client().await;
+    let rs = app.resource_server().await;
     let t = login(&app, &web).await;
     let access = t["access_token"].as_str().unwrap();
     revoke(&app, &web, access).await;

@@ -207,6 +207,7 @@ async fn instances_share_everything_and_agree() {
             "client_credentials",
             "--scope",
             "api",
+            "--introspect",
             "--json",
         ],
         None,

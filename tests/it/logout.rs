@@ -438,7 +438,7 @@ async fn a_password_change_kills_everything() {
     let app = TestApp::spawn().await;
     app.add_user("alice").await;
     let c = rp(&app, None).await;
-    let rs = app.machine_client().await;
+    let rs = app.resource_server().await;
     let (laptop, phone) = (browser(), browser());
     let a = tokens(&app, &laptop, &c, "alice", "openid offline_access").await;
     let b = tokens(&app, &phone, &c, "alice", "openid offline_access").await;

@@ -751,7 +751,7 @@ async fn client_secret_expires_at_is_enforced_at_the_token_endpoint() {
 async fn a_deleted_clients_tokens_stop_working() {
     let app = TestApp::spawn().await;
     app.add_user("alice").await;
-    let rs = app.machine_client().await;
+    let rs = app.resource_server().await;
     let info = register(&app, &initial_token(&app, 1).await, web_metadata()).await;
     let client = test_client(&app, &info).await;
     let (verifier, challenge) = pkce();
@@ -826,7 +826,7 @@ async fn a_deleted_clients_tokens_stop_working() {
         .await
         .unwrap();
     let m_access = machine["access_token"].as_str().unwrap();
-    let probe = app.machine_client().await;
+    let probe = app.resource_server().await;
     assert_eq!(introspect(&app, &probe, m_access).await["active"], true);
     let resp = api()
         .delete(app.url(&format!("/admin/clients/{}", rs.id())))
@@ -942,6 +942,42 @@ async fn the_admin_api_manages_clients_users_sessions_and_registration_tokens() 
     assert_eq!(
         app.core.show_client(&id).await.unwrap().name,
         "Admin-renamed"
+    );
+    assert_eq!(shown["introspect"], false, "an operator's setting is shown");
+    // `introspect` is an operator's setting: the admin API sets it (and a
+    // PUT without it leaves it alone), dynamic registration never does.
+    let resp = call(
+        M::PUT,
+        format!("/admin/clients/{id}"),
+        Some(json!({"client_name": "RS", "redirect_uris": [REDIRECT], "introspect": true})),
+    )
+    .await;
+    let updated: Value = resp.json().await.unwrap();
+    assert_eq!(updated["introspect"], true);
+    let resp = call(
+        M::PUT,
+        format!("/admin/clients/{id}"),
+        Some(json!({"client_name": "RS", "redirect_uris": [REDIRECT]})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert!(app.core.show_client(&id).await.unwrap().introspect);
+    let resp = call(
+        M::PUT,
+        format!("/admin/clients/{id}"),
+        Some(json!({"redirect_uris": [REDIRECT], "introspect": "yes"})),
+    )
+    .await;
+    assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+    let iat = initial_token(&app, 1).await;
+    let mut asked = web_metadata();
+    asked["introspect"] = json!(true);
+    let registered = register(&app, &iat, asked).await;
+    assert!(registered.get("introspect").is_none());
+    let rid = registered["client_id"].as_str().unwrap();
+    assert!(
+        !app.core.show_client(rid).await.unwrap().introspect,
+        "a registrant cannot make itself a resource server"
     );
     // A client made with the CLI's `client add` is managed the same way.
     let cli_client = app.web_client().await;

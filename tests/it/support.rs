@@ -123,6 +123,18 @@ impl TestApp {
         .await
     }
 
+    /// A resource server an administrator allowed to introspect any token.
+    pub async fn resource_server(&self) -> TestClient {
+        self.add_client(NewClient {
+            name: "Resource server".into(),
+            grant_types: vec!["client_credentials".into()],
+            scope: Some("api:read".into()),
+            introspect: true,
+            ..NewClient::default()
+        })
+        .await
+    }
+
     /// A machine client for client credentials.
     pub async fn machine_client(&self) -> TestClient {
         self.add_client(NewClient {
@@ -504,6 +516,7 @@ impl TestClient {
                 backchannel_logout_uri: None,
                 id_token_signed_response_alg: None,
                 allowed_cors_origins: Vec::new(),
+                introspect: false,
                 created_at: 0,
                 updated_at: 0,
             },

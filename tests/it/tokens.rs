@@ -320,7 +320,7 @@ async fn a_lost_response_can_be_recovered_when_configured() {
 async fn revoking_tokens_and_introspection() {
     let app = TestApp::spawn().await;
     let c = refresh_client(&app).await;
-    let rs = app.machine_client().await;
+    let rs = app.resource_server().await;
     let tokens = login_tokens(&app, &c).await;
     let access = tokens["access_token"].as_str().unwrap();
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
@@ -416,6 +416,62 @@ async fn revoking_tokens_and_introspection() {
     assert_oauth_error(resp, 401, "invalid_client").await;
 }
 
+/// A confidential client learns only about its own tokens: anything else
+/// introspects as inactive, unless an administrator marked the client as a
+/// resource server (CLI `client update --introspect true`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_its_own_tokens_unless_an_administrator_allows_more() {
+    let app = TestApp::spawn().await;
+    let c = refresh_client(&app).await;
+    let snoop = app.machine_client().await;
+    let tokens = login_tokens(&app, &c).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let (machine_token, _) = {
+        let resp = api()
+            .post(app.url("/token"))
+            .basic_auth(snoop.id(), snoop.secret.as_deref())
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        (body["access_token"].as_str().unwrap().to_owned(), body)
+    };
+
+    for token in [access, refresh_token] {
+        let info = introspect(&app, &snoop, token).await;
+        assert_eq!(
+            info,
+            serde_json::json!({ "active": false }),
+            "another client's token"
+        );
+        assert_eq!(introspect(&app, &c, token).await["active"], true, "its own");
+    }
+    assert_eq!(
+        introspect(&app, &snoop, &machine_token).await["active"],
+        true
+    );
+    assert_eq!(introspect(&app, &c, &machine_token).await["active"], false);
+
+    app.core
+        .update_client_settings(
+            snoop.id(),
+            &latchkey_core::admin::ClientSettings {
+                introspect: Some(true),
+            },
+        )
+        .await
+        .unwrap();
+    for token in [access, refresh_token] {
+        assert_eq!(
+            introspect(&app, &snoop, token).await["active"],
+            true,
+            "a resource server sees every token"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_a_refresh_token_kills_its_family() {
     let app = TestApp::spawn().await;
@@ -429,7 +485,7 @@ async fn revoking_a_refresh_token_kills_its_family() {
     assert_eq!(
         introspect(&app, &rs, r1).await["active"],
         false,
-        "a resource server cannot inspect a client's refresh token"
+        "another client cannot inspect a client's refresh token"
     );
     let own = introspect(&app, &c, r1).await;
     assert_eq!(own["active"], true);
@@ -456,7 +512,7 @@ async fn revoking_a_refresh_token_kills_its_family() {
 async fn a_refresh_racing_a_revocation_leaves_no_live_token() {
     let app = TestApp::spawn().await;
     let c = refresh_client(&app).await;
-    let rs = app.machine_client().await;
+    let rs = app.resource_server().await;
     let r0 = login_tokens(&app, &c).await["refresh_token"]
         .as_str()
         .unwrap()

@@ -70,6 +70,7 @@ fn redirect_uri(c: &mut Criterion) {
         backchannel_logout_uri: None,
         id_token_signed_response_alg: None,
         allowed_cors_origins: Vec::new(),
+        introspect: false,
         created_at: 0,
         updated_at: 0,
     };

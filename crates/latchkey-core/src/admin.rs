@@ -40,6 +40,14 @@ impl From<PasswordError> for AdminError {
     }
 }
 
+/// An operator's settings of a client, beside its registration metadata;
+/// `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct ClientSettings {
+    /// A resource server that may introspect any token.
+    pub introspect: Option<bool>,
+}
+
 /// A client to register.
 #[derive(Debug, Clone, Default)]
 pub struct NewClient {
@@ -60,6 +68,8 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// Where back-channel logout tokens are POSTed.
     pub backchannel_logout_uri: Option<String>,
+    /// A resource server that may introspect any token.
+    pub introspect: bool,
 }
 
 impl Latchkey {
@@ -324,6 +334,7 @@ impl Latchkey {
             backchannel_logout_uri,
             id_token_signed_response_alg,
             allowed_cors_origins: Vec::new(),
+            introspect: new.introspect,
             created_at: now,
             updated_at: now,
         };
@@ -341,6 +352,40 @@ impl Latchkey {
             .find_client(&id)
             .await?
             .ok_or(AdminError::NotFound("client"))
+    }
+
+    /// Changes an operator's settings of a client (those that dynamic
+    /// registration never sets); each change is audited.
+    pub async fn update_client_settings(
+        &self,
+        id: &str,
+        settings: &ClientSettings,
+    ) -> Result<Client, AdminError> {
+        let mut client = self.show_client(id).await?;
+        let mut changed = Vec::new();
+        if let Some(introspect) = settings.introspect {
+            if client.introspect != introspect {
+                client.introspect = introspect;
+                changed.push(format!("introspect={introspect}"));
+            }
+        }
+        if changed.is_empty() {
+            return Ok(client);
+        }
+        client.updated_at = self.now();
+        if !self.store.update_client(&client).await? {
+            return Err(AdminError::NotFound("client"));
+        }
+        self.caches.forget_client(client.id.as_str());
+        self.audit(Event {
+            kind: "client_settings_changed",
+            user_id: None,
+            client_id: Some(client.id.as_str()),
+            ip: None,
+            detail: changed.join(", "),
+        })
+        .await;
+        Ok(client)
     }
 
     /// Deletes a client and revokes every token it holds (see
@@ -425,6 +470,7 @@ impl Latchkey {
     pub async fn admin_create_client(
         &self,
         metadata: &latchkey_protocol::registration::ClientMetadata,
+        settings: &ClientSettings,
     ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
         let valid = self
             .validate_metadata(metadata)
@@ -438,7 +484,8 @@ impl Latchkey {
             detail: "by an operator".into(),
         })
         .await;
-        Ok(self.client_information(&created, secret, None, None))
+        let created = self.apply_settings(created, settings).await?;
+        Ok(self.admin_information(&created, secret))
     }
 
     /// A client with its registration record (an empty one for clients
@@ -464,7 +511,7 @@ impl Latchkey {
         id: &str,
     ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
         let c = self.admin_client(id).await?;
-        Ok(self.client_information(&c, None, None, None))
+        Ok(self.admin_information(&c, None))
     }
 
     pub async fn admin_list_clients(
@@ -481,7 +528,7 @@ impl Latchkey {
                 client,
                 registration,
             };
-            out.push(self.client_information(&c, None, None, None));
+            out.push(self.admin_information(&c, None));
         }
         Ok(out)
     }
@@ -491,6 +538,7 @@ impl Latchkey {
         &self,
         id: &str,
         metadata: &latchkey_protocol::registration::ClientMetadata,
+        settings: &ClientSettings,
     ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
         let current = self.admin_client(id).await?;
         let valid = self
@@ -505,7 +553,34 @@ impl Latchkey {
             detail: "metadata replaced by an operator".into(),
         })
         .await;
-        Ok(self.client_information(&updated, secret, None, None))
+        let updated = self.apply_settings(updated, settings).await?;
+        Ok(self.admin_information(&updated, secret))
+    }
+
+    /// Applies an operator's settings to a client just written.
+    async fn apply_settings(
+        &self,
+        mut c: crate::registration::RegisteredClient,
+        settings: &ClientSettings,
+    ) -> Result<crate::registration::RegisteredClient, AdminError> {
+        if *settings != ClientSettings::default() {
+            c.client = self
+                .update_client_settings(c.client.id.as_str(), settings)
+                .await?;
+        }
+        Ok(c)
+    }
+
+    /// A client as the admin API shows it: its metadata and Latchkey's own
+    /// settings.
+    fn admin_information(
+        &self,
+        c: &crate::registration::RegisteredClient,
+        secret: Option<String>,
+    ) -> latchkey_protocol::registration::ClientInformation {
+        let mut info = self.client_information(c, secret, None, None);
+        info.introspect = Some(c.client.introspect);
+        info
     }
 
     /// A new secret for a confidential client; the old one keeps working

@@ -1,6 +1,9 @@
 //! Token introspection (RFC 7662) for resource servers, which are
 //! registered confidential clients. Anything not known to be live, whatever
-//! the reason, is `{"active": false}`.
+//! the reason, is `{"active": false}`, and so is a token the caller may not
+//! learn about: a client sees the tokens issued to it and those whose
+//! audience names it; a client an administrator marked as a resource
+//! server (`introspect`) sees every token.
 
 use latchkey_protocol::claims::Introspection;
 use latchkey_protocol::client_auth::ClientAuthentication;
@@ -28,6 +31,9 @@ impl Latchkey {
         let looks_like_jwt = token.split('.').count() == 3;
         if looks_like_jwt || hint == Some("access_token") {
             match self.check_access_token(token).await {
+                Ok(c) if !may_see(&client, &c.client_id, Some(&c.aud)) => {
+                    return Ok(Introspection::default())
+                }
                 Ok(c) => {
                     return Ok(Introspection {
                         active: true,
@@ -47,12 +53,13 @@ impl Latchkey {
                 Err(_) => {}
             }
         }
-        // A refresh token: only its own client learns about it.
+        // A refresh token: only its own client (or a marked resource
+        // server) learns about it.
         let now = self.now();
         let Some((t, family)) = self.store.find_refresh_token(&token_hash(token)).await? else {
             return Ok(Introspection::default());
         };
-        let live = family.client_id == client.id
+        let live = may_see(&client, family.client_id.as_str(), None)
             && t.used_at.is_none()
             && t.generation == family.generation
             && self.family_death(&family, now).await?.is_none();
@@ -76,4 +83,9 @@ impl Latchkey {
             jti: None,
         })
     }
+}
+
+/// Whether `client` may learn about a token issued to `holder` for `aud`.
+fn may_see(client: &latchkey_domain::Client, holder: &str, aud: Option<&str>) -> bool {
+    client.introspect || client.id.as_str() == holder || aud == Some(client.id.as_str())
 }

@@ -366,6 +366,8 @@ impl Latchkey {
         let now = self.now();
         let old = current.client;
         let mut client = client_from(old.id.clone(), valid, old.created_at, now);
+        // An operator's setting, not registration metadata: kept.
+        client.introspect = old.introspect;
         let mut secret = None;
         if valid.uses_secret() {
             if old.secret_hash.is_some() {
@@ -532,6 +534,7 @@ impl Latchkey {
                 .collect(),
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             allowed_cors_origins: client.allowed_cors_origins.clone(),
+            introspect: None,
         }
     }
 }
@@ -571,6 +574,7 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
         backchannel_logout_uri: v.backchannel_logout_uri.clone(),
         id_token_signed_response_alg: v.id_token_signed_response_alg.clone(),
         allowed_cors_origins: v.allowed_cors_origins.clone(),
+        introspect: false,
         created_at,
         updated_at: now,
         id,

@@ -91,6 +91,10 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     pub id_token_signed_response_alg: Option<String>,
     pub allowed_cors_origins: Vec<String>,
+    /// A resource server an administrator allowed to introspect any token;
+    /// other clients learn only about tokens issued to them or naming them
+    /// in `aud`. Never set through dynamic registration.
+    pub introspect: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }

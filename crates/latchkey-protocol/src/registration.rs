@@ -558,6 +558,10 @@ pub struct ClientInformation {
     pub backchannel_logout_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_cors_origins: Vec<String>,
+    /// Latchkey's own, shown only by the admin API: whether an
+    /// administrator allowed this client to introspect any token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspect: Option<bool>,
 }
 
 #[cfg(test)]

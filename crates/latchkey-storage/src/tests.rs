@@ -176,6 +176,7 @@ fn client(id: &str, created_at: i64) -> Client {
         backchannel_logout_uri: Some("https://app.example.com/bcl".into()),
         id_token_signed_response_alg: Some("ES256".into()),
         allowed_cors_origins: vec!["https://app.example.com".into()],
+        introspect: true,
         created_at,
         updated_at: created_at,
     }
@@ -197,6 +198,7 @@ fn public_client(id: &str) -> Client {
         backchannel_logout_uri: None,
         id_token_signed_response_alg: None,
         allowed_cors_origins: vec![],
+        introspect: false,
         created_at: 5,
         updated_at: 5,
     }

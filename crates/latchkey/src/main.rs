@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use latchkey::{build_core, system_clock, Application};
 use latchkey_config::Config;
-use latchkey_core::admin::NewClient;
+use latchkey_core::admin::{ClientSettings, NewClient};
 use latchkey_core::keys::KeyReport;
 use latchkey_core::Latchkey;
 use latchkey_domain::keys::{KeyState, SigningKeyRecord};
@@ -220,6 +220,10 @@ struct ClientAdd {
     /// among the enabled `[keys] algorithms`; default RS256.
     #[arg(long, value_name = "ALG")]
     id_token_alg: Option<String>,
+    /// A resource server: may introspect any token (other clients only
+    /// their own).
+    #[arg(long)]
+    introspect: bool,
     #[arg(long)]
     json: bool,
 }
@@ -237,6 +241,16 @@ enum ClientCommand {
     Show {
         #[arg(allow_hyphen_values = true)]
         client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an operator's settings of a client.
+    Update {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        /// Whether it may introspect any token (a resource server).
+        #[arg(long, value_name = "BOOL")]
+        introspect: Option<bool>,
         #[arg(long)]
         json: bool,
     },
@@ -380,6 +394,7 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
         "token_endpoint_auth_method": c.auth_method.as_str(),
         "id_token_signed_response_alg": c.id_token_signed_response_alg,
         "public": c.is_public(),
+        "introspect": c.introspect,
         "created_at": c.created_at,
     });
     if let Some(s) = secret {
@@ -458,6 +473,7 @@ async fn client(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                     id_token_alg: a.id_token_alg,
                     post_logout_redirect_uris: a.post_logout_redirect_uris,
                     backchannel_logout_uri: a.backchannel_logout_uri,
+                    introspect: a.introspect,
                 })
                 .await?;
             if a.json {
@@ -493,6 +509,20 @@ async fn client(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                 println!("{}", client_json(&c, None));
             } else {
                 println!("{}", serde_json::to_string_pretty(&client_json(&c, None))?);
+            }
+        }
+        ClientCommand::Update {
+            client_id,
+            introspect,
+            json,
+        } => {
+            let c = core
+                .update_client_settings(&client_id, &ClientSettings { introspect })
+                .await?;
+            if json {
+                println!("{}", client_json(&c, None));
+            } else {
+                println!("updated client {}", c.id);
             }
         }
         ClientCommand::Delete { client_id } => {

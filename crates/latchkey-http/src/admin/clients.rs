@@ -3,8 +3,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use latchkey_core::admin::ClientSettings;
 use latchkey_core::Latchkey;
 use latchkey_protocol::registration::{ClientInformation, ClientMetadata};
+use latchkey_protocol::{ErrorCode, OAuthError};
 use serde::Serialize;
 
 use super::{failed, json_no_store, Admin};
@@ -23,12 +25,21 @@ pub struct RotatedSecret {
     pub previous_secret_expires_at: Option<i64>,
 }
 
+/// RFC 7591 metadata, and beside it Latchkey's own settings that only an
+/// operator may set (`introspect`).
 async fn metadata(
     req: &HttpRequest,
     payload: web::Payload,
-) -> Result<ClientMetadata, HttpResponse> {
+) -> Result<(ClientMetadata, ClientSettings), HttpResponse> {
     let bytes = read_json(req, payload).await.map_err(|e| json_error(&e))?;
-    ClientMetadata::from_json(&bytes).map_err(|e| json_error(&e))
+    let metadata = ClientMetadata::from_json(&bytes).map_err(|e| json_error(&e))?;
+    let settings = serde_json::from_slice::<ClientSettings>(&bytes).map_err(|e| {
+        json_error(&OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            format!("introspect: {e}"),
+        ))
+    })?;
+    Ok((metadata, settings))
 }
 
 /// List clients.
@@ -53,11 +64,11 @@ pub async fn create(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let m = match metadata(&req, payload).await {
+    let (m, settings) = match metadata(&req, payload).await {
         Ok(m) => m,
         Err(resp) => return resp,
     };
-    match app.admin_create_client(&m).await {
+    match app.admin_create_client(&m, &settings).await {
         Ok(info) => json_no_store(StatusCode::CREATED, &info),
         Err(e) => failed(&e),
     }
@@ -88,11 +99,11 @@ pub async fn update(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let m = match metadata(&req, payload).await {
+    let (m, settings) = match metadata(&req, payload).await {
         Ok(m) => m,
         Err(resp) => return resp,
     };
-    match app.admin_update_client(&path, &m).await {
+    match app.admin_update_client(&path, &m, &settings).await {
         Ok(info) => json_no_store(StatusCode::OK, &info),
         Err(e) => failed(&e),
     }

@@ -36,6 +36,7 @@ pub struct Model {
     pub id_token_signed_response_alg: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub allowed_cors_origins: String,
+    pub introspect: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -74,6 +75,7 @@ impl Model {
                 &self.allowed_cors_origins,
                 |s| Some(s.to_owned()),
             )?,
+            introspect: self.introspect,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -110,6 +112,7 @@ impl Model {
             allowed_cors_origins: Set(list_to_json(
                 c.allowed_cors_origins.iter().map(|s| s.as_str()),
             )),
+            introspect: Set(c.introspect),
             created_at: NotSet,
             updated_at: Set(c.updated_at),
         }
