@@ -705,10 +705,15 @@ async fn login_form_needs_a_csrf_token_bound_to_the_browser() {
         "no session was created"
     );
 
-    // A token taken from another browser.
+    // A token taken from another browser (from its own sign-in page).
     let attacker = browser();
+    let resp = attacker
+        .get(authorize_url(&app, web.id(), &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
     let page2 = attacker
-        .get(app.url(&login))
+        .get(app.url(&location(&resp)))
         .send()
         .await
         .unwrap()
@@ -774,20 +779,31 @@ async fn pages_and_cookies_are_hardened() {
         .send()
         .await
         .unwrap();
+    // The browser cookie is set where the request is bound to the browser.
+    let csrf_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        csrf_cookie.starts_with("latchkey_csrf=")
+            && csrf_cookie.contains("HttpOnly")
+            && csrf_cookie.contains("SameSite=Lax"),
+        "{csrf_cookie}"
+    );
+    assert!(
+        resp.headers().get("strict-transport-security").is_none(),
+        "http issuer: no HSTS"
+    );
     let resp = b.get(app.url(&location(&resp))).send().await.unwrap();
     let h = resp.headers();
-    assert!(h["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .contains("frame-ancestors 'none'"));
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    // The sign-in form posts to Latchkey and ends in a redirect to the
+    // client: those two targets only.
+    assert!(
+        csp.ends_with("form-action 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["cache-control"], "no-store");
-    let csrf_cookie = h["set-cookie"].to_str().unwrap();
-    assert!(
-        csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Lax"),
-        "{csrf_cookie}"
-    );
     let page = resp.text().await.unwrap();
     let resp = b
         .post(app.url("/login"))
@@ -812,6 +828,13 @@ async fn pages_and_cookies_are_hardened() {
         "{session}"
     );
     assert!(!session.contains("Secure"), "http issuer: no Secure flag");
+
+    let account = api().get(app.url("/login")).send().await.unwrap();
+    let csp = account.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.ends_with("form-action 'self'"), "{csp}");
 
     // Unknown routes answer JSON, not a framework page.
     let resp = api().get(app.url("/nope")).send().await.unwrap();
@@ -896,4 +919,178 @@ async fn a_deleted_user_or_ended_session_gets_no_tokens() {
         .unwrap();
     let resp = redeem(&app, &web, &code, &verifier).await;
     assert_oauth_error(resp, 400, "invalid_grant").await;
+}
+
+/// Session swap: a pending authorization request belongs to the browser
+/// that started it. Another browser presenting its id gets an error page
+/// and can neither sign in for it nor see its sign-in page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_request_belongs_to_the_browser_that_started_it() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    app.add_user("bob").await;
+    let web = app.web_client().await;
+    let (_, challenge) = pkce();
+    let attacker = browser();
+    let resp = attacker
+        .get(authorize_url(&app, web.id(), &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let login = location(&resp);
+    assert!(login.starts_with("/login?req="), "{login}");
+    let req = param(&format!("http://x{login}"), "req").unwrap();
+
+    // The victim is sent to the attacker's sign-in page.
+    let victim = browser();
+    let resp = victim.get(app.url(&login)).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains("another browser"), "{page}");
+
+    // With a CSRF token of its own (from its own sign-in page), the victim
+    // posts the attacker's request id: refused, and no session is created.
+    let (_, own_challenge) = pkce();
+    let resp = victim
+        .get(authorize_url(&app, web.id(), &own_challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let own = victim
+        .get(app.url(&location(&resp)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = victim
+        .post(app.url("/login"))
+        .form(&[
+            ("req", req.as_str()),
+            ("csrf", hidden(&own, "csrf").as_str()),
+            ("username", "bob"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(
+        resp.headers().get("set-cookie").is_none(),
+        "no session was created"
+    );
+    assert!(resp.headers().get("location").is_none(), "no code issued");
+
+    // The browser that started it still can.
+    let page = attacker
+        .get(app.url(&login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = attacker
+        .post(app.url("/login"))
+        .form(&[
+            ("req", req.as_str()),
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+}
+
+/// Cookie tossing: a CSRF cookie value the server did not issue (planted
+/// by a sibling subdomain, or chosen by an attacker who then asked for a
+/// form token for it) is refused and replaced; the form token computed
+/// for it does not verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csrf_cookie_the_server_did_not_issue_is_refused() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let chosen = "attacker-chosen-value-0123456789abcdefghijklmnopqrstuvwxyz";
+    let cookie = format!("latchkey_csrf={chosen}");
+    let resp = api()
+        .get(app.url("/login"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.starts_with("latchkey_csrf=") && !set.contains(chosen),
+        "a new, server-issued cookie replaces the chosen one: {set}"
+    );
+    let page = resp.text().await.unwrap();
+    let resp = api()
+        .post(app.url("/login"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403, "login CSRF through a tossed cookie");
+    assert!(resp.headers().get("set-cookie").is_none());
+}
+
+/// With an https issuer, cookies are `__Host-` prefixed (Secure, Path=/,
+/// no Domain) and every response carries HSTS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_issuers_use_host_cookies_and_hsts() {
+    let app = TestApp::spawn_with(|c| c.issuer = "https://login.example.test".into()).await;
+    app.add_user("alice").await;
+    let resp = api().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(
+        resp.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let set = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set.starts_with("__Host-latchkey_csrf=")
+            && set.contains("Secure")
+            && set.contains("Path=/")
+            && !set.contains("Domain"),
+        "{set}"
+    );
+    let value = set
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("__Host-latchkey_csrf=")
+        .to_owned();
+    let page = resp.text().await.unwrap();
+    // The unprefixed name is not read.
+    for (name, status) in [("latchkey_csrf", 403), ("__Host-latchkey_csrf", 303)] {
+        let resp = api()
+            .post(app.url("/login"))
+            .header("cookie", format!("{name}={value}"))
+            .form(&[
+                ("csrf", hidden(&page, "csrf").as_str()),
+                ("username", "alice"),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), status, "{name}");
+        if status == 303 {
+            let session = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+            assert!(
+                session.starts_with("__Host-latchkey_session=")
+                    && session.contains("Secure")
+                    && session.contains("Path=/")
+                    && !session.contains("Domain"),
+                "{session}"
+            );
+        }
+    }
 }

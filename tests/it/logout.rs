@@ -473,8 +473,54 @@ async fn the_account_password_page_keeps_this_session_and_ends_the_others() {
     let app = TestApp::spawn().await;
     app.add_user("alice").await;
     let c = rp(&app, None).await;
-    let (laptop, phone) = (browser(), browser());
+    // A public SPA: access tokens only, no refresh token to revoke.
+    let spa = app
+        .add_client(NewClient {
+            name: "SPA".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            public: true,
+            scope: Some("openid".into()),
+            ..NewClient::default()
+        })
+        .await;
+    let ((laptop, jar), phone) = (browser_with_jar(), browser());
     let mine = tokens(&app, &laptop, &c, "alice", "openid offline_access").await;
+    let spa_token = {
+        let (verifier, challenge) = pkce();
+        let resp = laptop
+            .get(authorize_url(
+                &app,
+                spa.id(),
+                &challenge,
+                &[("scope", "openid")],
+            ))
+            .send()
+            .await
+            .unwrap();
+        let next = location(&resp);
+        let back = if next.starts_with("/consent") {
+            approve(&app, &laptop, &next).await
+        } else {
+            next
+        };
+        let resp = api()
+            .post(app.url("/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", spa.id()),
+                ("code", param(&back, "code").unwrap().as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(userinfo(&app, &spa_token).await, 200);
+    let old_cookie = jar_cookie(&jar, &app.url("/"), "latchkey_session").unwrap();
     let theirs = tokens(&app, &phone, &c, "alice", "openid").await;
     let page = laptop
         .get(app.url("/account/password"))
@@ -508,8 +554,26 @@ async fn the_account_password_page_keeps_this_session_and_ends_the_others() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(still_signed_in(&app, &laptop, &c).await);
+    assert!(
+        still_signed_in(&app, &laptop, &c).await,
+        "this browser continues"
+    );
     assert!(!still_signed_in(&app, &phone, &c).await);
+    // ... with a new session cookie: a copy of the old one is worthless.
+    let new_cookie = jar_cookie(&jar, &app.url("/"), "latchkey_session").unwrap();
+    assert_ne!(old_cookie, new_cookie, "the session cookie rotates");
+    let resp = api()
+        .get(app.url("/account/sessions"))
+        .header("cookie", format!("latchkey_session={old_cookie}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "the old cookie is signed out");
+    // Every token issued before the change dies, this browser's included,
+    // also those of a client without refresh tokens.
+    for access in [&spa_token, mine["access_token"].as_str().unwrap()] {
+        assert_eq!(userinfo(&app, access).await, 401);
+    }
     assert_eq!(
         userinfo(&app, theirs["access_token"].as_str().unwrap()).await,
         401

@@ -449,6 +449,20 @@ async fn every_metadata_rule_is_enforced() {
         ),
         // Names, contacts, algorithms.
         (with(json!({"client_name": ""})), "invalid_client_metadata"),
+        // A name that reorders or hides the page around it, or that claims
+        // to be the authorization server itself.
+        (
+            with(json!({"client_name": "Pay\u{202E}moc.knab"})),
+            "invalid_client_metadata",
+        ),
+        (
+            with(json!({"client_name": "My\u{200B}Bank"})),
+            "invalid_client_metadata",
+        ),
+        (
+            with(json!({"client_name": "Latchkey security check"})),
+            "invalid_client_metadata",
+        ),
         (
             with(json!({"contacts": ["not an address"]})),
             "invalid_client_metadata",
@@ -969,16 +983,6 @@ async fn the_admin_api_manages_clients_users_sessions_and_registration_tokens() 
     )
     .await;
     assert_oauth_error(resp, 400, "invalid_client_metadata").await;
-    let iat = initial_token(&app, 1).await;
-    let mut asked = web_metadata();
-    asked["introspect"] = json!(true);
-    let registered = register(&app, &iat, asked).await;
-    assert!(registered.get("introspect").is_none());
-    let rid = registered["client_id"].as_str().unwrap();
-    assert!(
-        !app.core.show_client(rid).await.unwrap().introspect,
-        "a registrant cannot make itself a resource server"
-    );
     // A client made with the CLI's `client add` is managed the same way.
     let cli_client = app.web_client().await;
     let shown: Value = call(M::GET, format!("/admin/clients/{}", cli_client.id()), None)
@@ -1603,4 +1607,78 @@ async fn a_jwks_uri_must_be_https_on_a_public_address_unless_the_operator_allows
         }),
     )
     .await;
+}
+
+/// `introspect` is an operator's setting: a registrant asking for it is
+/// registered without it.
+#[tokio::test]
+async fn a_registrant_cannot_make_itself_a_resource_server() {
+    let app = TestApp::spawn().await;
+    let iat = initial_token(&app, 1).await;
+    let mut asked = web_metadata();
+    asked["introspect"] = json!(true);
+    let registered = register(&app, &iat, asked).await;
+    assert!(registered.get("introspect").is_none());
+    let rid = registered["client_id"].as_str().unwrap();
+    assert!(!app.core.show_client(rid).await.unwrap().introspect);
+}
+
+/// A registrant's name is shown escaped and isolated on the consent page,
+/// as the application's own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_name_is_shown_as_the_applications_own_words() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let iat = initial_token(&app, 1).await;
+    let mut asked = web_metadata();
+    asked["client_name"] = json!("<b>Sign in</b> \"Bank\"");
+    let registered = register(&app, &iat, asked).await;
+    let id = registered["client_id"].as_str().unwrap();
+    let (_, challenge) = pkce();
+    let b = browser();
+    let resp = b
+        .get(authorize_url(&app, id, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let login = location(&resp);
+    let page = b
+        .get(app.url(&login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = b
+        .post(app.url("/login"))
+        .form(&[
+            ("req", hidden(&page, "req").as_str()),
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let consent = location(&resp);
+    assert!(consent.starts_with("/consent"), "{consent}");
+    let page = b
+        .get(app.url(&consent))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<b>Sign in</b>"), "{page}");
+    assert!(
+        page.contains(
+            "<bdi class=\"client-name\">&#60;b&#62;Sign in&#60;/b&#62; &#34;Bank&#34;</bdi>"
+        ) || page.contains(
+            "<bdi class=\"client-name\">&lt;b&gt;Sign in&lt;/b&gt; &quot;Bank&quot;</bdi>"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("the name the application gives itself"));
 }

@@ -174,6 +174,28 @@ pub fn browser() -> reqwest::Client {
         .expect("client")
 }
 
+/// A browser whose cookie jar the test can read.
+pub fn browser_with_jar() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    (client, jar)
+}
+
+/// The value of cookie `name` that `jar` would send to `url`.
+pub fn jar_cookie(jar: &reqwest::cookie::Jar, url: &str, name: &str) -> Option<String> {
+    use reqwest::cookie::CookieStore;
+    let header = jar.cookies(&url.parse().unwrap())?;
+    header
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
 /// An HTTP client for API calls: no cookies, no redirects. One shared
 /// client, since building one loads the system's CA certificates; without
 /// a connection pool, because each test runs its own runtime and a pooled

@@ -114,14 +114,18 @@ impl Latchkey {
     }
 
     /// The account page's password change: the current password must be
-    /// right; every other session ends and every refresh family dies.
+    /// right. Every session of the user ends, this one included, and every
+    /// refresh family dies, so no token issued before the change survives
+    /// it (an access token carries its session). This browser stays signed
+    /// in with a new session: the returned cookie value replaces its old
+    /// one, which an attacker may have copied.
     pub async fn change_own_password(
         &self,
-        user: &User,
-        current_session: &str,
+        me: &crate::authorize::SignedIn,
         current: String,
         new: String,
-    ) -> Result<(), AdminError> {
+    ) -> Result<String, AdminError> {
+        let user = &me.user;
         if !self
             .passwords
             .verify(current, Some(user.password_hash.clone()))
@@ -133,25 +137,24 @@ impl Latchkey {
         let now = self.now();
         self.store.set_password(&user.id, &hash, now).await?;
         self.caches.forget_user(&user.id);
-        let others: Vec<String> = self
-            .store
-            .list_user_sessions(&user.id)
-            .await?
-            .into_iter()
-            .filter(|s| s.is_active() && s.id != current_session)
-            .map(|s| s.id)
-            .collect();
-        self.end_sessions(&user.id, Some(others), true, "password changed")
+        self.end_sessions(&user.id, None, true, "password changed")
+            .await?;
+        let ip = me.session.ip.as_deref().unwrap_or("unknown");
+        let (cookie, session) = self
+            .open_session(&user.id, ip, me.session.user_agent.as_deref())
             .await?;
         self.audit(Event {
             kind: "password_changed",
             user_id: Some(&user.id),
             client_id: None,
             ip: None,
-            detail: "by the user; other sessions ended, refresh families revoked".into(),
+            detail: format!(
+                "by the user; every session and token ended, this browser continues as session {}",
+                session.id
+            ),
         })
         .await;
-        Ok(())
+        Ok(cookie)
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>, AdminError> {
@@ -246,10 +249,8 @@ impl Latchkey {
         &self,
         new: NewClient,
     ) -> Result<(Client, Option<String>), AdminError> {
-        let name = new.name.trim();
-        if name.is_empty() || name.len() > 200 {
-            return Err(AdminError::Invalid("name must be 1-200 characters".into()));
-        }
+        let name = latchkey_protocol::types::check_display_name(&new.name, false)
+            .map_err(|e| AdminError::Invalid(format!("name {e}")))?;
         let mut grant_types = Vec::new();
         for g in &new.grant_types {
             let g = GrantType::parse(g)

@@ -40,12 +40,33 @@ pub struct ConsentView {
     pub client_name: String,
     pub scopes: Vec<String>,
     pub username: String,
+    /// The client's redirect origin: the consent form's answer goes there.
+    pub form_target: Option<String>,
+}
+
+/// Where a request being decided comes from: a fresh `/authorize` from
+/// this browser, or a stored pending request already bound to it.
+#[derive(Clone, Copy)]
+enum Pending<'a> {
+    New { browser: &'a str },
+    Stored(&'a PendingAuthorization),
 }
 
 /// A request whose client and redirect URI have been checked.
-struct Checked {
+pub(crate) struct Checked {
     client: Client,
     request: AuthorizationRequest,
+}
+
+impl Checked {
+    pub(crate) fn client_name(&self) -> &str {
+        &self.client.name
+    }
+
+    /// Where a form that resumes this request ends up (a CSP source).
+    pub(crate) fn form_target(&self) -> Option<String> {
+        self.request.redirect_uri.csp_source()
+    }
 }
 
 impl Latchkey {
@@ -73,46 +94,63 @@ impl Latchkey {
         }
     }
 
-    /// `GET|POST /authorize`.
+    /// `GET|POST /authorize`. `browser` is the id of the browser asking
+    /// (its CSRF cookie): a request that needs the user is bound to it.
     pub async fn authorize(
         &self,
         params: &Params,
         signed_in: Option<&SignedIn>,
+        browser: &str,
     ) -> AuthorizeOutcome {
         let checked = match self.check(params).await {
             Ok(c) => c,
             Err(outcome) => return outcome,
         };
-        let result = self.proceed(&checked, params, signed_in, None).await;
-        self.settle(result, &checked)
-    }
-
-    /// Resumes a pending request after the user signed in for it.
-    pub async fn resume(&self, pending_id: &str, signed_in: &SignedIn) -> AuthorizeOutcome {
-        let (pending, params, checked) = match self.load_pending(pending_id).await {
-            Ok(x) => x,
-            Err(outcome) => return outcome,
-        };
         let result = self
-            .proceed(&checked, &params, Some(signed_in), Some(&pending))
+            .proceed(&checked, params, signed_in, Pending::New { browser })
             .await;
         self.settle(result, &checked)
     }
 
-    /// What the consent page for a pending request shows; the session must
-    /// be the one that signed in for it.
+    /// Resumes a pending request after the user signed in for it.
+    pub async fn resume(
+        &self,
+        pending_id: &str,
+        signed_in: &SignedIn,
+        browser: &str,
+    ) -> AuthorizeOutcome {
+        let (pending, params, checked) = match self.load_pending(pending_id, browser).await {
+            Ok(x) => x,
+            Err(outcome) => return outcome,
+        };
+        let result = self
+            .proceed(
+                &checked,
+                &params,
+                Some(signed_in),
+                Pending::Stored(&pending),
+            )
+            .await;
+        self.settle(result, &checked)
+    }
+
+    /// What the consent page for a pending request shows; the browser must
+    /// be the one that started it and the session the one that signed in
+    /// for it.
     pub async fn consent_view(
         &self,
         pending_id: &str,
         signed_in: Option<&SignedIn>,
+        browser: &str,
     ) -> Result<ConsentView, AuthorizeOutcome> {
-        let (pending, _, checked) = self.load_pending(pending_id).await?;
+        let (pending, _, checked) = self.load_pending(pending_id, browser).await?;
         let signed_in = Self::session_for(&pending, signed_in)?;
         Ok(ConsentView {
             pending_id: pending.id,
             client_name: checked.client.name.clone(),
             scopes: checked.request.scope.iter().map(str::to_owned).collect(),
             username: signed_in.user.username.clone(),
+            form_target: checked.form_target(),
         })
     }
 
@@ -122,8 +160,9 @@ impl Latchkey {
         pending_id: &str,
         signed_in: Option<&SignedIn>,
         approve: bool,
+        browser: &str,
     ) -> AuthorizeOutcome {
-        let (pending, _, checked) = match self.load_pending(pending_id).await {
+        let (pending, _, checked) = match self.load_pending(pending_id, browser).await {
             Ok(x) => x,
             Err(outcome) => return outcome,
         };
@@ -190,9 +229,13 @@ impl Latchkey {
         })
     }
 
-    async fn load_pending(
+    /// A pending request, if it is still open and was started by this
+    /// browser (another browser presenting its id, a session swap, is
+    /// refused before anything happens).
+    pub(crate) async fn load_pending(
         &self,
         pending_id: &str,
+        browser: &str,
     ) -> Result<(PendingAuthorization, Params, Checked), AuthorizeOutcome> {
         let expired = || {
             AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
@@ -207,6 +250,12 @@ impl Latchkey {
             Ok(_) => return Err(expired()),
             Err(e) => return Err(AuthorizeOutcome::ErrorPage(CoreError::from(e).to_oauth())),
         };
+        if pending.browser_hash.as_deref() != Some(self.csrf.browser_hash(browser).as_str()) {
+            return Err(AuthorizeOutcome::ErrorPage(OAuthError::new(
+                ErrorCode::AccessDenied,
+                "this sign-in request was started in another browser; return to the application and start again",
+            )));
+        }
         let params =
             Params::parse(pending.query.as_bytes()).map_err(AuthorizeOutcome::ErrorPage)?;
         let checked = self.check(&params).await?;
@@ -260,8 +309,12 @@ impl Latchkey {
         checked: &Checked,
         params: &Params,
         signed_in: Option<&SignedIn>,
-        pending: Option<&PendingAuthorization>,
+        pending: Pending<'_>,
     ) -> Result<AuthorizeOutcome, CoreError> {
+        let (pending, browser) = match pending {
+            Pending::New { browser } => (None, Some(browser)),
+            Pending::Stored(p) => (Some(p), None),
+        };
         let req = &checked.request;
         let now = self.now();
         // Signed in for this very request (after the login page)?
@@ -283,7 +336,7 @@ impl Latchkey {
             }
             let pending_id = match pending {
                 Some(p) => p.id.clone(),
-                None => self.create_pending(checked, params, None).await?,
+                None => self.create_pending(checked, params, None, browser).await?,
             };
             return Ok(AuthorizeOutcome::Login { pending_id });
         };
@@ -304,7 +357,7 @@ impl Latchkey {
             let pending_id = match pending {
                 Some(p) => p.id.clone(),
                 None => {
-                    self.create_pending(checked, params, Some(&signed_in.session.id))
+                    self.create_pending(checked, params, Some(&signed_in.session.id), browser)
                         .await?
                 }
             };
@@ -321,6 +374,7 @@ impl Latchkey {
         checked: &Checked,
         params: &Params,
         session_id: Option<&str>,
+        browser: Option<&str>,
     ) -> Result<String, CoreError> {
         let now = self.now();
         let pending = PendingAuthorization {
@@ -328,6 +382,7 @@ impl Latchkey {
             client_id: checked.client.id.clone(),
             query: params.to_query(),
             session_id: session_id.map(str::to_owned),
+            browser_hash: browser.map(|b| self.csrf.browser_hash(b)),
             created_at: now,
             expires_at: now + self.settings.pending_ttl,
         };

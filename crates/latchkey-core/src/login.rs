@@ -24,6 +24,8 @@ pub struct LoginView {
     pub client_name: Option<String>,
     /// The request's `login_hint`, to pre-fill the username.
     pub login_hint: Option<String>,
+    /// The client's redirect origin: a successful sign-in ends up there.
+    pub form_target: Option<String>,
 }
 
 #[derive(Debug)]
@@ -37,26 +39,50 @@ pub enum LoginOutcome {
     Failed,
     /// Too many failures: try again after this many seconds.
     Throttled { wait_secs: i64 },
+    /// The pending request is unknown, expired or was started in another
+    /// browser: nothing was checked and no session created.
+    Refused(AuthorizeOutcome),
 }
 
 impl Latchkey {
-    /// The sign-in page's details; an unknown or expired request shows a
-    /// plain page (the POST will then explain).
-    pub async fn login_view(&self, pending_id: &str) -> LoginView {
-        let Ok(Some(pending)) = self.store.find_pending(pending_id).await else {
-            return LoginView::default();
+    /// A new browser session for a user who just proved who they are;
+    /// returns the cookie value (only its hash is stored) and the session.
+    pub(crate) async fn open_session(
+        &self,
+        user_id: &str,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) -> Result<(String, BrowserSession), CoreError> {
+        let now = self.now();
+        let cookie = self.random.secret();
+        let session = BrowserSession {
+            id: self.random.id(),
+            user_id: user_id.to_owned(),
+            token_hash: token_hash(&cookie),
+            created_at: now,
+            last_seen_at: now,
+            auth_time: now,
+            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+            ip: Some(ip.to_owned()),
+            ended_at: None,
         };
-        let hint = latchkey_protocol::Params::parse(pending.query.as_bytes())
-            .ok()
-            .and_then(|p| p.get("login_hint").map(str::to_owned));
-        let client_name = match self.store.find_client(&pending.client_id).await {
-            Ok(Some(c)) => Some(c.name),
-            _ => None,
-        };
-        LoginView {
-            client_name,
-            login_hint: hint,
-        }
+        self.store.insert_session(&session).await?;
+        Ok((cookie, session))
+    }
+
+    /// The sign-in page's details for a pending request this browser
+    /// started; any other request gets an error page.
+    pub async fn login_view(
+        &self,
+        pending_id: &str,
+        browser: &str,
+    ) -> Result<LoginView, AuthorizeOutcome> {
+        let (_, params, checked) = self.load_pending(pending_id, browser).await?;
+        Ok(LoginView {
+            client_name: Some(checked.client_name().to_owned()),
+            login_hint: params.get("login_hint").map(str::to_owned),
+            form_target: checked.form_target(),
+        })
     }
 
     /// `POST /login` for a pending authorization request.
@@ -65,7 +91,13 @@ impl Latchkey {
         pending_id: Option<&str>,
         attempt: LoginAttempt,
         previous: Option<&SignedIn>,
+        browser: &str,
     ) -> Result<LoginOutcome, CoreError> {
+        if let Some(id) = pending_id {
+            if let Err(refused) = self.load_pending(id, browser).await {
+                return Ok(LoginOutcome::Refused(refused));
+            }
+        }
         let now = self.now();
         let wait = self.throttle.wait_secs(&attempt.username, &attempt.ip, now);
         if wait > 0 {
@@ -100,19 +132,9 @@ impl Latchkey {
         if let Some(prev) = previous {
             self.store.end_session(&prev.session.id, now).await?;
         }
-        let cookie = self.random.secret();
-        let session = BrowserSession {
-            id: self.random.id(),
-            user_id: user.id.clone(),
-            token_hash: token_hash(&cookie),
-            created_at: now,
-            last_seen_at: now,
-            auth_time: now,
-            user_agent: attempt.user_agent.map(|ua| ua.chars().take(256).collect()),
-            ip: Some(attempt.ip.clone()),
-            ended_at: None,
-        };
-        self.store.insert_session(&session).await?;
+        let (cookie, session) = self
+            .open_session(&user.id, &attempt.ip, attempt.user_agent.as_deref())
+            .await?;
         self.audit(Event {
             kind: "login",
             user_id: Some(&user.id),
@@ -134,7 +156,7 @@ impl Latchkey {
             .attach_session(pending_id, &signed_in.session.id)
             .await?;
         let next = if attached {
-            self.resume(pending_id, &signed_in).await
+            self.resume(pending_id, &signed_in, browser).await
         } else {
             AuthorizeOutcome::ErrorPage(latchkey_protocol::OAuthError::invalid_request(
                 "this sign-in request has expired; return to the application and start again",

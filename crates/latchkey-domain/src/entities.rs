@@ -170,6 +170,9 @@ pub struct PendingAuthorization {
     pub query: String,
     /// The session that signed in for this request, once one has.
     pub session_id: Option<String>,
+    /// SHA-256 of the id of the browser that started the request: only
+    /// that browser may sign in or consent for it.
+    pub browser_hash: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }

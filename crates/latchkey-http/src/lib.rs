@@ -98,12 +98,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(error::not_found));
 }
 
-/// Headers every response carries.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// Headers every response carries; with an https issuer also HSTS, so a
+/// browser that has seen Latchkey once never sends its cookies or forms
+/// over plain http again.
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
-        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::REFERRER_POLICY, "no-referrer"));
+    if https {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"))
+    } else {
+        headers
+    }
 }
 
 /// `GET /readyz`: 200 when the database, the keys and (if configured) the

@@ -44,7 +44,6 @@ pub const RESPONSE_TYPE_CODE: &str = "code";
 
 const MAX_URIS: usize = 20;
 const MAX_CONTACTS: usize = 10;
-const MAX_NAME: usize = 200;
 const MAX_URI_LEN: usize = 2048;
 const MAX_JWKS_BYTES: usize = 16 * 1024;
 const MAX_JWKS_KEYS: usize = 10;
@@ -282,15 +281,11 @@ impl ClientMetadata {
 
         let client_name = match &self.client_name {
             None => None,
-            Some(n) => {
-                let n = n.trim();
-                if n.is_empty() || n.chars().count() > MAX_NAME || n.chars().any(char::is_control) {
-                    return Err(metadata_error(
-                        "client_name must be 1-200 characters without control characters",
-                    ));
-                }
-                Some(n.to_owned())
-            }
+            Some(n) => Some(
+                crate::types::check_display_name(n, true)
+                    .map_err(|e| metadata_error(format!("client_name {e}")))?
+                    .to_owned(),
+            ),
         };
 
         let mut contacts = Vec::new();

@@ -177,6 +177,22 @@ impl RedirectUri {
         // Checked at parse time.
         url::Url::parse(&self.0).expect("a RedirectUri is always a valid URL")
     }
+
+    /// Where this URI points, as a Content-Security-Policy source: the
+    /// origin (`https://app.example.com:8443`), or the scheme alone
+    /// (`com.example.app:`) for a private-use scheme. Only characters a
+    /// CSP source may hold come out, so it cannot add a directive.
+    pub fn csp_source(&self) -> Option<String> {
+        let url = self.url();
+        let source = match url.origin() {
+            url::Origin::Tuple(..) => url.origin().ascii_serialization(),
+            url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+        };
+        source
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.:/[]".contains(&b))
+            .then_some(source)
+    }
 }
 
 /// One scope token (RFC 6749 §3.3): `%x21 / %x23-5B / %x5D-7E`, at least one.
@@ -379,5 +395,117 @@ mod tests {
             let e = Scope::parse(bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidScope, "{bad:?}");
         }
+    }
+}
+
+/// Why a name an application gives itself cannot be shown to users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisplayNameError {
+    /// Empty, or longer than 200 characters.
+    Length,
+    /// Control, bidirectional-override, zero-width or separator characters:
+    /// they let a name reorder or hide the text around it on a page
+    /// (U+202E turns "moc.knab" into "bank.com").
+    Invisible,
+    /// It names Latchkey itself, as if the page were not the application's.
+    Impersonation,
+}
+
+impl std::fmt::Display for DisplayNameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DisplayNameError::Length => "must be 1-200 characters",
+            DisplayNameError::Invisible => {
+                "must not contain control, bidirectional, zero-width or separator characters"
+            }
+            DisplayNameError::Impersonation => "must not name this authorization server",
+        })
+    }
+}
+
+/// Whether `c` changes how the text around it is shown without being seen.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}')
+}
+
+/// Checks a client's display name (`client_name`). With `registrant`, the
+/// name comes from someone the operator does not vouch for, and may not
+/// claim to be Latchkey.
+pub fn check_display_name(name: &str, registrant: bool) -> Result<&str, DisplayNameError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(DisplayNameError::Length);
+    }
+    if name.chars().any(is_invisible) {
+        return Err(DisplayNameError::Invisible);
+    }
+    if registrant && name.to_lowercase().contains("latchkey") {
+        return Err(DisplayNameError::Impersonation);
+    }
+    Ok(name)
+}
+
+#[cfg(test)]
+mod display_name_tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_give_their_origin_as_a_csp_source() {
+        let src = |s: &str| RedirectUri::parse(s).unwrap().csp_source();
+        assert_eq!(
+            src("https://app.example.com:8443/cb?x=1").as_deref(),
+            Some("https://app.example.com:8443")
+        );
+        assert_eq!(
+            src("http://127.0.0.1:9/callback").as_deref(),
+            Some("http://127.0.0.1:9")
+        );
+        assert_eq!(src("http://[::1]/cb").as_deref(), Some("http://[::1]"));
+        assert_eq!(
+            src("com.example.app:/cb").as_deref(),
+            Some("com.example.app:")
+        );
+    }
+
+    #[test]
+    fn names_that_hide_or_impersonate_are_refused() {
+        assert_eq!(check_display_name(" My app ", true), Ok("My app"));
+        assert_eq!(
+            check_display_name("Приложение 日本", true),
+            Ok("Приложение 日本")
+        );
+        for bad in [
+            "Evil\u{202E}moc.knab",
+            "a\u{200B}b",
+            "a\u{2066}b",
+            "x\u{FEFF}",
+            "x\ny",
+        ] {
+            assert_eq!(
+                check_display_name(bad, false),
+                Err(DisplayNameError::Invisible),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(check_display_name("", true), Err(DisplayNameError::Length));
+        assert_eq!(
+            check_display_name(&"x".repeat(201), true),
+            Err(DisplayNameError::Length)
+        );
+        assert_eq!(
+            check_display_name("LatchKey sign-in", true),
+            Err(DisplayNameError::Impersonation)
+        );
+        assert_eq!(
+            check_display_name("Latchkey admin tool", false),
+            Ok("Latchkey admin tool")
+        );
     }
 }

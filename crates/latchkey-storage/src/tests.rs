@@ -237,6 +237,7 @@ fn pending(id: &str, client_id: &str, expires_at: i64) -> PendingAuthorization {
         client_id: cid(client_id),
         query: "response_type=code&client_id=c1&state=xyz".into(),
         session_id: None,
+        browser_hash: Some("browser-hash".into()),
         created_at: 100,
         expires_at,
     }

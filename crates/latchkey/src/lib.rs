@@ -198,11 +198,12 @@ impl Application {
         let grants = web::Data::new(latchkey_http::GrantRuntime(
             tokio::runtime::Handle::current(),
         ));
+        let https = core.settings.secure_cookies();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(grants.clone())
-                .wrap(latchkey_http::security_headers())
+                .wrap(latchkey_http::security_headers(https))
                 .configure(latchkey_http::configure)
         })
         .listen(listener)?

@@ -30,6 +30,14 @@ async fn run(req: &HttpRequest, app: &Latchkey, params: Params) -> HttpResponse 
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    let outcome = app.authorize(&params, signed_in.as_ref()).await;
-    pages::respond(outcome)
+    // A request that needs the user is bound to this browser: the CSRF
+    // cookie is set here if it had none.
+    let (browser, set) = pages::csrf_binding(req, app);
+    let mut resp = pages::respond(app.authorize(&params, signed_in.as_ref(), &browser).await);
+    if let Some(c) = set {
+        if let Err(e) = resp.add_cookie(&c) {
+            tracing::error!(error = %e, "could not set the browser cookie");
+        }
+    }
+    resp
 }

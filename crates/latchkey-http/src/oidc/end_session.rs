@@ -1,6 +1,5 @@
 //! `GET|POST /logout` (RP-Initiated Logout 1.0) and the confirmation form.
 
-use actix_web::cookie::{time, Cookie};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -9,7 +8,8 @@ use latchkey_core::Latchkey;
 use latchkey_protocol::Params;
 
 use crate::pages::{
-    csrf_binding, csrf_ok, csrf_refused, error_page, page, render, signed_in, SESSION_COOKIE,
+    csrf_binding, csrf_ok, csrf_refused, error_page, page, render, session_cookie_removal,
+    signed_in,
 };
 use crate::request::{query, read_form};
 
@@ -95,10 +95,7 @@ async fn run(req: &HttpRequest, app: &Latchkey, params: Params, confirmed: bool)
                     .finish(),
                 None => render(page(StatusCode::OK), &SignedOutPage),
             };
-            let mut gone = Cookie::new(SESSION_COOKIE, "");
-            gone.set_path("/");
-            gone.set_max_age(time::Duration::ZERO);
-            let _ = resp.add_cookie(&gone);
+            let _ = resp.add_cookie(&session_cookie_removal(app));
             resp
         }
     }

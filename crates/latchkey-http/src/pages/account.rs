@@ -2,7 +2,6 @@
 //! sign-out button for each, and a password change. Every form carries a
 //! CSRF token bound to the browser.
 
-use actix_web::cookie::{time, Cookie};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -11,7 +10,8 @@ use latchkey_core::sessions::SessionView;
 use latchkey_core::Latchkey;
 
 use super::{
-    csrf_binding, csrf_ok, csrf_refused, error_page, page, render, signed_in, SESSION_COOKIE,
+    csrf_binding, csrf_ok, csrf_refused, error_page, page, render, session_cookie,
+    session_cookie_removal, signed_in,
 };
 use crate::request::read_form;
 
@@ -98,10 +98,7 @@ pub async fn end_session(
     }
     if sid == me.session.id {
         let mut resp = see_other("/login");
-        let mut gone = Cookie::new(SESSION_COOKIE, "");
-        gone.set_path("/");
-        gone.set_max_age(time::Duration::ZERO);
-        let _ = resp.add_cookie(&gone);
+        let _ = resp.add_cookie(&session_cookie_removal(&app));
         return resp;
     }
     see_other("/account/sessions")
@@ -152,16 +149,19 @@ pub async fn change_password(
     };
     let current = form.get("current").unwrap_or("").to_owned();
     let new = form.get("new").unwrap_or("").to_owned();
-    match app
-        .change_own_password(&me.user, &me.session.id, current, new)
-        .await
-    {
-        Ok(()) => password_page(
-            &req,
-            &app,
-            StatusCode::OK,
-            Some("Password changed. Your other sessions were signed out."),
-        ),
+    match app.change_own_password(&me, current, new).await {
+        Ok(cookie) => {
+            let mut resp = password_page(
+                &req,
+                &app,
+                StatusCode::OK,
+                Some("Password changed. Your other sessions were signed out."),
+            );
+            if let Err(e) = resp.add_cookie(&session_cookie(&app, cookie)) {
+                tracing::error!(error = %e, "could not set the session cookie");
+            }
+            resp
+        }
         Err(latchkey_core::admin::AdminError::Invalid(m)) => {
             password_page(&req, &app, StatusCode::BAD_REQUEST, Some(&m))
         }

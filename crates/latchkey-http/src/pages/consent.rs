@@ -6,7 +6,10 @@ use askama::Template;
 use latchkey_core::Latchkey;
 use latchkey_protocol::OAuthError;
 
-use super::{csrf_binding, csrf_ok, csrf_refused, error_page, page, render, respond, signed_in};
+use super::{
+    browser_id, csrf_binding, csrf_ok, csrf_refused, error_page, page_posting_to, render, respond,
+    signed_in,
+};
 use crate::request::{query, read_form};
 
 #[derive(Template)]
@@ -33,12 +36,12 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    let view = match app.consent_view(id, session.as_ref()).await {
+    let (browser, set) = csrf_binding(&req, &app);
+    let view = match app.consent_view(id, session.as_ref(), &browser).await {
         Ok(v) => v,
         Err(outcome) => return respond(outcome),
     };
-    let (browser, set) = csrf_binding(&req, &app);
-    let mut b = page(StatusCode::OK);
+    let mut b = page_posting_to(StatusCode::OK, view.form_target.as_deref());
     if let Some(c) = set {
         b.cookie(c);
     }
@@ -82,5 +85,10 @@ pub async fn submit(
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    respond(app.decide_consent(id, session.as_ref(), approve).await)
+    // The CSRF check passed, so the browser has an id this server issued.
+    let browser = browser_id(&req, &app).unwrap_or_default();
+    respond(
+        app.decide_consent(id, session.as_ref(), approve, &browser)
+            .await,
+    )
 }

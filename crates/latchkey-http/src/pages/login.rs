@@ -3,13 +3,13 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use latchkey_core::login::{LoginAttempt, LoginOutcome};
+use latchkey_core::login::{LoginAttempt, LoginOutcome, LoginView};
 use latchkey_core::Latchkey;
 use latchkey_protocol::OAuthError;
 
 use super::{
-    csrf_binding, csrf_ok, csrf_refused, error_page, page, render, respond, session_cookie,
-    signed_in,
+    browser_id, csrf_binding, csrf_ok, csrf_refused, error_page, page_posting_to, render, respond,
+    session_cookie, signed_in,
 };
 use crate::request::{client_ip, header_str, query, read_form};
 
@@ -31,11 +31,12 @@ fn login_page(
     status: StatusCode,
     pending: &str,
     username: &str,
-    client_name: Option<String>,
+    view: LoginView,
     message: Option<String>,
 ) -> HttpResponse {
     let (browser, set) = csrf_binding(req, app);
-    let mut b = page(status);
+    let mut b = page_posting_to(status, view.form_target.as_deref());
+    let client_name = view.client_name;
     if let Some(c) = set {
         b.cookie(c);
     }
@@ -69,6 +70,19 @@ fn pending_id(value: Option<&str>) -> Result<Option<&str>, OAuthError> {
     }
 }
 
+/// What the page shows for the pending request `id` (this browser's only).
+async fn view_for(
+    req: &HttpRequest,
+    app: &Latchkey,
+    id: Option<&str>,
+) -> Result<LoginView, HttpResponse> {
+    let Some(id) = id else {
+        return Ok(LoginView::default());
+    };
+    let browser = browser_id(req, app).unwrap_or_default();
+    app.login_view(id, &browser).await.map_err(respond)
+}
+
 pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
     let params = match query(&req) {
         Ok(p) => p,
@@ -78,19 +92,18 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
         Ok(id) => id,
         Err(e) => return error_page(&e),
     };
-    let view = match id {
-        Some(id) => app.login_view(id).await,
-        None => Default::default(),
+    let view = match view_for(&req, &app, id).await {
+        Ok(v) => v,
+        Err(resp) => return resp,
     };
-    let id = id.unwrap_or("");
-    let hint = view.login_hint.unwrap_or_default();
+    let hint = view.login_hint.clone().unwrap_or_default();
     login_page(
         &req,
         &app,
         StatusCode::OK,
-        id,
+        id.unwrap_or(""),
         &hint,
-        view.client_name,
+        view,
         None,
     )
 }
@@ -126,7 +139,10 @@ pub async fn submit(
             .flatten()
             .map(str::to_owned),
     };
-    match app.login(id, attempt, previous.as_ref()).await {
+    // The CSRF check passed, so the browser has an id this server issued.
+    let browser = browser_id(&req, &app).unwrap_or_default();
+    match app.login(id, attempt, previous.as_ref(), &browser).await {
+        Ok(LoginOutcome::Refused(outcome)) => respond(outcome),
         Ok(LoginOutcome::SignedIn { cookie, next }) => {
             let mut resp = respond(next);
             if let Err(e) = resp.add_cookie(&session_cookie(&app, cookie)) {
@@ -134,26 +150,32 @@ pub async fn submit(
             }
             resp
         }
-        Ok(LoginOutcome::Failed) => login_page(
-            &req,
-            &app,
-            StatusCode::UNAUTHORIZED,
-            id.unwrap_or(""),
-            &username,
-            None,
-            Some("Wrong username or password.".into()),
-        ),
-        Ok(LoginOutcome::Throttled { wait_secs }) => login_page(
-            &req,
-            &app,
-            StatusCode::TOO_MANY_REQUESTS,
-            id.unwrap_or(""),
-            &username,
-            None,
-            Some(format!(
-                "Too many attempts. Try again in {wait_secs} seconds."
-            )),
-        ),
+        Ok(LoginOutcome::Failed) => match view_for(&req, &app, id).await {
+            Ok(view) => login_page(
+                &req,
+                &app,
+                StatusCode::UNAUTHORIZED,
+                id.unwrap_or(""),
+                &username,
+                view,
+                Some("Wrong username or password.".into()),
+            ),
+            Err(resp) => resp,
+        },
+        Ok(LoginOutcome::Throttled { wait_secs }) => match view_for(&req, &app, id).await {
+            Ok(view) => login_page(
+                &req,
+                &app,
+                StatusCode::TOO_MANY_REQUESTS,
+                id.unwrap_or(""),
+                &username,
+                view,
+                Some(format!(
+                    "Too many attempts. Try again in {wait_secs} seconds."
+                )),
+            ),
+            Err(resp) => resp,
+        },
         Err(e) => {
             tracing::error!(error = %e, "sign-in failed");
             error_page(&e.to_oauth())

@@ -3,7 +3,9 @@
 //!
 //! Pages forbid framing and caching; every form carries a CSRF token bound
 //! to the browser's `latchkey_csrf` cookie. Cookies are HttpOnly,
-//! SameSite=Lax, and Secure when the issuer is https.
+//! SameSite=Lax, and when the issuer is https they are Secure and carry the
+//! `__Host-` prefix (the browser then refuses them from any subdomain or
+//! plain-http page, and refuses a `Domain` attribute).
 
 pub mod account;
 pub mod consent;
@@ -17,11 +19,34 @@ use latchkey_core::authorize::{AuthorizeOutcome, SignedIn};
 use latchkey_core::Latchkey;
 use latchkey_protocol::OAuthError;
 
-pub const SESSION_COOKIE: &str = "latchkey_session";
-pub const CSRF_COOKIE: &str = "latchkey_csrf";
+const SESSION_COOKIE: &str = "latchkey_session";
+const CSRF_COOKIE: &str = "latchkey_csrf";
 
-const CSP: &str =
-    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+/// The name of a cookie on this server: `__Host-` prefixed under https.
+fn cookie_name(app: &Latchkey, base: &'static str) -> &'static str {
+    match (app.settings.secure_cookies(), base) {
+        (true, SESSION_COOKIE) => "__Host-latchkey_session",
+        (true, _) => "__Host-latchkey_csrf",
+        (false, _) => base,
+    }
+}
+
+pub fn session_cookie_name(app: &Latchkey) -> &'static str {
+    cookie_name(app, SESSION_COOKIE)
+}
+
+/// A cookie that deletes the browser's session cookie.
+pub fn session_cookie_removal(app: &Latchkey) -> Cookie<'static> {
+    let mut gone = cookie(app, session_cookie_name(app), String::new(), 0);
+    gone.set_max_age(time::Duration::ZERO);
+    gone
+}
+
+/// Forms may post only to Latchkey itself (`form-action 'self'`); a page
+/// whose form ends in a redirect to the client also names the client's
+/// redirect origin, since browsers apply `form-action` to the redirects
+/// that follow a submission.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -32,10 +57,19 @@ struct ErrorPage<'a> {
 
 /// A response builder for an HTML page with the page headers set.
 pub fn page(status: StatusCode) -> HttpResponseBuilder {
+    page_posting_to(status, None)
+}
+
+/// A page whose form, once Latchkey has answered it, redirects the browser
+/// to `target` (a CSP source: the client's redirect origin).
+pub fn page_posting_to(status: StatusCode, target: Option<&str>) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
     b.content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
         .insert_header((header::CACHE_CONTROL, "no-store"));
+    match target {
+        Some(t) => b.insert_header((header::CONTENT_SECURITY_POLICY, format!("{CSP} {t}"))),
+        None => b.insert_header((header::CONTENT_SECURITY_POLICY, CSP)),
+    };
     b
 }
 
@@ -86,7 +120,7 @@ pub async fn signed_in(
     req: &HttpRequest,
     app: &Latchkey,
 ) -> Result<Option<SignedIn>, HttpResponse> {
-    let cookie = req.cookie(SESSION_COOKIE);
+    let cookie = req.cookie(session_cookie_name(app));
     app.current_session(cookie.as_ref().map(|c| c.value()))
         .await
         .map_err(|e| {
@@ -95,7 +129,7 @@ pub async fn signed_in(
         })
 }
 
-fn cookie<'c>(app: &Latchkey, name: &'c str, value: String, max_age_secs: i64) -> Cookie<'c> {
+fn cookie(app: &Latchkey, name: &'static str, value: String, max_age_secs: i64) -> Cookie<'static> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
@@ -106,28 +140,40 @@ fn cookie<'c>(app: &Latchkey, name: &'c str, value: String, max_age_secs: i64) -
 }
 
 pub fn session_cookie(app: &Latchkey, value: String) -> Cookie<'static> {
-    cookie(app, SESSION_COOKIE, value, app.settings.session_ttl)
+    cookie(
+        app,
+        session_cookie_name(app),
+        value,
+        app.settings.session_ttl,
+    )
 }
 
-/// The browser's CSRF cookie value, and a cookie to set when it had none.
+/// The browser's id (its CSRF cookie's value, one the server issued), and a
+/// cookie to set when it had none or one the server did not issue.
 pub fn csrf_binding(req: &HttpRequest, app: &Latchkey) -> (String, Option<Cookie<'static>>) {
-    match req.cookie(CSRF_COOKIE) {
-        Some(c) if c.value().len() >= 32 && c.value().len() <= 128 => (c.value().to_owned(), None),
-        _ => {
-            let value = app.random.secret();
+    match browser_id(req, app) {
+        Some(value) => (value, None),
+        None => {
+            let value = app.csrf.issue_browser(&app.random.secret());
             (
                 value.clone(),
-                Some(cookie(app, CSRF_COOKIE, value, 24 * 3600)),
+                Some(cookie(app, cookie_name(app, CSRF_COOKIE), value, 24 * 3600)),
             )
         }
     }
 }
 
+/// The browser's id, if its CSRF cookie is one this server issued.
+pub fn browser_id(req: &HttpRequest, app: &Latchkey) -> Option<String> {
+    req.cookie(cookie_name(app, CSRF_COOKIE))
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() <= 128 && app.csrf.is_issued(v))
+}
+
 /// Whether a form's CSRF token fits this browser and this form.
 pub fn csrf_ok(req: &HttpRequest, app: &Latchkey, purpose: &str, presented: Option<&str>) -> bool {
-    let browser = req.cookie(CSRF_COOKIE);
     app.csrf
-        .verify(browser.as_ref().map(|c| c.value()), purpose, presented)
+        .verify(browser_id(req, app).as_deref(), purpose, presented)
 }
 
 pub fn csrf_refused() -> HttpResponse {

@@ -15,6 +15,8 @@ pub struct Model {
     pub query: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub session_id: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub browser_hash: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -31,6 +33,7 @@ impl Model {
             client_id: parse_client_id("pending_authorizations", "client_id", &self.client_id)?,
             query: self.query,
             session_id: self.session_id,
+            browser_hash: self.browser_hash,
             created_at: self.created_at,
             expires_at: self.expires_at,
         })
@@ -42,6 +45,7 @@ impl Model {
             client_id: Set(p.client_id.as_str().to_owned()),
             query: Set(p.query.clone()),
             session_id: Set(p.session_id.clone()),
+            browser_hash: Set(p.browser_hash.clone()),
             created_at: Set(p.created_at),
             expires_at: Set(p.expires_at),
         }
