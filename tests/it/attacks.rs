@@ -1094,3 +1094,148 @@ async fn https_issuers_use_host_cookies_and_hsts() {
         }
     }
 }
+
+/// CORS: a browser app's origin is answered only where it needs to be
+/// (token, revocation, userinfo, JWKS, discovery), only if a client
+/// registered it, and at `/token` and `/revoke` only for that client's own
+/// requests. No other origin and no other endpoint ever gets CORS headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_answers_only_registered_origins_where_browsers_need_it() {
+    const SPA: &str = "https://spa.example.com";
+    const EVIL: &str = "https://evil.example.com";
+    let app = TestApp::spawn().await;
+    let spa = app
+        .core
+        .admin_create_client(
+            &latchkey_protocol::registration::ClientMetadata::from_json(
+                serde_json::json!({
+                    "client_name": "SPA",
+                    "redirect_uris": ["https://spa.example.com/cb"],
+                    "token_endpoint_auth_method": "none",
+                    "allowed_cors_origins": [SPA],
+                })
+                .to_string()
+                .as_bytes(),
+            )
+            .unwrap(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    let web = app.web_client().await;
+    let acao = |resp: &reqwest::Response| {
+        resp.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // Preflights.
+    for (path, method) in [
+        ("/token", "POST"),
+        ("/revoke", "POST"),
+        ("/userinfo", "GET"),
+        ("/jwks", "GET"),
+        ("/.well-known/openid-configuration", "GET"),
+    ] {
+        let pre = |origin: &'static str| {
+            api()
+                .request(reqwest::Method::OPTIONS, app.url(path))
+                .header("origin", origin)
+                .header("access-control-request-method", method)
+                .header(
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                )
+                .send()
+        };
+        let resp = pre(SPA).await.unwrap();
+        assert_eq!(resp.status(), 204, "{path}");
+        assert_eq!(acao(&resp).as_deref(), Some(SPA), "{path}");
+        let methods = resp.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap();
+        assert!(methods.contains(method), "{path}: {methods}");
+        assert!(resp
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none());
+        let resp = pre(EVIL).await.unwrap();
+        assert_eq!(acao(&resp), None, "{path}: unregistered origin");
+    }
+
+    // The SPA's own token request (its error included) is readable by it;
+    // another client's request from the SPA's origin is not.
+    let own = api()
+        .post(app.url("/token"))
+        .header("origin", SPA)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", spa.client_id.as_str()),
+            ("code", "nope"),
+            ("redirect_uri", "https://spa.example.com/cb"),
+            ("code_verifier", "a".repeat(43).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acao(&own).as_deref(), Some(SPA));
+    assert_eq!(own.headers()["vary"], "Origin");
+    let other = api()
+        .post(app.url("/token"))
+        .header("origin", SPA)
+        .basic_auth(web.id(), web.secret.as_deref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acao(&other), None, "another client's token answer");
+    let evil = api()
+        .post(app.url("/token"))
+        .header("origin", EVIL)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", spa.client_id.as_str()),
+            ("code", "nope"),
+            ("redirect_uri", "https://spa.example.com/cb"),
+            ("code_verifier", "a".repeat(43).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acao(&evil), None);
+
+    for path in ["/jwks", "/.well-known/openid-configuration", "/userinfo"] {
+        let resp = api()
+            .get(app.url(path))
+            .header("origin", SPA)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(acao(&resp).as_deref(), Some(SPA), "{path}");
+        let resp = api()
+            .get(app.url(path))
+            .header("origin", EVIL)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(acao(&resp), None, "{path}");
+    }
+    // Endpoints a browser app never calls from script get nothing.
+    for (method, path) in [
+        (reqwest::Method::GET, "/authorize"),
+        (reqwest::Method::POST, "/introspect"),
+        (reqwest::Method::POST, "/register"),
+        (reqwest::Method::GET, "/login"),
+        (reqwest::Method::GET, "/admin/clients"),
+        (reqwest::Method::OPTIONS, "/introspect"),
+    ] {
+        let resp = api()
+            .request(method, app.url(path))
+            .header("origin", SPA)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(acao(&resp), None, "{path}");
+    }
+}

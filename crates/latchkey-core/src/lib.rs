@@ -11,6 +11,7 @@ pub mod admin;
 mod assertion;
 pub mod audit;
 pub mod authorize;
+pub mod cors;
 pub mod csrf;
 pub mod discovery;
 pub mod end_session;
@@ -111,6 +112,25 @@ impl Latchkey {
         self.clock.unix()
     }
 
+    /// A client, from the one-second copy when there is one (see
+    /// [`Caches`]).
+    pub(crate) async fn client_copy(
+        &self,
+        id: &latchkey_protocol::ClientId,
+    ) -> Result<Option<Arc<latchkey_domain::Client>>, CoreError> {
+        if let Some(c) = self.caches.clients.get(id.as_str()) {
+            return Ok(Some(c));
+        }
+        let Some(c) = self.store.find_client(id).await? else {
+            return Ok(None);
+        };
+        let c = Arc::new(c);
+        self.caches
+            .clients
+            .insert(id.as_str().to_owned(), c.clone());
+        Ok(Some(c))
+    }
+
     /// A user, from the one-second copy when there is one (see [`Caches`]).
     pub(crate) async fn user_copy(
         &self,
@@ -140,6 +160,8 @@ pub struct Caches {
     /// resource server polling introspection or userinfo with the same
     /// token pays for the signature once. Cleared when the key set changes.
     pub verified: moka::sync::Cache<[u8; 32], Arc<latchkey_protocol::claims::AccessTokenClaims>>,
+    /// Every client's `allowed_cors_origins`, as one set (one entry).
+    pub cors_origins: moka::sync::Cache<(), Arc<std::collections::HashSet<String>>>,
 }
 
 impl Caches {
@@ -159,12 +181,17 @@ impl Caches {
                 .max_capacity(50_000)
                 .time_to_live(std::time::Duration::from_secs(300))
                 .build(),
+            cors_origins: moka::sync::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(Self::TTL)
+                .build(),
         }
     }
 
     /// Forgets a client at once (this instance changed or deleted it).
     pub fn forget_client(&self, id: &str) {
         self.clients.invalidate(id);
+        self.cors_origins.invalidate_all();
     }
 
     pub fn forget_user(&self, id: &str) {

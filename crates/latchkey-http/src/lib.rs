@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod cors;
 pub mod error;
 pub mod oauth2;
 pub mod oidc;
@@ -18,8 +19,8 @@ pub mod openapi;
 pub mod pages;
 mod request;
 
-use actix_web::http::header;
-use actix_web::middleware::DefaultHeaders;
+use actix_web::http::{header, Method};
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::web;
 
 pub use latchkey_core::Latchkey;
@@ -41,22 +42,45 @@ pub struct GrantRuntime(pub tokio::runtime::Handle);
 
 /// Mounts every Latchkey route. Used by the server binary and by the tests.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Browser apps may call these from script (see `cors`).
+    let preflight = |methods: &'static str| {
+        web::method(Method::OPTIONS).to(move |req, app| cors::preflight(req, app, methods))
+    };
     cfg.service(
         web::resource("/.well-known/openid-configuration")
-            .route(web::get().to(oidc::discovery::openid_configuration)),
+            .wrap(from_fn(cors::any_client))
+            .route(web::get().to(oidc::discovery::openid_configuration))
+            .route(preflight("GET")),
     )
     .service(
         web::resource("/.well-known/oauth-authorization-server")
-            .route(web::get().to(oidc::discovery::openid_configuration)),
+            .wrap(from_fn(cors::any_client))
+            .route(web::get().to(oidc::discovery::openid_configuration))
+            .route(preflight("GET")),
     )
-    .service(web::resource("/jwks").route(web::get().to(oidc::jwks::jwks)))
+    .service(
+        web::resource("/jwks")
+            .wrap(from_fn(cors::any_client))
+            .route(web::get().to(oidc::jwks::jwks))
+            .route(preflight("GET")),
+    )
     .service(
         web::resource("/authorize")
             .route(web::get().to(oauth2::authorize::get))
             .route(web::post().to(oauth2::authorize::post)),
     )
-    .service(web::resource("/token").route(web::post().to(oauth2::token::token)))
-    .service(web::resource("/revoke").route(web::post().to(oauth2::revoke::revoke)))
+    .service(
+        web::resource("/token")
+            .wrap(from_fn(cors::per_client))
+            .route(web::post().to(oauth2::token::token))
+            .route(preflight("POST")),
+    )
+    .service(
+        web::resource("/revoke")
+            .wrap(from_fn(cors::per_client))
+            .route(web::post().to(oauth2::revoke::revoke))
+            .route(preflight("POST")),
+    )
     .service(web::resource("/introspect").route(web::post().to(oauth2::introspect::introspect)))
     .service(
         web::resource("/logout")
@@ -77,8 +101,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/sessions/{id}").route(web::delete().to(api::sessions::delete)))
     .service(
         web::resource("/userinfo")
+            .wrap(from_fn(cors::any_client))
             .route(web::get().to(oidc::userinfo::userinfo))
-            .route(web::post().to(oidc::userinfo::userinfo)),
+            .route(web::post().to(oidc::userinfo::userinfo))
+            .route(preflight("GET, POST")),
     )
     .service(
         web::resource("/login")

@@ -30,6 +30,7 @@ async fn handle(
 ) -> Result<(), OAuthError> {
     let params = read_form(req, payload).await?;
     let auth = ClientAuthentication::parse(header_str(req, header::AUTHORIZATION)?, &params)?;
+    crate::cors::name_client(req, auth.client_id());
     let token = params.require("token")?;
     app.revoke(&auth, token, params.get("token_type_hint"))
         .await

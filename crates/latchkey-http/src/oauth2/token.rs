@@ -29,6 +29,7 @@ async fn handle(
 ) -> Result<HttpResponse, OAuthError> {
     let params = read_form(req, payload).await?;
     let auth = ClientAuthentication::parse(header_str(req, header::AUTHORIZATION)?, &params)?;
+    crate::cors::name_client(req, auth.client_id());
     let grant = TokenRequest::parse(&params)?;
     let span = tracing::info_span!("oauth2.token", grant = grant.grant_type(), client_id = ?auth.client_id());
     // client_credentials reads nothing but cached clients: handing it to
