@@ -78,11 +78,6 @@ impl Cluster {
                 dir.path().join("kek").display().to_string(),
             ),
             ("LATCHKEY_WORKERS".into(), "1".into()),
-            (
-                "LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB".into(),
-                "1024".into(),
-            ),
-            ("LATCHKEY_PASSWORDS__ARGON2_ITERATIONS".into(), "1".into()),
         ];
         Cluster {
             issuer,

@@ -661,9 +661,7 @@ fn latchkey_bin(dir: &std::path::Path) -> Command {
     c.current_dir(dir)
         .env_remove("LATCHKEY_ISSUER")
         .env_remove("LATCHKEY_BIND")
-        .env_remove("LATCHKEY_DATABASE_URL")
-        .env("LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB", "1024")
-        .env("LATCHKEY_PASSWORDS__ARGON2_ITERATIONS", "1");
+        .env_remove("LATCHKEY_DATABASE_URL");
     c
 }
 

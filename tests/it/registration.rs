@@ -26,7 +26,11 @@ async fn initial_token(app: &TestApp, uses: i64) -> String {
 }
 
 async fn admin_token(app: &TestApp) -> String {
-    app.core.create_admin_token("tests").await.unwrap().token
+    app.core
+        .create_admin_token("tests", None)
+        .await
+        .unwrap()
+        .token
 }
 
 /// `POST /register` with a JSON body and, if given, a Bearer token.
@@ -1681,4 +1685,37 @@ async fn a_registered_name_is_shown_as_the_applications_own_words() {
         "{page}"
     );
     assert!(page.contains("the name the application gives itself"));
+}
+
+/// Admin tokens expire (90 days unless told otherwise): an old token is
+/// refused like a wrong one.
+#[tokio::test]
+async fn admin_tokens_expire() {
+    let app = TestApp::spawn().await;
+    let default = admin_token(&app).await;
+    let short = app
+        .core
+        .create_admin_token("short", Some(3600))
+        .await
+        .unwrap()
+        .token;
+    let list = |token: String| {
+        api()
+            .get(app.url("/admin/clients"))
+            .bearer_auth(token)
+            .send()
+    };
+    assert_eq!(list(default.clone()).await.unwrap().status(), 200);
+    assert_eq!(list(short.clone()).await.unwrap().status(), 200);
+    app.clock.advance(std::time::Duration::from_secs(3600));
+    assert_oauth_error(list(short).await.unwrap(), 401, "invalid_token").await;
+    assert_eq!(list(default.clone()).await.unwrap().status(), 200);
+    app.clock
+        .advance(std::time::Duration::from_secs(90 * 86_400));
+    assert_oauth_error(list(default).await.unwrap(), 401, "invalid_token").await;
+    assert!(app
+        .core
+        .create_admin_token("forever", Some(10 * 365 * 86_400))
+        .await
+        .is_err());
 }

@@ -532,6 +532,18 @@ impl Config {
                 "argon2 parameters out of range",
             ));
         }
+        // OWASP's password storage minimum for argon2id: 19 MiB with 2
+        // passes, or one of its equivalents trading memory for passes
+        // (46/1, 12/3, 9/4, 7/5 MiB/passes). Below it a stolen database is
+        // cheap to crack.
+        let work = u64::from(p.argon2_memory_kib) * u64::from(p.argon2_iterations);
+        if p.argon2_memory_kib < 7 * 1024 || work < 7 * 1024 * 5 {
+            return Err(invalid(
+                "passwords",
+                "LATCHKEY_PASSWORDS__ARGON2_*",
+                "argon2 settings below OWASP's minimum: 19 MiB (19456 KiB) with 2 passes, or 46 MiB/1, 12 MiB/3, 9 MiB/4, 7 MiB/5",
+            ));
+        }
         self.keys.validate()?;
         self.registration.validate()?;
         Ok(self)
@@ -702,6 +714,34 @@ mod tests {
                 jail.set_env(var, value);
                 let e = Config::load(None).unwrap_err().to_string();
                 assert!(e.contains(needle), "{var}={value}: {e}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn argon2_below_owasps_minimum_is_refused_at_start() {
+        Jail::expect_with(|jail| {
+            for (memory, passes, ok) in [
+                ("19456", "2", true),
+                ("47104", "1", true),
+                ("12288", "3", true),
+                ("7168", "5", true),
+                ("19456", "1", false),
+                ("1024", "1", false),
+                ("4096", "10", false),
+                ("12288", "2", false),
+            ] {
+                jail.clear_env();
+                jail.set_env("LATCHKEY_PASSWORDS__ARGON2_MEMORY_KIB", memory);
+                jail.set_env("LATCHKEY_PASSWORDS__ARGON2_ITERATIONS", passes);
+                match Config::load(None) {
+                    Ok(_) => assert!(ok, "{memory} KiB x {passes} accepted"),
+                    Err(e) => {
+                        assert!(!ok, "{memory} KiB x {passes}: {e}");
+                        assert!(e.to_string().contains("OWASP"), "{e}");
+                    }
+                }
             }
             Ok(())
         });

@@ -683,21 +683,31 @@ impl Latchkey {
         Ok(())
     }
 
-    /// A token for the admin API.
+    /// A token for the admin API, valid for `expires_in` seconds (90 days
+    /// when `None`, at most a year).
     pub async fn create_admin_token(
         &self,
         name: &str,
+        expires_in: Option<i64>,
     ) -> Result<IssuedToken<latchkey_domain::AdminToken>, AdminError> {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
             return Err(AdminError::Invalid("name must be 1-100 characters".into()));
         }
+        let expires_in = expires_in.unwrap_or(latchkey_domain::AdminToken::DEFAULT_LIFETIME);
+        if !(60..=365 * 86_400).contains(&expires_in) {
+            return Err(AdminError::Invalid(
+                "expires_in must be between 60 seconds and 365 days".into(),
+            ));
+        }
+        let now = self.now();
         let token = format!("{ADMIN_TOKEN_PREFIX}{}", self.random.secret());
         let record = latchkey_domain::AdminToken {
             id: self.random.id(),
             token_hash: crate::secrets::token_hash(&token),
             name: name.to_owned(),
-            created_at: self.now(),
+            created_at: now,
+            expires_at: now + expires_in,
         };
         self.store.insert_admin_token(&record).await?;
         self.audit(Event {
@@ -731,9 +741,11 @@ impl Latchkey {
         if !token.starts_with(ADMIN_TOKEN_PREFIX) {
             return Ok(None);
         }
+        let now = self.now();
         Ok(self
             .store
             .find_admin_token(&crate::secrets::token_hash(token))
-            .await?)
+            .await?
+            .filter(|t| now < t.expires_at))
     }
 }

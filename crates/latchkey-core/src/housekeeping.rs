@@ -17,6 +17,13 @@ impl Latchkey {
             .sweep_families(now, s.refresh_idle_timeout, now - s.revocation_ttl())
             .await?;
         self.store.sweep_registration(now).await?;
+        // Browser sessions: an ended one is kept as long as its revocation
+        // record, an unended one until it has been expired as long.
+        let keep = s.revocation_ttl();
+        rows += self
+            .store
+            .sweep_sessions(now - keep, now - s.session_ttl - keep)
+            .await?;
         Ok(rows)
     }
 }

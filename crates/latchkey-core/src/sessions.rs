@@ -72,7 +72,7 @@ impl Latchkey {
         let now = self.now();
         let sessions: Vec<BrowserSession> = self
             .store
-            .list_user_sessions(user_id)
+            .list_active_sessions(user_id)
             .await?
             .into_iter()
             .filter(|s| s.is_active())
@@ -161,7 +161,7 @@ impl Latchkey {
     ) -> Result<Vec<SessionView>, CoreError> {
         let now = self.now();
         let mut out = Vec::new();
-        for s in self.store.list_user_sessions(user_id).await? {
+        for s in self.store.list_active_sessions(user_id).await? {
             if !s.is_active() || now >= s.created_at + self.settings.session_ttl {
                 continue;
             }

@@ -56,7 +56,13 @@ pub trait SessionRepository: Send + Sync {
     async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()>;
     /// Ends the session; false if it was already ended or unknown.
     async fn end_session(&self, id: &str, at: i64) -> StoreResult<bool>;
-    async fn list_user_sessions(&self, user_id: &str) -> StoreResult<Vec<BrowserSession>>;
+    /// The user's sessions that have not ended, oldest first (ended ones
+    /// are never read back: a logout's cost does not grow with history).
+    async fn list_active_sessions(&self, user_id: &str) -> StoreResult<Vec<BrowserSession>>;
+    /// Deletes sessions that ended before `ended_before` or began before
+    /// `started_before` (expired by then whatever their state); returns how
+    /// many.
+    async fn sweep_sessions(&self, ended_before: i64, started_before: i64) -> StoreResult<u64>;
 }
 
 #[async_trait]

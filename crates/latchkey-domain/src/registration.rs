@@ -57,6 +57,13 @@ pub struct AdminToken {
     pub token_hash: String,
     pub name: String,
     pub created_at: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+}
+
+impl AdminToken {
+    /// The lifetime of a token created before tokens had one.
+    pub const DEFAULT_LIFETIME: i64 = 90 * 86_400;
 }
 
 /// A secret rotation: the current secret becomes the previous one, valid

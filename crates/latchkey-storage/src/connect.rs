@@ -93,20 +93,50 @@ async fn connect_sqlite(url: &str, opts: &PoolOptions) -> Result<SeaStore, Store
         // WAL: readers never block the writer, and concurrent writers wait
         // (busy_timeout) instead of failing.
         options = options.journal_mode(SqliteJournalMode::Wal);
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                tokio::fs::create_dir_all(dir).await.map_err(|e| {
-                    StoreError::Other(format!(
-                        "connect.sqlite: cannot create the database directory: {}",
-                        e.kind()
-                    ))
-                })?;
-            }
-        }
+        private_database_file(options.get_filename()).map_err(|e| {
+            StoreError::Other(format!(
+                "connect.sqlite: cannot create the database file: {}",
+                e.kind()
+            ))
+        })?;
     }
     let pool = pool.connect_lazy_with(options);
     first_connection("connect.sqlite", &pool, opts.connect_timeout).await?;
     SeaStore::new(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// The database holds password hashes, e-mail addresses and the audit
+/// log's addresses: a directory it creates is 0700 and the file 0600
+/// (SQLite gives its `-wal` and `-shm` files the file's mode). An existing
+/// file readable by others is reported at start, not changed.
+fn private_database_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if std::fs::metadata(path)?.mode() & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    "the SQLite database is readable by other users; chmod 600 it (and its directory 700)"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn connect_postgres(url: &str, opts: &PoolOptions) -> Result<SeaStore, StoreError> {

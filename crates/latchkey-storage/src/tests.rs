@@ -431,6 +431,35 @@ async fn users_round_trip_and_unique_username() {
     }
 }
 
+/// A local user must not read the SQLite database (password hashes,
+/// e-mails, audit addresses): a new file is 0600, its new directory 0700,
+/// and the WAL files SQLite adds follow the file.
+#[tokio::test]
+async fn the_sqlite_database_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db_dir = dir.path().join("data");
+    let url = format!("sqlite://{}/latchkey.sqlite", db_dir.display());
+    let store = connect(&url, &PoolOptions::default())
+        .await
+        .expect("open SQLite");
+    store.migrate().await.expect("migrate SQLite");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db_dir), 0o700);
+    for name in [
+        "latchkey.sqlite",
+        "latchkey.sqlite-wal",
+        "latchkey.sqlite-shm",
+    ] {
+        let path = db_dir.join(name);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{name}");
+        } else {
+            assert_ne!(name, "latchkey.sqlite", "the database file exists");
+        }
+    }
+}
+
 #[tokio::test]
 async fn sessions_round_trip_and_end_once() {
     for b in backends().await {
@@ -457,7 +486,7 @@ async fn sessions_round_trip_and_end_once() {
             b.name
         );
         assert_eq!(
-            s.list_user_sessions("u1").await.unwrap(),
+            s.list_active_sessions("u1").await.unwrap(),
             vec![s0.clone(), s1.clone()],
             "{}",
             b.name
@@ -480,6 +509,24 @@ async fn sessions_round_trip_and_end_once() {
             "{}",
             b.name
         );
+        assert_eq!(
+            s.list_active_sessions("u1").await.unwrap(),
+            vec![s0.clone()],
+            "{}: ended sessions are not read back",
+            b.name
+        );
+        // Swept: ended before 201, or begun before 60 (s0 began at 50).
+        assert_eq!(s.sweep_sessions(200, 60).await.unwrap(), 1, "{}", b.name);
+        assert!(s.find_session("s0").await.unwrap().is_none(), "{}", b.name);
+        assert_eq!(s.sweep_sessions(201, 60).await.unwrap(), 1, "{}", b.name);
+        assert!(s.find_session("s1").await.unwrap().is_none(), "{}", b.name);
+        s.insert_session(&BrowserSession {
+            last_seen_at: 150,
+            ..s1.clone()
+        })
+        .await
+        .unwrap();
+        s.end_session("s1", 200).await.unwrap();
         // An ended session is not revived by a touch.
         s.touch_session("s1", 400).await.unwrap();
         assert_eq!(

@@ -88,6 +88,10 @@ enum AdminTokenCommand {
         /// What the token is for, shown in listings.
         #[arg(long, default_value = "admin")]
         name: String,
+        /// How long it stays valid: seconds, or a number with s, m, h or d
+        /// (default 90d, at most 365d).
+        #[arg(long, value_name = "D", default_value = "90d", value_parser = parse_duration)]
+        expires_in: i64,
         #[arg(long)]
         json: bool,
     },
@@ -706,16 +710,26 @@ async fn registration_token(cmd: RegistrationTokenCommand, core: &Latchkey) -> a
 
 async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Result<()> {
     match cmd {
-        AdminTokenCommand::Create { name, json } => {
-            let t = core.create_admin_token(&name).await?;
+        AdminTokenCommand::Create {
+            name,
+            expires_in,
+            json,
+        } => {
+            let t = core.create_admin_token(&name, Some(expires_in)).await?;
             if json {
                 println!(
                     "{}",
-                    json!({ "token": t.token, "id": t.record.id, "name": t.record.name })
+                    json!({
+                        "token": t.token,
+                        "id": t.record.id,
+                        "name": t.record.name,
+                        "expires_at": t.record.expires_at,
+                    })
                 );
             } else {
                 println!("token: {}", t.token);
                 println!("(shown once) send it as Authorization: Bearer <token> to /admin");
+                println!("valid until {}", time(t.record.expires_at));
             }
         }
         AdminTokenCommand::List { json } => {
@@ -723,12 +737,25 @@ async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Result<
             if json {
                 let list: Vec<_> = tokens
                     .iter()
-                    .map(|t| json!({ "id": t.id, "name": t.name, "created_at": t.created_at }))
+                    .map(|t| {
+                        json!({
+                            "id": t.id,
+                            "name": t.name,
+                            "created_at": t.created_at,
+                            "expires_at": t.expires_at,
+                        })
+                    })
                     .collect();
                 println!("{}", serde_json::Value::from(list));
             } else {
                 for t in tokens {
-                    println!("{}\t{}\tcreated {}", t.id, t.name, time(t.created_at));
+                    println!(
+                        "{}\t{}\tcreated {}\texpires {}",
+                        t.id,
+                        t.name,
+                        time(t.created_at),
+                        time(t.expires_at)
+                    );
                 }
             }
         }

@@ -132,6 +132,9 @@ pub(crate) mod admin_tokens {
         #[sea_orm(column_type = "Text")]
         pub name: String,
         pub created_at: i64,
+        /// NULL for tokens created before tokens expired: they get the
+        /// default lifetime from their creation.
+        pub expires_at: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -146,6 +149,9 @@ pub(crate) mod admin_tokens {
                 token_hash: self.token_hash,
                 name: self.name,
                 created_at: self.created_at,
+                expires_at: self
+                    .expires_at
+                    .unwrap_or(self.created_at + AdminToken::DEFAULT_LIFETIME),
             }
         }
 
@@ -155,6 +161,7 @@ pub(crate) mod admin_tokens {
                 token_hash: Set(t.token_hash.clone()),
                 name: Set(t.name.clone()),
                 created_at: Set(t.created_at),
+                expires_at: Set(Some(t.expires_at)),
             }
         }
     }

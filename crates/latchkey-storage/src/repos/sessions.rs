@@ -1,6 +1,6 @@
 use latchkey_domain::{BrowserSession, SessionRepository, StoreResult};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{read_all, read_opt};
 use crate::entities::browser_sessions::{Column, Entity, Model};
@@ -60,14 +60,29 @@ impl SessionRepository for SeaStore {
         Ok(res.rows_affected == 1)
     }
 
-    async fn list_user_sessions(&self, user_id: &str) -> StoreResult<Vec<BrowserSession>> {
+    async fn list_active_sessions(&self, user_id: &str) -> StoreResult<Vec<BrowserSession>> {
         let rows = Entity::find()
             .filter(Column::UserId.eq(user_id))
+            .filter(Column::EndedAt.is_null())
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id)
             .all(&self.db)
             .await
             .map_err(db_err("browser_sessions.list_for_user"))?;
         read_all(rows, Model::into_domain)
+    }
+
+    /// Their `session_clients` rows go with them (ON DELETE CASCADE).
+    async fn sweep_sessions(&self, ended_before: i64, started_before: i64) -> StoreResult<u64> {
+        let res = Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(Column::EndedAt.lt(ended_before))
+                    .add(Column::CreatedAt.lt(started_before)),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(db_err("browser_sessions.sweep"))?;
+        Ok(res.rows_affected)
     }
 }

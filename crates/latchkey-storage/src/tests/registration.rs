@@ -269,6 +269,7 @@ async fn admin_tokens_round_trip() {
             token_hash: "ah".into(),
             name: "ops".into(),
             created_at: 10,
+            expires_at: 1_000,
         };
         s.insert_admin_token(&t).await.unwrap();
         assert_eq!(
