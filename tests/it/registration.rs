@@ -1537,7 +1537,7 @@ async fn private_key_jwt_with_a_jwks_uri_fetches_and_caches_the_clients_keys() {
     let ca = server.ca_file.clone();
     let app = spawn_with_api_scope(|c| {
         c.registration.jwks_ca_file = Some(ca);
-        c.registration.allow_internal_jwks_uri = true;
+        c.registration.allow_internal_uris = true;
     })
     .await;
     let uri = format!("https://localhost:{}/jwks", server.port);
