@@ -12,12 +12,12 @@ use crate::support::*;
 use crate::tokens::{introspect, refresh};
 
 /// The mock clock's time.
-fn now(app: &TestApp) -> i64 {
+pub(crate) fn now(app: &TestApp) -> i64 {
     latchkey_domain::Clock::unix(&*app.clock)
 }
 
 /// An initial access token good for `uses` registrations.
-async fn initial_token(app: &TestApp, uses: i64) -> String {
+pub(crate) async fn initial_token(app: &TestApp, uses: i64) -> String {
     app.core
         .create_registration_token(3600, uses)
         .await
@@ -25,7 +25,7 @@ async fn initial_token(app: &TestApp, uses: i64) -> String {
         .token
 }
 
-async fn admin_token(app: &TestApp) -> String {
+pub(crate) async fn admin_token(app: &TestApp) -> String {
     app.core
         .create_admin_token("tests", None)
         .await
@@ -34,7 +34,11 @@ async fn admin_token(app: &TestApp) -> String {
 }
 
 /// `POST /register` with a JSON body and, if given, a Bearer token.
-async fn register_raw(app: &TestApp, token: Option<&str>, body: &Value) -> reqwest::Response {
+pub(crate) async fn register_raw(
+    app: &TestApp,
+    token: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
     let mut req = api().post(app.url("/register")).json(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -43,7 +47,7 @@ async fn register_raw(app: &TestApp, token: Option<&str>, body: &Value) -> reqwe
 }
 
 /// Registers and returns the client information (status 201 asserted).
-async fn register(app: &TestApp, token: &str, body: Value) -> Value {
+pub(crate) async fn register(app: &TestApp, token: &str, body: Value) -> Value {
     let resp = register_raw(app, Some(token), &body).await;
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
@@ -51,7 +55,7 @@ async fn register(app: &TestApp, token: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn web_metadata() -> Value {
+pub(crate) fn web_metadata() -> Value {
     json!({
         "client_name": "Registered web app",
         "redirect_uris": [REDIRECT],
@@ -64,7 +68,7 @@ fn web_metadata() -> Value {
 }
 
 /// The registered client as the test helpers want it.
-async fn test_client(app: &TestApp, info: &Value) -> TestClient {
+pub(crate) async fn test_client(app: &TestApp, info: &Value) -> TestClient {
     TestClient {
         client: app
             .core
@@ -85,7 +89,7 @@ async fn client_credentials(app: &TestApp, id: &str, secret: &str) -> reqwest::R
         .unwrap()
 }
 
-fn machine_metadata() -> Value {
+pub(crate) fn machine_metadata() -> Value {
     json!({
         "client_name": "Registered machine",
         "grant_types": ["client_credentials"],
@@ -94,7 +98,9 @@ fn machine_metadata() -> Value {
 }
 
 /// Lets registered clients have `api:read` besides the default scopes.
-async fn spawn_with_api_scope(tweak: impl FnOnce(&mut latchkey_config::Config)) -> TestApp {
+pub(crate) async fn spawn_with_api_scope(
+    tweak: impl FnOnce(&mut latchkey_config::Config),
+) -> TestApp {
     TestApp::spawn_with(|c| {
         c.registration.allowed_scopes.push("api:read".into());
         tweak(c);
@@ -1109,13 +1115,13 @@ async fn the_admin_api_manages_clients_users_sessions_and_registration_tokens() 
 // ------------------------------------------------------- private_key_jwt
 
 /// A client's RSA key: the JWK it registers and a signer for assertions.
-struct ClientKey {
+pub(crate) struct ClientKey {
     kid: String,
     pkey: openssl::pkey::PKey<openssl::pkey::Private>,
 }
 
 impl ClientKey {
-    fn new(kid: &str) -> ClientKey {
+    pub(crate) fn new(kid: &str) -> ClientKey {
         let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
         ClientKey {
             kid: kid.into(),
@@ -1123,7 +1129,7 @@ impl ClientKey {
         }
     }
 
-    fn jwk(&self) -> Value {
+    pub(crate) fn jwk(&self) -> Value {
         let rsa = self.pkey.rsa().unwrap();
         json!({
             "kty": "RSA",
@@ -1136,7 +1142,7 @@ impl ClientKey {
     }
 
     /// An RS256 JWT over `claims`.
-    fn sign(&self, claims: &Value) -> String {
+    pub(crate) fn sign(&self, claims: &Value) -> String {
         let header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
         let input = format!(
             "{}.{}",
@@ -1153,7 +1159,7 @@ impl ClientKey {
     }
 }
 
-async fn assertion_grant(
+pub(crate) async fn assertion_grant(
     app: &TestApp,
     client_id: Option<&str>,
     assertion: &str,
@@ -1421,16 +1427,24 @@ async fn registration_and_admin_tokens_and_rotation_from_the_command_line() {
 // ------------------------------------------------ jwks_uri (private_key_jwt)
 
 /// An HTTPS server on localhost that serves one JWK Set, with a
-/// certificate from a CA of its own (written to `ca_file`). Counts hits.
-struct JwksServer {
-    port: u16,
-    ca_file: std::path::PathBuf,
-    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+/// certificate from a CA of its own (written to `ca_file`). Counts the
+/// connections it accepts and the requests it answers (hits).
+pub(crate) struct JwksServer {
+    pub(crate) port: u16,
+    pub(crate) ca_file: std::path::PathBuf,
+    pub(crate) hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub(crate) connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     _dir: tempfile::TempDir,
 }
 
 impl JwksServer {
-    fn start(jwks: String) -> JwksServer {
+    pub(crate) fn start(jwks: String) -> JwksServer {
+        Self::answering("200 OK", jwks)
+    }
+
+    /// A server that answers every request with `status` and `body`.
+    pub(crate) fn answering(status: &'static str, body: String) -> JwksServer {
+        let jwks = body;
         use openssl::asn1::Asn1Time;
         use openssl::bn::BigNum;
         use openssl::ec::{EcGroup, EcKey};
@@ -1502,9 +1516,12 @@ impl JwksServer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = hits.clone();
+        let accepted = connections.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let Ok(mut tls) = acceptor.accept(stream) else {
                     continue;
                 };
@@ -1519,7 +1536,7 @@ impl JwksServer {
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let _ = write!(
                     tls,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/jwk-set+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{jwks}",
+                    "HTTP/1.1 {status}\r\nContent-Type: application/jwk-set+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{jwks}",
                     jwks.len()
                 );
                 let _ = tls.shutdown();
@@ -1529,6 +1546,7 @@ impl JwksServer {
             port,
             ca_file,
             hits,
+            connections,
             _dir: dir,
         }
     }
@@ -1541,7 +1559,7 @@ async fn private_key_jwt_with_a_jwks_uri_fetches_and_caches_the_clients_keys() {
     let ca = server.ca_file.clone();
     let app = spawn_with_api_scope(|c| {
         c.registration.jwks_ca_file = Some(ca);
-        c.registration.allow_internal_jwks_uri = true;
+        c.registration.allow_internal_uris = true;
     })
     .await;
     let uri = format!("https://localhost:{}/jwks", server.port);

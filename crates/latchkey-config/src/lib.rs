@@ -68,10 +68,18 @@ pub struct Registration {
     /// Extra CA certificates (PEM) trusted when fetching a client's
     /// `jwks_uri`, besides the system's (a private PKI).
     pub jwks_ca_file: Option<PathBuf>,
-    /// Accept `jwks_uri` on loopback, private or link-local addresses
-    /// (clients inside the operator's own network). Off by default: a
-    /// registered URL makes Latchkey send requests.
-    pub allow_internal_jwks_uri: bool,
+    /// Let every client register, and be sent requests at, URLs inside the
+    /// operator's network (`jwks_uri`, `backchannel_logout_uri`), as the
+    /// command line and the admin API always may. Off by default: a
+    /// registered URL makes Latchkey send requests
+    /// (`LATCHKEY_REGISTRATION__ALLOW_INTERNAL_URIS`; the older name
+    /// `allow_internal_jwks_uri` is still read). Written only when on, so
+    /// either name can set it over the defaults.
+    #[serde(
+        alias = "allow_internal_jwks_uri",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub allow_internal_uris: bool,
 }
 
 impl Default for Registration {
@@ -85,7 +93,7 @@ impl Default for Registration {
             secret_lifetime: 0,
             assertion_max_lifetime: 300,
             jwks_ca_file: None,
-            allow_internal_jwks_uri: false,
+            allow_internal_uris: false,
         }
     }
 }
@@ -695,6 +703,31 @@ mod tests {
             assert_eq!(c.bind, "127.0.0.1:9999");
             assert_eq!(c.tokens.code_ttl, 30);
             assert_eq!(c.tokens.access_token_ttl, 120);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn allow_internal_uris_is_read_under_both_names() {
+        Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(!c.registration.allow_internal_uris, "off by default");
+            jail.create_file("l.toml", "[registration]\nallow_internal_jwks_uri = true\n")?;
+            let c = Config::load(Some(Path::new("l.toml"))).map_err(|e| e.to_string())?;
+            assert!(
+                c.registration.allow_internal_uris,
+                "the older name in a file"
+            );
+            jail.set_env("LATCHKEY_REGISTRATION__ALLOW_INTERNAL_URIS", "true");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(c.registration.allow_internal_uris);
+            jail.clear_env();
+            jail.set_env("LATCHKEY_REGISTRATION__ALLOW_INTERNAL_JWKS_URI", "true");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(
+                c.registration.allow_internal_uris,
+                "the older name in the environment"
+            );
             Ok(())
         });
     }

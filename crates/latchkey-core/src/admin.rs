@@ -339,7 +339,14 @@ impl Latchkey {
             created_at: now,
             updated_at: now,
         };
-        self.store.insert_client(&client).await?;
+        // The record says an operator vouches for the client.
+        let registration = latchkey_domain::ClientRegistration {
+            by_operator: true,
+            ..Default::default()
+        };
+        self.store
+            .insert_registered_client(&client, &registration)
+            .await?;
         Ok((client, secret))
     }
 
@@ -474,9 +481,9 @@ impl Latchkey {
         settings: &ClientSettings,
     ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
         let valid = self
-            .validate_metadata(metadata)
+            .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
-        let (created, secret) = self.insert_client_from(&valid, None).await?;
+        let (created, secret) = self.insert_client_from(&valid, None, true).await?;
         self.audit(Event {
             kind: "client_registered",
             user_id: None,
@@ -543,9 +550,9 @@ impl Latchkey {
     ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
         let current = self.admin_client(id).await?;
         let valid = self
-            .validate_metadata(metadata)
+            .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
-        let (updated, secret) = self.replace_metadata(current, &valid).await?;
+        let (updated, secret) = self.replace_metadata(current, &valid, true).await?;
         self.audit(Event {
             kind: "client_updated",
             user_id: None,

@@ -4,7 +4,10 @@
 //! - The signature is checked first, with the client's registered JWK Set
 //!   only (never a key named in the header), by the JOSE adapter. The set
 //!   is the inline `jwks`, or the document at `jwks_uri` (fetched by the
-//!   binary's [`JwksFetcher`], cached for a minute).
+//!   binary's [`JwksFetcher`], which connects only where the client's
+//!   [`Reach`] allows). What a fetch gave, a set or a failure, is kept for
+//!   a minute of the injected clock, so forged assertions cannot make
+//!   Latchkey fetch more often than that.
 //! - `iss` and `sub` must both be the client's id.
 //! - `aud` must be exactly Latchkey's issuer identifier: a string, or an
 //!   array holding that one value. Not the token endpoint's URL, not a
@@ -17,10 +20,9 @@
 //!   expires: a database insert against a unique key decides.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use latchkey_domain::keys::SigningAlg;
-use latchkey_domain::{Client, JwksFetcher};
+use latchkey_domain::{Client, Clock, JwksFetcher, Reach};
 use serde_json::Value;
 
 use crate::jwt::{check_claims, ClaimRules};
@@ -29,39 +31,76 @@ use crate::Latchkey;
 
 const MAX_JTI: usize = 256;
 
-/// How long a JWK Set fetched from a `jwks_uri` is reused. A client that
+/// How long, in seconds of the injected clock, what a client's `jwks_uri`
+/// gave is reused: the JWK Set, or the failure to get one. A client that
 /// rotates its keys publishes the new one this long before signing with
-/// it; a flood of assertions costs one fetch per client per minute.
-const JWKS_CACHE_TTL: Duration = Duration::from_secs(60);
+/// it; a flood of assertions, forged or not, costs one fetch per client
+/// per minute.
+const JWKS_CACHE_SECS: i64 = 60;
 
-/// Clients' JWK Sets fetched from their `jwks_uri`, cached by URI.
+/// One fetch of a client's `jwks_uri` and its outcome.
+struct Fetched {
+    uri: String,
+    reach: Reach,
+    at: i64,
+    result: Result<Arc<str>, String>,
+}
+
+/// Clients' JWK Sets fetched from their `jwks_uri`, by client id.
 pub(crate) struct ClientKeys {
     fetcher: Option<Arc<dyn JwksFetcher>>,
-    cache: moka::sync::Cache<String, Arc<str>>,
+    fetched: moka::sync::Cache<String, Arc<Fetched>>,
+    /// One fetch at a time per client: concurrent assertions wait for the
+    /// fetch in progress and share its outcome.
+    in_flight: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl ClientKeys {
     pub(crate) fn new(fetcher: Option<Arc<dyn JwksFetcher>>) -> ClientKeys {
         ClientKeys {
             fetcher,
-            cache: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(JWKS_CACHE_TTL)
-                .build(),
+            fetched: moka::sync::Cache::builder().max_capacity(10_000).build(),
+            in_flight: moka::sync::Cache::builder().max_capacity(10_000).build(),
         }
     }
 
-    async fn get(&self, uri: &str) -> Result<Arc<str>, String> {
-        if let Some(jwks) = self.cache.get(uri) {
-            return Ok(jwks);
+    /// The outcome of the client's last fetch of `uri`, if it is recent.
+    fn recent(&self, client_id: &str, uri: &str, reach: Reach, now: i64) -> Option<Arc<Fetched>> {
+        self.fetched
+            .get(client_id)
+            .filter(|f| f.uri == uri && f.reach == reach && now - f.at < JWKS_CACHE_SECS)
+    }
+
+    async fn get(
+        &self,
+        client_id: &str,
+        uri: &str,
+        reach: Reach,
+        clock: &dyn Clock,
+    ) -> Result<Arc<str>, String> {
+        if let Some(f) = self.recent(client_id, uri, reach, clock.unix()) {
+            return f.result.clone();
         }
         let fetcher = self
             .fetcher
             .as_ref()
             .ok_or_else(|| "no jwks_uri fetcher is configured".to_owned())?;
-        let jwks: Arc<str> = fetcher.fetch_jwks(uri).await?.into();
-        self.cache.insert(uri.to_owned(), jwks.clone());
-        Ok(jwks)
+        let lock = self
+            .in_flight
+            .get_with(client_id.to_owned(), Default::default);
+        let _one_at_a_time = lock.lock().await;
+        if let Some(f) = self.recent(client_id, uri, reach, clock.unix()) {
+            return f.result.clone();
+        }
+        let result = fetcher.fetch_jwks(uri, reach).await.map(Arc::from);
+        let fetched = Fetched {
+            uri: uri.to_owned(),
+            reach,
+            at: clock.unix(),
+            result: result.clone(),
+        };
+        self.fetched.insert(client_id.to_owned(), Arc::new(fetched));
+        result
     }
 }
 
@@ -73,9 +112,14 @@ impl Latchkey {
     ) -> Result<(), TokenError> {
         let refused = TokenError::ClientAuth;
         let registration = self.store.find_registration(&client.id).await?;
+        let reach = self.reach_of(registration.as_ref());
         let jwks: Arc<str> = match registration.map(|r| (r.jwks, r.jwks_uri)) {
             Some((Some(jwks), _)) => jwks.into(),
-            Some((None, Some(uri))) => self.client_keys.get(&uri).await.map_err(|e| {
+            Some((None, Some(uri))) => self
+                .client_keys
+                .get(client.id.as_str(), &uri, reach, self.clock.as_ref())
+                .await
+                .map_err(|e| {
                 tracing::warn!(client_id = %client.id, uri, error = %e, "cannot fetch the client's jwks_uri");
                 refused("the client's jwks_uri could not be fetched")
             })?,
@@ -146,5 +190,86 @@ impl Latchkey {
             return Err(refused("assertion jti already used"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use latchkey_domain::MockClock;
+
+    use super::*;
+
+    /// Counts fetches; answers with a failure for URIs ending in `/down`.
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl JwksFetcher for Counting {
+        async fn fetch_jwks(&self, uri: &str, _reach: Reach) -> Result<String, String> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if uri.ends_with("/down") {
+                Err("answered 503".into())
+            } else {
+                Ok(r#"{"keys":[]}"#.into())
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_costs_one_fetch_per_client_per_minute_even_when_it_fails() {
+        let fetcher = Arc::new(Counting::default());
+        let keys = Arc::new(ClientKeys::new(Some(fetcher.clone())));
+        #[allow(clippy::disallowed_methods)]
+        let clock = Arc::new(MockClock::new(chrono::Utc::now()));
+        let fetches = || fetcher.0.load(Ordering::SeqCst);
+        for uri in [
+            "https://keys.example.com/down",
+            "https://keys.example.com/jwks",
+        ] {
+            let before = fetches();
+            let burst: Vec<_> = (0..20)
+                .map(|_| {
+                    let (keys, clock) = (keys.clone(), clock.clone());
+                    tokio::spawn(async move {
+                        keys.get("c1", uri, Reach::PublicOnly, clock.as_ref()).await
+                    })
+                })
+                .collect();
+            let mut outcomes = Vec::new();
+            for task in burst {
+                outcomes.push(task.await.unwrap());
+            }
+            assert!(
+                outcomes.windows(2).all(|w| w[0] == w[1]),
+                "one shared outcome"
+            );
+            assert_eq!(fetches() - before, 1, "{uri}: one fetch for the burst");
+            clock.advance(Duration::from_secs(59));
+            let _ = keys.get("c1", uri, Reach::PublicOnly, clock.as_ref()).await;
+            assert_eq!(fetches() - before, 1, "{uri}: still cached");
+            clock.advance(Duration::from_secs(1));
+            let _ = keys.get("c1", uri, Reach::PublicOnly, clock.as_ref()).await;
+            assert_eq!(fetches() - before, 2, "{uri}: fetched again after a minute");
+        }
+        // Another client, another URI or another reach is a fetch of its own.
+        let before = fetches();
+        let jwks = "https://keys.example.com/jwks";
+        let _ = keys
+            .get("c2", jwks, Reach::PublicOnly, clock.as_ref())
+            .await;
+        let _ = keys
+            .get(
+                "c1",
+                "https://other.example.com/jwks",
+                Reach::PublicOnly,
+                clock.as_ref(),
+            )
+            .await;
+        let _ = keys.get("c1", jwks, Reach::Anywhere, clock.as_ref()).await;
+        assert_eq!(fetches() - before, 3);
     }
 }

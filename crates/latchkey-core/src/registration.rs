@@ -10,8 +10,8 @@
 //! an unknown client get the same 401, so nobody learns which ids exist.
 
 use latchkey_domain::{
-    AuthMethod, Client, ClientRegistration, GrantType, RevocationKey, RevokedToken, SecretRotation,
-    StoreError,
+    AuthMethod, Client, ClientRegistration, GrantType, Reach, RevocationKey, RevokedToken,
+    SecretRotation, StoreError,
 };
 use latchkey_protocol::registration::{
     ClientInformation, ClientMetadata, RegistrationPolicy, ValidClientMetadata,
@@ -37,9 +37,10 @@ pub struct RegistrationSettings {
     pub secret_lifetime: i64,
     /// The longest a `private_key_jwt` assertion may live (`exp - now`).
     pub assertion_max_lifetime: i64,
-    /// Accept a `jwks_uri` on a loopback, private or link-local address
-    /// (clients inside the operator's own network).
-    pub allow_internal_jwks_uri: bool,
+    /// Let every client, not only those an operator vouches for, register
+    /// and be sent requests at URLs inside the operator's own network
+    /// (`jwks_uri`, `backchannel_logout_uri`).
+    pub allow_internal_uris: bool,
 }
 
 impl Default for RegistrationSettings {
@@ -51,7 +52,7 @@ impl Default for RegistrationSettings {
             secret_grace: 86_400,
             secret_lifetime: 0,
             assertion_max_lifetime: 300,
-            allow_internal_jwks_uri: false,
+            allow_internal_uris: false,
         }
     }
 }
@@ -104,9 +105,11 @@ pub struct RegisteredClient {
 }
 
 impl Latchkey {
-    /// What registrations may ask for: the operator's scopes and the
-    /// enabled ID-token algorithms.
-    pub fn registration_policy(&self) -> RegistrationPolicy {
+    /// What registrations may ask for: the operator's scopes, the enabled
+    /// ID-token algorithms, and whether the URLs Latchkey connects to may
+    /// lead inside (for an operator, or for everybody if the operator says
+    /// so).
+    pub fn registration_policy(&self, by_operator: bool) -> RegistrationPolicy {
         RegistrationPolicy {
             allowed_scope: self.settings.registration.allowed_scope.clone(),
             id_token_algs: self
@@ -116,28 +119,36 @@ impl Latchkey {
                 .iter()
                 .map(|a| a.as_str().to_owned())
                 .collect(),
+            internal_uris: by_operator || self.settings.registration.allow_internal_uris,
         }
     }
 
-    /// Validates metadata with the policy, and with what this server
-    /// implements.
+    /// Validates metadata with the policy for whoever sends it.
     pub fn validate_metadata(
         &self,
         metadata: &ClientMetadata,
+        by_operator: bool,
     ) -> Result<ValidClientMetadata, OAuthError> {
-        let valid = metadata.validate(&self.registration_policy())?;
-        if let Some(uri) = &valid.jwks_uri {
-            // Latchkey fetches it: never from an address inside the
-            // network it runs in, named literally (see docs/registration.md
-            // for what this does not cover).
-            if !self.settings.registration.allow_internal_jwks_uri && names_internal_address(uri) {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidClientMetadata,
-                    "jwks_uri must not name a loopback, private or link-local address",
-                ));
-            }
+        metadata.validate(&self.registration_policy(by_operator))
+    }
+
+    /// Which addresses Latchkey may connect to for a client with this
+    /// registration record: anywhere for a client an operator vouches for
+    /// (or when the operator allows internal URLs for all), public ones
+    /// otherwise. No record (a client deleted meanwhile) is no vouching.
+    pub fn reach_of(&self, registration: Option<&ClientRegistration>) -> Reach {
+        let vouched = registration.is_some_and(|r| r.by_operator);
+        if vouched || self.settings.registration.allow_internal_uris {
+            Reach::Anywhere
+        } else {
+            Reach::PublicOnly
         }
-        Ok(valid)
+    }
+
+    /// [`Self::reach_of`] the client's stored record.
+    pub async fn client_reach(&self, id: &ClientId) -> Result<Reach, CoreError> {
+        let registration = self.store.find_registration(id).await?;
+        Ok(self.reach_of(registration.as_ref()))
     }
 
     /// `POST /register`: with an initial access token, or without one when
@@ -165,7 +176,7 @@ impl Latchkey {
             None => return Err(RegistrationError::Unauthorized("registration is closed")),
         }
         let valid = self
-            .validate_metadata(metadata)
+            .validate_metadata(metadata, false)
             .map_err(RegistrationError::Metadata)?;
         if let Some(h) = &hash {
             // The conditional update decides races for the last use.
@@ -175,7 +186,7 @@ impl Latchkey {
         }
         let rat = self.random.secret();
         let (created, secret) = self
-            .insert_client_from(&valid, Some(token_hash(&rat)))
+            .insert_client_from(&valid, Some(token_hash(&rat)), false)
             .await?;
         self.audit(Event {
             kind: "client_registered",
@@ -273,9 +284,9 @@ impl Latchkey {
             }
         }
         let valid = self
-            .validate_metadata(metadata)
+            .validate_metadata(metadata, false)
             .map_err(RegistrationError::Metadata)?;
-        let (updated, secret) = self.replace_metadata(current, &valid).await?;
+        let (updated, secret) = self.replace_metadata(current, &valid, false).await?;
         self.audit(Event {
             kind: "client_updated",
             user_id: None,
@@ -335,6 +346,7 @@ impl Latchkey {
         &self,
         valid: &ValidClientMetadata,
         registration_token_hash: Option<String>,
+        by_operator: bool,
     ) -> Result<(RegisteredClient, Option<String>), CoreError> {
         let now = self.now();
         let id =
@@ -343,7 +355,7 @@ impl Latchkey {
         let mut client = client_from(id, valid, now, now);
         client.secret_hash = secret.as_deref().map(|s| self.secrets.hash(s));
         client.secret_expires_at = secret.as_ref().and_then(|_| self.secret_expiry(now));
-        let registration = registration_from(valid, registration_token_hash);
+        let registration = registration_from(valid, registration_token_hash, by_operator);
         self.store
             .insert_registered_client(&client, &registration)
             .await?;
@@ -357,11 +369,12 @@ impl Latchkey {
     }
 
     /// Replaces a client's metadata, keeping its id, creation time, secret
-    /// and registration access token.
+    /// and registration access token; `by_operator` says who sent it.
     pub(crate) async fn replace_metadata(
         &self,
         current: RegisteredClient,
         valid: &ValidClientMetadata,
+        by_operator: bool,
     ) -> Result<(RegisteredClient, Option<String>), CoreError> {
         let now = self.now();
         let old = current.client;
@@ -382,7 +395,11 @@ impl Latchkey {
                 secret = Some(s);
             }
         }
-        let registration = registration_from(valid, current.registration.registration_token_hash);
+        let registration = registration_from(
+            valid,
+            current.registration.registration_token_hash,
+            by_operator,
+        );
         if !self
             .store
             .update_registered_client(&client, &registration)
@@ -581,46 +598,17 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
     }
 }
 
-/// Whether a URL's host is an IP literal that is not a public address.
-fn names_internal_address(uri: &str) -> bool {
-    use std::net::IpAddr;
-    let Ok(url) = url::Url::parse(uri) else {
-        return true;
-    };
-    let ip: IpAddr = match url.host() {
-        Some(url::Host::Ipv4(v4)) => v4.into(),
-        Some(url::Host::Ipv6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.into(),
-            None => v6.into(),
-        },
-        Some(url::Host::Domain(d)) => return d.eq_ignore_ascii_case("localhost"),
-        None => return true,
-    };
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64
-        }
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-        }
-    }
-}
-
 fn url_host(u: &str) -> Option<String> {
     let rest = u.split_once("://")?.1;
     let host = rest.split(['/', '?', '#', ':']).next()?;
     (!host.is_empty()).then(|| host.to_owned())
 }
 
-fn registration_from(v: &ValidClientMetadata, token_hash: Option<String>) -> ClientRegistration {
+fn registration_from(
+    v: &ValidClientMetadata,
+    token_hash: Option<String>,
+    by_operator: bool,
+) -> ClientRegistration {
     ClientRegistration {
         registration_token_hash: token_hash,
         jwks: v.jwks.clone(),
@@ -630,35 +618,13 @@ fn registration_from(v: &ValidClientMetadata, token_hash: Option<String>) -> Cli
         policy_uri: v.policy_uri.clone(),
         tos_uri: v.tos_uri.clone(),
         contacts: v.contacts.clone(),
+        by_operator,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jwks_uri_never_names_an_internal_address() {
-        for internal in [
-            "https://127.0.0.1/jwks",
-            "https://10.1.2.3/jwks",
-            "https://192.168.0.1/jwks",
-            "https://172.16.0.1/jwks",
-            "https://169.254.169.254/latest/meta-data",
-            "https://100.64.0.1/jwks",
-            "https://[::1]/jwks",
-            "https://[fd00::1]/jwks",
-            "https://[fe80::1]/jwks",
-            "https://[::ffff:10.0.0.1]/jwks",
-            "https://localhost/jwks",
-            "https://0.0.0.0/jwks",
-        ] {
-            assert!(names_internal_address(internal), "{internal}");
-        }
-        for public in ["https://app.example.com/jwks", "https://93.184.216.34/jwks"] {
-            assert!(!names_internal_address(public), "{public}");
-        }
-    }
 
     #[test]
     fn a_nameless_client_is_named_after_its_site() {

@@ -30,6 +30,23 @@ pub struct ClientRegistration {
     pub policy_uri: Option<String>,
     pub tos_uri: Option<String>,
     pub contacts: Vec<String>,
+    /// An operator (command line, admin API) created or last changed the
+    /// client's metadata, so the URLs Latchkey connects to for it may lead
+    /// into its own network ([`Reach::Anywhere`]). False for metadata a
+    /// client sent itself (RFC 7591/7592).
+    pub by_operator: bool,
+}
+
+/// Which addresses a request Latchkey makes for a client (fetching its
+/// `jwks_uri`, posting to its `backchannel_logout_uri`) may connect to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Public addresses only, over https: every address a host name
+    /// resolves to is checked, and the checked address is the one used.
+    PublicOnly,
+    /// Any address: an operator vouched for the client, or allows
+    /// internal URLs for every client.
+    Anywhere,
 }
 
 /// An initial access token (RFC 7591 §3): lets its bearer register
@@ -143,8 +160,9 @@ pub trait RegistrationRepository: Send + Sync {
 
 /// Fetches a client's JWK Set from the `jwks_uri` it registered (an
 /// outbound HTTPS GET, done by the binary's HTTP client): https only, no
-/// redirects, bounded in time and size. Returns the document's text.
+/// redirects, bounded in time and size, to the addresses `reach` allows.
+/// Returns the document's text.
 #[async_trait]
 pub trait JwksFetcher: Send + Sync {
-    async fn fetch_jwks(&self, uri: &str) -> Result<String, String>;
+    async fn fetch_jwks(&self, uri: &str, reach: Reach) -> Result<String, String>;
 }

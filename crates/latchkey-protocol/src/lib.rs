@@ -13,6 +13,7 @@ pub mod claims;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
+pub mod outbound;
 pub mod params;
 pub mod pkce;
 pub mod registration;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{ErrorCode, OAuthError};
+use crate::outbound::public_https_url;
 use crate::types::{RedirectUri, Scope};
 
 pub const AUTH_CLIENT_SECRET_BASIC: &str = "client_secret_basic";
@@ -116,6 +117,11 @@ pub struct RegistrationPolicy {
     pub allowed_scope: Scope,
     /// `id_token_signed_response_alg` values (the enabled algorithms).
     pub id_token_algs: Vec<String>,
+    /// Whether the URLs Latchkey itself connects to (`jwks_uri`,
+    /// `backchannel_logout_uri`) may lead into its own network: for an
+    /// operator, or where the operator allows it. Otherwise each must be
+    /// https on a public address or host name ([`crate::outbound`]).
+    pub internal_uris: bool,
 }
 
 /// Metadata that passed every rule, with defaults filled in.
@@ -236,11 +242,12 @@ impl ClientMetadata {
             }
         }
         let backchannel_logout_uri = match &self.backchannel_logout_uri {
-            Some(u) => Some(
-                RedirectUri::parse_registrable(u, false)
+            Some(u) => {
+                let uri = RedirectUri::parse_registrable(u, false)
                     .map_err(|e| metadata_error(format!("backchannel_logout_uri: {u:?}: {e}")))?
-                    .into_string(),
-            ),
+                    .into_string();
+                Some(outbound_uri(policy, "backchannel_logout_uri", uri)?)
+            }
             None => None,
         };
         if !code_grant
@@ -267,6 +274,10 @@ impl ClientMetadata {
         };
 
         let (jwks, jwks_uri) = self.keys(method)?;
+        let jwks_uri = match jwks_uri {
+            Some(uri) => Some(outbound_uri(policy, "jwks_uri", uri)?),
+            None => None,
+        };
 
         let id_token_signed_response_alg = match &self.id_token_signed_response_alg {
             None => None,
@@ -412,6 +423,21 @@ impl ClientMetadata {
             (Some(jwks), None) => Ok((Some(check_jwks(jwks)?), None)),
         }
     }
+}
+
+/// A URL Latchkey will connect to: unless the policy lets it lead inside,
+/// https on a public address or host name.
+fn outbound_uri(
+    policy: &RegistrationPolicy,
+    name: &str,
+    uri: String,
+) -> Result<String, OAuthError> {
+    if !policy.internal_uris {
+        if let Err(why) = public_https_url(&uri) {
+            return Err(metadata_error(format!("{name}: {uri:?}: {why}")));
+        }
+    }
+    Ok(uri)
 }
 
 /// A list with a sane number of entries.
@@ -569,6 +595,7 @@ mod tests {
         RegistrationPolicy {
             allowed_scope: Scope::parse("openid profile email offline_access api:read").unwrap(),
             id_token_algs: vec!["RS256".into(), "ES256".into()],
+            internal_uris: false,
         }
     }
 
@@ -850,6 +877,55 @@ mod tests {
             META,
             "private-use",
         );
+    }
+
+    #[test]
+    fn urls_latchkey_connects_to_stay_outside_unless_the_policy_allows() {
+        let pkj = json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt"});
+        let inside = [
+            "http://127.0.0.1:8080/any",
+            "https://127.0.0.1:8443/any",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[64:ff9b::a9fe:a9fe]/x",
+            "https://[fec0::1]/x",
+            "https://0.1.2.3/x",
+            "https://198.18.0.1/x",
+            "https://foo.localhost/x",
+            "http://localhost:3000/x",
+        ];
+        for uri in inside {
+            refused(
+                with(web(), json!({ "backchannel_logout_uri": uri })),
+                META,
+                "backchannel_logout_uri",
+            );
+            refused(
+                with(pkj.clone(), json!({ "jwks_uri": uri })),
+                META,
+                "jwks_uri",
+            );
+        }
+        let operator = RegistrationPolicy {
+            internal_uris: true,
+            ..policy()
+        };
+        let validate = |v: Value| meta(v.clone()).validate(&operator);
+        for uri in inside {
+            let m = validate(with(web(), json!({ "backchannel_logout_uri": uri }))).unwrap();
+            assert_eq!(m.backchannel_logout_uri.as_deref(), Some(uri));
+            if uri.starts_with("https:") {
+                let m = validate(with(pkj.clone(), json!({ "jwks_uri": uri }))).unwrap();
+                assert_eq!(m.jwks_uri.as_deref(), Some(uri));
+            }
+        }
+        // Even an operator's jwks_uri is https.
+        assert!(validate(with(pkj.clone(), json!({"jwks_uri": "http://127.0.0.1/x"}))).is_err());
+        // URLs Latchkey never fetches are not kept at all.
+        let m = ok(with(
+            web(),
+            json!({"sector_identifier_uri": "https://127.0.0.1/s", "request_uris": ["https://127.0.0.1/r"], "initiate_login_uri": "https://127.0.0.1/i"}),
+        ));
+        assert!(!format!("{m:?}").contains("127.0.0.1"));
     }
 
     #[test]

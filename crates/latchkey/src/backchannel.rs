@@ -2,6 +2,9 @@
 //! Logout 1.0 §2.5). Deliveries were written in the same transaction as the
 //! logout, so a restart loses none; a slow or failing receiver is retried
 //! with bounded exponential backoff and never holds up a user's request.
+//! A receiver is reached only where its client's reach allows
+//! ([`crate::egress`]); a delivery to a refused address is given up at
+//! once, without a connection.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,9 +12,18 @@ use std::time::Duration;
 use latchkey_core::Latchkey;
 use latchkey_domain::LogoutDelivery;
 
+use crate::egress::{describe, is_refused, Egress, Lookup};
+
 /// Seconds a claimed delivery belongs to the worker that claimed it; if
 /// that worker dies, another picks the delivery up after this.
 pub const LEASE_SECS: i64 = 30;
+
+/// Why an attempt failed, and whether another may succeed: a receiver
+/// that is down may come back, a refused address stays refused.
+struct Failure {
+    error: String,
+    again: bool,
+}
 
 /// Attempts before a delivery is given up.
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -24,17 +36,13 @@ pub fn backoff(attempts: i32) -> i64 {
 
 pub struct Deliverer {
     core: Arc<Latchkey>,
-    http: reqwest::Client,
+    egress: Egress,
 }
 
 impl Deliverer {
-    pub fn new(core: Arc<Latchkey>) -> Deliverer {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("the HTTP client builds with static settings");
-        Deliverer { core, http }
+    pub fn new(core: Arc<Latchkey>, lookup: Arc<dyn Lookup>) -> anyhow::Result<Deliverer> {
+        let egress = Egress::new(lookup, Ok)?;
+        Ok(Deliverer { core, egress })
     }
 
     /// Sends every due delivery once; returns how many were delivered.
@@ -71,24 +79,14 @@ impl Deliverer {
     }
 
     async fn deliver(&self, d: LogoutDelivery) -> bool {
-        let result = self
-            .http
-            .post(&d.uri)
-            .form(&[("logout_token", d.logout_token.as_str())])
-            .send()
-            .await;
+        let failure = self.send(&d).await.err();
         let now = self.core.clock.unix();
-        let failure = match result {
-            Ok(r) if r.status().is_success() => None,
-            Ok(r) => Some(format!("receiver answered {}", r.status())),
-            Err(e) => Some(format!("request failed: {e}")),
-        };
         let store = &self.core.store;
         let recorded = match &failure {
             None => store.mark_delivered(&d.id, now).await,
-            Some(err) => {
+            Some(Failure { error: err, again }) => {
                 let attempts = d.attempts + 1;
-                let next = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
+                let next = (*again && attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
                 tracing::info!(client = %d.client_id, attempts, error = %err, "back-channel logout delivery failed");
                 store.mark_failed(&d.id, attempts, next, err).await
             }
@@ -97,6 +95,43 @@ impl Deliverer {
             tracing::warn!(error = %e, "cannot record a logout delivery's outcome");
         }
         failure.is_none()
+    }
+
+    /// One attempt: Ok if the receiver took the token.
+    async fn send(&self, d: &LogoutDelivery) -> Result<(), Failure> {
+        let reach = self
+            .core
+            .client_reach(&d.client_id)
+            .await
+            .map_err(|e| Failure {
+                error: format!("cannot read the client's record: {e}"),
+                again: true,
+            })?;
+        let refused = |error: String| Failure {
+            error,
+            again: false,
+        };
+        let (http, url) = self
+            .egress
+            .prepare(&d.uri, reach)
+            .map_err(|e| refused(e.to_string()))?;
+        match http
+            .post(url)
+            .form(&[("logout_token", d.logout_token.as_str())])
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(Failure {
+                error: format!("receiver answered {}", r.status()),
+                again: true,
+            }),
+            Err(e) if is_refused(&e) => Err(refused(describe(&e))),
+            Err(e) => Err(Failure {
+                error: format!("request failed: {}", describe(&e)),
+                again: true,
+            }),
+        }
     }
 
     /// Runs forever, polling the outbox every `every`.

@@ -1,57 +1,55 @@
 //! Fetching a client's JWK Set from the `jwks_uri` it registered
 //! (`private_key_jwt`): the outbound HTTP adapter of the domain's
-//! `JwksFetcher`. https only, no redirects followed, 5 s, 64 KiB; extra
-//! root certificates from `[registration] jwks_ca_file`. The core caches
-//! what this returns.
+//! `JwksFetcher`. https only, to the addresses the client's reach allows
+//! ([`crate::egress`]), no redirects followed, 5 s, 64 KiB; extra root
+//! certificates from `[registration] jwks_ca_file`. The core caches what
+//! this returns, failures included.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::Context;
 use latchkey_config::Config;
-use latchkey_domain::JwksFetcher;
+use latchkey_domain::{JwksFetcher, Reach};
 
-const TIMEOUT: Duration = Duration::from_secs(5);
+use crate::egress::{describe, Egress, Lookup};
+
 const MAX_BYTES: usize = 64 * 1024;
 
 pub struct HttpJwksFetcher {
-    client: reqwest::Client,
+    egress: Egress,
 }
 
 impl HttpJwksFetcher {
-    pub fn new(config: &Config) -> anyhow::Result<HttpJwksFetcher> {
-        let mut builder = reqwest::Client::builder()
-            .https_only(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &config.registration.jwks_ca_file {
-            let pem =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem)
-                .with_context(|| format!("{} holds no PEM certificate", path.display()))?
-            {
-                builder = builder.add_root_certificate(cert);
+    pub fn new(config: &Config, lookup: Arc<dyn Lookup>) -> anyhow::Result<HttpJwksFetcher> {
+        let roots = match &config.registration.jwks_ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                reqwest::Certificate::from_pem_bundle(&pem)
+                    .with_context(|| format!("{} holds no PEM certificate", path.display()))?
             }
-        }
-        Ok(HttpJwksFetcher {
-            client: builder
-                .build()
-                .context("cannot build the jwks_uri client")?,
+            None => Vec::new(),
+        };
+        let egress = Egress::new(lookup, |builder| {
+            Ok(roots.iter().fold(builder.https_only(true), |b, cert| {
+                b.add_root_certificate(cert.clone())
+            }))
         })
+        .context("cannot build the jwks_uri client")?;
+        Ok(HttpJwksFetcher { egress })
     }
 }
 
 #[async_trait::async_trait]
 impl JwksFetcher for HttpJwksFetcher {
-    async fn fetch_jwks(&self, uri: &str) -> Result<String, String> {
-        let resp = self
-            .client
-            .get(uri)
+    async fn fetch_jwks(&self, uri: &str, reach: Reach) -> Result<String, String> {
+        let (client, url) = self.egress.prepare(uri, reach).map_err(|e| e.to_string())?;
+        let resp = client
+            .get(url)
             .header("accept", "application/jwk-set+json, application/json")
             .send()
             .await
-            .map_err(|e| format!("request failed: {e}"))?;
+            .map_err(|e| format!("request failed: {}", describe(&e)))?;
         if resp.status() != reqwest::StatusCode::OK {
             return Err(format!("answered {}", resp.status()));
         }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod backchannel;
+pub mod egress;
 pub mod jwks_fetch;
 
 use actix_web::dev::Server;
@@ -91,7 +92,7 @@ pub fn registration_settings(
         secret_grace: r.secret_grace,
         secret_lifetime: r.secret_lifetime,
         assertion_max_lifetime: r.assertion_max_lifetime,
-        allow_internal_jwks_uri: r.allow_internal_jwks_uri,
+        allow_internal_uris: r.allow_internal_uris,
     })
 }
 
@@ -149,7 +150,10 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         revocation_cache: redis
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn latchkey_domain::RevocationCache>),
-        jwks_fetcher: Some(Arc::new(jwks_fetch::HttpJwksFetcher::new(config)?)),
+        jwks_fetcher: Some(Arc::new(jwks_fetch::HttpJwksFetcher::new(
+            config,
+            Arc::new(egress::SystemLookup),
+        )?)),
     });
     core.tick_keys().await.with_context(|| {
         format!(
@@ -181,9 +185,12 @@ impl Application {
         core.sync_revocations()
             .await
             .context("cannot load revocations")?;
+        let deliverer =
+            backchannel::Deliverer::new(core.clone().into_inner(), Arc::new(egress::SystemLookup))?;
         spawn_background(
             core.clone(),
             Duration::from_millis(config.revocations.sync_interval_ms),
+            deliverer,
         );
         if let Some(url) = &config.redis_url {
             // Other instances' revocations arrive here within milliseconds.
@@ -237,7 +244,11 @@ impl Application {
 
 /// The server's background work: sweeping expired rows, keeping the
 /// revocation mirror in sync, and delivering back-channel logouts.
-fn spawn_background(core: web::Data<Latchkey>, sync_every: Duration) {
+fn spawn_background(
+    core: web::Data<Latchkey>,
+    sync_every: Duration,
+    deliverer: backchannel::Deliverer,
+) {
     let sweeper = core.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -260,7 +271,6 @@ fn spawn_background(core: web::Data<Latchkey>, sync_every: Duration) {
             }
         }
     });
-    let deliverer = backchannel::Deliverer::new(core.into_inner());
     tokio::spawn(deliverer.run(Duration::from_secs(1)));
 }
 

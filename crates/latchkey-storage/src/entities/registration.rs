@@ -30,6 +30,7 @@ pub(crate) mod client_registrations {
         pub tos_uri: Option<String>,
         #[sea_orm(column_type = "Text")]
         pub contacts: String,
+        pub by_operator: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -53,6 +54,7 @@ pub(crate) mod client_registrations {
                     &self.contacts,
                     |s| Some(s.to_owned()),
                 )?,
+                by_operator: self.by_operator,
             })
         }
 
@@ -67,6 +69,7 @@ pub(crate) mod client_registrations {
                 policy_uri: Set(r.policy_uri.clone()),
                 tos_uri: Set(r.tos_uri.clone()),
                 contacts: Set(list_to_json(r.contacts.iter().map(String::as_str))),
+                by_operator: Set(r.by_operator),
             }
         }
     }

@@ -34,6 +34,7 @@ async fn upsert_registration(
                     regs::Column::PolicyUri,
                     regs::Column::TosUri,
                     regs::Column::Contacts,
+                    regs::Column::ByOperator,
                 ])
                 .to_owned(),
         )

@@ -19,6 +19,7 @@ fn registration() -> ClientRegistration {
         policy_uri: None,
         tos_uri: Some("https://app.example.com/tos".into()),
         contacts: vec!["ops@example.com".into(), "dev@example.com".into()],
+        by_operator: false,
     }
 }
 
@@ -69,6 +70,8 @@ async fn registered_clients_round_trip_and_update_together() {
             jwks: None,
             jwks_uri: Some("https://app.example.com/jwks".into()),
             contacts: vec![],
+            // An operator's update vouches for the client.
+            by_operator: true,
             ..r.clone()
         };
         assert!(
@@ -327,5 +330,37 @@ async fn an_assertion_jti_is_single_use_per_client() {
         );
         assert!(s.delete_client(&cid("c1")).await.unwrap());
         assert_eq!(s.sweep_registration(10_000).await.unwrap(), 0, "{n}");
+    }
+}
+
+/// The migration that added `by_operator` classifies existing clients by
+/// who made them: a record without a registration access token came from
+/// the admin API, no record at all from the command line (which gets one),
+/// a token from the client itself.
+#[tokio::test]
+async fn existing_clients_are_classified_by_who_made_them() {
+    use latchkey_migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+
+    for b in backends().await {
+        let (s, n) = (&b.store, b.name);
+        Migrator::down(&s.db, Some(1)).await.unwrap();
+        for id in ["cli", "admin", "dynamic"] {
+            s.insert_client(&client(id, 10)).await.unwrap();
+        }
+        for sql in [
+            "INSERT INTO client_registrations (client_id, contacts) VALUES ('admin', '[]')",
+            "INSERT INTO client_registrations (client_id, registration_token_hash, contacts) \
+             VALUES ('dynamic', 'rat-hash', '[]')",
+        ] {
+            s.db.execute(Statement::from_string(s.db.get_database_backend(), sql))
+                .await
+                .unwrap();
+        }
+        s.migrate().await.unwrap();
+        for (id, by_operator) in [("cli", true), ("admin", true), ("dynamic", false)] {
+            let r = s.find_registration(&cid(id)).await.unwrap();
+            assert_eq!(r.map(|r| r.by_operator), Some(by_operator), "{n}: {id}");
+        }
     }
 }

@@ -1,0 +1,370 @@
+//! No request into Latchkey's own network on a registrant's say-so (SSRF):
+//! the URLs Latchkey fetches or posts to (`jwks_uri`,
+//! `backchannel_logout_uri`) are refused at registration unless they are
+//! https on public addresses, are checked again at every connection, and
+//! forged assertions cannot make Latchkey fetch a `jwks_uri` more than once
+//! a minute. Clients an operator made may point inside.
+
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use latchkey_core::admin::NewClient;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::registration::{
+    admin_token, assertion_grant, initial_token, machine_metadata, now, register, register_raw,
+    spawn_with_api_scope, test_client, ClientKey, JwksServer,
+};
+use crate::support::*;
+
+/// Addresses and names inside: each names or is an internal address.
+const INSIDE: [&str; 26] = [
+    "http://127.0.0.1:8080/any",
+    "https://127.0.0.1:8443/any",
+    "https://127.1.2.3/any",
+    "https://2130706433/any",
+    "https://0x7f.1/any",
+    "https://169.254.169.254/latest/meta-data",
+    "https://10.0.0.7/x",
+    "https://172.16.0.1/x",
+    "https://192.168.1.1/x",
+    "https://100.64.0.1/x",
+    "https://198.18.0.1/x",
+    "https://0.1.2.3/x",
+    "https://0.0.0.0/x",
+    "https://224.0.0.1/x",
+    "https://255.255.255.255/x",
+    "https://192.0.2.1/x",
+    "https://[::1]/x",
+    "https://[::ffff:127.0.0.1]/x",
+    "https://[::ffff:a9fe:a9fe]/x",
+    "https://[64:ff9b::a9fe:a9fe]/x",
+    "https://[64:ff9b:1::a9fe:a9fe]/x",
+    "https://[fec0::1]/x",
+    "https://[fd00::1]/x",
+    "https://[fe80::1]/x",
+    "https://localhost/x",
+    "https://foo.localhost:8443/x",
+];
+
+fn web_with_backchannel(uri: &str) -> Value {
+    json!({
+        "client_name": "Logout receiver",
+        "redirect_uris": [REDIRECT],
+        "scope": "openid profile",
+        "backchannel_logout_uri": uri,
+    })
+}
+
+fn machine_with_jwks_uri(uri: &str) -> Value {
+    let mut m = machine_metadata();
+    m["token_endpoint_auth_method"] = json!("private_key_jwt");
+    m["jwks_uri"] = json!(uri);
+    m
+}
+
+#[tokio::test]
+async fn registration_refuses_urls_that_lead_inside() {
+    let app = spawn_with_api_scope(|_| {}).await;
+    let token = initial_token(&app, 1).await;
+    let mut inside: Vec<&str> = INSIDE.to_vec();
+    inside.push("https://metadata/computeMetadata/v1/");
+    for uri in inside {
+        for body in [web_with_backchannel(uri), machine_with_jwks_uri(uri)] {
+            let resp = register_raw(&app, Some(&token), &body).await;
+            let err = assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+            let why = err["error_description"].as_str().unwrap();
+            assert!(
+                why.contains("jwks_uri") || why.contains("backchannel_logout_uri"),
+                "{uri}: {why}"
+            );
+        }
+    }
+    // Nor through an update (RFC 7592).
+    let info = register(
+        &app,
+        &token,
+        web_with_backchannel("https://rp.example.com/bcl"),
+    )
+    .await;
+    let id = info["client_id"].as_str().unwrap();
+    let mut body = web_with_backchannel("https://169.254.169.254/latest/meta-data");
+    body["client_id"] = json!(id);
+    let resp = api()
+        .put(app.url(&format!("/register/{id}")))
+        .bearer_auth(info["registration_access_token"].as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+
+    // An operator may point a client inside, through the admin API.
+    let admin = admin_token(&app).await;
+    for body in [
+        web_with_backchannel("http://127.0.0.1:8080/any"),
+        machine_with_jwks_uri("https://169.254.169.254/latest/meta-data"),
+    ] {
+        let resp = api()
+            .post(app.url("/admin/clients"))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn the_operator_may_allow_internal_urls_for_every_client() {
+    let app = spawn_with_api_scope(|c| c.registration.allow_internal_uris = true).await;
+    let token = initial_token(&app, 2 * INSIDE.len() as i64).await;
+    for uri in INSIDE {
+        register(&app, &token, web_with_backchannel(uri)).await;
+        if uri.starts_with("https:") {
+            register(&app, &token, machine_with_jwks_uri(uri)).await;
+        }
+    }
+}
+
+/// A plain TCP listener on loopback that answers every request `200 OK`
+/// and keeps the first line of what each connection sent (a TLS hello is
+/// kept as it comes).
+async fn tcp_receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = tokio::time::timeout(Duration::from_secs(2), conn.read(&mut buf))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or(0);
+                let text = String::from_utf8_lossy(&buf[..n]);
+                log.lock()
+                    .unwrap()
+                    .push(text.lines().next().unwrap_or("").to_owned());
+                let _ = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// Registers `metadata` at a server on `dir` that allows internal URLs,
+/// in a runtime of its own that ends with the call: that server's logout
+/// sender and caches do not outlive it. The client stays in the database,
+/// as one registered while the setting was on.
+fn register_while_internal_urls_were_allowed(
+    dir: Arc<TempDir>,
+    metadata: Vec<Value>,
+) -> Vec<Value> {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let infos = rt.block_on(async move {
+            let app = TestApp::spawn_in(dir, |c| {
+                c.registration.allowed_scopes.push("api:read".into());
+                c.registration.allow_internal_uris = true;
+            })
+            .await;
+            let token = initial_token(&app, metadata.len() as i64).await;
+            let mut infos = Vec::new();
+            for m in metadata {
+                infos.push(register(&app, &token, m).await);
+            }
+            infos
+        });
+        drop(rt);
+        infos
+    })
+    .join()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_back_channel_logout_is_never_sent_inside_for_a_registered_client() {
+    let (port, seen) = tcp_receiver().await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    // Registered while the operator allowed internal URLs; the setting is
+    // off now, so nothing is sent there. One literal, one name that
+    // resolves to loopback.
+    let registered = register_while_internal_urls_were_allowed(
+        dir.clone(),
+        vec![
+            web_with_backchannel(&format!("https://127.0.0.1:{port}/literal")),
+            web_with_backchannel(&format!("https://localhost:{port}/name")),
+            web_with_backchannel(&format!("http://127.0.0.1:{port}/plain")),
+        ],
+    );
+    let app = TestApp::spawn_in(dir, |_| {}).await;
+    app.add_user("alice").await;
+    // An operator's client reaches its receiver inside: the control.
+    let operator = app
+        .add_client(NewClient {
+            name: "Operator's app".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            backchannel_logout_uri: Some(format!("http://127.0.0.1:{port}/operator")),
+            ..NewClient::default()
+        })
+        .await;
+    let mut clients = vec![operator];
+    for info in &registered {
+        clients.push(test_client(&app, info).await);
+    }
+    let b = browser();
+    for c in &clients {
+        let (_, challenge) = pkce();
+        code_for(&app, &b, c, &challenge, "alice").await;
+    }
+    let page = b
+        .get(app.url("/logout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = b
+        .post(app.url("/logout/confirm"))
+        .form(&[
+            ("query", hidden(&page, "query").as_str()),
+            ("csrf", hidden(&page, "csrf").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection() || resp.status().is_success());
+
+    // Every delivery settles: the operator's delivered, the others given
+    // up at once as refused, without a retry.
+    let mut settled = Vec::new();
+    for _ in 0..100 {
+        settled = app.core.store.list_deliveries(10).await.unwrap();
+        if settled.len() == clients.len()
+            && settled
+                .iter()
+                .all(|d| d.delivered_at.is_some() || d.last_error.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(settled.len(), clients.len(), "{settled:?}");
+    for d in &settled {
+        if d.client_id == clients[0].client.id {
+            assert!(d.delivered_at.is_some(), "{d:?}");
+        } else {
+            assert!(d.delivered_at.is_none(), "{d:?}");
+            let error = d.last_error.as_deref().unwrap_or("");
+            assert!(error.contains("refused"), "{d:?}");
+            assert_eq!(d.attempts, 1, "not retried: {d:?}");
+            assert_eq!(d.next_attempt_at, i64::MAX, "given up: {d:?}");
+        }
+    }
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["POST /operator HTTP/1.1".to_owned()],
+        "only the operator's receiver was reached"
+    );
+}
+
+/// Signs assertions for one client, valid for a minute from now.
+fn signer<'k>(app: &TestApp, id: &str, key: &'k ClientKey) -> impl Fn(&str) -> String + 'k {
+    let (id, issuer, now) = (id.to_owned(), app.issuer.clone(), now(app));
+    move |jti: &str| {
+        key.sign(&json!({
+            "iss": id, "sub": id, "aud": issuer, "jti": jti, "iat": now, "exp": now + 60,
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwks_uri_that_leads_inside_is_never_fetched_for_a_registered_client() {
+    let key = ClientKey::new("k-inside");
+    let server = JwksServer::start(json!({ "keys": [key.jwk()] }).to_string());
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let uri = format!("https://localhost:{}/jwks", server.port);
+    let info =
+        register_while_internal_urls_were_allowed(dir.clone(), vec![machine_with_jwks_uri(&uri)])
+            .remove(0);
+    let ca = server.ca_file.clone();
+    let app = TestApp::spawn_in(dir, |c| {
+        c.registration.allowed_scopes.push("api:read".into());
+        c.registration.jwks_ca_file = Some(ca);
+    })
+    .await;
+    let id = info["client_id"].as_str().unwrap();
+    let assertion = signer(&app, id, &key);
+    assert_oauth_error(
+        assertion_grant(&app, Some(id), &assertion("j1")).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    assert_eq!(server.connections.load(SeqCst), 0, "no connection was made");
+}
+
+/// An operator's `private_key_jwt` client whose `jwks_uri` is `server`,
+/// on a server that trusts its CA; returns the server and the client id.
+async fn operators_jwks_client(server: &JwksServer) -> (TestApp, String) {
+    let ca = server.ca_file.clone();
+    let app = spawn_with_api_scope(|c| c.registration.jwks_ca_file = Some(ca)).await;
+    let uri = format!("https://localhost:{}/jwks", server.port);
+    let resp = api()
+        .post(app.url("/admin/clients"))
+        .bearer_auth(admin_token(&app).await)
+        .json(&machine_with_jwks_uri(&uri))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let info: Value = resp.json().await.unwrap();
+    let id = info["client_id"].as_str().unwrap().to_owned();
+    (app, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_assertions_fetch_a_jwks_uri_at_most_once_a_minute() {
+    let key = ClientKey::new("k-good");
+    let forger = ClientKey::new("k-good");
+    let good = JwksServer::start(json!({ "keys": [key.jwk()] }).to_string());
+    let down = JwksServer::answering("503 Service Unavailable", String::new());
+    for server in [&good, &down] {
+        // An operator's client: its jwks_uri on localhost is fetched.
+        let (app, id) = operators_jwks_client(server).await;
+        let forged = signer(&app, &id, &forger);
+        let burst = (0..10).map(|i| {
+            let (app, id, assertion) = (&app, &id, forged(&format!("burst-{i}")));
+            async move { assertion_grant(app, Some(id), &assertion).await.status() }
+        });
+        let statuses = futures_util::future::join_all(burst).await;
+        assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+        assert_eq!(server.hits.load(SeqCst), 1, "one fetch for the burst");
+        app.clock.advance(Duration::from_secs(59));
+        let resp = assertion_grant(&app, Some(&id), &forged("later")).await;
+        assert_eq!(resp.status(), 401);
+        assert_eq!(server.hits.load(SeqCst), 1, "within the minute");
+        app.clock.advance(Duration::from_secs(1));
+        let resp = assertion_grant(&app, Some(&id), &forged("next-minute")).await;
+        assert_eq!(resp.status(), 401);
+        assert_eq!(server.hits.load(SeqCst), 2, "a minute later, one more");
+        if std::ptr::eq(server, &good) {
+            // The genuine key works, from the cache.
+            let genuine = signer(&app, &id, &key);
+            let resp = assertion_grant(&app, Some(&id), &genuine("genuine")).await;
+            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+            assert_eq!(server.hits.load(SeqCst), 2);
+        }
+    }
+}
