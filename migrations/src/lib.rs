@@ -17,6 +17,7 @@ pub mod m20261124_000002_tokens;
 pub mod m20261124_000003_keys_rotation;
 pub mod m20261124_000004_registration;
 pub mod m20261201_000005_rotation_by_insert;
+pub mod m20261210_000006_login_attempts;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_keys_rotation::Migration),
             Box::new(m20261124_000004_registration::Migration),
             Box::new(m20261201_000005_rotation_by_insert::Migration),
+            Box::new(m20261210_000006_login_attempts::Migration),
         ]
     }
 }

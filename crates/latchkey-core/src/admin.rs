@@ -23,6 +23,9 @@ pub enum AdminError {
     Metadata(latchkey_protocol::OAuthError),
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// Too many password checks: try again after this many seconds.
+    #[error("too many attempts; try again in {wait_secs} seconds")]
+    Throttled { wait_secs: i64 },
 }
 
 impl From<StoreError> for AdminError {
@@ -104,14 +107,20 @@ impl Latchkey {
     }
 
     /// The account page's password change: the current password must be
-    /// right; every other session ends and every refresh family dies.
+    /// right (checked behind the sign-in throttle, from `ip`: a stolen
+    /// session is no way around it); every other session ends and every
+    /// refresh family dies.
     pub async fn change_own_password(
         &self,
         user: &User,
         current_session: &str,
+        ip: &str,
         current: String,
         new: String,
     ) -> Result<(), AdminError> {
+        self.password_turn(&user.username, ip)
+            .await
+            .map_err(|wait_secs| AdminError::Throttled { wait_secs })?;
         if !self
             .passwords
             .verify(current, Some(user.password_hash.clone()))
@@ -119,6 +128,7 @@ impl Latchkey {
         {
             return Err(AdminError::Invalid("the current password is wrong".into()));
         }
+        self.throttle.succeeded(&user.username, ip).await;
         let hash = self.passwords.hash(new, self.salt()).await?;
         let now = self.now();
         self.store.set_password(&user.id, &hash, now).await?;
@@ -415,6 +425,7 @@ impl AdminError {
             }
             AdminError::Metadata(e) => e.clone(),
             AdminError::Core(e) => e.to_oauth(),
+            AdminError::Throttled { .. } => OAuthError::invalid_request(self.to_string()),
         }
     }
 }

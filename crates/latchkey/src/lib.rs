@@ -18,7 +18,7 @@ use latchkey_core::keys::KeySettings;
 use latchkey_core::passwords::Argon2Params;
 use latchkey_core::{KeyRing, Latchkey, Parts, Settings};
 use latchkey_domain::keys::{KeyFactory, SigningAlg};
-use latchkey_domain::{Clock, KeyRepository, OsRandom, Random, Store, SystemClock};
+use latchkey_domain::{AttemptCounter, Clock, KeyRepository, OsRandom, Random, Store, SystemClock};
 use latchkey_keys::{JoseKeyFactory, Kek, KeySet};
 use latchkey_storage::{PoolOptions, SeaStore};
 
@@ -123,7 +123,6 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         iterations: config.passwords.argon2_iterations,
         parallelism: config.passwords.argon2_parallelism,
     };
-    let store: Arc<dyn Store> = Arc::new(store);
     let redis = match &config.redis_url {
         Some(url) => Some(
             latchkey_cache::RedisRevocations::connect(url, &config.redis_prefix)
@@ -132,6 +131,15 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         ),
         None => None,
     };
+    // Sign-in attempts are counted where every instance sees them: Redis,
+    // else a shared Postgres; a SQLite server is one instance, and counts
+    // in memory.
+    let attempt_counter: Option<Arc<dyn AttemptCounter>> = match &redis {
+        Some(r) => Some(Arc::new(r.attempts())),
+        None if !config.is_sqlite() => Some(Arc::new(store.clone())),
+        None => None,
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
     // No key is loaded yet: the key service's first tick opens the stored
     // keys (failing on a wrong KEK before it changes anything) or, on a
     // fresh database, creates the first one.
@@ -150,6 +158,7 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn latchkey_domain::RevocationCache>),
         jwks_fetcher: Some(Arc::new(jwks_fetch::HttpJwksFetcher::new(config)?)),
+        attempt_counter,
     });
     core.tick_keys().await.with_context(|| {
         format!(
@@ -251,6 +260,13 @@ fn spawn_background(core: web::Data<Latchkey>, sync_every: Duration) {
                 .await;
             if let Err(e) = sweeper.store.sweep_registration(now).await {
                 tracing::warn!(error = %e, "registration sweep failed");
+            }
+            if let Err(e) = sweeper
+                .throttle
+                .sweep(sweeper.clock.now().timestamp_millis())
+                .await
+            {
+                tracing::warn!(error = %e, "sign-in attempt sweep failed");
             }
             match (swept, families) {
                 (Ok(a), Ok(b)) if a + b > 0 => tracing::debug!(rows = a + b, "swept expired rows"),

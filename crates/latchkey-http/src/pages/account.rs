@@ -13,7 +13,7 @@ use latchkey_core::Latchkey;
 use super::{
     csrf_binding, csrf_ok, csrf_refused, error_page, page, render, signed_in, SESSION_COOKIE,
 };
-use crate::request::read_form;
+use crate::request::{client_ip, read_form};
 
 const PURPOSE: &str = "account";
 
@@ -153,7 +153,7 @@ pub async fn change_password(
     let current = form.get("current").unwrap_or("").to_owned();
     let new = form.get("new").unwrap_or("").to_owned();
     match app
-        .change_own_password(&me.user, &me.session.id, current, new)
+        .change_own_password(&me.user, &me.session.id, &client_ip(&req), current, new)
         .await
     {
         Ok(()) => password_page(
@@ -165,6 +165,12 @@ pub async fn change_password(
         Err(latchkey_core::admin::AdminError::Invalid(m)) => {
             password_page(&req, &app, StatusCode::BAD_REQUEST, Some(&m))
         }
+        Err(latchkey_core::admin::AdminError::Throttled { wait_secs }) => password_page(
+            &req,
+            &app,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&super::login::too_many_attempts(wait_secs)),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "password change failed");
             error_page(&latchkey_protocol::OAuthError::bare(
