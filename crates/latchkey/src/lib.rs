@@ -207,10 +207,14 @@ impl Application {
         let grants = web::Data::new(latchkey_http::GrantRuntime(
             tokio::runtime::Handle::current(),
         ));
+        let proxies = web::Data::new(latchkey_http::TrustedProxies::new(
+            config.trusted_proxy_networks(),
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(grants.clone())
+                .app_data(proxies.clone())
                 .wrap(latchkey_http::security_headers())
                 .configure(latchkey_http::configure)
         })
