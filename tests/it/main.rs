@@ -13,4 +13,5 @@ mod flows;
 mod keys;
 mod logout;
 mod registration;
+mod throttle;
 mod tokens;
