@@ -18,7 +18,8 @@ pub mod m20261124_000003_keys_rotation;
 pub mod m20261124_000004_registration;
 pub mod m20261201_000005_rotation_by_insert;
 pub mod m20261202_000006_side_doors;
-pub mod m20261215_000007_registration_by_operator;
+pub mod m20261202_000007_registration_by_operator;
+pub mod m20261202_000008_login_attempts;
 
 pub struct Migrator;
 
@@ -32,7 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_registration::Migration),
             Box::new(m20261201_000005_rotation_by_insert::Migration),
             Box::new(m20261202_000006_side_doors::Migration),
-            Box::new(m20261215_000007_registration_by_operator::Migration),
+            Box::new(m20261202_000007_registration_by_operator::Migration),
+            Box::new(m20261202_000008_login_attempts::Migration),
         ]
     }
 }

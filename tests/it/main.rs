@@ -14,4 +14,5 @@ mod keys;
 mod logout;
 mod registration;
 mod ssrf;
+mod throttle;
 mod tokens;

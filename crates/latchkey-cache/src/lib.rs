@@ -6,6 +6,13 @@
 //! Redis is never the source of truth: the database is. Any Redis error is
 //! returned to the caller, which then asks the database. This crate is the
 //! only one that uses the redis client; it knows nothing of HTTP or SQL.
+//!
+//! On the same connection, [`RedisAttempts`] counts sign-in attempts for
+//! every instance (the login throttle's shared counter).
+
+mod attempts;
+
+pub use attempts::RedisAttempts;
 
 use std::time::Duration;
 
@@ -63,6 +70,11 @@ impl RedisRevocations {
 
     fn key(&self, k: &str) -> String {
         format!("{}rev:{k}", self.prefix)
+    }
+
+    /// The attempt counter, on this connection.
+    pub fn attempts(&self) -> RedisAttempts {
+        RedisAttempts::new(self.conn.clone(), &self.prefix)
     }
 
     fn channel(&self) -> String {

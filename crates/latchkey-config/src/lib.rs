@@ -8,11 +8,12 @@
 //! share state. This crate reads configuration only; it never writes the
 //! process environment.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+pub use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -37,6 +38,12 @@ pub struct Config {
     pub log_format: String,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: CIDR blocks or
+    /// single addresses (`LATCHKEY_TRUSTED_PROXIES=10.0.0.0/8,192.0.2.7`).
+    /// Empty (the default): the header is ignored and the client is the
+    /// TCP peer.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub trusted_proxies: Vec<String>,
     pub tokens: Tokens,
     pub database: Database,
     pub passwords: Passwords,
@@ -267,6 +274,7 @@ impl Default for Config {
             migrate_on_start: true,
             log_format: "text".into(),
             workers: 0,
+            trusted_proxies: Vec::new(),
             tokens: Tokens::default(),
             database: Database::default(),
             passwords: Passwords::default(),
@@ -552,9 +560,28 @@ impl Config {
                 "argon2 settings below OWASP's minimum: 19 MiB (19456 KiB) with 2 passes, or 46 MiB/1, 12 MiB/3, 9 MiB/4, 7 MiB/5",
             ));
         }
+        if let Some(bad) = self
+            .trusted_proxies
+            .iter()
+            .find(|p| parse_cidr(p).is_none())
+        {
+            return Err(invalid(
+                "trusted_proxies",
+                "LATCHKEY_TRUSTED_PROXIES",
+                format!("{bad:?} is not a CIDR block (10.0.0.0/8) or an IP address"),
+            ));
+        }
         self.keys.validate()?;
         self.registration.validate()?;
         Ok(self)
+    }
+
+    /// The validated `trusted_proxies`, as networks.
+    pub fn trusted_proxy_networks(&self) -> Vec<IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| parse_cidr(p))
+            .collect()
     }
 
     /// Whether the database is the embedded SQLite.
@@ -635,6 +662,17 @@ impl Keys {
     }
 }
 
+/// A CIDR block (`10.0.0.0/8`, `fd00::/8`) or one address (a /32 or
+/// /128). Host bits below the prefix are dropped: `10.1.2.3/8` is
+/// `10.0.0.0/8`.
+pub fn parse_cidr(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .map(|net| net.trunc())
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .ok()
+}
+
 fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_owned()
@@ -679,6 +717,7 @@ fn resolve_database_url(url: &str) -> Result<String, ConfigError> {
 mod tests {
     use super::*;
     use figment::Jail;
+    use proptest::prop_assert;
 
     #[test]
     fn defaults_are_valid_and_resolve_paths() {
@@ -849,6 +888,53 @@ mod tests {
             }
             Ok(())
         });
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks_from_file_or_env() {
+        Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(
+                c.trusted_proxies.is_empty(),
+                "no proxy is trusted by default"
+            );
+            jail.set_env(
+                "LATCHKEY_TRUSTED_PROXIES",
+                "172.30.0.0/24, 10.1.2.3, fd00::/8",
+            );
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            let nets: Vec<String> = c
+                .trusted_proxy_networks()
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            assert_eq!(nets, ["172.30.0.0/24", "10.1.2.3/32", "fd00::/8"]);
+            for bad in ["10.0.0.0/33", "proxy.internal", "10.0.0.0/8/8", "*"] {
+                jail.set_env("LATCHKEY_TRUSTED_PROXIES", bad);
+                let e = Config::load(None).unwrap_err().to_string();
+                assert!(e.contains("LATCHKEY_TRUSTED_PROXIES"), "{bad}: {e}");
+            }
+            Ok(())
+        });
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_as_a_cidr_or_not_without_panicking(text in "\\PC*") {
+            let _ = parse_cidr(&text);
+        }
+
+        #[test]
+        fn cidr_like_text_never_panics(
+            a in proptest::array::uniform4(0u16..300),
+            prefix in 0u16..200,
+            tail in "[0-9a-f:./ ]{0,12}",
+        ) {
+            let text = format!("{}.{}.{}.{}/{prefix}{tail}", a[0], a[1], a[2], a[3]);
+            if let Some(net) = parse_cidr(&text) {
+                prop_assert!(net.prefix_len() <= 32);
+            }
+        }
     }
 
     #[test]

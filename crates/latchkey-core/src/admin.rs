@@ -23,6 +23,9 @@ pub enum AdminError {
     Metadata(latchkey_protocol::OAuthError),
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// Too many password checks: try again after this many seconds.
+    #[error("too many attempts; try again in {wait_secs} seconds")]
+    Throttled { wait_secs: i64 },
 }
 
 impl From<StoreError> for AdminError {
@@ -114,18 +117,23 @@ impl Latchkey {
     }
 
     /// The account page's password change: the current password must be
-    /// right. Every session of the user ends, this one included, and every
-    /// refresh family dies, so no token issued before the change survives
-    /// it (an access token carries its session). This browser stays signed
-    /// in with a new session: the returned cookie value replaces its old
-    /// one, which an attacker may have copied.
+    /// right, checked behind the sign-in throttle from `ip` (a stolen
+    /// session is no way around it). Every session of the user ends, this
+    /// one included, and every refresh family dies, so no token issued
+    /// before the change survives it (an access token carries its session).
+    /// This browser stays signed in with a new session: the returned cookie
+    /// value replaces its old one, which an attacker may have copied.
     pub async fn change_own_password(
         &self,
         me: &crate::authorize::SignedIn,
+        ip: &str,
         current: String,
         new: String,
     ) -> Result<String, AdminError> {
         let user = &me.user;
+        self.password_turn(&user.username, ip)
+            .await
+            .map_err(|wait_secs| AdminError::Throttled { wait_secs })?;
         if !self
             .passwords
             .verify(current, Some(user.password_hash.clone()))
@@ -133,13 +141,13 @@ impl Latchkey {
         {
             return Err(AdminError::Invalid("the current password is wrong".into()));
         }
+        self.throttle.succeeded(&user.username, ip).await;
         let hash = self.passwords.hash(new, self.salt()).await?;
         let now = self.now();
         self.store.set_password(&user.id, &hash, now).await?;
         self.caches.forget_user(&user.id);
         self.end_sessions(&user.id, None, true, "password changed")
             .await?;
-        let ip = me.session.ip.as_deref().unwrap_or("unknown");
         let (cookie, session) = self
             .open_session(&user.id, ip, me.session.user_agent.as_deref())
             .await?;
@@ -468,6 +476,7 @@ impl AdminError {
             }
             AdminError::Metadata(e) => e.clone(),
             AdminError::Core(e) => e.to_oauth(),
+            AdminError::Throttled { .. } => OAuthError::invalid_request(self.to_string()),
         }
     }
 }

@@ -24,6 +24,16 @@ impl Latchkey {
             .store
             .sweep_sessions(now - keep, now - s.session_ttl - keep)
             .await?;
+        // Sign-in attempt counters that went quiet (their own store; a
+        // failure here leaves them for the next sweep).
+        match self
+            .throttle
+            .sweep(self.clock.now().timestamp_millis())
+            .await
+        {
+            Ok(n) => rows += n,
+            Err(e) => tracing::warn!(error = %e, "sign-in attempt sweep failed"),
+        }
         Ok(rows)
     }
 }

@@ -84,6 +84,9 @@ pub struct Parts {
     /// Fetches clients' JWK Sets from their `jwks_uri`; without one, only
     /// inline `jwks` work.
     pub jwks_fetcher: Option<Arc<dyn latchkey_domain::JwksFetcher>>,
+    /// Where sign-in attempts are counted when several instances must
+    /// agree (Redis or the database); none counts in memory.
+    pub attempt_counter: Option<Arc<dyn latchkey_domain::AttemptCounter>>,
 }
 
 impl Latchkey {
@@ -91,7 +94,10 @@ impl Latchkey {
         let discovery = discovery::Discovery::build(&parts.settings);
         Latchkey {
             passwords: passwords::PasswordHasher::new(parts.settings.argon2.clone()),
-            throttle: throttle::LoginThrottle::new(parts.settings.throttle.clone()),
+            throttle: throttle::LoginThrottle::new(
+                parts.settings.throttle.clone(),
+                parts.attempt_counter,
+            ),
             secrets: secrets::SecretHasher::new(parts.secret_pepper),
             csrf: csrf::CsrfGuard::new(parts.csrf_key),
             store: parts.store,

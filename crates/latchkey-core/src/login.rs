@@ -1,5 +1,5 @@
 //! Signing in at Latchkey's login page: password check behind the
-//! throttle, then a new browser session.
+//! throttle (counted before the hash), then a new browser session.
 
 use latchkey_domain::BrowserSession;
 
@@ -98,10 +98,8 @@ impl Latchkey {
                 return Ok(LoginOutcome::Refused(refused));
             }
         }
-        let now = self.now();
-        let wait = self.throttle.wait_secs(&attempt.username, &attempt.ip, now);
-        if wait > 0 {
-            return Ok(LoginOutcome::Throttled { wait_secs: wait });
+        if let Err(wait_secs) = self.password_turn(&attempt.username, &attempt.ip).await {
+            return Ok(LoginOutcome::Throttled { wait_secs });
         }
         let user = if attempt.username.len() <= 256 {
             self.store.find_user_by_username(&attempt.username).await?
@@ -113,8 +111,7 @@ impl Latchkey {
         let user = match user {
             Some(u) if ok && !u.disabled => u,
             user => {
-                self.throttle
-                    .record_failure(&attempt.username, &attempt.ip, self.now());
+                // Already counted by `password_turn`.
                 self.audit(Event {
                     kind: "login_failed",
                     user_id: user.as_ref().map(|u| u.id.as_str()),
@@ -126,7 +123,10 @@ impl Latchkey {
                 return Ok(LoginOutcome::Failed);
             }
         };
-        self.throttle.record_success(&attempt.username, &attempt.ip);
+        self.throttle
+            .succeeded(&attempt.username, &attempt.ip)
+            .await;
+        let now = self.now();
 
         // A new sign-in replaces the browser's previous session.
         if let Some(prev) = previous {

@@ -4,6 +4,7 @@
 //! libraries; the only outside world it touches is the system clock and the
 //! OS random source, both behind traits so tests can replace them.
 
+pub mod attempts;
 pub mod clock;
 pub mod entities;
 pub mod keys;
@@ -11,6 +12,7 @@ pub mod ports;
 pub mod registration;
 pub mod rotation;
 
+pub use attempts::{AttemptCounter, CounterError, Hit};
 pub use clock::{Clock, MockClock, OsRandom, Random, SystemClock};
 pub use entities::*;
 pub use ports::*;

@@ -24,6 +24,7 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::web;
 
 pub use latchkey_core::Latchkey;
+pub use request::TrustedProxies;
 
 /// The multi-threaded runtime the server was built on, where the token
 /// endpoint runs the grants that read or write storage (client_credentials,

@@ -16,6 +16,7 @@ use latchkey_migration::{Migrator, MigratorTrait};
 use crate::entities::{clients, signing_keys};
 use crate::{connect, PoolOptions, SeaStore};
 
+mod attempts;
 mod registration;
 mod tokens;
 

@@ -19,7 +19,7 @@ use latchkey_core::keys::KeySettings;
 use latchkey_core::passwords::Argon2Params;
 use latchkey_core::{KeyRing, Latchkey, Parts, Settings};
 use latchkey_domain::keys::{KeyFactory, SigningAlg};
-use latchkey_domain::{Clock, KeyRepository, OsRandom, Random, Store, SystemClock};
+use latchkey_domain::{AttemptCounter, Clock, KeyRepository, OsRandom, Random, Store, SystemClock};
 use latchkey_keys::{JoseKeyFactory, Kek, KeySet};
 use latchkey_storage::{PoolOptions, SeaStore};
 
@@ -124,7 +124,6 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         iterations: config.passwords.argon2_iterations,
         parallelism: config.passwords.argon2_parallelism,
     };
-    let store: Arc<dyn Store> = Arc::new(store);
     let redis = match &config.redis_url {
         Some(url) => Some(
             latchkey_cache::RedisRevocations::connect(url, &config.redis_prefix)
@@ -133,6 +132,15 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         ),
         None => None,
     };
+    // Sign-in attempts are counted where every instance sees them: Redis,
+    // else a shared Postgres; a SQLite server is one instance, and counts
+    // in memory.
+    let attempt_counter: Option<Arc<dyn AttemptCounter>> = match &redis {
+        Some(r) => Some(Arc::new(r.attempts())),
+        None if !config.is_sqlite() => Some(Arc::new(store.clone())),
+        None => None,
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
     // No key is loaded yet: the key service's first tick opens the stored
     // keys (failing on a wrong KEK before it changes anything) or, on a
     // fresh database, creates the first one.
@@ -154,6 +162,7 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
             config,
             Arc::new(egress::SystemLookup),
         )?)),
+        attempt_counter,
     });
     core.tick_keys().await.with_context(|| {
         format!(
@@ -206,10 +215,14 @@ impl Application {
             tokio::runtime::Handle::current(),
         ));
         let https = core.settings.secure_cookies();
+        let proxies = web::Data::new(latchkey_http::TrustedProxies::new(
+            config.trusted_proxy_networks(),
+        ));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(grants.clone())
+                .app_data(proxies.clone())
                 .wrap(latchkey_http::security_headers(https))
                 .configure(latchkey_http::configure)
         })

@@ -13,7 +13,7 @@ use super::{
     csrf_binding, csrf_ok, csrf_refused, error_page, page, render, session_cookie,
     session_cookie_removal, signed_in,
 };
-use crate::request::read_form;
+use crate::request::{client_ip, read_form};
 
 const PURPOSE: &str = "account";
 
@@ -149,7 +149,10 @@ pub async fn change_password(
     };
     let current = form.get("current").unwrap_or("").to_owned();
     let new = form.get("new").unwrap_or("").to_owned();
-    match app.change_own_password(&me, current, new).await {
+    match app
+        .change_own_password(&me, &client_ip(&req), current, new)
+        .await
+    {
         Ok(cookie) => {
             let mut resp = password_page(
                 &req,
@@ -165,6 +168,12 @@ pub async fn change_password(
         Err(latchkey_core::admin::AdminError::Invalid(m)) => {
             password_page(&req, &app, StatusCode::BAD_REQUEST, Some(&m))
         }
+        Err(latchkey_core::admin::AdminError::Throttled { wait_secs }) => password_page(
+            &req,
+            &app,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&super::login::too_many_attempts(wait_secs)),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "password change failed");
             error_page(&latchkey_protocol::OAuthError::bare(

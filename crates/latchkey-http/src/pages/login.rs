@@ -53,6 +53,11 @@ fn login_page(
     )
 }
 
+/// What a page says to an attempt the throttle refused.
+pub(super) fn too_many_attempts(wait_secs: i64) -> String {
+    format!("Too many attempts. Try again in {wait_secs} seconds.")
+}
+
 /// The pending request a sign-in is for; none means signing in to the
 /// account pages.
 fn pending_id(value: Option<&str>) -> Result<Option<&str>, OAuthError> {
@@ -170,9 +175,7 @@ pub async fn submit(
                 id.unwrap_or(""),
                 &username,
                 view,
-                Some(format!(
-                    "Too many attempts. Try again in {wait_secs} seconds."
-                )),
+                Some(too_many_attempts(wait_secs)),
             ),
             Err(resp) => resp,
         },

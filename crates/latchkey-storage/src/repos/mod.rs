@@ -1,5 +1,6 @@
 //! The port implementations, one file per port.
 
+mod attempts;
 mod audit;
 mod authorization;
 mod clients;
