@@ -1014,14 +1014,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         &["user", "add", &username, "--password-stdin"],
         Some(PASSWORD),
     )?;
-    let machine = setup.add_client(&[
+    let machine_name = format!("bench machine {suffix}");
+    let mut machine_args = vec![
         "--name",
-        &format!("bench machine {suffix}"),
+        &machine_name,
         "--grant-type",
         "client_credentials",
         "--scope",
         "api:read api:write",
-    ])?;
+    ];
+    // The machine client is also the resource server that introspects the
+    // web client's tokens, which needs an operator's permission.
+    if setup.client_add_takes("--introspect") {
+        machine_args.push("--introspect");
+    }
+    let machine = setup.add_client(&machine_args)?;
     let base = format!("http://127.0.0.1:{port}");
     let discovery = runtime.block_on(get_json(&format!(
         "{base}/.well-known/openid-configuration"

@@ -88,6 +88,13 @@ impl ServerSetup {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Whether this build's `client add` takes `flag` (the bench also
+    /// loads builds from before a flag existed).
+    pub fn client_add_takes(&self, flag: &str) -> bool {
+        self.cli(&["client", "add", "--help"], None)
+            .is_ok_and(|help| help.contains(flag))
+    }
+
     /// Runs `latchkey client add ARGS --json`; returns (client_id, secret).
     pub fn add_client(&self, args: &[&str]) -> anyhow::Result<(String, String)> {
         let mut all = vec!["client", "add"];
