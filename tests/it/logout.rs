@@ -745,3 +745,161 @@ async fn code_exchanges_racing_a_logout_leave_no_live_token() {
         check(label).await;
     }
 }
+
+/// Signing in again in the same browser (another user on a shared
+/// computer, or the same one again) ends the previous session like a
+/// logout: its access and refresh tokens die and its clients are told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_again_in_the_same_browser_ends_the_old_session_like_a_logout() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    app.add_user("bob").await;
+    let (url, received) = receiver().await;
+    let c = rp(&app, Some(url)).await;
+    let spa = app.web_client().await;
+    let b = browser();
+    let t = tokens(&app, &b, &c, "alice", "openid profile offline_access").await;
+    let (verifier, challenge) = pkce();
+    let code = {
+        let resp = b
+            .get(authorize_url(&app, spa.id(), &challenge, &[]))
+            .send()
+            .await
+            .unwrap();
+        let next = location(&resp);
+        let back = if next.starts_with("/consent") {
+            approve(&app, &b, &next).await
+        } else {
+            next
+        };
+        param(&back, "code").unwrap()
+    };
+    let other: serde_json::Value = redeem(&app, &spa, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let page = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resp = b
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf").as_str()),
+            ("username", "bob"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "bob is signed in");
+
+    for access in [&t["access_token"], &other["access_token"]] {
+        assert_eq!(userinfo(&app, access.as_str().unwrap()).await, 401);
+    }
+    assert_oauth_error(
+        refresh(&app, &c, t["refresh_token"].as_str().unwrap()).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    for _ in 0..100 {
+        if !received.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        received.lock().unwrap().len(),
+        1,
+        "the client was told alice's session ended"
+    );
+}
+
+/// Sign-ins with the old password racing a password change, released at
+/// the same instant (then with the change a little later): once the change
+/// has answered, none of their sessions works. Few per round, so the
+/// sign-in throttle lets them through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sign_ins_racing_a_password_change_keep_no_session() {
+    const N: usize = 4;
+    let app = TestApp::spawn().await;
+    app.add_user("carol").await;
+    let mut signed_in = 0;
+    for delay_ms in [0u64, 1, 3, 6, 10, 20] {
+        let mut forms = Vec::new();
+        for _ in 0..N {
+            let (b, jar) = browser_with_jar();
+            let page = b
+                .get(app.url("/login"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            forms.push((b, jar, hidden(&page, "csrf")));
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(N + 1));
+        let sign_ins: Vec<_> = forms
+            .into_iter()
+            .map(|(b, jar, csrf)| {
+                let (barrier, url, base) = (barrier.clone(), app.url("/login"), app.url("/"));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let resp = b
+                        .post(url)
+                        .form(&[
+                            ("csrf", csrf.as_str()),
+                            ("username", "carol"),
+                            ("password", PASSWORD),
+                        ])
+                        .send()
+                        .await
+                        .unwrap();
+                    (
+                        resp.status().as_u16(),
+                        jar_cookie(&jar, &base, "latchkey_session"),
+                    )
+                })
+            })
+            .collect();
+        barrier.wait().await;
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        app.core
+            .set_user_password("carol", "carol's new long password".into())
+            .await
+            .unwrap();
+        for s in sign_ins {
+            let (status, cookie) = s.await.unwrap();
+            if status == 303 {
+                signed_in += 1;
+                let cookie = cookie.expect("a session cookie");
+                let resp = api()
+                    .get(app.url("/account/sessions"))
+                    .header("cookie", format!("latchkey_session={cookie}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    resp.status(),
+                    303,
+                    "a session outlived the password change ({delay_ms} ms)"
+                );
+                assert!(location(&resp).starts_with("/login"));
+            }
+        }
+        // The next round signs in with the test password again.
+        app.core
+            .set_user_password("carol", PASSWORD.into())
+            .await
+            .unwrap();
+    }
+    eprintln!("{signed_in} sign-ins were answered with a session");
+}

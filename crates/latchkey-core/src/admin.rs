@@ -149,8 +149,13 @@ impl Latchkey {
         self.end_sessions(&user.id, None, true, "password changed")
             .await?;
         let (cookie, session) = self
-            .open_session(&user.id, ip, me.session.user_agent.as_deref())
-            .await?;
+            .open_session(&user.id, &hash, ip, me.session.user_agent.as_deref())
+            .await?
+            .ok_or_else(|| {
+                AdminError::Invalid(
+                    "the password was changed again meanwhile; sign in with the new one".into(),
+                )
+            })?;
         self.audit(Event {
             kind: "password_changed",
             user_id: Some(&user.id),

@@ -47,12 +47,15 @@ pub enum LoginOutcome {
 impl Latchkey {
     /// A new browser session for a user who just proved who they are;
     /// returns the cookie value (only its hash is stored) and the session.
+    /// `None` if the password checked (`verified_hash`) is no longer the
+    /// user's, or the user was disabled meanwhile.
     pub(crate) async fn open_session(
         &self,
         user_id: &str,
+        verified_hash: &str,
         ip: &str,
         user_agent: Option<&str>,
-    ) -> Result<(String, BrowserSession), CoreError> {
+    ) -> Result<Option<(String, BrowserSession)>, CoreError> {
         let now = self.now();
         let cookie = self.random.secret();
         let session = BrowserSession {
@@ -66,8 +69,14 @@ impl Latchkey {
             ip: Some(ip.to_owned()),
             ended_at: None,
         };
-        self.store.insert_session(&session).await?;
-        Ok((cookie, session))
+        if !self
+            .store
+            .open_session_if_current(&session, verified_hash)
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some((cookie, session)))
     }
 
     /// The sign-in page's details for a pending request this browser
@@ -126,15 +135,30 @@ impl Latchkey {
         self.throttle
             .succeeded(&attempt.username, &attempt.ip)
             .await;
-        let now = self.now();
-
-        // A new sign-in replaces the browser's previous session.
+        // A new sign-in replaces the browser's previous session, which ends
+        // like any other: its tokens die and its clients are told.
         if let Some(prev) = previous {
-            self.store.end_session(&prev.session.id, now).await?;
-        }
-        let (cookie, session) = self
-            .open_session(&user.id, &attempt.ip, attempt.user_agent.as_deref())
+            self.end_sessions(
+                &prev.user.id,
+                Some(vec![prev.session.id.clone()]),
+                false,
+                "replaced by a new sign-in in the same browser",
+            )
             .await?;
+        }
+        let Some((cookie, session)) = self
+            .open_session(
+                &user.id,
+                &user.password_hash,
+                &attempt.ip,
+                attempt.user_agent.as_deref(),
+            )
+            .await?
+        else {
+            // The password changed (or the user was disabled) while it was
+            // being checked: the old password opens nothing.
+            return Ok(LoginOutcome::Failed);
+        };
         self.audit(Event {
             kind: "login",
             user_id: Some(&user.id),

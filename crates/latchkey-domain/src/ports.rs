@@ -50,6 +50,15 @@ pub trait UserRepository: Send + Sync {
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
     async fn insert_session(&self, session: &BrowserSession) -> StoreResult<()>;
+    /// Inserts a session if, and only if, its user is enabled and still has
+    /// the password hash `verified_hash` (false otherwise): a sign-in that
+    /// checked a password a concurrent password change just replaced opens
+    /// no session.
+    async fn open_session_if_current(
+        &self,
+        session: &BrowserSession,
+        verified_hash: &str,
+    ) -> StoreResult<bool>;
     /// An active (not ended) session by its cookie hash.
     async fn find_active_session(&self, token_hash: &str) -> StoreResult<Option<BrowserSession>>;
     async fn find_session(&self, id: &str) -> StoreResult<Option<BrowserSession>>;

@@ -1,9 +1,12 @@
-use latchkey_domain::{BrowserSession, SessionRepository, StoreResult};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use latchkey_domain::{BrowserSession, SessionRepository, StoreError, StoreResult};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Value,
+};
 
 use super::{read_all, read_opt};
 use crate::entities::browser_sessions::{Column, Entity, Model};
+use crate::entities::users;
 use crate::error::db_err;
 use crate::SeaStore;
 
@@ -15,6 +18,61 @@ impl SessionRepository for SeaStore {
             .await
             .map_err(db_err("browser_sessions.insert"))?;
         Ok(())
+    }
+
+    /// One statement: `INSERT ... SELECT <the session> WHERE EXISTS (<the
+    /// user, enabled, with this hash> FOR SHARE)`. A password change either
+    /// committed first (nothing inserted) or waits for this insert on the
+    /// user row's lock, and its teardown, which lists the user's sessions
+    /// after the change, then ends this one.
+    async fn open_session_if_current(
+        &self,
+        s: &BrowserSession,
+        verified_hash: &str,
+    ) -> StoreResult<bool> {
+        let op = db_err("browser_sessions.open");
+        let current_user = Query::select()
+            .expr(Expr::val(1))
+            .from(users::Entity)
+            .and_where(users::Column::Id.eq(s.user_id.as_str()))
+            .and_where(users::Column::PasswordHash.eq(verified_hash))
+            .and_where(users::Column::Disabled.eq(false))
+            .lock_shared()
+            .to_owned();
+        let values: [Value; 9] = [
+            s.id.as_str().into(),
+            s.user_id.as_str().into(),
+            s.token_hash.as_str().into(),
+            s.created_at.into(),
+            s.last_seen_at.into(),
+            s.auth_time.into(),
+            s.user_agent.clone().into(),
+            s.ip.clone().into(),
+            s.ended_at.into(),
+        ];
+        let select = Query::select()
+            .exprs(values.map(Expr::val))
+            .and_where(Expr::exists(current_user))
+            .to_owned();
+        let insert = Query::insert()
+            .into_table(Entity)
+            .columns([
+                Column::Id,
+                Column::UserId,
+                Column::TokenHash,
+                Column::CreatedAt,
+                Column::LastSeenAt,
+                Column::AuthTime,
+                Column::UserAgent,
+                Column::Ip,
+                Column::EndedAt,
+            ])
+            .select_from(select)
+            .map_err(|e| StoreError::Other(format!("browser_sessions.open: {e}")))?
+            .to_owned();
+        let backend = self.db.get_database_backend();
+        let res = self.db.execute(backend.build(&insert)).await.map_err(&op)?;
+        Ok(res.rows_affected() == 1)
     }
 
     async fn find_active_session(&self, token_hash: &str) -> StoreResult<Option<BrowserSession>> {

@@ -1197,3 +1197,83 @@ async fn rotation_columns_roll_back_from_the_chain() {
         assert_eq!(before, after, "{}", b.name);
     }
 }
+
+/// A session opens only while its user still has the password hash the
+/// sign-in verified. Released at the same instant as a password change
+/// whose teardown then ends the user's sessions: afterwards no session of
+/// the user is active, whichever order the database chose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn sign_ins_racing_a_password_change_leave_no_live_session() {
+    const SIGN_INS: usize = 30;
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        let old = user("u1", "alice").password_hash;
+        let fresh = |id: String| BrowserSession {
+            id: id.clone(),
+            token_hash: format!("hash-{id}"),
+            ..session(&id, "u1", 150)
+        };
+        assert!(!s
+            .open_session_if_current(&fresh("wrong".into()), "not-the-hash")
+            .await
+            .unwrap());
+        for (round, delay_ms) in [0u64, 0, 2, 5].into_iter().enumerate() {
+            let barrier = Arc::new(tokio::sync::Barrier::new(SIGN_INS + 1));
+            let sign_ins: Vec<_> = (0..SIGN_INS)
+                .map(|i| {
+                    let (store, barrier, old) = (s.clone(), barrier.clone(), old.clone());
+                    let sess = fresh(format!("r{round}-{i}"));
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        store.open_session_if_current(&sess, &old).await.unwrap()
+                    })
+                })
+                .collect();
+            let change = {
+                let (store, barrier) = (s.clone(), barrier.clone());
+                let new_hash = format!("new-hash-{round}");
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    if delay_ms > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                    }
+                    assert!(store.set_password("u1", &new_hash, 200).await.unwrap());
+                    let live: Vec<String> = store
+                        .list_active_sessions("u1")
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|s| s.id)
+                        .collect();
+                    let t = Teardown {
+                        now: 200,
+                        reason: "password changed".into(),
+                        end_sessions: live.clone(),
+                        families_of_sessions: live,
+                        ..Teardown::default()
+                    };
+                    store.apply_teardown(&t, 600).await.unwrap();
+                })
+            };
+            change.await.unwrap();
+            let mut opened = 0;
+            for t in sign_ins {
+                opened += usize::from(t.await.unwrap());
+            }
+            let live = s.list_active_sessions("u1").await.unwrap();
+            assert!(
+                live.is_empty(),
+                "{}: round {round}: sessions outlived the password change: {:?}",
+                b.name,
+                live.iter().map(|s| &s.id).collect::<Vec<_>>()
+            );
+            eprintln!(
+                "{}: round {round}: {opened} of {SIGN_INS} sessions opened before the change",
+                b.name
+            );
+            // The next round races the change from this round's hash.
+            s.set_password("u1", &old, 201).await.unwrap();
+        }
+    }
+}
