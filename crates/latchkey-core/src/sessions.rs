@@ -138,7 +138,7 @@ impl Latchkey {
         let token = self
             .keys
             .current()
-            .sign(LOGOUT_TOKEN_TYP, &to_map(&claims))?
+            .sign(LOGOUT_TOKEN_TYP, &to_map(&claims)?)?
             .token;
         Ok(Some(LogoutDelivery {
             id: self.random.id(),

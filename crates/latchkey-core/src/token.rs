@@ -346,7 +346,7 @@ impl Latchkey {
             Some(
                 self.keys
                     .current()
-                    .sign_with(id_alg, ID_TOKEN_TYP, &to_map(&claims))?
+                    .sign_with(id_alg, ID_TOKEN_TYP, &to_map(&claims)?)?
                     .token,
             )
         } else {
@@ -547,7 +547,7 @@ impl Latchkey {
         let signed = self
             .keys
             .current()
-            .sign(ACCESS_TOKEN_TYP, &to_map(&claims))?;
+            .sign(ACCESS_TOKEN_TYP, &to_map(&claims)?)?;
         Ok((signed.token, signed.alg))
     }
 }
@@ -594,16 +594,31 @@ fn machine_scope(allowed: &Scope) -> Scope {
     }
 }
 
-pub(crate) fn to_map<T: serde::Serialize>(claims: &T) -> Map<String, Value> {
+/// The claims of a token as a JSON object, for the signer. Anything else
+/// is an internal error: a token is never signed with fewer claims than
+/// it was built with.
+pub(crate) fn to_map<T: serde::Serialize>(claims: &T) -> Result<Map<String, Value>, CoreError> {
     match serde_json::to_value(claims) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(CoreError::Internal("token claims are not a JSON object".into())),
+        Err(e) => Err(CoreError::Internal(format!("token claims: {e}"))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_that_are_not_an_object_are_never_signed() {
+        assert!(to_map(&serde_json::json!({"sub": "u"})).is_ok());
+        assert!(to_map(&"just a string").is_err());
+        assert!(to_map(&vec![1, 2]).is_err());
+        // A map with non-string keys cannot be JSON at all.
+        let mut odd = std::collections::BTreeMap::new();
+        odd.insert(vec![1u8], 1);
+        assert!(to_map(&odd).is_err());
+    }
 
     #[test]
     fn machine_scope_drops_user_scopes() {
