@@ -600,7 +600,9 @@ fn machine_scope(allowed: &Scope) -> Scope {
 pub(crate) fn to_map<T: serde::Serialize>(claims: &T) -> Result<Map<String, Value>, CoreError> {
     match serde_json::to_value(claims) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(CoreError::Internal("token claims are not a JSON object".into())),
+        Ok(_) => Err(CoreError::Internal(
+            "token claims are not a JSON object".into(),
+        )),
         Err(e) => Err(CoreError::Internal(format!("token claims: {e}"))),
     }
 }

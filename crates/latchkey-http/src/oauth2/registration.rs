@@ -90,26 +90,32 @@ pub async fn register(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let _span = tracing::info_span!("oauth2.register").entered();
-    let body = match read_json(&req, payload).await {
-        Ok(b) => b,
-        Err(e) => return json_error(&e),
-    };
-    let token = match bearer(&req) {
-        Ok(t) => t,
-        Err(e) => return bearer_error(Some(&e)),
-    };
-    let metadata = match ClientMetadata::from_json(&body) {
-        Ok(m) => m,
-        Err(e) => return json_error(&e),
-    };
-    match app
-        .register_client(token, &metadata, |id| registration_uri(&app, id.as_str()))
-        .await
-    {
-        Ok(info) => json_no_store(actix_web::http::StatusCode::CREATED, &info),
-        Err(e) => refused(e),
+    // The span is attached to the future, not entered across its awaits
+    // (an entered span would tag whatever else the thread runs meanwhile).
+    use tracing::Instrument;
+    async move {
+        let body = match read_json(&req, payload).await {
+            Ok(b) => b,
+            Err(e) => return json_error(&e),
+        };
+        let token = match bearer(&req) {
+            Ok(t) => t,
+            Err(e) => return bearer_error(Some(&e)),
+        };
+        let metadata = match ClientMetadata::from_json(&body) {
+            Ok(m) => m,
+            Err(e) => return json_error(&e),
+        };
+        match app
+            .register_client(token, &metadata, |id| registration_uri(&app, id.as_str()))
+            .await
+        {
+            Ok(info) => json_no_store(actix_web::http::StatusCode::CREATED, &info),
+            Err(e) => refused(e),
+        }
     }
+    .instrument(tracing::info_span!("oauth2.register"))
+    .await
 }
 
 /// Read a client's registration (RFC 7592 §2.1).
