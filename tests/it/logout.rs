@@ -120,8 +120,30 @@ async fn logout_without_a_hint_needs_the_users_confirmation() {
     // without the user's click.
     let resp = b.get(app.url("/logout")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.ends_with("form-action 'self'"), "{csp}");
     let page = resp.text().await.unwrap();
     assert!(page.contains("Sign out"), "{page}");
+    // With a post-logout redirect, the confirmation form ends there: its
+    // origin, and only it, is added to the form targets.
+    let mut with_redirect = url::Url::parse(&app.url("/logout")).unwrap();
+    with_redirect
+        .query_pairs_mut()
+        .append_pair("client_id", c.id())
+        .append_pair("post_logout_redirect_uri", LOGGED_OUT);
+    let resp = b.get(with_redirect.as_str()).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.ends_with("form-action 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
     assert!(still_signed_in(&app, &b, &c).await);
     assert_eq!(
         userinfo(&app, t["access_token"].as_str().unwrap()).await,

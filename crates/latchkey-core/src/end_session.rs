@@ -18,6 +18,9 @@ pub enum LogoutOutcome {
     Confirm {
         query: String,
         client_name: Option<String>,
+        /// Where the confirmation form ends up (the post-logout redirect's
+        /// origin, a CSP source), if not at Latchkey.
+        form_target: Option<String>,
     },
     /// Signed out (or was not signed in): clear the cookie, then redirect
     /// here, or show the signed-out page.
@@ -108,6 +111,10 @@ impl Latchkey {
             return Ok(LogoutOutcome::Confirm {
                 query: params.to_query(),
                 client_name: client.map(|c| c.name),
+                form_target: redirect
+                    .as_deref()
+                    .and_then(|r| latchkey_protocol::RedirectUri::parse(r).ok())
+                    .and_then(|r| r.csp_source()),
             });
         }
         self.end_sessions(

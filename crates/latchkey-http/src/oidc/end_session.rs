@@ -8,8 +8,8 @@ use latchkey_core::Latchkey;
 use latchkey_protocol::Params;
 
 use crate::pages::{
-    csrf_binding, csrf_ok, csrf_refused, error_page, page, render, session_cookie_removal,
-    signed_in,
+    csrf_binding, csrf_ok, csrf_refused, error_page, page, page_posting_to, render,
+    session_cookie_removal, signed_in,
 };
 use crate::request::{query, read_form};
 
@@ -72,9 +72,13 @@ async fn run(req: &HttpRequest, app: &Latchkey, params: Params, confirmed: bool)
     };
     match app.end_session(&params, session.as_ref(), confirmed).await {
         LogoutOutcome::ErrorPage(e) => error_page(&e),
-        LogoutOutcome::Confirm { query, client_name } => {
+        LogoutOutcome::Confirm {
+            query,
+            client_name,
+            form_target,
+        } => {
             let (browser, set) = csrf_binding(req, app);
-            let mut b = page(StatusCode::OK);
+            let mut b = page_posting_to(StatusCode::OK, form_target.as_deref());
             if let Some(c) = set {
                 b.cookie(c);
             }
