@@ -10,6 +10,7 @@ mod cli;
 mod cluster;
 mod faults;
 mod flows;
+mod fuzz;
 mod keys;
 mod logout;
 mod registration;

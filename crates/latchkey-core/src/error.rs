@@ -17,14 +17,18 @@ pub enum CoreError {
 }
 
 impl CoreError {
-    /// The wire error: 503 when storage is unreachable (retry later), a bare
-    /// `server_error` otherwise. Internal detail never leaves the server.
+    /// The wire error: 503 when storage is unreachable (retry later), 400
+    /// for a value no database column may hold (NUL), a bare `server_error`
+    /// otherwise. Internal detail never leaves the server.
     pub fn to_oauth(&self) -> OAuthError {
         match self {
             CoreError::Store(StoreError::Unavailable(_)) => OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,
                 "the service is temporarily unavailable, retry later",
             ),
+            CoreError::Store(StoreError::Unstorable(_)) => {
+                OAuthError::invalid_request("a value contains a NUL character")
+            }
             _ => OAuthError::bare(ErrorCode::ServerError),
         }
     }

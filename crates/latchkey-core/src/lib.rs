@@ -25,6 +25,8 @@ pub mod keys;
 pub mod liveness;
 pub mod login;
 pub mod passwords;
+#[cfg(test)]
+mod properties;
 pub mod registration;
 pub mod revocations;
 pub mod revoke;

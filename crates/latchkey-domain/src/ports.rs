@@ -21,6 +21,11 @@ pub enum StoreError {
     /// A stored row could not be read back as a valid value.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A value the database cannot hold (a NUL character, which PostgreSQL
+    /// text refuses), to be written or looked up: the request's fault, and
+    /// nothing was changed.
+    #[error("unstorable value: {0}")]
+    Unstorable(String),
     #[error("storage error: {0}")]
     Other(String),
 }

@@ -13,6 +13,8 @@ mod foreign;
 mod generate;
 mod kek;
 mod keyset;
+#[cfg(test)]
+mod properties;
 
 pub use factory::JoseKeyFactory;
 pub use foreign::verify_with_jwks;

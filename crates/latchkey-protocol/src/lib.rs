@@ -20,6 +20,9 @@ pub mod registration;
 pub mod token;
 pub mod types;
 
+#[cfg(test)]
+mod properties;
+
 pub use error::{ErrorCode, OAuthError};
 pub use params::Params;
 pub use types::{ClientId, Nonce, RedirectUri, Scope, ScopeToken, State};

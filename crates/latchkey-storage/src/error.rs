@@ -56,6 +56,13 @@ pub(crate) fn map_sqlx_err(op: &str, err: &sqlx::Error) -> StoreError {
             if is_transient(db.as_ref(), &code) {
                 return unavailable(&format!("the database is busy or timed out (code {code})"));
             }
+            // 22021 character_not_in_repertoire: PostgreSQL's answer to a
+            // NUL in text, which SQLite stores. Input, not a fault.
+            if code == "22021" {
+                return StoreError::Unstorable(format!(
+                    "{op}: a value holds a character the database cannot store"
+                ));
+            }
             let constraint = db
                 .constraint()
                 .map(|c| format!(", constraint {c}"))

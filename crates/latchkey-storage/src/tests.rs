@@ -432,6 +432,33 @@ async fn users_round_trip_and_unique_username() {
     }
 }
 
+/// PostgreSQL text cannot hold NUL, which SQLite stores: there, a NUL to
+/// write or to look up is `Unstorable` (the request's fault, answered
+/// 400), never a bare storage error, and nothing is written.
+#[tokio::test]
+async fn a_nul_character_is_unstorable_on_postgres() {
+    for b in backends().await {
+        let s = &b.store;
+        let found = s.find_user_by_username("al\u{0}ice").await;
+        let nul_name = User {
+            name: Some("B\u{0}b".into()),
+            ..user("u1", "bob")
+        };
+        let inserted = s.insert_user(&nul_name).await;
+        if b.name == "postgres" {
+            assert!(matches!(found, Err(StoreError::Unstorable(_))), "{found:?}");
+            assert!(
+                matches!(inserted, Err(StoreError::Unstorable(_))),
+                "{inserted:?}"
+            );
+            assert_eq!(s.find_user("u1").await.unwrap(), None);
+        } else {
+            assert_eq!(found.unwrap(), None, "{}", b.name);
+            assert!(inserted.is_ok(), "{}", b.name);
+        }
+    }
+}
+
 /// A local user must not read the SQLite database (password hashes,
 /// e-mails, audit addresses): a new file is 0600, its new directory 0700,
 /// and the WAL files SQLite adds follow the file.
