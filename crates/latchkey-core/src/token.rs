@@ -3,7 +3,7 @@
 //! error for the client.
 
 use latchkey_domain::{
-    AuthMethod, Client, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily,
+    AuthMethod, Client, CodePresenter, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily,
     RefreshPresentation, RefreshToken, RevocationKey, Teardown,
 };
 use latchkey_protocol::claims::{AccessTokenClaims, IdTokenClaims, ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
@@ -239,21 +239,30 @@ impl Latchkey {
             access_token_expires_at: exp,
             family_id: family_id.clone(),
         };
-        let hash = token_hash(code.expose());
-        // What the presenter must prove is checked before anything changes:
-        // a code shown by another client, or with the wrong redirect URI or
+        // What the presenter must prove is part of the redemption's guard: a
+        // code shown by another client, or with the wrong redirect URI or
         // PKCE verifier, is refused and stays redeemable by its own client,
         // and such a presentation never counts as a replay (which would let
         // a stranger revoke the tokens the code gave its client).
-        let found = self
+        let challenge = verifier.challenge();
+        let presenter = CodePresenter {
+            client_id: &client.id,
+            redirect_uri,
+            code_challenge: &challenge,
+        };
+        let hash = token_hash(code.expose());
+        let code = match self
             .store
-            .find_code(&hash)
+            .redeem_code(&hash, &presenter, now, &issued)
             .await?
-            .ok_or(TokenError::Grant("unknown code"))?;
-        check_code_presenter(&found, client, redirect_uri, verifier)?;
-        let code = match self.store.redeem_code(&hash, now, &issued).await? {
+        {
             CodeRedemption::Redeemed(c) => c,
             CodeRedemption::NotFound => return Err(TokenError::Grant("unknown code")),
+            CodeRedemption::WrongPresenter => {
+                return Err(TokenError::Grant(
+                    "code of another client, or wrong redirect_uri or PKCE verifier",
+                ))
+            }
             CodeRedemption::AlreadyUsed(c) => {
                 // RFC 6749 §4.1.2: a code used twice revokes what it gave.
                 if let (Some(jti), Some(exp)) = (&c.access_token_jti, c.access_token_expires_at) {
@@ -550,28 +559,6 @@ impl Latchkey {
             .sign(ACCESS_TOKEN_TYP, &to_map(&claims)?)?;
         Ok((signed.token, signed.alg))
     }
-}
-
-/// Whether the presenter of `code` is the one it was issued to: the same
-/// client, the same redirect URI, the PKCE verifier of its challenge.
-fn check_code_presenter(
-    code: &latchkey_domain::AuthorizationCode,
-    client: &Client,
-    redirect_uri: &str,
-    verifier: &CodeVerifier,
-) -> Result<(), TokenError> {
-    if code.client_id != client.id {
-        return Err(TokenError::Grant("code was issued to another client"));
-    }
-    if code.redirect_uri.as_str() != redirect_uri {
-        return Err(TokenError::Grant(
-            "redirect_uri differs from the authorization request",
-        ));
-    }
-    if !code.code_challenge.verify(verifier) {
-        return Err(TokenError::Grant("PKCE verifier does not match"));
-    }
-    Ok(())
 }
 
 /// What ties an access token to a user's sign-in, for revocation.

@@ -212,9 +212,30 @@ impl AuthorizationCode {
 pub enum CodeRedemption {
     /// This call consumed the code (it was unused).
     Redeemed(AuthorizationCode),
-    /// The code had already been consumed: a replay.
+    /// The code had already been consumed, and was presented again by its
+    /// own client with its own redirect URI and verifier: a replay.
     AlreadyUsed(AuthorizationCode),
+    /// Presented by another client, or with another redirect URI or PKCE
+    /// verifier: refused, and left as it was.
+    WrongPresenter,
     NotFound,
+}
+
+/// What the presenter of a code must match: the code's client, redirect
+/// URI and PKCE challenge (the S256 of the verifier it sent).
+#[derive(Debug, Clone, Copy)]
+pub struct CodePresenter<'a> {
+    pub client_id: &'a ClientId,
+    pub redirect_uri: &'a str,
+    pub code_challenge: &'a CodeChallenge,
+}
+
+impl CodePresenter<'_> {
+    pub fn matches(&self, code: &AuthorizationCode) -> bool {
+        code.client_id == *self.client_id
+            && code.redirect_uri.as_str() == self.redirect_uri
+            && code.code_challenge.as_str() == self.code_challenge.as_str()
+    }
 }
 
 /// What a redemption records about the tokens it is about to issue, written

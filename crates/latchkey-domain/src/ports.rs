@@ -87,14 +87,14 @@ pub trait AuthorizationRepository: Send + Sync {
     async fn delete_pending(&self, id: &str) -> StoreResult<()>;
 
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
-    /// A code by hash, consumed or not, without changing it.
-    async fn find_code(&self, code_hash: &str) -> StoreResult<Option<AuthorizationCode>>;
-    /// Consumes the code if, and only if, it is unused, recording `issued`
-    /// in the same statement. Of any number of concurrent calls with one
-    /// code, exactly one gets `Redeemed`.
+    /// Consumes the code if, and only if, it is unused and `presenter`
+    /// matches it, recording `issued` in the same statement. Of any number
+    /// of concurrent calls with one code, exactly one gets `Redeemed`; a
+    /// presenter that does not match changes nothing.
     async fn redeem_code(
         &self,
         code_hash: &str,
+        presenter: &CodePresenter<'_>,
         now: i64,
         issued: &IssuedFromCode,
     ) -> StoreResult<CodeRedemption>;

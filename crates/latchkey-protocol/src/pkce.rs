@@ -72,6 +72,11 @@ impl std::fmt::Debug for CodeVerifier {
 }
 
 impl CodeVerifier {
+    /// The S256 challenge this verifier answers.
+    pub fn challenge(&self) -> CodeChallenge {
+        CodeChallenge(crate::sha256_b64url(self.0.as_bytes()))
+    }
+
     pub fn parse(s: &str) -> Result<CodeVerifier, OAuthError> {
         let ok = (43..=128).contains(&s.len())
             && s.bytes()

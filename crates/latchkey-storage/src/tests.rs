@@ -244,6 +244,19 @@ fn pending(id: &str, client_id: &str, expires_at: i64) -> PendingAuthorization {
     }
 }
 
+/// Who presents the test codes: client c1, with their redirect URI and
+/// the verifier of their challenge.
+fn presenter() -> CodePresenter<'static> {
+    static CLIENT: std::sync::LazyLock<ClientId> = std::sync::LazyLock::new(|| cid("c1"));
+    static CHALLENGE_OF_C1: std::sync::LazyLock<CodeChallenge> =
+        std::sync::LazyLock::new(|| CodeChallenge::parse(Some(CHALLENGE), Some("S256")).unwrap());
+    CodePresenter {
+        client_id: &CLIENT,
+        redirect_uri: "https://app.example.com/cb",
+        code_challenge: &CHALLENGE_OF_C1,
+    }
+}
+
 fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> AuthorizationCode {
     AuthorizationCode {
         code_hash: hash.into(),
@@ -610,7 +623,11 @@ async fn pending_codes_and_consents_round_trip() {
             ..code("h2", "c1", "u1", 1_000)
         };
         s.insert_code(&bare).await.unwrap();
-        match s.redeem_code("h2", 300, &issued("jti-2")).await.unwrap() {
+        match s
+            .redeem_code("h2", &presenter(), 300, &issued("jti-2"))
+            .await
+            .unwrap()
+        {
             CodeRedemption::Redeemed(got) => assert_eq!(
                 got,
                 AuthorizationCode {
@@ -724,6 +741,73 @@ async fn revocation_keys_and_audit_round_trip() {
     }
 }
 
+/// A presenter that does not match the code (client, redirect URI or PKCE
+/// challenge) is told so and consumes nothing; a replay is only a replay
+/// by the code's own presenter.
+#[tokio::test]
+async fn a_wrong_presenter_consumes_nothing() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        s.insert_client(&client("c2", 10)).await.unwrap();
+        s.insert_code(&code("h1", "c1", "u1", 1_000)).await.unwrap();
+        let other_client = cid("c2");
+        let other_challenge = CodeChallenge::parse(
+            Some("F9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            Some("S256"),
+        )
+        .unwrap();
+        let right = presenter();
+        for wrong in [
+            CodePresenter {
+                client_id: &other_client,
+                ..right
+            },
+            CodePresenter {
+                redirect_uri: "https://app.example.com/cb/",
+                ..right
+            },
+            CodePresenter {
+                code_challenge: &other_challenge,
+                ..right
+            },
+        ] {
+            assert_eq!(
+                s.redeem_code("h1", &wrong, 200, &issued("j-wrong"))
+                    .await
+                    .unwrap(),
+                CodeRedemption::WrongPresenter,
+                "{}",
+                b.name
+            );
+        }
+        let CodeRedemption::Redeemed(c) = s
+            .redeem_code("h1", &right, 201, &issued("j-right"))
+            .await
+            .unwrap()
+        else {
+            panic!("{}: the code was not spent by the wrong presenters", b.name)
+        };
+        assert_eq!(c.access_token_jti.as_deref(), Some("j-right"), "{}", b.name);
+        assert_eq!(
+            s.redeem_code(
+                "h1",
+                &CodePresenter {
+                    client_id: &other_client,
+                    ..right
+                },
+                202,
+                &issued("x")
+            )
+            .await
+            .unwrap(),
+            CodeRedemption::WrongPresenter,
+            "{}: a stranger's presentation after redemption is no replay",
+            b.name
+        );
+    }
+}
+
 #[tokio::test]
 async fn redeem_code_is_single_use() {
     for b in backends().await {
@@ -732,7 +816,7 @@ async fn redeem_code_is_single_use() {
         s.insert_code(&code("h1", "c1", "u1", 1_000)).await.unwrap();
 
         let first = s
-            .redeem_code("h1", 200, &issued("jti-first"))
+            .redeem_code("h1", &presenter(), 200, &issued("jti-first"))
             .await
             .unwrap();
         let CodeRedemption::Redeemed(c) = first else {
@@ -747,7 +831,7 @@ async fn redeem_code_is_single_use() {
         );
 
         let second = s
-            .redeem_code("h1", 201, &issued("jti-second"))
+            .redeem_code("h1", &presenter(), 201, &issued("jti-second"))
             .await
             .unwrap();
         let CodeRedemption::AlreadyUsed(c) = second else {
@@ -762,7 +846,10 @@ async fn redeem_code_is_single_use() {
             b.name
         );
 
-        let unknown = s.redeem_code("nope", 200, &issued("x")).await.unwrap();
+        let unknown = s
+            .redeem_code("nope", &presenter(), 200, &issued("x"))
+            .await
+            .unwrap();
         assert_eq!(unknown, CodeRedemption::NotFound, "{}", b.name);
     }
 }
@@ -785,7 +872,7 @@ async fn concurrent_redeem_has_exactly_one_winner() {
                 tokio::spawn(async move {
                     barrier.wait().await;
                     store
-                        .redeem_code("h1", 200, &issued(&format!("jti-{i}")))
+                        .redeem_code("h1", &presenter(), 200, &issued(&format!("jti-{i}")))
                         .await
                 })
             })
@@ -804,7 +891,7 @@ async fn concurrent_redeem_has_exactly_one_winner() {
         // The stored jti is the winner's.
         let again = b
             .store
-            .redeem_code("h1", 300, &issued("late"))
+            .redeem_code("h1", &presenter(), 300, &issued("late"))
             .await
             .unwrap();
         let CodeRedemption::AlreadyUsed(c) = again else {
@@ -1024,7 +1111,9 @@ async fn deleting_a_client_or_user_cascades() {
             b.name
         );
         assert_eq!(
-            s.redeem_code("h1", 200, &issued("j")).await.unwrap(),
+            s.redeem_code("h1", &presenter(), 200, &issued("j"))
+                .await
+                .unwrap(),
             CodeRedemption::NotFound
         );
         // The other client's rows are untouched.
@@ -1044,7 +1133,9 @@ async fn deleting_a_client_or_user_cascades() {
             b.name
         );
         assert_eq!(
-            s.redeem_code("h2", 200, &issued("j")).await.unwrap(),
+            s.redeem_code("h2", &presenter(), 200, &issued("j"))
+                .await
+                .unwrap(),
             CodeRedemption::NotFound
         );
     }
@@ -1077,7 +1168,9 @@ async fn sweep_expired_removes_only_expired_rows() {
             access_token_expires_at: now + 60,
             family_id: None,
         };
-        s.redeem_code("c-used-live", now - 20, &live).await.unwrap();
+        s.redeem_code("c-used-live", &presenter(), now - 20, &live)
+            .await
+            .unwrap();
         // Expired, consumed and its token expired too: removed.
         s.insert_code(&code("c-used-old", "c1", "u1", now - 10))
             .await
@@ -1087,7 +1180,9 @@ async fn sweep_expired_removes_only_expired_rows() {
             access_token_expires_at: now,
             family_id: None,
         };
-        s.redeem_code("c-used-old", now - 20, &dead).await.unwrap();
+        s.redeem_code("c-used-old", &presenter(), now - 20, &dead)
+            .await
+            .unwrap();
         for (jti, exp) in [("r-old", now), ("r-live", now + 1)] {
             let t = RevokedToken {
                 key: jti.into(),
@@ -1108,22 +1203,28 @@ async fn sweep_expired_removes_only_expired_rows() {
         );
         let present = |r: CodeRedemption| r != CodeRedemption::NotFound;
         assert!(
-            !present(s.redeem_code("c-old", now, &issued("z")).await.unwrap()),
+            !present(
+                s.redeem_code("c-old", &presenter(), now, &issued("z"))
+                    .await
+                    .unwrap()
+            ),
             "{}",
             b.name
         );
         assert!(!present(
-            s.redeem_code("c-used-old", now, &issued("z"))
+            s.redeem_code("c-used-old", &presenter(), now, &issued("z"))
                 .await
                 .unwrap()
         ));
         assert!(present(
-            s.redeem_code("c-used-live", now, &issued("z"))
+            s.redeem_code("c-used-live", &presenter(), now, &issued("z"))
                 .await
                 .unwrap()
         ));
         assert!(present(
-            s.redeem_code("c-live", now, &issued("z")).await.unwrap()
+            s.redeem_code("c-live", &presenter(), now, &issued("z"))
+                .await
+                .unwrap()
         ));
         assert!(
             !s.any_revoked(&["r-old".into()]).await.unwrap(),

@@ -1,6 +1,6 @@
 use latchkey_domain::{
-    AuthorizationCode, AuthorizationRepository, CodeRedemption, Consent, IssuedFromCode,
-    PendingAuthorization, StoreResult,
+    AuthorizationCode, AuthorizationRepository, CodePresenter, CodeRedemption, Consent,
+    IssuedFromCode, PendingAuthorization, StoreResult,
 };
 use latchkey_protocol::ClientId;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -56,21 +56,18 @@ impl AuthorizationRepository for SeaStore {
         Ok(())
     }
 
-    async fn find_code(&self, code_hash: &str) -> StoreResult<Option<AuthorizationCode>> {
-        let row = codes::Entity::find_by_id(code_hash)
-            .one(&self.db)
-            .await
-            .map_err(db_err("authorization_codes.find"))?;
-        read_opt(row, codes::Model::into_domain)
-    }
-
     /// The single-use rule is the `consumed_at IS NULL` guard: the database
     /// lets exactly one UPDATE match, and its affected-row count says which
     /// caller won. The read-back shares the transaction so the row cannot be
     /// swept between the two.
+    ///
+    /// The presenter (client, redirect URI, PKCE challenge) is part of the
+    /// guard, so a wrong one consumes nothing and costs no extra round
+    /// trip; the read-back tells it from a replay.
     async fn redeem_code(
         &self,
         code_hash: &str,
+        presenter: &CodePresenter<'_>,
         now: i64,
         issued: &IssuedFromCode,
     ) -> StoreResult<CodeRedemption> {
@@ -92,6 +89,9 @@ impl AuthorizationRepository for SeaStore {
             )
             .filter(codes::Column::CodeHash.eq(code_hash))
             .filter(codes::Column::ConsumedAt.is_null())
+            .filter(codes::Column::ClientId.eq(presenter.client_id.as_str()))
+            .filter(codes::Column::RedirectUri.eq(presenter.redirect_uri))
+            .filter(codes::Column::CodeChallenge.eq(presenter.code_challenge.as_str()))
             .exec(&txn)
             .await
             .map_err(&op)?;
@@ -100,10 +100,16 @@ impl AuthorizationRepository for SeaStore {
             .await
             .map_err(&op)?;
         txn.commit().await.map_err(&op)?;
-        Ok(match row {
-            None => CodeRedemption::NotFound,
-            Some(row) if res.rows_affected == 1 => CodeRedemption::Redeemed(row.into_domain()?),
-            Some(row) => CodeRedemption::AlreadyUsed(row.into_domain()?),
+        let Some(row) = row else {
+            return Ok(CodeRedemption::NotFound);
+        };
+        let code = row.into_domain()?;
+        Ok(if res.rows_affected == 1 {
+            CodeRedemption::Redeemed(code)
+        } else if !presenter.matches(&code) {
+            CodeRedemption::WrongPresenter
+        } else {
+            CodeRedemption::AlreadyUsed(code)
         })
     }
 

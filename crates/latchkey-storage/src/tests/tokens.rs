@@ -8,7 +8,7 @@ use latchkey_domain::*;
 use latchkey_protocol::Scope;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::{backends, cid, client, code, seed, session, user};
+use super::{backends, cid, client, code, presenter, seed, session, user};
 use crate::entities::logout_deliveries::GIVEN_UP;
 use crate::entities::refresh_tokens;
 use crate::SeaStore;
@@ -135,7 +135,10 @@ async fn code_records_its_family() {
             access_token_expires_at: 900,
             family_id: Some("f2".into()),
         };
-        let CodeRedemption::Redeemed(c) = s.redeem_code("h2", 200, &with_family).await.unwrap()
+        let CodeRedemption::Redeemed(c) = s
+            .redeem_code("h2", &presenter(), 200, &with_family)
+            .await
+            .unwrap()
         else {
             panic!("{}", b.name)
         };
@@ -145,7 +148,11 @@ async fn code_records_its_family() {
             family_id: Some("f-late".into()),
             ..with_family.clone()
         };
-        let CodeRedemption::AlreadyUsed(c) = s.redeem_code("h2", 201, &other).await.unwrap() else {
+        let CodeRedemption::AlreadyUsed(c) = s
+            .redeem_code("h2", &presenter(), 201, &other)
+            .await
+            .unwrap()
+        else {
             panic!("{}", b.name)
         };
         assert_eq!(c.family_id.as_deref(), Some("f2"), "{}", b.name);
@@ -155,7 +162,9 @@ async fn code_records_its_family() {
             family_id: None,
             ..with_family
         };
-        let CodeRedemption::Redeemed(c) = s.redeem_code("h1", 200, &none).await.unwrap() else {
+        let CodeRedemption::Redeemed(c) =
+            s.redeem_code("h1", &presenter(), 200, &none).await.unwrap()
+        else {
             panic!("{}", b.name)
         };
         assert_eq!(c.family_id, None, "{}", b.name);
