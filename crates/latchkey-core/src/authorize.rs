@@ -48,7 +48,11 @@ pub struct ConsentView {
 /// this browser, or a stored pending request already bound to it.
 #[derive(Clone, Copy)]
 enum Pending<'a> {
-    New { browser: &'a str },
+    /// `browser` gives the browser's id when a pending request must be
+    /// bound to it (most requests of a signed-in browser need none).
+    New {
+        browser: &'a dyn Fn() -> String,
+    },
     Stored(&'a PendingAuthorization),
 }
 
@@ -94,13 +98,14 @@ impl Latchkey {
         }
     }
 
-    /// `GET|POST /authorize`. `browser` is the id of the browser asking
-    /// (its CSRF cookie): a request that needs the user is bound to it.
+    /// `GET|POST /authorize`. `browser` gives the id of the browser asking
+    /// (its CSRF cookie), called only when a request that needs the user is
+    /// bound to it.
     pub async fn authorize(
         &self,
         params: &Params,
         signed_in: Option<&SignedIn>,
-        browser: &str,
+        browser: &dyn Fn() -> String,
     ) -> AuthorizeOutcome {
         let checked = match self.check(params).await {
             Ok(c) => c,
@@ -336,7 +341,11 @@ impl Latchkey {
             }
             let pending_id = match pending {
                 Some(p) => p.id.clone(),
-                None => self.create_pending(checked, params, None, browser).await?,
+                None => {
+                    let browser = browser.map(|b| b());
+                    self.create_pending(checked, params, None, browser.as_deref())
+                        .await?
+                }
             };
             return Ok(AuthorizeOutcome::Login { pending_id });
         };
@@ -357,8 +366,14 @@ impl Latchkey {
             let pending_id = match pending {
                 Some(p) => p.id.clone(),
                 None => {
-                    self.create_pending(checked, params, Some(&signed_in.session.id), browser)
-                        .await?
+                    let browser = browser.map(|b| b());
+                    self.create_pending(
+                        checked,
+                        params,
+                        Some(&signed_in.session.id),
+                        browser.as_deref(),
+                    )
+                    .await?
                 }
             };
             return Ok(AuthorizeOutcome::Consent { pending_id });

@@ -31,10 +31,15 @@ async fn run(req: &HttpRequest, app: &Latchkey, params: Params) -> HttpResponse 
         Err(resp) => return resp,
     };
     // A request that needs the user is bound to this browser: the CSRF
-    // cookie is set here if it had none.
-    let (browser, set) = pages::csrf_binding(req, app);
+    // cookie is set here if it had none. Worked out only when needed.
+    let minted = std::cell::RefCell::new(None);
+    let browser = || {
+        let (id, set) = pages::csrf_binding(req, app);
+        *minted.borrow_mut() = set;
+        id
+    };
     let mut resp = pages::respond(app.authorize(&params, signed_in.as_ref(), &browser).await);
-    if let Some(c) = set {
+    if let Some(c) = minted.into_inner() {
         if let Err(e) = resp.add_cookie(&c) {
             tracing::error!(error = %e, "could not set the browser cookie");
         }
