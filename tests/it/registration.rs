@@ -459,6 +459,10 @@ async fn every_metadata_rule_is_enforced() {
         ),
         // Names, contacts, algorithms.
         (with(json!({"client_name": ""})), "invalid_client_metadata"),
+        (
+            json!({"redirect_uris": ["https://app.example.com/cb\u{0}"]}),
+            "invalid_redirect_uri",
+        ),
         // A name that reorders or hides the page around it, or that claims
         // to be the authorization server itself.
         (

@@ -135,6 +135,11 @@ impl RedirectUri {
         if s.contains('#') {
             return Err(RedirectUriError::Fragment);
         }
+        // Compared byte for byte and echoed into pages and headers: no
+        // control characters (a URL parser would quietly drop some).
+        if s.chars().any(char::is_control) {
+            return Err(RedirectUriError::NotAbsolute);
+        }
         let url = url::Url::parse(s).map_err(|_| RedirectUriError::NotAbsolute)?;
         if url.cannot_be_a_base() && !url.scheme().contains('.') {
             return Err(RedirectUriError::NotAbsolute);
@@ -455,6 +460,18 @@ pub fn check_display_name(name: &str, registrant: bool) -> Result<&str, DisplayN
 #[cfg(test)]
 mod display_name_tests {
     use super::*;
+
+    #[test]
+    fn redirect_uris_with_control_characters_are_refused() {
+        for bad in [
+            "https://app.example.com/cb\u{0}",
+            "https://app.example.com/c\tb",
+            "https://app.example.com/cb\n",
+        ] {
+            assert!(RedirectUri::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(RedirectUri::parse("https://app.example.com/cb").is_ok());
+    }
 
     #[test]
     fn redirect_uris_give_their_origin_as_a_csp_source() {

@@ -7,8 +7,8 @@ use latchkey_core::Latchkey;
 use latchkey_protocol::OAuthError;
 
 use super::{
-    browser_id, csrf_binding, csrf_ok, csrf_refused, error_page, page_posting_to, render, respond,
-    signed_in,
+    browser_id, csrf_binding, csrf_ok, csrf_refused, error_page, page_posting_to, pending_id,
+    render, respond, signed_in,
 };
 use crate::request::{query, read_form};
 
@@ -29,8 +29,10 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
         Ok(p) => p,
         Err(e) => return error_page(&e),
     };
-    let Some(id) = params.get("req") else {
-        return error_page(&OAuthError::invalid_request("no authorization request"));
+    let id = match pending_id(params.get("req")) {
+        Ok(Some(id)) => id,
+        Ok(None) => return error_page(&OAuthError::invalid_request("no authorization request")),
+        Err(e) => return error_page(&e),
     };
     let session = match signed_in(&req, &app).await {
         Ok(s) => s,
@@ -69,8 +71,10 @@ pub async fn submit(
     if !csrf_ok(&req, &app, PURPOSE, params.get("csrf")) {
         return csrf_refused();
     }
-    let Some(id) = params.get("req") else {
-        return error_page(&OAuthError::invalid_request("no authorization request"));
+    let id = match pending_id(params.get("req")) {
+        Ok(Some(id)) => id,
+        Ok(None) => return error_page(&OAuthError::invalid_request("no authorization request")),
+        Err(e) => return error_page(&e),
     };
     let approve = match params.get("decision") {
         Some("approve") => true,

@@ -5,11 +5,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use latchkey_core::login::{LoginAttempt, LoginOutcome, LoginView};
 use latchkey_core::Latchkey;
-use latchkey_protocol::OAuthError;
 
 use super::{
-    browser_id, csrf_binding, csrf_ok, csrf_refused, error_page, page_posting_to, render, respond,
-    session_cookie, signed_in,
+    browser_id, csrf_binding, csrf_ok, csrf_refused, error_page, page_posting_to, pending_id,
+    render, respond, session_cookie, signed_in,
 };
 use crate::request::{client_ip, header_str, query, read_form};
 
@@ -56,23 +55,6 @@ fn login_page(
 /// What a page says to an attempt the throttle refused.
 pub(super) fn too_many_attempts(wait_secs: i64) -> String {
     format!("Too many attempts. Try again in {wait_secs} seconds.")
-}
-
-/// The pending request a sign-in is for; none means signing in to the
-/// account pages.
-fn pending_id(value: Option<&str>) -> Result<Option<&str>, OAuthError> {
-    match value {
-        None => Ok(None),
-        Some(id)
-            if id.len() <= 64
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            Ok(Some(id))
-        }
-        _ => Err(OAuthError::invalid_request("malformed sign-in request")),
-    }
 }
 
 /// What the page shows for the pending request `id` (this browser's only).

@@ -114,6 +114,23 @@ pub fn respond(outcome: AuthorizeOutcome) -> HttpResponse {
         .finish()
 }
 
+/// The pending request a page is for (`req`), checked for shape before any
+/// lookup; none means a sign-in for the account pages.
+pub(crate) fn pending_id(value: Option<&str>) -> Result<Option<&str>, OAuthError> {
+    match value {
+        None => Ok(None),
+        Some(id)
+            if id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Ok(Some(id))
+        }
+        _ => Err(OAuthError::invalid_request("malformed sign-in request")),
+    }
+}
+
 /// The signed-in session of this browser, if any; storage trouble becomes
 /// an error page.
 pub async fn signed_in(
