@@ -678,14 +678,7 @@ async fn login_form_needs_a_csrf_token_bound_to_the_browser() {
         .await
         .unwrap();
     let login = location(&resp);
-    let page = victim
-        .get(app.url(&login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &victim, &login).await;
     let req = hidden(&page, "req");
 
     // No token.
@@ -712,49 +705,31 @@ async fn login_form_needs_a_csrf_token_bound_to_the_browser() {
         .send()
         .await
         .unwrap();
-    let page2 = attacker
-        .get(app.url(&location(&resp)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = victim
-        .post(app.url("/login"))
-        .form(&[
-            ("req", req.as_str()),
-            ("csrf", hidden(&page2, "csrf").as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page2 = page_text(&app, &attacker, &location(&resp)).await;
+    let resp = post_login(
+        &app,
+        &victim,
+        Some(req.as_str()),
+        hidden(&page2, "csrf").as_str(),
+        "alice",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(resp.status(), 403);
 
     // The consent form too: a valid login, then a consent POST without a token.
-    let resp = victim
-        .post(app.url("/login"))
-        .form(&[
-            ("req", req.as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = post_login(
+        &app,
+        &victim,
+        Some(req.as_str()),
+        hidden(&page, "csrf").as_str(),
+        "alice",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(resp.status(), 303);
     let consent = location(&resp);
-    let cpage = victim
-        .get(app.url(&consent))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let cpage = page_text(&app, &victim, &consent).await;
     let resp = victim
         .post(app.url("/consent"))
         .form(&[
@@ -805,17 +780,15 @@ async fn pages_and_cookies_are_hardened() {
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["cache-control"], "no-store");
     let page = resp.text().await.unwrap();
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("req", hidden(&page, "req").as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = post_login(
+        &app,
+        &b,
+        Some(hidden(&page, "req").as_str()),
+        hidden(&page, "csrf").as_str(),
+        "alice",
+        PASSWORD,
+    )
+    .await;
     let session = resp
         .headers()
         .get_all("set-cookie")
@@ -853,14 +826,7 @@ async fn failed_logins_reveal_nothing_and_slow_down() {
         .send()
         .await
         .unwrap();
-    let page = b
-        .get(app.url(&location(&resp)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, &location(&resp)).await;
     let (req, csrf) = (hidden(&page, "req"), hidden(&page, "csrf"));
     let attempt = |user: &'static str, pw: &'static str| {
         b.post(app.url("/login"))
@@ -956,25 +922,16 @@ async fn a_pending_request_belongs_to_the_browser_that_started_it() {
         .send()
         .await
         .unwrap();
-    let own = victim
-        .get(app.url(&location(&resp)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = victim
-        .post(app.url("/login"))
-        .form(&[
-            ("req", req.as_str()),
-            ("csrf", hidden(&own, "csrf").as_str()),
-            ("username", "bob"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let own = page_text(&app, &victim, &location(&resp)).await;
+    let resp = post_login(
+        &app,
+        &victim,
+        Some(req.as_str()),
+        hidden(&own, "csrf").as_str(),
+        "bob",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(resp.status(), 403);
     assert!(
         resp.headers().get("set-cookie").is_none(),
@@ -983,25 +940,16 @@ async fn a_pending_request_belongs_to_the_browser_that_started_it() {
     assert!(resp.headers().get("location").is_none(), "no code issued");
 
     // The browser that started it still can.
-    let page = attacker
-        .get(app.url(&login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = attacker
-        .post(app.url("/login"))
-        .form(&[
-            ("req", req.as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = page_text(&app, &attacker, &login).await;
+    let resp = post_login(
+        &app,
+        &attacker,
+        Some(req.as_str()),
+        hidden(&page, "csrf").as_str(),
+        "alice",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(resp.status(), 303);
 }
 

@@ -338,35 +338,19 @@ async fn declining_consent_returns_access_denied() {
         .send()
         .await
         .unwrap();
-    let page = b
-        .get(app.url(&location(&resp)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("req", hidden(&page, "req").as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("username", "carol"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, &location(&resp)).await;
+    let resp = post_login(
+        &app,
+        &b,
+        Some(hidden(&page, "req").as_str()),
+        hidden(&page, "csrf").as_str(),
+        "carol",
+        PASSWORD,
+    )
+    .await;
     let consent = location(&resp);
     assert!(consent.starts_with("/consent"));
-    let page = b
-        .get(app.url(&consent))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, &consent).await;
     assert!(page.contains("Web app"));
     let resp = b
         .post(app.url("/consent"))
@@ -453,14 +437,7 @@ async fn login_hint_prefills_the_username() {
         .send()
         .await
         .unwrap();
-    let page = b
-        .get(app.url(&location(&resp)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, &location(&resp)).await;
     assert!(page.contains("value=\"erin@example.com\""), "{page}");
     assert!(page.contains("Web app"), "the page names the client");
 }

@@ -982,14 +982,7 @@ async fn a_nul_character_is_refused_not_a_server_error() {
         .send()
         .await
         .unwrap();
-    let page = b
-        .get(app.url(&location(&resp)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, &location(&resp)).await;
     let (req, csrf) = (hidden(&page, "req"), hidden(&page, "csrf"));
 
     let mut answers = vec![(

@@ -407,14 +407,7 @@ async fn the_account_page_ends_a_session_with_a_csrf_protected_button() {
     tokens(&app, &laptop, &c, "alice", "openid").await;
     let theirs = tokens(&app, &phone, &c, "alice", "openid").await;
 
-    let page = laptop
-        .get(app.url("/account/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &laptop, "/account/sessions").await;
     assert_eq!(page.matches("name=\"session\"").count(), 2, "{page}");
     // Pick the session that is not "This browser".
     let other_block = page
@@ -544,14 +537,7 @@ async fn the_account_password_page_keeps_this_session_and_ends_the_others() {
     assert_eq!(userinfo(&app, &spa_token).await, 200);
     let old_cookie = jar_cookie(&jar, &app.url("/"), "latchkey_session").unwrap();
     let theirs = tokens(&app, &phone, &c, "alice", "openid").await;
-    let page = laptop
-        .get(app.url("/account/password"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &laptop, "/account/password").await;
     let csrf = hidden(&page, "csrf");
     let resp = laptop
         .post(app.url("/account/password"))
@@ -634,25 +620,16 @@ async fn disabling_a_user_kills_their_tokens_and_sign_ins() {
         .send()
         .await
         .unwrap();
-    let page = b
-        .get(app.url(&location(&resp)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("req", hidden(&page, "req").as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, &location(&resp)).await;
+    let resp = post_login(
+        &app,
+        &b,
+        Some(hidden(&page, "req").as_str()),
+        hidden(&page, "csrf").as_str(),
+        "alice",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(resp.status(), 401);
     app.core.set_user_disabled("alice", false).await.unwrap();
     tokens(&app, &browser(), &c, "alice", "openid").await;
@@ -802,24 +779,16 @@ async fn signing_in_again_in_the_same_browser_ends_the_old_session_like_a_logout
         .await
         .unwrap();
 
-    let page = b
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("username", "bob"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, "/login").await;
+    let resp = post_login(
+        &app,
+        &b,
+        None,
+        hidden(&page, "csrf").as_str(),
+        "bob",
+        PASSWORD,
+    )
+    .await;
     assert_eq!(resp.status(), 303, "bob is signed in");
 
     for access in [&t["access_token"], &other["access_token"]] {
@@ -858,14 +827,7 @@ async fn sign_ins_racing_a_password_change_keep_no_session() {
         let mut forms = Vec::new();
         for _ in 0..N {
             let (b, jar) = browser_with_jar();
-            let page = b
-                .get(app.url("/login"))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let page = page_text(&app, &b, "/login").await;
             forms.push((b, jar, hidden(&page, "csrf")));
         }
         let barrier = Arc::new(tokio::sync::Barrier::new(N + 1));

@@ -1668,35 +1668,19 @@ async fn a_registered_name_is_shown_as_the_applications_own_words() {
         .await
         .unwrap();
     let login = location(&resp);
-    let page = b
-        .get(app.url(&login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = b
-        .post(app.url("/login"))
-        .form(&[
-            ("req", hidden(&page, "req").as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, &login).await;
+    let resp = post_login(
+        &app,
+        &b,
+        Some(hidden(&page, "req").as_str()),
+        hidden(&page, "csrf").as_str(),
+        "alice",
+        PASSWORD,
+    )
+    .await;
     let consent = location(&resp);
     assert!(consent.starts_with("/consent"), "{consent}");
-    let page = b
-        .get(app.url(&consent))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, &consent).await;
     assert!(!page.contains("<b>Sign in</b>"), "{page}");
     assert!(
         page.contains(

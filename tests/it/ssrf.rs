@@ -227,14 +227,7 @@ async fn a_back_channel_logout_is_never_sent_inside_for_a_registered_client() {
         let (_, challenge) = pkce();
         code_for(&app, &b, c, &challenge, "alice").await;
     }
-    let page = b
-        .get(app.url("/logout"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&app, &b, "/logout").await;
     let resp = b
         .post(app.url("/logout/confirm"))
         .form(&[

@@ -260,6 +260,44 @@ pub async fn assert_oauth_error(
     body
 }
 
+/// The page at `path` (a sign-in or consent page), as text.
+pub async fn page_text(app: &impl Server, browser: &reqwest::Client, path: &str) -> String {
+    browser
+        .get(app.url(path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Posts the sign-in form: the pending request (`None` for the account
+/// pages), the form's CSRF token and the credentials.
+pub async fn post_login(
+    app: &impl Server,
+    browser: &reqwest::Client,
+    req: Option<&str>,
+    csrf: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let mut form = vec![
+        ("csrf", csrf),
+        ("username", username),
+        ("password", password),
+    ];
+    if let Some(r) = req {
+        form.insert(0, ("req", r));
+    }
+    browser
+        .post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Drives the browser from an authorization URL through sign-in and
 /// consent to the redirect back to the client; returns the final Location.
 pub async fn sign_in(
@@ -276,25 +314,16 @@ pub async fn sign_in(
     );
     let mut next = location(&resp);
     if next.starts_with("/login") {
-        let page = browser
-            .get(app.url(&next))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let resp = browser
-            .post(app.url("/login"))
-            .form(&[
-                ("req", hidden(&page, "req").as_str()),
-                ("csrf", hidden(&page, "csrf").as_str()),
-                ("username", username),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let page = page_text(app, browser, &next).await;
+        let resp = post_login(
+            app,
+            browser,
+            Some(&hidden(&page, "req")),
+            &hidden(&page, "csrf"),
+            username,
+            PASSWORD,
+        )
+        .await;
         assert_eq!(resp.status(), 303, "login should succeed");
         next = location(&resp);
     }
