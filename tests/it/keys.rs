@@ -483,7 +483,10 @@ async fn enabled_algorithms_are_what_discovery_lists_and_clients_choose_among() 
     ] {
         let client = app.add_client(new(alg)).await;
         assert_eq!(
-            client.client.id_token_signed_response_alg.as_deref(),
+            client
+                .client
+                .id_token_signed_response_alg
+                .map(|a| a.as_str()),
             alg,
             "stored"
         );

@@ -17,3 +17,4 @@ mod registration;
 mod ssrf;
 mod throttle;
 mod tokens;
+mod vocabulary;

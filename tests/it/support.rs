@@ -559,7 +559,7 @@ impl TestClient {
             client: latchkey_domain::Client {
                 id: latchkey_protocol::ClientId::parse(id).unwrap(),
                 name: json["client_name"].as_str().unwrap_or("").to_owned(),
-                auth_method: latchkey_domain::AuthMethod::ClientSecretBasic,
+                auth_method: latchkey_domain::ClientAuthMethod::ClientSecretBasic,
                 secret_hash: None,
                 secret_expires_at: None,
                 previous_secret_hash: None,

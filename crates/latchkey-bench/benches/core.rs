@@ -10,7 +10,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use latchkey_bench::signing::{access_token_claims, key_set};
 use latchkey_core::secrets::SecretHasher;
 use latchkey_domain::keys::TokenSigner;
-use latchkey_domain::{AuthMethod, Client, GrantType};
+use latchkey_domain::{Client, ClientAuthMethod, GrantType};
 use latchkey_keys::Alg;
 use latchkey_protocol::claims::ACCESS_TOKEN_TYP;
 use latchkey_protocol::pkce::{CodeChallenge, CodeVerifier};
@@ -55,7 +55,7 @@ fn redirect_uri(c: &mut Criterion) {
     let client = Client {
         id: ClientId::parse("bench-client").expect("a client id"),
         name: "Bench".into(),
-        auth_method: AuthMethod::ClientSecretBasic,
+        auth_method: ClientAuthMethod::ClientSecretBasic,
         secret_hash: None,
         secret_expires_at: None,
         previous_secret_hash: None,
@@ -102,7 +102,7 @@ fn revocation_check(c: &mut Criterion) {
             key: format!("t:revoked-{i}"),
             expires_at: i64::MAX,
             revoked_at: 0,
-            reason: "bench".into(),
+            reason: latchkey_domain::RevokeReason::RevokedByClient,
         })
         .collect();
     let mirror = RevocationMirror::new();

@@ -314,7 +314,7 @@ fn token_kind(token: &str) -> String {
 /// The signing ceiling a token of this kind is read against.
 fn signing_alg(token: &str) -> Alg {
     jws_alg(token)
-        .and_then(|a| Alg::parse(&a))
+        .and_then(|a| Alg::parse(&a).ok())
         .unwrap_or(Alg::RS256)
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use latchkey_domain::{CacheError, RevocationCache, RevokedToken};
+use latchkey_domain::{CacheError, RevocationCache, RevokeReason, RevokedToken};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
@@ -109,7 +109,7 @@ impl RedisRevocations {
                                             key: m.key,
                                             expires_at: m.expires_at,
                                             revoked_at: m.revoked_at,
-                                            reason: "published".into(),
+                                            reason: RevokeReason::Propagated,
                                         })
                                         .collect(),
                                 ),

@@ -2,7 +2,8 @@
 //! (later) the admin API so both follow the same rules.
 
 use latchkey_domain::keys::SigningAlg;
-use latchkey_domain::{AuthMethod, Client, GrantType, StoreError, User};
+use latchkey_domain::{AuditEvent, RevokeReason};
+use latchkey_domain::{Client, ClientAuthMethod, GrantType, StoreError, User};
 use latchkey_protocol::{ClientId, RedirectUri, Scope};
 
 use crate::audit::Event;
@@ -146,7 +147,7 @@ impl Latchkey {
         let now = self.now();
         self.store.set_password(&user.id, &hash, now).await?;
         self.caches.forget_user(&user.id);
-        self.end_sessions(&user.id, None, true, "password changed")
+        self.end_sessions(&user.id, None, true, RevokeReason::PasswordChanged)
             .await?;
         let (cookie, session) = self
             .open_session(&user.id, &hash, ip, me.session.user_agent.as_deref())
@@ -157,7 +158,7 @@ impl Latchkey {
                 )
             })?;
         self.audit(Event {
-            kind: "password_changed",
+            kind: AuditEvent::PasswordChanged,
             user_id: Some(&user.id),
             client_id: None,
             ip: None,
@@ -193,10 +194,10 @@ impl Latchkey {
         let now = self.now();
         self.store.set_password(&user.id, &hash, now).await?;
         self.caches.forget_user(&user.id);
-        self.end_sessions(&user.id, None, true, "password changed")
+        self.end_sessions(&user.id, None, true, RevokeReason::PasswordChanged)
             .await?;
         self.audit(Event {
-            kind: "password_changed",
+            kind: AuditEvent::PasswordChanged,
             user_id: Some(&user.id),
             client_id: None,
             ip: None,
@@ -217,14 +218,14 @@ impl Latchkey {
         self.store.set_user_disabled(&user.id, disabled).await?;
         self.caches.forget_user(&user.id);
         if disabled {
-            self.end_sessions(&user.id, None, true, "user disabled")
+            self.end_sessions(&user.id, None, true, RevokeReason::UserDisabled)
                 .await?;
         }
         self.audit(Event {
             kind: if disabled {
-                "user_disabled"
+                AuditEvent::UserDisabled
             } else {
-                "user_enabled"
+                AuditEvent::UserEnabled
             },
             user_id: Some(&user.id),
             client_id: None,
@@ -239,14 +240,14 @@ impl Latchkey {
         let user = self.user_by_name(username).await?;
         // Record the revocations before the rows go: tokens already issued
         // must stop working too.
-        self.end_sessions(&user.id, None, true, "user deleted")
+        self.end_sessions(&user.id, None, true, RevokeReason::UserDeleted)
             .await?;
         self.caches.forget_user(&user.id);
         if !self.store.delete_user(&user.id).await? {
             return Err(AdminError::NotFound("user"));
         }
         self.audit(Event {
-            kind: "user_deleted",
+            kind: AuditEvent::UserDeleted,
             user_id: Some(&user.id),
             client_id: None,
             ip: None,
@@ -267,7 +268,7 @@ impl Latchkey {
         let mut grant_types = Vec::new();
         for g in &new.grant_types {
             let g = GrantType::parse(g)
-                .ok_or_else(|| AdminError::Invalid(format!("unknown grant type {g:?}")))?;
+                .map_err(|_| AdminError::Invalid(format!("unknown grant type {g:?}")))?;
             if !grant_types.contains(&g) {
                 grant_types.push(g);
             }
@@ -314,21 +315,22 @@ impl Latchkey {
         let scope = Scope::parse(new.scope.as_deref().unwrap_or("openid profile email"))
             .map_err(|_| AdminError::Invalid("malformed scope".into()))?;
         let auth_method = if new.public {
-            AuthMethod::None
+            ClientAuthMethod::None
         } else {
-            match new.auth_method.as_deref() {
-                None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
-                Some("client_secret_post") => AuthMethod::ClientSecretPost,
-                Some(m) => {
+            match new.auth_method.as_deref().map(ClientAuthMethod::parse) {
+                None => ClientAuthMethod::ClientSecretBasic,
+                Some(Ok(m)) if m.uses_secret() => m,
+                Some(_) => {
+                    let m = new.auth_method.as_deref().unwrap_or_default();
                     return Err(AdminError::Invalid(format!(
                         "auth method {m:?} is not available here (client_secret_basic, client_secret_post)"
-                    )))
+                    )));
                 }
             }
         };
         let id_token_signed_response_alg = match new.id_token_alg.as_deref() {
             None => None,
-            Some(name) => Some(self.enabled_alg(name)?.as_str().to_owned()),
+            Some(name) => Some(self.enabled_alg(name)?),
         };
         let secret = auth_method.uses_secret().then(|| self.random.secret());
         let now = self.now();
@@ -399,7 +401,7 @@ impl Latchkey {
         }
         self.caches.forget_client(client.id.as_str());
         self.audit(Event {
-            kind: "client_settings_changed",
+            kind: AuditEvent::ClientSettingsChanged,
             user_id: None,
             client_id: Some(client.id.as_str()),
             ip: None,
@@ -414,7 +416,7 @@ impl Latchkey {
     pub async fn delete_client(&self, id: &str) -> Result<(), AdminError> {
         let id = ClientId::parse(id).map_err(|_| AdminError::NotFound("client"))?;
         if !self
-            .remove_client(&id, "client deleted by an operator")
+            .remove_client(&id, RevokeReason::ClientDeletedByOperator)
             .await?
         {
             return Err(AdminError::NotFound("client"));
@@ -425,15 +427,16 @@ impl Latchkey {
     /// An algorithm name that is enabled in `[keys] algorithms`.
     fn enabled_alg(&self, name: &str) -> Result<SigningAlg, AdminError> {
         let enabled = &self.settings.keys.algorithms;
-        SigningAlg::parse(name)
-            .filter(|alg| enabled.contains(alg))
-            .ok_or_else(|| {
+        match SigningAlg::parse(name) {
+            Ok(alg) if enabled.contains(&alg) => Ok(alg),
+            _ => {
                 let names: Vec<&str> = enabled.iter().map(|a| a.as_str()).collect();
-                AdminError::Invalid(format!(
+                Err(AdminError::Invalid(format!(
                     "ID-token algorithm {name:?} is not enabled (enabled: {})",
                     names.join(", ")
-                ))
-            })
+                )))
+            }
+        }
     }
 
     fn salt(&self) -> [u8; 16] {
@@ -499,7 +502,7 @@ impl Latchkey {
             .map_err(AdminError::Metadata)?;
         let (created, secret) = self.insert_client_from(&valid, None, true).await?;
         self.audit(Event {
-            kind: "client_registered",
+            kind: AuditEvent::ClientRegistered,
             user_id: None,
             client_id: Some(created.client.id.as_str()),
             ip: None,
@@ -568,7 +571,7 @@ impl Latchkey {
             .map_err(AdminError::Metadata)?;
         let (updated, secret) = self.replace_metadata(current, &valid, true).await?;
         self.audit(Event {
-            kind: "client_updated",
+            kind: AuditEvent::ClientUpdated,
             user_id: None,
             client_id: Some(updated.client.id.as_str()),
             ip: None,
@@ -644,7 +647,7 @@ impl Latchkey {
             &session.user_id,
             Some(vec![session.id.clone()]),
             false,
-            "session ended by an operator",
+            RevokeReason::SessionEndedByOperator,
         )
         .await?;
         Ok(())
@@ -678,7 +681,7 @@ impl Latchkey {
         };
         self.store.insert_initial_token(&record).await?;
         self.audit(Event {
-            kind: "registration_token_created",
+            kind: AuditEvent::RegistrationTokenCreated,
             user_id: None,
             client_id: None,
             ip: None,
@@ -732,7 +735,7 @@ impl Latchkey {
         };
         self.store.insert_admin_token(&record).await?;
         self.audit(Event {
-            kind: "admin_token_created",
+            kind: AuditEvent::AdminTokenCreated,
             user_id: None,
             client_id: None,
             ip: None,

@@ -19,6 +19,7 @@
 //! - `jti` is required and single-use per client until the assertion
 //!   expires: a database insert against a unique key decides.
 
+use latchkey_domain::AuditEvent;
 use std::sync::Arc;
 
 use latchkey_domain::keys::SigningAlg;
@@ -180,7 +181,7 @@ impl Latchkey {
             .await?
         {
             self.audit(crate::audit::Event {
-                kind: "client_assertion_replay",
+                kind: AuditEvent::ClientAssertionReplay,
                 user_id: None,
                 client_id: Some(client.id.as_str()),
                 ip: None,

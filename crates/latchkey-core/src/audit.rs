@@ -1,12 +1,12 @@
 //! Security events: written to the audit table and logged as structured
 //! fields. Callers pass identifiers and reasons, never tokens or secrets.
 
-use latchkey_domain::AuditEvent;
+use latchkey_domain::{AuditEvent, AuditRecord};
 
 use crate::Latchkey;
 
 pub struct Event<'a> {
-    pub kind: &'static str,
+    pub kind: AuditEvent,
     pub user_id: Option<&'a str>,
     pub client_id: Option<&'a str>,
     pub ip: Option<&'a str>,
@@ -19,24 +19,24 @@ impl Latchkey {
     pub async fn audit(&self, e: Event<'_>) {
         tracing::info!(
             target: "latchkey::audit",
-            kind = e.kind,
+            kind = e.kind.as_str(),
             user_id = e.user_id,
             client_id = e.client_id,
             ip = e.ip,
             detail = %e.detail,
             "security event"
         );
-        let event = AuditEvent {
+        let event = AuditRecord {
             id: self.random.id(),
             at: self.now(),
-            kind: e.kind.to_owned(),
+            kind: e.kind,
             user_id: e.user_id.map(str::to_owned),
             client_id: e.client_id.map(str::to_owned),
             ip: e.ip.map(str::to_owned),
             detail: e.detail,
         };
         if let Err(err) = self.store.record(&event).await {
-            tracing::error!(error = %err, kind = e.kind, "could not write audit event");
+            tracing::error!(error = %err, kind = e.kind.as_str(), "could not write audit event");
         }
     }
 }

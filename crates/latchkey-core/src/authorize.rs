@@ -3,6 +3,7 @@
 //! with a code or an error, ask the user to sign in or consent, or show an
 //! error page because no redirect is safe.
 
+use latchkey_domain::{AuditEvent, CodeState};
 use latchkey_domain::{
     AuthorizationCode, BrowserSession, Client, Consent, PendingAuthorization, User,
 };
@@ -426,10 +427,7 @@ impl Latchkey {
                 auth_time: signed_in.session.auth_time,
                 created_at: now,
                 expires_at: now + self.settings.code_ttl,
-                consumed_at: None,
-                access_token_jti: None,
-                access_token_expires_at: None,
-                family_id: None,
+                state: CodeState::Issued,
             })
             .await?;
         self.store
@@ -477,7 +475,7 @@ impl Latchkey {
 
     pub(crate) async fn audit_code_replay(&self, code: &AuthorizationCode) {
         self.audit(Event {
-            kind: "code_replay",
+            kind: AuditEvent::CodeReplay,
             user_id: Some(&code.user_id),
             client_id: Some(code.client_id.as_str()),
             ip: None,

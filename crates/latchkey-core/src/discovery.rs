@@ -3,6 +3,9 @@
 use std::sync::Arc;
 
 use latchkey_protocol::discovery::ProviderMetadata;
+use latchkey_protocol::{
+    ClientAuthMethod, GrantType, Prompt, ResponseMode, ResponseType, SigningAlg,
+};
 
 use crate::settings::Settings;
 
@@ -25,42 +28,19 @@ impl Discovery {
             end_session_endpoint: settings.endpoint("/logout"),
             registration_endpoint: settings.endpoint("/register"),
             scopes_supported: settings.scopes_supported.clone(),
-            response_types_supported: vec!["code"],
-            response_modes_supported: vec!["query"],
-            grant_types_supported: vec![
-                "authorization_code",
-                "client_credentials",
-                "refresh_token",
-            ],
+            response_types_supported: ResponseType::ALL.to_vec(),
+            response_modes_supported: ResponseMode::ALL.to_vec(),
+            grant_types_supported: GrantType::ALL.to_vec(),
             subject_types_supported: vec!["public"],
-            id_token_signing_alg_values_supported: settings
-                .keys
-                .algorithms
-                .iter()
-                .map(|alg| alg.as_str())
+            id_token_signing_alg_values_supported: settings.keys.algorithms.clone(),
+            token_endpoint_auth_methods_supported: ClientAuthMethod::ALL.to_vec(),
+            token_endpoint_auth_signing_alg_values_supported: SigningAlg::ALL.to_vec(),
+            revocation_endpoint_auth_methods_supported: ClientAuthMethod::ALL.to_vec(),
+            // Introspection is for confidential clients (resource servers).
+            introspection_endpoint_auth_methods_supported: ClientAuthMethod::ALL
+                .into_iter()
+                .filter(|m| !m.is_public())
                 .collect(),
-            token_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-                "private_key_jwt",
-                "none",
-            ],
-            token_endpoint_auth_signing_alg_values_supported:
-                latchkey_domain::keys::SigningAlg::ALL
-                    .iter()
-                    .map(|alg| alg.as_str())
-                    .collect(),
-            revocation_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-                "private_key_jwt",
-                "none",
-            ],
-            introspection_endpoint_auth_methods_supported: vec![
-                "client_secret_basic",
-                "client_secret_post",
-                "private_key_jwt",
-            ],
             code_challenge_methods_supported: vec!["S256"],
             claims_supported: vec![
                 "iss",
@@ -77,7 +57,7 @@ impl Discovery {
                 "preferred_username",
                 "email",
             ],
-            prompt_values_supported: vec!["none", "login", "consent"],
+            prompt_values_supported: vec![Prompt::None, Prompt::Login, Prompt::Consent],
             authorization_response_iss_parameter_supported: true,
             backchannel_logout_supported: true,
             backchannel_logout_session_supported: true,

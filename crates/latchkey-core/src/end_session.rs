@@ -7,6 +7,7 @@
 //! redirect at all.
 
 use latchkey_domain::Client;
+use latchkey_domain::RevokeReason;
 use latchkey_protocol::{ClientId, OAuthError, Params, State};
 
 use crate::authorize::SignedIn;
@@ -121,7 +122,7 @@ impl Latchkey {
             &signed_in.user.id,
             Some(vec![signed_in.session.id.clone()]),
             false,
-            "logout",
+            RevokeReason::Logout,
         )
         .await
         .map_err(|e| e.to_oauth())?;

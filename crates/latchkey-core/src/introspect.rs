@@ -7,6 +7,7 @@
 
 use latchkey_protocol::claims::Introspection;
 use latchkey_protocol::client_auth::ClientAuthentication;
+use latchkey_protocol::TokenTypeHint;
 
 use crate::secrets::token_hash;
 use crate::token::TokenError;
@@ -29,7 +30,7 @@ impl Latchkey {
             return Ok(Introspection::default());
         }
         let looks_like_jwt = token.split('.').count() == 3;
-        if looks_like_jwt || hint == Some("access_token") {
+        if looks_like_jwt || TokenTypeHint::from_param(hint) == Some(TokenTypeHint::AccessToken) {
             match self.check_access_token(token).await {
                 Ok(c) if !may_see(&client, &c.client_id, Some(&c.aud)) => {
                     return Ok(Introspection::default())

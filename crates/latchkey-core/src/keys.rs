@@ -11,6 +11,7 @@
 //! create exactly one key. Key generation and sealing happen behind the
 //! domain's `KeyFactory`; this module never touches key material.
 
+use latchkey_domain::AuditEvent;
 use std::sync::Arc;
 
 use latchkey_domain::keys::{KeyError, KeyFactory, KeyState, SigningAlg, SigningKeyRecord};
@@ -186,7 +187,7 @@ impl Latchkey {
         let report = self.run_lifecycle(true).await?;
         if report.changed() {
             self.audit(Event {
-                kind: "keys_rotated",
+                kind: AuditEvent::KeysRotated,
                 user_id: None,
                 client_id: None,
                 ip: None,
@@ -233,7 +234,7 @@ impl Latchkey {
         }
         tracing::warn!(kid, "signing key revoked");
         self.audit(Event {
-            kind: "key_revoked",
+            kind: AuditEvent::KeyRevoked,
             user_id: None,
             client_id: None,
             ip: None,
@@ -420,15 +421,15 @@ impl Latchkey {
     /// default) if enabled, else the first enabled algorithm.
     pub fn id_token_alg(&self, client: &Client) -> SigningAlg {
         let enabled = &self.settings.keys.algorithms;
-        if let Some(name) = &client.id_token_signed_response_alg {
-            match SigningAlg::parse(name).filter(|a| enabled.contains(a)) {
-                Some(alg) => return alg,
-                None => tracing::warn!(
-                    client_id = %client.id,
-                    alg = %name,
-                    "the client's ID-token algorithm is not enabled; using the default"
-                ),
+        if let Some(alg) = client.id_token_signed_response_alg {
+            if enabled.contains(&alg) {
+                return alg;
             }
+            tracing::warn!(
+                client_id = %client.id,
+                %alg,
+                "the client's ID-token algorithm is not enabled; using the default"
+            );
         }
         if enabled.contains(&SigningAlg::RS256) {
             SigningAlg::RS256

@@ -2,6 +2,7 @@
 //! throttle (counted before the hash), then a new browser session.
 
 use latchkey_domain::BrowserSession;
+use latchkey_domain::{AuditEvent, RevokeReason};
 
 use crate::audit::Event;
 use crate::authorize::{AuthorizeOutcome, SignedIn};
@@ -122,7 +123,7 @@ impl Latchkey {
             user => {
                 // Already counted by `password_turn`.
                 self.audit(Event {
-                    kind: "login_failed",
+                    kind: AuditEvent::LoginFailed,
                     user_id: user.as_ref().map(|u| u.id.as_str()),
                     client_id: None,
                     ip: Some(&attempt.ip),
@@ -142,7 +143,7 @@ impl Latchkey {
                 &prev.user.id,
                 Some(vec![prev.session.id.clone()]),
                 false,
-                "replaced by a new sign-in in the same browser",
+                RevokeReason::ReplacedBySignIn,
             )
             .await?;
         }
@@ -160,7 +161,7 @@ impl Latchkey {
             return Ok(LoginOutcome::Failed);
         };
         self.audit(Event {
-            kind: "login",
+            kind: AuditEvent::Login,
             user_id: Some(&user.id),
             client_id: None,
             ip: Some(&attempt.ip),

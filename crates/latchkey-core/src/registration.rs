@@ -9,14 +9,15 @@
 //! the registration access token issued with the client; a wrong token and
 //! an unknown client get the same 401, so nobody learns which ids exist.
 
+use latchkey_domain::{AuditEvent, RevokeReason};
 use latchkey_domain::{
-    AuthMethod, Client, ClientRegistration, GrantType, Reach, RevocationKey, RevokedToken,
-    SecretRotation, StoreError,
+    Client, ClientRegistration, GrantType, Reach, RevocationKey, RevokedToken, SecretRotation,
+    StoreError,
 };
 use latchkey_protocol::registration::{
     ClientInformation, ClientMetadata, RegistrationPolicy, ValidClientMetadata,
 };
-use latchkey_protocol::{ClientId, ErrorCode, OAuthError, Scope};
+use latchkey_protocol::{ClientId, ErrorCode, OAuthError, ResponseType, Scope};
 use subtle::ConstantTimeEq;
 
 use crate::audit::Event;
@@ -112,13 +113,7 @@ impl Latchkey {
     pub fn registration_policy(&self, by_operator: bool) -> RegistrationPolicy {
         RegistrationPolicy {
             allowed_scope: self.settings.registration.allowed_scope.clone(),
-            id_token_algs: self
-                .settings
-                .keys
-                .algorithms
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
+            id_token_algs: self.settings.keys.algorithms.clone(),
             internal_uris: by_operator || self.settings.registration.allow_internal_uris,
         }
     }
@@ -189,7 +184,7 @@ impl Latchkey {
             .insert_client_from(&valid, Some(token_hash(&rat)), false)
             .await?;
         self.audit(Event {
-            kind: "client_registered",
+            kind: AuditEvent::ClientRegistered,
             user_id: None,
             client_id: Some(created.client.id.as_str()),
             ip: None,
@@ -288,7 +283,7 @@ impl Latchkey {
             .map_err(RegistrationError::Metadata)?;
         let (updated, secret) = self.replace_metadata(current, &valid, false).await?;
         self.audit(Event {
-            kind: "client_updated",
+            kind: AuditEvent::ClientUpdated,
             user_id: None,
             client_id: Some(updated.client.id.as_str()),
             ip: None,
@@ -305,7 +300,7 @@ impl Latchkey {
         rat: &str,
     ) -> Result<(), RegistrationError> {
         let c = self.registered_client(client_id, rat).await?;
-        self.remove_client(&c.client.id, "client deleted through RFC 7592")
+        self.remove_client(&c.client.id, RevokeReason::ClientDeletedByRegistrant)
             .await?;
         Ok(())
     }
@@ -458,7 +453,7 @@ impl Latchkey {
         rotated.secret_expires_at = rotation.new_expires_at;
         rotated.updated_at = now;
         self.audit(Event {
-            kind: "client_secret_rotated",
+            kind: AuditEvent::ClientSecretRotated,
             user_id: None,
             client_id: Some(client.id.as_str()),
             ip: None,
@@ -475,14 +470,14 @@ impl Latchkey {
     pub(crate) async fn remove_client(
         &self,
         id: &ClientId,
-        reason: &str,
+        reason: RevokeReason,
     ) -> Result<bool, CoreError> {
         let now = self.now();
         let revocation = RevokedToken {
             key: RevocationKey::Client(id.as_str().to_owned()).to_key(),
             expires_at: now + self.settings.revocation_ttl(),
             revoked_at: now,
-            reason: reason.to_owned(),
+            reason,
         };
         if !self.store.delete_client_revoking(id, &revocation).await? {
             return Ok(false);
@@ -490,7 +485,7 @@ impl Latchkey {
         self.caches.forget_client(id.as_str());
         self.spread_revocations(&[revocation]).await;
         self.audit(Event {
-            kind: "client_deleted",
+            kind: AuditEvent::ClientDeleted,
             user_id: None,
             client_id: Some(id.as_str()),
             ip: None,
@@ -527,13 +522,13 @@ impl Latchkey {
             registration_access_token,
             registration_client_uri,
             redirect_uris: client.redirect_uris.iter().map(|u| u.to_string()).collect(),
-            token_endpoint_auth_method: client.auth_method.as_str().to_owned(),
-            grant_types: client
-                .grant_types
-                .iter()
-                .map(|g| g.as_str().to_owned())
-                .collect(),
-            response_types: if code { vec!["code".into()] } else { vec![] },
+            token_endpoint_auth_method: client.auth_method,
+            grant_types: client.grant_types.clone(),
+            response_types: if code {
+                vec![ResponseType::Code]
+            } else {
+                vec![]
+            },
             client_name: client.name.clone(),
             client_uri: r.client_uri.clone(),
             logo_uri: r.logo_uri.clone(),
@@ -543,7 +538,7 @@ impl Latchkey {
             policy_uri: r.policy_uri.clone(),
             jwks_uri: r.jwks_uri.clone(),
             jwks: r.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
-            id_token_signed_response_alg: client.id_token_signed_response_alg.clone(),
+            id_token_signed_response_alg: client.id_token_signed_response_alg,
             post_logout_redirect_uris: client
                 .post_logout_redirect_uris
                 .iter()
@@ -574,22 +569,17 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
     });
     Client {
         name,
-        auth_method: AuthMethod::parse(v.token_endpoint_auth_method)
-            .unwrap_or(AuthMethod::ClientSecretBasic),
+        auth_method: v.token_endpoint_auth_method,
         secret_hash: None,
         secret_expires_at: None,
         previous_secret_hash: None,
         previous_secret_expires_at: None,
         redirect_uris: v.redirect_uris.clone(),
         post_logout_redirect_uris: v.post_logout_redirect_uris.clone(),
-        grant_types: v
-            .grant_types
-            .iter()
-            .filter_map(|g| GrantType::parse(g))
-            .collect(),
+        grant_types: v.grant_types.clone(),
         scope: v.scope.clone(),
         backchannel_logout_uri: v.backchannel_logout_uri.clone(),
-        id_token_signed_response_alg: v.id_token_signed_response_alg.clone(),
+        id_token_signed_response_alg: v.id_token_signed_response_alg,
         allowed_cors_origins: v.allowed_cors_origins.clone(),
         introspect: false,
         created_at,

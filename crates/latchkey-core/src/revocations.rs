@@ -8,6 +8,7 @@
 //! failing), the check asks the shared cache, then the database, and never
 //! assumes "not revoked".
 
+use latchkey_domain::RevokeReason;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
@@ -144,13 +145,13 @@ impl Latchkey {
         &self,
         jti: &str,
         expires_at: i64,
-        reason: &str,
+        reason: RevokeReason,
     ) -> Result<(), CoreError> {
         let entry = RevokedToken {
             key: latchkey_domain::RevocationKey::Token(jti.to_owned()).to_key(),
             expires_at: expires_at + 60,
             revoked_at: self.now(),
-            reason: reason.to_owned(),
+            reason,
         };
         self.store.revoke_token(&entry).await?;
         self.spread_revocations(&[entry]).await;
@@ -167,7 +168,7 @@ mod tests {
             key: key.into(),
             expires_at: exp,
             revoked_at: 0,
-            reason: "test".into(),
+            reason: RevokeReason::Logout,
         }
     }
 

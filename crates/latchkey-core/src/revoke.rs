@@ -3,9 +3,11 @@
 //! never trusted; a token of another client is left alone; an unknown token
 //! is answered like a revoked one.
 
+use latchkey_domain::{AuditEvent, RevokeReason};
 use latchkey_domain::{Client, Teardown};
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
+use latchkey_protocol::TokenTypeHint;
 use serde_json::Value;
 
 use crate::audit::Event;
@@ -25,7 +27,7 @@ impl Latchkey {
         if token.len() > 8192 {
             return Ok(());
         }
-        let access_first = hint == Some("access_token");
+        let access_first = TokenTypeHint::from_param(hint) == Some(TokenTypeHint::AccessToken);
         if access_first {
             if self.revoke_access_token(&client, token).await? {
                 return Ok(());
@@ -48,14 +50,12 @@ impl Latchkey {
             return Ok(true);
         }
         self.teardown(Teardown {
-            now: self.now(),
-            reason: "revoked by client".into(),
             families: vec![family.id.clone()],
-            ..Teardown::default()
+            ..Teardown::new(self.now(), RevokeReason::RevokedByClient)
         })
         .await?;
         self.audit(Event {
-            kind: "refresh_revoked",
+            kind: AuditEvent::RefreshRevoked,
             user_id: Some(&family.user_id),
             client_id: Some(client.id.as_str()),
             ip: None,
@@ -80,7 +80,7 @@ impl Latchkey {
             tracing::info!(client = %client.id, "refused to revoke another client's access token");
             return Ok(true);
         }
-        self.revoke_jti(&claims.jti, claims.exp, "revoked by client")
+        self.revoke_jti(&claims.jti, claims.exp, RevokeReason::RevokedByClient)
             .await?;
         Ok(true)
     }

@@ -4,6 +4,7 @@
 //! transaction that ends the sessions, revokes their refresh families,
 //! records the revocations and queues back-channel logout tokens.
 
+use latchkey_domain::{AuditEvent, RevokeReason};
 use latchkey_domain::{
     BrowserSession, Client, LogoutDelivery, RevocationKey, RevokedToken, Teardown, TeardownResult,
 };
@@ -40,7 +41,7 @@ impl Latchkey {
             key: key.to_key(),
             expires_at: t.now + ttl,
             revoked_at: t.now,
-            reason: t.reason.clone(),
+            reason: t.reason,
         };
         spread.extend(
             result
@@ -67,7 +68,7 @@ impl Latchkey {
         user_id: &str,
         only: Option<Vec<String>>,
         all_families: bool,
-        reason: &str,
+        reason: RevokeReason,
     ) -> Result<TeardownResult, CoreError> {
         let now = self.now();
         let sessions: Vec<BrowserSession> = self
@@ -91,18 +92,16 @@ impl Latchkey {
         }
         let result = self
             .teardown(Teardown {
-                now,
-                reason: reason.to_owned(),
                 end_sessions: ids.clone(),
                 families_of_sessions: ids,
                 families_of_user: all_families.then(|| user_id.to_owned()),
                 deliveries,
-                ..Teardown::default()
+                ..Teardown::new(now, reason)
             })
             .await?;
         for sid in &result.ended_sessions {
             self.audit(Event {
-                kind: "session_ended",
+                kind: AuditEvent::SessionEnded,
                 user_id: Some(user_id),
                 client_id: None,
                 ip: None,
@@ -197,7 +196,7 @@ impl Latchkey {
                 user_id,
                 Some(vec![sid.to_owned()]),
                 false,
-                "session ended by its user",
+                RevokeReason::SessionEndedByUser,
             )
             .await?;
         Ok(!r.ended_sessions.is_empty())

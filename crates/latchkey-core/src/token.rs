@@ -2,15 +2,16 @@
 //! grant. Every failure has a precise reason for the log and a plain RFC
 //! error for the client.
 
+use latchkey_domain::{AuditEvent, CodeState, FamilyState, RevokeReason};
 use latchkey_domain::{
-    AuthMethod, Client, CodePresenter, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily,
-    RefreshPresentation, RefreshToken, RevocationKey, Teardown,
+    Client, ClientAuthMethod, CodePresenter, CodeRedemption, GrantType, IssuedFromCode,
+    RefreshFamily, RefreshPresentation, RefreshToken, RevocationKey, Teardown,
 };
 use latchkey_protocol::claims::{AccessTokenClaims, IdTokenClaims, ACCESS_TOKEN_TYP, ID_TOKEN_TYP};
 use latchkey_protocol::client_auth::{assertion_subject, ClientAuthentication};
 use latchkey_protocol::pkce::CodeVerifier;
 use latchkey_protocol::token::{Opaque, TokenRequest, TokenResponse};
-use latchkey_protocol::{left_half_hash, ErrorCode, OAuthError, Scope};
+use latchkey_protocol::{left_half_hash, ErrorCode, OAuthError, Scope, SigningAlg};
 use serde_json::{Map, Value};
 
 use crate::error::CoreError;
@@ -27,7 +28,7 @@ pub enum TokenError {
     #[error("invalid grant: {0}")]
     Grant(&'static str),
     #[error("client may not use grant {0}")]
-    Unauthorized(&'static str),
+    Unauthorized(GrantType),
     #[error("invalid scope: {0}")]
     Scope(String),
     #[error(transparent)]
@@ -93,7 +94,7 @@ impl Latchkey {
         // (a secret rotated a moment ago) is retried against the database.
         // Assertions are never tried twice, their jti being single-use.
         if let Some(cached) = self.caches.clients.get(id.as_str()) {
-            if cached.auth_method != AuthMethod::PrivateKeyJwt {
+            if cached.auth_method != ClientAuthMethod::PrivateKeyJwt {
                 match self.authenticate_as(&cached, auth).await {
                     Ok(()) => return Ok((*cached).clone()),
                     Err(TokenError::ClientAuth(_)) => {}
@@ -121,10 +122,15 @@ impl Latchkey {
     ) -> Result<(), TokenError> {
         let now = self.now();
         let secret = match (auth, client.auth_method) {
-            (ClientAuthentication::Basic { secret, .. }, AuthMethod::ClientSecretBasic)
-            | (ClientAuthentication::Post { secret, .. }, AuthMethod::ClientSecretPost) => secret,
-            (ClientAuthentication::None { .. }, AuthMethod::None) => return Ok(()),
-            (ClientAuthentication::JwtAssertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
+            (ClientAuthentication::Basic { secret, .. }, ClientAuthMethod::ClientSecretBasic)
+            | (ClientAuthentication::Post { secret, .. }, ClientAuthMethod::ClientSecretPost) => {
+                secret
+            }
+            (ClientAuthentication::None { .. }, ClientAuthMethod::None) => return Ok(()),
+            (
+                ClientAuthentication::JwtAssertion { assertion, .. },
+                ClientAuthMethod::PrivateKeyJwt,
+            ) => {
                 self.verify_client_assertion(client, assertion).await?;
                 return Ok(());
             }
@@ -181,7 +187,7 @@ impl Latchkey {
         requested: Option<Scope>,
     ) -> Result<TokenResponse, TokenError> {
         if client.is_public() || !client.allows_grant(GrantType::ClientCredentials) {
-            return Err(TokenError::Unauthorized("client_credentials"));
+            return Err(TokenError::Unauthorized(GrantType::ClientCredentials));
         }
         let machine_scope = machine_scope(&client.scope);
         let scope = match requested {
@@ -224,7 +230,7 @@ impl Latchkey {
         verifier: &CodeVerifier,
     ) -> Result<TokenResponse, TokenError> {
         if !client.allows_grant(GrantType::AuthorizationCode) {
-            return Err(TokenError::Unauthorized("authorization_code"));
+            return Err(TokenError::Unauthorized(GrantType::AuthorizationCode));
         }
         let now = self.now();
         let jti = self.random.id();
@@ -265,15 +271,19 @@ impl Latchkey {
             }
             CodeRedemption::AlreadyUsed(c) => {
                 // RFC 6749 §4.1.2: a code used twice revokes what it gave.
-                if let (Some(jti), Some(exp)) = (&c.access_token_jti, c.access_token_expires_at) {
-                    self.revoke_jti(jti, exp, "code_replay").await?;
-                }
-                if let Some(fid) = &c.family_id {
+                let CodeState::Redeemed { issued, .. } = &c.state else {
+                    return Err(TokenError::Grant("code already used"));
+                };
+                self.revoke_jti(
+                    &issued.access_token_jti,
+                    issued.access_token_expires_at,
+                    RevokeReason::CodeReplay,
+                )
+                .await?;
+                if let Some(fid) = &issued.family_id {
                     self.teardown(Teardown {
-                        now,
-                        reason: "code_replay".into(),
                         families: vec![fid.clone()],
-                        ..Teardown::default()
+                        ..Teardown::new(now, RevokeReason::CodeReplay)
                     })
                     .await?;
                 }
@@ -304,12 +314,10 @@ impl Latchkey {
                     scope: code.scope.clone(),
                     auth_time: code.auth_time,
                     generation: 0,
-                    revoked: false,
+                    state: FamilyState::Active,
                     created_at: now,
                     last_used_at: now,
                     expires_at: now + self.settings.refresh_family_lifetime,
-                    revoked_at: None,
-                    revoked_reason: None,
                 };
                 let first = RefreshToken {
                     token_hash: token_hash(&token),
@@ -349,7 +357,7 @@ impl Latchkey {
                 iat: now,
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_ref().map(|n| n.to_string()),
-                at_hash: Some(left_half_hash(&access_token, id_alg.as_str())),
+                at_hash: Some(left_half_hash(&access_token, id_alg)),
                 sid: code.session_id.clone(),
             };
             Some(
@@ -380,7 +388,7 @@ impl Latchkey {
         requested: Option<Scope>,
     ) -> Result<TokenResponse, TokenError> {
         if !client.allows_grant(GrantType::RefreshToken) {
-            return Err(TokenError::Unauthorized("refresh_token"));
+            return Err(TokenError::Unauthorized(GrantType::RefreshToken));
         }
         let now = self.now();
         let Some((token, family)) = self
@@ -481,7 +489,7 @@ impl Latchkey {
             self.revoke_jti(
                 &consumed.access_token_jti,
                 consumed.access_token_expires_at,
-                "refresh_recovery",
+                RevokeReason::RefreshRecovery,
             )
             .await?;
         }
@@ -511,14 +519,12 @@ impl Latchkey {
         now: i64,
     ) -> Result<TokenError, CoreError> {
         self.teardown(Teardown {
-            now,
-            reason: "refresh_token_reuse".into(),
             families: vec![family.id.clone()],
-            ..Teardown::default()
+            ..Teardown::new(now, RevokeReason::RefreshTokenReuse)
         })
         .await?;
         self.audit(crate::audit::Event {
-            kind: "refresh_reuse",
+            kind: AuditEvent::RefreshReuse,
             user_id: Some(&family.user_id),
             client_id: Some(family.client_id.as_str()),
             ip: None,
@@ -539,7 +545,7 @@ impl Latchkey {
         jti: &str,
         now: i64,
         grant: Grant<'_>,
-    ) -> Result<(String, &'static str), CoreError> {
+    ) -> Result<(String, SigningAlg), CoreError> {
         let claims = AccessTokenClaims {
             iss: self.settings.issuer.clone(),
             sub: sub.to_owned(),

@@ -2,80 +2,14 @@
 //! (codes, session cookies, client secrets) appear only as their hashes.
 
 use latchkey_protocol::pkce::CodeChallenge;
-use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope};
-
-/// A grant a client may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum GrantType {
-    AuthorizationCode,
-    ClientCredentials,
-    RefreshToken,
-}
-
-impl GrantType {
-    pub const ALL: [GrantType; 3] = [
-        GrantType::AuthorizationCode,
-        GrantType::ClientCredentials,
-        GrantType::RefreshToken,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrantType::AuthorizationCode => "authorization_code",
-            GrantType::ClientCredentials => "client_credentials",
-            GrantType::RefreshToken => "refresh_token",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<GrantType> {
-        GrantType::ALL.into_iter().find(|g| g.as_str() == s)
-    }
-}
-
-/// How a client authenticates at the token endpoint (RFC 7591 §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AuthMethod {
-    ClientSecretBasic,
-    ClientSecretPost,
-    PrivateKeyJwt,
-    /// A public client: no secret; PKCE protects its codes.
-    None,
-}
-
-impl AuthMethod {
-    pub const ALL: [AuthMethod; 4] = [
-        AuthMethod::ClientSecretBasic,
-        AuthMethod::ClientSecretPost,
-        AuthMethod::PrivateKeyJwt,
-        AuthMethod::None,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-            AuthMethod::PrivateKeyJwt => "private_key_jwt",
-            AuthMethod::None => "none",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AuthMethod> {
-        AuthMethod::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-
-    pub fn uses_secret(self) -> bool {
-        matches!(
-            self,
-            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
-        )
-    }
-}
+pub use latchkey_protocol::{ClientAuthMethod, GrantType};
+use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope, SigningAlg};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: ClientId,
     pub name: String,
-    pub auth_method: AuthMethod,
+    pub auth_method: ClientAuthMethod,
     /// Keyed hash of the current secret (confidential clients).
     pub secret_hash: Option<String>,
     /// When the current secret stops working (`client_secret_expires_at`).
@@ -89,7 +23,7 @@ pub struct Client {
     /// The scopes this client may ask for.
     pub scope: Scope,
     pub backchannel_logout_uri: Option<String>,
-    pub id_token_signed_response_alg: Option<String>,
+    pub id_token_signed_response_alg: Option<SigningAlg>,
     pub allowed_cors_origins: Vec<String>,
     /// A resource server an administrator allowed to introspect any token;
     /// other clients learn only about tokens issued to them or naming them
@@ -101,7 +35,7 @@ pub struct Client {
 
 impl Client {
     pub fn is_public(&self) -> bool {
-        self.auth_method == AuthMethod::None
+        self.auth_method == ClientAuthMethod::None
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
@@ -193,17 +127,49 @@ pub struct AuthorizationCode {
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
-    pub consumed_at: Option<i64>,
-    /// `jti` and expiry of the access token issued when it was redeemed.
-    pub access_token_jti: Option<String>,
-    pub access_token_expires_at: Option<i64>,
-    /// The refresh family started by redeeming it, if any.
-    pub family_id: Option<String>,
+    pub state: CodeState,
 }
 
 impl AuthorizationCode {
     pub fn is_expired(&self, now: i64) -> bool {
         now >= self.expires_at
+    }
+
+    /// What the redemption gave out, once redeemed.
+    pub fn issued(&self) -> Option<&IssuedFromCode> {
+        match &self.state {
+            CodeState::Issued => None,
+            CodeState::Redeemed { issued, .. } => Some(issued),
+        }
+    }
+
+    pub fn redeemed_at(&self) -> Option<i64> {
+        match self.state {
+            CodeState::Issued => None,
+            CodeState::Redeemed { at, .. } => Some(at),
+        }
+    }
+}
+
+/// Where a code is in its single use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeState {
+    Issued,
+    /// Redeemed at `at`; `issued` names what the redemption gave out, so a
+    /// replay can revoke it.
+    Redeemed {
+        at: i64,
+        issued: IssuedFromCode,
+    },
+}
+
+impl CodeState {
+    /// `Issued` → `Redeemed`, once.
+    pub fn redeem(self, at: i64, issued: IssuedFromCode) -> Result<CodeState, InvalidTransition> {
+        match self {
+            CodeState::Issued => Ok(CodeState::Redeemed { at, issued }),
+            CodeState::Redeemed { .. } => Err(InvalidTransition("the code was already redeemed")),
+        }
     }
 }
 
@@ -263,16 +229,16 @@ pub struct RevokedToken {
     pub key: String,
     pub expires_at: i64,
     pub revoked_at: i64,
-    pub reason: String,
+    pub reason: crate::RevokeReason,
 }
 
 /// A security-relevant event for the audit trail. Never carries a token or
 /// a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEvent {
+pub struct AuditRecord {
     pub id: String,
     pub at: i64,
-    pub kind: String,
+    pub kind: crate::AuditEvent,
     pub user_id: Option<String>,
     pub client_id: Option<String>,
     pub ip: Option<String>,
@@ -295,20 +261,71 @@ pub struct RefreshFamily {
     pub auth_time: i64,
     /// Generation of the newest refresh token.
     pub generation: i64,
-    pub revoked: bool,
+    pub state: FamilyState,
     pub created_at: i64,
     /// When the newest refresh token was issued.
     pub last_used_at: i64,
     /// Absolute end of the family, whatever its use.
     pub expires_at: i64,
-    pub revoked_at: Option<i64>,
-    pub revoked_reason: Option<String>,
+}
+
+/// Where a refresh family is in its life. A revoked family stays revoked:
+/// there is no way back to `Active`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FamilyState {
+    Active,
+    Revoked {
+        at: i64,
+        reason: crate::RevokeReason,
+    },
+}
+
+/// A state change an entity does not allow (revoking twice, redeeming a
+/// redeemed code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid state transition: {0}")]
+pub struct InvalidTransition(pub &'static str);
+
+impl FamilyState {
+    /// `Active` → `Revoked`; a revoked family keeps its first reason.
+    pub fn revoke(
+        self,
+        at: i64,
+        reason: crate::RevokeReason,
+    ) -> Result<FamilyState, InvalidTransition> {
+        match self {
+            FamilyState::Active => Ok(FamilyState::Revoked { at, reason }),
+            FamilyState::Revoked { .. } => Err(InvalidTransition("the family is already revoked")),
+        }
+    }
+
+    pub fn is_active(self) -> bool {
+        self == FamilyState::Active
+    }
 }
 
 impl RefreshFamily {
+    pub fn is_revoked(&self) -> bool {
+        !self.state.is_active()
+    }
+
+    pub fn revoked_at(&self) -> Option<i64> {
+        match self.state {
+            FamilyState::Active => None,
+            FamilyState::Revoked { at, .. } => Some(at),
+        }
+    }
+
+    pub fn revoked_reason(&self) -> Option<crate::RevokeReason> {
+        match self.state {
+            FamilyState::Active => None,
+            FamilyState::Revoked { reason, .. } => Some(reason),
+        }
+    }
+
     /// Why the family can no longer be used at `now`, if it cannot.
     pub fn unusable(&self, now: i64, idle_timeout: i64) -> Option<&'static str> {
-        if self.revoked {
+        if !self.state.is_active() {
             Some("family revoked")
         } else if now >= self.expires_at {
             Some("family reached its absolute lifetime")
@@ -414,10 +431,10 @@ pub struct LogoutDelivery {
 
 /// Everything one logout, session end, password change or revocation
 /// changes, applied in one transaction so a crash leaves all or nothing.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Teardown {
     pub now: i64,
-    pub reason: String,
+    pub reason: crate::RevokeReason,
     /// Sessions to end.
     pub end_sessions: Vec<String>,
     /// Revoke every active family of these sessions.
@@ -430,6 +447,22 @@ pub struct Teardown {
     pub revocations: Vec<RevokedToken>,
     /// Back-channel logout tokens to queue.
     pub deliveries: Vec<LogoutDelivery>,
+}
+
+impl Teardown {
+    /// A teardown that changes nothing yet.
+    pub fn new(now: i64, reason: crate::RevokeReason) -> Teardown {
+        Teardown {
+            now,
+            reason,
+            end_sessions: Vec::new(),
+            families_of_sessions: Vec::new(),
+            families_of_user: None,
+            families: Vec::new(),
+            revocations: Vec::new(),
+            deliveries: Vec::new(),
+        }
+    }
 }
 
 /// What a teardown did.

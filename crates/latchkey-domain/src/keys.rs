@@ -5,49 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-/// The JWS algorithms Latchkey signs with (RFC 7518 §3, RFC 8037).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SigningAlg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256: the algorithm OpenID Connect
-    /// requires every provider to support, the default for interoperability.
-    RS256,
-    /// RSASSA-PSS with SHA-256.
-    PS256,
-    /// ECDSA on P-256 with SHA-256.
-    ES256,
-    /// Ed25519.
-    EdDSA,
-}
-
-impl SigningAlg {
-    pub const ALL: [SigningAlg; 4] = [
-        SigningAlg::RS256,
-        SigningAlg::PS256,
-        SigningAlg::ES256,
-        SigningAlg::EdDSA,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SigningAlg::RS256 => "RS256",
-            SigningAlg::PS256 => "PS256",
-            SigningAlg::ES256 => "ES256",
-            SigningAlg::EdDSA => "EdDSA",
-        }
-    }
-
-    /// Exact, case-sensitive JWS names only: `none`, `HS256` and `rs256`
-    /// are not algorithms Latchkey signs with.
-    pub fn parse(s: &str) -> Option<SigningAlg> {
-        SigningAlg::ALL.into_iter().find(|alg| alg.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for SigningAlg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use latchkey_protocol::SigningAlg;
 
 /// Where a signing key is in its life.
 ///
@@ -96,8 +54,7 @@ impl KeyState {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub kid: String,
-    /// JWS algorithm name, e.g. `RS256`.
-    pub alg: String,
+    pub alg: SigningAlg,
     pub state: KeyState,
     /// Nonce-prefixed AES-256-GCM ciphertext of the private key (PKCS#8 PEM).
     pub encrypted_private_key: Vec<u8>,
@@ -130,7 +87,7 @@ impl std::fmt::Debug for SigningKeyRecord {
 #[derive(Debug, Clone)]
 pub struct SignedJwt {
     pub token: String,
-    pub alg: &'static str,
+    pub alg: SigningAlg,
     pub kid: String,
 }
 

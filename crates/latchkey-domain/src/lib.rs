@@ -7,6 +7,7 @@
 pub mod attempts;
 pub mod clock;
 pub mod entities;
+pub mod events;
 pub mod keys;
 pub mod ports;
 pub mod registration;
@@ -15,5 +16,6 @@ pub mod rotation;
 pub use attempts::{AttemptCounter, CounterError, Hit};
 pub use clock::{Clock, MockClock, OsRandom, Random, SystemClock};
 pub use entities::*;
+pub use events::{AuditEvent, RevokeReason};
 pub use ports::*;
 pub use registration::*;

@@ -239,8 +239,8 @@ pub trait KeyRepository: Send + Sync {
 
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    async fn record(&self, event: &AuditEvent) -> StoreResult<()>;
-    async fn recent(&self, limit: u64) -> StoreResult<Vec<AuditEvent>>;
+    async fn record(&self, event: &AuditRecord) -> StoreResult<()>;
+    async fn recent(&self, limit: u64) -> StoreResult<Vec<AuditRecord>>;
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -92,11 +92,11 @@ impl KeyAction {
 
 /// Oldest first; a record's `kid` breaks ties so every instance orders the
 /// same keys the same way.
-fn by_activation<'a>(
-    keys: &'a [SigningKeyRecord],
-    alg: &str,
+fn by_activation(
+    keys: &[SigningKeyRecord],
+    alg: SigningAlg,
     state: KeyState,
-) -> Vec<&'a SigningKeyRecord> {
+) -> Vec<&SigningKeyRecord> {
     let mut out: Vec<&SigningKeyRecord> = keys
         .iter()
         .filter(|k| k.alg == alg && k.state == state)
@@ -145,8 +145,8 @@ fn plan_alg(
     forced: bool,
     actions: &mut Vec<KeyAction>,
 ) {
-    let currents = by_activation(keys, alg.as_str(), KeyState::Current);
-    let nexts = by_activation(keys, alg.as_str(), KeyState::Next);
+    let currents = by_activation(keys, alg, KeyState::Current);
+    let nexts = by_activation(keys, alg, KeyState::Next);
     let latest_current = currents.last().copied();
 
     let due = nexts
@@ -200,7 +200,7 @@ fn plan_cleanup(
     actions: &mut Vec<KeyAction>,
 ) {
     for key in keys {
-        let enabled = SigningAlg::parse(&key.alg).is_some_and(|a| policy.algorithms.contains(&a));
+        let enabled = policy.algorithms.contains(&key.alg);
         match key.state {
             // A retired key without a retirement time is kept: published
             // too long is harmless, removed too early breaks tokens.
@@ -245,7 +245,7 @@ mod tests {
     fn key(kid: &str, alg: SigningAlg, state: KeyState, activates_at: i64) -> SigningKeyRecord {
         SigningKeyRecord {
             kid: kid.into(),
-            alg: alg.as_str().into(),
+            alg,
             state,
             encrypted_private_key: Vec::new(),
             public_jwk: String::new(),
@@ -512,7 +512,7 @@ mod tests {
             key("e1", SigningAlg::ES256, KeyState::Current, 0),
             key("e2", SigningAlg::ES256, KeyState::Next, DAY),
             SigningKeyRecord {
-                alg: "HS256".into(),
+                alg: SigningAlg::EdDSA,
                 ..rs("x", KeyState::Next, 0)
             },
         ];

@@ -36,9 +36,10 @@ pub fn verify_with_jwks(
     let header = decode_header(token)?;
     let alg_name = header_alg(&header)?;
     refuse_critical(&header)?;
-    let alg = Alg::parse(alg_name)
-        .filter(|a| allowed.contains(a))
-        .ok_or_else(|| KeyError::AlgorithmRefused(alg_name.to_owned()))?;
+    let alg = match Alg::parse(alg_name) {
+        Ok(a) if allowed.contains(&a) => a,
+        _ => return Err(KeyError::AlgorithmRefused(alg_name.to_owned())),
+    };
 
     let jwks: Value = serde_json::from_str(jwks_json)
         .map_err(|e| KeyError::Crypto(format!("the JWK Set is not JSON: {e}")))?;

@@ -13,6 +13,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
 use crate::pkce::CodeChallenge;
 use crate::types::{ClientId, Nonce, RedirectUri, Scope, State};
+use crate::vocabulary::{Prompt, ResponseMode, ResponseType};
 
 /// `client_id` and the redirect URI as the request gave them: not trusted.
 #[derive(Debug, Clone)]
@@ -32,27 +33,23 @@ impl AuthorizationTarget {
     }
 }
 
-/// OIDC Core §3.1.2.1 `prompt`.
+/// OIDC Core §3.1.2.1 `prompt`: the set of [`Prompt`] values asked for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Prompt {
+pub struct Prompts {
     pub none: bool,
     pub login: bool,
     pub consent: bool,
     pub select_account: bool,
 }
 
-impl Prompt {
-    pub fn parse(s: Option<&str>) -> Result<Prompt, OAuthError> {
-        let mut p = Prompt::default();
+impl Prompts {
+    pub fn parse(s: Option<&str>) -> Result<Prompts, OAuthError> {
+        let mut p = Prompts::default();
         let Some(s) = s else { return Ok(p) };
         for v in s.split(' ') {
-            match v {
-                "none" => p.none = true,
-                "login" => p.login = true,
-                "consent" => p.consent = true,
-                "select_account" => p.select_account = true,
-                _ => return Err(OAuthError::invalid_request("unsupported prompt value")),
-            }
+            let v = Prompt::parse(v)
+                .map_err(|_| OAuthError::invalid_request("unsupported prompt value"))?;
+            *p.flag(v) = true;
         }
         if p.none && (p.login || p.consent || p.select_account) {
             return Err(OAuthError::invalid_request(
@@ -62,20 +59,21 @@ impl Prompt {
         Ok(p)
     }
 
-    pub fn to_param(self) -> Option<String> {
-        let mut v = Vec::new();
-        if self.none {
-            v.push("none");
+    fn flag(&mut self, p: Prompt) -> &mut bool {
+        match p {
+            Prompt::None => &mut self.none,
+            Prompt::Login => &mut self.login,
+            Prompt::Consent => &mut self.consent,
+            Prompt::SelectAccount => &mut self.select_account,
         }
-        if self.login {
-            v.push("login");
-        }
-        if self.consent {
-            v.push("consent");
-        }
-        if self.select_account {
-            v.push("select_account");
-        }
+    }
+
+    pub fn to_param(mut self) -> Option<String> {
+        let v: Vec<&str> = Prompt::ALL
+            .into_iter()
+            .filter(|p| *self.flag(*p))
+            .map(|p| p.as_str())
+            .collect();
         (!v.is_empty()).then(|| v.join(" "))
     }
 }
@@ -89,7 +87,9 @@ pub struct AuthorizationRequest {
     pub state: State,
     pub nonce: Option<Nonce>,
     pub code_challenge: CodeChallenge,
-    pub prompt: Prompt,
+    pub response_type: ResponseType,
+    pub response_mode: ResponseMode,
+    pub prompt: Prompts,
     pub max_age: Option<u64>,
     pub login_hint: Option<String>,
 }
@@ -119,28 +119,21 @@ impl AuthorizationRequest {
                 "request_uri is not supported",
             ));
         }
-        match params.get("response_type") {
-            Some("code") => {}
-            Some(_) => {
-                return Err(OAuthError::new(
-                    ErrorCode::UnsupportedResponseType,
-                    "only response_type=code is supported",
-                ))
-            }
-            None => {
-                return Err(OAuthError::invalid_request(
-                    "missing parameter `response_type`",
-                ))
-            }
-        }
-        match params.get("response_mode") {
-            None | Some("query") => {}
-            Some(_) => {
-                return Err(OAuthError::invalid_request(
-                    "only response_mode=query is supported",
-                ))
-            }
-        }
+        let response_type = params
+            .get("response_type")
+            .ok_or_else(|| OAuthError::invalid_request("missing parameter `response_type`"))?;
+        let response_type = ResponseType::parse(response_type).map_err(|_| {
+            OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            )
+        })?;
+        let response_mode = match params.get("response_mode") {
+            None => ResponseMode::Query,
+            Some(m) => ResponseMode::parse(m).map_err(|_| {
+                OAuthError::invalid_request("only response_mode=query is supported")
+            })?,
+        };
         let state = params
             .get("state")
             .ok_or_else(|| OAuthError::invalid_request("state is required"))
@@ -164,7 +157,7 @@ impl AuthorizationRequest {
             params.get("code_challenge"),
             params.get("code_challenge_method"),
         )?;
-        let prompt = Prompt::parse(params.get("prompt"))?;
+        let prompt = Prompts::parse(params.get("prompt"))?;
         let max_age = params
             .get("max_age")
             .map(|s| {
@@ -186,6 +179,8 @@ impl AuthorizationRequest {
             state,
             nonce,
             code_challenge,
+            response_type,
+            response_mode,
             prompt,
             max_age,
             login_hint,
@@ -234,7 +229,7 @@ mod tests {
         assert_eq!(r.state.as_str(), "s1");
         assert_eq!(r.nonce.unwrap().as_str(), "n1");
         assert_eq!(r.scope.to_string(), "openid profile");
-        assert_eq!(r.prompt, Prompt::default());
+        assert_eq!(r.prompt, Prompts::default());
     }
 
     #[test]
@@ -317,7 +312,7 @@ mod tests {
         assert!(parse(with("max_age", "-1")).is_err());
         assert!(parse(with("max_age", "soon")).is_err());
         assert_eq!(
-            Prompt::parse(Some("login consent"))
+            Prompts::parse(Some("login consent"))
                 .unwrap()
                 .to_param()
                 .unwrap(),

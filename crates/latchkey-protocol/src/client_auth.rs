@@ -7,6 +7,7 @@ use base64::Engine;
 use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
 use crate::types::ClientId;
+use crate::vocabulary::ClientAuthMethod;
 
 /// A client secret as presented; never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -61,12 +62,12 @@ impl ClientAuthentication {
         }
     }
 
-    pub fn method(&self) -> &'static str {
+    pub fn method(&self) -> ClientAuthMethod {
         match self {
-            ClientAuthentication::Basic { .. } => "client_secret_basic",
-            ClientAuthentication::Post { .. } => "client_secret_post",
-            ClientAuthentication::None { .. } => "none",
-            ClientAuthentication::JwtAssertion { .. } => "private_key_jwt",
+            ClientAuthentication::Basic { .. } => ClientAuthMethod::ClientSecretBasic,
+            ClientAuthentication::Post { .. } => ClientAuthMethod::ClientSecretPost,
+            ClientAuthentication::None { .. } => ClientAuthMethod::None,
+            ClientAuthentication::JwtAssertion { .. } => ClientAuthMethod::PrivateKeyJwt,
         }
     }
 
@@ -192,12 +193,12 @@ mod tests {
         let p = Params::from_pairs([("client_id", "app"), ("client_secret", "x")]).unwrap();
         assert_eq!(
             ClientAuthentication::parse(None, &p).unwrap().method(),
-            "client_secret_post"
+            ClientAuthMethod::ClientSecretPost
         );
         let p = Params::from_pairs([("client_id", "app")]).unwrap();
         assert_eq!(
             ClientAuthentication::parse(None, &p).unwrap().method(),
-            "none"
+            ClientAuthMethod::None
         );
     }
 
@@ -249,7 +250,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             ClientAuthentication::parse(None, &p).unwrap().method(),
-            "private_key_jwt"
+            ClientAuthMethod::PrivateKeyJwt
         );
     }
 

@@ -2,6 +2,10 @@
 
 use serde::Serialize;
 
+use crate::vocabulary::{
+    ClientAuthMethod, GrantType, Prompt, ResponseMode, ResponseType, SigningAlg,
+};
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderMetadata {
     pub issuer: String,
@@ -15,19 +19,19 @@ pub struct ProviderMetadata {
     /// RFC 7591 `POST /register`.
     pub registration_endpoint: String,
     pub scopes_supported: Vec<String>,
-    pub response_types_supported: Vec<&'static str>,
-    pub response_modes_supported: Vec<&'static str>,
-    pub grant_types_supported: Vec<&'static str>,
+    pub response_types_supported: Vec<ResponseType>,
+    pub response_modes_supported: Vec<ResponseMode>,
+    pub grant_types_supported: Vec<GrantType>,
     pub subject_types_supported: Vec<&'static str>,
-    pub id_token_signing_alg_values_supported: Vec<&'static str>,
-    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub id_token_signing_alg_values_supported: Vec<SigningAlg>,
+    pub token_endpoint_auth_methods_supported: Vec<ClientAuthMethod>,
     /// Algorithms accepted for `private_key_jwt` assertions.
-    pub token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
-    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
-    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<SigningAlg>,
+    pub revocation_endpoint_auth_methods_supported: Vec<ClientAuthMethod>,
+    pub introspection_endpoint_auth_methods_supported: Vec<ClientAuthMethod>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     pub claims_supported: Vec<&'static str>,
-    pub prompt_values_supported: Vec<&'static str>,
+    pub prompt_values_supported: Vec<Prompt>,
     pub authorization_response_iss_parameter_supported: bool,
     pub backchannel_logout_supported: bool,
     pub backchannel_logout_session_supported: bool,

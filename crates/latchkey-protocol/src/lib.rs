@@ -19,6 +19,7 @@ pub mod pkce;
 pub mod registration;
 pub mod token;
 pub mod types;
+pub mod vocabulary;
 
 #[cfg(test)]
 mod properties;
@@ -26,6 +27,10 @@ mod properties;
 pub use error::{ErrorCode, OAuthError};
 pub use params::Params;
 pub use types::{ClientId, Nonce, RedirectUri, Scope, ScopeToken, State};
+pub use vocabulary::{
+    ClientAuthMethod, GrantType, Prompt, ResponseMode, ResponseType, SigningAlg, TokenTypeHint,
+    UnknownName,
+};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -40,9 +45,9 @@ pub fn sha256_b64url(input: &[u8]) -> String {
 /// OIDC Core §3.1.3.6 `at_hash`: the left half of the hash of the access
 /// token, for SHA-256 based algorithms (RS256, PS256, ES256). EdDSA with
 /// Ed25519 also uses SHA-512 per OIDC errata; callers pass the algorithm.
-pub fn left_half_hash(token: &str, alg: &str) -> String {
+pub fn left_half_hash(token: &str, alg: SigningAlg) -> String {
     use sha2::Sha512;
-    if alg == "EdDSA" {
+    if alg == SigningAlg::EdDSA {
         let digest = Sha512::digest(token.as_bytes());
         URL_SAFE_NO_PAD.encode(&digest[..32])
     } else {
@@ -59,7 +64,10 @@ mod tests {
     fn at_hash_matches_oidc_example() {
         // OIDC Core A.3 example access token and its at_hash.
         assert_eq!(
-            left_half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y", "RS256"),
+            left_half_hash(
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y",
+                SigningAlg::RS256
+            ),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
     }

@@ -12,18 +12,16 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Map, Value};
 
-use crate::authorize::{echo_state, AuthorizationRequest, AuthorizationTarget, Prompt};
+use crate::authorize::{echo_state, AuthorizationRequest, AuthorizationTarget, Prompts};
 use crate::bearer::parse_bearer;
 use crate::client_auth::{assertion_subject, ClientAuthentication, JWT_BEARER_ASSERTION};
 use crate::outbound::public_https_url;
 use crate::params::{MAX_PARAMS, MAX_VALUE_LEN};
 use crate::pkce::{CodeChallenge, CodeVerifier};
-use crate::registration::{
-    exact_origin, ClientMetadata, RegistrationPolicy, AUTH_NONE, GRANT_AUTHORIZATION_CODE,
-    GRANT_CLIENT_CREDENTIALS,
-};
+use crate::registration::{exact_origin, ClientMetadata, RegistrationPolicy};
 use crate::token::TokenRequest;
 use crate::types::{check_display_name, ScopeToken};
+use crate::vocabulary::{GrantType, SigningAlg};
 use crate::{
     sha256_b64url, ClientId, ErrorCode, Nonce, OAuthError, Params, RedirectUri, Scope, State,
 };
@@ -498,7 +496,7 @@ fn jwks() -> impl Strategy<Value = Vec<Value>> {
 fn policy(internal_uris: bool) -> RegistrationPolicy {
     RegistrationPolicy {
         allowed_scope: Scope::parse("openid profile email offline_access api:read").unwrap(),
-        id_token_algs: vec!["RS256".into(), "ES256".into()],
+        id_token_algs: vec![SigningAlg::RS256, SigningAlg::ES256],
         internal_uris,
     }
 }
@@ -533,7 +531,7 @@ fn check_metadata(body: &[u8]) -> Result<(), TestCaseError> {
                 continue;
             }
         };
-        let public = valid.token_endpoint_auth_method == AUTH_NONE;
+        let public = valid.is_public();
         for uri in valid
             .redirect_uris
             .iter()
@@ -542,9 +540,9 @@ fn check_metadata(body: &[u8]) -> Result<(), TestCaseError> {
             prop_assert!(RedirectUri::parse_registrable(uri.as_str(), public).is_ok());
         }
         prop_assert!(!valid.grant_types.is_empty());
-        let code_grant = valid.grant_types.contains(&GRANT_AUTHORIZATION_CODE);
+        let code_grant = valid.grant_types.contains(&GrantType::AuthorizationCode);
         prop_assert_eq!(code_grant, !valid.redirect_uris.is_empty());
-        prop_assert!(!(public && valid.grant_types.contains(&GRANT_CLIENT_CREDENTIALS)));
+        prop_assert!(!(public && valid.grant_types.contains(&GrantType::ClientCredentials)));
         prop_assert!(valid.scope.is_subset(&policy(internal).allowed_scope));
         if let Some(name) = &valid.client_name {
             prop_assert_eq!(check_display_name(name, true), Ok(name.as_str()));
@@ -784,9 +782,9 @@ proptest! {
         "\\PC{0,20}",
         vec(select(vec!["none", "login", "consent", "select_account", "", "x"]), 0..4).prop_map(|v| v.join(" ")),
     ])) {
-        if let Ok(p) = Prompt::parse(s.as_deref()) {
+        if let Ok(p) = Prompts::parse(s.as_deref()) {
             prop_assert!(!(p.none && (p.login || p.consent || p.select_account)));
-            prop_assert_eq!(Prompt::parse(p.to_param().as_deref()), Ok(p));
+            prop_assert_eq!(Prompts::parse(p.to_param().as_deref()), Ok(p));
         }
     }
 

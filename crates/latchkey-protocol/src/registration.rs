@@ -15,33 +15,7 @@ use serde_json::Value;
 use crate::error::{ErrorCode, OAuthError};
 use crate::outbound::public_https_url;
 use crate::types::{RedirectUri, Scope};
-
-pub const AUTH_CLIENT_SECRET_BASIC: &str = "client_secret_basic";
-pub const AUTH_CLIENT_SECRET_POST: &str = "client_secret_post";
-pub const AUTH_PRIVATE_KEY_JWT: &str = "private_key_jwt";
-pub const AUTH_NONE: &str = "none";
-
-/// The `token_endpoint_auth_method` values Latchkey accepts.
-pub const AUTH_METHODS: [&str; 4] = [
-    AUTH_CLIENT_SECRET_BASIC,
-    AUTH_CLIENT_SECRET_POST,
-    AUTH_PRIVATE_KEY_JWT,
-    AUTH_NONE,
-];
-
-pub const GRANT_AUTHORIZATION_CODE: &str = "authorization_code";
-pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
-pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
-
-/// The grant types a client may register for.
-pub const GRANT_TYPES: [&str; 3] = [
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_REFRESH_TOKEN,
-    GRANT_CLIENT_CREDENTIALS,
-];
-
-/// The only response type Latchkey supports.
-pub const RESPONSE_TYPE_CODE: &str = "code";
+use crate::vocabulary::{ClientAuthMethod, GrantType, ResponseType, SigningAlg};
 
 const MAX_URIS: usize = 20;
 const MAX_CONTACTS: usize = 10;
@@ -116,7 +90,7 @@ pub struct RegistrationPolicy {
     /// Scopes a registered client may be allowed; also the default.
     pub allowed_scope: Scope,
     /// `id_token_signed_response_alg` values (the enabled algorithms).
-    pub id_token_algs: Vec<String>,
+    pub id_token_algs: Vec<SigningAlg>,
     /// Whether the URLs Latchkey itself connects to (`jwks_uri`,
     /// `backchannel_logout_uri`) may lead into its own network: for an
     /// operator, or where the operator allows it. Otherwise each must be
@@ -128,10 +102,9 @@ pub struct RegistrationPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidClientMetadata {
     pub redirect_uris: Vec<RedirectUri>,
-    /// One of [`AUTH_METHODS`].
-    pub token_endpoint_auth_method: &'static str,
-    /// Among [`GRANT_TYPES`], in the order given, without duplicates.
-    pub grant_types: Vec<&'static str>,
+    pub token_endpoint_auth_method: ClientAuthMethod,
+    /// In the order given, without duplicates.
+    pub grant_types: Vec<GrantType>,
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
@@ -142,7 +115,7 @@ pub struct ValidClientMetadata {
     pub jwks_uri: Option<String>,
     /// The JWK Set as compact JSON text.
     pub jwks: Option<String>,
-    pub id_token_signed_response_alg: Option<String>,
+    pub id_token_signed_response_alg: Option<SigningAlg>,
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub backchannel_logout_uri: Option<String>,
     pub allowed_cors_origins: Vec<String>,
@@ -150,20 +123,17 @@ pub struct ValidClientMetadata {
 
 impl ValidClientMetadata {
     pub fn is_public(&self) -> bool {
-        self.token_endpoint_auth_method == AUTH_NONE
+        self.token_endpoint_auth_method.is_public()
     }
 
     /// Whether the client authenticates with a secret Latchkey issues.
     pub fn uses_secret(&self) -> bool {
-        matches!(
-            self.token_endpoint_auth_method,
-            AUTH_CLIENT_SECRET_BASIC | AUTH_CLIENT_SECRET_POST
-        )
+        self.token_endpoint_auth_method.uses_secret()
     }
 
-    pub fn response_types(&self) -> Vec<&'static str> {
-        if self.grant_types.contains(&GRANT_AUTHORIZATION_CODE) {
-            vec![RESPONSE_TYPE_CODE]
+    pub fn response_types(&self) -> Vec<ResponseType> {
+        if self.grant_types.contains(&GrantType::AuthorizationCode) {
+            vec![ResponseType::Code]
         } else {
             Vec::new()
         }
@@ -194,22 +164,23 @@ impl ClientMetadata {
     /// Applies every registration rule. See the module documentation.
     pub fn validate(&self, policy: &RegistrationPolicy) -> Result<ValidClientMetadata, OAuthError> {
         let method = match self.token_endpoint_auth_method.as_deref() {
-            None => AUTH_CLIENT_SECRET_BASIC,
-            Some(m) => AUTH_METHODS.into_iter().find(|a| *a == m).ok_or_else(|| {
+            None => ClientAuthMethod::ClientSecretBasic,
+            Some(m) => ClientAuthMethod::parse(m).map_err(|_| {
                 metadata_error(format!(
-                    "token_endpoint_auth_method {m:?} is not supported (client_secret_basic, client_secret_post, private_key_jwt, none)"
+                    "token_endpoint_auth_method {m:?} is not supported ({})",
+                    ClientAuthMethod::NAMES.join(", ")
                 ))
             })?,
         };
-        let public = method == AUTH_NONE;
+        let public = method.is_public();
 
         let grant_types = self.grant_types()?;
-        if public && grant_types.contains(&GRANT_CLIENT_CREDENTIALS) {
+        if public && grant_types.contains(&GrantType::ClientCredentials) {
             return Err(metadata_error(
                 "a public client (token_endpoint_auth_method none) cannot use client_credentials",
             ));
         }
-        let code_grant = grant_types.contains(&GRANT_AUTHORIZATION_CODE);
+        let code_grant = grant_types.contains(&GrantType::AuthorizationCode);
 
         let mut redirect_uris = Vec::new();
         for r in bounded("redirect_uris", self.redirect_uris.as_deref())? {
@@ -281,13 +252,17 @@ impl ClientMetadata {
 
         let id_token_signed_response_alg = match &self.id_token_signed_response_alg {
             None => None,
-            Some(alg) if policy.id_token_algs.iter().any(|a| a == alg) => Some(alg.clone()),
-            Some(alg) => {
-                return Err(metadata_error(format!(
-                    "id_token_signed_response_alg {alg:?} is not enabled (enabled: {})",
-                    policy.id_token_algs.join(", ")
-                )))
-            }
+            Some(alg) => match SigningAlg::parse(alg) {
+                Ok(a) if policy.id_token_algs.contains(&a) => Some(a),
+                _ => {
+                    let enabled: Vec<&str> =
+                        policy.id_token_algs.iter().map(|a| a.as_str()).collect();
+                    return Err(metadata_error(format!(
+                        "id_token_signed_response_alg {alg:?} is not enabled (enabled: {})",
+                        enabled.join(", ")
+                    )));
+                }
+            },
         };
 
         let client_name = match &self.client_name {
@@ -352,25 +327,25 @@ impl ClientMetadata {
     /// (RFC 7591 §2.1), and required to agree: `code` if and only if
     /// `authorization_code`; `refresh_token` only with `authorization_code`
     /// (refresh tokens come from code exchanges).
-    fn grant_types(&self) -> Result<Vec<&'static str>, OAuthError> {
-        let mut response_types: Vec<&str> = Vec::new();
+    fn grant_types(&self) -> Result<Vec<GrantType>, OAuthError> {
+        let mut response_types: Vec<ResponseType> = Vec::new();
         if let Some(given) = &self.response_types {
             for r in given {
-                if r != RESPONSE_TYPE_CODE {
-                    return Err(metadata_error(format!(
+                let r = ResponseType::parse(r).map_err(|_| {
+                    metadata_error(format!(
                         "response_types: {r:?} is not supported (only \"code\")"
-                    )));
-                }
-                if !response_types.contains(&RESPONSE_TYPE_CODE) {
-                    response_types.push(RESPONSE_TYPE_CODE);
+                    ))
+                })?;
+                if !response_types.contains(&r) {
+                    response_types.push(r);
                 }
             }
         }
-        let mut grants: Vec<&'static str> = Vec::new();
+        let mut grants: Vec<GrantType> = Vec::new();
         match &self.grant_types {
             Some(given) => {
                 for g in given {
-                    let g = GRANT_TYPES.into_iter().find(|k| k == g).ok_or_else(|| {
+                    let g = GrantType::parse(g).map_err(|_| {
                         metadata_error(format!(
                             "grant_types: {g:?} is not supported (authorization_code, refresh_token, client_credentials)"
                         ))
@@ -383,17 +358,17 @@ impl ClientMetadata {
                     return Err(metadata_error("grant_types must not be empty"));
                 }
             }
-            None => grants.push(GRANT_AUTHORIZATION_CODE),
+            None => grants.push(GrantType::AuthorizationCode),
         }
-        let code_grant = grants.contains(&GRANT_AUTHORIZATION_CODE);
+        let code_grant = grants.contains(&GrantType::AuthorizationCode);
         if self.response_types.is_some()
-            && code_grant != response_types.contains(&RESPONSE_TYPE_CODE)
+            && code_grant != response_types.contains(&ResponseType::Code)
         {
             return Err(metadata_error(
                 "grant_types and response_types disagree: response type \"code\" goes with, and only with, the authorization_code grant",
             ));
         }
-        if grants.contains(&GRANT_REFRESH_TOKEN) && !code_grant {
+        if grants.contains(&GrantType::RefreshToken) && !code_grant {
             return Err(metadata_error(
                 "the refresh_token grant needs the authorization_code grant",
             ));
@@ -403,8 +378,11 @@ impl ClientMetadata {
 
     /// `jwks` or `jwks_uri`: exactly one with `private_key_jwt`, neither
     /// with any other method.
-    fn keys(&self, method: &str) -> Result<(Option<String>, Option<String>), OAuthError> {
-        if method != AUTH_PRIVATE_KEY_JWT {
+    fn keys(
+        &self,
+        method: ClientAuthMethod,
+    ) -> Result<(Option<String>, Option<String>), OAuthError> {
+        if method != ClientAuthMethod::PrivateKeyJwt {
             if self.jwks.is_some() || self.jwks_uri.is_some() {
                 return Err(metadata_error(
                     "jwks and jwks_uri are only used with token_endpoint_auth_method private_key_jwt",
@@ -551,9 +529,12 @@ pub struct ClientInformation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_client_uri: Option<String>,
     pub redirect_uris: Vec<String>,
-    pub token_endpoint_auth_method: String,
-    pub grant_types: Vec<String>,
-    pub response_types: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub token_endpoint_auth_method: ClientAuthMethod,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub grant_types: Vec<GrantType>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub response_types: Vec<ResponseType>,
     pub client_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
@@ -572,7 +553,8 @@ pub struct ClientInformation {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub jwks: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token_signed_response_alg: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -594,7 +576,7 @@ mod tests {
     fn policy() -> RegistrationPolicy {
         RegistrationPolicy {
             allowed_scope: Scope::parse("openid profile email offline_access api:read").unwrap(),
-            id_token_algs: vec!["RS256".into(), "ES256".into()],
+            id_token_algs: vec![SigningAlg::RS256, SigningAlg::ES256],
             internal_uris: false,
         }
     }
@@ -639,9 +621,12 @@ mod tests {
     #[test]
     fn defaults_fill_a_minimal_web_client() {
         let m = ok(web());
-        assert_eq!(m.token_endpoint_auth_method, AUTH_CLIENT_SECRET_BASIC);
-        assert_eq!(m.grant_types, vec![GRANT_AUTHORIZATION_CODE]);
-        assert_eq!(m.response_types(), vec![RESPONSE_TYPE_CODE]);
+        assert_eq!(
+            m.token_endpoint_auth_method,
+            ClientAuthMethod::ClientSecretBasic
+        );
+        assert_eq!(m.grant_types, vec![GrantType::AuthorizationCode]);
+        assert_eq!(m.response_types(), vec![ResponseType::Code]);
         assert_eq!(m.scope, policy().allowed_scope);
         assert!(m.uses_secret() && !m.is_public());
         assert_eq!(m.redirect_uris[0].as_str(), "https://app.example.com/cb");
@@ -705,7 +690,10 @@ mod tests {
             web(),
             json!({"grant_types": ["authorization_code", "refresh_token", "authorization_code"]}),
         ));
-        assert_eq!(m.grant_types, vec!["authorization_code", "refresh_token"]);
+        assert_eq!(
+            m.grant_types,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
         let m = ok(json!({"grant_types": ["client_credentials"]}));
         assert!(m.response_types().is_empty());
         ok(json!({"grant_types": ["client_credentials"], "response_types": []}));
@@ -751,8 +739,8 @@ mod tests {
 
     #[test]
     fn auth_methods_and_keys() {
-        for m in AUTH_METHODS {
-            let extra = if m == AUTH_PRIVATE_KEY_JWT {
+        for m in ClientAuthMethod::ALL {
+            let extra = if m == ClientAuthMethod::PrivateKeyJwt {
                 json!({"token_endpoint_auth_method": m, "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]}})
             } else {
                 json!({ "token_endpoint_auth_method": m })
@@ -1005,7 +993,7 @@ mod tests {
             web(),
             json!({"id_token_signed_response_alg": "ES256"}),
         ));
-        assert_eq!(m.id_token_signed_response_alg.as_deref(), Some("ES256"));
+        assert_eq!(m.id_token_signed_response_alg, Some(SigningAlg::ES256));
         for alg in ["none", "HS256", "PS256"] {
             refused(
                 with(web(), json!({ "id_token_signed_response_alg": alg })),

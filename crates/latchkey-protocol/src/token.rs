@@ -7,6 +7,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
 use crate::pkce::CodeVerifier;
 use crate::types::Scope;
+use crate::vocabulary::GrantType;
 
 /// An opaque secret value (authorization code, refresh token) that must
 /// never reach a log.
@@ -51,31 +52,33 @@ pub enum TokenRequest {
 impl TokenRequest {
     pub fn parse(params: &Params) -> Result<TokenRequest, OAuthError> {
         let scope = params.get("scope").map(Scope::parse).transpose()?;
-        match params.require("grant_type")? {
-            "authorization_code" => Ok(TokenRequest::AuthorizationCode {
+        let grant = GrantType::parse(params.require("grant_type")?).map_err(|_| {
+            OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "grant_type is not supported",
+            )
+        })?;
+        match grant {
+            GrantType::AuthorizationCode => Ok(TokenRequest::AuthorizationCode {
                 code: Opaque::parse(params.require("code")?, "code")?,
                 redirect_uri: params.require("redirect_uri")?.to_owned(),
                 code_verifier: CodeVerifier::parse(params.get("code_verifier").ok_or_else(
                     || OAuthError::invalid_request("code_verifier is required (PKCE)"),
                 )?)?,
             }),
-            "client_credentials" => Ok(TokenRequest::ClientCredentials { scope }),
-            "refresh_token" => Ok(TokenRequest::RefreshToken {
+            GrantType::ClientCredentials => Ok(TokenRequest::ClientCredentials { scope }),
+            GrantType::RefreshToken => Ok(TokenRequest::RefreshToken {
                 refresh_token: Opaque::parse(params.require("refresh_token")?, "refresh_token")?,
                 scope,
             }),
-            _ => Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "grant_type is not supported",
-            )),
         }
     }
 
-    pub fn grant_type(&self) -> &'static str {
+    pub fn grant_type(&self) -> GrantType {
         match self {
-            TokenRequest::AuthorizationCode { .. } => "authorization_code",
-            TokenRequest::ClientCredentials { .. } => "client_credentials",
-            TokenRequest::RefreshToken { .. } => "refresh_token",
+            TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
         }
     }
 }
@@ -112,7 +115,7 @@ mod tests {
             ("code_verifier", V),
         ]))
         .unwrap();
-        assert_eq!(r.grant_type(), "authorization_code");
+        assert_eq!(r.grant_type(), GrantType::AuthorizationCode);
         let r = TokenRequest::parse(&p(&[
             ("grant_type", "client_credentials"),
             ("scope", "a b"),
@@ -129,7 +132,7 @@ mod tests {
             ("refresh_token", "rt"),
         ]))
         .unwrap();
-        assert_eq!(r.grant_type(), "refresh_token");
+        assert_eq!(r.grant_type(), GrantType::RefreshToken);
     }
 
     #[test]

@@ -162,7 +162,7 @@ fn client(id: &str, created_at: i64) -> Client {
     Client {
         id: cid(id),
         name: format!("Client {id}"),
-        auth_method: AuthMethod::ClientSecretBasic,
+        auth_method: ClientAuthMethod::ClientSecretBasic,
         secret_hash: Some("secret-hash".into()),
         secret_expires_at: Some(2_000_000_000),
         previous_secret_hash: Some("old-hash".into()),
@@ -175,7 +175,7 @@ fn client(id: &str, created_at: i64) -> Client {
         grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         scope: Scope::parse("openid profile email").unwrap(),
         backchannel_logout_uri: Some("https://app.example.com/bcl".into()),
-        id_token_signed_response_alg: Some("ES256".into()),
+        id_token_signed_response_alg: Some(latchkey_protocol::SigningAlg::ES256),
         allowed_cors_origins: vec!["https://app.example.com".into()],
         introspect: true,
         created_at,
@@ -187,7 +187,7 @@ fn public_client(id: &str) -> Client {
     Client {
         id: cid(id),
         name: "Public".into(),
-        auth_method: AuthMethod::None,
+        auth_method: ClientAuthMethod::None,
         secret_hash: None,
         secret_expires_at: None,
         previous_secret_hash: None,
@@ -270,17 +270,14 @@ fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> Authoriz
         auth_time: 90,
         created_at: 100,
         expires_at,
-        consumed_at: None,
-        access_token_jti: None,
-        access_token_expires_at: None,
-        family_id: None,
+        state: CodeState::Issued,
     }
 }
 
 fn key(kid: &str, state: KeyState, created_at: i64) -> SigningKeyRecord {
     SigningKeyRecord {
         kid: kid.into(),
-        alg: "RS256".into(),
+        alg: latchkey_protocol::SigningAlg::RS256,
         state,
         encrypted_private_key: vec![0, 1, 2, 255, 254, 0, 42],
         public_jwk: format!(r#"{{"kid":"{kid}","kty":"RSA"}}"#),
@@ -631,9 +628,10 @@ async fn pending_codes_and_consents_round_trip() {
             CodeRedemption::Redeemed(got) => assert_eq!(
                 got,
                 AuthorizationCode {
-                    consumed_at: Some(300),
-                    access_token_jti: Some("jti-2".into()),
-                    access_token_expires_at: Some(1_000),
+                    state: CodeState::Redeemed {
+                        at: 300,
+                        issued: issued("jti-2"),
+                    },
                     ..bare
                 },
                 "{}",
@@ -688,13 +686,13 @@ async fn revocation_keys_and_audit_round_trip() {
             key: "j1".into(),
             expires_at: 500,
             revoked_at: 100,
-            reason: "logout".into(),
+            reason: RevokeReason::Logout,
         };
         assert!(!s.any_revoked(&["j1".into()]).await.unwrap(), "{}", b.name);
         s.revoke_token(&t).await.unwrap();
         // Revoking again is not an error.
         s.revoke_token(&RevokedToken {
-            reason: "again".into(),
+            reason: RevokeReason::PasswordChanged,
             ..t.clone()
         })
         .await
@@ -717,10 +715,10 @@ async fn revocation_keys_and_audit_round_trip() {
             b.name
         );
 
-        let e = |id: &str, at: i64| AuditEvent {
+        let e = |id: &str, at: i64| AuditRecord {
             id: id.into(),
             at,
-            kind: "login.success".into(),
+            kind: AuditEvent::Login,
             user_id: Some("u1".into()),
             client_id: None,
             ip: Some("192.0.2.1".into()),
@@ -788,7 +786,12 @@ async fn a_wrong_presenter_consumes_nothing() {
         else {
             panic!("{}: the code was not spent by the wrong presenters", b.name)
         };
-        assert_eq!(c.access_token_jti.as_deref(), Some("j-right"), "{}", b.name);
+        assert_eq!(
+            c.issued().map(|i| i.access_token_jti.as_str()),
+            Some("j-right"),
+            "{}",
+            b.name
+        );
         assert_eq!(
             s.redeem_code(
                 "h1",
@@ -822,9 +825,9 @@ async fn redeem_code_is_single_use() {
         let CodeRedemption::Redeemed(c) = first else {
             panic!("{}: {first:?}", b.name)
         };
-        assert_eq!(c.consumed_at, Some(200), "{}", b.name);
+        assert_eq!(c.redeemed_at(), Some(200), "{}", b.name);
         assert_eq!(
-            c.access_token_jti.as_deref(),
+            c.issued().map(|i| i.access_token_jti.as_str()),
             Some("jti-first"),
             "{}",
             b.name
@@ -838,9 +841,9 @@ async fn redeem_code_is_single_use() {
             panic!("{}: {second:?}", b.name)
         };
         // The replay sees what the first redemption recorded, untouched.
-        assert_eq!(c.consumed_at, Some(200), "{}", b.name);
+        assert_eq!(c.redeemed_at(), Some(200), "{}", b.name);
         assert_eq!(
-            c.access_token_jti.as_deref(),
+            c.issued().map(|i| i.access_token_jti.as_str()),
             Some("jti-first"),
             "{}",
             b.name
@@ -881,7 +884,9 @@ async fn concurrent_redeem_has_exactly_one_winner() {
         let mut replays = 0;
         for t in tasks {
             match t.await.unwrap() {
-                Ok(CodeRedemption::Redeemed(c)) => winners.push(c.access_token_jti),
+                Ok(CodeRedemption::Redeemed(c)) => {
+                    winners.push(c.issued().map(|i| i.access_token_jti.clone()))
+                }
                 Ok(CodeRedemption::AlreadyUsed(_)) => replays += 1,
                 other => panic!("{}: unexpected {other:?}", b.name),
             }
@@ -897,7 +902,12 @@ async fn concurrent_redeem_has_exactly_one_winner() {
         let CodeRedemption::AlreadyUsed(c) = again else {
             panic!("{}: {again:?}", b.name)
         };
-        assert_eq!(c.access_token_jti, winners[0], "{}", b.name);
+        assert_eq!(
+            c.issued().map(|i| i.access_token_jti.clone()),
+            winners[0],
+            "{}",
+            b.name
+        );
     }
 }
 
@@ -931,7 +941,7 @@ async fn insert_next_key_is_conditional_on_the_keys_the_caller_read() {
         );
         // Another algorithm is independent.
         let es = SigningKeyRecord {
-            alg: "ES256".into(),
+            alg: latchkey_protocol::SigningAlg::ES256,
             ..next("e1")
         };
         assert!(s.insert_next_key(&es, None).await.unwrap(), "{n}");
@@ -965,7 +975,7 @@ async fn one_next_key_per_algorithm_is_a_database_fact() {
         );
         // Another algorithm, or another state, is fine.
         s.insert_key(&SigningKeyRecord {
-            alg: "ES256".into(),
+            alg: latchkey_protocol::SigningAlg::ES256,
             ..key("e1", KeyState::Next, 100)
         })
         .await
@@ -991,7 +1001,7 @@ async fn one_next_key_per_algorithm_is_a_database_fact() {
                 let store = s.clone();
                 let barrier = barrier.clone();
                 let record = SigningKeyRecord {
-                    alg: "PS256".into(),
+                    alg: latchkey_protocol::SigningAlg::PS256,
                     ..key(&format!("p{i}"), KeyState::Next, 300)
                 };
                 tokio::spawn(async move {
@@ -1188,7 +1198,7 @@ async fn sweep_expired_removes_only_expired_rows() {
                 key: jti.into(),
                 expires_at: exp,
                 revoked_at: 1,
-                reason: "x".into(),
+                reason: RevokeReason::RevokedByClient,
             };
             s.revoke_token(&t).await.unwrap();
         }

@@ -64,20 +64,20 @@ async fn open_kek(config: &Config, store: &dyn KeyRepository) -> anyhow::Result<
 
 /// The `[keys]` settings as the core reads them (validated by the
 /// configuration layer, so every algorithm name parses).
-pub fn key_settings(config: &Config) -> KeySettings {
+pub fn key_settings(config: &Config) -> anyhow::Result<KeySettings> {
     let k = &config.keys;
-    KeySettings {
+    Ok(KeySettings {
         algorithms: k
             .algorithms
             .iter()
-            .filter_map(|a| SigningAlg::parse(a))
-            .collect(),
+            .map(|a| SigningAlg::parse(a).map_err(|e| anyhow::anyhow!("keys.algorithms: {e}")))
+            .collect::<anyhow::Result<_>>()?,
         rotation_period: k.rotation_period as i64,
         propagation: k.propagation() as i64,
         jwks_max_age: k.jwks_max_age as i64,
         check_interval: k.check_interval as i64,
         clock_skew: k.clock_skew as i64,
-    }
+    })
 }
 
 /// The `[registration]` settings as the core reads them.
@@ -109,7 +109,7 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     settings.access_token_ttl = config.tokens.access_token_ttl;
     settings.id_token_ttl = config.tokens.id_token_ttl;
     settings.code_ttl = config.tokens.code_ttl;
-    settings.keys = key_settings(config);
+    settings.keys = key_settings(config)?;
     settings.session_ttl = config.tokens.session_ttl;
     settings.refresh_family_lifetime = config.refresh.family_lifetime;
     settings.refresh_idle_timeout = config.refresh.idle_timeout;

@@ -31,7 +31,7 @@ async fn handle(
     let auth = ClientAuthentication::parse(header_str(req, header::AUTHORIZATION)?, &params)?;
     crate::cors::name_client(req, auth.client_id());
     let grant = TokenRequest::parse(&params)?;
-    let span = tracing::info_span!("oauth2.token", grant = grant.grant_type(), client_id = ?auth.client_id());
+    let span = tracing::info_span!("oauth2.token", grant = %grant.grant_type(), client_id = ?auth.client_id());
     // client_credentials reads nothing but cached clients: handing it to
     // another thread would cost more than the grant itself (see
     // `GrantRuntime`).

@@ -1,4 +1,4 @@
-use latchkey_domain::{AuditEvent, StoreError};
+use latchkey_domain::{AuditEvent, AuditRecord, StoreError};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
 
@@ -26,11 +26,12 @@ pub enum Relation {}
 impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
-    pub(crate) fn into_domain(self) -> Result<AuditEvent, StoreError> {
-        Ok(AuditEvent {
+    pub(crate) fn into_domain(self) -> Result<AuditRecord, StoreError> {
+        Ok(AuditRecord {
             id: self.id,
             at: self.at,
-            kind: self.kind,
+            kind: AuditEvent::parse(&self.kind)
+                .map_err(|_| super::corrupt("audit_events", "kind", "unknown event"))?,
             user_id: self.user_id,
             client_id: self.client_id,
             ip: self.ip,
@@ -38,11 +39,11 @@ impl Model {
         })
     }
 
-    pub(crate) fn from_domain(e: &AuditEvent) -> ActiveModel {
+    pub(crate) fn from_domain(e: &AuditRecord) -> ActiveModel {
         ActiveModel {
             id: Set(e.id.clone()),
             at: Set(e.at),
-            kind: Set(e.kind.clone()),
+            kind: Set(e.kind.as_str().to_owned()),
             user_id: Set(e.user_id.clone()),
             client_id: Set(e.client_id.clone()),
             ip: Set(e.ip.clone()),

@@ -1,4 +1,4 @@
-use latchkey_domain::{AuthorizationCode, StoreError};
+use latchkey_domain::{AuthorizationCode, CodeState, IssuedFromCode, StoreError};
 use latchkey_protocol::pkce::CodeChallenge;
 use latchkey_protocol::Nonce;
 use sea_orm::entity::prelude::*;
@@ -63,15 +63,33 @@ impl Model {
             auth_time: self.auth_time,
             created_at: self.created_at,
             expires_at: self.expires_at,
-            consumed_at: self.consumed_at,
-            access_token_jti: self.access_token_jti,
-            access_token_expires_at: self.access_token_expires_at,
-            family_id: self.family_id,
+            state: match (
+                self.consumed_at,
+                self.access_token_jti,
+                self.access_token_expires_at,
+            ) {
+                (None, None, None) => CodeState::Issued,
+                (Some(at), Some(jti), Some(exp)) => CodeState::Redeemed {
+                    at,
+                    issued: IssuedFromCode {
+                        access_token_jti: jti,
+                        access_token_expires_at: exp,
+                        family_id: self.family_id,
+                    },
+                },
+                _ => {
+                    return Err(super::corrupt(
+                        TABLE,
+                        "consumed_at",
+                        "redemption columns disagree",
+                    ))
+                }
+            },
         })
     }
 
     pub(crate) fn from_domain(c: &AuthorizationCode) -> ActiveModel {
-        ActiveModel {
+        let mut row = ActiveModel {
             code_hash: Set(c.code_hash.clone()),
             client_id: Set(c.client_id.as_str().to_owned()),
             user_id: Set(c.user_id.clone()),
@@ -83,10 +101,17 @@ impl Model {
             auth_time: Set(c.auth_time),
             created_at: Set(c.created_at),
             expires_at: Set(c.expires_at),
-            consumed_at: Set(c.consumed_at),
-            access_token_jti: Set(c.access_token_jti.clone()),
-            access_token_expires_at: Set(c.access_token_expires_at),
-            family_id: Set(c.family_id.clone()),
+            consumed_at: Set(None),
+            access_token_jti: Set(None),
+            access_token_expires_at: Set(None),
+            family_id: Set(None),
+        };
+        if let CodeState::Redeemed { at, issued } = &c.state {
+            row.consumed_at = Set(Some(*at));
+            row.access_token_jti = Set(Some(issued.access_token_jti.clone()));
+            row.access_token_expires_at = Set(Some(issued.access_token_expires_at));
+            row.family_id = Set(issued.family_id.clone());
         }
+        row
     }
 }

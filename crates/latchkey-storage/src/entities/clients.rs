@@ -1,5 +1,5 @@
-use latchkey_domain::{AuthMethod, Client, GrantType, StoreError};
-use latchkey_protocol::RedirectUri;
+use latchkey_domain::{Client, ClientAuthMethod, GrantType, StoreError};
+use latchkey_protocol::{RedirectUri, SigningAlg};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::NotSet, Set};
 
@@ -48,14 +48,13 @@ impl ActiveModelBehavior for ActiveModel {}
 
 impl Model {
     pub(crate) fn into_domain(self) -> Result<Client, StoreError> {
-        let uris = |column: &str, text: &str| {
-            list_from_json(TABLE, column, text, |s| RedirectUri::parse(s).ok())
-        };
+        let uris =
+            |column: &str, text: &str| list_from_json(TABLE, column, text, RedirectUri::parse);
         Ok(Client {
             id: parse_client_id(TABLE, "id", &self.id)?,
             name: self.name,
-            auth_method: AuthMethod::parse(&self.auth_method)
-                .ok_or_else(|| corrupt(TABLE, "auth_method", "unknown auth method"))?,
+            auth_method: ClientAuthMethod::parse(&self.auth_method)
+                .map_err(|_| corrupt(TABLE, "auth_method", "unknown auth method"))?,
             secret_hash: self.secret_hash,
             secret_expires_at: self.secret_expires_at,
             previous_secret_hash: self.previous_secret_hash,
@@ -68,12 +67,17 @@ impl Model {
             grant_types: list_from_json(TABLE, "grant_types", &self.grant_types, GrantType::parse)?,
             scope: parse_scope(TABLE, "scope", &self.scope)?,
             backchannel_logout_uri: self.backchannel_logout_uri,
-            id_token_signed_response_alg: self.id_token_signed_response_alg,
+            id_token_signed_response_alg: self
+                .id_token_signed_response_alg
+                .as_deref()
+                .map(SigningAlg::parse)
+                .transpose()
+                .map_err(|_| corrupt(TABLE, "id_token_signed_response_alg", "unknown algorithm"))?,
             allowed_cors_origins: list_from_json(
                 TABLE,
                 "allowed_cors_origins",
                 &self.allowed_cors_origins,
-                |s| Some(s.to_owned()),
+                super::any_text,
             )?,
             introspect: self.introspect,
             created_at: self.created_at,
@@ -108,7 +112,9 @@ impl Model {
             grant_types: Set(list_to_json(c.grant_types.iter().map(|g| g.as_str()))),
             scope: Set(c.scope.to_string()),
             backchannel_logout_uri: Set(c.backchannel_logout_uri.clone()),
-            id_token_signed_response_alg: Set(c.id_token_signed_response_alg.clone()),
+            id_token_signed_response_alg: Set(c
+                .id_token_signed_response_alg
+                .map(|a| a.as_str().to_owned())),
             allowed_cors_origins: Set(list_to_json(
                 c.allowed_cors_origins.iter().map(|s| s.as_str()),
             )),

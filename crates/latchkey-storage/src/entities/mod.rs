@@ -34,18 +34,23 @@ pub(crate) fn list_to_json<'a>(items: impl IntoIterator<Item = &'a str>) -> Stri
 }
 
 /// Reads a JSON list back, parsing each element with `parse`.
-pub(crate) fn list_from_json<T>(
+pub(crate) fn list_from_json<T, E>(
     table: &str,
     column: &str,
     text: &str,
-    parse: impl Fn(&str) -> Option<T>,
+    parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<Vec<T>, StoreError> {
     let items: Vec<String> = serde_json::from_str(text)
         .map_err(|_| corrupt(table, column, "not a JSON array of strings"))?;
     items
         .iter()
-        .map(|s| parse(s).ok_or_else(|| corrupt(table, column, "invalid list element")))
+        .map(|s| parse(s).map_err(|_| corrupt(table, column, "invalid list element")))
         .collect()
+}
+
+/// Every string is a valid element (free text lists).
+pub(crate) fn any_text(s: &str) -> Result<String, std::convert::Infallible> {
+    Ok(s.to_owned())
 }
 
 pub(crate) fn parse_client_id(table: &str, column: &str, s: &str) -> Result<ClientId, StoreError> {

@@ -1,11 +1,11 @@
-use latchkey_domain::{RefreshFamily, StoreError};
+use latchkey_domain::{FamilyState, RefreshFamily, RevokeReason, StoreError};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Order, Query, SimpleExpr};
 use sea_orm::{FromQueryResult, QuerySelect};
 
 use super::refresh_tokens;
 
-use super::{parse_client_id, parse_scope};
+use super::{corrupt, parse_client_id, parse_scope};
 
 const TABLE: &str = "refresh_families";
 
@@ -91,13 +91,41 @@ impl Read {
             scope: parse_scope(TABLE, "scope", &m.scope)?,
             auth_time: m.auth_time,
             generation: self.generation,
-            revoked: m.revoked,
+            state: family_state(m.revoked, m.revoked_at, m.revoked_reason.as_deref())?,
             created_at: m.created_at,
             last_used_at: self.last_used_at,
             expires_at: m.expires_at,
-            revoked_at: m.revoked_at,
-            revoked_reason: m.revoked_reason,
         })
+    }
+}
+
+/// The state columns as one [`FamilyState`]: a revoked row has both a time
+/// and a reason, an active row neither.
+fn family_state(
+    revoked: bool,
+    at: Option<i64>,
+    reason: Option<&str>,
+) -> Result<FamilyState, StoreError> {
+    match (revoked, at, reason) {
+        (false, None, None) => Ok(FamilyState::Active),
+        (true, Some(at), Some(reason)) => Ok(FamilyState::Revoked {
+            at,
+            reason: RevokeReason::parse(reason)
+                .map_err(|_| corrupt(TABLE, "revoked_reason", "unknown reason"))?,
+        }),
+        _ => Err(corrupt(
+            TABLE,
+            "revoked",
+            "revoked, revoked_at and revoked_reason disagree",
+        )),
+    }
+}
+
+/// The state as the three columns `revoked`, `revoked_at`, `revoked_reason`.
+pub(crate) fn state_columns(s: FamilyState) -> (bool, Option<i64>, Option<&'static str>) {
+    match s {
+        FamilyState::Active => (false, None, None),
+        FamilyState::Revoked { at, reason } => (true, Some(at), Some(reason.as_str())),
     }
 }
 

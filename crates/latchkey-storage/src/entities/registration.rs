@@ -52,7 +52,7 @@ pub(crate) mod client_registrations {
                     "client_registrations",
                     "contacts",
                     &self.contacts,
-                    |s| Some(s.to_owned()),
+                    crate::entities::any_text,
                 )?,
                 by_operator: self.by_operator,
             })

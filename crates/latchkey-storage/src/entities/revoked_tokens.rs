@@ -1,4 +1,4 @@
-use latchkey_domain::{RevokedToken, StoreError};
+use latchkey_domain::{RevokeReason, RevokedToken, StoreError};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
 
@@ -27,7 +27,8 @@ impl Model {
             key: self.jti,
             expires_at: self.expires_at,
             revoked_at: self.revoked_at,
-            reason: self.reason,
+            reason: RevokeReason::parse(&self.reason)
+                .map_err(|_| super::corrupt("revoked_tokens", "reason", "unknown reason"))?,
         })
     }
 
@@ -36,7 +37,7 @@ impl Model {
             jti: Set(t.key.clone()),
             expires_at: Set(t.expires_at),
             revoked_at: Set(t.revoked_at),
-            reason: Set(t.reason.clone()),
+            reason: Set(t.reason.as_str().to_owned()),
         }
     }
 }

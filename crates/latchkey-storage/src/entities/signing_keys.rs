@@ -1,4 +1,4 @@
-use latchkey_domain::keys::{KeyState, SigningKeyRecord};
+use latchkey_domain::keys::{KeyState, SigningAlg, SigningKeyRecord};
 use latchkey_domain::StoreError;
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
@@ -46,8 +46,9 @@ impl Model {
         Ok(SigningKeyRecord {
             state: KeyState::parse(&self.state)
                 .ok_or_else(|| corrupt("signing_keys", "state", "unknown key state"))?,
+            alg: SigningAlg::parse(&self.alg)
+                .map_err(|_| corrupt("signing_keys", "alg", "unknown algorithm"))?,
             kid: self.kid,
-            alg: self.alg,
             encrypted_private_key: self.encrypted_private_key,
             public_jwk: self.public_jwk,
             created_at: self.created_at,
@@ -60,7 +61,7 @@ impl Model {
     pub(crate) fn from_domain(k: &SigningKeyRecord) -> ActiveModel {
         ActiveModel {
             kid: Set(k.kid.clone()),
-            alg: Set(k.alg.clone()),
+            alg: Set(k.alg.as_str().to_owned()),
             state: Set(k.state.as_str().to_owned()),
             encrypted_private_key: Set(k.encrypted_private_key.clone()),
             public_jwk: Set(k.public_jwk.clone()),

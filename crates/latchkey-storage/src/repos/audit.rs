@@ -1,4 +1,4 @@
-use latchkey_domain::{AuditEvent, AuditLog, StoreResult};
+use latchkey_domain::{AuditLog, AuditRecord, StoreResult};
 use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
 
 use super::read_all;
@@ -8,7 +8,7 @@ use crate::SeaStore;
 
 #[async_trait::async_trait]
 impl AuditLog for SeaStore {
-    async fn record(&self, event: &AuditEvent) -> StoreResult<()> {
+    async fn record(&self, event: &AuditRecord) -> StoreResult<()> {
         Entity::insert(Model::from_domain(event))
             .exec_without_returning(&self.db)
             .await
@@ -17,7 +17,7 @@ impl AuditLog for SeaStore {
     }
 
     /// Newest first.
-    async fn recent(&self, limit: u64) -> StoreResult<Vec<AuditEvent>> {
+    async fn recent(&self, limit: u64) -> StoreResult<Vec<AuditRecord>> {
         let rows = Entity::find()
             .order_by_desc(Column::At)
             .order_by_desc(Column::Id)

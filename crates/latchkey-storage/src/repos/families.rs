@@ -1,4 +1,6 @@
-use latchkey_domain::{FamilyRepository, RefreshFamily, RefreshToken, StoreError, StoreResult};
+use latchkey_domain::{
+    FamilyRepository, RefreshFamily, RefreshToken, RevokeReason, StoreError, StoreResult,
+};
 use sea_orm::sea_query::{Alias, Expr, InsertStatement, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic,
@@ -16,7 +18,7 @@ use crate::prepared::{Param, Prepared};
 use crate::SeaStore;
 
 /// `revoked_reason` of the families the sweeper retires.
-const EXPIRED: &str = "expired";
+const EXPIRED: &str = RevokeReason::Expired.as_str();
 
 /// A token as read: its row and when it was used (its successor's creation).
 #[derive(Debug)]
@@ -308,6 +310,7 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
         .and_where(sessions::Column::EndedAt.is_null())
         .lock_shared()
         .to_owned();
+    let (revoked, revoked_at, revoked_reason) = families::state_columns(f.state);
     let values: [Value; 11] = [
         f.id.as_str().into(),
         f.user_id.as_str().into(),
@@ -315,11 +318,11 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
         f.session_id.as_str().into(),
         f.scope.to_string().into(),
         f.auth_time.into(),
-        f.revoked.into(),
+        revoked.into(),
         f.created_at.into(),
         f.expires_at.into(),
-        f.revoked_at.into(),
-        f.revoked_reason.clone().into(),
+        revoked_at.into(),
+        revoked_reason.into(),
     ];
     let select = Query::select()
         .exprs(values.map(Expr::val))

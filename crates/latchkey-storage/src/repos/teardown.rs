@@ -79,7 +79,7 @@ impl TeardownRepository for SeaStore {
             key: key.to_key(),
             expires_at,
             revoked_at: t.now,
-            reason: t.reason.clone(),
+            reason: t.reason,
         };
         let records: Vec<revoked::ActiveModel> = result
             .ended_sessions

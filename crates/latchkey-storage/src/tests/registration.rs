@@ -175,7 +175,7 @@ async fn deleting_a_client_records_its_revocation_in_the_same_transaction() {
             key: RevocationKey::Client("c1".into()).to_key(),
             expires_at: 1_000,
             revoked_at: 100,
-            reason: "client deleted".into(),
+            reason: RevokeReason::ClientDeletedByOperator,
         };
         assert!(s.delete_client_revoking(&c.id, &rev).await.unwrap(), "{n}");
         assert_eq!(s.find_client(&c.id).await.unwrap(), None, "{n}");

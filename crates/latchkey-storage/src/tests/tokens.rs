@@ -24,12 +24,10 @@ fn family(id: &str, user_id: &str, session_id: &str, created_at: i64) -> Refresh
         scope: Scope::parse("openid offline_access").unwrap(),
         auth_time: 90,
         generation: 0,
-        revoked: false,
+        state: FamilyState::Active,
         created_at,
         last_used_at: created_at,
         expires_at: created_at + 10_000,
-        revoked_at: None,
-        revoked_reason: None,
     }
 }
 
@@ -62,7 +60,7 @@ fn revoked(key: &str, revoked_at: i64, expires_at: i64) -> RevokedToken {
         key: key.into(),
         expires_at,
         revoked_at,
-        reason: "test".into(),
+        reason: RevokeReason::RevokedByClient,
     }
 }
 
@@ -123,11 +121,7 @@ async fn code_records_its_family() {
     for b in backends().await {
         let s = &b.store;
         seed(s).await;
-        let stored = AuthorizationCode {
-            family_id: Some("f-at-insert".into()),
-            ..code("h1", "c1", "u1", 1_000)
-        };
-        s.insert_code(&stored).await.unwrap();
+        s.insert_code(&code("h1", "c1", "u1", 1_000)).await.unwrap();
         s.insert_code(&code("h2", "c1", "u1", 1_000)).await.unwrap();
 
         let with_family = IssuedFromCode {
@@ -142,7 +136,12 @@ async fn code_records_its_family() {
         else {
             panic!("{}", b.name)
         };
-        assert_eq!(c.family_id.as_deref(), Some("f2"), "{}", b.name);
+        assert_eq!(
+            c.issued().and_then(|i| i.family_id.as_deref()),
+            Some("f2"),
+            "{}",
+            b.name
+        );
         // A replay sees the family the first redemption recorded.
         let other = IssuedFromCode {
             family_id: Some("f-late".into()),
@@ -155,9 +154,14 @@ async fn code_records_its_family() {
         else {
             panic!("{}", b.name)
         };
-        assert_eq!(c.family_id.as_deref(), Some("f2"), "{}", b.name);
+        assert_eq!(
+            c.issued().and_then(|i| i.family_id.as_deref()),
+            Some("f2"),
+            "{}",
+            b.name
+        );
 
-        // The redemption's value replaces what the code was stored with.
+        // A redemption without a family records none.
         let none = IssuedFromCode {
             family_id: None,
             ..with_family
@@ -167,7 +171,12 @@ async fn code_records_its_family() {
         else {
             panic!("{}", b.name)
         };
-        assert_eq!(c.family_id, None, "{}", b.name);
+        assert_eq!(
+            c.issued().and_then(|i| i.family_id.clone()),
+            None,
+            "{}",
+            b.name
+        );
     }
 }
 
@@ -182,7 +191,7 @@ async fn revocation_keys_any_and_since() {
             .unwrap();
         // The second record of a key is ignored, not an error.
         s.revoke_token(&RevokedToken {
-            reason: "again".into(),
+            reason: RevokeReason::PasswordChanged,
             revoked_at: 900,
             ..revoked("t:j1", 100, now + 50)
         })
@@ -407,9 +416,9 @@ async fn rotation_chain_and_refusals() {
         // A revoked family no longer rotates, even with its current token.
         let t = Teardown {
             now: 140,
-            reason: "test".into(),
+            reason: RevokeReason::RevokedByClient,
             families: vec!["f1".into()],
-            ..Teardown::default()
+            ..Teardown::new(0, RevokeReason::Logout)
         };
         s.apply_teardown(&t, 600).await.unwrap();
         assert!(
@@ -539,10 +548,10 @@ async fn family_creation_racing_a_logout_leaves_no_live_family() {
                     }
                     let t = Teardown {
                         now: 200,
-                        reason: "logout".into(),
+                        reason: RevokeReason::Logout,
                         end_sessions: vec![sid.clone()],
                         families_of_sessions: vec![sid],
-                        ..Teardown::default()
+                        ..Teardown::new(0, RevokeReason::Logout)
                     };
                     store.apply_teardown(&t, 600).await.unwrap()
                 })
@@ -562,9 +571,10 @@ async fn family_creation_racing_a_logout_leaves_no_live_family() {
             assert_eq!(families.len(), created, "{}: round {round}", b.name);
             for f in &families {
                 assert!(
-                    f.revoked,
+                    f.is_revoked(),
                     "{}: round {round}: family {} outlived its session's logout",
-                    b.name, f.id
+                    b.name,
+                    f.id
                 );
             }
             let mut revoked = torn.revoked_families.clone();
@@ -609,7 +619,7 @@ async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, nam
                         won.push(next.generation);
                     }
                     let fam = store.find_family(&id).await.unwrap().unwrap();
-                    if fam.revoked {
+                    if fam.is_revoked() {
                         break;
                     }
                     seen = fam.generation;
@@ -634,9 +644,9 @@ async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, nam
             }
             let t = Teardown {
                 now: 200,
-                reason: "revoked".into(),
+                reason: RevokeReason::RevokedByClient,
                 families: vec![id],
-                ..Teardown::default()
+                ..Teardown::new(0, RevokeReason::Logout)
             };
             let res = store.apply_teardown(&t, 600).await;
             torn_down.store(true, Ordering::SeqCst);
@@ -653,7 +663,7 @@ async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, nam
     won.sort_unstable();
 
     let fam = s.find_family(id).await.unwrap().unwrap();
-    assert!(fam.revoked, "{name}");
+    assert!(fam.is_revoked(), "{name}");
     let n = fam.generation;
     assert_eq!(
         won,
@@ -701,9 +711,9 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         // Already revoked: neither revoked again nor reported.
         let t0 = Teardown {
             now: 150,
-            reason: "earlier".into(),
+            reason: RevokeReason::SessionEndedByUser,
             families: vec!["fe".into()],
-            ..Teardown::default()
+            ..Teardown::new(0, RevokeReason::Logout)
         };
         assert_eq!(
             s.apply_teardown(&t0, 600).await.unwrap().revoked_families,
@@ -716,7 +726,7 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         // by id, and an extra access-token revocation.
         let t = Teardown {
             now: 200,
-            reason: "logout".into(),
+            reason: RevokeReason::Logout,
             end_sessions: vec!["s1".into(), "s4".into()],
             families_of_sessions: vec!["s1".into()],
             families_of_user: None,
@@ -748,21 +758,29 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         );
         let fa = s.find_family("fa").await.unwrap().unwrap();
         assert_eq!(
-            (fa.revoked, fa.revoked_at, fa.revoked_reason.as_deref()),
+            (
+                fa.is_revoked(),
+                fa.revoked_at(),
+                fa.revoked_reason().map(|r| r.as_str())
+            ),
             (true, Some(200), Some("logout")),
             "{}",
             b.name
         );
         let fe = s.find_family("fe").await.unwrap().unwrap();
         assert_eq!(
-            (fe.revoked_at, fe.revoked_reason.as_deref()),
-            (Some(150), Some("earlier")),
+            (fe.revoked_at(), fe.revoked_reason().map(|r| r.as_str())),
+            (Some(150), Some("session ended by its user")),
             "{}",
             b.name
         );
         for untouched in ["fb", "fc"] {
             assert!(
-                !s.find_family(untouched).await.unwrap().unwrap().revoked,
+                !s.find_family(untouched)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .is_revoked(),
                 "{}: {untouched}",
                 b.name
             );
@@ -794,15 +812,15 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         // Password change of u1: every remaining family of u1, not u2's.
         let t = Teardown {
             now: 300,
-            reason: "password_changed".into(),
+            reason: RevokeReason::PasswordChanged,
             families_of_user: Some("u1".into()),
-            ..Teardown::default()
+            ..Teardown::new(0, RevokeReason::Logout)
         };
         let res = s.apply_teardown(&t, 600).await.unwrap();
         assert_eq!(res.revoked_families, ["fb"], "{}", b.name);
         assert!(res.ended_sessions.is_empty(), "{}", b.name);
         assert!(
-            !s.find_family("fc").await.unwrap().unwrap().revoked,
+            !s.find_family("fc").await.unwrap().unwrap().is_revoked(),
             "{}: another user's family",
             b.name
         );
@@ -812,7 +830,7 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
             .apply_teardown(
                 &Teardown {
                     now: 400,
-                    ..Teardown::default()
+                    ..Teardown::new(0, RevokeReason::Logout)
                 },
                 600,
             )
@@ -831,21 +849,21 @@ async fn failed_teardown_changes_nothing() {
         start(s, &family("f2", "u1", "s2", 100)).await;
         let first = Teardown {
             now: 150,
-            reason: "first".into(),
+            reason: RevokeReason::SessionEndedByOperator,
             deliveries: vec![delivery("d1", 150, 150)],
-            ..Teardown::default()
+            ..Teardown::new(0, RevokeReason::Logout)
         };
         s.apply_teardown(&first, 600).await.unwrap();
 
         // The last statement (the delivery insert) fails: a duplicate id.
         let t = Teardown {
             now: 200,
-            reason: "logout".into(),
+            reason: RevokeReason::Logout,
             end_sessions: vec!["s2".into()],
             families_of_sessions: vec!["s2".into()],
             revocations: vec![revoked("t:j", 200, 900)],
             deliveries: vec![delivery("d2", 200, 200), delivery("d1", 200, 200)],
-            ..Teardown::default()
+            ..Teardown::new(0, RevokeReason::Logout)
         };
         let err = s.apply_teardown(&t, 600).await;
         assert!(
@@ -860,7 +878,7 @@ async fn failed_teardown_changes_nothing() {
             b.name
         );
         assert!(
-            !s.find_family("f2").await.unwrap().unwrap().revoked,
+            !s.find_family("f2").await.unwrap().unwrap().is_revoked(),
             "{}",
             b.name
         );
@@ -934,13 +952,13 @@ async fn outbox_due_and_mark_flow() {
         seed(s).await;
         let t = Teardown {
             now: 20,
-            reason: "logout".into(),
+            reason: RevokeReason::Logout,
             deliveries: vec![
                 delivery("d1", 10, 10),
                 delivery("d2", 20, 50),
                 delivery("d3", 5, 100),
             ],
-            ..Teardown::default()
+            ..Teardown::new(0, RevokeReason::Logout)
         };
         s.apply_teardown(&t, 600).await.unwrap();
         let due = |now: i64, limit: u64| async move {
@@ -1034,9 +1052,9 @@ async fn sweep_families_revokes_expired_and_purges_old() {
         ] {
             let t = Teardown {
                 now: at,
-                reason: "logout".into(),
+                reason: RevokeReason::Logout,
                 families: vec![id.into()],
-                ..Teardown::default()
+                ..Teardown::new(0, RevokeReason::Logout)
             };
             s.apply_teardown(&t, 600).await.unwrap();
         }
@@ -1066,7 +1084,11 @@ async fn sweep_families_revokes_expired_and_purges_old() {
         for expired in ["idle", "ended"] {
             let f = s.find_family(expired).await.unwrap().unwrap();
             assert_eq!(
-                (f.revoked, f.revoked_at, f.revoked_reason.as_deref()),
+                (
+                    f.is_revoked(),
+                    f.revoked_at(),
+                    f.revoked_reason().map(|r| r.as_str())
+                ),
                 (true, Some(now), Some("expired")),
                 "{}: {expired}",
                 b.name
@@ -1074,7 +1096,7 @@ async fn sweep_families_revokes_expired_and_purges_old() {
         }
         for kept in ["live", "idle-edge"] {
             assert!(
-                !s.find_family(kept).await.unwrap().unwrap().revoked,
+                !s.find_family(kept).await.unwrap().unwrap().is_revoked(),
                 "{}: {kept}",
                 b.name
             );
@@ -1084,9 +1106,8 @@ async fn sweep_families_revokes_expired_and_purges_old() {
                 .await
                 .unwrap()
                 .unwrap()
-                .revoked_reason
-                .as_deref(),
-            Some("logout"),
+                .revoked_reason(),
+            Some(RevokeReason::Logout),
             "{}",
             b.name
         );
@@ -1106,9 +1127,9 @@ async fn a_delivery_is_claimed_by_one_worker_only() {
         seed(s).await;
         let t = Teardown {
             now: 20,
-            reason: "logout".into(),
+            reason: RevokeReason::Logout,
             deliveries: vec![delivery("d1", 10, 10)],
-            ..Teardown::default()
+            ..Teardown::new(0, RevokeReason::Logout)
         };
         s.apply_teardown(&t, 600).await.unwrap();
         let seen = s.due_deliveries(20, 10).await.unwrap()[0].next_attempt_at;
@@ -1257,10 +1278,10 @@ async fn sign_ins_racing_a_password_change_leave_no_live_session() {
                         .collect();
                     let t = Teardown {
                         now: 200,
-                        reason: "password changed".into(),
+                        reason: RevokeReason::PasswordChanged,
                         end_sessions: live.clone(),
                         families_of_sessions: live,
-                        ..Teardown::default()
+                        ..Teardown::new(0, RevokeReason::Logout)
                     };
                     store.apply_teardown(&t, 600).await.unwrap();
                 })
