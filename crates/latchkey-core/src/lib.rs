@@ -1,41 +1,35 @@
 //! Latchkey's use cases: what each endpoint does (authorize, token,
 //! userinfo, discovery, ...), written over the storage ports and the token
-//! signer of `latchkey-domain`. Each module is named after its endpoint.
+//! signer of `latchkey-domain`. The modules mirror `latchkey-http`:
+//!
+//! - [`oauth2`]: `/authorize`, `/token` (one file per grant), `/revoke`,
+//!   `/introspect`, `/register` and client authentication;
+//! - [`oidc`]: discovery, `/jwks`, `/userinfo`, `/logout` (end session);
+//! - [`account`]: sign-in and the user's own sessions;
+//! - [`admin`]: what operators do (CLI and admin API), one file per resource;
+//! - [`support`]: what the endpoints share (settings, errors, audit, CSRF,
+//!   hashing, throttling, signing keys, revocations, token liveness).
 //!
 //! This crate knows nothing of HTTP or SQL: it takes parsed requests and
 //! returns typed outcomes, and it reads time and randomness only through the
 //! injected [`Clock`] and [`Random`]. It must not depend on actix-web,
 //! sea-orm, redis or josekit.
 
+pub mod account;
 pub mod admin;
-mod assertion;
-pub mod audit;
-pub mod authorize;
-pub mod cors;
-pub mod csrf;
-pub mod discovery;
-pub mod end_session;
-pub mod error;
-pub mod health;
-pub mod housekeeping;
-pub mod introspect;
-pub mod jwt;
-pub mod keyring;
-pub mod keys;
-pub mod liveness;
-pub mod login;
-pub mod passwords;
+pub mod oauth2;
+pub mod oidc;
 #[cfg(test)]
 mod properties;
-pub mod registration;
-pub mod revocations;
-pub mod revoke;
-pub mod secrets;
-pub mod sessions;
-pub mod settings;
-pub mod throttle;
-pub mod token;
-pub mod userinfo;
+pub mod support;
+
+pub use account::{login, sessions};
+pub use oauth2::{authorize, introspect, registration, revoke, token};
+pub use oidc::{discovery, end_session, userinfo};
+pub use support::{
+    audit, cors, csrf, error, health, housekeeping, jwt, keyring, keys, liveness, passwords,
+    revocations, secrets, settings, throttle,
+};
 
 use std::sync::Arc;
 
@@ -45,6 +39,7 @@ use latchkey_domain::{Clock, Random, RevocationCache, Store};
 pub use error::CoreError;
 pub use keyring::KeyRing;
 pub use settings::Settings;
+pub use support::caches::Caches;
 
 /// Everything a request handler needs, built once at start.
 pub struct Latchkey {
@@ -64,7 +59,7 @@ pub struct Latchkey {
     pub caches: Caches,
     pub revocation_cache: Option<Arc<dyn RevocationCache>>,
     /// Client keys fetched from `jwks_uri` (`private_key_jwt`).
-    pub(crate) client_keys: assertion::ClientKeys,
+    pub(crate) client_keys: oauth2::client_auth::ClientKeys,
 }
 
 /// The pieces [`Latchkey::new`] is assembled from.
@@ -105,14 +100,14 @@ impl Latchkey {
             store: parts.store,
             keys: parts.keys,
             key_service: keys::KeyService::new(parts.key_factory),
-            clock: parts.clock,
+            clock: parts.clock.clone(),
             random: parts.random,
             settings: parts.settings,
             discovery,
             revocations: revocations::RevocationMirror::new(),
-            caches: Caches::new(),
+            caches: Caches::new(parts.clock.clone()),
             revocation_cache: parts.revocation_cache,
-            client_keys: assertion::ClientKeys::new(parts.jwks_fetcher),
+            client_keys: oauth2::client_auth::ClientKeys::new(parts.jwks_fetcher),
         }
     }
 
@@ -153,56 +148,5 @@ impl Latchkey {
         let u = Arc::new(u);
         self.caches.users.insert(id.to_owned(), u.clone());
         Ok(Some(u))
-    }
-}
-
-/// Short-lived copies of the rows read on every token, introspection and
-/// userinfo request, so those paths make no database round trip. A copy
-/// lives one second: a change made at another instance (a client deleted,
-/// a user renamed) shows within that second, and everything that must take
-/// effect at once is also a revocation, checked on every request.
-pub struct Caches {
-    pub clients: moka::sync::Cache<String, Arc<latchkey_domain::Client>>,
-    pub users: moka::sync::Cache<String, Arc<latchkey_domain::User>>,
-    /// Access tokens already verified (by SHA-256 of the token), so a
-    /// resource server polling introspection or userinfo with the same
-    /// token pays for the signature once. Cleared when the key set changes.
-    pub verified: moka::sync::Cache<[u8; 32], Arc<latchkey_protocol::claims::AccessTokenClaims>>,
-    /// Every client's `allowed_cors_origins`, as one set (one entry).
-    pub cors_origins: moka::sync::Cache<(), Arc<std::collections::HashSet<String>>>,
-}
-
-impl Caches {
-    pub const TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
-    fn new() -> Caches {
-        Caches {
-            clients: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Self::TTL)
-                .build(),
-            users: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Self::TTL)
-                .build(),
-            verified: moka::sync::Cache::builder()
-                .max_capacity(50_000)
-                .time_to_live(std::time::Duration::from_secs(300))
-                .build(),
-            cors_origins: moka::sync::Cache::builder()
-                .max_capacity(1)
-                .time_to_live(Self::TTL)
-                .build(),
-        }
-    }
-
-    /// Forgets a client at once (this instance changed or deleted it).
-    pub fn forget_client(&self, id: &str) {
-        self.clients.invalidate(id);
-        self.cors_origins.invalidate_all();
-    }
-
-    pub fn forget_user(&self, id: &str) {
-        self.users.invalidate(id);
     }
 }

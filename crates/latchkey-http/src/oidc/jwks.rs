@@ -5,10 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use latchkey_core::Latchkey;
 
 pub async fn jwks(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
-    let published = app.keys.current().jwks();
-    // How long relying parties may cache the key set: new keys are
-    // published at least twice this long before they sign (`[keys]`).
-    let cache = format!("public, max-age={}", app.settings.keys.jwks_max_age);
+    let (published, max_age) = app.jwks();
+    let cache = format!("public, max-age={max_age}");
     let matches = req
         .headers()
         .get(header::IF_NONE_MATCH)

@@ -6,6 +6,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::error::CoreError;
+
 /// What a token must say, and when it is checked.
 #[derive(Debug, Clone, Copy)]
 pub struct ClaimRules<'a> {
@@ -104,11 +106,35 @@ pub fn check_claims(claims: &Map<String, Value>, rules: &ClaimRules<'_>) -> Resu
     }
 }
 
+/// The claims of a token as a JSON object, for the signer. Anything else
+/// is an internal error: a token is never signed with fewer claims than
+/// it was built with.
+pub(crate) fn to_map<T: serde::Serialize>(claims: &T) -> Result<Map<String, Value>, CoreError> {
+    match serde_json::to_value(claims) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(CoreError::Internal(
+            "token claims are not a JSON object".into(),
+        )),
+        Err(e) => Err(CoreError::Internal(format!("token claims: {e}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn claims_that_are_not_an_object_are_never_signed() {
+        assert!(to_map(&serde_json::json!({"sub": "u"})).is_ok());
+        assert!(to_map(&"just a string").is_err());
+        assert!(to_map(&vec![1, 2]).is_err());
+        // A map with non-string keys cannot be JSON at all.
+        let mut odd = std::collections::BTreeMap::new();
+        odd.insert(vec![1u8], 1);
+        assert!(to_map(&odd).is_err());
+    }
 
     const NOW: i64 = 1_700_000_000;
 

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::audit::Event;
 use crate::error::CoreError;
-use crate::token::to_map;
+use crate::jwt::to_map;
 use crate::Latchkey;
 
 /// One session as its user sees it.

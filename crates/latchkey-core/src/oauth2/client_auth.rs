@@ -23,10 +23,12 @@ use latchkey_domain::AuditEvent;
 use std::sync::Arc;
 
 use latchkey_domain::keys::SigningAlg;
-use latchkey_domain::{Client, Clock, JwksFetcher, Reach};
+use latchkey_domain::{Client, ClientAuthMethod, Clock, JwksFetcher, Reach};
 use serde_json::Value;
 
 use crate::jwt::{check_claims, ClaimRules};
+use latchkey_protocol::client_auth::{assertion_subject, ClientAuthentication};
+
 use crate::token::TokenError;
 use crate::Latchkey;
 
@@ -191,6 +193,94 @@ impl Latchkey {
             return Err(refused("assertion jti already used"));
         }
         Ok(())
+    }
+}
+
+impl Latchkey {
+    /// Authenticates the client of a token, revocation or introspection
+    /// request. Costs one lookup and one HMAC.
+    pub async fn authenticate_client(
+        &self,
+        auth: &ClientAuthentication,
+    ) -> Result<Client, TokenError> {
+        // An assertion may name its client only in its own `sub` (RFC 7523
+        // §3); it is read unverified here, to know whose keys verify it.
+        let subject = match auth {
+            ClientAuthentication::JwtAssertion {
+                client_id: None,
+                assertion,
+            } => assertion_subject(assertion),
+            _ => None,
+        };
+        let Some(id) = auth.client_id().or(subject.as_ref()) else {
+            return Err(TokenError::ClientAuth("no client_id"));
+        };
+        // The hot path: a client read in the last second authenticates
+        // without a database round trip. A failure against the cached copy
+        // (a secret rotated a moment ago) is retried against the database.
+        // Assertions are never tried twice, their jti being single-use.
+        if let Some(cached) = self.caches.clients.get(id.as_str()) {
+            if cached.auth_method != ClientAuthMethod::PrivateKeyJwt {
+                match self.authenticate_as(&cached, auth).await {
+                    Ok(()) => return Ok((*cached).clone()),
+                    Err(TokenError::ClientAuth(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let client = self
+            .store
+            .find_client(id)
+            .await?
+            .ok_or(TokenError::ClientAuth("unknown client"))?;
+        self.caches
+            .clients
+            .insert(id.as_str().to_owned(), std::sync::Arc::new(client.clone()));
+        self.authenticate_as(&client, auth).await?;
+        Ok(client)
+    }
+
+    /// Checks `auth` against one stored client.
+    async fn authenticate_as(
+        &self,
+        client: &Client,
+        auth: &ClientAuthentication,
+    ) -> Result<(), TokenError> {
+        let now = self.now();
+        let secret = match (auth, client.auth_method) {
+            (ClientAuthentication::Basic { secret, .. }, ClientAuthMethod::ClientSecretBasic)
+            | (ClientAuthentication::Post { secret, .. }, ClientAuthMethod::ClientSecretPost) => {
+                secret
+            }
+            (ClientAuthentication::None { .. }, ClientAuthMethod::None) => return Ok(()),
+            (
+                ClientAuthentication::JwtAssertion { assertion, .. },
+                ClientAuthMethod::PrivateKeyJwt,
+            ) => {
+                self.verify_client_assertion(client, assertion).await?;
+                return Ok(());
+            }
+            _ => {
+                return Err(TokenError::ClientAuth(
+                    "authentication method does not match the registration",
+                ))
+            }
+        };
+        let current = client
+            .secret_hash
+            .as_deref()
+            .filter(|_| client.secret_expires_at.is_none_or(|t| now < t))
+            .is_some_and(|h| self.secrets.verify(secret.expose(), h));
+        let previous = client
+            .previous_secret_hash
+            .as_deref()
+            .filter(|_| client.previous_secret_expires_at.is_some_and(|t| now < t))
+            .is_some_and(|h| self.secrets.verify(secret.expose(), h));
+        if current || previous {
+            Ok(())
+        } else {
+            Err(TokenError::ClientAuth("wrong or expired secret"))
+        }
     }
 }
 

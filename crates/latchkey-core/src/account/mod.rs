@@ -1,0 +1,6 @@
+//! What a user does for themselves: sign in (with the throttle in front),
+//! list their sessions and end one or all of them, change their password.
+
+pub mod login;
+pub mod password;
+pub mod sessions;

@@ -1,0 +1,63 @@
+//! The account page's password change.
+
+use latchkey_domain::{AuditEvent, RevokeReason};
+
+use crate::admin::AdminError;
+use crate::audit::Event;
+use crate::Latchkey;
+
+impl Latchkey {
+    /// The account page's password change: the current password must be
+    /// right, checked behind the sign-in throttle from `ip` (a stolen
+    /// session is no way around it). Every session of the user ends, this
+    /// one included, and every refresh family dies, so no token issued
+    /// before the change survives it (an access token carries its session).
+    /// This browser stays signed in with a new session: the returned cookie
+    /// value replaces its old one, which an attacker may have copied.
+    pub async fn change_own_password(
+        &self,
+        me: &crate::authorize::SignedIn,
+        ip: &str,
+        current: String,
+        new: String,
+    ) -> Result<String, AdminError> {
+        let user = &me.user;
+        self.password_turn(&user.username, ip)
+            .await
+            .map_err(|wait_secs| AdminError::Throttled { wait_secs })?;
+        if !self
+            .passwords
+            .verify(current, Some(user.password_hash.clone()))
+            .await
+        {
+            return Err(AdminError::Invalid("the current password is wrong".into()));
+        }
+        self.throttle.succeeded(&user.username, ip).await;
+        let hash = self.passwords.hash(new, self.salt()).await?;
+        let now = self.now();
+        self.store.set_password(&user.id, &hash, now).await?;
+        self.caches.forget_user(&user.id);
+        self.end_sessions(&user.id, None, true, RevokeReason::PasswordChanged)
+            .await?;
+        let (cookie, session) = self
+            .open_session(&user.id, &hash, ip, me.session.user_agent.as_deref())
+            .await?
+            .ok_or_else(|| {
+                AdminError::Invalid(
+                    "the password was changed again meanwhile; sign in with the new one".into(),
+                )
+            })?;
+        self.audit(Event {
+            kind: AuditEvent::PasswordChanged,
+            user_id: Some(&user.id),
+            client_id: None,
+            ip: None,
+            detail: format!(
+                "by the user; every session and token ended, this browser continues as session {}",
+                session.id
+            ),
+        })
+        .await;
+        Ok(cookie)
+    }
+}

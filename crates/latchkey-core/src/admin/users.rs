@@ -1,0 +1,148 @@
+//! Users: create, list, show, set a password, disable or delete. Every
+//! change that weakens a sign-in ends the user's sessions.
+
+use latchkey_domain::{AuditEvent, RevokeReason};
+use latchkey_domain::{StoreError, User};
+
+use super::*;
+use crate::audit::Event;
+use crate::Latchkey;
+
+impl Latchkey {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: String,
+        name: Option<String>,
+        email: Option<String>,
+    ) -> Result<User, AdminError> {
+        let username = username.trim();
+        if username.is_empty()
+            || username.len() > 128
+            || username
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(AdminError::Invalid(
+                "username must be 1-128 characters without spaces or control characters".into(),
+            ));
+        }
+        if self.store.find_user_by_username(username).await?.is_some() {
+            return Err(AdminError::Exists("user"));
+        }
+        let hash = self.passwords.hash(password, self.salt()).await?;
+        let now = self.now();
+        let user = User {
+            id: uuid_like(self),
+            username: username.to_owned(),
+            password_hash: hash,
+            name,
+            email,
+            disabled: false,
+            created_at: now,
+            password_changed_at: now,
+        };
+        match self.store.insert_user(&user).await {
+            Err(StoreError::Conflict(_)) => return Err(AdminError::Exists("user")),
+            r => r?,
+        }
+        Ok(user)
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>, AdminError> {
+        Ok(self.store.list_users().await?)
+    }
+
+    pub(crate) async fn user_by_name(&self, username: &str) -> Result<User, AdminError> {
+        self.store
+            .find_user_by_username(username)
+            .await?
+            .ok_or(AdminError::NotFound("user"))
+    }
+
+    /// Sets a new password and ends every session of the user, so a stolen
+    /// session does not outlive the password it was opened with.
+    pub async fn set_user_password(
+        &self,
+        username: &str,
+        password: String,
+    ) -> Result<User, AdminError> {
+        let user = self.user_by_name(username).await?;
+        let hash = self.passwords.hash(password, self.salt()).await?;
+        let now = self.now();
+        self.store.set_password(&user.id, &hash, now).await?;
+        self.caches.forget_user(&user.id);
+        self.end_sessions(&user.id, None, true, RevokeReason::PasswordChanged)
+            .await?;
+        self.audit(Event {
+            kind: AuditEvent::PasswordChanged,
+            user_id: Some(&user.id),
+            client_id: None,
+            ip: None,
+            detail: "all sessions ended, all refresh families revoked".into(),
+        })
+        .await;
+        Ok(user)
+    }
+
+    /// Disables or enables a user. Disabling ends every session and
+    /// revokes every refresh family: a disabled user's tokens stop working.
+    pub async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<User, AdminError> {
+        let user = self.user_by_name(username).await?;
+        self.store.set_user_disabled(&user.id, disabled).await?;
+        self.caches.forget_user(&user.id);
+        if disabled {
+            self.end_sessions(&user.id, None, true, RevokeReason::UserDisabled)
+                .await?;
+        }
+        self.audit(Event {
+            kind: if disabled {
+                AuditEvent::UserDisabled
+            } else {
+                AuditEvent::UserEnabled
+            },
+            user_id: Some(&user.id),
+            client_id: None,
+            ip: None,
+            detail: String::new(),
+        })
+        .await;
+        Ok(user)
+    }
+
+    pub async fn delete_user(&self, username: &str) -> Result<(), AdminError> {
+        let user = self.user_by_name(username).await?;
+        // Record the revocations before the rows go: tokens already issued
+        // must stop working too.
+        self.end_sessions(&user.id, None, true, RevokeReason::UserDeleted)
+            .await?;
+        self.caches.forget_user(&user.id);
+        if !self.store.delete_user(&user.id).await? {
+            return Err(AdminError::NotFound("user"));
+        }
+        self.audit(Event {
+            kind: AuditEvent::UserDeleted,
+            user_id: Some(&user.id),
+            client_id: None,
+            ip: None,
+            detail: String::new(),
+        })
+        .await;
+        Ok(())
+    }
+
+    pub async fn show_user(&self, username: &str) -> Result<User, AdminError> {
+        self.user_by_name(username).await
+    }
+
+    /// A fresh salt for a password hash.
+    pub(crate) fn salt(&self) -> [u8; 16] {
+        let mut s = [0u8; 16];
+        self.random.fill(&mut s);
+        s
+    }
+}

@@ -1,0 +1,177 @@
+//! The `authorization_code` grant (RFC 6749 §4.1.3, RFC 7636): the code is
+//! redeemed once, by its own client, redirect URI and PKCE verifier; a
+//! replay revokes what the first redemption gave out.
+
+use latchkey_domain::{
+    Client, CodePresenter, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily, RefreshToken,
+    Teardown,
+};
+use latchkey_domain::{CodeState, FamilyState, RevokeReason};
+use latchkey_protocol::claims::{IdTokenClaims, ID_TOKEN_TYP};
+use latchkey_protocol::pkce::CodeVerifier;
+use latchkey_protocol::token::{Opaque, TokenResponse};
+use latchkey_protocol::{left_half_hash, Scope};
+
+use super::{Grant, TokenError};
+use crate::jwt::to_map;
+use crate::secrets::token_hash;
+use crate::Latchkey;
+
+impl Latchkey {
+    pub(super) async fn redeem(
+        &self,
+        client: &Client,
+        code: &Opaque,
+        redirect_uri: &str,
+        verifier: &CodeVerifier,
+    ) -> Result<TokenResponse, TokenError> {
+        if !client.allows_grant(GrantType::AuthorizationCode) {
+            return Err(TokenError::Unauthorized(GrantType::AuthorizationCode));
+        }
+        let now = self.now();
+        let jti = self.random.id();
+        let exp = now + self.settings.access_token_ttl;
+        // Decided before the code is consumed, so a replay finds the family
+        // to revoke even if this request is still issuing.
+        let family_id = client
+            .allows_grant(GrantType::RefreshToken)
+            .then(|| self.random.id());
+        let issued = IssuedFromCode {
+            access_token_jti: jti.clone(),
+            access_token_expires_at: exp,
+            family_id: family_id.clone(),
+        };
+        // What the presenter must prove is part of the redemption's guard: a
+        // code shown by another client, or with the wrong redirect URI or
+        // PKCE verifier, is refused and stays redeemable by its own client,
+        // and such a presentation never counts as a replay (which would let
+        // a stranger revoke the tokens the code gave its client).
+        let challenge = verifier.challenge();
+        let presenter = CodePresenter {
+            client_id: &client.id,
+            redirect_uri,
+            code_challenge: &challenge,
+        };
+        let hash = token_hash(code.expose());
+        let code = match self
+            .store
+            .redeem_code(&hash, &presenter, now, &issued)
+            .await?
+        {
+            CodeRedemption::Redeemed(c) => c,
+            CodeRedemption::NotFound => return Err(TokenError::Grant("unknown code")),
+            CodeRedemption::WrongPresenter => {
+                return Err(TokenError::Grant(
+                    "code of another client, or wrong redirect_uri or PKCE verifier",
+                ))
+            }
+            CodeRedemption::AlreadyUsed(c) => {
+                // RFC 6749 §4.1.2: a code used twice revokes what it gave.
+                let CodeState::Redeemed { issued, .. } = &c.state else {
+                    return Err(TokenError::Grant("code already used"));
+                };
+                self.revoke_jti(
+                    &issued.access_token_jti,
+                    issued.access_token_expires_at,
+                    RevokeReason::CodeReplay,
+                )
+                .await?;
+                if let Some(fid) = &issued.family_id {
+                    self.teardown(Teardown {
+                        families: vec![fid.clone()],
+                        ..Teardown::new(now, RevokeReason::CodeReplay)
+                    })
+                    .await?;
+                }
+                self.audit_code_replay(&c).await;
+                return Err(TokenError::Grant("code already used"));
+            }
+        };
+        if code.is_expired(now) {
+            return Err(TokenError::Grant("code expired"));
+        }
+        let user = match self.store.find_user(&code.user_id).await? {
+            Some(u) if !u.disabled => u,
+            _ => return Err(TokenError::Grant("user no longer exists or is disabled")),
+        };
+        let session_ended = || TokenError::Grant("the session that issued the code has ended");
+        match self.store.find_session(&code.session_id).await? {
+            Some(s) if s.is_active() => {}
+            _ => return Err(session_ended()),
+        }
+        let refresh_token = match &family_id {
+            Some(fid) => {
+                let token = self.random.secret();
+                let family = RefreshFamily {
+                    id: fid.clone(),
+                    user_id: user.id.clone(),
+                    client_id: client.id.clone(),
+                    session_id: code.session_id.clone(),
+                    scope: code.scope.clone(),
+                    auth_time: code.auth_time,
+                    generation: 0,
+                    state: FamilyState::Active,
+                    created_at: now,
+                    last_used_at: now,
+                    expires_at: now + self.settings.refresh_family_lifetime,
+                };
+                let first = RefreshToken {
+                    token_hash: token_hash(&token),
+                    family_id: fid.clone(),
+                    generation: 0,
+                    created_at: now,
+                    used_at: None,
+                    access_token_jti: jti.clone(),
+                    access_token_expires_at: exp,
+                };
+                // Checked again where it counts: the family is created
+                // only while the session is live (a logout may have
+                // committed since the read above).
+                if !self.store.create_family(&family, &first).await? {
+                    return Err(session_ended());
+                }
+                Some(token)
+            }
+            None => None,
+        };
+        let grant = Grant {
+            auth_time: Some(code.auth_time),
+            sid: Some(&code.session_id),
+            fid: family_id.as_deref(),
+        };
+        let (access_token, _) =
+            self.mint_access_token(&user.id, client, &code.scope, &jti, now, grant)?;
+        let id_token = if code.scope.contains(Scope::OPENID) {
+            // The client's registered algorithm; at_hash follows it.
+            let id_alg = self.id_token_alg(client);
+            let claims = IdTokenClaims {
+                iss: self.settings.issuer.clone(),
+                sub: user.id.clone(),
+                aud: client.id.to_string(),
+                azp: client.id.to_string(),
+                exp: now + self.settings.id_token_ttl,
+                iat: now,
+                auth_time: code.auth_time,
+                nonce: code.nonce.as_ref().map(|n| n.to_string()),
+                at_hash: Some(left_half_hash(&access_token, id_alg)),
+                sid: code.session_id.clone(),
+            };
+            Some(
+                self.keys
+                    .current()
+                    .sign_with(id_alg, ID_TOKEN_TYP, &to_map(&claims)?)?
+                    .token,
+            )
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl as u64,
+            refresh_token,
+            id_token,
+            scope: code.scope.to_string(),
+        })
+    }
+}

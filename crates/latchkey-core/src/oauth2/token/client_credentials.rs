@@ -1,0 +1,79 @@
+//! The `client_credentials` grant (RFC 6749 §4.4): a machine client gets
+//! an access token for itself, from cached rows only (no database write).
+
+use latchkey_domain::{Client, GrantType};
+use latchkey_protocol::token::TokenResponse;
+use latchkey_protocol::Scope;
+
+use super::{Grant, TokenError};
+use crate::Latchkey;
+
+/// Scopes that only make sense with a user behind the token.
+const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+impl Latchkey {
+    pub(super) fn client_credentials(
+        &self,
+        client: &Client,
+        requested: Option<Scope>,
+    ) -> Result<TokenResponse, TokenError> {
+        if client.is_public() || !client.allows_grant(GrantType::ClientCredentials) {
+            return Err(TokenError::Unauthorized(GrantType::ClientCredentials));
+        }
+        let machine_scope = machine_scope(&client.scope);
+        let scope = match requested {
+            Some(s) => {
+                let extra = s.difference(&machine_scope);
+                if !extra.is_empty() {
+                    return Err(TokenError::Scope(format!(
+                        "scope not allowed for this client: {}",
+                        extra.join(" ")
+                    )));
+                }
+                s
+            }
+            None => machine_scope,
+        };
+        let now = self.now();
+        let (access_token, _) = self.mint_access_token(
+            client.id.as_str(),
+            client,
+            &scope,
+            &self.random.id(),
+            now,
+            Grant::default(),
+        )?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl as u64,
+            refresh_token: None,
+            id_token: None,
+            scope: scope.to_string(),
+        })
+    }
+}
+
+fn machine_scope(allowed: &Scope) -> Scope {
+    let kept: Vec<&str> = allowed
+        .iter()
+        .filter(|s| !USER_SCOPES.contains(s))
+        .collect();
+    if kept.is_empty() {
+        Scope::empty()
+    } else {
+        Scope::parse(&kept.join(" ")).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_scope_drops_user_scopes() {
+        let s = Scope::parse("openid profile api:read api:write offline_access").unwrap();
+        assert_eq!(machine_scope(&s).to_string(), "api:read api:write");
+        assert!(machine_scope(&Scope::parse("openid").unwrap()).is_empty());
+    }
+}

@@ -1,0 +1,133 @@
+//! The token endpoint (RFC 6749 §3.2): client authentication, then the
+//! grant. Every failure has a precise reason for the log and a plain RFC
+//! error for the client.
+//!
+//! One file per grant: [`authorization_code`], [`refresh_token`],
+//! [`client_credentials`]; client authentication is in
+//! [`crate::oauth2::client_auth`].
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use latchkey_domain::{Client, GrantType};
+use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
+use latchkey_protocol::client_auth::ClientAuthentication;
+use latchkey_protocol::token::{TokenRequest, TokenResponse};
+use latchkey_protocol::{ErrorCode, OAuthError, Scope, SigningAlg};
+
+use crate::error::CoreError;
+use crate::jwt::to_map;
+use crate::Latchkey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("client authentication failed: {0}")]
+    ClientAuth(&'static str),
+    #[error("invalid grant: {0}")]
+    Grant(&'static str),
+    #[error("client may not use grant {0}")]
+    Unauthorized(GrantType),
+    #[error("invalid scope: {0}")]
+    Scope(String),
+    #[error(transparent)]
+    Request(#[from] OAuthError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<latchkey_domain::StoreError> for TokenError {
+    fn from(e: latchkey_domain::StoreError) -> Self {
+        TokenError::Core(e.into())
+    }
+}
+
+impl From<latchkey_domain::keys::KeyError> for TokenError {
+    fn from(e: latchkey_domain::keys::KeyError) -> Self {
+        TokenError::Core(e.into())
+    }
+}
+
+impl TokenError {
+    pub fn to_oauth(&self) -> OAuthError {
+        match self {
+            TokenError::ClientAuth(_) => {
+                OAuthError::new(ErrorCode::InvalidClient, "client authentication failed")
+            }
+            TokenError::Grant(_) => OAuthError::new(
+                ErrorCode::InvalidGrant,
+                "the grant is invalid, expired, already used or was issued to another client",
+            ),
+            TokenError::Unauthorized(g) => OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("this client may not use the {g} grant"),
+            ),
+            TokenError::Scope(s) => OAuthError::new(ErrorCode::InvalidScope, s.clone()),
+            TokenError::Request(e) => e.clone(),
+            TokenError::Core(e) => e.to_oauth(),
+        }
+    }
+}
+
+impl Latchkey {
+    /// `POST /token`.
+    pub async fn token(
+        &self,
+        auth: &ClientAuthentication,
+        request: TokenRequest,
+    ) -> Result<TokenResponse, TokenError> {
+        let client = self.authenticate_client(auth).await?;
+        match request {
+            TokenRequest::ClientCredentials { scope } => self.client_credentials(&client, scope),
+            TokenRequest::AuthorizationCode {
+                code,
+                redirect_uri,
+                code_verifier,
+            } => {
+                self.redeem(&client, &code, &redirect_uri, &code_verifier)
+                    .await
+            }
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+            } => self.refresh(&client, &refresh_token, scope).await,
+        }
+    }
+
+    pub(super) fn mint_access_token(
+        &self,
+        sub: &str,
+        client: &Client,
+        scope: &Scope,
+        jti: &str,
+        now: i64,
+        grant: Grant<'_>,
+    ) -> Result<(String, SigningAlg), CoreError> {
+        let claims = AccessTokenClaims {
+            iss: self.settings.issuer.clone(),
+            sub: sub.to_owned(),
+            aud: self.settings.access_token_audience.clone(),
+            client_id: client.id.to_string(),
+            scope: scope.to_string(),
+            jti: jti.to_owned(),
+            iat: now,
+            exp: now + self.settings.access_token_ttl,
+            auth_time: grant.auth_time,
+            sid: grant.sid.map(str::to_owned),
+            fid: grant.fid.map(str::to_owned),
+        };
+        let signed = self
+            .keys
+            .current()
+            .sign(ACCESS_TOKEN_TYP, &to_map(&claims)?)?;
+        Ok((signed.token, signed.alg))
+    }
+}
+
+/// What ties an access token to a user's sign-in, for revocation.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Grant<'a> {
+    auth_time: Option<i64>,
+    sid: Option<&'a str>,
+    fid: Option<&'a str>,
+}
