@@ -6,11 +6,22 @@
 //! after it: `oauth2/{authorize,token,revoke,introspect,registration}.rs`,
 //! `oidc/{discovery,jwks,userinfo,end_session}.rs`, `pages/{login,consent,account}.rs`,
 //! `api/sessions.rs`, the admin API in `admin/`, and `/openapi.json` in
-//! `openapi.rs`. This crate must not touch storage or keys
-//! directly.
+//! `openapi.rs`. What they share sits beside them, never in another
+//! endpoint's file: `request.rs` reads requests, `response.rs` shapes
+//! answers, `error.rs` holds [`error::ApiError`], the one way a refusal is
+//! answered, and `browser.rs` the cookies and CSRF binding of the pages.
+//! Who may call a handler is the type of one of its arguments, an
+//! extractor that reads the caller's credentials before the handler runs:
+//! [`client_auth::ClientAuthenticated`] (token, revoke, introspect) and
+//! [`oauth2::registration::RegistrationAccess`] hand them to the core use
+//! case that checks them; [`admin::Admin`] and
+//! [`api::sessions::SessionsOwner`] check them themselves. This crate must
+//! not touch storage or keys directly.
 
 pub mod admin;
 pub mod api;
+mod browser;
+pub mod client_auth;
 pub mod cors;
 pub mod error;
 pub mod oauth2;
@@ -18,13 +29,14 @@ pub mod oidc;
 pub mod openapi;
 pub mod pages;
 mod request;
+mod response;
 
 use actix_web::http::{header, Method};
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::web;
 
 pub use latchkey_core::Latchkey;
-pub use request::TrustedProxies;
+pub use request::{JsonBody, TrustedProxies};
 
 /// The multi-threaded runtime the server was built on, where the token
 /// endpoint runs the grants that read or write storage (client_credentials,

@@ -6,21 +6,12 @@ use std::sync::OnceLock;
 
 use actix_web::http::header;
 use actix_web::HttpResponse;
-use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::admin;
+use crate::error::ErrorBody;
 use crate::oauth2::registration;
-
-/// An error answer (RFC 6749 §5.2, RFC 7591 §3.2.2).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// e.g. `invalid_client_metadata`, `invalid_redirect_uri`,
-    /// `invalid_token`, `invalid_request`, `not_found`.
-    pub error: String,
-    pub error_description: Option<String>,
-}
 
 struct BearerSchemes;
 

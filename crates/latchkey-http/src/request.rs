@@ -1,23 +1,36 @@
-//! Reading requests strictly: the exact Content-Type, a size limit, and
-//! parameters parsed once with the protocol's duplicate rules.
+//! Reading requests strictly: the exact Content-Type, a size limit,
+//! parameters parsed once with the protocol's duplicate rules, and the
+//! credentials of the `Authorization` header.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest};
-use futures_util::StreamExt;
-use latchkey_protocol::{OAuthError, Params};
+use actix_web::web::Bytes;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::{Stream, StreamExt};
+use latchkey_core::Latchkey;
+use latchkey_protocol::bearer::parse_bearer;
+use latchkey_protocol::{ErrorCode, OAuthError, Params};
+
+use crate::error::ApiError;
 
 /// The largest form body any endpoint accepts.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 /// The longest query string `/authorize` accepts.
 pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+/// The largest JSON body (registration and admin APIs) accepted.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
 pub const FORM: &str = "application/x-www-form-urlencoded";
+pub const JSON: &str = "application/json";
 
-/// Whether the request declares exactly a form body (UTF-8 if a charset is
-/// given).
-pub fn is_form(req: &HttpRequest) -> bool {
+/// Whether the request declares exactly the media type `expected` (UTF-8
+/// if a charset is given). A JSON endpoint thus refuses `text/plain` and
+/// forms, which a browser can send cross-site without a preflight (CSRF).
+pub fn declares(req: &HttpRequest, expected: &str) -> bool {
     let Some(ct) = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -26,7 +39,10 @@ pub fn is_form(req: &HttpRequest) -> bool {
         return false;
     };
     let mut parts = ct.split(';').map(str::trim);
-    if !parts.next().is_some_and(|m| m.eq_ignore_ascii_case(FORM)) {
+    if !parts
+        .next()
+        .is_some_and(|m| m.eq_ignore_ascii_case(expected))
+    {
         return false;
     }
     parts.all(|p| {
@@ -38,8 +54,11 @@ pub fn is_form(req: &HttpRequest) -> bool {
 }
 
 /// Reads a form body: wrong type or too large is `invalid_request`.
-pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<Params, OAuthError> {
-    if !is_form(req) {
+pub async fn read_form<E>(
+    req: &HttpRequest,
+    mut payload: impl Stream<Item = Result<Bytes, E>> + Unpin,
+) -> Result<Params, OAuthError> {
+    if !declares(req, FORM) {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
@@ -48,41 +67,13 @@ pub async fn read_form(req: &HttpRequest, mut payload: web::Payload) -> Result<P
     Params::parse(&body)
 }
 
-/// The largest JSON body (registration and admin APIs) accepted.
-pub const MAX_JSON_BYTES: usize = 64 * 1024;
-
-pub const JSON: &str = "application/json";
-
-/// Whether the request declares exactly a JSON body (UTF-8 if a charset is
-/// given). Anything else, `text/plain` and forms included, is refused: a
-/// browser can send those cross-site without a preflight (CSRF).
-pub fn is_json(req: &HttpRequest) -> bool {
-    let Some(ct) = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let mut parts = ct.split(';').map(str::trim);
-    if !parts.next().is_some_and(|m| m.eq_ignore_ascii_case(JSON)) {
-        return false;
-    }
-    parts.all(|p| {
-        p.split_once('=').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("charset")
-                && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
-        })
-    })
-}
-
 /// Reads a JSON body: wrong type or too large is `invalid_request`. The
 /// bytes are parsed by the caller, into the type it expects.
-pub async fn read_json(
+pub async fn read_json<E>(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    mut payload: impl Stream<Item = Result<Bytes, E>> + Unpin,
 ) -> Result<Vec<u8>, OAuthError> {
-    if !is_json(req) {
+    if !declares(req, JSON) {
         return Err(OAuthError::invalid_request(
             "the body must be application/json",
         ));
@@ -90,8 +81,25 @@ pub async fn read_json(
     read_limited(&mut payload, MAX_JSON_BYTES).await
 }
 
+/// A JSON body, read by [`read_json`] before the handler runs.
+pub struct JsonBody(pub Vec<u8>);
+
+impl FromRequest for JsonBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<JsonBody, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move { Ok(JsonBody(read_json(&req, payload).await?)) })
+    }
+}
+
 /// Reads a body of any type up to `limit` bytes.
-pub async fn read_limited(payload: &mut web::Payload, limit: usize) -> Result<Vec<u8>, OAuthError> {
+pub async fn read_limited<E>(
+    payload: &mut (impl Stream<Item = Result<Bytes, E>> + Unpin),
+    limit: usize,
+) -> Result<Vec<u8>, OAuthError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk =
@@ -126,6 +134,43 @@ pub fn header_str(req: &HttpRequest, name: header::HeaderName) -> Result<Option<
                 .map_err(|_| OAuthError::invalid_request(format!("malformed {name} header")))
         })
         .transpose()
+}
+
+/// The future of an extractor that checks its caller with the core:
+/// `check` gets its own handle on the request and the core the routes were
+/// mounted with (a bare `server_error` if there is none).
+pub fn with_core<T, F>(
+    req: &HttpRequest,
+    check: impl FnOnce(HttpRequest, web::Data<Latchkey>) -> F + 'static,
+) -> LocalBoxFuture<'static, Result<T, ApiError>>
+where
+    F: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let req = req.clone();
+    Box::pin(async move {
+        let app = req
+            .app_data::<web::Data<Latchkey>>()
+            .cloned()
+            .ok_or(ApiError::Json(OAuthError::bare(ErrorCode::ServerError)))?;
+        check(req, app).await
+    })
+}
+
+/// The Bearer token of the request: `Ok(None)` when there is no
+/// `Authorization` header, an error when it is malformed or not Bearer.
+pub fn bearer(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
+    match header_str(req, header::AUTHORIZATION)? {
+        None => Ok(None),
+        Some(h) => parse_bearer(h).map(Some),
+    }
+}
+
+/// The Bearer token a protected resource requires: none at all is a bare
+/// challenge, a malformed one a challenge with its error.
+pub fn required_bearer(req: &HttpRequest) -> Result<&str, ApiError> {
+    bearer(req)
+        .map_err(|e| ApiError::Bearer(Some(e)))?
+        .ok_or(ApiError::Bearer(None))
 }
 
 /// The client's address, as the login throttle counts it: the TCP peer,

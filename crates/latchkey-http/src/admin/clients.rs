@@ -9,9 +9,10 @@ use latchkey_protocol::registration::{ClientInformation, ClientMetadata};
 use latchkey_protocol::{ErrorCode, OAuthError};
 use serde::Serialize;
 
-use super::{failed, json_no_store, Admin};
-use crate::error::json_error;
+use super::{failed, Admin};
+use crate::error::{ApiError, ApiResult};
 use crate::request::read_json;
+use crate::response::json_no_store;
 
 /// A rotated secret.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -30,67 +31,58 @@ pub struct RotatedSecret {
 async fn metadata(
     req: &HttpRequest,
     payload: web::Payload,
-) -> Result<(ClientMetadata, ClientSettings), HttpResponse> {
-    let bytes = read_json(req, payload).await.map_err(|e| json_error(&e))?;
-    let metadata = ClientMetadata::from_json(&bytes).map_err(|e| json_error(&e))?;
+) -> Result<(ClientMetadata, ClientSettings), ApiError> {
+    let bytes = read_json(req, payload).await?;
+    let metadata = ClientMetadata::from_json(&bytes)?;
     let settings = serde_json::from_slice::<ClientSettings>(&bytes).map_err(|e| {
-        json_error(&OAuthError::new(
-            ErrorCode::InvalidClientMetadata,
-            format!("introspect: {e}"),
-        ))
+        OAuthError::new(ErrorCode::InvalidClientMetadata, format!("introspect: {e}"))
     })?;
     Ok((metadata, settings))
 }
 
 /// List clients.
 #[utoipa::path(get, path = "/admin/clients", tag = "admin",
-    responses((status = 200, body = Vec<ClientInformation>), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<ClientInformation>), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn list(_: Admin, app: web::Data<Latchkey>) -> HttpResponse {
-    match app.admin_list_clients().await {
-        Ok(list) => json_no_store(StatusCode::OK, &list),
-        Err(e) => failed(&e),
-    }
+pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
+    let list = app.admin_list_clients().await.map_err(failed)?;
+    Ok(json_no_store(StatusCode::OK, &list))
 }
 
 /// Create a client from RFC 7591 metadata; a secret is shown once.
 #[utoipa::path(post, path = "/admin/clients", tag = "admin",
     request_body(content = ClientMetadata, content_type = "application/json"),
-    responses((status = 201, body = ClientInformation), (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = ClientInformation), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn create(
     _: Admin,
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
-) -> HttpResponse {
-    let (m, settings) = match metadata(&req, payload).await {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    match app.admin_create_client(&m, &settings).await {
-        Ok(info) => json_no_store(StatusCode::CREATED, &info),
-        Err(e) => failed(&e),
-    }
+) -> ApiResult {
+    let (m, settings) = metadata(&req, payload).await?;
+    let info = app
+        .admin_create_client(&m, &settings)
+        .await
+        .map_err(failed)?;
+    Ok(json_no_store(StatusCode::CREATED, &info))
 }
 
 /// Show a client.
 #[utoipa::path(get, path = "/admin/clients/{id}", tag = "admin",
     params(("id" = String, Path)),
-    responses((status = 200, body = ClientInformation), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = ClientInformation), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
-    match app.admin_show_client(&path).await {
-        Ok(info) => json_no_store(StatusCode::OK, &info),
-        Err(e) => failed(&e),
-    }
+pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    let info = app.admin_show_client(&path).await.map_err(failed)?;
+    Ok(json_no_store(StatusCode::OK, &info))
 }
 
 /// Replace a client's metadata (omitted members return to their defaults).
 #[utoipa::path(put, path = "/admin/clients/{id}", tag = "admin",
     params(("id" = String, Path)),
     request_body(content = ClientMetadata, content_type = "application/json"),
-    responses((status = 200, body = ClientInformation), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = ClientInformation), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn update(
     _: Admin,
@@ -98,50 +90,44 @@ pub async fn update(
     app: web::Data<Latchkey>,
     path: web::Path<String>,
     payload: web::Payload,
-) -> HttpResponse {
-    let (m, settings) = match metadata(&req, payload).await {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    match app.admin_update_client(&path, &m, &settings).await {
-        Ok(info) => json_no_store(StatusCode::OK, &info),
-        Err(e) => failed(&e),
-    }
+) -> ApiResult {
+    let (m, settings) = metadata(&req, payload).await?;
+    let info = app
+        .admin_update_client(&path, &m, &settings)
+        .await
+        .map_err(failed)?;
+    Ok(json_no_store(StatusCode::OK, &info))
 }
 
 /// Delete a client; every token it holds stops working.
 #[utoipa::path(delete, path = "/admin/clients/{id}", tag = "admin",
     params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
-    match app.delete_client(&path).await {
-        Ok(()) => HttpResponse::NoContent().finish(),
-        Err(e) => failed(&e),
-    }
+pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    app.delete_client(&path).await.map_err(failed)?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Rotate a client's secret; the previous one keeps working for the grace
 /// period.
 #[utoipa::path(post, path = "/admin/clients/{id}/secret", tag = "admin",
     params(("id" = String, Path)),
-    responses((status = 200, body = RotatedSecret), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = RotatedSecret), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn rotate_secret(
     _: Admin,
     app: web::Data<Latchkey>,
     path: web::Path<String>,
-) -> HttpResponse {
-    match app.rotate_client_secret(&path).await {
-        Ok((c, secret)) => json_no_store(
-            StatusCode::OK,
-            &RotatedSecret {
-                client_id: c.id.to_string(),
-                client_secret: secret,
-                client_secret_expires_at: c.secret_expires_at.unwrap_or(0),
-                previous_secret_expires_at: c.previous_secret_expires_at,
-            },
-        ),
-        Err(e) => failed(&e),
-    }
+) -> ApiResult {
+    let (c, secret) = app.rotate_client_secret(&path).await.map_err(failed)?;
+    Ok(json_no_store(
+        StatusCode::OK,
+        &RotatedSecret {
+            client_id: c.id.to_string(),
+            client_secret: secret,
+            client_secret_expires_at: c.secret_expires_at.unwrap_or(0),
+            previous_secret_expires_at: c.previous_secret_expires_at,
+        },
+    ))
 }

@@ -12,76 +12,64 @@ pub mod sessions;
 pub mod tokens;
 pub mod users;
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use latchkey_core::admin::AdminError;
 use latchkey_core::Latchkey;
 use latchkey_domain::AdminToken;
 use latchkey_protocol::{ErrorCode, OAuthError};
 use serde::de::DeserializeOwned;
 
-use crate::error::{bearer_error, json_error};
-use crate::oauth2::registration::bearer;
-use crate::request::read_json;
+use crate::error::ApiError;
+use crate::request::{bearer, read_json, with_core};
 
 /// An authenticated admin API caller.
 pub struct Admin(pub AdminToken);
 
-/// Why a request is not an admin's: answered by `error::bearer_error`.
-#[derive(Debug)]
-pub struct NotAdmin(Option<OAuthError>);
-
-impl std::fmt::Display for NotAdmin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("admin token required")
-    }
-}
-
-impl ResponseError for NotAdmin {
-    fn error_response(&self) -> HttpResponse {
-        match &self.0 {
-            Some(e) if e.code != ErrorCode::InvalidToken && e.code != ErrorCode::InvalidRequest => {
-                json_error(e)
-            }
-            other => bearer_error(other.as_ref()),
+/// Why a request is not an admin's: a Bearer challenge for a missing,
+/// malformed or wrong token, a plain JSON error when the check itself
+/// failed.
+fn not_admin(e: Option<OAuthError>) -> ApiError {
+    match e {
+        Some(e) if e.code != ErrorCode::InvalidToken && e.code != ErrorCode::InvalidRequest => {
+            ApiError::Json(e)
         }
+        other => ApiError::Bearer(other),
     }
 }
 
 impl FromRequest for Admin {
-    type Error = NotAdmin;
-    type Future = Pin<Box<dyn Future<Output = Result<Admin, NotAdmin>>>>;
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Admin, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let Some(app) = req.app_data::<web::Data<Latchkey>>().cloned() else {
-                return Err(NotAdmin(Some(OAuthError::bare(ErrorCode::ServerError))));
-            };
-            let token = match bearer(&req) {
-                Ok(Some(t)) => t.to_owned(),
-                Ok(None) => return Err(NotAdmin(None)),
-                Err(_) => {
-                    return Err(NotAdmin(Some(OAuthError::invalid_request(
-                        "malformed Authorization header: use Bearer",
-                    ))))
-                }
-            };
-            match app.check_admin_token(&token).await {
-                Ok(Some(t)) => Ok(Admin(t)),
-                Ok(None) => {
-                    tracing::info!("admin API call with a wrong token");
-                    Err(NotAdmin(Some(OAuthError::new(
-                        ErrorCode::InvalidToken,
-                        "the admin token is invalid",
-                    ))))
-                }
-                Err(e) => Err(NotAdmin(Some(e.to_oauth()))),
+        with_core(req, Admin::check)
+    }
+}
+
+impl Admin {
+    async fn check(req: HttpRequest, app: web::Data<Latchkey>) -> Result<Admin, ApiError> {
+        let token = match bearer(&req) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Err(not_admin(None)),
+            Err(_) => {
+                return Err(not_admin(Some(OAuthError::invalid_request(
+                    "malformed Authorization header: use Bearer",
+                ))))
             }
-        })
+        };
+        match app.check_admin_token(token).await {
+            Ok(Some(t)) => Ok(Admin(t)),
+            Ok(None) => {
+                tracing::info!("admin API call with a wrong token");
+                Err(not_admin(Some(OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "the admin token is invalid",
+                ))))
+            }
+            Err(e) => Err(not_admin(Some(e.to_oauth()))),
+        }
     }
 }
 
@@ -127,9 +115,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// The answer to a failed admin action.
-pub(crate) fn failed(e: &AdminError) -> HttpResponse {
+pub(crate) fn failed(e: AdminError) -> ApiError {
     tracing::info!(reason = %e, "admin request refused");
-    json_error(&e.to_oauth())
+    ApiError::Json(e.to_oauth())
 }
 
 /// Reads a JSON body into `T`: wrong Content-Type, size or shape is
@@ -137,10 +125,8 @@ pub(crate) fn failed(e: &AdminError) -> HttpResponse {
 pub(crate) async fn body<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
-) -> Result<T, HttpResponse> {
-    let bytes = read_json(req, payload).await.map_err(|e| json_error(&e))?;
+) -> Result<T, ApiError> {
+    let bytes = read_json(req, payload).await?;
     serde_json::from_slice(&bytes)
-        .map_err(|e| json_error(&OAuthError::invalid_request(format!("malformed body: {e}"))))
+        .map_err(|e| OAuthError::invalid_request(format!("malformed body: {e}")).into())
 }
-
-pub(crate) use crate::oauth2::registration::json_no_store;

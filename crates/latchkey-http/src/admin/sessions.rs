@@ -8,7 +8,9 @@ use latchkey_core::sessions::SessionView;
 use latchkey_core::Latchkey;
 use serde::Serialize;
 
-use super::{failed, json_no_store, Admin};
+use super::{failed, Admin};
+use crate::error::ApiResult;
+use crate::response::json_no_store;
 
 /// One active session.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -38,26 +40,22 @@ impl From<SessionView> for SessionInfo {
 /// A user's active sessions, newest first.
 #[utoipa::path(get, path = "/admin/users/{username}/sessions", tag = "admin",
     params(("username" = String, Path)),
-    responses((status = 200, body = Vec<SessionInfo>), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<SessionInfo>), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn list(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
-    match app.admin_list_sessions(&path).await {
-        Ok(list) => json_no_store(
-            StatusCode::OK,
-            &list.into_iter().map(SessionInfo::from).collect::<Vec<_>>(),
-        ),
-        Err(e) => failed(&e),
-    }
+pub async fn list(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    let list = app.admin_list_sessions(&path).await.map_err(failed)?;
+    Ok(json_no_store(
+        StatusCode::OK,
+        &list.into_iter().map(SessionInfo::from).collect::<Vec<_>>(),
+    ))
 }
 
 /// End a session.
 #[utoipa::path(delete, path = "/admin/sessions/{id}", tag = "admin",
     params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
-    match app.admin_end_session(&path).await {
-        Ok(()) => HttpResponse::NoContent().finish(),
-        Err(e) => failed(&e),
-    }
+pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    app.admin_end_session(&path).await.map_err(failed)?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -6,7 +6,9 @@ use latchkey_core::Latchkey;
 use latchkey_domain::InitialAccessToken;
 use serde::{Deserialize, Serialize};
 
-use super::{body, failed, json_no_store, Admin};
+use super::{body, failed, Admin};
+use crate::error::ApiResult;
+use crate::response::json_no_store;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -42,50 +44,44 @@ fn info(t: InitialAccessToken, token: Option<String>) -> RegistrationTokenInfo {
 
 /// List registration tokens (never their values).
 #[utoipa::path(get, path = "/admin/registration-tokens", tag = "admin",
-    responses((status = 200, body = Vec<RegistrationTokenInfo>), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<RegistrationTokenInfo>), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn list(_: Admin, app: web::Data<Latchkey>) -> HttpResponse {
-    match app.list_registration_tokens().await {
-        Ok(list) => json_no_store(
-            StatusCode::OK,
-            &list.into_iter().map(|t| info(t, None)).collect::<Vec<_>>(),
-        ),
-        Err(e) => failed(&e),
-    }
+pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
+    let list = app.list_registration_tokens().await.map_err(failed)?;
+    Ok(json_no_store(
+        StatusCode::OK,
+        &list.into_iter().map(|t| info(t, None)).collect::<Vec<_>>(),
+    ))
 }
 
 /// Create a registration token; its value is shown once.
 #[utoipa::path(post, path = "/admin/registration-tokens", tag = "admin",
     request_body(content = NewRegistrationToken, content_type = "application/json"),
-    responses((status = 201, body = RegistrationTokenInfo), (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = RegistrationTokenInfo), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn create(
     _: Admin,
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
-) -> HttpResponse {
-    let new: NewRegistrationToken = match body(&req, payload).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    match app
+) -> ApiResult {
+    let new: NewRegistrationToken = body(&req, payload).await?;
+    let t = app
         .create_registration_token(new.expires_in.unwrap_or(86_400), new.uses.unwrap_or(1))
         .await
-    {
-        Ok(t) => json_no_store(StatusCode::CREATED, &info(t.record, Some(t.token))),
-        Err(e) => failed(&e),
-    }
+        .map_err(failed)?;
+    Ok(json_no_store(
+        StatusCode::CREATED,
+        &info(t.record, Some(t.token)),
+    ))
 }
 
 /// Delete a registration token.
 #[utoipa::path(delete, path = "/admin/registration-tokens/{id}", tag = "admin",
     params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
-    match app.delete_registration_token(&path).await {
-        Ok(()) => HttpResponse::NoContent().finish(),
-        Err(e) => failed(&e),
-    }
+pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    app.delete_registration_token(&path).await.map_err(failed)?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -7,7 +7,9 @@ use latchkey_core::Latchkey;
 use latchkey_domain::User;
 use serde::{Deserialize, Serialize};
 
-use super::{body, failed, json_no_store, Admin};
+use super::{body, failed, Admin};
+use crate::error::ApiResult;
+use crate::response::json_no_store;
 
 /// A user as the admin API shows it (never the password hash).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -55,59 +57,50 @@ pub struct NewPassword {
 
 /// List users.
 #[utoipa::path(get, path = "/admin/users", tag = "admin",
-    responses((status = 200, body = Vec<UserView>), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<UserView>), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn list(_: Admin, app: web::Data<Latchkey>) -> HttpResponse {
-    match app.list_users().await {
-        Ok(users) => json_no_store(
-            StatusCode::OK,
-            &users.into_iter().map(UserView::from).collect::<Vec<_>>(),
-        ),
-        Err(e) => failed(&e),
-    }
+pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
+    let users = app.list_users().await.map_err(failed)?;
+    Ok(json_no_store(
+        StatusCode::OK,
+        &users.into_iter().map(UserView::from).collect::<Vec<_>>(),
+    ))
 }
 
 /// Create a user.
 #[utoipa::path(post, path = "/admin/users", tag = "admin",
     request_body(content = NewUser, content_type = "application/json"),
-    responses((status = 201, body = UserView), (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = UserView), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn create(
     _: Admin,
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
-) -> HttpResponse {
-    let new: NewUser = match body(&req, payload).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    match app
+) -> ApiResult {
+    let new: NewUser = body(&req, payload).await?;
+    let u = app
         .create_user(&new.username, new.password, new.name, new.email)
         .await
-    {
-        Ok(u) => json_no_store(StatusCode::CREATED, &UserView::from(u)),
-        Err(e) => failed(&e),
-    }
+        .map_err(failed)?;
+    Ok(json_no_store(StatusCode::CREATED, &UserView::from(u)))
 }
 
 /// Show a user.
 #[utoipa::path(get, path = "/admin/users/{username}", tag = "admin",
     params(("username" = String, Path)),
-    responses((status = 200, body = UserView), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
-    match app.show_user(&path).await {
-        Ok(u) => json_no_store(StatusCode::OK, &UserView::from(u)),
-        Err(e) => failed(&e),
-    }
+pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    let u = app.show_user(&path).await.map_err(failed)?;
+    Ok(json_no_store(StatusCode::OK, &UserView::from(u)))
 }
 
 /// Set a user's password; every session of the user ends.
 #[utoipa::path(put, path = "/admin/users/{username}/password", tag = "admin",
     params(("username" = String, Path)),
     request_body(content = NewPassword, content_type = "application/json"),
-    responses((status = 204), (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 204), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn set_password(
     _: Admin,
@@ -115,25 +108,20 @@ pub async fn set_password(
     app: web::Data<Latchkey>,
     path: web::Path<String>,
     payload: web::Payload,
-) -> HttpResponse {
-    let new: NewPassword = match body(&req, payload).await {
-        Ok(b) => b,
-        Err(resp) => return resp,
-    };
-    match app.set_user_password(&path, new.password).await {
-        Ok(_) => HttpResponse::NoContent().finish(),
-        Err(e) => failed(&e),
-    }
+) -> ApiResult {
+    let new: NewPassword = body(&req, payload).await?;
+    app.set_user_password(&path, new.password)
+        .await
+        .map_err(failed)?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Delete a user; their sessions end and their tokens stop working.
 #[utoipa::path(delete, path = "/admin/users/{username}", tag = "admin",
     params(("username" = String, Path)),
-    responses((status = 204), (status = 404, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> HttpResponse {
-    match app.delete_user(&path).await {
-        Ok(()) => HttpResponse::NoContent().finish(),
-        Err(e) => failed(&e),
-    }
+pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    app.delete_user(&path).await.map_err(failed)?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,68 +1,72 @@
 //! `GET /api/sessions`, `DELETE /api/sessions/{id}`: the token's user's
 //! sessions. The token needs the `sessions` scope.
 
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use latchkey_core::Latchkey;
-use latchkey_protocol::bearer::parse_bearer;
 use latchkey_protocol::claims::AccessTokenClaims;
 use latchkey_protocol::{ErrorCode, OAuthError, Scope};
 
-use crate::error::{bearer_error, json_error};
-use crate::request::header_str;
+use crate::error::{ApiError, ApiResult};
+use crate::request::{required_bearer, with_core};
 
 pub const SESSIONS_SCOPE: &str = "sessions";
 
-/// The user behind the request's access token, if it may manage sessions.
-async fn authorize(req: &HttpRequest, app: &Latchkey) -> Result<AccessTokenClaims, HttpResponse> {
-    let header = match header_str(req, header::AUTHORIZATION) {
-        Ok(Some(h)) => h,
-        Ok(None) => return Err(bearer_error(None)),
-        Err(e) => return Err(bearer_error(Some(&e))),
-    };
-    let token = parse_bearer(header).map_err(|e| bearer_error(Some(&e)))?;
-    let claims = app
-        .check_access_token(token)
-        .await
-        .map_err(|e| bearer_error(Some(&e.to_oauth())))?;
-    let scope = Scope::parse(&claims.scope).unwrap_or_default();
-    if !scope.contains(SESSIONS_SCOPE) || claims.sid.is_none() {
-        return Err(bearer_error(Some(&OAuthError::new(
-            ErrorCode::InsufficientScope,
-            "the token needs the `sessions` scope and a user",
-        ))));
+/// The user behind the request's access token, which must carry the
+/// `sessions` scope and a session: anything less is a Bearer challenge
+/// before the handler runs.
+pub struct SessionsOwner(pub AccessTokenClaims);
+
+impl FromRequest for SessionsOwner {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<SessionsOwner, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        with_core(req, SessionsOwner::check)
     }
-    Ok(claims)
 }
 
-pub async fn list(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
-    let claims = match authorize(&req, &app).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    match app.list_sessions(&claims.sub, claims.sid.as_deref()).await {
-        Ok(list) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(list),
-        Err(e) => json_error(&e.to_oauth()),
+impl SessionsOwner {
+    async fn check(req: HttpRequest, app: web::Data<Latchkey>) -> Result<SessionsOwner, ApiError> {
+        let token = required_bearer(&req)?;
+        let claims = app
+            .check_access_token(token)
+            .await
+            .map_err(|e| ApiError::Bearer(Some(e.to_oauth())))?;
+        let scope = Scope::parse(&claims.scope).unwrap_or_default();
+        if !scope.contains(SESSIONS_SCOPE) || claims.sid.is_none() {
+            return Err(ApiError::Bearer(Some(OAuthError::new(
+                ErrorCode::InsufficientScope,
+                "the token needs the `sessions` scope and a user",
+            ))));
+        }
+        Ok(SessionsOwner(claims))
     }
+}
+
+pub async fn list(SessionsOwner(claims): SessionsOwner, app: web::Data<Latchkey>) -> ApiResult {
+    let list = app
+        .list_sessions(&claims.sub, claims.sid.as_deref())
+        .await
+        .map_err(|e| e.to_oauth())?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(list))
 }
 
 pub async fn delete(
-    req: HttpRequest,
+    SessionsOwner(claims): SessionsOwner,
     app: web::Data<Latchkey>,
     path: web::Path<String>,
-) -> HttpResponse {
-    let claims = match authorize(&req, &app).await {
-        Ok(c) => c,
-        Err(resp) => return resp,
-    };
-    match app.end_own_session(&claims.sub, &path).await {
-        Ok(true) => HttpResponse::NoContent().finish(),
-        Ok(false) => json_error(&OAuthError::new(
-            ErrorCode::NotFound,
-            "no such active session",
-        )),
-        Err(e) => json_error(&e.to_oauth()),
+) -> ApiResult {
+    let ended = app
+        .end_own_session(&claims.sub, &path)
+        .await
+        .map_err(|e| e.to_oauth())?;
+    if !ended {
+        return Err(OAuthError::new(ErrorCode::NotFound, "no such active session").into());
     }
+    Ok(HttpResponse::NoContent().finish())
 }

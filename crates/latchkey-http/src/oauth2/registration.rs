@@ -7,18 +7,19 @@
 //! registration access token afterwards), never from cookies: no
 //! cross-site request can ride on a browser's credentials.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use latchkey_core::registration::RegistrationError;
 use latchkey_core::Latchkey;
-use latchkey_protocol::bearer::parse_bearer;
 use latchkey_protocol::registration::{ClientInformation, ClientMetadata};
-use latchkey_protocol::OAuthError;
-use serde::Serialize;
+use latchkey_protocol::{ErrorCode, OAuthError};
 use serde_json::Value;
 
-use crate::error::{bearer_error, json_error};
-use crate::request::{header_str, read_json};
+use crate::error::{ApiError, ApiResult};
+use crate::request::{bearer, required_bearer, JsonBody};
+use crate::response::json_no_store;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/register").route(web::post().to(register)))
@@ -33,43 +34,65 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// The Bearer token of the request: `Ok(None)` when there is no
-/// `Authorization` header, an error when it is malformed or not Bearer.
-pub(crate) fn bearer(req: &HttpRequest) -> Result<Option<&str>, OAuthError> {
-    match header_str(req, header::AUTHORIZATION)? {
-        None => Ok(None),
-        Some(h) => parse_bearer(h).map(Some),
+/// A call on the client configuration endpoint (RFC 7592): the client in
+/// the path and the registration access token of the `Authorization:
+/// Bearer` header, which the core checks against that client. `B` is read
+/// from the body first (`()` for none): a body that is not JSON is refused
+/// before the token is looked at. No token at all is a bare Bearer
+/// challenge before the handler runs.
+pub struct RegistrationAccess<B = ()> {
+    pub client_id: String,
+    pub token: String,
+    pub body: B,
+}
+
+impl<B> FromRequest for RegistrationAccess<B>
+where
+    B: FromRequest + 'static,
+    ApiError: From<B::Error>,
+{
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        // A route with one segment always yields it.
+        let client_id = web::Path::<String>::extract(&req)
+            .into_inner()
+            .map(web::Path::into_inner)
+            .map_err(|_| ApiError::Json(OAuthError::bare(ErrorCode::NotFound)));
+        let body = B::from_request(&req, payload);
+        Box::pin(async move {
+            let client_id = client_id?;
+            let body = body.await?;
+            let token = required_bearer(&req)?.to_owned();
+            Ok(RegistrationAccess {
+                client_id,
+                token,
+                body,
+            })
+        })
     }
 }
 
-/// A JSON answer that no cache keeps (it may carry credentials).
-pub(crate) fn json_no_store<T: Serialize>(
-    status: actix_web::http::StatusCode,
-    body: &T,
-) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(body)
-}
-
-fn refused(e: RegistrationError) -> HttpResponse {
+/// A refused registration call: a missing or wrong token is a Bearer
+/// challenge, anything else a JSON error.
+fn refused(e: RegistrationError) -> ApiError {
     tracing::info!(reason = %e, "registration request refused");
     if e.is_unauthorized() {
-        bearer_error(Some(&e.to_oauth()))
+        ApiError::Bearer(Some(e.to_oauth()))
     } else {
-        json_error(&e.to_oauth())
+        ApiError::Json(e.to_oauth())
     }
+}
+
+/// A client's registration as RFC 7592 answers it, or why not.
+fn information(result: Result<ClientInformation, RegistrationError>) -> ApiResult {
+    Ok(json_no_store(StatusCode::OK, &result.map_err(refused)?))
 }
 
 fn registration_uri(app: &Latchkey, client_id: &str) -> String {
     app.settings.endpoint(&format!("/register/{client_id}"))
-}
-
-/// The registration access token, required on every RFC 7592 call; the
-/// error is `None` when there is none at all.
-fn required_bearer(req: &HttpRequest) -> Result<&str, Option<OAuthError>> {
-    bearer(req).map_err(Some)?.ok_or(None)
 }
 
 /// Register a client (RFC 7591 §3.1).
@@ -80,39 +103,23 @@ fn required_bearer(req: &HttpRequest) -> Result<&str, Option<OAuthError>> {
     request_body(content = ClientMetadata, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered; the secret and registration access token are shown once", body = ClientInformation),
-        (status = 400, description = "`invalid_redirect_uri`, `invalid_client_metadata` or `invalid_request`", body = crate::openapi::ErrorBody),
-        (status = 401, description = "No valid initial access token (registration is closed)", body = crate::openapi::ErrorBody),
+        (status = 400, description = "`invalid_redirect_uri`, `invalid_client_metadata` or `invalid_request`", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid initial access token (registration is closed)", body = crate::error::ErrorBody),
     ),
     security(("initial_access_token" = []), ()),
 )]
-pub async fn register(
-    req: HttpRequest,
-    app: web::Data<Latchkey>,
-    payload: web::Payload,
-) -> HttpResponse {
+pub async fn register(body: JsonBody, req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
     // The span is attached to the future, not entered across its awaits
     // (an entered span would tag whatever else the thread runs meanwhile).
     use tracing::Instrument;
     async move {
-        let body = match read_json(&req, payload).await {
-            Ok(b) => b,
-            Err(e) => return json_error(&e),
-        };
-        let token = match bearer(&req) {
-            Ok(t) => t,
-            Err(e) => return bearer_error(Some(&e)),
-        };
-        let metadata = match ClientMetadata::from_json(&body) {
-            Ok(m) => m,
-            Err(e) => return json_error(&e),
-        };
-        match app
+        let token = bearer(&req).map_err(|e| ApiError::Bearer(Some(e)))?;
+        let metadata = ClientMetadata::from_json(&body.0)?;
+        let info = app
             .register_client(token, &metadata, |id| registration_uri(&app, id.as_str()))
             .await
-        {
-            Ok(info) => json_no_store(actix_web::http::StatusCode::CREATED, &info),
-            Err(e) => refused(e),
-        }
+            .map_err(refused)?;
+        Ok(json_no_store(StatusCode::CREATED, &info))
     }
     .instrument(tracing::info_span!("oauth2.register"))
     .await
@@ -126,26 +133,16 @@ pub async fn register(
     params(("client_id" = String, Path, description = "The client")),
     responses(
         (status = 200, body = ClientInformation),
-        (status = 401, description = "Wrong registration access token or unknown client", body = crate::openapi::ErrorBody),
+        (status = 401, description = "Wrong registration access token or unknown client", body = crate::error::ErrorBody),
     ),
     security(("registration_access_token" = [])),
 )]
-pub async fn read(
-    req: HttpRequest,
-    app: web::Data<Latchkey>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let rat = match required_bearer(&req) {
-        Ok(t) => t,
-        Err(e) => return bearer_error(e.as_ref()),
-    };
-    match app
-        .read_registration(&path, rat, registration_uri(&app, &path))
-        .await
-    {
-        Ok(info) => json_no_store(actix_web::http::StatusCode::OK, &info),
-        Err(e) => refused(e),
-    }
+pub async fn read(access: RegistrationAccess, app: web::Data<Latchkey>) -> ApiResult {
+    let uri = registration_uri(&app, &access.client_id);
+    information(
+        app.read_registration(&access.client_id, &access.token, uri)
+            .await,
+    )
 }
 
 /// Replace a client's metadata (RFC 7592 §2.2). The body must carry the
@@ -158,31 +155,20 @@ pub async fn read(
     request_body(content = ClientMetadata, content_type = "application/json"),
     responses(
         (status = 200, body = ClientInformation),
-        (status = 400, body = crate::openapi::ErrorBody),
-        (status = 401, body = crate::openapi::ErrorBody),
+        (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
     ),
     security(("registration_access_token" = [])),
 )]
-pub async fn update(
-    req: HttpRequest,
-    app: web::Data<Latchkey>,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> HttpResponse {
-    let body = match read_json(&req, payload).await {
-        Ok(b) => b,
-        Err(e) => return json_error(&e),
-    };
-    let rat = match required_bearer(&req) {
-        Ok(t) => t,
-        Err(e) => return bearer_error(e.as_ref()),
-    };
-    let metadata = match ClientMetadata::from_json(&body) {
-        Ok(m) => m,
-        Err(e) => return json_error(&e),
-    };
+pub async fn update(access: RegistrationAccess<JsonBody>, app: web::Data<Latchkey>) -> ApiResult {
+    let RegistrationAccess {
+        client_id,
+        token,
+        body: JsonBody(body),
+    } = &access;
+    let metadata = ClientMetadata::from_json(body)?;
     // ClientMetadata::from_json accepted the body, so it is a JSON object.
-    let raw: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let raw: Value = serde_json::from_slice(body).unwrap_or_default();
     let field = |name: &str| -> Result<Option<String>, OAuthError> {
         match raw.get(name) {
             None => Ok(None),
@@ -192,24 +178,18 @@ pub async fn update(
             ))),
         }
     };
-    let (body_id, body_secret) = match (field("client_id"), field("client_secret")) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return json_error(&e),
-    };
-    match app
-        .update_registration(
-            &path,
-            rat,
+    let (body_id, body_secret) = (field("client_id")?, field("client_secret")?);
+    information(
+        app.update_registration(
+            client_id,
+            token,
             body_id.as_deref(),
             body_secret.as_deref(),
             &metadata,
-            registration_uri(&app, &path),
+            registration_uri(&app, client_id),
         )
-        .await
-    {
-        Ok(info) => json_no_store(actix_web::http::StatusCode::OK, &info),
-        Err(e) => refused(e),
-    }
+        .await,
+    )
 }
 
 /// Delete a client (RFC 7592 §2.3); every token it holds stops working.
@@ -220,25 +200,17 @@ pub async fn update(
     params(("client_id" = String, Path, description = "The client")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = crate::openapi::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
     ),
     security(("registration_access_token" = [])),
 )]
-pub async fn delete(
-    req: HttpRequest,
-    app: web::Data<Latchkey>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let rat = match required_bearer(&req) {
-        Ok(t) => t,
-        Err(e) => return bearer_error(e.as_ref()),
-    };
-    match app.delete_registration(&path, rat).await {
-        Ok(()) => HttpResponse::NoContent()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish(),
-        Err(e) => refused(e),
-    }
+pub async fn delete(access: RegistrationAccess, app: web::Data<Latchkey>) -> ApiResult {
+    app.delete_registration(&access.client_id, &access.token)
+        .await
+        .map_err(refused)?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
 }
 
 /// Issue a new client secret; the previous one keeps working for the
@@ -250,25 +222,15 @@ pub async fn delete(
     params(("client_id" = String, Path, description = "The client")),
     responses(
         (status = 200, description = "The new secret, shown once", body = ClientInformation),
-        (status = 400, description = "The client has no secret", body = crate::openapi::ErrorBody),
-        (status = 401, body = crate::openapi::ErrorBody),
+        (status = 400, description = "The client has no secret", body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
     ),
     security(("registration_access_token" = [])),
 )]
-pub async fn rotate_secret(
-    req: HttpRequest,
-    app: web::Data<Latchkey>,
-    path: web::Path<String>,
-) -> HttpResponse {
-    let rat = match required_bearer(&req) {
-        Ok(t) => t,
-        Err(e) => return bearer_error(e.as_ref()),
-    };
-    match app
-        .rotate_registered_secret(&path, rat, registration_uri(&app, &path))
-        .await
-    {
-        Ok(info) => json_no_store(actix_web::http::StatusCode::OK, &info),
-        Err(e) => refused(e),
-    }
+pub async fn rotate_secret(access: RegistrationAccess, app: web::Data<Latchkey>) -> ApiResult {
+    let uri = registration_uri(&app, &access.client_id);
+    information(
+        app.rotate_registered_secret(&access.client_id, &access.token, uri)
+            .await,
+    )
 }

@@ -1,36 +1,25 @@
 //! `POST /token` (RFC 6749 §3.2).
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest};
 use latchkey_core::Latchkey;
-use latchkey_protocol::client_auth::ClientAuthentication;
 use latchkey_protocol::token::TokenRequest;
 use latchkey_protocol::{ErrorCode, OAuthError};
 use tracing::Instrument;
 
-use crate::error::json_error;
-use crate::request::{header_str, read_form};
+use crate::client_auth::ClientAuthenticated;
+use crate::error::ApiResult;
+use crate::response::json_no_store;
 
 pub async fn token(
+    client: ClientAuthenticated<TokenRequest>,
     req: HttpRequest,
     app: web::Data<Latchkey>,
-    payload: web::Payload,
-) -> HttpResponse {
-    match handle(&req, &app, payload).await {
-        Ok(resp) => resp,
-        Err(e) => json_error(&e),
-    }
-}
-
-async fn handle(
-    req: &HttpRequest,
-    app: &web::Data<Latchkey>,
-    payload: web::Payload,
-) -> Result<HttpResponse, OAuthError> {
-    let params = read_form(req, payload).await?;
-    let auth = ClientAuthentication::parse(header_str(req, header::AUTHORIZATION)?, &params)?;
-    crate::cors::name_client(req, auth.client_id());
-    let grant = TokenRequest::parse(&params)?;
+) -> ApiResult {
+    let ClientAuthenticated {
+        credentials: auth,
+        request: grant,
+    } = client;
     let span = tracing::info_span!("oauth2.token", grant = %grant.grant_type(), client_id = ?auth.client_id());
     // client_credentials reads nothing but cached clients: handing it to
     // another thread would cost more than the grant itself (see
@@ -47,21 +36,17 @@ async fn handle(
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(parent: &span, error = %e, "token grant task failed");
-                    return Err(OAuthError::bare(ErrorCode::ServerError));
+                    return Err(OAuthError::bare(ErrorCode::ServerError).into());
                 }
             }
         }
         None => app.token(&auth, grant).instrument(span.clone()).await,
     };
-    let _span = span.entered();
     match result {
-        Ok(resp) => Ok(HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::PRAGMA, "no-cache"))
-            .json(resp)),
+        Ok(resp) => Ok(json_no_store(StatusCode::OK, &resp)),
         Err(e) => {
-            tracing::info!(reason = %e, "token request refused");
-            Err(e.to_oauth())
+            tracing::info!(parent: &span, reason = %e, "token request refused");
+            Err(e.to_oauth().into())
         }
     }
 }

@@ -1,17 +1,16 @@
 //! `GET|POST /logout` (RP-Initiated Logout 1.0) and the confirmation form.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest};
 use askama::Template;
 use latchkey_core::end_session::LogoutOutcome;
 use latchkey_core::Latchkey;
 use latchkey_protocol::Params;
 
-use crate::pages::{
-    csrf_binding, csrf_ok, csrf_refused, error_page, page, page_posting_to, render,
-    session_cookie_removal, signed_in,
-};
+use crate::browser::{csrf_binding, csrf_ok, csrf_refused, session_cookie_removal, signed_in};
+use crate::error::{ApiError, ApiResult};
 use crate::request::{query, read_form};
+use crate::response::{page, page_posting_to, render, see_other};
 
 #[derive(Template)]
 #[template(path = "logout_confirm.html")]
@@ -27,22 +26,14 @@ struct SignedOutPage;
 
 const PURPOSE: &str = "logout";
 
-pub async fn get(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
-    match query(&req) {
-        Ok(p) => run(&req, &app, p, false).await,
-        Err(e) => error_page(&e),
-    }
+pub async fn get(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
+    let params = query(&req).map_err(ApiError::Page)?;
+    run(&req, &app, params, false).await
 }
 
-pub async fn post(
-    req: HttpRequest,
-    app: web::Data<Latchkey>,
-    payload: web::Payload,
-) -> HttpResponse {
-    match read_form(&req, payload).await {
-        Ok(p) => run(&req, &app, p, false).await,
-        Err(e) => error_page(&e),
-    }
+pub async fn post(req: HttpRequest, app: web::Data<Latchkey>, payload: web::Payload) -> ApiResult {
+    let params = read_form(&req, payload).await.map_err(ApiError::Page)?;
+    run(&req, &app, params, false).await
 }
 
 /// `POST /logout/confirm`: the user pressed "Sign out".
@@ -50,28 +41,20 @@ pub async fn confirm(
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
-) -> HttpResponse {
-    let form = match read_form(&req, payload).await {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
+) -> ApiResult {
+    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
     if !csrf_ok(&req, &app, PURPOSE, form.get("csrf")) {
-        return csrf_refused();
+        return Err(csrf_refused());
     }
-    let params = match Params::parse(form.get("query").unwrap_or("").as_bytes()) {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
+    let params =
+        Params::parse(form.get("query").unwrap_or("").as_bytes()).map_err(ApiError::Page)?;
     run(&req, &app, params, true).await
 }
 
-async fn run(req: &HttpRequest, app: &Latchkey, params: Params, confirmed: bool) -> HttpResponse {
-    let session = match signed_in(req, app).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
+async fn run(req: &HttpRequest, app: &Latchkey, params: Params, confirmed: bool) -> ApiResult {
+    let session = signed_in(req, app).await?;
     match app.end_session(&params, session.as_ref(), confirmed).await {
-        LogoutOutcome::ErrorPage(e) => error_page(&e),
+        LogoutOutcome::ErrorPage(e) => Err(ApiError::Page(e)),
         LogoutOutcome::Confirm {
             query,
             client_name,
@@ -82,25 +65,22 @@ async fn run(req: &HttpRequest, app: &Latchkey, params: Params, confirmed: bool)
             if let Some(c) = set {
                 b.cookie(c);
             }
-            render(
+            Ok(render(
                 b,
                 &ConfirmPage {
                     csrf: &app.csrf.token(&browser, PURPOSE),
                     query: &query,
                     client_name,
                 },
-            )
+            ))
         }
         LogoutOutcome::Done { redirect } => {
             let mut resp = match redirect {
-                Some(to) => HttpResponse::SeeOther()
-                    .insert_header((header::LOCATION, to))
-                    .insert_header((header::CACHE_CONTROL, "no-store"))
-                    .finish(),
+                Some(to) => see_other(&to),
                 None => render(page(StatusCode::OK), &SignedOutPage),
             };
             let _ = resp.add_cookie(&session_cookie_removal(app));
-            resp
+            Ok(resp)
         }
     }
 }

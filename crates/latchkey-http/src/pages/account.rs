@@ -2,18 +2,21 @@
 //! sign-out button for each, and a password change. Every form carries a
 //! CSRF token bound to the browser.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use latchkey_core::authorize::SignedIn;
+use latchkey_core::admin::AdminError;
 use latchkey_core::sessions::SessionView;
 use latchkey_core::Latchkey;
+use latchkey_protocol::{ErrorCode, OAuthError};
 
-use super::{
-    csrf_binding, csrf_ok, csrf_refused, error_page, page, render, session_cookie,
-    session_cookie_removal, signed_in,
+use super::too_many_attempts;
+use crate::browser::{
+    csrf_binding, csrf_ok, csrf_refused, session_cookie, session_cookie_removal, signed_in,
 };
+use crate::error::{ApiError, ApiResult};
 use crate::request::{client_ip, read_form};
+use crate::response::{page, render, see_other};
 
 const PURPOSE: &str = "account";
 
@@ -32,43 +35,27 @@ struct PasswordPage<'a> {
     message: Option<&'a str>,
 }
 
-fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
-}
-
-/// The signed-in user, or a redirect to the sign-in page.
-async fn require_user(req: &HttpRequest, app: &Latchkey) -> Result<SignedIn, HttpResponse> {
-    match signed_in(req, app).await? {
-        Some(s) => Ok(s),
-        None => Err(see_other("/login")),
-    }
-}
-
-pub async fn sessions(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
-    let me = match require_user(&req, &app).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
+pub async fn sessions(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
+    let Some(me) = signed_in(&req, &app).await? else {
+        return Ok(see_other("/login"));
     };
-    let list = match app.list_sessions(&me.user.id, Some(&me.session.id)).await {
-        Ok(l) => l,
-        Err(e) => return error_page(&e.to_oauth()),
-    };
+    let list = app
+        .list_sessions(&me.user.id, Some(&me.session.id))
+        .await
+        .map_err(|e| ApiError::Page(e.to_oauth()))?;
     let (browser, set) = csrf_binding(&req, &app);
     let mut b = page(StatusCode::OK);
     if let Some(c) = set {
         b.cookie(c);
     }
-    render(
+    Ok(render(
         b,
         &SessionsPage {
             csrf: &app.csrf.token(&browser, PURPOSE),
             username: &me.user.username,
             sessions: &list,
         },
-    )
+    ))
 }
 
 /// `POST /account/sessions/end`: sign one session out.
@@ -76,32 +63,28 @@ pub async fn end_session(
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
-) -> HttpResponse {
-    let form = match read_form(&req, payload).await {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
+) -> ApiResult {
+    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
     if !csrf_ok(&req, &app, PURPOSE, form.get("csrf")) {
-        return csrf_refused();
+        return Err(csrf_refused());
     }
-    let me = match require_user(&req, &app).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
+    let Some(me) = signed_in(&req, &app).await? else {
+        return Ok(see_other("/login"));
     };
     let Some(sid) = form.get("session") else {
-        return error_page(&latchkey_protocol::OAuthError::invalid_request(
+        return Err(ApiError::Page(OAuthError::invalid_request(
             "no session given",
-        ));
+        )));
     };
-    if let Err(e) = app.end_own_session(&me.user.id, sid).await {
-        return error_page(&e.to_oauth());
-    }
+    app.end_own_session(&me.user.id, sid)
+        .await
+        .map_err(|e| ApiError::Page(e.to_oauth()))?;
     if sid == me.session.id {
         let mut resp = see_other("/login");
         let _ = resp.add_cookie(&session_cookie_removal(&app));
-        return resp;
+        return Ok(resp);
     }
-    see_other("/account/sessions")
+    Ok(see_other("/account/sessions"))
 }
 
 fn password_page(
@@ -124,35 +107,31 @@ fn password_page(
     )
 }
 
-pub async fn password_form(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
-    if let Err(resp) = require_user(&req, &app).await {
-        return resp;
+pub async fn password_form(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
+    if signed_in(&req, &app).await?.is_none() {
+        return Ok(see_other("/login"));
     }
-    password_page(&req, &app, StatusCode::OK, None)
+    Ok(password_page(&req, &app, StatusCode::OK, None))
 }
 
 pub async fn change_password(
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
-) -> HttpResponse {
-    let form = match read_form(&req, payload).await {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
+) -> ApiResult {
+    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
     if !csrf_ok(&req, &app, PURPOSE, form.get("csrf")) {
-        return csrf_refused();
+        return Err(csrf_refused());
     }
-    let me = match require_user(&req, &app).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
+    let Some(me) = signed_in(&req, &app).await? else {
+        return Ok(see_other("/login"));
     };
     let current = form.get("current").unwrap_or("").to_owned();
     let new = form.get("new").unwrap_or("").to_owned();
-    match app
+    let changed = app
         .change_own_password(&me, &client_ip(&req), current, new)
-        .await
-    {
+        .await;
+    let (status, message) = match changed {
         Ok(cookie) => {
             let mut resp = password_page(
                 &req,
@@ -163,22 +142,16 @@ pub async fn change_password(
             if let Err(e) = resp.add_cookie(&session_cookie(&app, cookie)) {
                 tracing::error!(error = %e, "could not set the session cookie");
             }
-            resp
+            return Ok(resp);
         }
-        Err(latchkey_core::admin::AdminError::Invalid(m)) => {
-            password_page(&req, &app, StatusCode::BAD_REQUEST, Some(&m))
+        Err(AdminError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
+        Err(AdminError::Throttled { wait_secs }) => {
+            (StatusCode::TOO_MANY_REQUESTS, too_many_attempts(wait_secs))
         }
-        Err(latchkey_core::admin::AdminError::Throttled { wait_secs }) => password_page(
-            &req,
-            &app,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(&super::login::too_many_attempts(wait_secs)),
-        ),
         Err(e) => {
             tracing::error!(error = %e, "password change failed");
-            error_page(&latchkey_protocol::OAuthError::bare(
-                latchkey_protocol::ErrorCode::ServerError,
-            ))
+            return Err(ApiError::Page(OAuthError::bare(ErrorCode::ServerError)));
         }
-    }
+    };
+    Ok(password_page(&req, &app, status, Some(&message)))
 }

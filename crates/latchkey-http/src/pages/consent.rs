@@ -1,16 +1,16 @@
 //! `GET|POST /consent`: the user approves or declines a client's request.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use askama::Template;
 use latchkey_core::Latchkey;
 use latchkey_protocol::OAuthError;
 
-use super::{
-    browser_id, csrf_binding, csrf_ok, csrf_refused, error_page, page_posting_to, pending_id,
-    render, respond, signed_in,
-};
+use super::pending_id;
+use crate::browser::{browser_id, csrf_binding, csrf_ok, csrf_refused, respond, signed_in};
+use crate::error::{ApiError, ApiResult};
 use crate::request::{query, read_form};
+use crate::response::{page_posting_to, render};
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -24,30 +24,27 @@ struct ConsentPage<'a> {
 
 const PURPOSE: &str = "consent";
 
-pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
-    let params = match query(&req) {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
-    let id = match pending_id(params.get("req")) {
-        Ok(Some(id)) => id,
-        Ok(None) => return error_page(&OAuthError::invalid_request("no authorization request")),
-        Err(e) => return error_page(&e),
-    };
-    let session = match signed_in(&req, &app).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
+/// The pending request a consent page or answer is for: it must name one.
+fn required_pending_id(value: Option<&str>) -> Result<&str, ApiError> {
+    pending_id(value)
+        .map_err(ApiError::Page)?
+        .ok_or_else(|| ApiError::Page(OAuthError::invalid_request("no authorization request")))
+}
+
+pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
+    let params = query(&req).map_err(ApiError::Page)?;
+    let id = required_pending_id(params.get("req"))?;
+    let session = signed_in(&req, &app).await?;
     let (browser, set) = csrf_binding(&req, &app);
     let view = match app.consent_view(id, session.as_ref(), &browser).await {
         Ok(v) => v,
-        Err(outcome) => return respond(outcome),
+        Err(outcome) => return Ok(respond(outcome)),
     };
     let mut b = page_posting_to(StatusCode::OK, view.form_target.as_deref());
     if let Some(c) = set {
         b.cookie(c);
     }
-    render(
+    Ok(render(
         b,
         &ConsentPage {
             req: &view.pending_id,
@@ -56,43 +53,33 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
             username: &view.username,
             scopes: &view.scopes,
         },
-    )
+    ))
 }
 
 pub async fn submit(
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
-) -> HttpResponse {
-    let params = match read_form(&req, payload).await {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
+) -> ApiResult {
+    let params = read_form(&req, payload).await.map_err(ApiError::Page)?;
     if !csrf_ok(&req, &app, PURPOSE, params.get("csrf")) {
-        return csrf_refused();
+        return Err(csrf_refused());
     }
-    let id = match pending_id(params.get("req")) {
-        Ok(Some(id)) => id,
-        Ok(None) => return error_page(&OAuthError::invalid_request("no authorization request")),
-        Err(e) => return error_page(&e),
-    };
+    let id = required_pending_id(params.get("req"))?;
     let approve = match params.get("decision") {
         Some("approve") => true,
         Some("deny") => false,
         _ => {
-            return error_page(&OAuthError::invalid_request(
+            return Err(ApiError::Page(OAuthError::invalid_request(
                 "decision must be approve or deny",
-            ))
+            )))
         }
     };
-    let session = match signed_in(&req, &app).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
+    let session = signed_in(&req, &app).await?;
     // The CSRF check passed, so the browser has an id this server issued.
     let browser = browser_id(&req, &app).unwrap_or_default();
-    respond(
+    Ok(respond(
         app.decide_consent(id, session.as_ref(), approve, &browser)
             .await,
-    )
+    ))
 }

@@ -6,11 +6,13 @@ use askama::Template;
 use latchkey_core::login::{LoginAttempt, LoginOutcome, LoginView};
 use latchkey_core::Latchkey;
 
-use super::{
-    browser_id, csrf_binding, csrf_ok, csrf_refused, error_page, page_posting_to, pending_id,
-    render, respond, session_cookie, signed_in,
+use super::{pending_id, too_many_attempts};
+use crate::browser::{
+    browser_id, csrf_binding, csrf_ok, csrf_refused, respond, session_cookie, signed_in,
 };
+use crate::error::{ApiError, ApiResult};
 use crate::request::{client_ip, header_str, query, read_form};
+use crate::response::{page_posting_to, render};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -52,11 +54,6 @@ fn login_page(
     )
 }
 
-/// What a page says to an attempt the throttle refused.
-pub(super) fn too_many_attempts(wait_secs: i64) -> String {
-    format!("Too many attempts. Try again in {wait_secs} seconds.")
-}
-
 /// What the page shows for the pending request `id` (this browser's only).
 async fn view_for(
     req: &HttpRequest,
@@ -70,21 +67,15 @@ async fn view_for(
     app.login_view(id, &browser).await.map_err(respond)
 }
 
-pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
-    let params = match query(&req) {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
-    let id = match pending_id(params.get("req")) {
-        Ok(id) => id,
-        Err(e) => return error_page(&e),
-    };
+pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
+    let params = query(&req).map_err(ApiError::Page)?;
+    let id = pending_id(params.get("req")).map_err(ApiError::Page)?;
     let view = match view_for(&req, &app, id).await {
         Ok(v) => v,
-        Err(resp) => return resp,
+        Err(resp) => return Ok(resp),
     };
     let hint = view.login_hint.clone().unwrap_or_default();
-    login_page(
+    Ok(login_page(
         &req,
         &app,
         StatusCode::OK,
@@ -92,31 +83,22 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
         &hint,
         view,
         None,
-    )
+    ))
 }
 
 pub async fn submit(
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
-) -> HttpResponse {
-    let params = match read_form(&req, payload).await {
-        Ok(p) => p,
-        Err(e) => return error_page(&e),
-    };
+) -> ApiResult {
+    let params = read_form(&req, payload).await.map_err(ApiError::Page)?;
     if !csrf_ok(&req, &app, PURPOSE, params.get("csrf")) {
-        return csrf_refused();
+        return Err(csrf_refused());
     }
-    let id = match pending_id(params.get("req")) {
-        Ok(id) => id,
-        Err(e) => return error_page(&e),
-    };
+    let id = pending_id(params.get("req")).map_err(ApiError::Page)?;
     let username = params.get("username").unwrap_or("").to_owned();
     let password = params.get("password").unwrap_or("").to_owned();
-    let previous = match signed_in(&req, &app).await {
-        Ok(s) => s,
-        Err(resp) => return resp,
-    };
+    let previous = signed_in(&req, &app).await?;
     let attempt = LoginAttempt {
         username: username.clone(),
         password,
@@ -128,42 +110,40 @@ pub async fn submit(
     };
     // The CSRF check passed, so the browser has an id this server issued.
     let browser = browser_id(&req, &app).unwrap_or_default();
-    match app.login(id, attempt, previous.as_ref(), &browser).await {
-        Ok(LoginOutcome::Refused(outcome)) => respond(outcome),
-        Ok(LoginOutcome::SignedIn { cookie, next }) => {
+    let outcome = app
+        .login(id, attempt, previous.as_ref(), &browser)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "sign-in failed");
+            ApiError::Page(e.to_oauth())
+        })?;
+    let (status, message) = match outcome {
+        LoginOutcome::Refused(outcome) => return Ok(respond(outcome)),
+        LoginOutcome::SignedIn { cookie, next } => {
             let mut resp = respond(next);
             if let Err(e) = resp.add_cookie(&session_cookie(&app, cookie)) {
                 tracing::error!(error = %e, "could not set the session cookie");
             }
-            resp
+            return Ok(resp);
         }
-        Ok(LoginOutcome::Failed) => match view_for(&req, &app, id).await {
-            Ok(view) => login_page(
-                &req,
-                &app,
-                StatusCode::UNAUTHORIZED,
-                id.unwrap_or(""),
-                &username,
-                view,
-                Some("Wrong username or password.".into()),
-            ),
-            Err(resp) => resp,
-        },
-        Ok(LoginOutcome::Throttled { wait_secs }) => match view_for(&req, &app, id).await {
-            Ok(view) => login_page(
-                &req,
-                &app,
-                StatusCode::TOO_MANY_REQUESTS,
-                id.unwrap_or(""),
-                &username,
-                view,
-                Some(too_many_attempts(wait_secs)),
-            ),
-            Err(resp) => resp,
-        },
-        Err(e) => {
-            tracing::error!(error = %e, "sign-in failed");
-            error_page(&e.to_oauth())
+        LoginOutcome::Failed => (
+            StatusCode::UNAUTHORIZED,
+            "Wrong username or password.".to_owned(),
+        ),
+        LoginOutcome::Throttled { wait_secs } => {
+            (StatusCode::TOO_MANY_REQUESTS, too_many_attempts(wait_secs))
         }
-    }
+    };
+    Ok(match view_for(&req, &app, id).await {
+        Ok(view) => login_page(
+            &req,
+            &app,
+            status,
+            id.unwrap_or(""),
+            &username,
+            view,
+            Some(message),
+        ),
+        Err(resp) => resp,
+    })
 }

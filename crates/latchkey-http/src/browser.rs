@@ -1,0 +1,120 @@
+//! The browser in front of Latchkey's pages: its session cookie, the CSRF
+//! binding every form carries, and where an authorization step sends it
+//! next. Used by the pages and by the endpoints a browser visits
+//! (`/authorize`, `/logout`).
+//!
+//! Every form carries a CSRF token bound to the browser's `latchkey_csrf`
+//! cookie. Cookies are HttpOnly, SameSite=Lax, and when the issuer is https
+//! they are Secure and carry the `__Host-` prefix (the browser then refuses
+//! them from any subdomain or plain-http page, and refuses a `Domain`
+//! attribute).
+
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use latchkey_core::authorize::{AuthorizeOutcome, SignedIn};
+use latchkey_core::Latchkey;
+use latchkey_protocol::{ErrorCode, OAuthError};
+
+use crate::error::ApiError;
+use crate::response::see_other;
+
+const SESSION_COOKIE: &str = "latchkey_session";
+const CSRF_COOKIE: &str = "latchkey_csrf";
+
+/// The name of a cookie on this server: `__Host-` prefixed under https.
+fn cookie_name(app: &Latchkey, base: &'static str) -> &'static str {
+    match (app.settings.secure_cookies(), base) {
+        (true, SESSION_COOKIE) => "__Host-latchkey_session",
+        (true, _) => "__Host-latchkey_csrf",
+        (false, _) => base,
+    }
+}
+
+pub fn session_cookie_name(app: &Latchkey) -> &'static str {
+    cookie_name(app, SESSION_COOKIE)
+}
+
+/// A cookie that deletes the browser's session cookie.
+pub fn session_cookie_removal(app: &Latchkey) -> Cookie<'static> {
+    let mut gone = cookie(app, session_cookie_name(app), String::new(), 0);
+    gone.set_max_age(time::Duration::ZERO);
+    gone
+}
+
+/// Turns an authorization outcome into a response.
+pub fn respond(outcome: AuthorizeOutcome) -> HttpResponse {
+    let to = match outcome {
+        AuthorizeOutcome::Redirect(url) => url,
+        AuthorizeOutcome::Login { pending_id } => format!("/login?req={pending_id}"),
+        AuthorizeOutcome::Consent { pending_id } => format!("/consent?req={pending_id}"),
+        AuthorizeOutcome::ErrorPage(e) => return ApiError::Page(e).error_response(),
+    };
+    see_other(&to)
+}
+
+/// The signed-in session of this browser, if any; storage trouble becomes
+/// an error page.
+pub async fn signed_in(req: &HttpRequest, app: &Latchkey) -> Result<Option<SignedIn>, ApiError> {
+    let cookie = req.cookie(session_cookie_name(app));
+    app.current_session(cookie.as_ref().map(|c| c.value()))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "session lookup failed");
+            ApiError::Page(e.to_oauth())
+        })
+}
+
+fn cookie(app: &Latchkey, name: &'static str, value: String, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(app.settings.secure_cookies())
+        .max_age(time::Duration::seconds(max_age_secs))
+        .finish()
+}
+
+pub fn session_cookie(app: &Latchkey, value: String) -> Cookie<'static> {
+    cookie(
+        app,
+        session_cookie_name(app),
+        value,
+        app.settings.session_ttl,
+    )
+}
+
+/// The browser's id (its CSRF cookie's value, one the server issued), and a
+/// cookie to set when it had none or one the server did not issue.
+pub fn csrf_binding(req: &HttpRequest, app: &Latchkey) -> (String, Option<Cookie<'static>>) {
+    match browser_id(req, app) {
+        Some(value) => (value, None),
+        None => {
+            let value = app.csrf.issue_browser(&app.random.secret());
+            (
+                value.clone(),
+                Some(cookie(app, cookie_name(app, CSRF_COOKIE), value, 24 * 3600)),
+            )
+        }
+    }
+}
+
+/// The browser's id, if its CSRF cookie is one this server issued.
+pub fn browser_id(req: &HttpRequest, app: &Latchkey) -> Option<String> {
+    req.cookie(cookie_name(app, CSRF_COOKIE))
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() <= 128 && app.csrf.is_issued(v))
+}
+
+/// Whether a form's CSRF token fits this browser and this form.
+pub fn csrf_ok(req: &HttpRequest, app: &Latchkey, purpose: &str, presented: Option<&str>) -> bool {
+    app.csrf
+        .verify(browser_id(req, app).as_deref(), purpose, presented)
+}
+
+/// A form whose CSRF token does not fit.
+pub fn csrf_refused() -> ApiError {
+    ApiError::Page(OAuthError::new(
+        ErrorCode::AccessDenied,
+        "the form has expired or did not come from this site; go back, reload the page and try again",
+    ))
+}

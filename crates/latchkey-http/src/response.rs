@@ -1,0 +1,60 @@
+//! The shapes of a successful answer, shared by every endpoint: JSON that
+//! no cache keeps, Latchkey's HTML pages with their headers, and the
+//! redirect a browser follows.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use askama::Template;
+use serde::Serialize;
+
+/// A JSON answer that no cache keeps (it may carry credentials).
+pub fn json_no_store<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
+/// `303 See Other` to `to`, not cached.
+pub fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// Forms may post only to Latchkey itself (`form-action 'self'`); a page
+/// whose form ends in a redirect to the client also names the client's
+/// redirect origin, since browsers apply `form-action` to the redirects
+/// that follow a submission.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/// A response builder for an HTML page with the page headers set.
+pub fn page(status: StatusCode) -> HttpResponseBuilder {
+    page_posting_to(status, None)
+}
+
+/// A page whose form, once Latchkey has answered it, redirects the browser
+/// to `target` (a CSP source: the client's redirect origin).
+pub fn page_posting_to(status: StatusCode, target: Option<&str>) -> HttpResponseBuilder {
+    let mut b = HttpResponse::build(status);
+    b.content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    match target {
+        Some(t) => b.insert_header((header::CONTENT_SECURITY_POLICY, format!("{CSP} {t}"))),
+        None => b.insert_header((header::CONTENT_SECURITY_POLICY, CSP)),
+    };
+    b
+}
+
+/// Renders a page template into `builder`; a template that fails is a bare
+/// 500.
+pub fn render<T: Template>(mut builder: HttpResponseBuilder, t: &T) -> HttpResponse {
+    match t.render() {
+        Ok(html) => builder.body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
