@@ -672,14 +672,13 @@ async fn login_form_needs_a_csrf_token_bound_to_the_browser() {
     let web = app.web_client().await;
     let (_, challenge) = pkce();
     let victim = browser();
-    let resp = victim
-        .get(authorize_url(&app, web.id(), &challenge, &[]))
-        .send()
-        .await
-        .unwrap();
-    let login = location(&resp);
-    let page = page_text(&app, &victim, &login).await;
-    let req = hidden(&page, "req");
+    let page = login_page(
+        &app,
+        &victim,
+        &authorize_url(&app, web.id(), &challenge, &[]),
+    )
+    .await;
+    let req = page.req();
 
     // No token.
     let resp = victim
@@ -700,17 +699,17 @@ async fn login_form_needs_a_csrf_token_bound_to_the_browser() {
 
     // A token taken from another browser (from its own sign-in page).
     let attacker = browser();
-    let resp = attacker
-        .get(authorize_url(&app, web.id(), &challenge, &[]))
-        .send()
-        .await
-        .unwrap();
-    let page2 = page_text(&app, &attacker, &location(&resp)).await;
+    let page2 = login_page(
+        &app,
+        &attacker,
+        &authorize_url(&app, web.id(), &challenge, &[]),
+    )
+    .await;
     let resp = post_login(
         &app,
         &victim,
         Some(req.as_str()),
-        hidden(&page2, "csrf").as_str(),
+        page2.csrf().as_str(),
         "alice",
         PASSWORD,
     )
@@ -718,24 +717,13 @@ async fn login_form_needs_a_csrf_token_bound_to_the_browser() {
     assert_eq!(resp.status(), 403);
 
     // The consent form too: a valid login, then a consent POST without a token.
-    let resp = post_login(
-        &app,
-        &victim,
-        Some(req.as_str()),
-        hidden(&page, "csrf").as_str(),
-        "alice",
-        PASSWORD,
-    )
-    .await;
+    let resp = page.sign_in(&app, &victim, "alice", PASSWORD).await;
     assert_eq!(resp.status(), 303);
     let consent = location(&resp);
-    let cpage = page_text(&app, &victim, &consent).await;
+    let cpage = FormPage::read(&app, &victim, &consent).await;
     let resp = victim
         .post(app.url("/consent"))
-        .form(&[
-            ("req", hidden(&cpage, "req").as_str()),
-            ("decision", "approve"),
-        ])
+        .form(&[("req", cpage.req().as_str()), ("decision", "approve")])
         .send()
         .await
         .unwrap();
@@ -779,16 +767,10 @@ async fn pages_and_cookies_are_hardened() {
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["cache-control"], "no-store");
-    let page = resp.text().await.unwrap();
-    let resp = post_login(
-        &app,
-        &b,
-        Some(hidden(&page, "req").as_str()),
-        hidden(&page, "csrf").as_str(),
-        "alice",
-        PASSWORD,
-    )
-    .await;
+    let page = FormPage {
+        text: resp.text().await.unwrap(),
+    };
+    let resp = page.sign_in(&app, &b, "alice", PASSWORD).await;
     let session = resp
         .headers()
         .get_all("set-cookie")
@@ -821,13 +803,8 @@ async fn failed_logins_reveal_nothing_and_slow_down() {
     let web = app.web_client().await;
     let (_, challenge) = pkce();
     let b = browser();
-    let resp = b
-        .get(authorize_url(&app, web.id(), &challenge, &[]))
-        .send()
-        .await
-        .unwrap();
-    let page = page_text(&app, &b, &location(&resp)).await;
-    let (req, csrf) = (hidden(&page, "req"), hidden(&page, "csrf"));
+    let page = login_page(&app, &b, &authorize_url(&app, web.id(), &challenge, &[])).await;
+    let (req, csrf) = (page.req(), page.csrf());
     let attempt = |user: &'static str, pw: &'static str| {
         b.post(app.url("/login"))
             .form(&[
@@ -917,17 +894,17 @@ async fn a_pending_request_belongs_to_the_browser_that_started_it() {
     // With a CSRF token of its own (from its own sign-in page), the victim
     // posts the attacker's request id: refused, and no session is created.
     let (_, own_challenge) = pkce();
-    let resp = victim
-        .get(authorize_url(&app, web.id(), &own_challenge, &[]))
-        .send()
-        .await
-        .unwrap();
-    let own = page_text(&app, &victim, &location(&resp)).await;
+    let own = login_page(
+        &app,
+        &victim,
+        &authorize_url(&app, web.id(), &own_challenge, &[]),
+    )
+    .await;
     let resp = post_login(
         &app,
         &victim,
         Some(req.as_str()),
-        hidden(&own, "csrf").as_str(),
+        own.csrf().as_str(),
         "bob",
         PASSWORD,
     )
@@ -940,12 +917,12 @@ async fn a_pending_request_belongs_to_the_browser_that_started_it() {
     assert!(resp.headers().get("location").is_none(), "no code issued");
 
     // The browser that started it still can.
-    let page = page_text(&app, &attacker, &login).await;
+    let page = FormPage::read(&app, &attacker, &login).await;
     let resp = post_login(
         &app,
         &attacker,
         Some(req.as_str()),
-        hidden(&page, "csrf").as_str(),
+        page.csrf().as_str(),
         "alice",
         PASSWORD,
     )

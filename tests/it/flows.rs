@@ -333,35 +333,15 @@ async fn declining_consent_returns_access_denied() {
     let web = app.web_client().await;
     let b = browser();
     let (_, challenge) = pkce();
-    let resp = b
-        .get(authorize_url(&app, web.id(), &challenge, &[]))
-        .send()
+    let resp = login_page(&app, &b, &authorize_url(&app, web.id(), &challenge, &[]))
         .await
-        .unwrap();
-    let page = page_text(&app, &b, &location(&resp)).await;
-    let resp = post_login(
-        &app,
-        &b,
-        Some(hidden(&page, "req").as_str()),
-        hidden(&page, "csrf").as_str(),
-        "carol",
-        PASSWORD,
-    )
-    .await;
+        .sign_in(&app, &b, "carol", PASSWORD)
+        .await;
     let consent = location(&resp);
     assert!(consent.starts_with("/consent"));
-    let page = page_text(&app, &b, &consent).await;
-    assert!(page.contains("Web app"));
-    let resp = b
-        .post(app.url("/consent"))
-        .form(&[
-            ("req", hidden(&page, "req").as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("decision", "deny"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = FormPage::read(&app, &b, &consent).await;
+    assert!(page.text.contains("Web app"));
+    let resp = page.decide(&app, &b, "deny").await;
     let back = location(&resp);
     assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
     assert_eq!(param(&back, "state").as_deref(), Some("st-123"));
@@ -427,17 +407,18 @@ async fn login_hint_prefills_the_username() {
     let web = app.web_client().await;
     let (_, challenge) = pkce();
     let b = browser();
-    let resp = b
-        .get(authorize_url(
+    let page = login_page(
+        &app,
+        &b,
+        &authorize_url(
             &app,
             web.id(),
             &challenge,
             &[("login_hint", "erin@example.com")],
-        ))
-        .send()
-        .await
-        .unwrap();
-    let page = page_text(&app, &b, &location(&resp)).await;
+        ),
+    )
+    .await
+    .text;
     assert!(page.contains("value=\"erin@example.com\""), "{page}");
     assert!(page.contains("Web app"), "the page names the client");
 }

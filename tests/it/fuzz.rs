@@ -977,13 +977,8 @@ async fn a_nul_character_is_refused_not_a_server_error() {
     // A sign-in form, ready to post.
     let b = browser();
     let (_, challenge) = pkce();
-    let resp = b
-        .get(authorize_url(&app, web.id(), &challenge, &[]))
-        .send()
-        .await
-        .unwrap();
-    let page = page_text(&app, &b, &location(&resp)).await;
-    let (req, csrf) = (hidden(&page, "req"), hidden(&page, "csrf"));
+    let page = login_page(&app, &b, &authorize_url(&app, web.id(), &challenge, &[])).await;
+    let (req, csrf) = (page.req(), page.csrf());
 
     let mut answers = vec![(
         "POST /login with a NUL in the user name",

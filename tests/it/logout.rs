@@ -125,8 +125,10 @@ async fn logout_without_a_hint_needs_the_users_confirmation() {
         .unwrap()
         .to_owned();
     assert!(csp.ends_with("form-action 'self'"), "{csp}");
-    let page = resp.text().await.unwrap();
-    assert!(page.contains("Sign out"), "{page}");
+    let page = FormPage {
+        text: resp.text().await.unwrap(),
+    };
+    assert!(page.text.contains("Sign out"), "{}", page.text);
     // With a post-logout redirect, the confirmation form ends there: its
     // origin, and only it, is added to the form targets.
     let mut with_redirect = url::Url::parse(&app.url("/logout")).unwrap();
@@ -160,15 +162,7 @@ async fn logout_without_a_hint_needs_the_users_confirmation() {
     assert_eq!(resp.status(), 403);
     assert!(still_signed_in(&app, &b, &c).await);
 
-    let resp = b
-        .post(app.url("/logout/confirm"))
-        .form(&[
-            ("query", hidden(&page, "query").as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let resp = page.confirm_logout(&app, &b).await;
     assert_eq!(resp.status(), 200);
     assert!(!still_signed_in(&app, &b, &c).await);
     assert_eq!(
@@ -267,16 +261,10 @@ async fn back_channel_logout_tokens_are_delivered_and_verify_against_the_jwks() 
     let t = tokens(&app, &b, &c, "alice", "openid").await;
     let sid = crate::flows::decode_segment(t["id_token"].as_str().unwrap(), 1)["sid"].clone();
 
-    let resp = b.get(app.url("/logout")).send().await.unwrap();
-    let page = resp.text().await.unwrap();
-    b.post(app.url("/logout/confirm"))
-        .form(&[
-            ("query", hidden(&page, "query").as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-        ])
-        .send()
+    FormPage::read(&app, &b, "/logout")
         .await
-        .unwrap();
+        .confirm_logout(&app, &b)
+        .await;
 
     let mut body = None;
     for _ in 0..100 {
@@ -615,21 +603,10 @@ async fn disabling_a_user_kills_their_tokens_and_sign_ins() {
     assert!(!still_signed_in(&app, &b, &c).await);
     // A disabled user cannot sign in again; enabling restores that.
     let (_, challenge) = pkce();
-    let resp = b
-        .get(authorize_url(&app, c.id(), &challenge, &[]))
-        .send()
+    let resp = login_page(&app, &b, &authorize_url(&app, c.id(), &challenge, &[]))
         .await
-        .unwrap();
-    let page = page_text(&app, &b, &location(&resp)).await;
-    let resp = post_login(
-        &app,
-        &b,
-        Some(hidden(&page, "req").as_str()),
-        hidden(&page, "csrf").as_str(),
-        "alice",
-        PASSWORD,
-    )
-    .await;
+        .sign_in(&app, &b, "alice", PASSWORD)
+        .await;
     assert_eq!(resp.status(), 401);
     app.core.set_user_disabled("alice", false).await.unwrap();
     tokens(&app, &browser(), &c, "alice", "openid").await;

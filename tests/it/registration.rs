@@ -1662,22 +1662,10 @@ async fn a_registered_name_is_shown_as_the_applications_own_words() {
     let id = registered["client_id"].as_str().unwrap();
     let (_, challenge) = pkce();
     let b = browser();
-    let resp = b
-        .get(authorize_url(&app, id, &challenge, &[]))
-        .send()
+    let resp = login_page(&app, &b, &authorize_url(&app, id, &challenge, &[]))
         .await
-        .unwrap();
-    let login = location(&resp);
-    let page = page_text(&app, &b, &login).await;
-    let resp = post_login(
-        &app,
-        &b,
-        Some(hidden(&page, "req").as_str()),
-        hidden(&page, "csrf").as_str(),
-        "alice",
-        PASSWORD,
-    )
-    .await;
+        .sign_in(&app, &b, "alice", PASSWORD)
+        .await;
     let consent = location(&resp);
     assert!(consent.starts_with("/consent"), "{consent}");
     let page = page_text(&app, &b, &consent).await;

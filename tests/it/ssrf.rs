@@ -227,16 +227,10 @@ async fn a_back_channel_logout_is_never_sent_inside_for_a_registered_client() {
         let (_, challenge) = pkce();
         code_for(&app, &b, c, &challenge, "alice").await;
     }
-    let page = page_text(&app, &b, "/logout").await;
-    let resp = b
-        .post(app.url("/logout/confirm"))
-        .form(&[
-            ("query", hidden(&page, "query").as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-        ])
-        .send()
+    let resp = FormPage::read(&app, &b, "/logout")
         .await
-        .unwrap();
+        .confirm_logout(&app, &b)
+        .await;
     assert!(resp.status().is_redirection() || resp.status().is_success());
 
     // Every delivery settles: the operator's delivered, the others given

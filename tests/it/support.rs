@@ -272,6 +272,99 @@ pub async fn page_text(app: &impl Server, browser: &reqwest::Client, path: &str)
         .unwrap()
 }
 
+/// A page with a form (sign-in, consent, sign-out confirmation) as one
+/// browser read it. Its hidden fields are read when asked for, so a test
+/// checks only the fields it uses.
+pub struct FormPage {
+    pub text: String,
+}
+
+impl FormPage {
+    /// The page at `path`, read by `browser`.
+    pub async fn read(app: &impl Server, browser: &reqwest::Client, path: &str) -> FormPage {
+        FormPage {
+            text: page_text(app, browser, path).await,
+        }
+    }
+
+    /// The value of the hidden input `name`.
+    pub fn hidden(&self, name: &str) -> String {
+        hidden(&self.text, name)
+    }
+
+    /// The pending authorization request the form answers.
+    pub fn req(&self) -> String {
+        self.hidden("req")
+    }
+
+    /// The form's CSRF token (bound to the browser that read the page).
+    pub fn csrf(&self) -> String {
+        self.hidden("csrf")
+    }
+
+    /// Posts this sign-in form with its own request and CSRF token.
+    pub async fn sign_in(
+        &self,
+        app: &impl Server,
+        browser: &reqwest::Client,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        post_login(
+            app,
+            browser,
+            Some(&self.req()),
+            &self.csrf(),
+            username,
+            password,
+        )
+        .await
+    }
+
+    /// Answers this consent page with `decision` (`approve` or `deny`).
+    pub async fn decide(
+        &self,
+        app: &impl Server,
+        browser: &reqwest::Client,
+        decision: &str,
+    ) -> reqwest::Response {
+        browser
+            .post(app.url("/consent"))
+            .form(&[
+                ("req", self.req().as_str()),
+                ("csrf", self.csrf().as_str()),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Confirms this sign-out page.
+    pub async fn confirm_logout(
+        &self,
+        app: &impl Server,
+        browser: &reqwest::Client,
+    ) -> reqwest::Response {
+        browser
+            .post(app.url("/logout/confirm"))
+            .form(&[
+                ("query", self.hidden("query").as_str()),
+                ("csrf", self.csrf().as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Opens `auth_url` in `browser` and reads the sign-in page it redirects
+/// to.
+pub async fn login_page(app: &impl Server, browser: &reqwest::Client, auth_url: &str) -> FormPage {
+    let resp = browser.get(auth_url).send().await.unwrap();
+    FormPage::read(app, browser, &location(&resp)).await
+}
+
 /// Posts the sign-in form: the pending request (`None` for the account
 /// pages), the form's CSRF token and the credentials.
 pub async fn post_login(
@@ -314,16 +407,10 @@ pub async fn sign_in(
     );
     let mut next = location(&resp);
     if next.starts_with("/login") {
-        let page = page_text(app, browser, &next).await;
-        let resp = post_login(
-            app,
-            browser,
-            Some(&hidden(&page, "req")),
-            &hidden(&page, "csrf"),
-            username,
-            PASSWORD,
-        )
-        .await;
+        let resp = FormPage::read(app, browser, &next)
+            .await
+            .sign_in(app, browser, username, PASSWORD)
+            .await;
         assert_eq!(resp.status(), 303, "login should succeed");
         next = location(&resp);
     }
@@ -335,24 +422,10 @@ pub async fn sign_in(
 
 /// Approves the consent page at `path`; returns the redirect to the client.
 pub async fn approve(app: &impl Server, browser: &reqwest::Client, path: &str) -> String {
-    let page = browser
-        .get(app.url(path))
-        .send()
+    let resp = FormPage::read(app, browser, path)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let resp = browser
-        .post(app.url("/consent"))
-        .form(&[
-            ("req", hidden(&page, "req").as_str()),
-            ("csrf", hidden(&page, "csrf").as_str()),
-            ("decision", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .decide(app, browser, "approve")
+        .await;
     assert_eq!(resp.status(), 303, "consent should redirect");
     location(&resp)
 }

@@ -12,7 +12,8 @@
 pub mod load;
 pub mod procfs;
 pub mod report;
-pub mod run;
+pub mod runner;
+mod scenarios;
 pub mod server;
 pub mod signing;
 pub mod workloads;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use latchkey_bench::run::{self, RunArgs};
+use latchkey_bench::runner::{self, RunArgs};
 use latchkey_bench::server;
 
 #[derive(Parser)]
@@ -37,8 +37,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::CeilingServer { port, workers }) => server::ceiling_server(port, workers),
-        Some(Command::Run(args)) => run::run(*args),
-        None => run::run(cli.run),
+        Some(Command::Run(args)) => runner::run(*args),
+        None => runner::run(cli.run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
