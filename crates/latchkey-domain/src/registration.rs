@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use latchkey_protocol::ClientId;
 
-use crate::entities::{Client, RevokedToken};
+use crate::entities::{Client, LogoutDelivery, RevokedToken};
 use crate::ports::StoreResult;
 
 /// What a client registered beyond what the token endpoint reads.
@@ -165,4 +165,22 @@ pub trait RegistrationRepository: Send + Sync {
 #[async_trait]
 pub trait JwksFetcher: Send + Sync {
     async fn fetch_jwks(&self, uri: &str, reach: Reach) -> Result<String, String>;
+}
+
+/// Why a back-channel logout delivery failed, and whether another attempt
+/// may succeed: a receiver that is down may come back, a refused address
+/// stays refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendFailure {
+    pub error: String,
+    pub again: bool,
+}
+
+/// Sends one back-channel logout token to its receiver (OIDC Back-Channel
+/// Logout 1.0 §2.5), connecting only where `reach` allows. The HTTP work is
+/// the binary's; the outbox rules (claims, retries, backoff) are the core's.
+#[async_trait]
+pub trait LogoutSender: Send + Sync {
+    async fn send_logout(&self, delivery: &LogoutDelivery, reach: Reach)
+        -> Result<(), SendFailure>;
 }
