@@ -307,14 +307,6 @@ impl Latchkey {
             .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
         let (updated, secret) = self.replace_metadata(current, &valid, true).await?;
-        self.audit(Event {
-            kind: AuditEvent::ClientUpdated,
-            user_id: None,
-            client_id: Some(updated.client.id.as_str()),
-            ip: None,
-            detail: "metadata replaced by an operator".into(),
-        })
-        .await;
         let updated = self.apply_settings(updated, settings).await?;
         Ok(self.admin_information(&updated, secret))
     }

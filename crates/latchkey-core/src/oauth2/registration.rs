@@ -282,14 +282,6 @@ impl Latchkey {
             .validate_metadata(metadata, false)
             .map_err(RegistrationError::Metadata)?;
         let (updated, secret) = self.replace_metadata(current, &valid, false).await?;
-        self.audit(Event {
-            kind: AuditEvent::ClientUpdated,
-            user_id: None,
-            client_id: Some(updated.client.id.as_str()),
-            ip: None,
-            detail: "metadata replaced through RFC 7592".into(),
-        })
-        .await;
         Ok(self.client_information(&updated, secret, None, Some(registration_uri)))
     }
 
@@ -364,7 +356,8 @@ impl Latchkey {
     }
 
     /// Replaces a client's metadata, keeping its id, creation time, secret
-    /// and registration access token; `by_operator` says who sent it.
+    /// and registration access token; `by_operator` says who sent it (and
+    /// goes in the audit record).
     pub(crate) async fn replace_metadata(
         &self,
         current: RegisteredClient,
@@ -405,6 +398,19 @@ impl Latchkey {
             )));
         }
         self.caches.forget_client(client.id.as_str());
+        self.audit(Event {
+            kind: AuditEvent::ClientUpdated,
+            user_id: None,
+            client_id: Some(client.id.as_str()),
+            ip: None,
+            detail: if by_operator {
+                "metadata replaced by an operator"
+            } else {
+                "metadata replaced through RFC 7592"
+            }
+            .into(),
+        })
+        .await;
         Ok((
             RegisteredClient {
                 client,
