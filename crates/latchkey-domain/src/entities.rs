@@ -471,3 +471,136 @@ pub struct TeardownResult {
     pub ended_sessions: Vec<String>,
     pub revoked_families: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use latchkey_protocol::pkce::CodeChallenge;
+
+    use super::*;
+    use crate::RevokeReason;
+
+    fn family(state: FamilyState) -> RefreshFamily {
+        RefreshFamily {
+            id: "f".into(),
+            user_id: "u".into(),
+            client_id: ClientId::parse("c").unwrap(),
+            session_id: "s".into(),
+            scope: Scope::parse("openid offline_access").unwrap(),
+            auth_time: 0,
+            generation: 2,
+            state,
+            created_at: 0,
+            last_used_at: 100,
+            expires_at: 1_000,
+        }
+    }
+
+    fn token(generation: i64, used_at: Option<i64>) -> RefreshToken {
+        RefreshToken {
+            token_hash: format!("h{generation}"),
+            family_id: "f".into(),
+            generation,
+            created_at: 0,
+            used_at,
+            access_token_jti: "j".into(),
+            access_token_expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_family_is_revoked_once_and_keeps_its_first_reason() {
+        let revoked = FamilyState::Active
+            .revoke(10, RevokeReason::Logout)
+            .unwrap();
+        assert_eq!(
+            revoked,
+            FamilyState::Revoked {
+                at: 10,
+                reason: RevokeReason::Logout
+            }
+        );
+        assert!(revoked.revoke(20, RevokeReason::PasswordChanged).is_err());
+        let f = family(revoked);
+        assert!(f.is_revoked());
+        assert_eq!(
+            (f.revoked_at(), f.revoked_reason()),
+            (Some(10), Some(RevokeReason::Logout))
+        );
+    }
+
+    #[test]
+    fn a_family_dies_revoked_at_its_lifetime_or_idle() {
+        let idle = 50;
+        assert_eq!(family(FamilyState::Active).unusable(149, idle), None);
+        assert!(family(FamilyState::Active).unusable(151, idle).is_some());
+        assert!(family(FamilyState::Active)
+            .unusable(1_000, 10_000)
+            .is_some());
+        let revoked = FamilyState::Revoked {
+            at: 1,
+            reason: RevokeReason::RevokedByClient,
+        };
+        assert!(family(revoked).unusable(101, idle).is_some());
+    }
+
+    #[test]
+    fn presentations_are_current_retry_or_reuse() {
+        let f = family(FamilyState::Active);
+        assert_eq!(
+            token(2, None).presentation(&f, false, 200, 30),
+            RefreshPresentation::Current
+        );
+        // The previous token, its successor unused, within the window.
+        assert_eq!(
+            token(1, Some(190)).presentation(&f, false, 200, 30),
+            RefreshPresentation::Retry
+        );
+        // Out of the window, with recovery off, or once the successor was
+        // used: reuse.
+        for (used_at, successor_used, window) in
+            [(100, false, 30), (190, false, 0), (190, true, 30)]
+        {
+            assert_eq!(
+                token(1, Some(used_at)).presentation(&f, successor_used, 200, window),
+                RefreshPresentation::Reuse
+            );
+        }
+        assert_eq!(
+            token(0, Some(150)).presentation(&f, false, 160, 30),
+            RefreshPresentation::Reuse,
+            "two generations back is always reuse"
+        );
+    }
+
+    #[test]
+    fn a_code_is_redeemed_once() {
+        let issued = IssuedFromCode {
+            access_token_jti: "j".into(),
+            access_token_expires_at: 99,
+            family_id: Some("f".into()),
+        };
+        let redeemed = CodeState::Issued.redeem(5, issued.clone()).unwrap();
+        assert!(redeemed.clone().redeem(6, issued.clone()).is_err());
+        let code = AuthorizationCode {
+            code_hash: "h".into(),
+            client_id: ClientId::parse("c").unwrap(),
+            user_id: "u".into(),
+            session_id: "s".into(),
+            redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
+            code_challenge: CodeChallenge::from_stored(
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            ),
+            nonce: None,
+            scope: Scope::parse("openid").unwrap(),
+            auth_time: 0,
+            created_at: 0,
+            expires_at: 60,
+            state: redeemed,
+        };
+        assert_eq!(
+            (code.redeemed_at(), code.issued()),
+            (Some(5), Some(&issued))
+        );
+        assert!(code.is_expired(60) && !code.is_expired(59));
+    }
+}
