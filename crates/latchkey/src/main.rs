@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use latchkey::{build_core, system_clock, Application};
-use latchkey_config::Config;
+use latchkey_config::{Config, LogFormat};
 use latchkey_core::admin::{ClientSettings, NewClient};
 use latchkey_core::keys::KeyReport;
 use latchkey_core::Latchkey;
@@ -317,10 +317,9 @@ fn init_tracing(config: &Config, serving: bool) {
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    if config.log_format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
+    match config.logging.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
     }
 }
 
