@@ -15,8 +15,6 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use latchkey_config::Config;
-use latchkey_core::keys::KeySettings;
-use latchkey_core::passwords::Argon2Params;
 use latchkey_core::{KeyRing, Latchkey, Parts, Settings};
 use latchkey_domain::keys::KeyFactory;
 use latchkey_domain::{AttemptCounter, Clock, KeyRepository, OsRandom, Random, Store, SystemClock};
@@ -56,32 +54,6 @@ async fn open_kek(config: &Config, store: &dyn KeyRepository) -> anyhow::Result<
     }
 }
 
-/// The `[keys]` settings as the core reads them.
-pub fn key_settings(config: &Config) -> KeySettings {
-    let k = &config.keys;
-    KeySettings {
-        algorithms: k.algorithms.clone(),
-        rotation_period: k.rotation_period,
-        propagation: k.propagation(),
-        jwks_max_age: k.jwks_max_age,
-        check_interval: k.check_interval,
-        clock_skew: k.clock_skew,
-    }
-}
-
-/// The `[registration]` settings as the core reads them.
-pub fn registration_settings(config: &Config) -> latchkey_core::registration::RegistrationSettings {
-    let r = &config.registration;
-    latchkey_core::registration::RegistrationSettings {
-        open: r.open,
-        allowed_scope: r.allowed_scopes.clone(),
-        secret_grace: r.secret_grace,
-        secret_lifetime: r.secret_lifetime,
-        assertion_max_lifetime: r.assertion_max_lifetime,
-        allow_internal_uris: r.allow_internal_uris,
-    }
-}
-
 /// Builds the core from configuration with the given clock (tests pass a
 /// mock clock).
 pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Latchkey> {
@@ -91,25 +63,7 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     }
     let kek = open_kek(config, &store).await?;
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let mut settings = Settings::for_issuer(config.server.issuer.as_str());
-    settings.access_token_ttl = config.tokens.access_token_ttl;
-    settings.id_token_ttl = config.tokens.id_token_ttl;
-    settings.code_ttl = config.tokens.code_ttl;
-    settings.keys = key_settings(config);
-    settings.session_ttl = config.tokens.session_ttl;
-    settings.refresh_family_lifetime = config.refresh.family_lifetime;
-    settings.refresh_idle_timeout = config.refresh.idle_timeout;
-    settings.refresh_recovery_window = config.refresh.recovery_window;
-    settings.revocation_mirror_staleness = config.revocations.max_staleness_secs;
-    settings.registration = registration_settings(config);
-    if let Some(aud) = &config.tokens.access_token_audience {
-        settings.access_token_audience = aud.clone();
-    }
-    settings.argon2 = Argon2Params {
-        memory_kib: config.passwords.memory_kib,
-        iterations: config.passwords.iterations,
-        parallelism: config.passwords.parallelism,
-    };
+    let settings = Settings::new(config);
     let redis = match &config.storage.redis_url {
         Some(url) => Some(connect_redis(url, config).await?),
         None => None,
