@@ -239,7 +239,7 @@ async fn tokens_of_a_retired_key_verify_until_they_expire() {
     app.clock.advance(Duration::from_secs(10));
     assert_eq!(userinfo_status(&app, &access).await, 401);
     let settings = &app.core.settings;
-    let retire_for = settings.keys.policy(settings).retire_for;
+    let retire_for = settings.key_policy().retire_for;
     assert_eq!(retire_for, 600 + 5 + 600);
     app.clock
         .advance(Duration::from_secs(retire_for as u64 - 310));

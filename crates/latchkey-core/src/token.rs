@@ -209,7 +209,7 @@ impl Latchkey {
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: self.settings.access_token_ttl as u64,
+            expires_in: self.settings.tokens.access_token_ttl as u64,
             refresh_token: None,
             id_token: None,
             scope: scope.to_string(),
@@ -228,7 +228,7 @@ impl Latchkey {
         }
         let now = self.now();
         let jti = self.random.id();
-        let exp = now + self.settings.access_token_ttl;
+        let exp = now + self.settings.tokens.access_token_ttl;
         // Decided before the code is consumed, so a replay finds the family
         // to revoke even if this request is still issuing.
         let family_id = client
@@ -307,7 +307,7 @@ impl Latchkey {
                     revoked: false,
                     created_at: now,
                     last_used_at: now,
-                    expires_at: now + self.settings.refresh_family_lifetime,
+                    expires_at: now + self.settings.refresh.family_lifetime,
                     revoked_at: None,
                     revoked_reason: None,
                 };
@@ -345,7 +345,7 @@ impl Latchkey {
                 sub: user.id.clone(),
                 aud: client.id.to_string(),
                 azp: client.id.to_string(),
-                exp: now + self.settings.id_token_ttl,
+                exp: now + self.settings.tokens.id_token_ttl,
                 iat: now,
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_ref().map(|n| n.to_string()),
@@ -364,7 +364,7 @@ impl Latchkey {
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: self.settings.access_token_ttl as u64,
+            expires_in: self.settings.tokens.access_token_ttl as u64,
             refresh_token,
             id_token,
             scope: code.scope.to_string(),
@@ -425,7 +425,7 @@ impl Latchkey {
             &family,
             successor_used,
             now,
-            self.settings.refresh_recovery_window,
+            self.settings.refresh.recovery_window,
         );
         if presentation == RefreshPresentation::Retry
             && self
@@ -461,7 +461,7 @@ impl Latchkey {
             created_at: now,
             used_at: None,
             access_token_jti: jti.clone(),
-            access_token_expires_at: now + self.settings.access_token_ttl,
+            access_token_expires_at: now + self.settings.tokens.access_token_ttl,
         };
         // The family's state is checked in the same transaction: a revoke
         // that answered first leaves this with nothing to rotate.
@@ -495,7 +495,7 @@ impl Latchkey {
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: self.settings.access_token_ttl as u64,
+            expires_in: self.settings.tokens.access_token_ttl as u64,
             refresh_token: Some(new_token),
             id_token: None,
             scope: scope.to_string(),
@@ -543,12 +543,12 @@ impl Latchkey {
         let claims = AccessTokenClaims {
             iss: self.settings.issuer.clone(),
             sub: sub.to_owned(),
-            aud: self.settings.access_token_audience.clone(),
+            aud: self.settings.access_token_audience().to_owned(),
             client_id: client.id.to_string(),
             scope: scope.to_string(),
             jti: jti.to_owned(),
             iat: now,
-            exp: now + self.settings.access_token_ttl,
+            exp: now + self.settings.tokens.access_token_ttl,
             auth_time: grant.auth_time,
             sid: grant.sid.map(str::to_owned),
             fid: grant.fid.map(str::to_owned),
