@@ -232,6 +232,12 @@ mod tests {
                 Config::load(None).unwrap_err().to_string(),
                 "setting `bind` (env LATCHKEY_BIND): must be an address:port such as 127.0.0.1:8080"
             );
+            jail.set_env("LATCHKEY_BIND", "127.0.0.1:8080");
+            jail.set_env("LATCHKEY_LOG_FORMAT", "xml");
+            assert_eq!(
+                Config::load(None).unwrap_err().to_string(),
+                "setting `log_format` (env LATCHKEY_LOG_FORMAT): must be text or json"
+            );
             jail.clear_env();
             jail.create_file("l.toml", "[tokens]\ncode_ttl = \"soon\"\n")?;
             let e = Config::load(Some(Path::new("l.toml")))
