@@ -7,7 +7,7 @@ use latchkey_core::Latchkey;
 use latchkey_domain::Client;
 use serde_json::json;
 
-use super::time;
+use super::{print_list, time};
 
 #[derive(Args)]
 pub struct ClientAdd {
@@ -135,21 +135,12 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
         }
         ClientCommand::List { json } => {
             let clients = core.list_clients().await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::Value::from(
-                        clients
-                            .iter()
-                            .map(|c| client_json(c, None))
-                            .collect::<Vec<_>>()
-                    )
-                );
-            } else {
-                for c in clients {
-                    println!("{}\t{}\t{}", c.id, c.auth_method.as_str(), c.name);
-                }
-            }
+            print_list(
+                &clients,
+                json,
+                |c| client_json(c, None),
+                |c| format!("{}\t{}\t{}", c.id, c.auth_method.as_str(), c.name),
+            );
         }
         ClientCommand::Show { client_id, json } => {
             let c = core.show_client(&client_id).await?;

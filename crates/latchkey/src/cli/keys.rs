@@ -7,7 +7,7 @@ use latchkey_core::Latchkey;
 use latchkey_domain::keys::{KeyState, SigningKeyRecord};
 use serde_json::json;
 
-use super::time;
+use super::{print_list, time};
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -83,26 +83,19 @@ pub async fn run(cmd: KeysCommand, core: &Latchkey) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::List { json } => {
             let keys = core.list_keys().await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::Value::from(keys.iter().map(key_json).collect::<Vec<_>>())
-                );
-            } else {
-                for k in keys {
-                    let since = match k.state {
-                        KeyState::Next => format!("signs from {}", time(k.activates_at)),
-                        KeyState::Current => format!("signing since {}", time(k.activates_at)),
-                        KeyState::Retired => {
-                            format!("retired {}", time(k.retired_at.unwrap_or_default()))
-                        }
-                        KeyState::Removed | KeyState::Revoked => {
-                            format!("unpublished {}", time(k.removed_at.unwrap_or_default()))
-                        }
-                    };
-                    println!("{}\t{}\t{}\t{since}", k.kid, k.alg, k.state.as_str());
-                }
-            }
+            print_list(&keys, json, key_json, |k| {
+                let since = match k.state {
+                    KeyState::Next => format!("signs from {}", time(k.activates_at)),
+                    KeyState::Current => format!("signing since {}", time(k.activates_at)),
+                    KeyState::Retired => {
+                        format!("retired {}", time(k.retired_at.unwrap_or_default()))
+                    }
+                    KeyState::Removed | KeyState::Revoked => {
+                        format!("unpublished {}", time(k.removed_at.unwrap_or_default()))
+                    }
+                };
+                format!("{}\t{}\t{}\t{since}", k.kid, k.alg, k.state.as_str())
+            });
         }
         KeysCommand::Rotate { json } => {
             let report = core.rotate_keys().await?;

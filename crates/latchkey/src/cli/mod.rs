@@ -62,3 +62,20 @@ pub fn time(secs: i64) -> String {
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_else(|| secs.to_string())
 }
+
+/// A listing: with `--json` one JSON array, else one line per item.
+pub fn print_list<T>(
+    items: &[T],
+    json: bool,
+    as_json: impl Fn(&T) -> serde_json::Value,
+    as_line: impl Fn(&T) -> String,
+) {
+    if json {
+        let list: Vec<_> = items.iter().map(as_json).collect();
+        println!("{}", serde_json::Value::from(list));
+    } else {
+        for item in items {
+            println!("{}", as_line(item));
+        }
+    }
+}

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use latchkey_core::Latchkey;
 use serde_json::json;
 
-use super::{parse_duration, time};
+use super::{parse_duration, print_list, time};
 
 #[derive(Subcommand)]
 pub enum RegistrationTokenCommand {
@@ -85,29 +85,22 @@ pub async fn registration_token(
         }
         RegistrationTokenCommand::List { json } => {
             let tokens = core.list_registration_tokens().await?;
-            if json {
-                let list: Vec<_> = tokens
-                    .iter()
-                    .map(|t| {
-                        json!({
-                            "id": t.id,
-                            "created_at": t.created_at,
-                            "expires_at": t.expires_at,
-                            "uses_left": t.uses_left,
-                        })
+            print_list(
+                &tokens,
+                json,
+                |t| {
+                    json!({
+                        "id": t.id,
+                        "created_at": t.created_at,
+                        "expires_at": t.expires_at,
+                        "uses_left": t.uses_left,
                     })
-                    .collect();
-                println!("{}", serde_json::Value::from(list));
-            } else {
-                for t in tokens {
-                    println!(
-                        "{}\t{} use(s) left\texpires {}",
-                        t.id,
-                        t.uses_left,
-                        time(t.expires_at)
-                    );
-                }
-            }
+                },
+                |t| {
+                    let expires = time(t.expires_at);
+                    format!("{}\t{} use(s) left\texpires {expires}", t.id, t.uses_left)
+                },
+            );
         }
         RegistrationTokenCommand::Delete { id } => {
             core.delete_registration_token(&id).await?;
@@ -143,30 +136,22 @@ pub async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Res
         }
         AdminTokenCommand::List { json } => {
             let tokens = core.list_admin_tokens().await?;
-            if json {
-                let list: Vec<_> = tokens
-                    .iter()
-                    .map(|t| {
-                        json!({
-                            "id": t.id,
-                            "name": t.name,
-                            "created_at": t.created_at,
-                            "expires_at": t.expires_at,
-                        })
+            print_list(
+                &tokens,
+                json,
+                |t| {
+                    json!({
+                        "id": t.id,
+                        "name": t.name,
+                        "created_at": t.created_at,
+                        "expires_at": t.expires_at,
                     })
-                    .collect();
-                println!("{}", serde_json::Value::from(list));
-            } else {
-                for t in tokens {
-                    println!(
-                        "{}\t{}\tcreated {}\texpires {}",
-                        t.id,
-                        t.name,
-                        time(t.created_at),
-                        time(t.expires_at)
-                    );
-                }
-            }
+                },
+                |t| {
+                    let (created, expires) = (time(t.created_at), time(t.expires_at));
+                    format!("{}\t{}\tcreated {created}\texpires {expires}", t.id, t.name)
+                },
+            );
         }
         AdminTokenCommand::Delete { id } => {
             core.delete_admin_token(&id).await?;

@@ -8,6 +8,8 @@ use latchkey_core::Latchkey;
 use latchkey_domain::User;
 use serde_json::json;
 
+use super::print_list;
+
 #[derive(Subcommand)]
 pub enum UserCommand {
     /// Create a user; the password is read from standard input.
@@ -101,21 +103,10 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
         }
         UserCommand::List { json } => {
             let users = core.list_users().await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::Value::from(users.iter().map(user_json).collect::<Vec<_>>())
-                );
-            } else {
-                for u in users {
-                    println!(
-                        "{}\t{}{}",
-                        u.id,
-                        u.username,
-                        if u.disabled { "\t(disabled)" } else { "" }
-                    );
-                }
-            }
+            print_list(&users, json, user_json, |u| {
+                let disabled = if u.disabled { "\t(disabled)" } else { "" };
+                format!("{}\t{}{disabled}", u.id, u.username)
+            });
         }
         UserCommand::Passwd { username, .. } => {
             let password = read_password()?;
