@@ -134,7 +134,8 @@ fn refused(e: figment::Error) -> ConfigError {
 }
 
 // figment::Jail's closure signature is fixed.
-#[cfg(all(test, feature = "load"))]
+#[cfg(test)]
+#[cfg(feature = "load")]
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;

@@ -43,10 +43,11 @@ impl Default for Keys {
     }
 }
 
-/// Exact JWS names, as `SigningAlg` reads them: `HS256`, `none` and
-/// `rs256` are refused, never skipped.
+/// Exact, case-sensitive JWS names: `HS256`, `none` and `rs256` are
+/// refused, never skipped.
 fn signing_algs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SigningAlg>, D::Error> {
-    super::parsed_list(d, SigningAlg::parse, |bad| {
+    let named = |name: &str| SigningAlg::ALL.into_iter().find(|alg| alg.as_str() == name);
+    super::parsed_list(d, named, |bad| {
         format!(
             "unknown algorithm {bad:?}: choose among {}",
             all_algorithms()
