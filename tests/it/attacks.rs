@@ -971,7 +971,9 @@ async fn a_csrf_cookie_the_server_did_not_issue_is_refused() {
 /// no Domain) and every response carries HSTS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_issuers_use_host_cookies_and_hsts() {
-    let app = TestApp::spawn_with(|c| c.issuer = "https://login.example.test".into()).await;
+    let app =
+        TestApp::spawn_with(|c| c.server.issuer = "https://login.example.test".parse().unwrap())
+            .await;
     app.add_user("alice").await;
     let resp = api().get(app.url("/login")).send().await.unwrap();
     assert_eq!(

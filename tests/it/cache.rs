@@ -44,9 +44,9 @@ async fn a_revocation_at_one_instance_reaches_another_through_redis() {
     // The database sync is slowed to an hour so that only Redis pub/sub can
     // tell B in time.
     let tweak = |c: &mut latchkey_config::Config| {
-        c.issuer = "http://cluster.test".into();
-        c.redis_url = Some(redis.url.clone());
-        c.redis_prefix = "t1:".into();
+        c.server.issuer = "http://cluster.test".parse().unwrap();
+        c.storage.redis_url = Some(redis.url.clone());
+        c.storage.redis_prefix = "t1:".into();
         c.revocations.sync_interval_ms = 3_600_000;
         c.revocations.max_staleness_secs = 3600;
     };
@@ -82,8 +82,8 @@ async fn revoked_tokens_stay_refused_when_redis_stops() {
     let mut redis = RedisServer::start().await;
     let url = redis.url.clone();
     let app = TestApp::spawn_with(|c| {
-        c.redis_url = Some(url);
-        c.redis_prefix = "t2:".into();
+        c.storage.redis_url = Some(url);
+        c.storage.redis_prefix = "t2:".into();
     })
     .await;
     app.add_user("alice").await;

@@ -60,7 +60,7 @@ async fn postgres_going_away_gives_503_and_service_resumes_by_itself() {
     url.set_port(Some(proxy.port)).unwrap();
     let url = url.to_string();
     let app = TestApp::spawn_with(|c| {
-        c.database_url = url.clone();
+        c.storage.database_url = url.clone();
         c.database.schema = Some(format!("fault_{}", std::process::id()));
         c.database.connect_timeout_secs = 1;
         c.database.acquire_timeout_secs = 1;

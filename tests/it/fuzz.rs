@@ -916,7 +916,9 @@ fn seed() -> [u8; 32] {
 
 #[tokio::test]
 async fn arbitrary_requests_to_every_endpoint_never_get_a_server_error() {
-    let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let app =
+        TestApp::spawn_with(|c| c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()])
+            .await;
     let known = Arc::new(known(&app).await);
     let strategy = (0..ROUTES.len()).prop_flat_map({
         let known = known.clone();

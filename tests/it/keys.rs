@@ -12,7 +12,7 @@ use base64::Engine;
 use chrono::Utc;
 use latchkey_core::admin::{AdminError, NewClient};
 use latchkey_core::Latchkey;
-use latchkey_domain::keys::KeyState;
+use latchkey_domain::keys::{KeyState, SigningAlg};
 use latchkey_domain::{Clock, KeyRepository, MockClock};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJwsSigningAlgorithm, CoreProviderMetadata,
@@ -28,7 +28,10 @@ use crate::support::*;
 /// A test server whose background key check stays out of the way: each
 /// test ticks the key service itself, after moving the mock clock.
 async fn spawn_app(algorithms: &[&str]) -> TestApp {
-    let algorithms: Vec<String> = algorithms.iter().map(|a| a.to_string()).collect();
+    let algorithms: Vec<SigningAlg> = algorithms
+        .iter()
+        .map(|a| SigningAlg::parse(a).expect("a known algorithm"))
+        .collect();
     TestApp::spawn_with(move |c| {
         c.keys.algorithms = algorithms;
         c.keys.check_interval = 600;
@@ -236,7 +239,7 @@ async fn tokens_of_a_retired_key_verify_until_they_expire() {
     app.clock.advance(Duration::from_secs(10));
     assert_eq!(userinfo_status(&app, &access).await, 401);
     let settings = &app.core.settings;
-    let retire_for = settings.keys.policy(settings).retire_for;
+    let retire_for = settings.key_policy().retire_for;
     assert_eq!(retire_for, 600 + 5 + 600);
     app.clock
         .advance(Duration::from_secs(retire_for as u64 - 310));
@@ -575,7 +578,7 @@ async fn instances_rotating_at_once_create_exactly_one_key() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     // Two algorithms: two keys to race for at each step.
-    config.keys.algorithms = vec!["ES256".into(), "RS256".into()];
+    config.keys.algorithms = vec![SigningAlg::ES256, SigningAlg::RS256];
     #[allow(clippy::disallowed_methods)]
     let clock = Arc::new(MockClock::new(Utc::now()));
     // The schema first, so only the key service races.
@@ -759,8 +762,8 @@ async fn two_server_processes_on_one_database_rotate_together() {
     // Read the keys straight from the database: the command line would
     // take part in the rotation itself.
     let mut db = test_config(dir.path());
-    db.database_url = format!("sqlite://{}/data/latchkey.db", dir.path().display());
-    db.migrate_on_start = false;
+    db.storage.database_url = format!("sqlite://{}/data/latchkey.db", dir.path().display());
+    db.storage.migrate_on_start = false;
     let store = latchkey::open_store(&db).await.unwrap();
 
     // Wait through at least one rotation.

@@ -102,7 +102,7 @@ pub(crate) async fn spawn_with_api_scope(
     tweak: impl FnOnce(&mut latchkey_config::Config),
 ) -> TestApp {
     TestApp::spawn_with(|c| {
-        c.registration.allowed_scopes.push("api:read".into());
+        c.registration.allowed_scopes = plus_scope(&c.registration.allowed_scopes, "api:read");
         tweak(c);
     })
     .await
@@ -1372,7 +1372,7 @@ fn run_json(mut cmd: std::process::Command) -> Value {
 async fn registration_and_admin_tokens_and_rotation_from_the_command_line() {
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let app = TestApp::spawn_in(dir.clone(), |c| {
-        c.registration.allowed_scopes.push("api:read".into())
+        c.registration.allowed_scopes = plus_scope(&c.registration.allowed_scopes, "api:read")
     })
     .await;
     let mut c = cli(dir.path());

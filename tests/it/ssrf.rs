@@ -174,7 +174,8 @@ fn register_while_internal_urls_were_allowed(
         let rt = tokio::runtime::Runtime::new().unwrap();
         let infos = rt.block_on(async move {
             let app = TestApp::spawn_in(dir, |c| {
-                c.registration.allowed_scopes.push("api:read".into());
+                c.registration.allowed_scopes =
+                    plus_scope(&c.registration.allowed_scopes, "api:read");
                 c.registration.allow_internal_uris = true;
             })
             .await;
@@ -287,7 +288,7 @@ async fn a_jwks_uri_that_leads_inside_is_never_fetched_for_a_registered_client()
             .remove(0);
     let ca = server.ca_file.clone();
     let app = TestApp::spawn_in(dir, |c| {
-        c.registration.allowed_scopes.push("api:read".into());
+        c.registration.allowed_scopes = plus_scope(&c.registration.allowed_scopes, "api:read");
         c.registration.jwks_ca_file = Some(ca);
     })
     .await;

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use actix_web::web;
 use chrono::Utc;
 use latchkey::Application;
-use latchkey_config::Config;
+use latchkey_config::{Config, Storage};
 use latchkey_core::admin::NewClient;
 use latchkey_core::Latchkey;
 use latchkey_domain::{Client, MockClock};
+use latchkey_protocol::Scope;
 use reqwest::redirect::Policy;
 use tempfile::TempDir;
 use url::Url;
@@ -45,20 +46,31 @@ impl TestClient {
 /// Settings every test server shares: loopback, port 0, cheap argon2.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut c = Config {
-        issuer: "http://127.0.0.1:0".into(),
-        bind: "127.0.0.1:0".into(),
-        database_url: format!("sqlite://{}/latchkey.db", dir.display()),
-        kek_file: dir.join("kek"),
-        workers: 1,
+        server: latchkey_config::Server {
+            issuer: "http://127.0.0.1:0".parse().unwrap(),
+            bind: "127.0.0.1:0".parse().unwrap(),
+            workers: 1,
+            ..latchkey_config::Server::default()
+        },
+        storage: Storage {
+            database_url: format!("sqlite://{}/latchkey.db", dir.display()),
+            kek_file: dir.join("kek"),
+            ..Storage::default()
+        },
         ..Config::default()
     }
     .validated()
     .expect("test config is valid");
     // Below what a configuration may ask for (refused at start): these
     // servers hash test passwords only, many times per run.
-    c.passwords.argon2_memory_kib = 1024;
-    c.passwords.argon2_iterations = 1;
+    c.passwords.memory_kib = 1024;
+    c.passwords.iterations = 1;
     c
+}
+
+/// `scope` and one more token.
+pub fn plus_scope(scope: &Scope, token: &str) -> Scope {
+    Scope::parse(&format!("{scope} {token}")).expect("a valid scope")
 }
 
 impl TestApp {
@@ -75,7 +87,7 @@ impl TestApp {
     pub async fn spawn_in(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config(dir.path());
         if let Some((url, schema)) = postgres_backend(dir.path()) {
-            config.database_url = url;
+            config.storage.database_url = url;
             config.database.schema = Some(schema);
         }
         tweak(&mut config);

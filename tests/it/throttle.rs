@@ -97,7 +97,9 @@ async fn sixty_simultaneous_guesses_get_at_most_ten_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy_each_client_counts_alone_and_spoofing_does_not_help() {
     // The test client plays the proxy: its connections come from 127.0.0.1.
-    let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let app =
+        TestApp::spawn_with(|c| c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()])
+            .await;
     app.add_user("alice").await;
     app.add_user("bob").await;
     let (b, csrf) = login_form(&app).await;
@@ -177,7 +179,9 @@ async fn behind_a_trusted_proxy_each_client_counts_alone_and_spoofing_does_not_h
 
     // A server that trusts another network ignores the header from here:
     // rotating it does not escape the limit.
-    let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["10.0.0.0/8".into()]).await;
+    let app =
+        TestApp::spawn_with(|c| c.server.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()])
+            .await;
     app.add_user("alice").await;
     let (b, csrf) = login_form(&app).await;
     let login = app.url("/login");
@@ -191,7 +195,9 @@ async fn behind_a_trusted_proxy_each_client_counts_alone_and_spoofing_does_not_h
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_is_never_refused_for_others_failures_only_delayed() {
-    let app = TestApp::spawn_with(|c| c.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let app =
+        TestApp::spawn_with(|c| c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()])
+            .await;
     app.add_user("alice").await;
     let (b, csrf) = login_form(&app).await;
     let login = app.url("/login");

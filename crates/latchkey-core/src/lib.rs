@@ -90,7 +90,7 @@ impl Latchkey {
     pub fn new(parts: Parts) -> Latchkey {
         let discovery = discovery::Discovery::build(&parts.settings);
         Latchkey {
-            passwords: passwords::PasswordHasher::new(parts.settings.argon2.clone()),
+            passwords: passwords::PasswordHasher::new(parts.settings.passwords.clone()),
             throttle: throttle::LoginThrottle::new(
                 parts.settings.throttle.clone(),
                 parts.attempt_counter,

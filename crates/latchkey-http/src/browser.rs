@@ -79,7 +79,7 @@ pub fn session_cookie(app: &Latchkey, value: String) -> Cookie<'static> {
         app,
         session_cookie_name(app),
         value,
-        app.settings.session_ttl,
+        app.settings.tokens.session_ttl,
     )
 }
 

@@ -15,35 +15,27 @@ use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use latchkey_config::Config;
-use latchkey_core::keys::KeySettings;
-use latchkey_core::passwords::Argon2Params;
 use latchkey_core::{KeyRing, Latchkey, Parts, Settings};
-use latchkey_domain::keys::{KeyFactory, SigningAlg};
+use latchkey_domain::keys::KeyFactory;
 use latchkey_domain::{AttemptCounter, Clock, KeyRepository, OsRandom, Random, Store, SystemClock};
 use latchkey_keys::{JoseKeyFactory, Kek, KeySet};
 use latchkey_storage::{PoolOptions, SeaStore};
 
 /// Connects to the configured database.
 pub async fn open_store(config: &Config) -> anyhow::Result<SeaStore> {
+    let db = &config.database;
     let opts = PoolOptions {
-        max_connections: config.database.max_connections,
-        connect_timeout: Duration::from_secs(config.database.connect_timeout_secs),
-        acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
-        statement_timeout: config
-            .database
-            .statement_timeout_secs
-            .map(Duration::from_secs),
-        schema: config.database.schema.clone(),
-        generic_plans: config.database.generic_plans,
+        max_connections: db.max_connections,
+        connect_timeout: db.connect_timeout(),
+        acquire_timeout: db.acquire_timeout(),
+        statement_timeout: db.statement_timeout(),
+        schema: db.schema.clone(),
+        generic_plans: db.generic_plans,
     };
-    latchkey_storage::connect(&config.database_url, &opts)
+    let url = &config.storage.database_url;
+    latchkey_storage::connect(url, &opts)
         .await
-        .with_context(|| {
-            format!(
-                "cannot open the database ({})",
-                redact_url(&config.database_url)
-            )
-        })
+        .with_context(|| format!("cannot open the database ({})", redact_url(url)))
 }
 
 /// Reads the key-encryption key. It is created only while the database
@@ -54,82 +46,26 @@ async fn open_kek(config: &Config, store: &dyn KeyRepository) -> anyhow::Result<
         .list_keys()
         .await
         .context("cannot read signing keys")?;
+    let file = &config.storage.kek_file;
     if stored.is_empty() {
-        Ok(Kek::load_or_create(&config.kek_file)?)
+        Ok(Kek::load_or_create(file)?)
     } else {
-        Kek::load(&config.kek_file)
-            .context("the database holds signing keys sealed under a key-encryption key")
+        Kek::load(file).context("the database holds signing keys sealed under a key-encryption key")
     }
-}
-
-/// The `[keys]` settings as the core reads them (validated by the
-/// configuration layer, so every algorithm name parses).
-pub fn key_settings(config: &Config) -> anyhow::Result<KeySettings> {
-    let k = &config.keys;
-    Ok(KeySettings {
-        algorithms: k
-            .algorithms
-            .iter()
-            .map(|a| SigningAlg::parse(a).map_err(|e| anyhow::anyhow!("keys.algorithms: {e}")))
-            .collect::<anyhow::Result<_>>()?,
-        rotation_period: k.rotation_period as i64,
-        propagation: k.propagation() as i64,
-        jwks_max_age: k.jwks_max_age as i64,
-        check_interval: k.check_interval as i64,
-        clock_skew: k.clock_skew as i64,
-    })
-}
-
-/// The `[registration]` settings as the core reads them.
-pub fn registration_settings(
-    config: &Config,
-) -> anyhow::Result<latchkey_core::registration::RegistrationSettings> {
-    let r = &config.registration;
-    Ok(latchkey_core::registration::RegistrationSettings {
-        open: r.open,
-        allowed_scope: latchkey_protocol::Scope::parse(&r.allowed_scopes.join(" "))
-            .map_err(|e| anyhow::anyhow!("registration.allowed_scopes: {e}"))?,
-        secret_grace: r.secret_grace,
-        secret_lifetime: r.secret_lifetime,
-        assertion_max_lifetime: r.assertion_max_lifetime,
-        allow_internal_uris: r.allow_internal_uris,
-    })
 }
 
 /// Builds the core from configuration with the given clock (tests pass a
 /// mock clock).
 pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Latchkey> {
     let store = open_store(config).await?;
-    if config.migrate_on_start {
+    if config.storage.migrate_on_start {
         store.migrate().await.context("database migration failed")?;
     }
     let kek = open_kek(config, &store).await?;
     let random: Arc<dyn Random> = Arc::new(OsRandom);
-    let mut settings = Settings::for_issuer(&config.issuer);
-    settings.access_token_ttl = config.tokens.access_token_ttl;
-    settings.id_token_ttl = config.tokens.id_token_ttl;
-    settings.code_ttl = config.tokens.code_ttl;
-    settings.keys = key_settings(config)?;
-    settings.session_ttl = config.tokens.session_ttl;
-    settings.refresh_family_lifetime = config.refresh.family_lifetime;
-    settings.refresh_idle_timeout = config.refresh.idle_timeout;
-    settings.refresh_recovery_window = config.refresh.recovery_window;
-    settings.revocation_mirror_staleness = config.revocations.max_staleness_secs;
-    settings.registration = registration_settings(config)?;
-    if let Some(aud) = &config.tokens.access_token_audience {
-        settings.access_token_audience = aud.clone();
-    }
-    settings.argon2 = Argon2Params {
-        memory_kib: config.passwords.argon2_memory_kib,
-        iterations: config.passwords.argon2_iterations,
-        parallelism: config.passwords.argon2_parallelism,
-    };
-    let redis = match &config.redis_url {
-        Some(url) => Some(
-            latchkey_cache::RedisRevocations::connect(url, &config.redis_prefix)
-                .await
-                .with_context(|| format!("cannot reach Redis at {}", redact_url(url)))?,
-        ),
+    let settings = Settings::new(config);
+    let redis = match &config.storage.redis_url {
+        Some(url) => Some(connect_redis(url, config).await?),
         None => None,
     };
     // Sign-in attempts are counted where every instance sees them: Redis,
@@ -137,7 +73,7 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     // in memory.
     let attempt_counter: Option<Arc<dyn AttemptCounter>> = match &redis {
         Some(r) => Some(Arc::new(r.attempts())),
-        None if !config.is_sqlite() => Some(Arc::new(store.clone())),
+        None if !config.storage.is_sqlite() => Some(Arc::new(store.clone())),
         None => None,
     };
     let store: Arc<dyn Store> = Arc::new(store);
@@ -167,10 +103,19 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
     core.tick_keys().await.with_context(|| {
         format!(
             "cannot load the signing keys with the key-encryption key {}",
-            config.kek_file.display()
+            config.storage.kek_file.display()
         )
     })?;
     Ok(core)
+}
+
+async fn connect_redis(
+    url: &str,
+    config: &Config,
+) -> anyhow::Result<latchkey_cache::RedisRevocations> {
+    latchkey_cache::RedisRevocations::connect(url, &config.storage.redis_prefix)
+        .await
+        .with_context(|| format!("cannot reach Redis at {}", redact_url(url)))
 }
 
 /// A running HTTP server and what it serves.
@@ -181,15 +126,14 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `config.bind` (port 0 picks a free port; the issuer is then
+    /// Binds `bind` (port 0 picks a free port; the issuer is then
     /// rewritten to that port if it pointed at port 0) and builds the app.
     pub async fn build(mut config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        let listener = TcpListener::bind(&config.bind)
-            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let bind = config.server.bind;
+        let listener =
+            TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
         let port = listener.local_addr()?.port();
-        if config.issuer.ends_with(":0") {
-            config.issuer = format!("{}{}", config.issuer.trim_end_matches('0'), port);
-        }
+        config.server.issuer = config.server.issuer.with_bound_port(port);
         let core = web::Data::new(build_core(&config, clock).await?);
         core.sync_revocations()
             .await
@@ -201,11 +145,9 @@ impl Application {
             Duration::from_millis(config.revocations.sync_interval_ms),
             deliverer,
         );
-        if let Some(url) = &config.redis_url {
+        if let Some(url) = &config.storage.redis_url {
             // Other instances' revocations arrive here within milliseconds.
-            let subscriber = latchkey_cache::RedisRevocations::connect(url, &config.redis_prefix)
-                .await
-                .with_context(|| format!("cannot reach Redis at {}", redact_url(url)))?;
+            let subscriber = connect_redis(url, &config).await?;
             let mirror = core.clone();
             tokio::spawn(subscriber.subscribe(move |batch| mirror.revocations.insert(&batch)));
         }
@@ -216,7 +158,7 @@ impl Application {
         ));
         let https = core.settings.secure_cookies();
         let proxies = web::Data::new(latchkey_http::TrustedProxies::new(
-            config.trusted_proxy_networks(),
+            config.server.trusted_proxies.clone(),
         ));
         let mut server = HttpServer::new(move || {
             App::new()
@@ -228,8 +170,8 @@ impl Application {
         })
         .listen(listener)?
         .shutdown_timeout(10);
-        if config.workers > 0 {
-            server = server.workers(config.workers);
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
         }
         Ok(Application {
             port,

@@ -161,7 +161,7 @@ impl Latchkey {
         let now = self.now();
         let mut out = Vec::new();
         for s in self.store.list_active_sessions(user_id).await? {
-            if !s.is_active() || now >= s.created_at + self.settings.session_ttl {
+            if !s.is_active() || now >= s.created_at + self.settings.tokens.session_ttl {
                 continue;
             }
             let mut clients = Vec::new();

@@ -90,7 +90,7 @@ impl Latchkey {
         let Some(session) = self.store.find_active_session(&token_hash(cookie)).await? else {
             return Ok(None);
         };
-        if self.now() >= session.created_at + self.settings.session_ttl {
+        if self.now() >= session.created_at + self.settings.tokens.session_ttl {
             return Ok(None);
         }
         match self.store.find_user(&session.user_id).await? {
@@ -426,7 +426,7 @@ impl Latchkey {
                 scope: req.scope.clone(),
                 auth_time: signed_in.session.auth_time,
                 created_at: now,
-                expires_at: now + self.settings.code_ttl,
+                expires_at: now + self.settings.tokens.code_ttl,
                 state: CodeState::Issued,
             })
             .await?;

@@ -75,7 +75,7 @@ impl Latchkey {
             exp: Some(
                 family
                     .expires_at
-                    .min(family.last_used_at + self.settings.refresh_idle_timeout),
+                    .min(family.last_used_at + self.settings.refresh.idle_timeout),
             ),
             iat: Some(t.created_at),
             iss: Some(self.settings.issuer.clone()),

@@ -17,46 +17,13 @@ use latchkey_domain::{
 use latchkey_protocol::registration::{
     ClientInformation, ClientMetadata, RegistrationPolicy, ValidClientMetadata,
 };
-use latchkey_protocol::{ClientId, ErrorCode, OAuthError, ResponseType, Scope};
+use latchkey_protocol::{ClientId, ErrorCode, OAuthError, ResponseType};
 use subtle::ConstantTimeEq;
 
 use crate::audit::Event;
 use crate::error::CoreError;
 use crate::secrets::token_hash;
 use crate::Latchkey;
-
-/// Registration settings, validated by the configuration layer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistrationSettings {
-    /// Anyone may register without an initial access token.
-    pub open: bool,
-    /// Scopes a registered client may be allowed (and gets by default).
-    pub allowed_scope: Scope,
-    /// Seconds the previous secret keeps working after a rotation.
-    pub secret_grace: i64,
-    /// Seconds a new secret lives (`client_secret_expires_at`); 0: forever.
-    pub secret_lifetime: i64,
-    /// The longest a `private_key_jwt` assertion may live (`exp - now`).
-    pub assertion_max_lifetime: i64,
-    /// Let every client, not only those an operator vouches for, register
-    /// and be sent requests at URLs inside the operator's own network
-    /// (`jwks_uri`, `backchannel_logout_uri`).
-    pub allow_internal_uris: bool,
-}
-
-impl Default for RegistrationSettings {
-    fn default() -> Self {
-        RegistrationSettings {
-            open: false,
-            allowed_scope: Scope::parse("openid profile email offline_access")
-                .expect("default scope parses"),
-            secret_grace: 86_400,
-            secret_lifetime: 0,
-            assertion_max_lifetime: 300,
-            allow_internal_uris: false,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
@@ -112,7 +79,7 @@ impl Latchkey {
     /// so).
     pub fn registration_policy(&self, by_operator: bool) -> RegistrationPolicy {
         RegistrationPolicy {
-            allowed_scope: self.settings.registration.allowed_scope.clone(),
+            allowed_scope: self.settings.registration.allowed_scopes.clone(),
             id_token_algs: self.settings.keys.algorithms.clone(),
             internal_uris: by_operator || self.settings.registration.allow_internal_uris,
         }

@@ -86,7 +86,7 @@ impl Latchkey {
             &claims,
             &ClaimRules {
                 issuer: &self.settings.issuer,
-                audiences: Some(&[self.settings.access_token_audience.as_str()]),
+                audiences: Some(&[self.settings.access_token_audience()]),
                 now,
                 skew: self.settings.keys.clock_skew,
                 allow_expired: false,

@@ -14,7 +14,7 @@ impl Latchkey {
         let mut rows = self.store.sweep_expired(now).await?;
         rows += self
             .store
-            .sweep_families(now, s.refresh_idle_timeout, now - s.revocation_ttl())
+            .sweep_families(now, s.refresh.idle_timeout, now - s.revocation_ttl())
             .await?;
         self.store.sweep_registration(now).await?;
         // Browser sessions: an ended one is kept as long as its revocation
@@ -22,7 +22,7 @@ impl Latchkey {
         let keep = s.revocation_ttl();
         rows += self
             .store
-            .sweep_sessions(now - keep, now - s.session_ttl - keep)
+            .sweep_sessions(now - keep, now - s.tokens.session_ttl - keep)
             .await?;
         // Sign-in attempt counters that went quiet (their own store; a
         // failure here leaves them for the next sweep).

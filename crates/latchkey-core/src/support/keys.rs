@@ -24,59 +24,11 @@ use crate::admin::AdminError;
 use crate::audit::Event;
 use crate::error::CoreError;
 use crate::jwt::{check_claims, ClaimError, ClaimRules};
-use crate::settings::Settings;
 use crate::Latchkey;
 
 /// Rounds of plan-and-apply in one tick. A settled key set needs one; a
 /// first start three (create, promote, create the successor).
 const MAX_ROUNDS: usize = 6;
-
-/// Key settings, validated by the configuration layer. Seconds throughout.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeySettings {
-    /// Enabled algorithms in preference order: the first signs access
-    /// tokens; discovery lists exactly these.
-    pub algorithms: Vec<SigningAlg>,
-    pub rotation_period: i64,
-    pub propagation: i64,
-    /// `Cache-Control: max-age` of `/jwks`.
-    pub jwks_max_age: i64,
-    /// How often each instance ticks (and so notices other instances'
-    /// rotations).
-    pub check_interval: i64,
-    /// Allowance for disagreeing clocks in `exp`/`nbf`/`iat` checks.
-    pub clock_skew: i64,
-}
-
-impl Default for KeySettings {
-    fn default() -> Self {
-        KeySettings {
-            algorithms: vec![SigningAlg::RS256],
-            rotation_period: 24 * 3600,
-            propagation: 600,
-            jwks_max_age: 300,
-            check_interval: 10,
-            clock_skew: 5,
-        }
-    }
-}
-
-impl KeySettings {
-    /// The rotation policy these settings and the token lifetimes give.
-    pub fn policy(&self, settings: &Settings) -> RotationPolicy {
-        RotationPolicy {
-            algorithms: self.algorithms.clone(),
-            rotation_period: self.rotation_period,
-            propagation: self.propagation,
-            // A token signed just before the key retired lives this long;
-            // another instance may go on signing with the retired key until
-            // its next check; verifiers allow the skew on top.
-            retire_for: settings.access_token_ttl.max(settings.id_token_ttl)
-                + self.clock_skew
-                + self.check_interval,
-        }
-    }
-}
 
 /// The key service's state in one instance.
 pub struct KeyService {
@@ -152,7 +104,7 @@ enum Step {
 
 impl Latchkey {
     fn key_policy(&self) -> RotationPolicy {
-        self.settings.keys.policy(&self.settings)
+        self.settings.key_policy()
     }
 
     /// Every stored key, oldest first (for `latchkey keys list`).
@@ -353,7 +305,8 @@ impl Latchkey {
                     let replaces_a_signer = seen
                         .iter()
                         .any(|k| k.alg == key.alg && k.state == KeyState::Current);
-                    if replaces_a_signer && now - key.created_at < self.settings.keys.propagation {
+                    if replaces_a_signer && now - key.created_at < self.settings.keys.propagation()
+                    {
                         tracing::warn!(
                             kid,
                             published_for = now - key.created_at,

@@ -44,7 +44,7 @@ impl Latchkey {
         family: &RefreshFamily,
         now: i64,
     ) -> Result<Option<&'static str>, CoreError> {
-        if let Some(why) = family.unusable(now, self.settings.refresh_idle_timeout) {
+        if let Some(why) = family.unusable(now, self.settings.refresh.idle_timeout) {
             return Ok(Some(why));
         }
         if self.is_revoked(&family_revocation_keys(family)).await? {

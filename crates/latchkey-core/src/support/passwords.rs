@@ -7,23 +7,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier,
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
-/// argon2id cost parameters (OWASP's second recommended set by default).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Argon2Params {
-    pub memory_kib: u32,
-    pub iterations: u32,
-    pub parallelism: u32,
-}
-
-impl Default for Argon2Params {
-    fn default() -> Self {
-        Argon2Params {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
-        }
-    }
-}
+/// argon2id cost parameters: the `[passwords]` configuration section.
+pub use latchkey_config::Passwords as Argon2Params;
 
 #[derive(Clone)]
 pub struct PasswordHasher {

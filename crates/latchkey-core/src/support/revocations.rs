@@ -91,7 +91,7 @@ impl Latchkey {
         let now = self.now();
         if self
             .revocations
-            .is_fresh(now, self.settings.revocation_mirror_staleness)
+            .is_fresh(now, self.settings.revocations.max_staleness_secs)
         {
             return Ok(false);
         }

@@ -1,69 +1,60 @@
-//! The settings the use cases read, already validated by the configuration
-//! layer.
+//! The settings the use cases read: the configuration's own sections,
+//! already validated by `latchkey-config`, plus the few rules that are not
+//! settings (how long a sign-in page may stay open, which scopes Latchkey
+//! knows, login throttling).
 
-use crate::keys::KeySettings;
-use crate::passwords::Argon2Params;
+use latchkey_config::{Config, Keys, Passwords, Refresh, Registration, Revocations, Tokens};
+use latchkey_domain::rotation::RotationPolicy;
+
 use crate::throttle::ThrottlePolicy;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// The issuer identifier, without a trailing slash.
     pub issuer: String,
-    /// Seconds an access token lives.
-    pub access_token_ttl: i64,
-    /// Seconds an ID token lives.
-    pub id_token_ttl: i64,
-    /// Seconds an authorization code lives (at most 600).
-    pub code_ttl: i64,
+    /// Token, code and session lifetimes; the access tokens' audience.
+    pub tokens: Tokens,
+    /// Signing algorithms, key rotation and JWT clock skew.
+    pub keys: Keys,
+    /// Refresh-token family lifetimes and the lost-response window.
+    pub refresh: Refresh,
+    /// How stale the in-memory revocation mirror may grow.
+    pub revocations: Revocations,
+    /// Dynamic registration, secret rotation and client assertions.
+    pub registration: Registration,
+    /// The argon2id cost of password hashes.
+    pub passwords: Passwords,
     /// Seconds a sign-in or consent page may be left open.
     pub pending_ttl: i64,
-    /// Seconds a browser session lasts after sign-in.
-    pub session_ttl: i64,
-    /// The `aud` of access tokens.
-    pub access_token_audience: String,
     /// Scopes Latchkey knows (advertised in discovery).
     pub scopes_supported: Vec<String>,
-    pub argon2: Argon2Params,
     pub throttle: ThrottlePolicy,
-    /// Signing algorithms, key rotation and JWT clock skew.
-    pub keys: KeySettings,
-    /// Seconds a refresh family lives, however much it is used.
-    pub refresh_family_lifetime: i64,
-    /// Seconds a refresh family may go unused before it dies.
-    pub refresh_idle_timeout: i64,
-    /// Seconds during which the token just rotated may be presented once
-    /// more (lost response); 0 turns recovery off.
-    pub refresh_recovery_window: i64,
-    /// Seconds the in-memory revocation mirror may go without a successful
-    /// sync before checks go to the database.
-    pub revocation_mirror_staleness: i64,
-    /// Dynamic registration, secret rotation and client assertions.
-    pub registration: crate::registration::RegistrationSettings,
 }
 
 impl Settings {
-    /// Defaults for an issuer; the configuration layer overrides them.
-    pub fn for_issuer(issuer: &str) -> Settings {
-        let issuer = issuer.trim_end_matches('/').to_owned();
+    /// The settings a validated configuration gives.
+    pub fn new(config: &Config) -> Settings {
         Settings {
-            access_token_audience: issuer.clone(),
-            issuer,
-            access_token_ttl: 300,
-            id_token_ttl: 600,
-            code_ttl: 60,
+            issuer: config.server.issuer.as_str().to_owned(),
+            tokens: config.tokens.clone(),
+            keys: config.keys.clone(),
+            refresh: config.refresh.clone(),
+            revocations: config.revocations.clone(),
+            registration: config.registration.clone(),
+            passwords: config.passwords.clone(),
             pending_ttl: 600,
-            session_ttl: 12 * 3600,
             scopes_supported: ["openid", "profile", "email", "offline_access", "sessions"]
                 .map(String::from)
                 .to_vec(),
-            argon2: Argon2Params::default(),
             throttle: ThrottlePolicy::default(),
-            keys: KeySettings::default(),
-            refresh_family_lifetime: 30 * 86_400,
-            refresh_idle_timeout: 14 * 86_400,
-            refresh_recovery_window: 0,
-            revocation_mirror_staleness: 5,
-            registration: Default::default(),
+        }
+    }
+
+    /// The default settings for an issuer.
+    pub fn for_issuer(issuer: &str) -> Settings {
+        Settings {
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            ..Settings::new(&Config::default())
         }
     }
 
@@ -71,10 +62,32 @@ impl Settings {
         format!("{}{}", self.issuer, path)
     }
 
+    /// The `aud` of access tokens: the configured one, else the issuer.
+    pub fn access_token_audience(&self) -> &str {
+        self.tokens
+            .access_token_audience
+            .as_deref()
+            .unwrap_or(&self.issuer)
+    }
+
     /// How long a revocation must be remembered: the longest an access
     /// token it concerns can live, plus clock leeway.
     pub fn revocation_ttl(&self) -> i64 {
-        self.access_token_ttl.max(self.id_token_ttl) + 60
+        self.tokens.longest_signed() + 60
+    }
+
+    /// The rotation policy the key settings and the token lifetimes give.
+    pub fn key_policy(&self) -> RotationPolicy {
+        let keys = &self.keys;
+        RotationPolicy {
+            algorithms: keys.algorithms.clone(),
+            rotation_period: keys.rotation_period,
+            propagation: keys.propagation(),
+            // A token signed just before the key retired lives this long;
+            // another instance may go on signing with the retired key until
+            // its next check; verifiers allow the skew on top.
+            retire_for: self.tokens.longest_signed() + keys.clock_skew + keys.check_interval,
+        }
     }
 
     /// Cookies get `Secure` when the issuer is served over https.

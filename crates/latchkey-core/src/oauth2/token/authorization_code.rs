@@ -30,7 +30,7 @@ impl Latchkey {
         }
         let now = self.now();
         let jti = self.random.id();
-        let exp = now + self.settings.access_token_ttl;
+        let exp = now + self.settings.tokens.access_token_ttl;
         // Decided before the code is consumed, so a replay finds the family
         // to revoke even if this request is still issuing.
         let family_id = client
@@ -113,7 +113,7 @@ impl Latchkey {
                     state: FamilyState::Active,
                     created_at: now,
                     last_used_at: now,
-                    expires_at: now + self.settings.refresh_family_lifetime,
+                    expires_at: now + self.settings.refresh.family_lifetime,
                 };
                 let first = RefreshToken {
                     token_hash: token_hash(&token),
@@ -149,7 +149,7 @@ impl Latchkey {
                 sub: user.id.clone(),
                 aud: client.id.to_string(),
                 azp: client.id.to_string(),
-                exp: now + self.settings.id_token_ttl,
+                exp: now + self.settings.tokens.id_token_ttl,
                 iat: now,
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_ref().map(|n| n.to_string()),
@@ -168,7 +168,7 @@ impl Latchkey {
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: self.settings.access_token_ttl as u64,
+            expires_in: self.settings.tokens.access_token_ttl as u64,
             refresh_token,
             id_token,
             scope: code.scope.to_string(),

@@ -46,7 +46,7 @@ impl Latchkey {
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: self.settings.access_token_ttl as u64,
+            expires_in: self.settings.tokens.access_token_ttl as u64,
             refresh_token: None,
             id_token: None,
             scope: scope.to_string(),

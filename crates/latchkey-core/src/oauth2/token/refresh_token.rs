@@ -69,7 +69,7 @@ impl Latchkey {
             &family,
             successor_used,
             now,
-            self.settings.refresh_recovery_window,
+            self.settings.refresh.recovery_window,
         );
         if presentation == RefreshPresentation::Retry
             && self
@@ -105,7 +105,7 @@ impl Latchkey {
             created_at: now,
             used_at: None,
             access_token_jti: jti.clone(),
-            access_token_expires_at: now + self.settings.access_token_ttl,
+            access_token_expires_at: now + self.settings.tokens.access_token_ttl,
         };
         // The family's state is checked in the same transaction: a revoke
         // that answered first leaves this with nothing to rotate.
@@ -139,7 +139,7 @@ impl Latchkey {
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
-            expires_in: self.settings.access_token_ttl as u64,
+            expires_in: self.settings.tokens.access_token_ttl as u64,
             refresh_token: Some(new_token),
             id_token: None,
             scope: scope.to_string(),

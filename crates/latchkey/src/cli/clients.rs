@@ -1,0 +1,193 @@
+//! `latchkey client ...`: relying parties and machine clients, registered
+//! and managed by the operator.
+
+use clap::{Args, Subcommand};
+use latchkey_core::admin::{ClientSettings, NewClient};
+use latchkey_core::Latchkey;
+use latchkey_domain::Client;
+use serde_json::json;
+
+use super::{print_list, time};
+
+#[derive(Args)]
+pub struct ClientAdd {
+    /// Display name shown on the consent page.
+    #[arg(long)]
+    name: String,
+    /// A redirect URI, matched byte for byte (repeat for several).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// A public client (no secret; PKCE only).
+    #[arg(long)]
+    public: bool,
+    /// authorization_code (default), client_credentials (repeat for several).
+    #[arg(long = "grant-type", value_name = "T")]
+    grant_types: Vec<String>,
+    /// Space-separated scopes the client may request (default "openid profile email").
+    #[arg(long)]
+    scope: Option<String>,
+    /// client_secret_basic (default) or client_secret_post.
+    #[arg(long)]
+    auth_method: Option<String>,
+    /// Where RP-initiated logout may return the browser (repeat for several).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Where back-channel logout tokens are POSTed.
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    /// The client's ID-token algorithm (id_token_signed_response_alg),
+    /// among the enabled `[keys] algorithms`; default RS256.
+    #[arg(long, value_name = "ALG")]
+    id_token_alg: Option<String>,
+    /// A resource server: may introspect any token (other clients only
+    /// their own).
+    #[arg(long)]
+    introspect: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; a confidential client's secret is printed once.
+    Add(ClientAdd),
+    /// List clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an operator's settings of a client.
+    Update {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        /// Whether it may introspect any token (a resource server).
+        #[arg(long, value_name = "BOOL")]
+        introspect: Option<bool>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a client (every token it holds is revoked).
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
+    /// Issue a new secret; the old one keeps working for
+    /// `[registration] secret_grace` (default 24 h).
+    RotateSecret {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
+    let mut v = json!({
+        "client_id": c.id.as_str(),
+        "client_name": c.name,
+        "redirect_uris": c.redirect_uris.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+        "scope": c.scope.to_string(),
+        "token_endpoint_auth_method": c.auth_method.as_str(),
+        "id_token_signed_response_alg": c.id_token_signed_response_alg,
+        "public": c.is_public(),
+        "introspect": c.introspect,
+        "created_at": c.created_at,
+    });
+    if let Some(s) = secret {
+        v["client_secret"] = json!(s);
+    }
+    v
+}
+
+pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
+    match cmd {
+        ClientCommand::Add(a) => {
+            let (c, secret) = core
+                .create_client(NewClient {
+                    name: a.name,
+                    redirect_uris: a.redirect_uris,
+                    public: a.public,
+                    grant_types: a.grant_types,
+                    scope: a.scope,
+                    auth_method: a.auth_method,
+                    id_token_alg: a.id_token_alg,
+                    post_logout_redirect_uris: a.post_logout_redirect_uris,
+                    backchannel_logout_uri: a.backchannel_logout_uri,
+                    introspect: a.introspect,
+                })
+                .await?;
+            if a.json {
+                println!("{}", client_json(&c, secret.as_deref()));
+            } else {
+                println!("client_id:     {}", c.id);
+                if let Some(s) = secret {
+                    println!("client_secret: {s}\n(shown once: store it now)");
+                }
+            }
+        }
+        ClientCommand::List { json } => {
+            let clients = core.list_clients().await?;
+            print_list(
+                &clients,
+                json,
+                |c| client_json(c, None),
+                |c| format!("{}\t{}\t{}", c.id, c.auth_method.as_str(), c.name),
+            );
+        }
+        ClientCommand::Show { client_id, json } => {
+            let c = core.show_client(&client_id).await?;
+            if json {
+                println!("{}", client_json(&c, None));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&client_json(&c, None))?);
+            }
+        }
+        ClientCommand::Update {
+            client_id,
+            introspect,
+            json,
+        } => {
+            let c = core
+                .update_client_settings(&client_id, &ClientSettings { introspect })
+                .await?;
+            if json {
+                println!("{}", client_json(&c, None));
+            } else {
+                println!("updated client {}", c.id);
+            }
+        }
+        ClientCommand::Delete { client_id } => {
+            core.delete_client(&client_id).await?;
+            println!("deleted client {client_id}; its tokens are revoked");
+        }
+        ClientCommand::RotateSecret { client_id, json } => {
+            let (c, secret) = core.rotate_client_secret(&client_id).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "client_id": c.id.as_str(),
+                        "client_secret": secret,
+                        "client_secret_expires_at": c.secret_expires_at.unwrap_or(0),
+                        "previous_secret_expires_at": c.previous_secret_expires_at,
+                    })
+                );
+            } else {
+                println!("client_id:     {}", c.id);
+                println!("client_secret: {secret}\n(shown once: store it now)");
+                if let Some(t) = c.previous_secret_expires_at {
+                    println!("the previous secret keeps working until {}", time(t));
+                }
+            }
+        }
+    }
+    Ok(())
+}
