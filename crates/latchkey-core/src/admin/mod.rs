@@ -3,6 +3,7 @@
 //! per resource; [`AdminError`] is how all of them fail.
 
 mod clients;
+mod keys;
 mod sessions;
 mod tokens;
 mod users;

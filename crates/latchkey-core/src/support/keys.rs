@@ -20,7 +20,6 @@ use latchkey_domain::Client;
 use latchkey_protocol::claims::{IdTokenClaims, ID_TOKEN_TYP};
 use serde_json::{Map, Value};
 
-use crate::admin::AdminError;
 use crate::audit::Event;
 use crate::error::CoreError;
 use crate::jwt::{check_claims, ClaimError, ClaimRules};
@@ -150,55 +149,7 @@ impl Latchkey {
         Ok(report)
     }
 
-    /// `latchkey keys revoke KID`, the emergency path for a leaked key: it
-    /// leaves the JWKS and this instance's verifier at once (others at
-    /// their next check), so every token it signed is refused from now on,
-    /// and a replacement signs at once if it was signing.
-    pub async fn revoke_key(&self, kid: &str) -> Result<KeyReport, AdminError> {
-        let mut revoked = false;
-        // A few attempts: a rotation may move the key between our read and
-        // our conditional update.
-        for _ in 0..3 {
-            let records = self.store.list_keys().await?;
-            let key = records
-                .iter()
-                .find(|r| r.kid == kid)
-                .ok_or(AdminError::NotFound("key"))?;
-            if !key.state.is_published() {
-                return Err(AdminError::Invalid(format!(
-                    "key {kid} is already {}",
-                    key.state.as_str()
-                )));
-            }
-            if self
-                .store
-                .transition_key(kid, key.state, KeyState::Revoked, self.now())
-                .await?
-            {
-                revoked = true;
-                break;
-            }
-        }
-        if !revoked {
-            return Err(AdminError::Invalid(format!(
-                "key {kid} kept changing state; try again"
-            )));
-        }
-        tracing::warn!(kid, "signing key revoked");
-        self.audit(Event {
-            kind: AuditEvent::KeyRevoked,
-            user_id: None,
-            client_id: None,
-            ip: None,
-            detail: format!("kid {kid}"),
-        })
-        .await;
-        let mut report = self.run_lifecycle(false).await?;
-        report.revoked.push(kid.to_owned());
-        Ok(report)
-    }
-
-    async fn run_lifecycle(&self, forced: bool) -> Result<KeyReport, CoreError> {
+    pub(crate) async fn run_lifecycle(&self, forced: bool) -> Result<KeyReport, CoreError> {
         let mut loaded = self.key_service.loaded.lock().await;
         let mut report = KeyReport::default();
         let policy = self.key_policy();
