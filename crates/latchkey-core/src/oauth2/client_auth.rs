@@ -19,17 +19,17 @@
 //! - `jti` is required and single-use per client until the assertion
 //!   expires: a database insert against a unique key decides.
 
-use latchkey_domain::AuditEvent;
 use std::sync::Arc;
 
 use latchkey_domain::keys::SigningAlg;
+use latchkey_domain::AuditEvent;
 use latchkey_domain::{Client, ClientAuthMethod, Clock, JwksFetcher, Reach};
+use latchkey_protocol::client_auth::{assertion_subject, ClientAuthentication};
+use latchkey_protocol::{ErrorCode, OAuthError};
 use serde_json::Value;
 
+use crate::error::CoreError;
 use crate::jwt::{check_claims, ClaimRules};
-use latchkey_protocol::client_auth::{assertion_subject, ClientAuthentication};
-
-use crate::token::TokenError;
 use crate::Latchkey;
 
 const MAX_JTI: usize = 256;
@@ -112,8 +112,8 @@ impl Latchkey {
         &self,
         client: &Client,
         assertion: &str,
-    ) -> Result<(), TokenError> {
-        let refused = TokenError::ClientAuth;
+    ) -> Result<(), ClientAuthError> {
+        let refused = ClientAuthError::Refused;
         let registration = self.store.find_registration(&client.id).await?;
         let reach = self.reach_of(registration.as_ref());
         let jwks: Arc<str> = match registration.map(|r| (r.jwks, r.jwks_uri)) {
@@ -196,13 +196,41 @@ impl Latchkey {
     }
 }
 
+/// Why a client could not be authenticated at the token, revocation or
+/// introspection endpoint. The client sees only `invalid_client`; the log
+/// sees the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    #[error("client authentication failed: {0}")]
+    Refused(&'static str),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<latchkey_domain::StoreError> for ClientAuthError {
+    fn from(e: latchkey_domain::StoreError) -> Self {
+        ClientAuthError::Core(e.into())
+    }
+}
+
+impl ClientAuthError {
+    pub fn to_oauth(&self) -> OAuthError {
+        match self {
+            ClientAuthError::Refused(_) => {
+                OAuthError::new(ErrorCode::InvalidClient, "client authentication failed")
+            }
+            ClientAuthError::Core(e) => e.to_oauth(),
+        }
+    }
+}
+
 impl Latchkey {
     /// Authenticates the client of a token, revocation or introspection
     /// request. Costs one lookup and one HMAC.
     pub async fn authenticate_client(
         &self,
         auth: &ClientAuthentication,
-    ) -> Result<Client, TokenError> {
+    ) -> Result<Client, ClientAuthError> {
         // An assertion may name its client only in its own `sub` (RFC 7523
         // §3); it is read unverified here, to know whose keys verify it.
         let subject = match auth {
@@ -213,7 +241,7 @@ impl Latchkey {
             _ => None,
         };
         let Some(id) = auth.client_id().or(subject.as_ref()) else {
-            return Err(TokenError::ClientAuth("no client_id"));
+            return Err(ClientAuthError::Refused("no client_id"));
         };
         // The hot path: a client read in the last second authenticates
         // without a database round trip. A failure against the cached copy
@@ -223,7 +251,7 @@ impl Latchkey {
             if cached.auth_method != ClientAuthMethod::PrivateKeyJwt {
                 match self.authenticate_as(&cached, auth).await {
                     Ok(()) => return Ok((*cached).clone()),
-                    Err(TokenError::ClientAuth(_)) => {}
+                    Err(ClientAuthError::Refused(_)) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -232,7 +260,7 @@ impl Latchkey {
             .store
             .find_client(id)
             .await?
-            .ok_or(TokenError::ClientAuth("unknown client"))?;
+            .ok_or(ClientAuthError::Refused("unknown client"))?;
         self.caches
             .clients
             .insert(id.as_str().to_owned(), std::sync::Arc::new(client.clone()));
@@ -245,7 +273,7 @@ impl Latchkey {
         &self,
         client: &Client,
         auth: &ClientAuthentication,
-    ) -> Result<(), TokenError> {
+    ) -> Result<(), ClientAuthError> {
         let now = self.now();
         let secret = match (auth, client.auth_method) {
             (ClientAuthentication::Basic { secret, .. }, ClientAuthMethod::ClientSecretBasic)
@@ -261,7 +289,7 @@ impl Latchkey {
                 return Ok(());
             }
             _ => {
-                return Err(TokenError::ClientAuth(
+                return Err(ClientAuthError::Refused(
                     "authentication method does not match the registration",
                 ))
             }
@@ -279,7 +307,7 @@ impl Latchkey {
         if current || previous {
             Ok(())
         } else {
-            Err(TokenError::ClientAuth("wrong or expired secret"))
+            Err(ClientAuthError::Refused("wrong or expired secret"))
         }
     }
 }

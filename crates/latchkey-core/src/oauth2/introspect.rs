@@ -8,11 +8,45 @@
 use latchkey_protocol::claims::Introspection;
 use latchkey_protocol::client_auth::ClientAuthentication;
 use latchkey_protocol::TokenTypeHint;
+use latchkey_protocol::{ErrorCode, OAuthError};
 
+use crate::error::CoreError;
+use crate::oauth2::client_auth::ClientAuthError;
 use crate::secrets::token_hash;
-use crate::token::TokenError;
 use crate::userinfo::BearerError;
 use crate::Latchkey;
+
+/// Why an introspection request was refused (RFC 7662 §2.3). An unknown,
+/// expired or hidden token is not an error: it is `{"active": false}`.
+#[derive(Debug, thiserror::Error)]
+pub enum IntrospectError {
+    #[error(transparent)]
+    ClientAuth(#[from] ClientAuthError),
+    #[error("public clients may not introspect")]
+    PublicClient,
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<latchkey_domain::StoreError> for IntrospectError {
+    fn from(e: latchkey_domain::StoreError) -> Self {
+        IntrospectError::Core(e.into())
+    }
+}
+
+impl IntrospectError {
+    pub fn to_oauth(&self) -> OAuthError {
+        match self {
+            IntrospectError::ClientAuth(e) => e.to_oauth(),
+            // Said as a failed authentication: a public client has no
+            // credentials that could make it a resource server.
+            IntrospectError::PublicClient => {
+                OAuthError::new(ErrorCode::InvalidClient, "client authentication failed")
+            }
+            IntrospectError::Core(e) => e.to_oauth(),
+        }
+    }
+}
 
 impl Latchkey {
     /// `POST /introspect`.
@@ -21,10 +55,10 @@ impl Latchkey {
         auth: &ClientAuthentication,
         token: &str,
         hint: Option<&str>,
-    ) -> Result<Introspection, TokenError> {
+    ) -> Result<Introspection, IntrospectError> {
         let client = self.authenticate_client(auth).await?;
         if client.is_public() {
-            return Err(TokenError::ClientAuth("public clients may not introspect"));
+            return Err(IntrospectError::PublicClient);
         }
         if token.len() > 8192 {
             return Ok(Introspection::default());
@@ -49,7 +83,7 @@ impl Latchkey {
                         jti: Some(c.jti),
                     })
                 }
-                Err(BearerError::Core(e)) => return Err(TokenError::Core(e)),
+                Err(BearerError::Core(e)) => return Err(IntrospectError::Core(e)),
                 Err(_) if looks_like_jwt => return Ok(Introspection::default()),
                 Err(_) => {}
             }

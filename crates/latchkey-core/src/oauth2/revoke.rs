@@ -7,13 +7,41 @@ use latchkey_domain::{AuditEvent, RevokeReason};
 use latchkey_domain::{Client, Teardown};
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
+use latchkey_protocol::OAuthError;
 use latchkey_protocol::TokenTypeHint;
 use serde_json::Value;
 
 use crate::audit::Event;
+use crate::error::CoreError;
+use crate::oauth2::client_auth::ClientAuthError;
 use crate::secrets::token_hash;
-use crate::token::TokenError;
 use crate::Latchkey;
+
+/// Why a revocation request was refused (RFC 7009 §2.2.1). A token that is
+/// unknown, malformed or another client's is not an error: the answer is
+/// 200 either way.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error(transparent)]
+    ClientAuth(#[from] ClientAuthError),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<latchkey_domain::StoreError> for RevokeError {
+    fn from(e: latchkey_domain::StoreError) -> Self {
+        RevokeError::Core(e.into())
+    }
+}
+
+impl RevokeError {
+    pub fn to_oauth(&self) -> OAuthError {
+        match self {
+            RevokeError::ClientAuth(e) => e.to_oauth(),
+            RevokeError::Core(e) => e.to_oauth(),
+        }
+    }
+}
 
 impl Latchkey {
     /// `POST /revoke`.
@@ -22,7 +50,7 @@ impl Latchkey {
         auth: &ClientAuthentication,
         token: &str,
         hint: Option<&str>,
-    ) -> Result<(), TokenError> {
+    ) -> Result<(), RevokeError> {
         let client = self.authenticate_client(auth).await?;
         if token.len() > 8192 {
             return Ok(());
@@ -41,7 +69,11 @@ impl Latchkey {
 
     /// True when the token was a refresh token (whether or not it was this
     /// client's).
-    async fn revoke_refresh_token(&self, client: &Client, token: &str) -> Result<bool, TokenError> {
+    async fn revoke_refresh_token(
+        &self,
+        client: &Client,
+        token: &str,
+    ) -> Result<bool, RevokeError> {
         let Some((_, family)) = self.store.find_refresh_token(&token_hash(token)).await? else {
             return Ok(false);
         };
@@ -66,7 +98,7 @@ impl Latchkey {
     }
 
     /// True when the token was one of Latchkey's access tokens.
-    async fn revoke_access_token(&self, client: &Client, token: &str) -> Result<bool, TokenError> {
+    async fn revoke_access_token(&self, client: &Client, token: &str) -> Result<bool, RevokeError> {
         let Ok(claims) = self.keys.current().verify(token, Some(ACCESS_TOKEN_TYP)) else {
             return Ok(false);
         };

@@ -11,11 +11,11 @@
 //! create exactly one key. Key generation and sealing happen behind the
 //! domain's `KeyFactory`; this module never touches key material.
 
-use latchkey_domain::AuditEvent;
 use std::sync::Arc;
 
 use latchkey_domain::keys::{KeyError, KeyFactory, KeyState, SigningAlg, SigningKeyRecord};
 use latchkey_domain::rotation::{self, KeyAction, RotationPolicy};
+use latchkey_domain::AuditEvent;
 use latchkey_domain::Client;
 use latchkey_protocol::claims::{IdTokenClaims, ID_TOKEN_TYP};
 use serde_json::{Map, Value};

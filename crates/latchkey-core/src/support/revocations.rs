@@ -8,11 +8,11 @@
 //! failing), the check asks the shared cache, then the database, and never
 //! assumes "not revoked".
 
-use latchkey_domain::RevokeReason;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
+use latchkey_domain::RevokeReason;
 use latchkey_domain::RevokedToken;
 
 use crate::error::CoreError;

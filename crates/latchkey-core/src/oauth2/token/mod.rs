@@ -18,12 +18,13 @@ use latchkey_protocol::{ErrorCode, OAuthError, Scope, SigningAlg};
 
 use crate::error::CoreError;
 use crate::jwt::to_map;
+use crate::oauth2::client_auth::ClientAuthError;
 use crate::Latchkey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("client authentication failed: {0}")]
-    ClientAuth(&'static str),
+    #[error(transparent)]
+    ClientAuth(#[from] ClientAuthError),
     #[error("invalid grant: {0}")]
     Grant(&'static str),
     #[error("client may not use grant {0}")]
@@ -51,9 +52,7 @@ impl From<latchkey_domain::keys::KeyError> for TokenError {
 impl TokenError {
     pub fn to_oauth(&self) -> OAuthError {
         match self {
-            TokenError::ClientAuth(_) => {
-                OAuthError::new(ErrorCode::InvalidClient, "client authentication failed")
-            }
+            TokenError::ClientAuth(e) => e.to_oauth(),
             TokenError::Grant(_) => OAuthError::new(
                 ErrorCode::InvalidGrant,
                 "the grant is invalid, expired, already used or was issued to another client",
