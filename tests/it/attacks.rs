@@ -857,7 +857,9 @@ async fn a_deleted_user_or_ended_session_gets_no_tokens() {
     let (verifier, challenge) = pkce();
     let code = code_for(&app, &browser(), &web, &challenge, "alice").await;
     app.core
-        .set_user_password("alice", "a brand new password".into())
+        .admin()
+        .users()
+        .set_password("alice", "a brand new password".into())
         .await
         .unwrap();
     let resp = redeem(&app, &web, &code, &verifier).await;
@@ -1033,7 +1035,9 @@ async fn cors_answers_only_registered_origins_where_browsers_need_it() {
     let app = TestApp::spawn().await;
     let spa = app
         .core
-        .admin_create_client(
+        .admin()
+        .clients()
+        .register(
             &latchkey_protocol::registration::ClientMetadata::from_json(
                 serde_json::json!({
                     "client_name": "SPA",

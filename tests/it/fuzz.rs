@@ -717,7 +717,7 @@ async fn known(app: &TestApp) -> Known {
         .filter_map(|s| s["id"].as_str().map(str::to_owned))
         .collect();
 
-    let csrf = |purpose: &str| app.core.csrf.token(&csrf_cookie, purpose);
+    let csrf = |purpose: &str| app.core.csrf().token(&csrf_cookie, purpose);
     let basic = |id: &str, secret: &str| {
         format!(
             "Basic {}",

@@ -185,7 +185,7 @@ async fn a_relying_party_keeps_validating_id_tokens_across_two_forced_rotations(
 
     // Rotation 1: the key published ahead starts signing; the relying
     // party validates with the JWKS it already has.
-    let r = app.core.rotate_keys().await.unwrap();
+    let r = app.core.signing_keys().rotate().await.unwrap();
     assert_eq!(
         (r.promoted.len(), r.retired.len(), r.created.len()),
         (1, 1, 1)
@@ -196,11 +196,11 @@ async fn a_relying_party_keeps_validating_id_tokens_across_two_forced_rotations(
 
     // Its cache expires; it fetches the JWKS again.
     app.clock.advance(Duration::from_secs(max_age + 1));
-    app.core.tick_keys().await.unwrap();
+    app.core.signing_keys().tick().await.unwrap();
     meta = discover(&app, &http).await;
 
     // Rotation 2, validated against the refreshed (now cached) JWKS.
-    let r = app.core.rotate_keys().await.unwrap();
+    let r = app.core.signing_keys().rotate().await.unwrap();
     let third = rp_sign_in(&app, &http, &b, &meta, &web).await;
     assert_eq!(header_kid(&third), r.promoted[0]);
     let seen = [header_kid(&first), header_kid(&second), header_kid(&third)];
@@ -221,7 +221,7 @@ async fn tokens_of_a_retired_key_verify_until_they_expire() {
     let access = old["access_token"].as_str().unwrap().to_owned();
     let old_kid = kid_of(&access);
 
-    let r = app.core.rotate_keys().await.unwrap();
+    let r = app.core.signing_keys().rotate().await.unwrap();
     assert_eq!(r.retired, std::slice::from_ref(&old_kid));
     assert_eq!(userinfo_status(&app, &access).await, 200);
     let new = tokens_for(&app, &b, &web).await;
@@ -229,7 +229,7 @@ async fn tokens_of_a_retired_key_verify_until_they_expire() {
 
     // Just before it expires (the token lives 300 s), with the key retired.
     app.clock.advance(Duration::from_secs(299));
-    app.core.tick_keys().await.unwrap();
+    app.core.signing_keys().tick().await.unwrap();
     assert_eq!(userinfo_status(&app, &access).await, 200);
     assert!(kids(&jwks(&app).await).contains(&old_kid));
 
@@ -238,16 +238,16 @@ async fn tokens_of_a_retired_key_verify_until_they_expire() {
     // the skew and the other instances' check interval.
     app.clock.advance(Duration::from_secs(10));
     assert_eq!(userinfo_status(&app, &access).await, 401);
-    let settings = &app.core.settings;
+    let settings = &app.core.settings();
     let retire_for = settings.key_policy().retire_for;
     assert_eq!(retire_for, 600 + 5 + 600);
     app.clock
         .advance(Duration::from_secs(retire_for as u64 - 310));
-    let r = app.core.tick_keys().await.unwrap();
+    let r = app.core.signing_keys().tick().await.unwrap();
     assert!(r.removed.is_empty(), "removed too early: {r:?}");
     assert!(kids(&jwks(&app).await).contains(&old_kid));
     app.clock.advance(Duration::from_secs(1));
-    let r = app.core.tick_keys().await.unwrap();
+    let r = app.core.signing_keys().tick().await.unwrap();
     assert_eq!(r.removed, std::slice::from_ref(&old_kid));
     assert!(!kids(&jwks(&app).await).contains(&old_kid));
 }
@@ -264,7 +264,7 @@ async fn a_revoked_key_leaves_the_jwks_and_its_tokens_are_refused_at_once() {
     assert_eq!(userinfo_status(&app, &access).await, 200);
     let etag = api().get(app.url("/jwks")).send().await.unwrap().headers()["etag"].clone();
 
-    let r = app.core.revoke_key(&leaked).await.unwrap();
+    let r = app.core.admin().keys().revoke(&leaked).await.unwrap();
     assert_eq!(r.revoked, std::slice::from_ref(&leaked));
     // The published next key took over at once, and a successor exists.
     assert_eq!(r.promoted.len(), 1);
@@ -281,12 +281,12 @@ async fn a_revoked_key_leaves_the_jwks_and_its_tokens_are_refused_at_once() {
     assert_eq!(userinfo_status(&app, access).await, 200);
 
     // Revoked is final; unknown kids are named as such.
-    match app.core.revoke_key(&leaked).await {
+    match app.core.admin().keys().revoke(&leaked).await {
         Err(AdminError::Invalid(m)) => assert!(m.contains("already revoked"), "{m}"),
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        app.core.revoke_key("no-such-kid").await,
+        app.core.admin().keys().revoke("no-such-kid").await,
         Err(AdminError::NotFound("key"))
     ));
 }
@@ -467,7 +467,7 @@ async fn enabled_algorithms_are_what_discovery_lists_and_clients_choose_among() 
         id_token_alg: alg.map(str::to_owned),
         ..NewClient::default()
     };
-    match app.core.create_client(new(Some("PS256"))).await {
+    match app.core.admin().clients().create(new(Some("PS256"))).await {
         Err(AdminError::Invalid(m)) => assert!(m.contains("not enabled"), "{m}"),
         other => panic!("{:?}", other.map(|(c, _)| c)),
     }
@@ -541,17 +541,25 @@ async fn an_id_token_hint_may_be_expired_but_not_forged() {
     let b = browser();
     let tokens = tokens_for(&app, &b, &web).await;
     let id_token = tokens["id_token"].as_str().unwrap().to_owned();
-    let hint = app.core.verify_id_token_hint(&id_token).unwrap();
+    let hint = app
+        .core
+        .signing_keys()
+        .verify_id_token_hint(&id_token)
+        .unwrap();
     assert_eq!(
         (hint.sub.as_str(), hint.aud.as_str()),
         (user.id.as_str(), web.id())
     );
 
     // Expired (600 s lifetime), and its key retired: still a good hint.
-    app.core.rotate_keys().await.unwrap();
+    app.core.signing_keys().rotate().await.unwrap();
     app.clock.advance(Duration::from_secs(700));
-    app.core.tick_keys().await.unwrap();
-    let hint = app.core.verify_id_token_hint(&id_token).unwrap();
+    app.core.signing_keys().tick().await.unwrap();
+    let hint = app
+        .core
+        .signing_keys()
+        .verify_id_token_hint(&id_token)
+        .unwrap();
     assert!(hint.exp < app.clock.unix());
 
     // Tampered, unsigned, or an access token: refused.
@@ -559,7 +567,11 @@ async fn an_id_token_hint_may_be_expired_but_not_forged() {
     let mut claims = part(&id_token, 1);
     claims["sub"] = json!("mallory");
     parts[1] = b64(claims.to_string().as_bytes());
-    assert!(app.core.verify_id_token_hint(&parts.join(".")).is_err());
+    assert!(app
+        .core
+        .signing_keys()
+        .verify_id_token_hint(&parts.join("."))
+        .is_err());
     let mut header = part(&id_token, 0);
     header["alg"] = json!("none");
     let unsigned = format!(
@@ -567,9 +579,17 @@ async fn an_id_token_hint_may_be_expired_but_not_forged() {
         b64(header.to_string().as_bytes()),
         b64(part(&id_token, 1).to_string().as_bytes())
     );
-    assert!(app.core.verify_id_token_hint(&unsigned).is_err());
+    assert!(app
+        .core
+        .signing_keys()
+        .verify_id_token_hint(&unsigned)
+        .is_err());
     let access = tokens["access_token"].as_str().unwrap();
-    assert!(app.core.verify_id_token_hint(access).is_err());
+    assert!(app
+        .core
+        .signing_keys()
+        .verify_id_token_hint(access)
+        .is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -599,7 +619,7 @@ async fn instances_rotating_at_once_create_exactly_one_key() {
     for b in builds {
         cores.push(Arc::new(b.await.unwrap()));
     }
-    let stored = cores[0].list_keys().await.unwrap();
+    let stored = cores[0].signing_keys().list().await.unwrap();
     let count = |state: KeyState| stored.iter().filter(|k| k.state == state).count();
     assert_eq!(
         (
@@ -627,7 +647,7 @@ async fn instances_rotating_at_once_create_exactly_one_key() {
             let (core, barrier) = (core.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                core.tick_keys().await.unwrap()
+                core.signing_keys().tick().await.unwrap()
             })
         })
         .collect();
@@ -639,7 +659,7 @@ async fn instances_rotating_at_once_create_exactly_one_key() {
     let promoted: usize = reports.iter().map(|r| r.promoted.len()).sum();
     let lost: u32 = reports.iter().map(|r| r.lost_races).sum();
     assert_eq!((promoted, created), (2, 2), "{reports:?}");
-    let stored = cores[0].list_keys().await.unwrap();
+    let stored = cores[0].signing_keys().list().await.unwrap();
     let count = |state: KeyState| stored.iter().filter(|k| k.state == state).count();
     assert_eq!(
         (
@@ -654,11 +674,11 @@ async fn instances_rotating_at_once_create_exactly_one_key() {
 
     // Every instance publishes the same key set.
     for core in &cores {
-        core.reload_keys().await.unwrap();
+        core.signing_keys().reload().await.unwrap();
     }
-    let first = cores[0].keys.current().jwks();
+    let first = cores[0].jwks().published().0;
     for core in &cores[1..] {
-        assert_eq!(core.keys.current().jwks().etag, first.etag);
+        assert_eq!(core.jwks().published().0.etag, first.etag);
     }
 }
 
@@ -1012,9 +1032,9 @@ async fn rotation_under_load_fails_no_verification() {
     let mut kids_used = std::collections::HashSet::new();
     for _ in 0..ROTATIONS {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let r = app.core.rotate_keys().await.unwrap();
+        let r = app.core.signing_keys().rotate().await.unwrap();
         kids_used.extend(r.promoted);
-        app.core.tick_keys().await.unwrap();
+        app.core.signing_keys().tick().await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -447,7 +447,9 @@ async fn a_password_change_kills_everything() {
     let b = tokens(&app, &phone, &c, "alice", "openid offline_access").await;
 
     app.core
-        .set_user_password("alice", "a new long password".into())
+        .admin()
+        .users()
+        .set_password("alice", "a new long password".into())
         .await
         .unwrap();
 
@@ -589,7 +591,12 @@ async fn disabling_a_user_kills_their_tokens_and_sign_ins() {
     let c = rp(&app, None).await;
     let b = browser();
     let t = tokens(&app, &b, &c, "alice", "openid offline_access").await;
-    app.core.set_user_disabled("alice", true).await.unwrap();
+    app.core
+        .admin()
+        .users()
+        .set_disabled("alice", true)
+        .await
+        .unwrap();
     assert_eq!(
         userinfo(&app, t["access_token"].as_str().unwrap()).await,
         401
@@ -608,7 +615,12 @@ async fn disabling_a_user_kills_their_tokens_and_sign_ins() {
         .sign_in(&app, &b, "alice", PASSWORD)
         .await;
     assert_eq!(resp.status(), 401);
-    app.core.set_user_disabled("alice", false).await.unwrap();
+    app.core
+        .admin()
+        .users()
+        .set_disabled("alice", false)
+        .await
+        .unwrap();
     tokens(&app, &browser(), &c, "alice", "openid").await;
 }
 
@@ -716,8 +728,8 @@ async fn code_exchanges_racing_a_logout_leave_no_live_token() {
         ("after the sweep a day later", 86_400),
     ] {
         app.clock.advance(Duration::from_secs(secs));
-        app.core.sweep().await.unwrap();
-        app.core.sync_revocations().await.unwrap();
+        app.core.housekeeping().sweep().await.unwrap();
+        app.core.revocations().sync().await.unwrap();
         check(label).await;
     }
 }
@@ -834,7 +846,9 @@ async fn sign_ins_racing_a_password_change_keep_no_session() {
         barrier.wait().await;
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         app.core
-            .set_user_password("carol", "carol's new long password".into())
+            .admin()
+            .users()
+            .set_password("carol", "carol's new long password".into())
             .await
             .unwrap();
         for s in sign_ins {
@@ -858,7 +872,9 @@ async fn sign_ins_racing_a_password_change_keep_no_session() {
         }
         // The next round signs in with the test password again.
         app.core
-            .set_user_password("carol", PASSWORD.into())
+            .admin()
+            .users()
+            .set_password("carol", PASSWORD.into())
             .await
             .unwrap();
     }

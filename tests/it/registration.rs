@@ -19,6 +19,8 @@ pub(crate) fn now(app: &TestApp) -> i64 {
 /// An initial access token good for `uses` registrations.
 pub(crate) async fn initial_token(app: &TestApp, uses: i64) -> String {
     app.core
+        .admin()
+        .tokens()
         .create_registration_token(3600, uses)
         .await
         .expect("registration token")
@@ -27,6 +29,8 @@ pub(crate) async fn initial_token(app: &TestApp, uses: i64) -> String {
 
 pub(crate) async fn admin_token(app: &TestApp) -> String {
     app.core
+        .admin()
+        .tokens()
         .create_admin_token("tests", None)
         .await
         .unwrap()
@@ -72,7 +76,9 @@ pub(crate) async fn test_client(app: &TestApp, info: &Value) -> TestClient {
     TestClient {
         client: app
             .core
-            .show_client(info["client_id"].as_str().unwrap())
+            .admin()
+            .clients()
+            .show(info["client_id"].as_str().unwrap())
             .await
             .unwrap(),
         secret: info["client_secret"].as_str().map(str::to_owned),
@@ -130,7 +136,7 @@ async fn registration_is_closed_without_an_initial_access_token() {
     app.clock.advance(Duration::from_secs(3601));
     let resp = register_raw(&app, Some(&expiring), &web_metadata()).await;
     assert_oauth_error(resp, 401, "invalid_token").await;
-    assert_eq!(app.core.list_clients().await.unwrap().len(), 1);
+    assert_eq!(app.core.admin().clients().list().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -171,7 +177,7 @@ async fn register_read_update_and_delete() {
         "unknown metadata is dropped"
     );
     // Only hashes are stored.
-    let stored = app.core.show_client(&id).await.unwrap();
+    let stored = app.core.admin().clients().show(&id).await.unwrap();
     assert_ne!(stored.secret_hash.as_deref(), Some(secret));
 
     let read = |token: String, client: String| {
@@ -251,7 +257,7 @@ async fn register_read_update_and_delete() {
     );
     assert!(updated.get("contacts").is_none());
     assert!(updated.get("client_secret").is_none(), "the secret is kept");
-    let stored = app.core.show_client(&id).await.unwrap();
+    let stored = app.core.admin().clients().show(&id).await.unwrap();
     assert_eq!(stored.name, "Renamed");
     assert_eq!(
         stored.redirect_uris[0].as_str(),
@@ -287,7 +293,7 @@ async fn register_read_update_and_delete() {
         .unwrap();
     assert_eq!(resp.status(), 204);
     assert_oauth_error(read(rat.clone(), id.clone()).await, 401, "invalid_token").await;
-    assert!(app.core.show_client(&id).await.is_err());
+    assert!(app.core.admin().clients().show(&id).await.is_err());
     let resp = client_credentials(&app, &id, secret).await;
     assert_oauth_error(resp, 401, "invalid_client").await;
 }
@@ -508,7 +514,7 @@ async fn every_metadata_rule_is_enforced() {
             "a description: {text}"
         );
     }
-    assert!(app.core.list_clients().await.unwrap().is_empty());
+    assert!(app.core.admin().clients().list().await.unwrap().is_empty());
     // The token was never spent: a valid registration still works, with
     // every optional member at once.
     let info = register(
@@ -621,7 +627,7 @@ async fn json_endpoints_refuse_text_plain_and_form_bodies() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    assert_eq!(app.core.list_clients().await.unwrap().len(), 2);
+    assert_eq!(app.core.admin().clients().list().await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -764,7 +770,7 @@ async fn client_secret_expires_at_is_enforced_at_the_token_endpoint() {
     )
     .await;
     // Rotating an expired secret does not revive it for a grace period.
-    let (client, fresh) = app.core.rotate_client_secret(id).await.unwrap();
+    let (client, fresh) = app.core.admin().clients().rotate_secret(id).await.unwrap();
     assert!(client.previous_secret_expires_at.unwrap() <= expires);
     assert_oauth_error(
         client_credentials(&app, id, secret).await,
@@ -839,13 +845,7 @@ async fn a_deleted_clients_tokens_stop_working() {
     let resp = refresh(&app, &other, refresh_token).await;
     assert_oauth_error(resp, 400, "invalid_grant").await;
     let hash = latchkey_protocol::sha256_b64url(refresh_token.as_bytes());
-    assert!(app
-        .core
-        .store
-        .find_refresh_token(&hash)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(app.store.find_refresh_token(&hash).await.unwrap().is_none());
     // The same through the admin API: a client's machine token dies too.
     let admin = admin_token(&app).await;
     let machine: Value = client_credentials(&app, rs.id(), rs.secret())
@@ -914,7 +914,7 @@ async fn the_admin_api_takes_only_an_admin_bearer_token() {
         let resp = send(Some(format!("Basic {admin}")), false).await.unwrap();
         assert!(matches!(resp.status().as_u16(), 400 | 401), "{path}");
     }
-    assert!(app.core.list_clients().await.unwrap().is_empty());
+    assert!(app.core.admin().clients().list().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -968,7 +968,7 @@ async fn the_admin_api_manages_clients_users_sessions_and_registration_tokens() 
     .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
-        app.core.show_client(&id).await.unwrap().name,
+        app.core.admin().clients().show(&id).await.unwrap().name,
         "Admin-renamed"
     );
     assert_eq!(shown["introspect"], false, "an operator's setting is shown");
@@ -989,7 +989,15 @@ async fn the_admin_api_manages_clients_users_sessions_and_registration_tokens() 
     )
     .await;
     assert_eq!(resp.status(), 200);
-    assert!(app.core.show_client(&id).await.unwrap().introspect);
+    assert!(
+        app.core
+            .admin()
+            .clients()
+            .show(&id)
+            .await
+            .unwrap()
+            .introspect
+    );
     let resp = call(
         M::PUT,
         format!("/admin/clients/{id}"),
@@ -1646,7 +1654,15 @@ async fn a_registrant_cannot_make_itself_a_resource_server() {
     let registered = register(&app, &iat, asked).await;
     assert!(registered.get("introspect").is_none());
     let rid = registered["client_id"].as_str().unwrap();
-    assert!(!app.core.show_client(rid).await.unwrap().introspect);
+    assert!(
+        !app.core
+            .admin()
+            .clients()
+            .show(rid)
+            .await
+            .unwrap()
+            .introspect
+    );
 }
 
 /// A registrant's name is shown escaped and isolated on the consent page,
@@ -1689,6 +1705,8 @@ async fn admin_tokens_expire() {
     let default = admin_token(&app).await;
     let short = app
         .core
+        .admin()
+        .tokens()
         .create_admin_token("short", Some(3600))
         .await
         .unwrap()
@@ -1709,6 +1727,8 @@ async fn admin_tokens_expire() {
     assert_oauth_error(list(default).await.unwrap(), 401, "invalid_token").await;
     assert!(app
         .core
+        .admin()
+        .tokens()
         .create_admin_token("forever", Some(10 * 365 * 86_400))
         .await
         .is_err());

@@ -238,7 +238,7 @@ async fn a_back_channel_logout_is_never_sent_inside_for_a_registered_client() {
     // up at once as refused, without a retry.
     let mut settled = Vec::new();
     for _ in 0..100 {
-        settled = app.core.store.list_deliveries(10).await.unwrap();
+        settled = app.store.list_deliveries(10).await.unwrap();
         if settled.len() == clients.len()
             && settled
                 .iter()

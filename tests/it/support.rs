@@ -23,6 +23,9 @@ pub struct TestApp {
     /// Where this instance listens (the issuer may name a whole cluster).
     pub base: String,
     pub core: web::Data<Latchkey>,
+    /// The test's own connection to the server's database, to check what
+    /// was stored (or plant what an endpoint never would).
+    pub store: Arc<dyn latchkey_domain::Store>,
     pub clock: Arc<MockClock>,
     _dir: Arc<TempDir>,
 }
@@ -91,6 +94,11 @@ impl TestApp {
             config.database.schema = Some(schema);
         }
         tweak(&mut config);
+        let store: Arc<dyn latchkey_domain::Store> = Arc::new(
+            latchkey::open_store(&config)
+                .await
+                .expect("the test database opens"),
+        );
         #[allow(clippy::disallowed_methods)]
         let clock = Arc::new(MockClock::new(Utc::now()));
         let app = Application::build(config, clock.clone())
@@ -102,6 +110,7 @@ impl TestApp {
             issuer,
             base: format!("http://127.0.0.1:{port}"),
             core,
+            store,
             clock,
             _dir: dir,
         }
@@ -113,7 +122,9 @@ impl TestApp {
 
     pub async fn add_user(&self, username: &str) -> latchkey_domain::User {
         self.core
-            .create_user(
+            .admin()
+            .users()
+            .create(
                 username,
                 PASSWORD.into(),
                 Some(format!("{username} Example")),
@@ -124,7 +135,13 @@ impl TestApp {
     }
 
     pub async fn add_client(&self, new: NewClient) -> TestClient {
-        let (client, secret) = self.core.create_client(new).await.expect("client created");
+        let (client, secret) = self
+            .core
+            .admin()
+            .clients()
+            .create(new)
+            .await
+            .expect("client created");
         TestClient { client, secret }
     }
 

@@ -15,6 +15,86 @@
 //! injected [`Clock`] and [`Random`]. It must not depend on actix-web,
 //! sea-orm, redis or josekit.
 
+/// Declares a service: a struct of borrowed dependencies, named from a
+/// fixed list, and the `new` that takes them from [`Latchkey`]. The list
+/// is the service's whole reach: a service cannot touch what it does not
+/// name, and a dependency it names but never uses is a warning.
+///
+/// ```ignore
+/// service! {
+///     /// `POST /token`.
+///     pub struct TokenEndpoint { store, clock, random, settings, keys }
+/// }
+/// ```
+macro_rules! service {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($dep:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy)]
+        $vis struct $name<'a> {
+            $($dep: service!(@type $dep),)*
+        }
+
+        impl<'a> $name<'a> {
+            #[allow(dead_code)]
+            pub(crate) fn new(app: &'a $crate::Latchkey) -> $name<'a> {
+                $name { $($dep: service!(@init app $dep),)* }
+            }
+        }
+    };
+    (@type store) => { &'a dyn latchkey_domain::Store };
+    (@type clock) => { &'a dyn latchkey_domain::Clock };
+    (@type random) => { &'a dyn latchkey_domain::Random };
+    (@type settings) => { &'a $crate::Settings };
+    (@type keys) => { &'a $crate::KeyRing };
+    (@type key_service) => { &'a $crate::keys::KeyService };
+    (@type secrets) => { &'a $crate::secrets::SecretHasher };
+    (@type passwords) => { &'a $crate::passwords::PasswordHasher };
+    (@type csrf) => { &'a $crate::csrf::CsrfGuard };
+    (@type throttle) => { &'a $crate::throttle::LoginThrottle };
+    (@type caches) => { &'a $crate::Caches };
+    (@type client_keys) => { &'a $crate::oauth2::client_auth::ClientKeys };
+    (@type discovery) => { &'a $crate::discovery::Discovery };
+    (@type mirror) => { &'a $crate::revocations::RevocationMirror };
+    (@type cache) => { Option<&'a dyn latchkey_domain::RevocationCache> };
+    (@type key_factory) => { &'a dyn latchkey_domain::keys::KeyFactory };
+    (@type audit) => { $crate::audit::Audit<'a> };
+    (@type revocations) => { $crate::revocations::Revocations<'a> };
+    (@type directory) => { $crate::support::caches::Directory<'a> };
+    (@type clients) => { $crate::oauth2::client_auth::ClientAuthenticator<'a> };
+    (@type liveness) => { $crate::liveness::Liveness<'a> };
+    (@type sessions) => { $crate::sessions::Sessions<'a> };
+    (@type authorize) => { $crate::authorize::AuthorizeEndpoint<'a> };
+    (@type registration) => { $crate::registration::RegistrationEndpoint<'a> };
+    (@type users) => { $crate::admin::users::AdminUsers<'a> };
+    (@type signing_keys) => { $crate::keys::SigningKeys<'a> };
+    (@init $app:ident store) => { &*$app.store };
+    (@init $app:ident clock) => { &*$app.clock };
+    (@init $app:ident random) => { &*$app.random };
+    (@init $app:ident settings) => { &$app.settings };
+    (@init $app:ident keys) => { &$app.keys };
+    (@init $app:ident key_service) => { &$app.key_service };
+    (@init $app:ident secrets) => { &$app.secrets };
+    (@init $app:ident passwords) => { &$app.passwords };
+    (@init $app:ident csrf) => { &$app.csrf };
+    (@init $app:ident throttle) => { &$app.throttle };
+    (@init $app:ident caches) => { &$app.caches };
+    (@init $app:ident client_keys) => { &$app.client_keys };
+    (@init $app:ident discovery) => { &$app.discovery };
+    (@init $app:ident mirror) => { &$app.revocations };
+    (@init $app:ident cache) => { $app.revocation_cache.as_deref() };
+    (@init $app:ident key_factory) => { $app.key_service.factory() };
+    (@init $app:ident audit) => { $crate::audit::Audit::new($app) };
+    (@init $app:ident revocations) => { $crate::revocations::Revocations::new($app) };
+    (@init $app:ident directory) => { $crate::support::caches::Directory::new($app) };
+    (@init $app:ident clients) => { $crate::oauth2::client_auth::ClientAuthenticator::new($app) };
+    (@init $app:ident liveness) => { $crate::liveness::Liveness::new($app) };
+    (@init $app:ident sessions) => { $crate::sessions::Sessions::new($app) };
+    (@init $app:ident authorize) => { $crate::authorize::AuthorizeEndpoint::new($app) };
+    (@init $app:ident registration) => { $crate::registration::RegistrationEndpoint::new($app) };
+    (@init $app:ident users) => { $crate::admin::users::AdminUsers::new($app) };
+    (@init $app:ident signing_keys) => { $crate::keys::SigningKeys::new($app) };
+}
+
 pub mod account;
 pub mod admin;
 pub mod oauth2;
@@ -41,25 +121,26 @@ pub use keyring::KeyRing;
 pub use settings::Settings;
 pub use support::caches::Caches;
 
-/// Everything a request handler needs, built once at start.
+/// Latchkey's state, built once at start. Its fields are private: each
+/// endpoint is a service (below) that borrows only what it names.
 pub struct Latchkey {
-    pub store: Arc<dyn Store>,
-    pub keys: KeyRing,
+    store: Arc<dyn Store>,
+    keys: KeyRing,
     /// Rotation and reloading of `keys` (see [`keys`]).
-    pub key_service: keys::KeyService,
-    pub clock: Arc<dyn Clock>,
-    pub random: Arc<dyn Random>,
-    pub settings: Settings,
-    pub secrets: secrets::SecretHasher,
-    pub csrf: csrf::CsrfGuard,
-    pub passwords: passwords::PasswordHasher,
-    pub throttle: throttle::LoginThrottle,
-    pub discovery: discovery::Discovery,
-    pub revocations: revocations::RevocationMirror,
-    pub caches: Caches,
-    pub revocation_cache: Option<Arc<dyn RevocationCache>>,
+    key_service: keys::KeyService,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    settings: Settings,
+    secrets: secrets::SecretHasher,
+    csrf: csrf::CsrfGuard,
+    passwords: passwords::PasswordHasher,
+    throttle: throttle::LoginThrottle,
+    discovery: discovery::Discovery,
+    revocations: revocations::RevocationMirror,
+    caches: Caches,
+    revocation_cache: Option<Arc<dyn RevocationCache>>,
     /// Client keys fetched from `jwks_uri` (`private_key_jwt`).
-    pub(crate) client_keys: oauth2::client_auth::ClientKeys,
+    client_keys: oauth2::client_auth::ClientKeys,
 }
 
 /// The pieces [`Latchkey::new`] is assembled from.
@@ -111,42 +192,125 @@ impl Latchkey {
         }
     }
 
-    pub(crate) fn now(&self) -> i64 {
-        self.clock.unix()
+    // One service per endpoint, named as in `latchkey-http`.
+
+    /// `GET /authorize` and consent ([`oauth2::authorize`]).
+    pub fn authorize(&self) -> authorize::AuthorizeEndpoint<'_> {
+        authorize::AuthorizeEndpoint::new(self)
     }
 
-    /// A client, from the one-second copy when there is one (see
-    /// [`Caches`]).
-    pub(crate) async fn client_copy(
-        &self,
-        id: &latchkey_protocol::ClientId,
-    ) -> Result<Option<Arc<latchkey_domain::Client>>, CoreError> {
-        if let Some(c) = self.caches.clients.get(id.as_str()) {
-            return Ok(Some(c));
-        }
-        let Some(c) = self.store.find_client(id).await? else {
-            return Ok(None);
-        };
-        let c = Arc::new(c);
-        self.caches
-            .clients
-            .insert(id.as_str().to_owned(), c.clone());
-        Ok(Some(c))
+    /// `POST /token` ([`oauth2::token`], one file per grant).
+    pub fn token(&self) -> token::TokenEndpoint<'_> {
+        token::TokenEndpoint::new(self)
     }
 
-    /// A user, from the one-second copy when there is one (see [`Caches`]).
-    pub(crate) async fn user_copy(
-        &self,
-        id: &str,
-    ) -> Result<Option<Arc<latchkey_domain::User>>, CoreError> {
-        if let Some(u) = self.caches.users.get(id) {
-            return Ok(Some(u));
-        }
-        let Some(u) = self.store.find_user(id).await? else {
-            return Ok(None);
-        };
-        let u = Arc::new(u);
-        self.caches.users.insert(id.to_owned(), u.clone());
-        Ok(Some(u))
+    /// `POST /revoke` ([`oauth2::revoke`]).
+    pub fn revoke(&self) -> revoke::RevokeEndpoint<'_> {
+        revoke::RevokeEndpoint::new(self)
+    }
+
+    /// `POST /introspect` ([`oauth2::introspect`]).
+    pub fn introspect(&self) -> introspect::IntrospectEndpoint<'_> {
+        introspect::IntrospectEndpoint::new(self)
+    }
+
+    /// `/register` ([`oauth2::registration`]).
+    pub fn registration(&self) -> registration::RegistrationEndpoint<'_> {
+        registration::RegistrationEndpoint::new(self)
+    }
+
+    /// `/.well-known/openid-configuration` ([`oidc::discovery`]).
+    pub fn discovery(&self) -> &discovery::Discovery {
+        &self.discovery
+    }
+
+    /// `GET /jwks` ([`oidc::jwks`]).
+    pub fn jwks(&self) -> oidc::jwks::JwksEndpoint<'_> {
+        oidc::jwks::JwksEndpoint::new(self)
+    }
+
+    /// `GET|POST /userinfo` ([`oidc::userinfo`]).
+    pub fn userinfo(&self) -> userinfo::UserinfoEndpoint<'_> {
+        userinfo::UserinfoEndpoint::new(self)
+    }
+
+    /// `GET|POST /logout` ([`oidc::end_session`]).
+    pub fn end_session(&self) -> end_session::EndSessionEndpoint<'_> {
+        end_session::EndSessionEndpoint::new(self)
+    }
+
+    /// The back-channel logout outbox ([`oidc::backchannel`]).
+    pub fn backchannel(&self) -> oidc::backchannel::Backchannel<'_> {
+        oidc::backchannel::Backchannel::new(self)
+    }
+
+    /// Signing in ([`account::login`]).
+    pub fn login(&self) -> login::Login<'_> {
+        login::Login::new(self)
+    }
+
+    /// A user's own sessions ([`account::sessions`]).
+    pub fn sessions(&self) -> sessions::Sessions<'_> {
+        sessions::Sessions::new(self)
+    }
+
+    /// A user's own password ([`account::password`]).
+    pub fn password_change(&self) -> account::password::PasswordChange<'_> {
+        account::password::PasswordChange::new(self)
+    }
+
+    /// What operators do ([`admin`]).
+    pub fn admin(&self) -> admin::Admin<'_> {
+        admin::Admin::new(self)
+    }
+
+    // What the endpoints share, for the binary's background tasks and the
+    // HTTP layer.
+
+    /// Rotation and reloading of the signing keys ([`support::keys`]).
+    pub fn signing_keys(&self) -> keys::SigningKeys<'_> {
+        keys::SigningKeys::new(self)
+    }
+
+    /// Revocations and their propagation ([`support::revocations`]).
+    pub fn revocations(&self) -> revocations::Revocations<'_> {
+        revocations::Revocations::new(self)
+    }
+
+    /// The periodic sweep ([`support::housekeeping`]).
+    pub fn housekeeping(&self) -> housekeeping::Housekeeping<'_> {
+        housekeeping::Housekeeping::new(self)
+    }
+
+    /// Readiness ([`support::health`]).
+    pub fn health(&self) -> health::Health<'_> {
+        health::Health::new(self)
+    }
+
+    /// The check every endpoint that accepts an access token makes
+    /// ([`support::liveness`]).
+    pub fn liveness(&self) -> liveness::Liveness<'_> {
+        liveness::Liveness::new(self)
+    }
+
+    /// CORS origins ([`support::cors`]).
+    pub fn cors(&self) -> cors::Cors<'_> {
+        cors::Cors::new(self)
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn csrf(&self) -> &csrf::CsrfGuard {
+        &self.csrf
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    pub fn random(&self) -> &dyn Random {
+        &*self.random
     }
 }

@@ -23,7 +23,7 @@ const CSRF_COOKIE: &str = "latchkey_csrf";
 
 /// The name of a cookie on this server: `__Host-` prefixed under https.
 fn cookie_name(app: &Latchkey, base: &'static str) -> &'static str {
-    match (app.settings.secure_cookies(), base) {
+    match (app.settings().secure_cookies(), base) {
         (true, SESSION_COOKIE) => "__Host-latchkey_session",
         (true, _) => "__Host-latchkey_csrf",
         (false, _) => base,
@@ -56,7 +56,8 @@ pub fn respond(outcome: AuthorizeOutcome) -> HttpResponse {
 /// an error page.
 pub async fn signed_in(req: &HttpRequest, app: &Latchkey) -> Result<Option<SignedIn>, ApiError> {
     let cookie = req.cookie(session_cookie_name(app));
-    app.current_session(cookie.as_ref().map(|c| c.value()))
+    app.authorize()
+        .current_session(cookie.as_ref().map(|c| c.value()))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "session lookup failed");
@@ -69,7 +70,7 @@ fn cookie(app: &Latchkey, name: &'static str, value: String, max_age_secs: i64) 
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(app.settings.secure_cookies())
+        .secure(app.settings().secure_cookies())
         .max_age(time::Duration::seconds(max_age_secs))
         .finish()
 }
@@ -79,7 +80,7 @@ pub fn session_cookie(app: &Latchkey, value: String) -> Cookie<'static> {
         app,
         session_cookie_name(app),
         value,
-        app.settings.tokens.session_ttl,
+        app.settings().tokens.session_ttl,
     )
 }
 
@@ -89,7 +90,7 @@ pub fn csrf_binding(req: &HttpRequest, app: &Latchkey) -> (String, Option<Cookie
     match browser_id(req, app) {
         Some(value) => (value, None),
         None => {
-            let value = app.csrf.issue_browser(&app.random.secret());
+            let value = app.csrf().issue_browser(&app.random().secret());
             (
                 value.clone(),
                 Some(cookie(app, cookie_name(app, CSRF_COOKIE), value, 24 * 3600)),
@@ -102,12 +103,12 @@ pub fn csrf_binding(req: &HttpRequest, app: &Latchkey) -> (String, Option<Cookie
 pub fn browser_id(req: &HttpRequest, app: &Latchkey) -> Option<String> {
     req.cookie(cookie_name(app, CSRF_COOKIE))
         .map(|c| c.value().to_owned())
-        .filter(|v| v.len() <= 128 && app.csrf.is_issued(v))
+        .filter(|v| v.len() <= 128 && app.csrf().is_issued(v))
 }
 
 /// Whether a form's CSRF token fits this browser and this form.
 pub fn csrf_ok(req: &HttpRequest, app: &Latchkey, purpose: &str, presented: Option<&str>) -> bool {
-    app.csrf
+    app.csrf()
         .verify(browser_id(req, app).as_deref(), purpose, presented)
 }
 

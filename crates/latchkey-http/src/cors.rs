@@ -42,9 +42,9 @@ async fn allowed(
     per_client: bool,
 ) -> bool {
     let answer = match (per_client, client) {
-        (true, Some(c)) => app.cors_origin_of_client(c, origin).await,
+        (true, Some(c)) => app.cors().origin_of_client(c, origin).await,
         (true, None) => Ok(false),
-        (false, _) => app.cors_origin_known(origin).await,
+        (false, _) => app.cors().origin_known(origin).await,
     };
     answer.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "CORS origin lookup failed; no CORS headers");

@@ -155,7 +155,7 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
 /// `GET /readyz`: 200 when the database, the keys and (if configured) the
 /// shared cache are usable; 503 otherwise, with which part failed.
 async fn ready(app: web::Data<Latchkey>) -> actix_web::HttpResponse {
-    let r = app.readiness().await;
+    let r = app.health().readiness().await;
     let mut resp = if r.ready() {
         actix_web::HttpResponse::Ok()
     } else {

@@ -262,6 +262,21 @@ impl Scope {
         Scope(self.0.intersection(&other.0).cloned().collect())
     }
 
+    pub fn union(&self, other: &Scope) -> Scope {
+        Scope(self.0.union(&other.0).cloned().collect())
+    }
+
+    /// The tokens `keep` says yes to.
+    pub fn filter(&self, keep: impl Fn(&str) -> bool) -> Scope {
+        Scope(
+            self.0
+                .iter()
+                .filter(|t| keep(t.as_str()))
+                .cloned()
+                .collect(),
+        )
+    }
+
     /// Tokens in `self` that are not in `other`.
     pub fn difference<'a>(&'a self, other: &Scope) -> Vec<&'a str> {
         self.0

@@ -67,7 +67,7 @@ impl Deliverer {
 
     /// Sends every due delivery once; returns how many were delivered.
     pub async fn run_once(&self) -> usize {
-        self.core.deliver_logouts(&self.sender).await
+        self.core.backchannel().deliver(&self.sender).await
     }
 
     /// Runs forever, polling the outbox every `every`.

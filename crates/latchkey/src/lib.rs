@@ -100,7 +100,7 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         )?)),
         attempt_counter,
     });
-    core.tick_keys().await.with_context(|| {
+    core.signing_keys().tick().await.with_context(|| {
         format!(
             "cannot load the signing keys with the key-encryption key {}",
             config.storage.kek_file.display()
@@ -135,7 +135,8 @@ impl Application {
         let port = listener.local_addr()?.port();
         config.server.issuer = config.server.issuer.with_bound_port(port);
         let core = web::Data::new(build_core(&config, clock).await?);
-        core.sync_revocations()
+        core.revocations()
+            .sync()
             .await
             .context("cannot load revocations")?;
         let deliverer =
@@ -149,14 +150,14 @@ impl Application {
             // Other instances' revocations arrive here within milliseconds.
             let subscriber = connect_redis(url, &config).await?;
             let mirror = core.clone();
-            tokio::spawn(subscriber.subscribe(move |batch| mirror.revocations.insert(&batch)));
+            tokio::spawn(subscriber.subscribe(move |batch| mirror.revocations().receive(&batch)));
         }
         spawn_key_checks(core.clone());
         let data = core.clone();
         let grants = web::Data::new(latchkey_http::GrantRuntime(
             tokio::runtime::Handle::current(),
         ));
-        let https = core.settings.secure_cookies();
+        let https = core.settings().secure_cookies();
         let proxies = web::Data::new(latchkey_http::TrustedProxies::new(
             config.server.trusted_proxies.clone(),
         ));
@@ -181,7 +182,7 @@ impl Application {
     }
 
     pub fn issuer(&self) -> &str {
-        &self.core.settings.issuer
+        &self.core.settings().issuer
     }
 
     pub async fn run(self) -> std::io::Result<()> {
@@ -209,7 +210,7 @@ fn spawn_background(
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            match sweeper.sweep().await {
+            match sweeper.housekeeping().sweep().await {
                 Ok(0) => {}
                 Ok(rows) => tracing::debug!(rows, "swept expired rows"),
                 Err(e) => tracing::warn!(error = %e, "sweep failed"),
@@ -221,7 +222,7 @@ fn spawn_background(
         let mut tick = tokio::time::interval(sync_every);
         loop {
             tick.tick().await;
-            if let Err(e) = sync.sync_revocations().await {
+            if let Err(e) = sync.revocations().sync().await {
                 tracing::warn!(error = %e, "revocation sync failed; checks fall back to the database");
             }
         }
@@ -233,13 +234,13 @@ fn spawn_background(
 /// that other instances or the command line changed. The first check ran
 /// in `build_core`.
 fn spawn_key_checks(core: web::Data<Latchkey>) {
-    let every = Duration::from_secs(core.settings.keys.check_interval.max(1) as u64);
+    let every = Duration::from_secs(core.settings().keys.check_interval.max(1) as u64);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = core.tick_keys().await {
+            if let Err(e) = core.signing_keys().tick().await {
                 tracing::warn!(error = %e, "key rotation check failed; keeping the current keys");
             }
         }

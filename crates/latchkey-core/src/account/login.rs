@@ -1,14 +1,11 @@
 //! Signing in at Latchkey's login page: password check behind the
 //! throttle (counted before the hash), then a new browser session.
 
-use latchkey_domain::BrowserSession;
 use latchkey_domain::{AuditEvent, RevokeReason};
 
 use crate::audit::Event;
 use crate::authorize::{AuthorizeOutcome, SignedIn};
 use crate::error::CoreError;
-use crate::secrets::token_hash;
-use crate::Latchkey;
 
 /// Who is trying to sign in, and from where.
 #[derive(Debug, Clone)]
@@ -45,49 +42,21 @@ pub enum LoginOutcome {
     Refused(AuthorizeOutcome),
 }
 
-impl Latchkey {
-    /// A new browser session for a user who just proved who they are;
-    /// returns the cookie value (only its hash is stored) and the session.
-    /// `None` if the password checked (`verified_hash`) is no longer the
-    /// user's, or the user was disabled meanwhile.
-    pub(crate) async fn open_session(
-        &self,
-        user_id: &str,
-        verified_hash: &str,
-        ip: &str,
-        user_agent: Option<&str>,
-    ) -> Result<Option<(String, BrowserSession)>, CoreError> {
-        let now = self.now();
-        let cookie = self.random.secret();
-        let session = BrowserSession {
-            id: self.random.id(),
-            user_id: user_id.to_owned(),
-            token_hash: token_hash(&cookie),
-            created_at: now,
-            last_seen_at: now,
-            auth_time: now,
-            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
-            ip: Some(ip.to_owned()),
-            ended_at: None,
-        };
-        if !self
-            .store
-            .open_session_if_current(&session, verified_hash)
-            .await?
-        {
-            return Ok(None);
-        }
-        Ok(Some((cookie, session)))
-    }
+service! {
+    /// Signing in: the form, the password check behind the login limiter, the
+    /// browser session.
+    pub struct Login { store, clock, passwords, throttle, audit, sessions, authorize }
+}
 
+impl Login<'_> {
     /// The sign-in page's details for a pending request this browser
     /// started; any other request gets an error page.
-    pub async fn login_view(
+    pub async fn view(
         &self,
         pending_id: &str,
         browser: &str,
     ) -> Result<LoginView, AuthorizeOutcome> {
-        let (_, params, checked) = self.load_pending(pending_id, browser).await?;
+        let (_, params, checked) = self.authorize.load_pending(pending_id, browser).await?;
         Ok(LoginView {
             client_name: Some(checked.client_name().to_owned()),
             login_hint: params.get("login_hint").map(str::to_owned),
@@ -96,7 +65,7 @@ impl Latchkey {
     }
 
     /// `POST /login` for a pending authorization request.
-    pub async fn login(
+    pub async fn submit(
         &self,
         pending_id: Option<&str>,
         attempt: LoginAttempt,
@@ -104,11 +73,15 @@ impl Latchkey {
         browser: &str,
     ) -> Result<LoginOutcome, CoreError> {
         if let Some(id) = pending_id {
-            if let Err(refused) = self.load_pending(id, browser).await {
+            if let Err(refused) = self.authorize.load_pending(id, browser).await {
                 return Ok(LoginOutcome::Refused(refused));
             }
         }
-        if let Err(wait_secs) = self.password_turn(&attempt.username, &attempt.ip).await {
+        if let Err(wait_secs) = self
+            .throttle
+            .password_turn(self.clock, &attempt.username, &attempt.ip)
+            .await
+        {
             return Ok(LoginOutcome::Throttled { wait_secs });
         }
         let user = if attempt.username.len() <= 256 {
@@ -122,14 +95,15 @@ impl Latchkey {
             Some(u) if ok && !u.disabled => u,
             user => {
                 // Already counted by `password_turn`.
-                self.audit(Event {
-                    kind: AuditEvent::LoginFailed,
-                    user_id: user.as_ref().map(|u| u.id.as_str()),
-                    client_id: None,
-                    ip: Some(&attempt.ip),
-                    detail: "wrong username or password".into(),
-                })
-                .await;
+                self.audit
+                    .record(Event {
+                        kind: AuditEvent::LoginFailed,
+                        user_id: user.as_ref().map(|u| u.id.as_str()),
+                        client_id: None,
+                        ip: Some(&attempt.ip),
+                        detail: "wrong username or password".into(),
+                    })
+                    .await;
                 return Ok(LoginOutcome::Failed);
             }
         };
@@ -139,15 +113,17 @@ impl Latchkey {
         // A new sign-in replaces the browser's previous session, which ends
         // like any other: its tokens die and its clients are told.
         if let Some(prev) = previous {
-            self.end_sessions(
-                &prev.user.id,
-                Some(vec![prev.session.id.clone()]),
-                false,
-                RevokeReason::ReplacedBySignIn,
-            )
-            .await?;
+            self.sessions
+                .end_sessions(
+                    &prev.user.id,
+                    Some(vec![prev.session.id.clone()]),
+                    false,
+                    RevokeReason::ReplacedBySignIn,
+                )
+                .await?;
         }
         let Some((cookie, session)) = self
+            .sessions
             .open_session(
                 &user.id,
                 &user.password_hash,
@@ -160,14 +136,15 @@ impl Latchkey {
             // being checked: the old password opens nothing.
             return Ok(LoginOutcome::Failed);
         };
-        self.audit(Event {
-            kind: AuditEvent::Login,
-            user_id: Some(&user.id),
-            client_id: None,
-            ip: Some(&attempt.ip),
-            detail: format!("session {}", session.id),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::Login,
+                user_id: Some(&user.id),
+                client_id: None,
+                ip: Some(&attempt.ip),
+                detail: format!("session {}", session.id),
+            })
+            .await;
         let signed_in = SignedIn { session, user };
         let Some(pending_id) = pending_id else {
             // Signed in for Latchkey itself (the account pages).
@@ -181,7 +158,7 @@ impl Latchkey {
             .attach_session(pending_id, &signed_in.session.id)
             .await?;
         let next = if attached {
-            self.resume(pending_id, &signed_in, browser).await
+            self.authorize.resume(pending_id, &signed_in, browser).await
         } else {
             AuthorizeOutcome::ErrorPage(latchkey_protocol::OAuthError::invalid_request(
                 "this sign-in request has expired; return to the application and start again",

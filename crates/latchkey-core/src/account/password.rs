@@ -4,9 +4,13 @@ use latchkey_domain::{AuditEvent, RevokeReason};
 
 use crate::admin::AdminError;
 use crate::audit::Event;
-use crate::Latchkey;
 
-impl Latchkey {
+service! {
+    /// A signed-in user changing their own password.
+    pub struct PasswordChange { store, clock, random, passwords, throttle, caches, audit, sessions }
+}
+
+impl PasswordChange<'_> {
     /// The account page's password change: the current password must be
     /// right, checked behind the sign-in throttle from `ip` (a stolen
     /// session is no way around it). Every session of the user ends, this
@@ -22,7 +26,8 @@ impl Latchkey {
         new: String,
     ) -> Result<String, AdminError> {
         let user = &me.user;
-        self.password_turn(&user.username, ip)
+        self.throttle
+            .password_turn(self.clock, &user.username, ip)
             .await
             .map_err(|wait_secs| AdminError::Throttled { wait_secs })?;
         if !self
@@ -33,13 +38,18 @@ impl Latchkey {
             return Err(AdminError::Invalid("the current password is wrong".into()));
         }
         self.throttle.succeeded(&user.username, ip).await;
-        let hash = self.passwords.hash(new, self.salt()).await?;
-        let now = self.now();
+        let hash = self
+            .passwords
+            .hash(new, crate::passwords::salt(self.random))
+            .await?;
+        let now = self.clock.unix();
         self.store.set_password(&user.id, &hash, now).await?;
         self.caches.forget_user(&user.id);
-        self.end_sessions(&user.id, None, true, RevokeReason::PasswordChanged)
+        self.sessions
+            .end_sessions(&user.id, None, true, RevokeReason::PasswordChanged)
             .await?;
         let (cookie, session) = self
+            .sessions
             .open_session(&user.id, &hash, ip, me.session.user_agent.as_deref())
             .await?
             .ok_or_else(|| {
@@ -47,17 +57,18 @@ impl Latchkey {
                     "the password was changed again meanwhile; sign in with the new one".into(),
                 )
             })?;
-        self.audit(Event {
-            kind: AuditEvent::PasswordChanged,
-            user_id: Some(&user.id),
-            client_id: None,
-            ip: None,
-            detail: format!(
+        self.audit
+            .record(Event {
+                kind: AuditEvent::PasswordChanged,
+                user_id: Some(&user.id),
+                client_id: None,
+                ip: None,
+                detail: format!(
                 "by the user; every session and token ended, this browser continues as session {}",
                 session.id
             ),
-        })
-        .await;
+            })
+            .await;
         Ok(cookie)
     }
 }

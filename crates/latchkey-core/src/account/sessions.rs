@@ -5,16 +5,14 @@
 //! records the revocations and queues back-channel logout tokens.
 
 use latchkey_domain::{AuditEvent, RevokeReason};
-use latchkey_domain::{
-    BrowserSession, Client, LogoutDelivery, RevocationKey, RevokedToken, Teardown, TeardownResult,
-};
+use latchkey_domain::{BrowserSession, Client, LogoutDelivery, Teardown, TeardownResult};
 use latchkey_protocol::claims::{LogoutTokenClaims, BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYP};
 use serde_json::json;
 
 use crate::audit::Event;
 use crate::error::CoreError;
 use crate::jwt::to_map;
-use crate::Latchkey;
+use crate::secrets::token_hash;
 
 /// One session as its user sees it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -30,33 +28,45 @@ pub struct SessionView {
     pub current: bool,
 }
 
-impl Latchkey {
-    /// Applies a teardown (one transaction), then spreads its revocations
-    /// to the in-memory mirror and the shared cache.
-    pub async fn teardown(&self, t: Teardown) -> Result<TeardownResult, CoreError> {
-        let ttl = self.settings.revocation_ttl();
-        let result = self.store.apply_teardown(&t, ttl).await?;
-        let mut spread: Vec<RevokedToken> = t.revocations.clone();
-        let entry = |key: RevocationKey| RevokedToken {
-            key: key.to_key(),
-            expires_at: t.now + ttl,
-            revoked_at: t.now,
-            reason: t.reason,
+service! {
+    /// A user's browser sessions: listing them, and ending them with everything
+    /// issued through them.
+    pub struct Sessions { store, clock, random, settings, keys, audit, revocations }
+}
+
+impl Sessions<'_> {
+    /// A new browser session for a user who just proved who they are;
+    /// returns the cookie value (only its hash is stored) and the session.
+    /// `None` if the password checked (`verified_hash`) is no longer the
+    /// user's, or the user was disabled meanwhile.
+    pub(crate) async fn open_session(
+        &self,
+        user_id: &str,
+        verified_hash: &str,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) -> Result<Option<(String, BrowserSession)>, CoreError> {
+        let now = self.clock.unix();
+        let cookie = self.random.secret();
+        let session = BrowserSession {
+            id: self.random.id(),
+            user_id: user_id.to_owned(),
+            token_hash: token_hash(&cookie),
+            created_at: now,
+            last_seen_at: now,
+            auth_time: now,
+            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+            ip: Some(ip.to_owned()),
+            ended_at: None,
         };
-        spread.extend(
-            result
-                .ended_sessions
-                .iter()
-                .map(|s| entry(RevocationKey::Session(s.clone()))),
-        );
-        spread.extend(
-            result
-                .revoked_families
-                .iter()
-                .map(|f| entry(RevocationKey::Family(f.clone()))),
-        );
-        self.spread_revocations(&spread).await;
-        Ok(result)
+        if !self
+            .store
+            .open_session_if_current(&session, verified_hash)
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some((cookie, session)))
     }
 
     /// Ends sessions of a user (all active ones when `only` is None) and,
@@ -70,7 +80,7 @@ impl Latchkey {
         all_families: bool,
         reason: RevokeReason,
     ) -> Result<TeardownResult, CoreError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let sessions: Vec<BrowserSession> = self
             .store
             .list_active_sessions(user_id)
@@ -91,6 +101,7 @@ impl Latchkey {
             }
         }
         let result = self
+            .revocations
             .teardown(Teardown {
                 end_sessions: ids.clone(),
                 families_of_sessions: ids,
@@ -100,14 +111,15 @@ impl Latchkey {
             })
             .await?;
         for sid in &result.ended_sessions {
-            self.audit(Event {
-                kind: AuditEvent::SessionEnded,
-                user_id: Some(user_id),
-                client_id: None,
-                ip: None,
-                detail: format!("session {sid}: {reason}"),
-            })
-            .await;
+            self.audit
+                .record(Event {
+                    kind: AuditEvent::SessionEnded,
+                    user_id: Some(user_id),
+                    client_id: None,
+                    ip: None,
+                    detail: format!("session {sid}: {reason}"),
+                })
+                .await;
         }
         Ok(result)
     }
@@ -158,7 +170,7 @@ impl Latchkey {
         user_id: &str,
         current: Option<&str>,
     ) -> Result<Vec<SessionView>, CoreError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let mut out = Vec::new();
         for s in self.store.list_active_sessions(user_id).await? {
             if !s.is_active() || now >= s.created_at + self.settings.tokens.session_ttl {

@@ -10,7 +10,6 @@ use latchkey_protocol::{ClientId, RedirectUri, Scope};
 use super::*;
 use crate::audit::Event;
 use crate::error::CoreError;
-use crate::Latchkey;
 
 /// An operator's settings of a client, beside its registration metadata;
 /// `None` leaves a setting as it is.
@@ -44,13 +43,16 @@ pub struct NewClient {
     pub introspect: bool,
 }
 
-impl Latchkey {
+service! {
+    /// Clients, as operators manage them: from the command line (settings by
+    /// flag) and from the admin API (RFC 7591 metadata plus settings).
+    pub struct AdminClients { store, clock, random, settings, secrets, caches, audit, registration }
+}
+
+impl AdminClients<'_> {
     /// Registers a client. The secret, for a confidential client, is
     /// returned once and only its keyed hash is stored.
-    pub async fn create_client(
-        &self,
-        new: NewClient,
-    ) -> Result<(Client, Option<String>), AdminError> {
+    pub async fn create(&self, new: NewClient) -> Result<(Client, Option<String>), AdminError> {
         let name = latchkey_protocol::types::check_display_name(&new.name, false)
             .map_err(|e| AdminError::Invalid(format!("name {e}")))?;
         let mut grant_types = Vec::new();
@@ -121,7 +123,7 @@ impl Latchkey {
             Some(name) => Some(self.enabled_alg(name)?),
         };
         let secret = auth_method.uses_secret().then(|| self.random.secret());
-        let now = self.now();
+        let now = self.clock.unix();
         let client = Client {
             id: ClientId::parse(&self.random.id())
                 .map_err(|e| CoreError::Internal(e.to_string()))?,
@@ -153,11 +155,11 @@ impl Latchkey {
         Ok((client, secret))
     }
 
-    pub async fn list_clients(&self) -> Result<Vec<Client>, AdminError> {
+    pub async fn list(&self) -> Result<Vec<Client>, AdminError> {
         Ok(self.store.list_clients().await?)
     }
 
-    pub async fn show_client(&self, id: &str) -> Result<Client, AdminError> {
+    pub async fn show(&self, id: &str) -> Result<Client, AdminError> {
         let id = ClientId::parse(id).map_err(|_| AdminError::NotFound("client"))?;
         self.store
             .find_client(&id)
@@ -167,12 +169,12 @@ impl Latchkey {
 
     /// Changes an operator's settings of a client (those that dynamic
     /// registration never sets); each change is audited.
-    pub async fn update_client_settings(
+    pub async fn update_settings(
         &self,
         id: &str,
         settings: &ClientSettings,
     ) -> Result<Client, AdminError> {
-        let mut client = self.show_client(id).await?;
+        let mut client = self.show(id).await?;
         let mut changed = Vec::new();
         if let Some(introspect) = settings.introspect {
             if client.introspect != introspect {
@@ -183,27 +185,29 @@ impl Latchkey {
         if changed.is_empty() {
             return Ok(client);
         }
-        client.updated_at = self.now();
+        client.updated_at = self.clock.unix();
         if !self.store.update_client(&client).await? {
             return Err(AdminError::NotFound("client"));
         }
         self.caches.forget_client(client.id.as_str());
-        self.audit(Event {
-            kind: AuditEvent::ClientSettingsChanged,
-            user_id: None,
-            client_id: Some(client.id.as_str()),
-            ip: None,
-            detail: changed.join(", "),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::ClientSettingsChanged,
+                user_id: None,
+                client_id: Some(client.id.as_str()),
+                ip: None,
+                detail: changed.join(", "),
+            })
+            .await;
         Ok(client)
     }
 
     /// Deletes a client and revokes every token it holds (see
     /// `registration::remove_client`).
-    pub async fn delete_client(&self, id: &str) -> Result<(), AdminError> {
+    pub async fn delete(&self, id: &str) -> Result<(), AdminError> {
         let id = ClientId::parse(id).map_err(|_| AdminError::NotFound("client"))?;
         if !self
+            .registration
             .remove_client(&id, RevokeReason::ClientDeletedByOperator)
             .await?
         {
@@ -229,34 +233,39 @@ impl Latchkey {
 
     /// Registers a client from RFC 7591 metadata, by an operator: the same
     /// rules as `POST /register`, without a registration access token.
-    pub async fn admin_create_client(
+    pub async fn register(
         &self,
         metadata: &latchkey_protocol::registration::ClientMetadata,
         settings: &ClientSettings,
     ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
         let valid = self
+            .settings
             .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
-        let (created, secret) = self.insert_client_from(&valid, None, true).await?;
-        self.audit(Event {
-            kind: AuditEvent::ClientRegistered,
-            user_id: None,
-            client_id: Some(created.client.id.as_str()),
-            ip: None,
-            detail: "by an operator".into(),
-        })
-        .await;
+        let (created, secret) = self
+            .registration
+            .insert_client_from(&valid, None, true)
+            .await?;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::ClientRegistered,
+                user_id: None,
+                client_id: Some(created.client.id.as_str()),
+                ip: None,
+                detail: "by an operator".into(),
+            })
+            .await;
         let created = self.apply_settings(created, settings).await?;
         Ok(self.admin_information(&created, secret))
     }
 
     /// A client with its registration record (an empty one for clients
     /// added before registration existed).
-    pub async fn admin_client(
+    pub async fn with_registration(
         &self,
         id: &str,
     ) -> Result<crate::registration::RegisteredClient, AdminError> {
-        let client = self.show_client(id).await?;
+        let client = self.show(id).await?;
         let registration = self
             .store
             .find_registration(&client.id)
@@ -268,15 +277,15 @@ impl Latchkey {
         })
     }
 
-    pub async fn admin_show_client(
+    pub async fn information(
         &self,
         id: &str,
     ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
-        let c = self.admin_client(id).await?;
+        let c = self.with_registration(id).await?;
         Ok(self.admin_information(&c, None))
     }
 
-    pub async fn admin_list_clients(
+    pub async fn list_information(
         &self,
     ) -> Result<Vec<latchkey_protocol::registration::ClientInformation>, AdminError> {
         let mut out = Vec::new();
@@ -296,17 +305,21 @@ impl Latchkey {
     }
 
     /// Replaces a client's metadata (PUT semantics, the registration rules).
-    pub async fn admin_update_client(
+    pub async fn replace_metadata(
         &self,
         id: &str,
         metadata: &latchkey_protocol::registration::ClientMetadata,
         settings: &ClientSettings,
     ) -> Result<latchkey_protocol::registration::ClientInformation, AdminError> {
-        let current = self.admin_client(id).await?;
+        let current = self.with_registration(id).await?;
         let valid = self
+            .settings
             .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
-        let (updated, secret) = self.replace_metadata(current, &valid, true).await?;
+        let (updated, secret) = self
+            .registration
+            .replace_metadata(current, &valid, true)
+            .await?;
         let updated = self.apply_settings(updated, settings).await?;
         Ok(self.admin_information(&updated, secret))
     }
@@ -318,9 +331,7 @@ impl Latchkey {
         settings: &ClientSettings,
     ) -> Result<crate::registration::RegisteredClient, AdminError> {
         if *settings != ClientSettings::default() {
-            c.client = self
-                .update_client_settings(c.client.id.as_str(), settings)
-                .await?;
+            c.client = self.update_settings(c.client.id.as_str(), settings).await?;
         }
         Ok(c)
     }
@@ -332,23 +343,26 @@ impl Latchkey {
         c: &crate::registration::RegisteredClient,
         secret: Option<String>,
     ) -> latchkey_protocol::registration::ClientInformation {
-        let mut info = self.client_information(c, secret, None, None);
+        let mut info = self.registration.client_information(c, secret, None, None);
         info.introspect = Some(c.client.introspect);
         info
     }
 
     /// A new secret for a confidential client; the old one keeps working
     /// for `[registration] secret_grace` seconds.
-    pub async fn rotate_client_secret(&self, id: &str) -> Result<(Client, String), AdminError> {
-        let client = self.show_client(id).await?;
-        self.rotate_secret_of(&client).await.map_err(|e| match e {
-            crate::registration::RotateError::NoSecret => {
-                AdminError::Invalid("this client does not authenticate with a secret".into())
-            }
-            crate::registration::RotateError::Raced => {
-                AdminError::Invalid("the secret changed meanwhile; retry".into())
-            }
-            crate::registration::RotateError::Core(e) => AdminError::Core(e),
-        })
+    pub async fn rotate_secret(&self, id: &str) -> Result<(Client, String), AdminError> {
+        let client = self.show(id).await?;
+        self.registration
+            .rotate_secret_of(&client)
+            .await
+            .map_err(|e| match e {
+                crate::registration::RotateError::NoSecret => {
+                    AdminError::Invalid("this client does not authenticate with a secret".into())
+                }
+                crate::registration::RotateError::Raced => {
+                    AdminError::Invalid("the secret changed meanwhile; retry".into())
+                }
+                crate::registration::RotateError::Core(e) => AdminError::Core(e),
+            })
     }
 }

@@ -7,14 +7,18 @@ use latchkey_domain::AuditEvent;
 use super::AdminError;
 use crate::audit::Event;
 use crate::keys::KeyReport;
-use crate::Latchkey;
 
-impl Latchkey {
+service! {
+    /// Signing keys as operators act on them.
+    pub struct AdminKeys { store, clock, audit, signing_keys }
+}
+
+impl AdminKeys<'_> {
     /// `latchkey keys revoke KID`, the emergency path for a leaked key: it
     /// leaves the JWKS and this instance's verifier at once (others at
     /// their next check), so every token it signed is refused from now on,
     /// and a replacement signs at once if it was signing.
-    pub async fn revoke_key(&self, kid: &str) -> Result<KeyReport, AdminError> {
+    pub async fn revoke(&self, kid: &str) -> Result<KeyReport, AdminError> {
         let mut revoked = false;
         // A few attempts: a rotation may move the key between our read and
         // our conditional update.
@@ -32,7 +36,7 @@ impl Latchkey {
             }
             if self
                 .store
-                .transition_key(kid, key.state, KeyState::Revoked, self.now())
+                .transition_key(kid, key.state, KeyState::Revoked, self.clock.unix())
                 .await?
             {
                 revoked = true;
@@ -45,15 +49,16 @@ impl Latchkey {
             )));
         }
         tracing::warn!(kid, "signing key revoked");
-        self.audit(Event {
-            kind: AuditEvent::KeyRevoked,
-            user_id: None,
-            client_id: None,
-            ip: None,
-            detail: format!("kid {kid}"),
-        })
-        .await;
-        let mut report = self.run_lifecycle(false).await?;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::KeyRevoked,
+                user_id: None,
+                client_id: None,
+                ip: None,
+                detail: format!("kid {kid}"),
+            })
+            .await;
+        let mut report = self.signing_keys.run_lifecycle(false).await?;
         report.revoked.push(kid.to_owned());
         Ok(report)
     }

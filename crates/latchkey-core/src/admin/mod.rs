@@ -2,13 +2,17 @@
 //! command line and the admin API so both follow the same rules. One file
 //! per resource; [`AdminError`] is how all of them fail.
 
-mod clients;
-mod keys;
-mod sessions;
-mod tokens;
-mod users;
+pub mod clients;
+pub mod keys;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
 
-pub use clients::{ClientSettings, NewClient};
+pub use clients::{AdminClients, ClientSettings, NewClient};
+pub use keys::AdminKeys;
+pub use sessions::AdminSessions;
+pub use tokens::AdminTokens;
+pub use users::AdminUsers;
 
 use latchkey_domain::StoreError;
 
@@ -50,10 +54,42 @@ impl From<PasswordError> for AdminError {
 }
 
 /// A random (version 4) UUID from the injected source, for user ids.
-fn uuid_like(l: &Latchkey) -> String {
+fn uuid_like(random: &dyn latchkey_domain::Random) -> String {
     let mut b = [0u8; 16];
-    l.random.fill(&mut b);
+    random.fill(&mut b);
     uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+}
+
+/// The operator's services, one per resource.
+#[derive(Clone, Copy)]
+pub struct Admin<'a> {
+    app: &'a Latchkey,
+}
+
+impl<'a> Admin<'a> {
+    pub(crate) fn new(app: &'a Latchkey) -> Admin<'a> {
+        Admin { app }
+    }
+
+    pub fn users(&self) -> AdminUsers<'a> {
+        AdminUsers::new(self.app)
+    }
+
+    pub fn clients(&self) -> AdminClients<'a> {
+        AdminClients::new(self.app)
+    }
+
+    pub fn sessions(&self) -> AdminSessions<'a> {
+        AdminSessions::new(self.app)
+    }
+
+    pub fn tokens(&self) -> AdminTokens<'a> {
+        AdminTokens::new(self.app)
+    }
+
+    pub fn keys(&self) -> AdminKeys<'a> {
+        AdminKeys::new(self.app)
+    }
 }
 
 /// A new registration (initial access) or admin token: the value is shown

@@ -6,9 +6,13 @@ use latchkey_domain::AuditEvent;
 use super::*;
 use crate::audit::Event;
 use crate::error::CoreError;
-use crate::Latchkey;
 
-impl Latchkey {
+service! {
+    /// Initial access tokens (for `POST /register`) and admin API tokens.
+    pub struct AdminTokens { store, clock, random, audit }
+}
+
+impl AdminTokens<'_> {
     /// An initial access token for `POST /register`, good for `uses`
     /// registrations within `expires_in` seconds.
     pub async fn create_registration_token(
@@ -26,7 +30,7 @@ impl Latchkey {
                 "uses must be between 1 and 10000".into(),
             ));
         }
-        let now = self.now();
+        let now = self.clock.unix();
         let token = format!("{REGISTRATION_TOKEN_PREFIX}{}", self.random.secret());
         let record = latchkey_domain::InitialAccessToken {
             id: self.random.id(),
@@ -36,17 +40,18 @@ impl Latchkey {
             uses_left: uses,
         };
         self.store.insert_initial_token(&record).await?;
-        self.audit(Event {
-            kind: AuditEvent::RegistrationTokenCreated,
-            user_id: None,
-            client_id: None,
-            ip: None,
-            detail: format!(
-                "id {}, {uses} use(s), expires {}",
-                record.id, record.expires_at
-            ),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::RegistrationTokenCreated,
+                user_id: None,
+                client_id: None,
+                ip: None,
+                detail: format!(
+                    "id {}, {uses} use(s), expires {}",
+                    record.id, record.expires_at
+                ),
+            })
+            .await;
         Ok(IssuedToken { token, record })
     }
 
@@ -80,7 +85,7 @@ impl Latchkey {
                 "expires_in must be between 60 seconds and 365 days".into(),
             ));
         }
-        let now = self.now();
+        let now = self.clock.unix();
         let token = format!("{ADMIN_TOKEN_PREFIX}{}", self.random.secret());
         let record = latchkey_domain::AdminToken {
             id: self.random.id(),
@@ -90,14 +95,15 @@ impl Latchkey {
             expires_at: now + expires_in,
         };
         self.store.insert_admin_token(&record).await?;
-        self.audit(Event {
-            kind: AuditEvent::AdminTokenCreated,
-            user_id: None,
-            client_id: None,
-            ip: None,
-            detail: format!("id {} ({})", record.id, record.name),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::AdminTokenCreated,
+                user_id: None,
+                client_id: None,
+                ip: None,
+                detail: format!("id {} ({})", record.id, record.name),
+            })
+            .await;
         Ok(IssuedToken { token, record })
     }
 
@@ -121,7 +127,7 @@ impl Latchkey {
         if !token.starts_with(ADMIN_TOKEN_PREFIX) {
             return Ok(None);
         }
-        let now = self.now();
+        let now = self.clock.unix();
         Ok(self
             .store
             .find_admin_token(&crate::secrets::token_hash(token))

@@ -6,10 +6,14 @@ use latchkey_domain::{StoreError, User};
 
 use super::*;
 use crate::audit::Event;
-use crate::Latchkey;
 
-impl Latchkey {
-    pub async fn create_user(
+service! {
+    /// Users, as operators manage them.
+    pub struct AdminUsers { store, clock, random, passwords, caches, audit, sessions }
+}
+
+impl AdminUsers<'_> {
+    pub async fn create(
         &self,
         username: &str,
         password: String,
@@ -30,10 +34,13 @@ impl Latchkey {
         if self.store.find_user_by_username(username).await?.is_some() {
             return Err(AdminError::Exists("user"));
         }
-        let hash = self.passwords.hash(password, self.salt()).await?;
-        let now = self.now();
+        let hash = self
+            .passwords
+            .hash(password, crate::passwords::salt(self.random))
+            .await?;
+        let now = self.clock.unix();
         let user = User {
-            id: uuid_like(self),
+            id: uuid_like(self.random),
             username: username.to_owned(),
             password_hash: hash,
             name,
@@ -49,7 +56,7 @@ impl Latchkey {
         Ok(user)
     }
 
-    pub async fn list_users(&self) -> Result<Vec<User>, AdminError> {
+    pub async fn list(&self) -> Result<Vec<User>, AdminError> {
         Ok(self.store.list_users().await?)
     }
 
@@ -62,87 +69,81 @@ impl Latchkey {
 
     /// Sets a new password and ends every session of the user, so a stolen
     /// session does not outlive the password it was opened with.
-    pub async fn set_user_password(
-        &self,
-        username: &str,
-        password: String,
-    ) -> Result<User, AdminError> {
+    pub async fn set_password(&self, username: &str, password: String) -> Result<User, AdminError> {
         let user = self.user_by_name(username).await?;
-        let hash = self.passwords.hash(password, self.salt()).await?;
-        let now = self.now();
+        let hash = self
+            .passwords
+            .hash(password, crate::passwords::salt(self.random))
+            .await?;
+        let now = self.clock.unix();
         self.store.set_password(&user.id, &hash, now).await?;
         self.caches.forget_user(&user.id);
-        self.end_sessions(&user.id, None, true, RevokeReason::PasswordChanged)
+        self.sessions
+            .end_sessions(&user.id, None, true, RevokeReason::PasswordChanged)
             .await?;
-        self.audit(Event {
-            kind: AuditEvent::PasswordChanged,
-            user_id: Some(&user.id),
-            client_id: None,
-            ip: None,
-            detail: "all sessions ended, all refresh families revoked".into(),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::PasswordChanged,
+                user_id: Some(&user.id),
+                client_id: None,
+                ip: None,
+                detail: "all sessions ended, all refresh families revoked".into(),
+            })
+            .await;
         Ok(user)
     }
 
     /// Disables or enables a user. Disabling ends every session and
     /// revokes every refresh family: a disabled user's tokens stop working.
-    pub async fn set_user_disabled(
-        &self,
-        username: &str,
-        disabled: bool,
-    ) -> Result<User, AdminError> {
+    pub async fn set_disabled(&self, username: &str, disabled: bool) -> Result<User, AdminError> {
         let user = self.user_by_name(username).await?;
         self.store.set_user_disabled(&user.id, disabled).await?;
         self.caches.forget_user(&user.id);
         if disabled {
-            self.end_sessions(&user.id, None, true, RevokeReason::UserDisabled)
+            self.sessions
+                .end_sessions(&user.id, None, true, RevokeReason::UserDisabled)
                 .await?;
         }
-        self.audit(Event {
-            kind: if disabled {
-                AuditEvent::UserDisabled
-            } else {
-                AuditEvent::UserEnabled
-            },
-            user_id: Some(&user.id),
-            client_id: None,
-            ip: None,
-            detail: String::new(),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: if disabled {
+                    AuditEvent::UserDisabled
+                } else {
+                    AuditEvent::UserEnabled
+                },
+                user_id: Some(&user.id),
+                client_id: None,
+                ip: None,
+                detail: String::new(),
+            })
+            .await;
         Ok(user)
     }
 
-    pub async fn delete_user(&self, username: &str) -> Result<(), AdminError> {
+    pub async fn delete(&self, username: &str) -> Result<(), AdminError> {
         let user = self.user_by_name(username).await?;
         // Record the revocations before the rows go: tokens already issued
         // must stop working too.
-        self.end_sessions(&user.id, None, true, RevokeReason::UserDeleted)
+        self.sessions
+            .end_sessions(&user.id, None, true, RevokeReason::UserDeleted)
             .await?;
         self.caches.forget_user(&user.id);
         if !self.store.delete_user(&user.id).await? {
             return Err(AdminError::NotFound("user"));
         }
-        self.audit(Event {
-            kind: AuditEvent::UserDeleted,
-            user_id: Some(&user.id),
-            client_id: None,
-            ip: None,
-            detail: String::new(),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::UserDeleted,
+                user_id: Some(&user.id),
+                client_id: None,
+                ip: None,
+                detail: String::new(),
+            })
+            .await;
         Ok(())
     }
 
-    pub async fn show_user(&self, username: &str) -> Result<User, AdminError> {
+    pub async fn show(&self, username: &str) -> Result<User, AdminError> {
         self.user_by_name(username).await
-    }
-
-    /// A fresh salt for a password hash.
-    pub(crate) fn salt(&self) -> [u8; 16] {
-        let mut s = [0u8; 16];
-        self.random.fill(&mut s);
-        s
     }
 }

@@ -3,17 +3,15 @@
 //! with a code or an error, ask the user to sign in or consent, or show an
 //! error page because no redirect is safe.
 
-use latchkey_domain::{AuditEvent, CodeState};
+use latchkey_domain::CodeState;
 use latchkey_domain::{
     AuthorizationCode, BrowserSession, Client, Consent, PendingAuthorization, User,
 };
 use latchkey_protocol::authorize::{echo_state, AuthorizationRequest, AuthorizationTarget};
-use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, Scope, State};
+use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, State};
 
-use crate::audit::Event;
 use crate::error::CoreError;
 use crate::secrets::token_hash;
-use crate::Latchkey;
 
 /// A browser signed in at Latchkey.
 #[derive(Debug, Clone)]
@@ -74,7 +72,13 @@ impl Checked {
     }
 }
 
-impl Latchkey {
+service! {
+    /// `GET /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2) and the consent
+    /// step that may follow it.
+    pub struct AuthorizeEndpoint { store, clock, random, settings, csrf }
+}
+
+impl AuthorizeEndpoint<'_> {
     /// Reads the browser's session from its cookie value; only an active,
     /// unexpired session of an enabled user counts.
     pub async fn current_session(
@@ -90,7 +94,7 @@ impl Latchkey {
         let Some(session) = self.store.find_active_session(&token_hash(cookie)).await? else {
             return Ok(None);
         };
-        if self.now() >= session.created_at + self.settings.tokens.session_ttl {
+        if self.clock.unix() >= session.created_at + self.settings.tokens.session_ttl {
             return Ok(None);
         }
         match self.store.find_user(&session.user_id).await? {
@@ -102,7 +106,7 @@ impl Latchkey {
     /// `GET|POST /authorize`. `browser` gives the id of the browser asking
     /// (its CSRF cookie), called only when a request that needs the user is
     /// bound to it.
-    pub async fn authorize(
+    pub async fn start(
         &self,
         params: &Params,
         signed_in: Option<&SignedIn>,
@@ -190,7 +194,7 @@ impl Latchkey {
                 .find_consent(&signed_in.user.id, &checked.client.id)
                 .await?;
             let scope = match previous {
-                Some(p) => union(&p.scope, &checked.request.scope),
+                Some(p) => p.scope.union(&checked.request.scope),
                 None => checked.request.scope.clone(),
             };
             self.store
@@ -198,7 +202,7 @@ impl Latchkey {
                     user_id: signed_in.user.id.clone(),
                     client_id: checked.client.id.clone(),
                     scope,
-                    granted_at: self.now(),
+                    granted_at: self.clock.unix(),
                 })
                 .await?;
             self.issue_code(&checked, signed_in).await
@@ -252,7 +256,7 @@ impl Latchkey {
             return Err(expired());
         }
         let pending = match self.store.find_pending(pending_id).await {
-            Ok(Some(p)) if self.now() < p.expires_at => p,
+            Ok(Some(p)) if self.clock.unix() < p.expires_at => p,
             Ok(_) => return Err(expired()),
             Err(e) => return Err(AuthorizeOutcome::ErrorPage(CoreError::from(e).to_oauth())),
         };
@@ -322,7 +326,7 @@ impl Latchkey {
             Pending::Stored(p) => (Some(p), None),
         };
         let req = &checked.request;
-        let now = self.now();
+        let now = self.clock.unix();
         // Signed in for this very request (after the login page)?
         let fresh = matches!((pending, signed_in), (Some(p), Some(s)) if p.session_id.as_deref() == Some(s.session.id.as_str()));
         let usable = signed_in.filter(|s| {
@@ -392,7 +396,7 @@ impl Latchkey {
         session_id: Option<&str>,
         browser: Option<&str>,
     ) -> Result<String, CoreError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let pending = PendingAuthorization {
             id: self.random.id(),
             client_id: checked.client.id.clone(),
@@ -412,7 +416,7 @@ impl Latchkey {
         signed_in: &SignedIn,
     ) -> Result<AuthorizeOutcome, CoreError> {
         let req = &checked.request;
-        let now = self.now();
+        let now = self.clock.unix();
         let code = self.random.secret();
         self.store
             .insert_code(&AuthorizationCode {
@@ -472,20 +476,4 @@ impl Latchkey {
         }
         url.into()
     }
-
-    pub(crate) async fn audit_code_replay(&self, code: &AuthorizationCode) {
-        self.audit(Event {
-            kind: AuditEvent::CodeReplay,
-            user_id: Some(&code.user_id),
-            client_id: Some(code.client_id.as_str()),
-            ip: None,
-            detail: "authorization code presented twice; tokens issued from it revoked".into(),
-        })
-        .await;
-    }
-}
-
-fn union(a: &Scope, b: &Scope) -> Scope {
-    let joined = a.iter().chain(b.iter()).collect::<Vec<_>>().join(" ");
-    Scope::parse(&joined).unwrap_or_else(|_| b.clone())
 }

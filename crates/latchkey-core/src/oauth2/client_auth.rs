@@ -30,7 +30,6 @@ use serde_json::Value;
 
 use crate::error::CoreError;
 use crate::jwt::{check_claims, ClaimRules};
-use crate::Latchkey;
 
 const MAX_JTI: usize = 256;
 
@@ -107,20 +106,27 @@ impl ClientKeys {
     }
 }
 
-impl Latchkey {
-    pub(crate) async fn verify_client_assertion(
+service! {
+    /// Who is calling the token, revocation or introspection endpoint.
+    pub struct ClientAuthenticator {
+        store, clock, settings, caches, secrets, client_keys, key_factory, audit
+    }
+}
+
+impl ClientAuthenticator<'_> {
+    async fn verify_client_assertion(
         &self,
         client: &Client,
         assertion: &str,
     ) -> Result<(), ClientAuthError> {
         let refused = ClientAuthError::Refused;
         let registration = self.store.find_registration(&client.id).await?;
-        let reach = self.reach_of(registration.as_ref());
+        let reach = self.settings.reach_of(registration.as_ref());
         let jwks: Arc<str> = match registration.map(|r| (r.jwks, r.jwks_uri)) {
             Some((Some(jwks), _)) => jwks.into(),
             Some((None, Some(uri))) => self
                 .client_keys
-                .get(client.id.as_str(), &uri, reach, self.clock.as_ref())
+                .get(client.id.as_str(), &uri, reach, self.clock)
                 .await
                 .map_err(|e| {
                 tracing::warn!(client_id = %client.id, uri, error = %e, "cannot fetch the client's jwks_uri");
@@ -129,12 +135,13 @@ impl Latchkey {
             _ => return Err(refused("the client has no registered keys")),
         };
         let claims = self
-            .verify_with_client_jwks(assertion, &jwks, &SigningAlg::ALL)
+            .key_factory
+            .verify_with_jwks(assertion, &jwks, &SigningAlg::ALL)
             .map_err(|e| {
                 tracing::info!(client_id = %client.id, error = %e, "client assertion refused");
                 refused("assertion signature or header refused")
             })?;
-        let now = self.now();
+        let now = self.clock.unix();
         let skew = self.settings.keys.clock_skew;
         check_claims(
             &claims,
@@ -182,14 +189,15 @@ impl Latchkey {
             .record_assertion_jti(&client.id, jti, exp + skew)
             .await?
         {
-            self.audit(crate::audit::Event {
-                kind: AuditEvent::ClientAssertionReplay,
-                user_id: None,
-                client_id: Some(client.id.as_str()),
-                ip: None,
-                detail: "a client assertion jti was presented again".into(),
-            })
-            .await;
+            self.audit
+                .record(crate::audit::Event {
+                    kind: AuditEvent::ClientAssertionReplay,
+                    user_id: None,
+                    client_id: Some(client.id.as_str()),
+                    ip: None,
+                    detail: "a client assertion jti was presented again".into(),
+                })
+                .await;
             return Err(refused("assertion jti already used"));
         }
         Ok(())
@@ -224,10 +232,10 @@ impl ClientAuthError {
     }
 }
 
-impl Latchkey {
+impl ClientAuthenticator<'_> {
     /// Authenticates the client of a token, revocation or introspection
     /// request. Costs one lookup and one HMAC.
-    pub async fn authenticate_client(
+    pub async fn authenticate(
         &self,
         auth: &ClientAuthentication,
     ) -> Result<Client, ClientAuthError> {
@@ -274,7 +282,7 @@ impl Latchkey {
         client: &Client,
         auth: &ClientAuthentication,
     ) -> Result<(), ClientAuthError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let secret = match (auth, client.auth_method) {
             (ClientAuthentication::Basic { secret, .. }, ClientAuthMethod::ClientSecretBasic)
             | (ClientAuthentication::Post { secret, .. }, ClientAuthMethod::ClientSecretPost) => {

@@ -14,7 +14,6 @@ use crate::error::CoreError;
 use crate::oauth2::client_auth::ClientAuthError;
 use crate::secrets::token_hash;
 use crate::userinfo::BearerError;
-use crate::Latchkey;
 
 /// Why an introspection request was refused (RFC 7662 §2.3). An unknown,
 /// expired or hidden token is not an error: it is `{"active": false}`.
@@ -48,15 +47,20 @@ impl IntrospectError {
     }
 }
 
-impl Latchkey {
+service! {
+    /// `POST /introspect` (RFC 7662).
+    pub struct IntrospectEndpoint { store, clock, settings, clients, liveness }
+}
+
+impl IntrospectEndpoint<'_> {
     /// `POST /introspect`.
-    pub async fn introspect(
+    pub async fn handle(
         &self,
         auth: &ClientAuthentication,
         token: &str,
         hint: Option<&str>,
     ) -> Result<Introspection, IntrospectError> {
-        let client = self.authenticate_client(auth).await?;
+        let client = self.clients.authenticate(auth).await?;
         if client.is_public() {
             return Err(IntrospectError::PublicClient);
         }
@@ -65,7 +69,7 @@ impl Latchkey {
         }
         let looks_like_jwt = token.split('.').count() == 3;
         if looks_like_jwt || TokenTypeHint::from_param(hint) == Some(TokenTypeHint::AccessToken) {
-            match self.check_access_token(token).await {
+            match self.liveness.access_token(token).await {
                 Ok(c) if !may_see(&client, &c.client_id, Some(&c.aud)) => {
                     return Ok(Introspection::default())
                 }
@@ -90,14 +94,14 @@ impl Latchkey {
         }
         // A refresh token: only its own client (or a marked resource
         // server) learns about it.
-        let now = self.now();
+        let now = self.clock.unix();
         let Some((t, family)) = self.store.find_refresh_token(&token_hash(token)).await? else {
             return Ok(Introspection::default());
         };
         let live = may_see(&client, family.client_id.as_str(), None)
             && t.used_at.is_none()
             && t.generation == family.generation
-            && self.family_death(&family, now).await?.is_none();
+            && self.liveness.family(&family, now).await?.is_none();
         if !live {
             return Ok(Introspection::default());
         }

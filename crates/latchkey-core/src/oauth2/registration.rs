@@ -11,19 +11,15 @@
 
 use latchkey_domain::{AuditEvent, RevokeReason};
 use latchkey_domain::{
-    Client, ClientRegistration, GrantType, Reach, RevocationKey, RevokedToken, SecretRotation,
-    StoreError,
+    Client, ClientRegistration, GrantType, RevocationKey, RevokedToken, SecretRotation, StoreError,
 };
-use latchkey_protocol::registration::{
-    ClientInformation, ClientMetadata, RegistrationPolicy, ValidClientMetadata,
-};
+use latchkey_protocol::registration::{ClientInformation, ClientMetadata, ValidClientMetadata};
 use latchkey_protocol::{ClientId, ErrorCode, OAuthError, ResponseType};
 use subtle::ConstantTimeEq;
 
 use crate::audit::Event;
 use crate::error::CoreError;
 use crate::secrets::token_hash;
-use crate::Latchkey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
@@ -72,47 +68,13 @@ pub struct RegisteredClient {
     pub registration: ClientRegistration,
 }
 
-impl Latchkey {
-    /// What registrations may ask for: the operator's scopes, the enabled
-    /// ID-token algorithms, and whether the URLs Latchkey connects to may
-    /// lead inside (for an operator, or for everybody if the operator says
-    /// so).
-    pub fn registration_policy(&self, by_operator: bool) -> RegistrationPolicy {
-        RegistrationPolicy {
-            allowed_scope: self.settings.registration.allowed_scopes.clone(),
-            id_token_algs: self.settings.keys.algorithms.clone(),
-            internal_uris: by_operator || self.settings.registration.allow_internal_uris,
-        }
-    }
+service! {
+    /// `POST /register` (RFC 7591) and `/register/{client_id}` (RFC 7592), and
+    /// what the admin service shares with them.
+    pub struct RegistrationEndpoint { store, clock, random, settings, secrets, caches, audit, revocations }
+}
 
-    /// Validates metadata with the policy for whoever sends it.
-    pub fn validate_metadata(
-        &self,
-        metadata: &ClientMetadata,
-        by_operator: bool,
-    ) -> Result<ValidClientMetadata, OAuthError> {
-        metadata.validate(&self.registration_policy(by_operator))
-    }
-
-    /// Which addresses Latchkey may connect to for a client with this
-    /// registration record: anywhere for a client an operator vouches for
-    /// (or when the operator allows internal URLs for all), public ones
-    /// otherwise. No record (a client deleted meanwhile) is no vouching.
-    pub fn reach_of(&self, registration: Option<&ClientRegistration>) -> Reach {
-        let vouched = registration.is_some_and(|r| r.by_operator);
-        if vouched || self.settings.registration.allow_internal_uris {
-            Reach::Anywhere
-        } else {
-            Reach::PublicOnly
-        }
-    }
-
-    /// [`Self::reach_of`] the client's stored record.
-    pub async fn client_reach(&self, id: &ClientId) -> Result<Reach, CoreError> {
-        let registration = self.store.find_registration(id).await?;
-        Ok(self.reach_of(registration.as_ref()))
-    }
-
+impl RegistrationEndpoint<'_> {
     /// `POST /register`: with an initial access token, or without one when
     /// registration is open. The token is checked first, spent only once
     /// the metadata is valid, and the client gets a registration access
@@ -123,7 +85,7 @@ impl Latchkey {
         metadata: &ClientMetadata,
         registration_uri: impl Fn(&ClientId) -> String,
     ) -> Result<ClientInformation, RegistrationError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let hash = initial_token.map(token_hash);
         match &hash {
             Some(h) => match self.store.find_initial_token(h).await? {
@@ -138,6 +100,7 @@ impl Latchkey {
             None => return Err(RegistrationError::Unauthorized("registration is closed")),
         }
         let valid = self
+            .settings
             .validate_metadata(metadata, false)
             .map_err(RegistrationError::Metadata)?;
         if let Some(h) = &hash {
@@ -150,22 +113,23 @@ impl Latchkey {
         let (created, secret) = self
             .insert_client_from(&valid, Some(token_hash(&rat)), false)
             .await?;
-        self.audit(Event {
-            kind: AuditEvent::ClientRegistered,
-            user_id: None,
-            client_id: Some(created.client.id.as_str()),
-            ip: None,
-            detail: format!(
-                "dynamic registration ({}, {})",
-                if initial_token.is_some() {
-                    "initial access token"
-                } else {
-                    "open"
-                },
-                created.client.auth_method.as_str()
-            ),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::ClientRegistered,
+                user_id: None,
+                client_id: Some(created.client.id.as_str()),
+                ip: None,
+                detail: format!(
+                    "dynamic registration ({}, {})",
+                    if initial_token.is_some() {
+                        "initial access token"
+                    } else {
+                        "open"
+                    },
+                    created.client.auth_method.as_str()
+                ),
+            })
+            .await;
         let uri = registration_uri(&created.client.id);
         Ok(self.client_information(&created, secret, Some(rat), Some(uri)))
     }
@@ -246,6 +210,7 @@ impl Latchkey {
             }
         }
         let valid = self
+            .settings
             .validate_metadata(metadata, false)
             .map_err(RegistrationError::Metadata)?;
         let (updated, secret) = self.replace_metadata(current, &valid, false).await?;
@@ -302,7 +267,7 @@ impl Latchkey {
         registration_token_hash: Option<String>,
         by_operator: bool,
     ) -> Result<(RegisteredClient, Option<String>), CoreError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let id =
             ClientId::parse(&self.random.id()).map_err(|e| CoreError::Internal(e.to_string()))?;
         let secret = valid.uses_secret().then(|| self.random.secret());
@@ -331,7 +296,7 @@ impl Latchkey {
         valid: &ValidClientMetadata,
         by_operator: bool,
     ) -> Result<(RegisteredClient, Option<String>), CoreError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let old = current.client;
         let mut client = client_from(old.id.clone(), valid, old.created_at, now);
         // An operator's setting, not registration metadata: kept.
@@ -365,19 +330,20 @@ impl Latchkey {
             )));
         }
         self.caches.forget_client(client.id.as_str());
-        self.audit(Event {
-            kind: AuditEvent::ClientUpdated,
-            user_id: None,
-            client_id: Some(client.id.as_str()),
-            ip: None,
-            detail: if by_operator {
-                "metadata replaced by an operator"
-            } else {
-                "metadata replaced through RFC 7592"
-            }
-            .into(),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::ClientUpdated,
+                user_id: None,
+                client_id: Some(client.id.as_str()),
+                ip: None,
+                detail: if by_operator {
+                    "metadata replaced by an operator"
+                } else {
+                    "metadata replaced through RFC 7592"
+                }
+                .into(),
+            })
+            .await;
         Ok((
             RegisteredClient {
                 client,
@@ -397,7 +363,7 @@ impl Latchkey {
         if !client.auth_method.uses_secret() {
             return Err(RotateError::NoSecret);
         }
-        let now = self.now();
+        let now = self.clock.unix();
         let secret = self.random.secret();
         let mut grace_until = now + self.settings.registration.secret_grace;
         if let Some(exp) = client.secret_expires_at {
@@ -425,14 +391,15 @@ impl Latchkey {
         rotated.secret_hash = Some(rotation.new_hash);
         rotated.secret_expires_at = rotation.new_expires_at;
         rotated.updated_at = now;
-        self.audit(Event {
-            kind: AuditEvent::ClientSecretRotated,
-            user_id: None,
-            client_id: Some(client.id.as_str()),
-            ip: None,
-            detail: format!("previous secret accepted until {grace_until}"),
-        })
-        .await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::ClientSecretRotated,
+                user_id: None,
+                client_id: Some(client.id.as_str()),
+                ip: None,
+                detail: format!("previous secret accepted until {grace_until}"),
+            })
+            .await;
         Ok((rotated, secret))
     }
 
@@ -445,7 +412,7 @@ impl Latchkey {
         id: &ClientId,
         reason: RevokeReason,
     ) -> Result<bool, CoreError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let revocation = RevokedToken {
             key: RevocationKey::Client(id.as_str().to_owned()).to_key(),
             expires_at: now + self.settings.revocation_ttl(),
@@ -456,15 +423,16 @@ impl Latchkey {
             return Ok(false);
         }
         self.caches.forget_client(id.as_str());
-        self.spread_revocations(&[revocation]).await;
-        self.audit(Event {
-            kind: AuditEvent::ClientDeleted,
-            user_id: None,
-            client_id: Some(id.as_str()),
-            ip: None,
-            detail: format!("{reason}; every token of the client revoked"),
-        })
-        .await;
+        self.revocations.spread(&[revocation]).await;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::ClientDeleted,
+                user_id: None,
+                client_id: Some(id.as_str()),
+                ip: None,
+                detail: format!("{reason}; every token of the client revoked"),
+            })
+            .await;
         Ok(true)
     }
 

@@ -15,7 +15,6 @@ use crate::audit::Event;
 use crate::error::CoreError;
 use crate::oauth2::client_auth::ClientAuthError;
 use crate::secrets::token_hash;
-use crate::Latchkey;
 
 /// Why a revocation request was refused (RFC 7009 §2.2.1). A token that is
 /// unknown, malformed or another client's is not an error: the answer is
@@ -43,15 +42,20 @@ impl RevokeError {
     }
 }
 
-impl Latchkey {
+service! {
+    /// `POST /revoke` (RFC 7009).
+    pub struct RevokeEndpoint { store, clock, keys, settings, audit, revocations, clients }
+}
+
+impl RevokeEndpoint<'_> {
     /// `POST /revoke`.
-    pub async fn revoke(
+    pub async fn handle(
         &self,
         auth: &ClientAuthentication,
         token: &str,
         hint: Option<&str>,
     ) -> Result<(), RevokeError> {
-        let client = self.authenticate_client(auth).await?;
+        let client = self.clients.authenticate(auth).await?;
         if token.len() > 8192 {
             return Ok(());
         }
@@ -81,19 +85,21 @@ impl Latchkey {
             tracing::info!(client = %client.id, "refused to revoke another client's refresh token");
             return Ok(true);
         }
-        self.teardown(Teardown {
-            families: vec![family.id.clone()],
-            ..Teardown::new(self.now(), RevokeReason::RevokedByClient)
-        })
-        .await?;
-        self.audit(Event {
-            kind: AuditEvent::RefreshRevoked,
-            user_id: Some(&family.user_id),
-            client_id: Some(client.id.as_str()),
-            ip: None,
-            detail: format!("family {}", family.id),
-        })
-        .await;
+        self.revocations
+            .teardown(Teardown {
+                families: vec![family.id.clone()],
+                ..Teardown::new(self.clock.unix(), RevokeReason::RevokedByClient)
+            })
+            .await?;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::RefreshRevoked,
+                user_id: Some(&family.user_id),
+                client_id: Some(client.id.as_str()),
+                ip: None,
+                detail: format!("family {}", family.id),
+            })
+            .await;
         Ok(true)
     }
 
@@ -112,7 +118,8 @@ impl Latchkey {
             tracing::info!(client = %client.id, "refused to revoke another client's access token");
             return Ok(true);
         }
-        self.revoke_jti(&claims.jti, claims.exp, RevokeReason::RevokedByClient)
+        self.revocations
+            .revoke_jti(&claims.jti, claims.exp, RevokeReason::RevokedByClient)
             .await?;
         Ok(true)
     }

@@ -5,9 +5,10 @@
 //! retried with bounded exponential backoff and never holds up a user's
 //! request. The sending itself goes through the [`LogoutSender`] port.
 
-use latchkey_domain::{LogoutDelivery, LogoutSender, SendFailure};
+use latchkey_domain::{LogoutDelivery, LogoutSender, Reach, SendFailure};
+use latchkey_protocol::ClientId;
 
-use crate::Latchkey;
+use crate::error::CoreError;
 
 /// Seconds a claimed delivery belongs to the worker that claimed it; if
 /// that worker dies, another picks the delivery up after this.
@@ -25,10 +26,16 @@ pub fn backoff(attempts: i32) -> i64 {
     (5i64 << attempts.clamp(0, 20)).min(3600)
 }
 
-impl Latchkey {
+service! {
+    /// The back-channel logout outbox (OIDC Back-Channel Logout 1.0): delivers
+    /// queued logout tokens through the binary's [`LogoutSender`].
+    pub struct Backchannel { store, clock, settings }
+}
+
+impl Backchannel<'_> {
     /// Sends every due delivery once; returns how many were delivered.
-    pub async fn deliver_logouts(&self, sender: &dyn LogoutSender) -> usize {
-        let now = self.now();
+    pub async fn deliver(&self, sender: &dyn LogoutSender) -> usize {
+        let now = self.clock.unix();
         let due = match self.store.due_deliveries(now, BATCH).await {
             Ok(d) => d,
             Err(e) => {
@@ -56,6 +63,12 @@ impl Latchkey {
             .count()
     }
 
+    /// [`crate::Settings::reach_of`] the client's stored record.
+    async fn client_reach(&self, id: &ClientId) -> Result<Reach, CoreError> {
+        let registration = self.store.find_registration(id).await?;
+        Ok(self.settings.reach_of(registration.as_ref()))
+    }
+
     async fn deliver_logout(&self, sender: &dyn LogoutSender, d: LogoutDelivery) -> bool {
         let failure = match self.client_reach(&d.client_id).await {
             Ok(reach) => sender.send_logout(&d, reach).await.err(),
@@ -64,7 +77,7 @@ impl Latchkey {
                 again: true,
             }),
         };
-        let now = self.now();
+        let now = self.clock.unix();
         let recorded = match &failure {
             None => self.store.mark_delivered(&d.id, now).await,
             Some(SendFailure { error, again }) => {

@@ -11,7 +11,6 @@ use latchkey_domain::RevokeReason;
 use latchkey_protocol::{ClientId, OAuthError, Params, State};
 
 use crate::authorize::SignedIn;
-use crate::Latchkey;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogoutOutcome {
@@ -38,12 +37,17 @@ pub struct HintClaims {
     pub sid: Option<String>,
 }
 
-impl Latchkey {
+service! {
+    /// `GET|POST /logout` (RP-Initiated Logout 1.0).
+    pub struct EndSessionEndpoint { store, signing_keys, sessions }
+}
+
+impl EndSessionEndpoint<'_> {
     /// Checks an `id_token_hint`: signed by one of Latchkey's published keys
     /// under the algorithm rules, typed as an ID token, issued here. An
     /// expired hint is accepted (OIDC RP-Initiated Logout §2).
-    pub fn id_token_hint_claims(&self, hint: &str) -> Result<HintClaims, OAuthError> {
-        let claims = self.verify_id_token_hint(hint).map_err(|e| {
+    pub fn hint_claims(&self, hint: &str) -> Result<HintClaims, OAuthError> {
+        let claims = self.signing_keys.verify_id_token_hint(hint).map_err(|e| {
             tracing::info!(reason = %e, "id_token_hint refused");
             OAuthError::invalid_request("id_token_hint is not an ID token issued by this server")
         })?;
@@ -56,7 +60,7 @@ impl Latchkey {
 
     /// `GET|POST /logout`. `confirmed` is true when the user submitted the
     /// confirmation form (its CSRF token already checked).
-    pub async fn end_session(
+    pub async fn end(
         &self,
         params: &Params,
         signed_in: Option<&SignedIn>,
@@ -76,7 +80,7 @@ impl Latchkey {
     ) -> Result<LogoutOutcome, OAuthError> {
         let hint = params
             .get("id_token_hint")
-            .map(|h| self.id_token_hint_claims(h))
+            .map(|h| self.hint_claims(h))
             .transpose()?;
         let client_id = match (params.get("client_id"), &hint) {
             (Some(c), Some(h)) if !h.aud.iter().any(|a| a == c) => {
@@ -118,14 +122,15 @@ impl Latchkey {
                     .and_then(|r| r.csp_source()),
             });
         }
-        self.end_sessions(
-            &signed_in.user.id,
-            Some(vec![signed_in.session.id.clone()]),
-            false,
-            RevokeReason::Logout,
-        )
-        .await
-        .map_err(|e| e.to_oauth())?;
+        self.sessions
+            .end_sessions(
+                &signed_in.user.id,
+                Some(vec![signed_in.session.id.clone()]),
+                false,
+                RevokeReason::Logout,
+            )
+            .await
+            .map_err(|e| e.to_oauth())?;
         Ok(LogoutOutcome::Done { redirect })
     }
 }

@@ -3,13 +3,16 @@
 
 use latchkey_domain::keys::PublishedJwks;
 
-use crate::Latchkey;
+service! {
+    /// `GET /jwks`: the published keys and how long they may be cached.
+    pub struct JwksEndpoint { keys, settings }
+}
 
-impl Latchkey {
+impl JwksEndpoint<'_> {
     /// The current JWK Set document and how long relying parties may cache
     /// it (seconds): new keys are published at least twice that long before
     /// they sign.
-    pub fn jwks(&self) -> (PublishedJwks, i64) {
+    pub fn published(&self) -> (PublishedJwks, i64) {
         (self.keys.current().jwks(), self.settings.keys.jwks_max_age)
     }
 }

@@ -3,8 +3,6 @@
 
 use latchkey_domain::{AuditEvent, AuditRecord};
 
-use crate::Latchkey;
-
 pub struct Event<'a> {
     pub kind: AuditEvent,
     pub user_id: Option<&'a str>,
@@ -13,10 +11,16 @@ pub struct Event<'a> {
     pub detail: String,
 }
 
-impl Latchkey {
+service! {
+    /// The audit log: one row per security event, written beside the log
+    /// line.
+    pub struct Audit { store, clock, random }
+}
+
+impl Audit<'_> {
     /// Records an event. A failure to write it is logged, not returned: the
     /// request that caused it has already been decided.
-    pub async fn audit(&self, e: Event<'_>) {
+    pub async fn record(&self, e: Event<'_>) {
         tracing::info!(
             target: "latchkey::audit",
             kind = e.kind.as_str(),
@@ -28,7 +32,7 @@ impl Latchkey {
         );
         let event = AuditRecord {
             id: self.random.id(),
-            at: self.now(),
+            at: self.clock.unix(),
             kind: e.kind,
             user_id: e.user_id.map(str::to_owned),
             client_id: e.client_id.map(str::to_owned),

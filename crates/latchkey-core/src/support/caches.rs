@@ -106,6 +106,49 @@ impl Caches {
     }
 }
 
+service! {
+    /// Clients and users as the hot paths read them: the one-second copy
+    /// when there is one, the store otherwise.
+    pub struct Directory { store, caches }
+}
+
+impl Directory<'_> {
+    /// A client, from the one-second copy when there is one (see
+    /// [`Caches`]).
+    pub(crate) async fn client(
+        &self,
+        id: &latchkey_protocol::ClientId,
+    ) -> Result<Option<Arc<latchkey_domain::Client>>, crate::CoreError> {
+        if let Some(c) = self.caches.clients.get(id.as_str()) {
+            return Ok(Some(c));
+        }
+        let Some(c) = self.store.find_client(id).await? else {
+            return Ok(None);
+        };
+        let c = Arc::new(c);
+        self.caches
+            .clients
+            .insert(id.as_str().to_owned(), c.clone());
+        Ok(Some(c))
+    }
+
+    /// A user, from the one-second copy when there is one (see [`Caches`]).
+    pub(crate) async fn user(
+        &self,
+        id: &str,
+    ) -> Result<Option<Arc<latchkey_domain::User>>, crate::CoreError> {
+        if let Some(u) = self.caches.users.get(id) {
+            return Ok(Some(u));
+        }
+        let Some(u) = self.store.find_user(id).await? else {
+            return Ok(None);
+        };
+        let u = Arc::new(u);
+        self.caches.users.insert(id.to_owned(), u.clone());
+        Ok(Some(u))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use latchkey_domain::MockClock;

@@ -9,13 +9,17 @@ use std::sync::Arc;
 use latchkey_protocol::ClientId;
 
 use crate::error::CoreError;
-use crate::Latchkey;
 
-impl Latchkey {
+service! {
+    /// Which origins may call from script.
+    pub struct Cors { store, caches, directory }
+}
+
+impl Cors<'_> {
     /// Whether some registered client lists `origin` (read through a
     /// one-second copy of the set, dropped when this instance changes a
     /// client).
-    pub async fn cors_origin_known(&self, origin: &str) -> Result<bool, CoreError> {
+    pub async fn origin_known(&self, origin: &str) -> Result<bool, CoreError> {
         if let Some(set) = self.caches.cors_origins.get(&()) {
             return Ok(set.contains(origin));
         }
@@ -32,13 +36,14 @@ impl Latchkey {
     }
 
     /// Whether the client `client_id` lists `origin`.
-    pub async fn cors_origin_of_client(
+    pub async fn origin_of_client(
         &self,
         client_id: &ClientId,
         origin: &str,
     ) -> Result<bool, CoreError> {
         Ok(self
-            .client_copy(client_id)
+            .directory
+            .client(client_id)
             .await?
             .is_some_and(|c| c.allowed_cors_origins.iter().any(|o| o == origin)))
     }

@@ -3,8 +3,6 @@
 
 use serde::Serialize;
 
-use crate::Latchkey;
-
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Readiness {
     pub database: bool,
@@ -19,7 +17,12 @@ impl Readiness {
     }
 }
 
-impl Latchkey {
+service! {
+    /// Readiness (`/readyz`).
+    pub struct Health { store, keys, cache }
+}
+
+impl Health<'_> {
     pub async fn readiness(&self) -> Readiness {
         let database = match self.store.ping().await {
             Ok(()) => true,
@@ -34,7 +37,7 @@ impl Latchkey {
                 .current()
                 .sign("JWT", &serde_json::Map::new())
                 .is_ok();
-        let cache = match &self.revocation_cache {
+        let cache = match self.cache {
             Some(c) => Some(c.ping().await.is_ok()),
             None => None,
         };

@@ -4,12 +4,16 @@
 //! clock, so every rule that must survive a sweep is checked after one.
 
 use crate::error::CoreError;
-use crate::Latchkey;
 
-impl Latchkey {
+service! {
+    /// The periodic sweep.
+    pub struct Housekeeping { store, clock, settings, throttle }
+}
+
+impl Housekeeping<'_> {
     /// One sweep at the clock's current time; returns how many rows went.
     pub async fn sweep(&self) -> Result<u64, CoreError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let s = &self.settings;
         let mut rows = self.store.sweep_expired(now).await?;
         rows += self

@@ -14,16 +14,14 @@
 use std::sync::Arc;
 
 use latchkey_domain::keys::{KeyError, KeyFactory, KeyState, SigningAlg, SigningKeyRecord};
-use latchkey_domain::rotation::{self, KeyAction, RotationPolicy};
+use latchkey_domain::rotation::{self, KeyAction};
 use latchkey_domain::AuditEvent;
-use latchkey_domain::Client;
 use latchkey_protocol::claims::{IdTokenClaims, ID_TOKEN_TYP};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::audit::Event;
 use crate::error::CoreError;
 use crate::jwt::{check_claims, ClaimError, ClaimRules};
-use crate::Latchkey;
 
 /// Rounds of plan-and-apply in one tick. A settled key set needs one; a
 /// first start three (create, promote, create the successor).
@@ -38,6 +36,11 @@ pub struct KeyService {
 }
 
 impl KeyService {
+    /// The JOSE adapter that makes and checks keys.
+    pub(crate) fn factory(&self) -> &dyn KeyFactory {
+        &*self.factory
+    }
+
     pub fn new(factory: Arc<dyn KeyFactory>) -> KeyService {
         KeyService {
             factory,
@@ -101,13 +104,15 @@ enum Step {
     Lost,
 }
 
-impl Latchkey {
-    fn key_policy(&self) -> RotationPolicy {
-        self.settings.key_policy()
-    }
+service! {
+    /// The signing keys: rotation on schedule, the in-memory signer kept in step
+    /// with the database, and the check of JWTs Latchkey signed itself.
+    pub struct SigningKeys { store, clock, random, settings, keys, key_service, caches, audit }
+}
 
+impl SigningKeys<'_> {
     /// Every stored key, oldest first (for `latchkey keys list`).
-    pub async fn list_keys(&self) -> Result<Vec<SigningKeyRecord>, CoreError> {
+    pub async fn list(&self) -> Result<Vec<SigningKeyRecord>, CoreError> {
         Ok(self.store.list_keys().await?)
     }
 
@@ -116,13 +121,13 @@ impl Latchkey {
     /// the key set changed, including through other instances. The
     /// background task calls this every `check_interval`; tests call it
     /// after moving the mock clock.
-    pub async fn tick_keys(&self) -> Result<KeyReport, CoreError> {
+    pub async fn tick(&self) -> Result<KeyReport, CoreError> {
         self.run_lifecycle(false).await
     }
 
     /// Picks up keys changed elsewhere without applying any step; true if
     /// the signer was rebuilt.
-    pub async fn reload_keys(&self) -> Result<bool, CoreError> {
+    pub async fn reload(&self) -> Result<bool, CoreError> {
         let mut loaded = self.key_service.loaded.lock().await;
         let records = self.store.list_keys().await?;
         let mut report = KeyReport::default();
@@ -134,17 +139,18 @@ impl Latchkey {
     /// algorithm's published next key starts signing and a new next key is
     /// published; an algorithm without a next key gets one, which signs
     /// after the propagation interval.
-    pub async fn rotate_keys(&self) -> Result<KeyReport, CoreError> {
+    pub async fn rotate(&self) -> Result<KeyReport, CoreError> {
         let report = self.run_lifecycle(true).await?;
         if report.changed() {
-            self.audit(Event {
-                kind: AuditEvent::KeysRotated,
-                user_id: None,
-                client_id: None,
-                ip: None,
-                detail: describe(&report),
-            })
-            .await;
+            self.audit
+                .record(Event {
+                    kind: AuditEvent::KeysRotated,
+                    user_id: None,
+                    client_id: None,
+                    ip: None,
+                    detail: describe(&report),
+                })
+                .await;
         }
         Ok(report)
     }
@@ -152,19 +158,19 @@ impl Latchkey {
     pub(crate) async fn run_lifecycle(&self, forced: bool) -> Result<KeyReport, CoreError> {
         let mut loaded = self.key_service.loaded.lock().await;
         let mut report = KeyReport::default();
-        let policy = self.key_policy();
+        let policy = self.settings.key_policy();
         let mut records = self.store.list_keys().await?;
         // Open the stored keys before changing anything: with the wrong KEK
         // this fails here, before a new key is sealed under it.
         self.install(&mut loaded, &records, &mut report)?;
         if forced {
-            let actions = rotation::plan_rotation(&records, self.now(), &policy);
+            let actions = rotation::plan_rotation(&records, self.clock.unix(), &policy);
             self.apply(&actions, &records, &mut report).await?;
             records = self.store.list_keys().await?;
         }
         let mut settled = false;
         for _ in 0..MAX_ROUNDS {
-            let actions = rotation::plan(&records, self.now(), &policy);
+            let actions = rotation::plan(&records, self.clock.unix(), &policy);
             if actions.is_empty() {
                 settled = true;
                 break;
@@ -217,7 +223,7 @@ impl Latchkey {
         seen: &[SigningKeyRecord],
         report: &mut KeyReport,
     ) -> Result<Step, CoreError> {
-        let now = self.now();
+        let now = self.clock.unix();
         let step = |ok: bool| if ok { Step::Applied } else { Step::Lost };
         Ok(match action {
             KeyAction::CreateNext {
@@ -320,28 +326,6 @@ impl Latchkey {
         Ok(())
     }
 
-    /// The algorithm of a client's ID tokens: its registered
-    /// `id_token_signed_response_alg` if enabled, else RS256 (the OIDC
-    /// default) if enabled, else the first enabled algorithm.
-    pub fn id_token_alg(&self, client: &Client) -> SigningAlg {
-        let enabled = &self.settings.keys.algorithms;
-        if let Some(alg) = client.id_token_signed_response_alg {
-            if enabled.contains(&alg) {
-                return alg;
-            }
-            tracing::warn!(
-                client_id = %client.id,
-                %alg,
-                "the client's ID-token algorithm is not enabled; using the default"
-            );
-        }
-        if enabled.contains(&SigningAlg::RS256) {
-            SigningAlg::RS256
-        } else {
-            enabled.first().copied().unwrap_or(SigningAlg::RS256)
-        }
-    }
-
     /// Verifies an `id_token_hint` (RP-Initiated Logout): an ID token this
     /// server signed with a key still published, for this issuer, not
     /// issued in the future. An expired hint is accepted (relying parties
@@ -354,27 +338,13 @@ impl Latchkey {
             &ClaimRules {
                 issuer: &self.settings.issuer,
                 audiences: None,
-                now: self.now(),
+                now: self.clock.unix(),
                 skew: self.settings.keys.clock_skew,
                 allow_expired: true,
                 require_iat: true,
             },
         )?;
         serde_json::from_value(Value::Object(claims)).map_err(|e| JwtError::Shape(e.to_string()))
-    }
-
-    /// Verifies a JWT signed with a client's registered keys (a
-    /// `private_key_jwt` assertion): signature and algorithm rules only;
-    /// the caller applies [`check_claims`] and `jti` replay protection.
-    pub fn verify_with_client_jwks(
-        &self,
-        token: &str,
-        jwks_json: &str,
-        allowed: &[SigningAlg],
-    ) -> Result<Map<String, Value>, KeyError> {
-        self.key_service
-            .factory
-            .verify_with_jwks(token, jwks_json, allowed)
     }
 }
 

@@ -5,10 +5,47 @@
 //! the endpoints cannot disagree about the same token.
 
 use latchkey_domain::{RefreshFamily, RevocationKey};
-use latchkey_protocol::claims::AccessTokenClaims;
+use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
+use latchkey_protocol::{ErrorCode, OAuthError};
+use serde_json::Value;
+use sha2::Digest;
 
 use crate::error::CoreError;
-use crate::Latchkey;
+use crate::jwt::{check_claims, ClaimRules};
+
+/// Why an access token was refused where it is presented as a Bearer
+/// token (RFC 6750 §3.1).
+#[derive(Debug, thiserror::Error)]
+pub enum BearerError {
+    #[error("token rejected: {0}")]
+    Invalid(String),
+    #[error("token lacks scope {0}")]
+    InsufficientScope(&'static str),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<latchkey_domain::StoreError> for BearerError {
+    fn from(e: latchkey_domain::StoreError) -> Self {
+        BearerError::Core(e.into())
+    }
+}
+
+impl BearerError {
+    pub fn to_oauth(&self) -> OAuthError {
+        match self {
+            BearerError::Invalid(_) => OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the access token is invalid, expired or revoked",
+            ),
+            BearerError::InsufficientScope(s) => OAuthError::new(
+                ErrorCode::InsufficientScope,
+                format!("the token lacks the `{s}` scope"),
+            ),
+            BearerError::Core(e) => e.to_oauth(),
+        }
+    }
+}
 
 /// Everything whose revocation refuses this access token: itself, its
 /// refresh family, its browser session and its client.
@@ -35,11 +72,74 @@ pub fn family_revocation_keys(family: &RefreshFamily) -> [String; 3] {
     ]
 }
 
-impl Latchkey {
+service! {
+    /// Whether a token is still live.
+    pub struct Liveness { clock, settings, keys, caches, revocations }
+}
+
+impl Liveness<'_> {
+    /// Checks one of Latchkey's access tokens: signature by a published key
+    /// (with the algorithm rules of RFC 8725), `typ`, issuer, audience,
+    /// lifetime, and revocation.
+    pub async fn access_token(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
+        // A token verified before skips the signature and claim checks (it
+        // cannot have changed: the key is its SHA-256); its lifetime and
+        // revocation are checked again on every use. The copies are
+        // dropped whenever the published key set changes, so a revoked key's
+        // tokens are refused from the next reload on.
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let now = self.clock.unix();
+        let claims = match self.caches.verified.get(&digest) {
+            Some(c) => {
+                if now >= c.exp + self.settings.keys.clock_skew {
+                    return Err(BearerError::Invalid("expired".into()));
+                }
+                c
+            }
+            None => {
+                let c = std::sync::Arc::new(self.verify_access_token(token, now)?);
+                self.caches.verified.insert(digest, c.clone());
+                c
+            }
+        };
+        if self
+            .revocations
+            .is_revoked(&revocation_keys(&claims))
+            .await?
+        {
+            return Err(BearerError::Invalid("revoked".into()));
+        }
+        Ok((*claims).clone())
+    }
+
+    /// Signature (RFC 8725 algorithm rules, `typ`), then issuer, audience
+    /// and lifetime with the one configured clock skew.
+    fn verify_access_token(&self, token: &str, now: i64) -> Result<AccessTokenClaims, BearerError> {
+        let claims = self
+            .keys
+            .current()
+            .verify(token, Some(ACCESS_TOKEN_TYP))
+            .map_err(|e| BearerError::Invalid(e.to_string()))?;
+        check_claims(
+            &claims,
+            &ClaimRules {
+                issuer: &self.settings.issuer,
+                audiences: Some(&[self.settings.access_token_audience()]),
+                now,
+                skew: self.settings.keys.clock_skew,
+                allow_expired: false,
+                require_iat: true,
+            },
+        )
+        .map_err(|e| BearerError::Invalid(e.to_string()))?;
+        serde_json::from_value(Value::Object(claims))
+            .map_err(|e| BearerError::Invalid(format!("claims: {e}")))
+    }
+
     /// Why a refresh family can no longer be used at `now`, if it cannot:
     /// its own state and lifetimes first, then every revocation that
     /// reaches it.
-    pub(crate) async fn family_death(
+    pub(crate) async fn family(
         &self,
         family: &RefreshFamily,
         now: i64,
@@ -47,7 +147,11 @@ impl Latchkey {
         if let Some(why) = family.unusable(now, self.settings.refresh.idle_timeout) {
             return Ok(Some(why));
         }
-        if self.is_revoked(&family_revocation_keys(family)).await? {
+        if self
+            .revocations
+            .is_revoked(&family_revocation_keys(family))
+            .await?
+        {
             return Ok(Some("family, session or client revoked"));
         }
         Ok(None)

@@ -142,6 +142,13 @@ impl FillSalt for latchkey_domain::OsRandom {
     }
 }
 
+/// A fresh salt for a password hash.
+pub(crate) fn salt(random: &dyn latchkey_domain::Random) -> [u8; 16] {
+    let mut s = [0u8; 16];
+    random.fill(&mut s);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -12,11 +12,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
-use latchkey_domain::RevokeReason;
-use latchkey_domain::RevokedToken;
+use latchkey_domain::{RevocationKey, RevokeReason, RevokedToken};
+use latchkey_domain::{Teardown, TeardownResult};
 
 use crate::error::CoreError;
-use crate::Latchkey;
 
 #[derive(Default)]
 pub struct RevocationMirror {
@@ -82,20 +81,60 @@ impl RevocationMirror {
 /// slightly older timestamp than the last one seen is not missed.
 const SYNC_OVERLAP: i64 = 5;
 
-impl Latchkey {
+service! {
+    /// Revoking and checking revocations: the database first, then this
+    /// instance's mirror and the shared cache.
+    pub struct Revocations { store, clock, settings, mirror, cache }
+}
+
+impl Revocations<'_> {
+    /// Applies a teardown (one transaction), then spreads its revocations
+    /// to the in-memory mirror and the shared cache.
+    pub async fn teardown(&self, t: Teardown) -> Result<TeardownResult, CoreError> {
+        let ttl = self.settings.revocation_ttl();
+        let result = self.store.apply_teardown(&t, ttl).await?;
+        let mut spread: Vec<RevokedToken> = t.revocations.clone();
+        let entry = |key: RevocationKey| RevokedToken {
+            key: key.to_key(),
+            expires_at: t.now + ttl,
+            revoked_at: t.now,
+            reason: t.reason,
+        };
+        spread.extend(
+            result
+                .ended_sessions
+                .iter()
+                .map(|s| entry(RevocationKey::Session(s.clone()))),
+        );
+        spread.extend(
+            result
+                .revoked_families
+                .iter()
+                .map(|f| entry(RevocationKey::Family(f.clone()))),
+        );
+        self.spread(&spread).await;
+        Ok(result)
+    }
+
+    /// Revocations another instance published (through the shared cache):
+    /// into the mirror at once, ahead of the next sync.
+    pub fn receive(&self, entries: &[RevokedToken]) {
+        self.mirror.insert(entries);
+    }
+
     /// Whether any of these revocation keys is revoked.
     pub async fn is_revoked(&self, keys: &[String]) -> Result<bool, CoreError> {
-        if self.revocations.contains_any(keys) {
+        if self.mirror.contains_any(keys) {
             return Ok(true);
         }
-        let now = self.now();
+        let now = self.clock.unix();
         if self
-            .revocations
+            .mirror
             .is_fresh(now, self.settings.revocations.max_staleness_secs)
         {
             return Ok(false);
         }
-        if let Some(cache) = &self.revocation_cache {
+        if let Some(cache) = self.cache {
             match cache.any_revoked(keys).await {
                 Ok(true) => return Ok(true),
                 // The shared cache may have missed a publish: only the
@@ -110,31 +149,31 @@ impl Latchkey {
     }
 
     /// Catches the mirror up with the database. Run every second.
-    pub async fn sync_revocations(&self) -> Result<usize, CoreError> {
-        let now = self.now();
-        let since = self.revocations.watermark.load(Ordering::Acquire);
+    pub async fn sync(&self) -> Result<usize, CoreError> {
+        let now = self.clock.unix();
+        let since = self.mirror.watermark.load(Ordering::Acquire);
         let rows = self.store.revocations_since(since, now).await?;
         if let Some(newest) = rows.iter().map(|r| r.revoked_at).max() {
-            self.revocations
+            self.mirror
                 .watermark
                 .fetch_max(newest - SYNC_OVERLAP, Ordering::AcqRel);
         }
-        self.revocations.insert(&rows);
-        self.revocations.prune(now);
-        self.revocations.synced_at.store(now, Ordering::Release);
+        self.mirror.insert(&rows);
+        self.mirror.prune(now);
+        self.mirror.synced_at.store(now, Ordering::Release);
         Ok(rows.len())
     }
 
     /// Records revocations already committed to the database in the mirror
     /// and the shared cache. A cache failure is logged: the database has
     /// them, and every instance's sync will find them.
-    pub(crate) async fn spread_revocations(&self, entries: &[RevokedToken]) {
+    pub(crate) async fn spread(&self, entries: &[RevokedToken]) {
         if entries.is_empty() {
             return;
         }
-        self.revocations.insert(entries);
-        if let Some(cache) = &self.revocation_cache {
-            if let Err(e) = cache.publish(entries, self.now()).await {
+        self.mirror.insert(entries);
+        if let Some(cache) = self.cache {
+            if let Err(e) = cache.publish(entries, self.clock.unix()).await {
                 tracing::warn!(error = %e, "could not publish revocations to the shared cache");
             }
         }
@@ -150,11 +189,11 @@ impl Latchkey {
         let entry = RevokedToken {
             key: latchkey_domain::RevocationKey::Token(jti.to_owned()).to_key(),
             expires_at: expires_at + 60,
-            revoked_at: self.now(),
+            revoked_at: self.clock.unix(),
             reason,
         };
         self.store.revoke_token(&entry).await?;
-        self.spread_revocations(&[entry]).await;
+        self.spread(&[entry]).await;
         Ok(())
     }
 }

@@ -6,6 +6,11 @@
 use latchkey_config::{Config, Keys, Passwords, Refresh, Registration, Revocations, Tokens};
 use latchkey_domain::rotation::RotationPolicy;
 
+use latchkey_domain::keys::SigningAlg;
+use latchkey_domain::{Client, ClientRegistration, Reach};
+use latchkey_protocol::registration::{ClientMetadata, RegistrationPolicy, ValidClientMetadata};
+use latchkey_protocol::OAuthError;
+
 use crate::throttle::ThrottlePolicy;
 
 #[derive(Debug, Clone)]
@@ -93,5 +98,63 @@ impl Settings {
     /// Cookies get `Secure` when the issuer is served over https.
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
+    }
+
+    // The rules below follow from the settings alone.
+
+    /// What registrations may ask for: the operator's scopes, the enabled
+    /// ID-token algorithms, and whether the URLs Latchkey connects to may
+    /// lead inside (for an operator, or for everybody if the operator says
+    /// so).
+    pub fn registration_policy(&self, by_operator: bool) -> RegistrationPolicy {
+        RegistrationPolicy {
+            allowed_scope: self.registration.allowed_scopes.clone(),
+            id_token_algs: self.keys.algorithms.clone(),
+            internal_uris: by_operator || self.registration.allow_internal_uris,
+        }
+    }
+
+    /// Validates metadata with the policy for whoever sends it.
+    pub fn validate_metadata(
+        &self,
+        metadata: &ClientMetadata,
+        by_operator: bool,
+    ) -> Result<ValidClientMetadata, OAuthError> {
+        metadata.validate(&self.registration_policy(by_operator))
+    }
+
+    /// Which addresses Latchkey may connect to for a client with this
+    /// registration record: anywhere for a client an operator vouches for
+    /// (or when the operator allows internal URLs for all), public ones
+    /// otherwise. No record (a client deleted meanwhile) is no vouching.
+    pub fn reach_of(&self, registration: Option<&ClientRegistration>) -> Reach {
+        let vouched = registration.is_some_and(|r| r.by_operator);
+        if vouched || self.registration.allow_internal_uris {
+            Reach::Anywhere
+        } else {
+            Reach::PublicOnly
+        }
+    }
+
+    /// The algorithm of a client's ID tokens: its registered
+    /// `id_token_signed_response_alg` if enabled, else RS256 (the OIDC
+    /// default) if enabled, else the first enabled algorithm.
+    pub fn id_token_alg(&self, client: &Client) -> SigningAlg {
+        let enabled = &self.keys.algorithms;
+        if let Some(alg) = client.id_token_signed_response_alg {
+            if enabled.contains(&alg) {
+                return alg;
+            }
+            tracing::warn!(
+                client_id = %client.id,
+                %alg,
+                "the client's ID-token algorithm is not enabled; using the default"
+            );
+        }
+        if enabled.contains(&SigningAlg::RS256) {
+            SigningAlg::RS256
+        } else {
+            enabled.first().copied().unwrap_or(SigningAlg::RS256)
+        }
     }
 }

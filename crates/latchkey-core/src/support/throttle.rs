@@ -245,12 +245,17 @@ impl LoginThrottle {
     }
 }
 
-impl crate::Latchkey {
+impl LoginThrottle {
     /// Counts a password check on `account` from `ip` before it is made,
     /// then waits out the account's delay. `Err(wait_secs)`: refused.
-    pub(crate) async fn password_turn(&self, account: &str, ip: &str) -> Result<(), i64> {
-        let now_ms = self.clock.now().timestamp_millis();
-        match self.throttle.admit(account, ip, now_ms).await {
+    pub(crate) async fn password_turn(
+        &self,
+        clock: &dyn latchkey_domain::Clock,
+        account: &str,
+        ip: &str,
+    ) -> Result<(), i64> {
+        let now_ms = clock.now().timestamp_millis();
+        match self.admit(account, ip, now_ms).await {
             Admission::Refused { wait_secs } => Err(wait_secs),
             Admission::Go { delay_ms } => {
                 if delay_ms > 0 {

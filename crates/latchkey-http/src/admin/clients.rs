@@ -45,7 +45,12 @@ async fn metadata(
     responses((status = 200, body = Vec<ClientInformation>), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
-    let list = app.admin_list_clients().await.map_err(failed)?;
+    let list = app
+        .admin()
+        .clients()
+        .list_information()
+        .await
+        .map_err(failed)?;
     Ok(json_no_store(StatusCode::OK, &list))
 }
 
@@ -62,7 +67,9 @@ pub async fn create(
 ) -> ApiResult {
     let (m, settings) = metadata(&req, payload).await?;
     let info = app
-        .admin_create_client(&m, &settings)
+        .admin()
+        .clients()
+        .register(&m, &settings)
         .await
         .map_err(failed)?;
     Ok(json_no_store(StatusCode::CREATED, &info))
@@ -74,7 +81,12 @@ pub async fn create(
     responses((status = 200, body = ClientInformation), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    let info = app.admin_show_client(&path).await.map_err(failed)?;
+    let info = app
+        .admin()
+        .clients()
+        .information(&path)
+        .await
+        .map_err(failed)?;
     Ok(json_no_store(StatusCode::OK, &info))
 }
 
@@ -93,7 +105,9 @@ pub async fn update(
 ) -> ApiResult {
     let (m, settings) = metadata(&req, payload).await?;
     let info = app
-        .admin_update_client(&path, &m, &settings)
+        .admin()
+        .clients()
+        .replace_metadata(&path, &m, &settings)
         .await
         .map_err(failed)?;
     Ok(json_no_store(StatusCode::OK, &info))
@@ -105,7 +119,7 @@ pub async fn update(
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    app.delete_client(&path).await.map_err(failed)?;
+    app.admin().clients().delete(&path).await.map_err(failed)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -120,7 +134,12 @@ pub async fn rotate_secret(
     app: web::Data<Latchkey>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let (c, secret) = app.rotate_client_secret(&path).await.map_err(failed)?;
+    let (c, secret) = app
+        .admin()
+        .clients()
+        .rotate_secret(&path)
+        .await
+        .map_err(failed)?;
     Ok(json_no_store(
         StatusCode::OK,
         &RotatedSecret {

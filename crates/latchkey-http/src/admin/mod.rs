@@ -59,7 +59,7 @@ impl Admin {
                 ))))
             }
         };
-        match app.check_admin_token(token).await {
+        match app.admin().tokens().check_admin_token(token).await {
             Ok(Some(t)) => Ok(Admin(t)),
             Ok(None) => {
                 tracing::info!("admin API call with a wrong token");

@@ -43,7 +43,7 @@ impl From<SessionView> for SessionInfo {
     responses((status = 200, body = Vec<SessionInfo>), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn list(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    let list = app.admin_list_sessions(&path).await.map_err(failed)?;
+    let list = app.admin().sessions().list(&path).await.map_err(failed)?;
     Ok(json_no_store(
         StatusCode::OK,
         &list.into_iter().map(SessionInfo::from).collect::<Vec<_>>(),
@@ -56,6 +56,6 @@ pub async fn list(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    app.admin_end_session(&path).await.map_err(failed)?;
+    app.admin().sessions().end(&path).await.map_err(failed)?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -47,7 +47,12 @@ fn info(t: InitialAccessToken, token: Option<String>) -> RegistrationTokenInfo {
     responses((status = 200, body = Vec<RegistrationTokenInfo>), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
-    let list = app.list_registration_tokens().await.map_err(failed)?;
+    let list = app
+        .admin()
+        .tokens()
+        .list_registration_tokens()
+        .await
+        .map_err(failed)?;
     Ok(json_no_store(
         StatusCode::OK,
         &list.into_iter().map(|t| info(t, None)).collect::<Vec<_>>(),
@@ -67,6 +72,8 @@ pub async fn create(
 ) -> ApiResult {
     let new: NewRegistrationToken = body(&req, payload).await?;
     let t = app
+        .admin()
+        .tokens()
         .create_registration_token(new.expires_in.unwrap_or(86_400), new.uses.unwrap_or(1))
         .await
         .map_err(failed)?;
@@ -82,6 +89,10 @@ pub async fn create(
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    app.delete_registration_token(&path).await.map_err(failed)?;
+    app.admin()
+        .tokens()
+        .delete_registration_token(&path)
+        .await
+        .map_err(failed)?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -60,7 +60,7 @@ pub struct NewPassword {
     responses((status = 200, body = Vec<UserView>), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
-    let users = app.list_users().await.map_err(failed)?;
+    let users = app.admin().users().list().await.map_err(failed)?;
     Ok(json_no_store(
         StatusCode::OK,
         &users.into_iter().map(UserView::from).collect::<Vec<_>>(),
@@ -80,7 +80,9 @@ pub async fn create(
 ) -> ApiResult {
     let new: NewUser = body(&req, payload).await?;
     let u = app
-        .create_user(&new.username, new.password, new.name, new.email)
+        .admin()
+        .users()
+        .create(&new.username, new.password, new.name, new.email)
         .await
         .map_err(failed)?;
     Ok(json_no_store(StatusCode::CREATED, &UserView::from(u)))
@@ -92,7 +94,7 @@ pub async fn create(
     responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    let u = app.show_user(&path).await.map_err(failed)?;
+    let u = app.admin().users().show(&path).await.map_err(failed)?;
     Ok(json_no_store(StatusCode::OK, &UserView::from(u)))
 }
 
@@ -110,7 +112,9 @@ pub async fn set_password(
     payload: web::Payload,
 ) -> ApiResult {
     let new: NewPassword = body(&req, payload).await?;
-    app.set_user_password(&path, new.password)
+    app.admin()
+        .users()
+        .set_password(&path, new.password)
         .await
         .map_err(failed)?;
     Ok(HttpResponse::NoContent().finish())
@@ -122,6 +126,6 @@ pub async fn set_password(
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    app.delete_user(&path).await.map_err(failed)?;
+    app.admin().users().delete(&path).await.map_err(failed)?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -32,7 +32,8 @@ impl SessionsOwner {
     async fn check(req: HttpRequest, app: web::Data<Latchkey>) -> Result<SessionsOwner, ApiError> {
         let token = required_bearer(&req)?;
         let claims = app
-            .check_access_token(token)
+            .liveness()
+            .access_token(token)
             .await
             .map_err(|e| ApiError::Bearer(Some(e.to_oauth())))?;
         let scope = Scope::parse(&claims.scope).unwrap_or_default();
@@ -48,6 +49,7 @@ impl SessionsOwner {
 
 pub async fn list(SessionsOwner(claims): SessionsOwner, app: web::Data<Latchkey>) -> ApiResult {
     let list = app
+        .sessions()
         .list_sessions(&claims.sub, claims.sid.as_deref())
         .await
         .map_err(|e| e.to_oauth())?;
@@ -62,6 +64,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> ApiResult {
     let ended = app
+        .sessions()
         .end_own_session(&claims.sub, &path)
         .await
         .map_err(|e| e.to_oauth())?;

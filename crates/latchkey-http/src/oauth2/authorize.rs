@@ -28,7 +28,11 @@ async fn run(req: &HttpRequest, app: &Latchkey, params: Params) -> ApiResult {
         *minted.borrow_mut() = set;
         id
     };
-    let mut resp = browser::respond(app.authorize(&params, signed_in.as_ref(), &browser).await);
+    let mut resp = browser::respond(
+        app.authorize()
+            .start(&params, signed_in.as_ref(), &browser)
+            .await,
+    );
     if let Some(c) = minted.into_inner() {
         if let Err(e) = resp.add_cookie(&c) {
             tracing::error!(error = %e, "could not set the browser cookie");

@@ -16,7 +16,8 @@ pub async fn introspect(
         token_type_hint,
     } = &client.request;
     let answer = app
-        .introspect(&client.credentials, token, token_type_hint.as_deref())
+        .introspect()
+        .handle(&client.credentials, token, token_type_hint.as_deref())
         .await
         .map_err(|e| {
             tracing::info!(reason = %e, "introspection refused");

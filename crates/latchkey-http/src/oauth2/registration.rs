@@ -92,7 +92,7 @@ fn information(result: Result<ClientInformation, RegistrationError>) -> ApiResul
 }
 
 fn registration_uri(app: &Latchkey, client_id: &str) -> String {
-    app.settings.endpoint(&format!("/register/{client_id}"))
+    app.settings().endpoint(&format!("/register/{client_id}"))
 }
 
 /// Register a client (RFC 7591 §3.1).
@@ -116,6 +116,7 @@ pub async fn register(body: JsonBody, req: HttpRequest, app: web::Data<Latchkey>
         let token = bearer(&req).map_err(|e| ApiError::Bearer(Some(e)))?;
         let metadata = ClientMetadata::from_json(&body.0)?;
         let info = app
+            .registration()
             .register_client(token, &metadata, |id| registration_uri(&app, id.as_str()))
             .await
             .map_err(refused)?;
@@ -140,7 +141,8 @@ pub async fn register(body: JsonBody, req: HttpRequest, app: web::Data<Latchkey>
 pub async fn read(access: RegistrationAccess, app: web::Data<Latchkey>) -> ApiResult {
     let uri = registration_uri(&app, &access.client_id);
     information(
-        app.read_registration(&access.client_id, &access.token, uri)
+        app.registration()
+            .read_registration(&access.client_id, &access.token, uri)
             .await,
     )
 }
@@ -180,15 +182,16 @@ pub async fn update(access: RegistrationAccess<JsonBody>, app: web::Data<Latchke
     };
     let (body_id, body_secret) = (field("client_id")?, field("client_secret")?);
     information(
-        app.update_registration(
-            client_id,
-            token,
-            body_id.as_deref(),
-            body_secret.as_deref(),
-            &metadata,
-            registration_uri(&app, client_id),
-        )
-        .await,
+        app.registration()
+            .update_registration(
+                client_id,
+                token,
+                body_id.as_deref(),
+                body_secret.as_deref(),
+                &metadata,
+                registration_uri(&app, client_id),
+            )
+            .await,
     )
 }
 
@@ -205,7 +208,8 @@ pub async fn update(access: RegistrationAccess<JsonBody>, app: web::Data<Latchke
     security(("registration_access_token" = [])),
 )]
 pub async fn delete(access: RegistrationAccess, app: web::Data<Latchkey>) -> ApiResult {
-    app.delete_registration(&access.client_id, &access.token)
+    app.registration()
+        .delete_registration(&access.client_id, &access.token)
         .await
         .map_err(refused)?;
     Ok(HttpResponse::NoContent()
@@ -230,7 +234,8 @@ pub async fn delete(access: RegistrationAccess, app: web::Data<Latchkey>) -> Api
 pub async fn rotate_secret(access: RegistrationAccess, app: web::Data<Latchkey>) -> ApiResult {
     let uri = registration_uri(&app, &access.client_id);
     information(
-        app.rotate_registered_secret(&access.client_id, &access.token, uri)
+        app.registration()
+            .rotate_registered_secret(&access.client_id, &access.token, uri)
             .await,
     )
 }

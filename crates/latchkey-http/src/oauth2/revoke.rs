@@ -15,7 +15,8 @@ pub async fn revoke(
         token,
         token_type_hint,
     } = &client.request;
-    app.revoke(&client.credentials, token, token_type_hint.as_deref())
+    app.revoke()
+        .handle(&client.credentials, token, token_type_hint.as_deref())
         .await
         .map_err(|e| {
             tracing::info!(reason = %e, "revocation refused");

@@ -31,7 +31,8 @@ pub async fn token(
     let result = match runtime {
         Some(rt) => {
             let app = app.clone();
-            let grant = async move { app.token(&auth, grant).await }.instrument(span.clone());
+            let grant =
+                async move { app.token().exchange(&auth, grant).await }.instrument(span.clone());
             match rt.0.spawn(grant).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -40,7 +41,12 @@ pub async fn token(
                 }
             }
         }
-        None => app.token(&auth, grant).instrument(span.clone()).await,
+        None => {
+            app.token()
+                .exchange(&auth, grant)
+                .instrument(span.clone())
+                .await
+        }
     };
     match result {
         Ok(resp) => Ok(json_no_store(StatusCode::OK, &resp)),

@@ -9,5 +9,5 @@ pub async fn openid_configuration(app: web::Data<Latchkey>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
-        .body(web::Bytes::copy_from_slice(&app.discovery.body))
+        .body(web::Bytes::copy_from_slice(&app.discovery().body))
 }

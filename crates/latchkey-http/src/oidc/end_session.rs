@@ -53,7 +53,11 @@ pub async fn confirm(
 
 async fn run(req: &HttpRequest, app: &Latchkey, params: Params, confirmed: bool) -> ApiResult {
     let session = signed_in(req, app).await?;
-    match app.end_session(&params, session.as_ref(), confirmed).await {
+    match app
+        .end_session()
+        .end(&params, session.as_ref(), confirmed)
+        .await
+    {
         LogoutOutcome::ErrorPage(e) => Err(ApiError::Page(e)),
         LogoutOutcome::Confirm {
             query,
@@ -68,7 +72,7 @@ async fn run(req: &HttpRequest, app: &Latchkey, params: Params, confirmed: bool)
             Ok(render(
                 b,
                 &ConfirmPage {
-                    csrf: &app.csrf.token(&browser, PURPOSE),
+                    csrf: &app.csrf().token(&browser, PURPOSE),
                     query: &query,
                     client_name,
                 },

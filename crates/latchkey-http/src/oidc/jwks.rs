@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use latchkey_core::Latchkey;
 
 pub async fn jwks(req: HttpRequest, app: web::Data<Latchkey>) -> HttpResponse {
-    let (published, max_age) = app.jwks();
+    let (published, max_age) = app.jwks().published();
     let cache = format!("public, max-age={max_age}");
     let matches = req
         .headers()

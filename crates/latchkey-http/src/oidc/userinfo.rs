@@ -33,7 +33,7 @@ pub async fn userinfo(
         return Err(refused("the request body"));
     }
     let token = required_bearer(&req)?;
-    let claims = app.userinfo(token).await.map_err(|e| {
+    let claims = app.userinfo().claims(token).await.map_err(|e| {
         tracing::info!(reason = %e, "userinfo refused");
         ApiError::Bearer(Some(e.to_oauth()))
     })?;

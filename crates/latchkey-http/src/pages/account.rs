@@ -40,6 +40,7 @@ pub async fn sessions(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
         return Ok(see_other("/login"));
     };
     let list = app
+        .sessions()
         .list_sessions(&me.user.id, Some(&me.session.id))
         .await
         .map_err(|e| ApiError::Page(e.to_oauth()))?;
@@ -51,7 +52,7 @@ pub async fn sessions(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
     Ok(render(
         b,
         &SessionsPage {
-            csrf: &app.csrf.token(&browser, PURPOSE),
+            csrf: &app.csrf().token(&browser, PURPOSE),
             username: &me.user.username,
             sessions: &list,
         },
@@ -76,7 +77,8 @@ pub async fn end_session(
             "no session given",
         )));
     };
-    app.end_own_session(&me.user.id, sid)
+    app.sessions()
+        .end_own_session(&me.user.id, sid)
         .await
         .map_err(|e| ApiError::Page(e.to_oauth()))?;
     if sid == me.session.id {
@@ -101,7 +103,7 @@ fn password_page(
     render(
         b,
         &PasswordPage {
-            csrf: &app.csrf.token(&browser, PURPOSE),
+            csrf: &app.csrf().token(&browser, PURPOSE),
             message,
         },
     )
@@ -129,6 +131,7 @@ pub async fn change_password(
     let current = form.get("current").unwrap_or("").to_owned();
     let new = form.get("new").unwrap_or("").to_owned();
     let changed = app
+        .password_change()
         .change_own_password(&me, &client_ip(&req), current, new)
         .await;
     let (status, message) = match changed {

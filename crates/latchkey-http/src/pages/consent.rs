@@ -36,7 +36,11 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
     let id = required_pending_id(params.get("req"))?;
     let session = signed_in(&req, &app).await?;
     let (browser, set) = csrf_binding(&req, &app);
-    let view = match app.consent_view(id, session.as_ref(), &browser).await {
+    let view = match app
+        .authorize()
+        .consent_view(id, session.as_ref(), &browser)
+        .await
+    {
         Ok(v) => v,
         Err(outcome) => return Ok(respond(outcome)),
     };
@@ -48,7 +52,7 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
         b,
         &ConsentPage {
             req: &view.pending_id,
-            csrf: &app.csrf.token(&browser, PURPOSE),
+            csrf: &app.csrf().token(&browser, PURPOSE),
             client_name: &view.client_name,
             username: &view.username,
             scopes: &view.scopes,
@@ -79,7 +83,8 @@ pub async fn submit(
     // The CSRF check passed, so the browser has an id this server issued.
     let browser = browser_id(&req, &app).unwrap_or_default();
     Ok(respond(
-        app.decide_consent(id, session.as_ref(), approve, &browser)
+        app.authorize()
+            .decide_consent(id, session.as_ref(), approve, &browser)
             .await,
     ))
 }

@@ -41,7 +41,7 @@ fn login_page(
     if let Some(c) = set {
         b.cookie(c);
     }
-    let csrf = app.csrf.token(&browser, PURPOSE);
+    let csrf = app.csrf().token(&browser, PURPOSE);
     render(
         b,
         &LoginPage {
@@ -64,7 +64,7 @@ async fn view_for(
         return Ok(LoginView::default());
     };
     let browser = browser_id(req, app).unwrap_or_default();
-    app.login_view(id, &browser).await.map_err(respond)
+    app.login().view(id, &browser).await.map_err(respond)
 }
 
 pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
@@ -111,7 +111,8 @@ pub async fn submit(
     // The CSRF check passed, so the browser has an id this server issued.
     let browser = browser_id(&req, &app).unwrap_or_default();
     let outcome = app
-        .login(id, attempt, previous.as_ref(), &browser)
+        .login()
+        .submit(id, attempt, previous.as_ref(), &browser)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "sign-in failed");

@@ -111,7 +111,9 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Add(a) => {
             let (c, secret) = core
-                .create_client(NewClient {
+                .admin()
+                .clients()
+                .create(NewClient {
                     name: a.name,
                     redirect_uris: a.redirect_uris,
                     public: a.public,
@@ -134,7 +136,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         ClientCommand::List { json } => {
-            let clients = core.list_clients().await?;
+            let clients = core.admin().clients().list().await?;
             print_list(
                 &clients,
                 json,
@@ -143,7 +145,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
             );
         }
         ClientCommand::Show { client_id, json } => {
-            let c = core.show_client(&client_id).await?;
+            let c = core.admin().clients().show(&client_id).await?;
             if json {
                 println!("{}", client_json(&c, None));
             } else {
@@ -156,7 +158,9 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
             json,
         } => {
             let c = core
-                .update_client_settings(&client_id, &ClientSettings { introspect })
+                .admin()
+                .clients()
+                .update_settings(&client_id, &ClientSettings { introspect })
                 .await?;
             if json {
                 println!("{}", client_json(&c, None));
@@ -165,11 +169,11 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         ClientCommand::Delete { client_id } => {
-            core.delete_client(&client_id).await?;
+            core.admin().clients().delete(&client_id).await?;
             println!("deleted client {client_id}; its tokens are revoked");
         }
         ClientCommand::RotateSecret { client_id, json } => {
-            let (c, secret) = core.rotate_client_secret(&client_id).await?;
+            let (c, secret) = core.admin().clients().rotate_secret(&client_id).await?;
             if json {
                 println!(
                     "{}",

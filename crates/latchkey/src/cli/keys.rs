@@ -79,10 +79,10 @@ fn print_report(r: &KeyReport, check_interval: i64) {
 }
 
 pub async fn run(cmd: KeysCommand, core: &Latchkey) -> anyhow::Result<()> {
-    let check_interval = core.settings.keys.check_interval;
+    let check_interval = core.settings().keys.check_interval;
     match cmd {
         KeysCommand::List { json } => {
-            let keys = core.list_keys().await?;
+            let keys = core.signing_keys().list().await?;
             print_list(&keys, json, key_json, |k| {
                 let since = match k.state {
                     KeyState::Next => format!("signs from {}", time(k.activates_at)),
@@ -98,7 +98,7 @@ pub async fn run(cmd: KeysCommand, core: &Latchkey) -> anyhow::Result<()> {
             });
         }
         KeysCommand::Rotate { json } => {
-            let report = core.rotate_keys().await?;
+            let report = core.signing_keys().rotate().await?;
             if json {
                 println!("{}", report_json(&report));
             } else {
@@ -106,7 +106,7 @@ pub async fn run(cmd: KeysCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { kid } => {
-            let report = core.revoke_key(&kid).await?;
+            let report = core.admin().keys().revoke(&kid).await?;
             print_report(&report, check_interval);
         }
     }

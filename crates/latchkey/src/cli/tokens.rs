@@ -69,7 +69,11 @@ pub async fn registration_token(
             uses,
             json,
         } => {
-            let t = core.create_registration_token(expires_in, uses).await?;
+            let t = core
+                .admin()
+                .tokens()
+                .create_registration_token(expires_in, uses)
+                .await?;
             if json {
                 println!(
                     "{}",
@@ -84,7 +88,7 @@ pub async fn registration_token(
             }
         }
         RegistrationTokenCommand::List { json } => {
-            let tokens = core.list_registration_tokens().await?;
+            let tokens = core.admin().tokens().list_registration_tokens().await?;
             print_list(
                 &tokens,
                 json,
@@ -103,7 +107,7 @@ pub async fn registration_token(
             );
         }
         RegistrationTokenCommand::Delete { id } => {
-            core.delete_registration_token(&id).await?;
+            core.admin().tokens().delete_registration_token(&id).await?;
             println!("deleted registration token {id}");
         }
     }
@@ -117,7 +121,11 @@ pub async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Res
             expires_in,
             json,
         } => {
-            let t = core.create_admin_token(&name, Some(expires_in)).await?;
+            let t = core
+                .admin()
+                .tokens()
+                .create_admin_token(&name, Some(expires_in))
+                .await?;
             if json {
                 println!(
                     "{}",
@@ -135,7 +143,7 @@ pub async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Res
             }
         }
         AdminTokenCommand::List { json } => {
-            let tokens = core.list_admin_tokens().await?;
+            let tokens = core.admin().tokens().list_admin_tokens().await?;
             print_list(
                 &tokens,
                 json,
@@ -154,7 +162,7 @@ pub async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Res
             );
         }
         AdminTokenCommand::Delete { id } => {
-            core.delete_admin_token(&id).await?;
+            core.admin().tokens().delete_admin_token(&id).await?;
             println!("deleted admin token {id}");
         }
     }

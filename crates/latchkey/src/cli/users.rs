@@ -94,7 +94,11 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
             ..
         } => {
             let password = read_password()?;
-            let u = core.create_user(&username, password, name, email).await?;
+            let u = core
+                .admin()
+                .users()
+                .create(&username, password, name, email)
+                .await?;
             if json {
                 println!("{}", user_json(&u));
             } else {
@@ -102,7 +106,7 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         UserCommand::List { json } => {
-            let users = core.list_users().await?;
+            let users = core.admin().users().list().await?;
             print_list(&users, json, user_json, |u| {
                 let disabled = if u.disabled { "\t(disabled)" } else { "" };
                 format!("{}\t{}{disabled}", u.id, u.username)
@@ -110,19 +114,22 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
         }
         UserCommand::Passwd { username, .. } => {
             let password = read_password()?;
-            core.set_user_password(&username, password).await?;
+            core.admin()
+                .users()
+                .set_password(&username, password)
+                .await?;
             println!("password changed for {username}; all of their sessions were ended");
         }
         UserCommand::Disable { username } => {
-            core.set_user_disabled(&username, true).await?;
+            core.admin().users().set_disabled(&username, true).await?;
             println!("disabled {username}; all of their sessions and tokens were revoked");
         }
         UserCommand::Enable { username } => {
-            core.set_user_disabled(&username, false).await?;
+            core.admin().users().set_disabled(&username, false).await?;
             println!("enabled {username}");
         }
         UserCommand::Delete { username } => {
-            core.delete_user(&username).await?;
+            core.admin().users().delete(&username).await?;
             println!("deleted user {username}");
         }
     }

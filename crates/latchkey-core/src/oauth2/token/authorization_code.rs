@@ -2,22 +2,22 @@
 //! redeemed once, by its own client, redirect URI and PKCE verifier; a
 //! replay revokes what the first redemption gave out.
 
+use latchkey_domain::{AuditEvent, CodeState, FamilyState, RevokeReason};
 use latchkey_domain::{
     Client, CodePresenter, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily, RefreshToken,
     Teardown,
 };
-use latchkey_domain::{CodeState, FamilyState, RevokeReason};
 use latchkey_protocol::claims::{IdTokenClaims, ID_TOKEN_TYP};
 use latchkey_protocol::pkce::CodeVerifier;
 use latchkey_protocol::token::{Opaque, TokenResponse};
 use latchkey_protocol::{left_half_hash, Scope};
 
-use super::{Grant, TokenError};
+use super::{Grant, TokenEndpoint, TokenError};
+use crate::audit::Event;
 use crate::jwt::to_map;
 use crate::secrets::token_hash;
-use crate::Latchkey;
 
-impl Latchkey {
+impl TokenEndpoint<'_> {
     pub(super) async fn redeem(
         &self,
         client: &Client,
@@ -28,7 +28,7 @@ impl Latchkey {
         if !client.allows_grant(GrantType::AuthorizationCode) {
             return Err(TokenError::Unauthorized(GrantType::AuthorizationCode));
         }
-        let now = self.now();
+        let now = self.clock.unix();
         let jti = self.random.id();
         let exp = now + self.settings.tokens.access_token_ttl;
         // Decided before the code is consumed, so a replay finds the family
@@ -70,20 +70,31 @@ impl Latchkey {
                 let CodeState::Redeemed { issued, .. } = &c.state else {
                     return Err(TokenError::Grant("code already used"));
                 };
-                self.revoke_jti(
-                    &issued.access_token_jti,
-                    issued.access_token_expires_at,
-                    RevokeReason::CodeReplay,
-                )
-                .await?;
-                if let Some(fid) = &issued.family_id {
-                    self.teardown(Teardown {
-                        families: vec![fid.clone()],
-                        ..Teardown::new(now, RevokeReason::CodeReplay)
-                    })
+                self.revocations
+                    .revoke_jti(
+                        &issued.access_token_jti,
+                        issued.access_token_expires_at,
+                        RevokeReason::CodeReplay,
+                    )
                     .await?;
+                if let Some(fid) = &issued.family_id {
+                    self.revocations
+                        .teardown(Teardown {
+                            families: vec![fid.clone()],
+                            ..Teardown::new(now, RevokeReason::CodeReplay)
+                        })
+                        .await?;
                 }
-                self.audit_code_replay(&c).await;
+                self.audit
+                    .record(Event {
+                        kind: AuditEvent::CodeReplay,
+                        user_id: Some(&c.user_id),
+                        client_id: Some(c.client_id.as_str()),
+                        ip: None,
+                        detail: "authorization code presented twice; tokens issued from it revoked"
+                            .into(),
+                    })
+                    .await;
                 return Err(TokenError::Grant("code already used"));
             }
         };
@@ -143,7 +154,7 @@ impl Latchkey {
             self.mint_access_token(&user.id, client, &code.scope, &jti, now, grant)?;
         let id_token = if code.scope.contains(Scope::OPENID) {
             // The client's registered algorithm; at_hash follows it.
-            let id_alg = self.id_token_alg(client);
+            let id_alg = self.settings.id_token_alg(client);
             let claims = IdTokenClaims {
                 iss: self.settings.issuer.clone(),
                 sub: user.id.clone(),

@@ -5,13 +5,13 @@ use latchkey_domain::{Client, GrantType};
 use latchkey_protocol::token::TokenResponse;
 use latchkey_protocol::Scope;
 
+use super::TokenEndpoint;
 use super::{Grant, TokenError};
-use crate::Latchkey;
 
 /// Scopes that only make sense with a user behind the token.
 const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
-impl Latchkey {
+impl TokenEndpoint<'_> {
     pub(super) fn client_credentials(
         &self,
         client: &Client,
@@ -34,7 +34,7 @@ impl Latchkey {
             }
             None => machine_scope,
         };
-        let now = self.now();
+        let now = self.clock.unix();
         let (access_token, _) = self.mint_access_token(
             client.id.as_str(),
             client,
@@ -55,15 +55,7 @@ impl Latchkey {
 }
 
 fn machine_scope(allowed: &Scope) -> Scope {
-    let kept: Vec<&str> = allowed
-        .iter()
-        .filter(|s| !USER_SCOPES.contains(s))
-        .collect();
-    if kept.is_empty() {
-        Scope::empty()
-    } else {
-        Scope::parse(&kept.join(" ")).unwrap_or_default()
-    }
+    allowed.filter(|s| !USER_SCOPES.contains(&s))
 }
 
 #[cfg(test)]

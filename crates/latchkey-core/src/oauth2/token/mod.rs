@@ -19,7 +19,6 @@ use latchkey_protocol::{ErrorCode, OAuthError, Scope, SigningAlg};
 use crate::error::CoreError;
 use crate::jwt::to_map;
 use crate::oauth2::client_auth::ClientAuthError;
-use crate::Latchkey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -68,14 +67,19 @@ impl TokenError {
     }
 }
 
-impl Latchkey {
+service! {
+    /// `POST /token` (RFC 6749 §3.2): client authentication, then the grant.
+    pub struct TokenEndpoint { store, clock, random, settings, keys, audit, revocations, directory, clients, liveness }
+}
+
+impl TokenEndpoint<'_> {
     /// `POST /token`.
-    pub async fn token(
+    pub async fn exchange(
         &self,
         auth: &ClientAuthentication,
         request: TokenRequest,
     ) -> Result<TokenResponse, TokenError> {
-        let client = self.authenticate_client(auth).await?;
+        let client = self.clients.authenticate(auth).await?;
         match request {
             TokenRequest::ClientCredentials { scope } => self.client_credentials(&client, scope),
             TokenRequest::AuthorizationCode {

@@ -9,12 +9,12 @@ use latchkey_domain::{
 use latchkey_protocol::token::{Opaque, TokenResponse};
 use latchkey_protocol::Scope;
 
+use super::TokenEndpoint;
 use super::{Grant, TokenError};
 use crate::error::CoreError;
 use crate::secrets::token_hash;
-use crate::Latchkey;
 
-impl Latchkey {
+impl TokenEndpoint<'_> {
     /// The refresh grant (RFC 6749 §6) with rotation, reuse detection and,
     /// when configured, recovery of a lost response.
     pub(super) async fn refresh(
@@ -26,7 +26,7 @@ impl Latchkey {
         if !client.allows_grant(GrantType::RefreshToken) {
             return Err(TokenError::Unauthorized(GrantType::RefreshToken));
         }
-        let now = self.now();
+        let now = self.clock.unix();
         let Some((token, family)) = self
             .store
             .find_refresh_token(&token_hash(presented.expose()))
@@ -38,7 +38,7 @@ impl Latchkey {
             // Not this client's: say nothing, change nothing.
             return Err(TokenError::Grant("refresh token of another client"));
         }
-        if let Some(why) = self.family_death(&family, now).await? {
+        if let Some(why) = self.liveness.family(&family, now).await? {
             tracing::info!(family = %family.id, why, "refresh refused");
             return Err(TokenError::Grant("refresh family is no longer usable"));
         }
@@ -73,6 +73,7 @@ impl Latchkey {
         );
         if presentation == RefreshPresentation::Retry
             && self
+                .revocations
                 .is_revoked(&[RevocationKey::Token(token.access_token_jti.clone()).to_key()])
                 .await?
         {
@@ -92,7 +93,7 @@ impl Latchkey {
         };
         // The one-second copy is enough: disabling or deleting a user also
         // revokes its families, which the rotation itself checks.
-        let user = match self.user_copy(&family.user_id).await? {
+        let user = match self.directory.user(&family.user_id).await? {
             Some(u) if !u.disabled => u,
             _ => return Err(TokenError::Grant("user no longer exists or is disabled")),
         };
@@ -122,12 +123,13 @@ impl Latchkey {
         if consumed.token_hash != token.token_hash {
             // Recovery: the successor never reached the client; its access
             // token must not stay live either.
-            self.revoke_jti(
-                &consumed.access_token_jti,
-                consumed.access_token_expires_at,
-                RevokeReason::RefreshRecovery,
-            )
-            .await?;
+            self.revocations
+                .revoke_jti(
+                    &consumed.access_token_jti,
+                    consumed.access_token_expires_at,
+                    RevokeReason::RefreshRecovery,
+                )
+                .await?;
         }
         let grant = Grant {
             auth_time: Some(family.auth_time),
@@ -154,22 +156,24 @@ impl Latchkey {
         generation: i64,
         now: i64,
     ) -> Result<TokenError, CoreError> {
-        self.teardown(Teardown {
-            families: vec![family.id.clone()],
-            ..Teardown::new(now, RevokeReason::RefreshTokenReuse)
-        })
-        .await?;
-        self.audit(crate::audit::Event {
-            kind: AuditEvent::RefreshReuse,
-            user_id: Some(&family.user_id),
-            client_id: Some(family.client_id.as_str()),
-            ip: None,
-            detail: format!(
-                "family {} revoked: generation {generation} presented again",
-                family.id
-            ),
-        })
-        .await;
+        self.revocations
+            .teardown(Teardown {
+                families: vec![family.id.clone()],
+                ..Teardown::new(now, RevokeReason::RefreshTokenReuse)
+            })
+            .await?;
+        self.audit
+            .record(crate::audit::Event {
+                kind: AuditEvent::RefreshReuse,
+                user_id: Some(&family.user_id),
+                client_id: Some(family.client_id.as_str()),
+                ip: None,
+                detail: format!(
+                    "family {} revoked: generation {generation} presented again",
+                    family.id
+                ),
+            })
+            .await;
         Ok(TokenError::Grant("refresh token already used"))
     }
 }
