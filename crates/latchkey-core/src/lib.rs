@@ -137,7 +137,7 @@ impl Latchkey {
     /// A user, from the one-second copy when there is one (see [`Caches`]).
     pub(crate) async fn user_copy(
         &self,
-        id: &str,
+        id: &latchkey_domain::UserId,
     ) -> Result<Option<Arc<latchkey_domain::User>>, CoreError> {
         if let Some(u) = self.caches.users.get(id) {
             return Ok(Some(u));
@@ -146,7 +146,7 @@ impl Latchkey {
             return Ok(None);
         };
         let u = Arc::new(u);
-        self.caches.users.insert(id.to_owned(), u.clone());
+        self.caches.users.insert(id.clone(), u.clone());
         Ok(Some(u))
     }
 }

@@ -2,7 +2,7 @@
 //! throttle (counted before the hash), then a new browser session.
 
 use latchkey_domain::BrowserSession;
-use latchkey_domain::{AuditEvent, RevokeReason};
+use latchkey_domain::{AuditEvent, RevokeReason, SessionId, UserId};
 
 use crate::audit::Event;
 use crate::authorize::{AuthorizeOutcome, SignedIn};
@@ -52,7 +52,7 @@ impl Latchkey {
     /// user's, or the user was disabled meanwhile.
     pub(crate) async fn open_session(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         verified_hash: &str,
         ip: &str,
         user_agent: Option<&str>,
@@ -60,8 +60,8 @@ impl Latchkey {
         let now = self.now();
         let cookie = self.random.secret();
         let session = BrowserSession {
-            id: self.random.id(),
-            user_id: user_id.to_owned(),
+            id: SessionId::generate(self.random.as_ref()),
+            user_id: user_id.clone(),
             token_hash: token_hash(&cookie),
             created_at: now,
             last_seen_at: now,
@@ -124,7 +124,7 @@ impl Latchkey {
                 // Already counted by `password_turn`.
                 self.audit(Event {
                     kind: AuditEvent::LoginFailed,
-                    user_id: user.as_ref().map(|u| u.id.as_str()),
+                    user_id: user.as_ref().map(|u| &u.id),
                     client_id: None,
                     ip: Some(&attempt.ip),
                     detail: "wrong username or password".into(),

@@ -50,10 +50,10 @@ impl From<PasswordError> for AdminError {
 }
 
 /// A random (version 4) UUID from the injected source, for user ids.
-fn uuid_like(l: &Latchkey) -> String {
+fn uuid_like(l: &Latchkey) -> latchkey_domain::UserId {
     let mut b = [0u8; 16];
     l.random.fill(&mut b);
-    uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+    latchkey_domain::UserId::new(uuid::Builder::from_random_bytes(b).into_uuid().to_string())
 }
 
 /// A new registration (initial access) or admin token: the value is shown

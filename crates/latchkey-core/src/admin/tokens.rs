@@ -30,7 +30,7 @@ impl Latchkey {
         let token = format!("{REGISTRATION_TOKEN_PREFIX}{}", self.random.secret());
         let record = latchkey_domain::InitialAccessToken {
             id: self.random.id(),
-            token_hash: crate::secrets::token_hash(&token),
+            token_hash: crate::secrets::token_hash(&token).into_string(),
             created_at: now,
             expires_at: now + expires_in,
             uses_left: uses,
@@ -84,7 +84,7 @@ impl Latchkey {
         let token = format!("{ADMIN_TOKEN_PREFIX}{}", self.random.secret());
         let record = latchkey_domain::AdminToken {
             id: self.random.id(),
-            token_hash: crate::secrets::token_hash(&token),
+            token_hash: crate::secrets::token_hash(&token).into_string(),
             name: name.to_owned(),
             created_at: now,
             expires_at: now + expires_in,
@@ -124,7 +124,7 @@ impl Latchkey {
         let now = self.now();
         Ok(self
             .store
-            .find_admin_token(&crate::secrets::token_hash(token))
+            .find_admin_token(crate::secrets::token_hash(token).as_str())
             .await?
             .filter(|t| now < t.expires_at))
     }

@@ -3,7 +3,7 @@
 //! with a code or an error, ask the user to sign in or consent, or show an
 //! error page because no redirect is safe.
 
-use latchkey_domain::{AuditEvent, CodeState};
+use latchkey_domain::{AuditEvent, CodeState, SessionId};
 use latchkey_domain::{
     AuthorizationCode, BrowserSession, Client, Consent, PendingAuthorization, User,
 };
@@ -212,7 +212,7 @@ impl Latchkey {
         signed_in: Option<&'a SignedIn>,
     ) -> Result<&'a SignedIn, AuthorizeOutcome> {
         match signed_in {
-            Some(s) if pending.session_id.as_deref() == Some(s.session.id.as_str()) => Ok(s),
+            Some(s) if pending.session_id.as_ref() == Some(&s.session.id) => Ok(s),
             _ => Err(AuthorizeOutcome::ErrorPage(OAuthError::new(
                 ErrorCode::AccessDenied,
                 "this request belongs to another sign-in; return to the application and start again",
@@ -324,7 +324,7 @@ impl Latchkey {
         let req = &checked.request;
         let now = self.now();
         // Signed in for this very request (after the login page)?
-        let fresh = matches!((pending, signed_in), (Some(p), Some(s)) if p.session_id.as_deref() == Some(s.session.id.as_str()));
+        let fresh = matches!((pending, signed_in), (Some(p), Some(s)) if p.session_id.as_ref() == Some(&s.session.id));
         let usable = signed_in.filter(|s| {
             fresh
                 || (!req.prompt.login
@@ -389,7 +389,7 @@ impl Latchkey {
         &self,
         checked: &Checked,
         params: &Params,
-        session_id: Option<&str>,
+        session_id: Option<&SessionId>,
         browser: Option<&str>,
     ) -> Result<String, CoreError> {
         let now = self.now();
@@ -397,7 +397,7 @@ impl Latchkey {
             id: self.random.id(),
             client_id: checked.client.id.clone(),
             query: params.to_query(),
-            session_id: session_id.map(str::to_owned),
+            session_id: session_id.cloned(),
             browser_hash: browser.map(|b| self.csrf.browser_hash(b)),
             created_at: now,
             expires_at: now + self.settings.pending_ttl,

@@ -105,7 +105,7 @@ impl Latchkey {
             active: true,
             scope: Some(family.scope.to_string()),
             client_id: Some(family.client_id.to_string()),
-            sub: Some(family.user_id.clone()),
+            sub: Some(family.user_id.to_string()),
             exp: Some(
                 family
                     .expires_at

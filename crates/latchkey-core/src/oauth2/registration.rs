@@ -126,7 +126,7 @@ impl Latchkey {
         let now = self.now();
         let hash = initial_token.map(token_hash);
         match &hash {
-            Some(h) => match self.store.find_initial_token(h).await? {
+            Some(h) => match self.store.find_initial_token(h.as_str()).await? {
                 Some(t) if t.usable(now) => {}
                 _ => {
                     return Err(RegistrationError::Unauthorized(
@@ -142,13 +142,13 @@ impl Latchkey {
             .map_err(RegistrationError::Metadata)?;
         if let Some(h) = &hash {
             // The conditional update decides races for the last use.
-            if !self.store.consume_initial_token(h, now).await? {
+            if !self.store.consume_initial_token(h.as_str(), now).await? {
                 return Err(RegistrationError::Unauthorized("initial token used up"));
             }
         }
         let rat = self.random.secret();
         let (created, secret) = self
-            .insert_client_from(&valid, Some(token_hash(&rat)), false)
+            .insert_client_from(&valid, Some(token_hash(&rat).into_string()), false)
             .await?;
         self.audit(Event {
             kind: AuditEvent::ClientRegistered,
@@ -192,7 +192,7 @@ impl Latchkey {
         let ok = registration
             .registration_token_hash
             .as_deref()
-            .is_some_and(|h| bool::from(h.as_bytes().ct_eq(presented.as_bytes())));
+            .is_some_and(|h| bool::from(h.as_bytes().ct_eq(presented.as_str().as_bytes())));
         if !ok {
             return Err(denied);
         }

@@ -3,7 +3,7 @@
 //! never trusted; a token of another client is left alone; an unknown token
 //! is answered like a revoked one.
 
-use latchkey_domain::{AuditEvent, RevokeReason};
+use latchkey_domain::{AuditEvent, Jti, RevokeReason};
 use latchkey_domain::{Client, Teardown};
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
@@ -112,8 +112,12 @@ impl Latchkey {
             tracing::info!(client = %client.id, "refused to revoke another client's access token");
             return Ok(true);
         }
-        self.revoke_jti(&claims.jti, claims.exp, RevokeReason::RevokedByClient)
-            .await?;
+        self.revoke_jti(
+            &Jti::new(claims.jti.as_str()),
+            claims.exp,
+            RevokeReason::RevokedByClient,
+        )
+        .await?;
         Ok(true)
     }
 }

@@ -1,6 +1,7 @@
 //! The UserInfo endpoint (OIDC Core §5.3), and the check of Latchkey's own
 //! access tokens that it and other resource endpoints share.
 
+use latchkey_domain::UserId;
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::{ErrorCode, OAuthError, Scope};
 use serde_json::{Map, Value};
@@ -105,14 +106,14 @@ impl Latchkey {
         if !scope.contains(Scope::OPENID) {
             return Err(BearerError::InsufficientScope("openid"));
         }
-        let Some(user) = self.user_copy(&claims.sub).await? else {
+        let Some(user) = self.user_copy(&UserId::new(claims.sub.as_str())).await? else {
             return Err(BearerError::Invalid("no such user".into()));
         };
         if user.disabled {
             return Err(BearerError::Invalid("user disabled".into()));
         }
         let mut out = Map::new();
-        out.insert("sub".into(), Value::String(user.id.clone()));
+        out.insert("sub".into(), Value::String(user.id.to_string()));
         if scope.contains("profile") {
             out.insert(
                 "preferred_username".into(),

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
-use latchkey_domain::RevokeReason;
 use latchkey_domain::RevokedToken;
+use latchkey_domain::{Jti, RevokeReason};
 
 use crate::error::CoreError;
 use crate::Latchkey;
@@ -143,12 +143,12 @@ impl Latchkey {
     /// Revokes one access token by `jti` (database first, then caches).
     pub(crate) async fn revoke_jti(
         &self,
-        jti: &str,
+        jti: &Jti,
         expires_at: i64,
         reason: RevokeReason,
     ) -> Result<(), CoreError> {
         let entry = RevokedToken {
-            key: latchkey_domain::RevocationKey::Token(jti.to_owned()).to_key(),
+            key: latchkey_domain::RevocationKey::Token(jti.clone()).to_key(),
             expires_at: expires_at + 60,
             revoked_at: self.now(),
             reason,
