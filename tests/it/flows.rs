@@ -70,7 +70,7 @@ async fn a_relying_party_signs_a_user_in_with_openidconnect() {
     let claims = id_token
         .claims(&verifier, &nonce)
         .expect("ID token validates");
-    assert_eq!(claims.subject().as_str(), user.id);
+    assert_eq!(claims.subject().as_str(), user.id.as_str());
     assert!(claims.auth_time().is_some());
     let expected_hash = AccessTokenHash::from_token(
         tokens.access_token(),
@@ -86,7 +86,7 @@ async fn a_relying_party_signs_a_user_in_with_openidconnect() {
         .request_async(&http)
         .await
         .expect("userinfo");
-    assert_eq!(info.subject().as_str(), user.id);
+    assert_eq!(info.subject().as_str(), user.id.as_str());
     assert_eq!(info.preferred_username().map(|u| u.as_str()), Some("alice"));
     assert_eq!(info.email().map(|e| e.as_str()), Some("alice@example.com"));
 

@@ -13,7 +13,7 @@ use chrono::Utc;
 use latchkey_core::admin::{AdminError, NewClient};
 use latchkey_core::Latchkey;
 use latchkey_domain::keys::{KeyState, SigningAlg};
-use latchkey_domain::{Clock, KeyRepository, MockClock};
+use latchkey_domain::{Clock, KeyRepository, Kid, MockClock};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
@@ -63,12 +63,12 @@ async fn jwks(app: &TestApp) -> Value {
         .unwrap()
 }
 
-fn kids(jwks: &Value) -> Vec<String> {
+fn kids(jwks: &Value) -> Vec<Kid> {
     jwks["keys"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .map(|k| Kid::new(k["kid"].as_str().unwrap()))
         .collect()
 }
 
@@ -192,7 +192,7 @@ async fn a_relying_party_keeps_validating_id_tokens_across_two_forced_rotations(
     );
     let second = rp_sign_in(&app, &http, &b, &meta, &web).await;
     assert_ne!(header_kid(&second), header_kid(&first));
-    assert_eq!(header_kid(&second), r.promoted[0]);
+    assert_eq!(header_kid(&second), r.promoted[0].as_str());
 
     // Its cache expires; it fetches the JWKS again.
     app.clock.advance(Duration::from_secs(max_age + 1));
@@ -202,7 +202,7 @@ async fn a_relying_party_keeps_validating_id_tokens_across_two_forced_rotations(
     // Rotation 2, validated against the refreshed (now cached) JWKS.
     let r = app.core.signing_keys().rotate().await.unwrap();
     let third = rp_sign_in(&app, &http, &b, &meta, &web).await;
-    assert_eq!(header_kid(&third), r.promoted[0]);
+    assert_eq!(header_kid(&third), r.promoted[0].as_str());
     let seen = [header_kid(&first), header_kid(&second), header_kid(&third)];
     assert!(seen[0] != seen[2] && seen[1] != seen[2], "{seen:?}");
     // Tokens of the retired keys still validate against the new JWKS.
@@ -219,13 +219,16 @@ async fn tokens_of_a_retired_key_verify_until_they_expire() {
     let b = browser();
     let old = tokens_for(&app, &b, &web).await;
     let access = old["access_token"].as_str().unwrap().to_owned();
-    let old_kid = kid_of(&access);
+    let old_kid = Kid::new(kid_of(&access));
 
     let r = app.core.signing_keys().rotate().await.unwrap();
     assert_eq!(r.retired, std::slice::from_ref(&old_kid));
     assert_eq!(userinfo_status(&app, &access).await, 200);
     let new = tokens_for(&app, &b, &web).await;
-    assert_ne!(kid_of(new["access_token"].as_str().unwrap()), old_kid);
+    assert_ne!(
+        kid_of(new["access_token"].as_str().unwrap()),
+        old_kid.as_str()
+    );
 
     // Just before it expires (the token lives 300 s), with the key retired.
     app.clock.advance(Duration::from_secs(299));
@@ -260,7 +263,7 @@ async fn a_revoked_key_leaves_the_jwks_and_its_tokens_are_refused_at_once() {
     let b = browser();
     let before = tokens_for(&app, &b, &web).await;
     let access = before["access_token"].as_str().unwrap().to_owned();
-    let leaked = kid_of(&access);
+    let leaked = Kid::new(kid_of(&access));
     assert_eq!(userinfo_status(&app, &access).await, 200);
     let etag = api().get(app.url("/jwks")).send().await.unwrap().headers()["etag"].clone();
 
@@ -277,7 +280,7 @@ async fn a_revoked_key_leaves_the_jwks_and_its_tokens_are_refused_at_once() {
     assert!(!published.contains(&leaked), "{published:?}");
     let after = tokens_for(&app, &b, &web).await;
     let access = after["access_token"].as_str().unwrap();
-    assert_eq!(kid_of(access), r.promoted[0]);
+    assert_eq!(kid_of(access), r.promoted[0].as_str());
     assert_eq!(userinfo_status(&app, access).await, 200);
 
     // Revoked is final; unknown kids are named as such.
@@ -286,7 +289,11 @@ async fn a_revoked_key_leaves_the_jwks_and_its_tokens_are_refused_at_once() {
         other => panic!("{other:?}"),
     }
     assert!(matches!(
-        app.core.admin().keys().revoke("no-such-kid").await,
+        app.core
+            .admin()
+            .keys()
+            .revoke(&Kid::new("no-such-kid"))
+            .await,
         Err(AdminError::NotFound("key"))
     ));
 }

@@ -844,7 +844,7 @@ async fn a_deleted_clients_tokens_stop_working() {
     let other = test_client(&app, &other).await;
     let resp = refresh(&app, &other, refresh_token).await;
     assert_oauth_error(resp, 400, "invalid_grant").await;
-    let hash = latchkey_protocol::sha256_b64url(refresh_token.as_bytes());
+    let hash = latchkey_domain::TokenHash::of(refresh_token);
     assert!(app.store.find_refresh_token(&hash).await.unwrap().is_none());
     // The same through the admin API: a client's machine token dies too.
     let admin = admin_token(&app).await;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use latchkey_domain::keys::{KeyState, TokenSigner};
-use latchkey_domain::{OsRandom, Random};
+use latchkey_domain::{Kid, OsRandom, Random};
 use latchkey_keys::{seal_new_key, Alg, Kek, KeySet};
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use serde_json::{Map, Value};
@@ -35,7 +35,7 @@ pub fn key_set(alg: Alg) -> anyhow::Result<KeySet> {
     let record = seal_new_key(
         &kek,
         alg,
-        format!("bench-{}", alg.as_str()),
+        Kid::new(format!("bench-{}", alg.as_str())),
         0,
         0,
         KeyState::Current,

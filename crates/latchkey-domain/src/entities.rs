@@ -5,6 +5,8 @@ use latchkey_protocol::pkce::CodeChallenge;
 pub use latchkey_protocol::{ClientAuthMethod, GrantType};
 use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope, SigningAlg};
 
+use crate::ids::{FamilyId, Jti, SessionId, TokenHash, UserId};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: ClientId,
@@ -51,7 +53,7 @@ impl Client {
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
     /// The stable `sub`.
-    pub id: String,
+    pub id: UserId,
     pub username: String,
     /// PHC string (argon2id).
     pub password_hash: String,
@@ -75,10 +77,10 @@ impl std::fmt::Debug for User {
 /// A browser's signed-in session at Latchkey (the `sid`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrowserSession {
-    pub id: String,
-    pub user_id: String,
+    pub id: SessionId,
+    pub user_id: UserId,
     /// SHA-256 of the session cookie's value.
-    pub token_hash: String,
+    pub token_hash: TokenHash,
     pub created_at: i64,
     pub last_seen_at: i64,
     /// When the user last proved who they are (OIDC `auth_time`).
@@ -103,7 +105,7 @@ pub struct PendingAuthorization {
     pub client_id: ClientId,
     pub query: String,
     /// The session that signed in for this request, once one has.
-    pub session_id: Option<String>,
+    pub session_id: Option<SessionId>,
     /// SHA-256 of the id of the browser that started the request: only
     /// that browser may sign in or consent for it.
     pub browser_hash: Option<String>,
@@ -116,10 +118,10 @@ pub struct PendingAuthorization {
 /// from it, so a replay can revoke that token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationCode {
-    pub code_hash: String,
+    pub code_hash: TokenHash,
     pub client_id: ClientId,
-    pub user_id: String,
-    pub session_id: String,
+    pub user_id: UserId,
+    pub session_id: SessionId,
     pub redirect_uri: RedirectUri,
     pub code_challenge: CodeChallenge,
     pub nonce: Option<Nonce>,
@@ -208,15 +210,15 @@ impl CodePresenter<'_> {
 /// in the same statement that consumes the code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedFromCode {
-    pub access_token_jti: String,
+    pub access_token_jti: Jti,
     pub access_token_expires_at: i64,
-    pub family_id: Option<String>,
+    pub family_id: Option<FamilyId>,
 }
 
 /// A user's remembered consent for a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consent {
-    pub user_id: String,
+    pub user_id: UserId,
     pub client_id: ClientId,
     pub scope: Scope,
     pub granted_at: i64,
@@ -251,10 +253,10 @@ pub struct AuditRecord {
 /// refreshes exactly one wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshFamily {
-    pub id: String,
-    pub user_id: String,
+    pub id: FamilyId,
+    pub user_id: UserId,
     pub client_id: ClientId,
-    pub session_id: String,
+    pub session_id: SessionId,
     /// The scope granted at login; a refresh may narrow the access token's
     /// scope, never widen this.
     pub scope: Scope,
@@ -340,15 +342,15 @@ impl RefreshFamily {
 /// One refresh token of a family (stored by hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshToken {
-    pub token_hash: String,
-    pub family_id: String,
+    pub token_hash: TokenHash,
+    pub family_id: FamilyId,
     pub generation: i64,
     pub created_at: i64,
     /// When the token was exchanged (or superseded by a recovery): the
     /// creation time of its successor, if it has one.
     pub used_at: Option<i64>,
     /// The access token issued with it.
-    pub access_token_jti: String,
+    pub access_token_jti: Jti,
     pub access_token_expires_at: i64,
 }
 
@@ -395,9 +397,9 @@ impl RefreshToken {
 /// revoking any of the three refuses the token.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum RevocationKey {
-    Token(String),
-    Family(String),
-    Session(String),
+    Token(Jti),
+    Family(FamilyId),
+    Session(SessionId),
     /// Every token of a client (it was deleted).
     Client(String),
 }
@@ -436,13 +438,13 @@ pub struct Teardown {
     pub now: i64,
     pub reason: crate::RevokeReason,
     /// Sessions to end.
-    pub end_sessions: Vec<String>,
+    pub end_sessions: Vec<SessionId>,
     /// Revoke every active family of these sessions.
-    pub families_of_sessions: Vec<String>,
+    pub families_of_sessions: Vec<SessionId>,
     /// Revoke every active family of this user.
-    pub families_of_user: Option<String>,
+    pub families_of_user: Option<UserId>,
     /// Revoke these families.
-    pub families: Vec<String>,
+    pub families: Vec<FamilyId>,
     /// Extra revocations to record (tokens, sessions).
     pub revocations: Vec<RevokedToken>,
     /// Back-channel logout tokens to queue.
@@ -468,8 +470,8 @@ impl Teardown {
 /// What a teardown did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TeardownResult {
-    pub ended_sessions: Vec<String>,
-    pub revoked_families: Vec<String>,
+    pub ended_sessions: Vec<SessionId>,
+    pub revoked_families: Vec<FamilyId>,
 }
 
 #[cfg(test)]
@@ -481,10 +483,10 @@ mod tests {
 
     fn family(state: FamilyState) -> RefreshFamily {
         RefreshFamily {
-            id: "f".into(),
-            user_id: "u".into(),
+            id: FamilyId::new("f"),
+            user_id: UserId::new("u"),
             client_id: ClientId::parse("c").unwrap(),
-            session_id: "s".into(),
+            session_id: SessionId::new("s"),
             scope: Scope::parse("openid offline_access").unwrap(),
             auth_time: 0,
             generation: 2,
@@ -497,12 +499,12 @@ mod tests {
 
     fn token(generation: i64, used_at: Option<i64>) -> RefreshToken {
         RefreshToken {
-            token_hash: format!("h{generation}"),
-            family_id: "f".into(),
+            token_hash: TokenHash::new(format!("h{generation}")),
+            family_id: FamilyId::new("f"),
             generation,
             created_at: 0,
             used_at,
-            access_token_jti: "j".into(),
+            access_token_jti: Jti::new("j"),
             access_token_expires_at: 0,
         }
     }
@@ -575,17 +577,17 @@ mod tests {
     #[test]
     fn a_code_is_redeemed_once() {
         let issued = IssuedFromCode {
-            access_token_jti: "j".into(),
+            access_token_jti: Jti::new("j"),
             access_token_expires_at: 99,
-            family_id: Some("f".into()),
+            family_id: Some(FamilyId::new("f")),
         };
         let redeemed = CodeState::Issued.redeem(5, issued.clone()).unwrap();
         assert!(redeemed.clone().redeem(6, issued.clone()).is_err());
         let code = AuthorizationCode {
-            code_hash: "h".into(),
+            code_hash: TokenHash::new("h"),
             client_id: ClientId::parse("c").unwrap(),
-            user_id: "u".into(),
-            session_id: "s".into(),
+            user_id: UserId::new("u"),
+            session_id: SessionId::new("s"),
             redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
             code_challenge: CodeChallenge::from_stored(
                 "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),

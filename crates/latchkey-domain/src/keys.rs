@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::ids::Kid;
+
 pub use latchkey_protocol::SigningAlg;
 
 /// Where a signing key is in its life.
@@ -53,7 +55,7 @@ impl KeyState {
 /// under the key-encryption key (AES-256-GCM, the `kid` as associated data).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
-    pub kid: String,
+    pub kid: Kid,
     pub alg: SigningAlg,
     pub state: KeyState,
     /// Nonce-prefixed AES-256-GCM ciphertext of the private key (PKCS#8 PEM).
@@ -88,7 +90,7 @@ impl std::fmt::Debug for SigningKeyRecord {
 pub struct SignedJwt {
     pub token: String,
     pub alg: SigningAlg,
-    pub kid: String,
+    pub kid: Kid,
 }
 
 /// The JWKS document, serialised once when the key set changes and served
@@ -170,7 +172,7 @@ pub trait KeyFactory: Send + Sync {
     fn generate(
         &self,
         alg: SigningAlg,
-        kid: &str,
+        kid: &Kid,
         now: i64,
         activates_at: i64,
     ) -> Result<SigningKeyRecord, KeyError>;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use latchkey_protocol::ClientId;
 
 use crate::entities::*;
+use crate::ids::{FamilyId, Kid, SessionId, TokenHash, UserId};
 use crate::keys::{KeyState, SigningKeyRecord};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,13 +44,13 @@ pub trait ClientRepository: Send + Sync {
 
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    async fn find_user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
     async fn list_users(&self) -> StoreResult<Vec<User>>;
-    async fn set_password(&self, id: &str, password_hash: &str, at: i64) -> StoreResult<bool>;
-    async fn set_user_disabled(&self, id: &str, disabled: bool) -> StoreResult<bool>;
-    async fn delete_user(&self, id: &str) -> StoreResult<bool>;
+    async fn set_password(&self, id: &UserId, password_hash: &str, at: i64) -> StoreResult<bool>;
+    async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> StoreResult<bool>;
+    async fn delete_user(&self, id: &UserId) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -65,14 +66,17 @@ pub trait SessionRepository: Send + Sync {
         verified_hash: &str,
     ) -> StoreResult<bool>;
     /// An active (not ended) session by its cookie hash.
-    async fn find_active_session(&self, token_hash: &str) -> StoreResult<Option<BrowserSession>>;
-    async fn find_session(&self, id: &str) -> StoreResult<Option<BrowserSession>>;
-    async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()>;
+    async fn find_active_session(
+        &self,
+        token_hash: &TokenHash,
+    ) -> StoreResult<Option<BrowserSession>>;
+    async fn find_session(&self, id: &SessionId) -> StoreResult<Option<BrowserSession>>;
+    async fn touch_session(&self, id: &SessionId, at: i64) -> StoreResult<()>;
     /// Ends the session; false if it was already ended or unknown.
-    async fn end_session(&self, id: &str, at: i64) -> StoreResult<bool>;
+    async fn end_session(&self, id: &SessionId, at: i64) -> StoreResult<bool>;
     /// The user's sessions that have not ended, oldest first (ended ones
     /// are never read back: a logout's cost does not grow with history).
-    async fn list_active_sessions(&self, user_id: &str) -> StoreResult<Vec<BrowserSession>>;
+    async fn list_active_sessions(&self, user_id: &UserId) -> StoreResult<Vec<BrowserSession>>;
     /// Deletes sessions that ended before `ended_before` or began before
     /// `started_before` (expired by then whatever their state); returns how
     /// many.
@@ -83,7 +87,7 @@ pub trait SessionRepository: Send + Sync {
 pub trait AuthorizationRepository: Send + Sync {
     async fn insert_pending(&self, pending: &PendingAuthorization) -> StoreResult<()>;
     async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>>;
-    async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<bool>;
+    async fn attach_session(&self, pending_id: &str, session_id: &SessionId) -> StoreResult<bool>;
     async fn delete_pending(&self, id: &str) -> StoreResult<()>;
 
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
@@ -93,7 +97,7 @@ pub trait AuthorizationRepository: Send + Sync {
     /// presenter that does not match changes nothing.
     async fn redeem_code(
         &self,
-        code_hash: &str,
+        code_hash: &TokenHash,
         presenter: &CodePresenter<'_>,
         now: i64,
         issued: &IssuedFromCode,
@@ -101,7 +105,7 @@ pub trait AuthorizationRepository: Send + Sync {
 
     async fn find_consent(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         client_id: &ClientId,
     ) -> StoreResult<Option<Consent>>;
     async fn save_consent(&self, consent: &Consent) -> StoreResult<()>;
@@ -135,15 +139,15 @@ pub trait FamilyRepository: Send + Sync {
     /// A refresh token by hash, with its family.
     async fn find_refresh_token(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> StoreResult<Option<(RefreshToken, RefreshFamily)>>;
     /// The family's token of a given generation.
     async fn find_family_token(
         &self,
-        family_id: &str,
+        family_id: &FamilyId,
         generation: i64,
     ) -> StoreResult<Option<RefreshToken>>;
-    async fn find_family(&self, family_id: &str) -> StoreResult<Option<RefreshFamily>>;
+    async fn find_family(&self, family_id: &FamilyId) -> StoreResult<Option<RefreshFamily>>;
     /// Rotation: inserts `next` (generation `seen + 1`) only if `consumed`
     /// is the family's token of generation `seen`, no token of generation
     /// `seen + 1` exists yet, and the family is unrevoked. Returns false,
@@ -152,12 +156,12 @@ pub trait FamilyRepository: Send + Sync {
     /// those of its newest token, so this one write is the whole rotation.
     async fn rotate_refresh(
         &self,
-        family_id: &str,
+        family_id: &FamilyId,
         seen: i64,
-        consumed: &str,
+        consumed: &TokenHash,
         next: &RefreshToken,
     ) -> StoreResult<bool>;
-    async fn list_user_families(&self, user_id: &str) -> StoreResult<Vec<RefreshFamily>>;
+    async fn list_user_families(&self, user_id: &UserId) -> StoreResult<Vec<RefreshFamily>>;
     /// Revokes every active family whose absolute or idle limit has passed
     /// and deletes families (with their tokens) revoked or expired before
     /// `purge_before`. Returns rows touched.
@@ -184,12 +188,12 @@ pub trait TeardownRepository: Send + Sync {
     /// logout); recording twice is harmless.
     async fn record_session_client(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         client_id: &ClientId,
         at: i64,
     ) -> StoreResult<()>;
     /// The clients that obtained codes in a session.
-    async fn session_clients(&self, session_id: &str) -> StoreResult<Vec<ClientId>>;
+    async fn session_clients(&self, session_id: &SessionId) -> StoreResult<Vec<ClientId>>;
 }
 
 #[async_trait]
@@ -225,12 +229,12 @@ pub trait KeyRepository: Send + Sync {
     async fn insert_next_key(
         &self,
         key: &SigningKeyRecord,
-        after: Option<&str>,
+        after: Option<&Kid>,
     ) -> StoreResult<bool>;
     /// Moves a key from one state to another; false if it was not in `from`.
     async fn transition_key(
         &self,
-        kid: &str,
+        kid: &Kid,
         from: KeyState,
         to: KeyState,
         at: i64,

@@ -28,6 +28,7 @@
 //!   that a pre-published key would have helped with.
 
 use crate::keys::{KeyState, SigningAlg, SigningKeyRecord};
+use crate::Kid;
 
 /// When keys rotate. Every duration is in seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,15 +67,15 @@ pub enum KeyAction {
     CreateNext {
         alg: SigningAlg,
         activates_at: i64,
-        after: Option<String>,
+        after: Option<Kid>,
     },
     /// `next` → `current`: the key starts signing now.
-    Promote { kid: String },
+    Promote { kid: Kid },
     /// `current` → `retired`: the key stops signing and stays published.
-    Retire { kid: String },
+    Retire { kid: Kid },
     /// `retired` (or a never-used `next` of a disabled algorithm) →
     /// `removed`: the key leaves the JWKS.
-    Remove { kid: String, from: KeyState },
+    Remove { kid: Kid, from: KeyState },
 }
 
 impl KeyAction {
@@ -244,7 +245,7 @@ mod tests {
 
     fn key(kid: &str, alg: SigningAlg, state: KeyState, activates_at: i64) -> SigningKeyRecord {
         SigningKeyRecord {
-            kid: kid.into(),
+            kid: Kid::new(kid),
             alg,
             state,
             encrypted_private_key: Vec::new(),
@@ -271,16 +272,16 @@ mod tests {
         KeyAction::CreateNext {
             alg,
             activates_at,
-            after: after.map(str::to_owned),
+            after: after.map(Kid::new),
         }
     }
 
     fn promote(kid: &str) -> KeyAction {
-        KeyAction::Promote { kid: kid.into() }
+        KeyAction::Promote { kid: Kid::new(kid) }
     }
 
     fn retire(kid: &str) -> KeyAction {
-        KeyAction::Retire { kid: kid.into() }
+        KeyAction::Retire { kid: Kid::new(kid) }
     }
 
     /// Applies a plan the way the storage adapter does, so a test can walk
@@ -318,7 +319,7 @@ mod tests {
         }
     }
 
-    fn states(keys: &[SigningKeyRecord]) -> Vec<(String, KeyState)> {
+    fn states(keys: &[SigningKeyRecord]) -> Vec<(Kid, KeyState)> {
         keys.iter().map(|k| (k.kid.clone(), k.state)).collect()
     }
 
@@ -431,7 +432,7 @@ mod tests {
         assert_eq!(
             plan(&keys, 5000 + 700, &p),
             [KeyAction::Remove {
-                kid: "k1".into(),
+                kid: Kid::new("k1"),
                 from: KeyState::Retired
             }]
         );
@@ -521,11 +522,11 @@ mod tests {
             [
                 retire("e1"),
                 KeyAction::Remove {
-                    kid: "e2".into(),
+                    kid: Kid::new("e2"),
                     from: KeyState::Next
                 },
                 KeyAction::Remove {
-                    kid: "x".into(),
+                    kid: Kid::new("x"),
                     from: KeyState::Next
                 },
             ]
@@ -571,7 +572,7 @@ mod tests {
         let mut keys = Vec::new();
         let mut n = 0;
         let start = 1_700_000_000;
-        let mut signers: Vec<(String, i64)> = Vec::new();
+        let mut signers: Vec<(Kid, i64)> = Vec::new();
         for hour in 0..(365 * 24) {
             let now = start + hour * HOUR;
             for _ in 0..4 {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use latchkey_domain::keys::{KeyError, KeyFactory, KeyState, SigningKeyRecord, TokenSigner};
+use latchkey_domain::Kid;
 use serde_json::{Map, Value};
 
 use crate::generate::{seal_new_key, Alg};
@@ -27,14 +28,14 @@ impl KeyFactory for JoseKeyFactory {
     fn generate(
         &self,
         alg: Alg,
-        kid: &str,
+        kid: &Kid,
         now: i64,
         activates_at: i64,
     ) -> Result<SigningKeyRecord, KeyError> {
         seal_new_key(
             &self.kek,
             alg,
-            kid.to_owned(),
+            kid.clone(),
             now,
             activates_at,
             KeyState::Next,
@@ -68,7 +69,9 @@ mod tests {
     #[test]
     fn generated_keys_are_next_and_open_into_a_signer() {
         let factory = JoseKeyFactory::new(Kek::from_bytes([8; 32]));
-        let mut next = factory.generate(Alg::ES256, "k1", 10, 700).unwrap();
+        let mut next = factory
+            .generate(Alg::ES256, &Kid::new("k1"), 10, 700)
+            .unwrap();
         assert_eq!(
             (
                 next.state,
@@ -86,7 +89,7 @@ mod tests {
         assert!(String::from_utf8_lossy(&signer.jwks().body).contains("\"k1\""));
         next.state = KeyState::Current;
         let signer = factory.signer(&[next.clone()], &[Alg::ES256]).unwrap();
-        assert_eq!(signer.sign("JWT", &Map::new()).unwrap().kid, "k1");
+        assert_eq!(signer.sign("JWT", &Map::new()).unwrap().kid.as_str(), "k1");
 
         let other = JoseKeyFactory::new(Kek::from_bytes([9; 32]));
         let Err(err) = other.signer(&[next], &[Alg::ES256]) else {

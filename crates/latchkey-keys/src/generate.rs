@@ -5,6 +5,7 @@ use josekit::jwk::{Jwk, KeyPair};
 use josekit::jws::{EdDSA, JwsSigner, JwsVerifier, ES256, PS256, RS256};
 use josekit::JoseError;
 use latchkey_domain::keys::{KeyError, KeyState, SigningKeyRecord};
+use latchkey_domain::Kid;
 use serde_json::{Map, Value};
 
 use crate::kek::Kek;
@@ -73,14 +74,14 @@ pub fn generate_signing_key(alg: Alg, kid: &str) -> Result<GeneratedKey, KeyErro
 pub fn seal_new_key(
     kek: &Kek,
     alg: Alg,
-    kid: String,
+    kid: Kid,
     now: i64,
     activates_at: i64,
     state: KeyState,
 ) -> Result<SigningKeyRecord, KeyError> {
-    let key = generate_signing_key(alg, &kid)?;
+    let key = generate_signing_key(alg, kid.as_str())?;
     Ok(SigningKeyRecord {
-        encrypted_private_key: kek.encrypt(&key.private_pem, kid.as_bytes()),
+        encrypted_private_key: kek.encrypt(&key.private_pem, kid.as_str().as_bytes()),
         kid,
         alg,
         state,
@@ -210,7 +211,8 @@ mod tests {
     #[test]
     fn sealed_keys_open_only_with_their_kid() {
         let kek = Kek::from_bytes([9; 32]);
-        let record = seal_new_key(&kek, Alg::ES256, "k1".into(), 10, 20, KeyState::Next).unwrap();
+        let record =
+            seal_new_key(&kek, Alg::ES256, Kid::new("k1"), 10, 20, KeyState::Next).unwrap();
         assert_eq!(
             (record.alg.as_str(), record.created_at, record.activates_at),
             ("ES256", 10, 20)

@@ -11,6 +11,7 @@ use josekit::JoseError;
 use latchkey_domain::keys::{
     KeyError, KeyState, PublishedJwks, SignedJwt, SigningAlg, SigningKeyRecord, TokenSigner,
 };
+use latchkey_domain::Kid;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -182,7 +183,7 @@ fn sign_with_key(
     Ok(SignedJwt {
         token,
         alg: key.alg,
-        kid: key.kid.clone(),
+        kid: Kid::new(key.kid.clone()),
     })
 }
 
@@ -346,7 +347,7 @@ mod tests {
     }
 
     fn seal(alg: Alg, kid: &str, activates_at: i64, state: KeyState) -> SigningKeyRecord {
-        seal_new_key(&kek(), alg, kid.into(), 0, activates_at, state).unwrap()
+        seal_new_key(&kek(), alg, Kid::new(kid), 0, activates_at, state).unwrap()
     }
 
     /// RSA generation is slow in debug builds; share one record per alg.
@@ -432,12 +433,15 @@ mod tests {
         let kid = &record(Alg::RS256).kid;
         let public_jwk = record(Alg::RS256).public_jwk.as_bytes().to_vec();
         let pem = kek()
-            .decrypt(&record(Alg::RS256).encrypted_private_key, kid.as_bytes())
+            .decrypt(
+                &record(Alg::RS256).encrypted_private_key,
+                kid.as_str().as_bytes(),
+            )
             .unwrap();
         let public_pem = RS256.key_pair_from_pem(&pem).unwrap().to_pem_public_key();
         for secret in [public_jwk, public_pem] {
             let mut header = JwsHeader::new();
-            header.set_key_id(kid);
+            header.set_key_id(kid.as_str());
             let signer = HS256.signer_from_bytes(&secret).unwrap();
             let token = josekit::jws::serialize_compact(b"{}", &header, &signer).unwrap();
             assert!(
@@ -578,7 +582,7 @@ mod tests {
         ];
         let set = set_of(&records);
         assert_eq!(set.signing_kid(), Some("new"));
-        assert_eq!(set.sign("JWT", &claims()).unwrap().kid, "new");
+        assert_eq!(set.sign("JWT", &claims()).unwrap().kid.as_str(), "new");
         assert_eq!(set.signing_alg(), "EdDSA");
         assert_eq!(set.verify(&old_token, None).unwrap(), claims());
         let body: Value = serde_json::from_slice(&set.jwks().body).unwrap();
@@ -616,7 +620,7 @@ mod tests {
         assert!(KeySet::from_records(&[swapped], &kek()).is_err());
 
         let mut moved = good.clone();
-        moved.kid = "other".into();
+        moved.kid = Kid::new("other");
         assert!(KeySet::from_records(&[moved], &kek()).is_err());
 
         // Unpublished records are not even decrypted.
@@ -671,11 +675,14 @@ mod tests {
         let set = rs256();
         let kid = &record(Alg::RS256).kid;
         let pem = kek()
-            .decrypt(&record(Alg::RS256).encrypted_private_key, kid.as_bytes())
+            .decrypt(
+                &record(Alg::RS256).encrypted_private_key,
+                kid.as_str().as_bytes(),
+            )
             .unwrap();
         let signer = RS256.signer_from_pem(&pem).unwrap();
         let mut header = JwsHeader::new();
-        header.set_key_id(kid);
+        header.set_key_id(kid.as_str());
         header
             .set_claim("crit", Some(serde_json::json!(["exp"])))
             .unwrap();

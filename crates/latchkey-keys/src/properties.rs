@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use josekit::jws::{JwsSigner, HS256};
 use latchkey_domain::keys::{KeyError, KeyState, TokenSigner};
+use latchkey_domain::Kid;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -58,7 +59,7 @@ fn fixture() -> &'static Fixture {
             .iter()
             .map(|&alg| {
                 let kid = format!("kid-{}", alg.as_str());
-                seal_new_key(&kek, alg, kid, 0, 0, KeyState::Current).unwrap()
+                seal_new_key(&kek, alg, Kid::new(kid), 0, 0, KeyState::Current).unwrap()
             })
             .collect();
         let ours = records
@@ -66,9 +67,9 @@ fn fixture() -> &'static Fixture {
             .zip(Alg::ALL)
             .map(|(r, alg)| {
                 let pem = kek
-                    .decrypt(&r.encrypted_private_key, r.kid.as_bytes())
+                    .decrypt(&r.encrypted_private_key, r.kid.as_str().as_bytes())
                     .unwrap();
-                party(alg, &r.kid, pem, &r.public_jwk)
+                party(alg, r.kid.as_str(), pem, &r.public_jwk)
             })
             .collect();
         let strangers = Alg::ALL

@@ -207,7 +207,7 @@ fn public_client(id: &str) -> Client {
 
 fn user(id: &str, username: &str) -> User {
     User {
-        id: id.into(),
+        id: UserId::new(id),
         username: username.into(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         name: Some("Alice Liddell".into()),
@@ -220,9 +220,9 @@ fn user(id: &str, username: &str) -> User {
 
 fn session(id: &str, user_id: &str, created_at: i64) -> BrowserSession {
     BrowserSession {
-        id: id.into(),
-        user_id: user_id.into(),
-        token_hash: format!("hash-{id}"),
+        id: SessionId::new(id),
+        user_id: UserId::new(user_id),
+        token_hash: TokenHash::new(format!("hash-{id}")),
         created_at,
         last_seen_at: created_at,
         auth_time: created_at,
@@ -259,10 +259,10 @@ fn presenter() -> CodePresenter<'static> {
 
 fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> AuthorizationCode {
     AuthorizationCode {
-        code_hash: hash.into(),
+        code_hash: TokenHash::new(hash),
         client_id: cid(client_id),
-        user_id: user_id.into(),
-        session_id: "s1".into(),
+        user_id: UserId::new(user_id),
+        session_id: SessionId::new("s1"),
         redirect_uri: RedirectUri::parse("https://app.example.com/cb").unwrap(),
         code_challenge: CodeChallenge::parse(Some(CHALLENGE), Some("S256")).unwrap(),
         nonce: Some(Nonce::parse("n-0S6_WzA2Mj").unwrap()),
@@ -276,7 +276,7 @@ fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> Authoriz
 
 fn key(kid: &str, state: KeyState, created_at: i64) -> SigningKeyRecord {
     SigningKeyRecord {
-        kid: kid.into(),
+        kid: Kid::new(kid),
         alg: latchkey_protocol::SigningAlg::RS256,
         state,
         encrypted_private_key: vec![0, 1, 2, 255, 254, 0, 42],
@@ -290,7 +290,7 @@ fn key(kid: &str, state: KeyState, created_at: i64) -> SigningKeyRecord {
 
 fn issued(jti: &str) -> IssuedFromCode {
     IssuedFromCode {
-        access_token_jti: jti.into(),
+        access_token_jti: Jti::new(jti),
         access_token_expires_at: 1_000,
         family_id: None,
     }
@@ -390,7 +390,7 @@ async fn users_round_trip_and_unique_username() {
         };
         s.insert_user(&bare).await.unwrap();
         assert_eq!(
-            s.find_user("u1").await.unwrap(),
+            s.find_user(&UserId::new("u1")).await.unwrap(),
             Some(u.clone()),
             "{}",
             b.name
@@ -401,7 +401,12 @@ async fn users_round_trip_and_unique_username() {
             "{}",
             b.name
         );
-        assert_eq!(s.find_user("nope").await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            s.find_user(&UserId::new("nope")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
         assert_eq!(
             s.list_users().await.unwrap(),
             vec![bare.clone(), u.clone()],
@@ -422,23 +427,35 @@ async fn users_round_trip_and_unique_username() {
         }
 
         assert!(
-            s.set_password("u1", "new-hash", 500).await.unwrap(),
+            s.set_password(&UserId::new("u1"), "new-hash", 500)
+                .await
+                .unwrap(),
             "{}",
             b.name
         );
-        let after = s.find_user("u1").await.unwrap().unwrap();
+        let after = s.find_user(&UserId::new("u1")).await.unwrap().unwrap();
         assert_eq!(
             (after.password_hash.as_str(), after.password_changed_at),
             ("new-hash", 500)
         );
         assert!(
-            !s.set_password("nope", "x", 500).await.unwrap(),
+            !s.set_password(&UserId::new("nope"), "x", 500)
+                .await
+                .unwrap(),
             "{}",
             b.name
         );
 
-        assert!(s.delete_user("u2").await.unwrap(), "{}", b.name);
-        assert!(!s.delete_user("u2").await.unwrap(), "{}", b.name);
+        assert!(
+            s.delete_user(&UserId::new("u2")).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.delete_user(&UserId::new("u2")).await.unwrap(),
+            "{}",
+            b.name
+        );
     }
 }
 
@@ -461,7 +478,7 @@ async fn a_nul_character_is_unstorable_on_postgres() {
                 matches!(inserted, Err(StoreError::Unstorable(_))),
                 "{inserted:?}"
             );
-            assert_eq!(s.find_user("u1").await.unwrap(), None);
+            assert_eq!(s.find_user(&UserId::new("u1")).await.unwrap(), None);
         } else {
             assert_eq!(found.unwrap(), None, "{}", b.name);
             assert!(inserted.is_ok(), "{}", b.name);
@@ -512,68 +529,112 @@ async fn sessions_round_trip_and_end_once() {
         s.insert_session(&s1).await.unwrap();
         s.insert_session(&s0).await.unwrap();
         assert_eq!(
-            s.find_session("s1").await.unwrap(),
+            s.find_session(&SessionId::new("s1")).await.unwrap(),
             Some(s1.clone()),
             "{}",
             b.name
         );
         assert_eq!(
-            s.find_active_session("hash-s1").await.unwrap(),
+            s.find_active_session(&TokenHash::new("hash-s1"))
+                .await
+                .unwrap(),
             Some(s1.clone()),
             "{}",
             b.name
         );
         assert_eq!(
-            s.list_active_sessions("u1").await.unwrap(),
+            s.list_active_sessions(&UserId::new("u1")).await.unwrap(),
             vec![s0.clone(), s1.clone()],
             "{}",
             b.name
         );
 
-        s.touch_session("s1", 150).await.unwrap();
+        s.touch_session(&SessionId::new("s1"), 150).await.unwrap();
         assert_eq!(
-            s.find_session("s1").await.unwrap().unwrap().last_seen_at,
+            s.find_session(&SessionId::new("s1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seen_at,
             150
         );
 
-        assert!(s.end_session("s1", 200).await.unwrap(), "{}", b.name);
-        assert!(!s.end_session("s1", 300).await.unwrap(), "{}", b.name);
-        assert!(!s.end_session("unknown", 300).await.unwrap(), "{}", b.name);
-        let ended = s.find_session("s1").await.unwrap().unwrap();
+        assert!(
+            s.end_session(&SessionId::new("s1"), 200).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.end_session(&SessionId::new("s1"), 300).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.end_session(&SessionId::new("unknown"), 300)
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        let ended = s
+            .find_session(&SessionId::new("s1"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(ended.ended_at, Some(200), "{}: the first end wins", b.name);
         assert_eq!(
-            s.find_active_session("hash-s1").await.unwrap(),
+            s.find_active_session(&TokenHash::new("hash-s1"))
+                .await
+                .unwrap(),
             None,
             "{}",
             b.name
         );
         assert_eq!(
-            s.list_active_sessions("u1").await.unwrap(),
+            s.list_active_sessions(&UserId::new("u1")).await.unwrap(),
             vec![s0.clone()],
             "{}: ended sessions are not read back",
             b.name
         );
         // Swept: ended before 201, or begun before 60 (s0 began at 50).
         assert_eq!(s.sweep_sessions(200, 60).await.unwrap(), 1, "{}", b.name);
-        assert!(s.find_session("s0").await.unwrap().is_none(), "{}", b.name);
+        assert!(
+            s.find_session(&SessionId::new("s0"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            b.name
+        );
         assert_eq!(s.sweep_sessions(201, 60).await.unwrap(), 1, "{}", b.name);
-        assert!(s.find_session("s1").await.unwrap().is_none(), "{}", b.name);
+        assert!(
+            s.find_session(&SessionId::new("s1"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            b.name
+        );
         s.insert_session(&BrowserSession {
             last_seen_at: 150,
             ..s1.clone()
         })
         .await
         .unwrap();
-        s.end_session("s1", 200).await.unwrap();
+        s.end_session(&SessionId::new("s1"), 200).await.unwrap();
         // An ended session is not revived by a touch.
-        s.touch_session("s1", 400).await.unwrap();
+        s.touch_session(&SessionId::new("s1"), 400).await.unwrap();
         assert_eq!(
-            s.find_session("s1").await.unwrap().unwrap().last_seen_at,
+            s.find_session(&SessionId::new("s1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seen_at,
             150
         );
 
         let dup_token = BrowserSession {
-            id: "s2".into(),
+            id: SessionId::new("s2"),
             ..s1.clone()
         };
         assert!(matches!(
@@ -597,10 +658,20 @@ async fn pending_codes_and_consents_round_trip() {
             "{}",
             b.name
         );
-        assert!(s.attach_session("p1", "s1").await.unwrap(), "{}", b.name);
-        assert!(!s.attach_session("nope", "s1").await.unwrap(), "{}", b.name);
+        assert!(
+            s.attach_session("p1", &SessionId::new("s1")).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.attach_session("nope", &SessionId::new("s1"))
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
         let attached = PendingAuthorization {
-            session_id: Some("s1".into()),
+            session_id: Some(SessionId::new("s1")),
             ..p.clone()
         };
         assert_eq!(
@@ -621,7 +692,7 @@ async fn pending_codes_and_consents_round_trip() {
         };
         s.insert_code(&bare).await.unwrap();
         match s
-            .redeem_code("h2", &presenter(), 300, &issued("jti-2"))
+            .redeem_code(&TokenHash::new("h2"), &presenter(), 300, &issued("jti-2"))
             .await
             .unwrap()
         {
@@ -646,20 +717,24 @@ async fn pending_codes_and_consents_round_trip() {
         );
 
         let consent = Consent {
-            user_id: "u1".into(),
+            user_id: UserId::new("u1"),
             client_id: cid("c1"),
             scope: Scope::parse("openid").unwrap(),
             granted_at: 100,
         };
         assert_eq!(
-            s.find_consent("u1", &cid("c1")).await.unwrap(),
+            s.find_consent(&UserId::new("u1"), &cid("c1"))
+                .await
+                .unwrap(),
             None,
             "{}",
             b.name
         );
         s.save_consent(&consent).await.unwrap();
         assert_eq!(
-            s.find_consent("u1", &cid("c1")).await.unwrap(),
+            s.find_consent(&UserId::new("u1"), &cid("c1"))
+                .await
+                .unwrap(),
             Some(consent.clone())
         );
         // Saving again replaces the earlier consent.
@@ -670,7 +745,9 @@ async fn pending_codes_and_consents_round_trip() {
         };
         s.save_consent(&wider).await.unwrap();
         assert_eq!(
-            s.find_consent("u1", &cid("c1")).await.unwrap(),
+            s.find_consent(&UserId::new("u1"), &cid("c1"))
+                .await
+                .unwrap(),
             Some(wider),
             "{}",
             b.name
@@ -771,7 +848,7 @@ async fn a_wrong_presenter_consumes_nothing() {
             },
         ] {
             assert_eq!(
-                s.redeem_code("h1", &wrong, 200, &issued("j-wrong"))
+                s.redeem_code(&TokenHash::new("h1"), &wrong, 200, &issued("j-wrong"))
                     .await
                     .unwrap(),
                 CodeRedemption::WrongPresenter,
@@ -780,7 +857,7 @@ async fn a_wrong_presenter_consumes_nothing() {
             );
         }
         let CodeRedemption::Redeemed(c) = s
-            .redeem_code("h1", &right, 201, &issued("j-right"))
+            .redeem_code(&TokenHash::new("h1"), &right, 201, &issued("j-right"))
             .await
             .unwrap()
         else {
@@ -794,7 +871,7 @@ async fn a_wrong_presenter_consumes_nothing() {
         );
         assert_eq!(
             s.redeem_code(
-                "h1",
+                &TokenHash::new("h1"),
                 &CodePresenter {
                     client_id: &other_client,
                     ..right
@@ -819,7 +896,12 @@ async fn redeem_code_is_single_use() {
         s.insert_code(&code("h1", "c1", "u1", 1_000)).await.unwrap();
 
         let first = s
-            .redeem_code("h1", &presenter(), 200, &issued("jti-first"))
+            .redeem_code(
+                &TokenHash::new("h1"),
+                &presenter(),
+                200,
+                &issued("jti-first"),
+            )
             .await
             .unwrap();
         let CodeRedemption::Redeemed(c) = first else {
@@ -834,7 +916,12 @@ async fn redeem_code_is_single_use() {
         );
 
         let second = s
-            .redeem_code("h1", &presenter(), 201, &issued("jti-second"))
+            .redeem_code(
+                &TokenHash::new("h1"),
+                &presenter(),
+                201,
+                &issued("jti-second"),
+            )
             .await
             .unwrap();
         let CodeRedemption::AlreadyUsed(c) = second else {
@@ -850,7 +937,7 @@ async fn redeem_code_is_single_use() {
         );
 
         let unknown = s
-            .redeem_code("nope", &presenter(), 200, &issued("x"))
+            .redeem_code(&TokenHash::new("nope"), &presenter(), 200, &issued("x"))
             .await
             .unwrap();
         assert_eq!(unknown, CodeRedemption::NotFound, "{}", b.name);
@@ -875,7 +962,12 @@ async fn concurrent_redeem_has_exactly_one_winner() {
                 tokio::spawn(async move {
                     barrier.wait().await;
                     store
-                        .redeem_code("h1", &presenter(), 200, &issued(&format!("jti-{i}")))
+                        .redeem_code(
+                            &TokenHash::new("h1"),
+                            &presenter(),
+                            200,
+                            &issued(&format!("jti-{i}")),
+                        )
                         .await
                 })
             })
@@ -896,7 +988,7 @@ async fn concurrent_redeem_has_exactly_one_winner() {
         // The stored jti is the winner's.
         let again = b
             .store
-            .redeem_code("h1", &presenter(), 300, &issued("late"))
+            .redeem_code(&TokenHash::new("h1"), &presenter(), 300, &issued("late"))
             .await
             .unwrap();
         let CodeRedemption::AlreadyUsed(c) = again else {
@@ -922,21 +1014,27 @@ async fn insert_next_key_is_conditional_on_the_keys_the_caller_read() {
         // Its algorithm has a next key now: no second one.
         assert!(!s.insert_next_key(&next("n2"), None).await.unwrap(), "{n}");
         assert!(
-            !s.insert_next_key(&next("n2"), Some("n1")).await.unwrap(),
+            !s.insert_next_key(&next("n2"), Some(&Kid::new("n1")))
+                .await
+                .unwrap(),
             "{n}"
         );
         // n1 signs: only a successor of n1 may be published.
         assert!(s
-            .transition_key("n1", KeyState::Next, KeyState::Current, 110)
+            .transition_key(&Kid::new("n1"), KeyState::Next, KeyState::Current, 110)
             .await
             .unwrap());
         assert!(!s.insert_next_key(&next("n2"), None).await.unwrap(), "{n}");
         assert!(
-            !s.insert_next_key(&next("n2"), Some("x")).await.unwrap(),
+            !s.insert_next_key(&next("n2"), Some(&Kid::new("x")))
+                .await
+                .unwrap(),
             "{n}"
         );
         assert!(
-            s.insert_next_key(&next("n2"), Some("n1")).await.unwrap(),
+            s.insert_next_key(&next("n2"), Some(&Kid::new("n1")))
+                .await
+                .unwrap(),
             "{n}"
         );
         // Another algorithm is independent.
@@ -948,7 +1046,7 @@ async fn insert_next_key_is_conditional_on_the_keys_the_caller_read() {
         // Stored exactly as given.
         let stored = s.list_keys().await.unwrap();
         assert_eq!(
-            stored.iter().find(|k| k.kid == "n2"),
+            stored.iter().find(|k| k.kid.as_str() == "n2"),
             Some(&next("n2")),
             "{n}"
         );
@@ -988,7 +1086,7 @@ async fn one_next_key_per_algorithm_is_a_database_fact() {
             .unwrap();
         // Once the next key is promoted, a new one may be published.
         assert!(s
-            .transition_key("n1", KeyState::Next, KeyState::Current, 200)
+            .transition_key(&Kid::new("n1"), KeyState::Next, KeyState::Current, 200)
             .await
             .unwrap());
         s.insert_key(&key("n3", KeyState::Next, 200)).await.unwrap();
@@ -1035,27 +1133,27 @@ async fn transition_key_is_guarded_by_state() {
         s.insert_key(&key("k1", KeyState::Next, 100)).await.unwrap();
 
         assert!(!s
-            .transition_key("k1", KeyState::Current, KeyState::Retired, 150)
+            .transition_key(&Kid::new("k1"), KeyState::Current, KeyState::Retired, 150)
             .await
             .unwrap());
         assert!(!s
-            .transition_key("nope", KeyState::Next, KeyState::Current, 150)
+            .transition_key(&Kid::new("nope"), KeyState::Next, KeyState::Current, 150)
             .await
             .unwrap());
         assert!(s
-            .transition_key("k1", KeyState::Next, KeyState::Current, 150)
+            .transition_key(&Kid::new("k1"), KeyState::Next, KeyState::Current, 150)
             .await
             .unwrap());
         assert!(!s
-            .transition_key("k1", KeyState::Next, KeyState::Current, 151)
+            .transition_key(&Kid::new("k1"), KeyState::Next, KeyState::Current, 151)
             .await
             .unwrap());
         assert!(s
-            .transition_key("k1", KeyState::Current, KeyState::Retired, 200)
+            .transition_key(&Kid::new("k1"), KeyState::Current, KeyState::Retired, 200)
             .await
             .unwrap());
         assert!(s
-            .transition_key("k1", KeyState::Retired, KeyState::Removed, 300)
+            .transition_key(&Kid::new("k1"), KeyState::Retired, KeyState::Removed, 300)
             .await
             .unwrap());
 
@@ -1073,7 +1171,7 @@ async fn transition_key_is_guarded_by_state() {
             .await
             .unwrap();
         assert!(s
-            .transition_key("k2", KeyState::Current, KeyState::Revoked, 400)
+            .transition_key(&Kid::new("k2"), KeyState::Current, KeyState::Revoked, 400)
             .await
             .unwrap());
         let k2 = s
@@ -1081,7 +1179,7 @@ async fn transition_key_is_guarded_by_state() {
             .await
             .unwrap()
             .into_iter()
-            .find(|k| k.kid == "k2")
+            .find(|k| k.kid.as_str() == "k2")
             .unwrap();
         assert_eq!(
             (k2.state, k2.removed_at),
@@ -1104,7 +1202,7 @@ async fn deleting_a_client_or_user_cascades() {
         s.insert_code(&code("h2", "c2", "u1", 1_000)).await.unwrap();
         for c in ["c1", "c2"] {
             let consent = Consent {
-                user_id: "u1".into(),
+                user_id: UserId::new("u1"),
                 client_id: cid(c),
                 scope: Scope::parse("openid").unwrap(),
                 granted_at: 100,
@@ -1115,13 +1213,15 @@ async fn deleting_a_client_or_user_cascades() {
         assert!(s.delete_client(&cid("c1")).await.unwrap(), "{}", b.name);
         assert_eq!(s.find_pending("p1").await.unwrap(), None, "{}", b.name);
         assert_eq!(
-            s.find_consent("u1", &cid("c1")).await.unwrap(),
+            s.find_consent(&UserId::new("u1"), &cid("c1"))
+                .await
+                .unwrap(),
             None,
             "{}",
             b.name
         );
         assert_eq!(
-            s.redeem_code("h1", &presenter(), 200, &issued("j"))
+            s.redeem_code(&TokenHash::new("h1"), &presenter(), 200, &issued("j"))
                 .await
                 .unwrap(),
             CodeRedemption::NotFound
@@ -1129,21 +1229,35 @@ async fn deleting_a_client_or_user_cascades() {
         // The other client's rows are untouched.
         assert!(s.find_pending("p2").await.unwrap().is_some(), "{}", b.name);
         assert!(
-            s.find_consent("u1", &cid("c2")).await.unwrap().is_some(),
+            s.find_consent(&UserId::new("u1"), &cid("c2"))
+                .await
+                .unwrap()
+                .is_some(),
             "{}",
             b.name
         );
 
-        assert!(s.delete_user("u1").await.unwrap(), "{}", b.name);
-        assert_eq!(s.find_session("s1").await.unwrap(), None, "{}", b.name);
+        assert!(
+            s.delete_user(&UserId::new("u1")).await.unwrap(),
+            "{}",
+            b.name
+        );
         assert_eq!(
-            s.find_consent("u1", &cid("c2")).await.unwrap(),
+            s.find_session(&SessionId::new("s1")).await.unwrap(),
             None,
             "{}",
             b.name
         );
         assert_eq!(
-            s.redeem_code("h2", &presenter(), 200, &issued("j"))
+            s.find_consent(&UserId::new("u1"), &cid("c2"))
+                .await
+                .unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.redeem_code(&TokenHash::new("h2"), &presenter(), 200, &issued("j"))
                 .await
                 .unwrap(),
             CodeRedemption::NotFound
@@ -1174,23 +1288,28 @@ async fn sweep_expired_removes_only_expired_rows() {
             .await
             .unwrap();
         let live = IssuedFromCode {
-            access_token_jti: "a".into(),
+            access_token_jti: Jti::new("a"),
             access_token_expires_at: now + 60,
             family_id: None,
         };
-        s.redeem_code("c-used-live", &presenter(), now - 20, &live)
-            .await
-            .unwrap();
+        s.redeem_code(
+            &TokenHash::new("c-used-live"),
+            &presenter(),
+            now - 20,
+            &live,
+        )
+        .await
+        .unwrap();
         // Expired, consumed and its token expired too: removed.
         s.insert_code(&code("c-used-old", "c1", "u1", now - 10))
             .await
             .unwrap();
         let dead = IssuedFromCode {
-            access_token_jti: "b".into(),
+            access_token_jti: Jti::new("b"),
             access_token_expires_at: now,
             family_id: None,
         };
-        s.redeem_code("c-used-old", &presenter(), now - 20, &dead)
+        s.redeem_code(&TokenHash::new("c-used-old"), &presenter(), now - 20, &dead)
             .await
             .unwrap();
         for (jti, exp) in [("r-old", now), ("r-live", now + 1)] {
@@ -1214,7 +1333,7 @@ async fn sweep_expired_removes_only_expired_rows() {
         let present = |r: CodeRedemption| r != CodeRedemption::NotFound;
         assert!(
             !present(
-                s.redeem_code("c-old", &presenter(), now, &issued("z"))
+                s.redeem_code(&TokenHash::new("c-old"), &presenter(), now, &issued("z"))
                     .await
                     .unwrap()
             ),
@@ -1222,17 +1341,27 @@ async fn sweep_expired_removes_only_expired_rows() {
             b.name
         );
         assert!(!present(
-            s.redeem_code("c-used-old", &presenter(), now, &issued("z"))
-                .await
-                .unwrap()
+            s.redeem_code(
+                &TokenHash::new("c-used-old"),
+                &presenter(),
+                now,
+                &issued("z")
+            )
+            .await
+            .unwrap()
         ));
         assert!(present(
-            s.redeem_code("c-used-live", &presenter(), now, &issued("z"))
-                .await
-                .unwrap()
+            s.redeem_code(
+                &TokenHash::new("c-used-live"),
+                &presenter(),
+                now,
+                &issued("z")
+            )
+            .await
+            .unwrap()
         ));
         assert!(present(
-            s.redeem_code("c-live", &presenter(), now, &issued("z"))
+            s.redeem_code(&TokenHash::new("c-live"), &presenter(), now, &issued("z"))
                 .await
                 .unwrap()
         ));
@@ -1312,7 +1441,11 @@ async fn migrate_twice_is_idempotent() {
         b.store.migrate().await.unwrap();
         b.store.insert_user(&user("u1", "alice")).await.unwrap();
         assert!(
-            b.store.find_user("u1").await.unwrap().is_some(),
+            b.store
+                .find_user(&UserId::new("u1"))
+                .await
+                .unwrap()
+                .is_some(),
             "{}",
             b.name
         );
@@ -1321,12 +1454,17 @@ async fn migrate_twice_is_idempotent() {
         // refuse), and `up` brings them back empty.
         Migrator::down(&b.store.db, None).await.unwrap();
         assert!(
-            b.store.find_user("u1").await.is_err(),
+            b.store.find_user(&UserId::new("u1")).await.is_err(),
             "{}: table still there",
             b.name
         );
         b.store.migrate().await.unwrap();
-        assert_eq!(b.store.find_user("u1").await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            b.store.find_user(&UserId::new("u1")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
     }
 }
 
@@ -1377,7 +1515,8 @@ async fn sqlite_in_memory_works() {
     s.migrate().await.unwrap();
     s.insert_user(&user("u1", "alice")).await.unwrap();
     // Another pooled connection sees the same database.
-    let (a, b) = tokio::join!(s.find_user("u1"), s.find_user_by_username("alice"));
+    let u1 = UserId::new("u1");
+    let (a, b) = tokio::join!(s.find_user(&u1), s.find_user_by_username("alice"));
     assert!(a.unwrap().is_some() && b.unwrap().is_some());
 }
 

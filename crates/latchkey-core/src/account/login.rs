@@ -98,7 +98,7 @@ impl Login<'_> {
                 self.audit
                     .record(Event {
                         kind: AuditEvent::LoginFailed,
-                        user_id: user.as_ref().map(|u| u.id.as_str()),
+                        user_id: user.as_ref().map(|u| &u.id),
                         client_id: None,
                         ip: Some(&attempt.ip),
                         detail: "wrong username or password".into(),

@@ -4,7 +4,7 @@
 //! transaction that ends the sessions, revokes their refresh families,
 //! records the revocations and queues back-channel logout tokens.
 
-use latchkey_domain::{AuditEvent, RevokeReason};
+use latchkey_domain::{AuditEvent, RevokeReason, SessionId, UserId};
 use latchkey_domain::{BrowserSession, Client, LogoutDelivery, Teardown, TeardownResult};
 use latchkey_protocol::claims::{LogoutTokenClaims, BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYP};
 use serde_json::json;
@@ -17,7 +17,7 @@ use crate::secrets::token_hash;
 /// One session as its user sees it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SessionView {
-    pub id: String,
+    pub id: SessionId,
     pub created_at: i64,
     pub last_seen_at: i64,
     pub user_agent: Option<String>,
@@ -41,7 +41,7 @@ impl Sessions<'_> {
     /// user's, or the user was disabled meanwhile.
     pub(crate) async fn open_session(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         verified_hash: &str,
         ip: &str,
         user_agent: Option<&str>,
@@ -49,8 +49,8 @@ impl Sessions<'_> {
         let now = self.clock.unix();
         let cookie = self.random.secret();
         let session = BrowserSession {
-            id: self.random.id(),
-            user_id: user_id.to_owned(),
+            id: SessionId::generate(self.random),
+            user_id: user_id.clone(),
             token_hash: token_hash(&cookie),
             created_at: now,
             last_seen_at: now,
@@ -75,8 +75,8 @@ impl Sessions<'_> {
     /// an ended session.
     pub async fn end_sessions(
         &self,
-        user_id: &str,
-        only: Option<Vec<String>>,
+        user_id: &UserId,
+        only: Option<Vec<SessionId>>,
         all_families: bool,
         reason: RevokeReason,
     ) -> Result<TeardownResult, CoreError> {
@@ -89,7 +89,7 @@ impl Sessions<'_> {
             .filter(|s| s.is_active())
             .filter(|s| only.as_ref().is_none_or(|o| o.contains(&s.id)))
             .collect();
-        let ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
+        let ids: Vec<SessionId> = sessions.iter().map(|s| s.id.clone()).collect();
         let mut deliveries = Vec::new();
         for s in &sessions {
             for client_id in self.store.session_clients(&s.id).await? {
@@ -105,7 +105,7 @@ impl Sessions<'_> {
             .teardown(Teardown {
                 end_sessions: ids.clone(),
                 families_of_sessions: ids,
-                families_of_user: all_families.then(|| user_id.to_owned()),
+                families_of_user: all_families.then(|| user_id.clone()),
                 deliveries,
                 ..Teardown::new(now, reason)
             })
@@ -129,8 +129,8 @@ impl Sessions<'_> {
     fn logout_delivery(
         &self,
         client: &Client,
-        user_id: &str,
-        sid: &str,
+        user_id: &UserId,
+        sid: &SessionId,
         now: i64,
     ) -> Result<Option<LogoutDelivery>, CoreError> {
         let Some(uri) = &client.backchannel_logout_uri else {
@@ -138,12 +138,12 @@ impl Sessions<'_> {
         };
         let claims = LogoutTokenClaims {
             iss: self.settings.issuer.clone(),
-            sub: user_id.to_owned(),
+            sub: user_id.to_string(),
             aud: client.id.to_string(),
             iat: now,
             exp: now + 120,
             jti: self.random.id(),
-            sid: sid.to_owned(),
+            sid: sid.to_string(),
             events: json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
         };
         let token = self
@@ -167,8 +167,8 @@ impl Sessions<'_> {
     /// The user's active sessions, newest first.
     pub async fn list_sessions(
         &self,
-        user_id: &str,
-        current: Option<&str>,
+        user_id: &UserId,
+        current: Option<&SessionId>,
     ) -> Result<Vec<SessionView>, CoreError> {
         let now = self.clock.unix();
         let mut out = Vec::new();
@@ -183,7 +183,7 @@ impl Sessions<'_> {
                 }
             }
             out.push(SessionView {
-                current: current == Some(s.id.as_str()),
+                current: current == Some(&s.id),
                 id: s.id,
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
@@ -198,15 +198,19 @@ impl Sessions<'_> {
 
     /// Ends one of the user's own sessions; false if it is not theirs or
     /// already ended (the caller answers 404 either way).
-    pub async fn end_own_session(&self, user_id: &str, sid: &str) -> Result<bool, CoreError> {
+    pub async fn end_own_session(
+        &self,
+        user_id: &UserId,
+        sid: &SessionId,
+    ) -> Result<bool, CoreError> {
         match self.store.find_session(sid).await? {
-            Some(s) if s.user_id == user_id && s.is_active() => {}
+            Some(s) if s.user_id == *user_id && s.is_active() => {}
             _ => return Ok(false),
         }
         let r = self
             .end_sessions(
                 user_id,
-                Some(vec![sid.to_owned()]),
+                Some(vec![sid.clone()]),
                 false,
                 RevokeReason::SessionEndedByUser,
             )

@@ -2,7 +2,7 @@
 //! leaked key. Scheduled rotation is [`crate::keys`]'s.
 
 use latchkey_domain::keys::KeyState;
-use latchkey_domain::AuditEvent;
+use latchkey_domain::{AuditEvent, Kid};
 
 use super::AdminError;
 use crate::audit::Event;
@@ -18,7 +18,7 @@ impl AdminKeys<'_> {
     /// leaves the JWKS and this instance's verifier at once (others at
     /// their next check), so every token it signed is refused from now on,
     /// and a replacement signs at once if it was signing.
-    pub async fn revoke(&self, kid: &str) -> Result<KeyReport, AdminError> {
+    pub async fn revoke(&self, kid: &Kid) -> Result<KeyReport, AdminError> {
         let mut revoked = false;
         // A few attempts: a rotation may move the key between our read and
         // our conditional update.
@@ -26,7 +26,7 @@ impl AdminKeys<'_> {
             let records = self.store.list_keys().await?;
             let key = records
                 .iter()
-                .find(|r| r.kid == kid)
+                .find(|r| r.kid == *kid)
                 .ok_or(AdminError::NotFound("key"))?;
             if !key.state.is_published() {
                 return Err(AdminError::Invalid(format!(
@@ -48,7 +48,7 @@ impl AdminKeys<'_> {
                 "key {kid} kept changing state; try again"
             )));
         }
-        tracing::warn!(kid, "signing key revoked");
+        tracing::warn!(kid = kid.as_str(), "signing key revoked");
         self.audit
             .record(Event {
                 kind: AuditEvent::KeyRevoked,

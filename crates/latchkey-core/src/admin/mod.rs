@@ -54,10 +54,10 @@ impl From<PasswordError> for AdminError {
 }
 
 /// A random (version 4) UUID from the injected source, for user ids.
-fn uuid_like(random: &dyn latchkey_domain::Random) -> String {
+fn uuid_like(random: &dyn latchkey_domain::Random) -> latchkey_domain::UserId {
     let mut b = [0u8; 16];
     random.fill(&mut b);
-    uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+    latchkey_domain::UserId::new(uuid::Builder::from_random_bytes(b).into_uuid().to_string())
 }
 
 /// The operator's services, one per resource.

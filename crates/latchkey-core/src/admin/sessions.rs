@@ -1,6 +1,6 @@
 //! A user's sessions, as an operator sees and ends them.
 
-use latchkey_domain::RevokeReason;
+use latchkey_domain::{RevokeReason, SessionId};
 
 use super::*;
 
@@ -21,7 +21,7 @@ impl AdminSessions<'_> {
 
     /// Ends one session (its refresh families die, its clients are told
     /// through back-channel logout).
-    pub async fn end(&self, session_id: &str) -> Result<(), AdminError> {
+    pub async fn end(&self, session_id: &SessionId) -> Result<(), AdminError> {
         let session = match self.store.find_session(session_id).await? {
             Some(s) if s.is_active() => s,
             _ => return Err(AdminError::NotFound("session")),

@@ -34,7 +34,7 @@ impl AdminTokens<'_> {
         let token = format!("{REGISTRATION_TOKEN_PREFIX}{}", self.random.secret());
         let record = latchkey_domain::InitialAccessToken {
             id: self.random.id(),
-            token_hash: crate::secrets::token_hash(&token),
+            token_hash: crate::secrets::token_hash(&token).into_string(),
             created_at: now,
             expires_at: now + expires_in,
             uses_left: uses,
@@ -89,7 +89,7 @@ impl AdminTokens<'_> {
         let token = format!("{ADMIN_TOKEN_PREFIX}{}", self.random.secret());
         let record = latchkey_domain::AdminToken {
             id: self.random.id(),
-            token_hash: crate::secrets::token_hash(&token),
+            token_hash: crate::secrets::token_hash(&token).into_string(),
             name: name.to_owned(),
             created_at: now,
             expires_at: now + expires_in,
@@ -130,7 +130,7 @@ impl AdminTokens<'_> {
         let now = self.clock.unix();
         Ok(self
             .store
-            .find_admin_token(&crate::secrets::token_hash(token))
+            .find_admin_token(crate::secrets::token_hash(token).as_str())
             .await?
             .filter(|t| now < t.expires_at))
     }

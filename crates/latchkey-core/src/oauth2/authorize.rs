@@ -3,10 +3,10 @@
 //! with a code or an error, ask the user to sign in or consent, or show an
 //! error page because no redirect is safe.
 
-use latchkey_domain::CodeState;
 use latchkey_domain::{
     AuthorizationCode, BrowserSession, Client, Consent, PendingAuthorization, User,
 };
+use latchkey_domain::{CodeState, SessionId};
 use latchkey_protocol::authorize::{echo_state, AuthorizationRequest, AuthorizationTarget};
 use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, State};
 
@@ -216,7 +216,7 @@ impl AuthorizeEndpoint<'_> {
         signed_in: Option<&'a SignedIn>,
     ) -> Result<&'a SignedIn, AuthorizeOutcome> {
         match signed_in {
-            Some(s) if pending.session_id.as_deref() == Some(s.session.id.as_str()) => Ok(s),
+            Some(s) if pending.session_id.as_ref() == Some(&s.session.id) => Ok(s),
             _ => Err(AuthorizeOutcome::ErrorPage(OAuthError::new(
                 ErrorCode::AccessDenied,
                 "this request belongs to another sign-in; return to the application and start again",
@@ -328,7 +328,7 @@ impl AuthorizeEndpoint<'_> {
         let req = &checked.request;
         let now = self.clock.unix();
         // Signed in for this very request (after the login page)?
-        let fresh = matches!((pending, signed_in), (Some(p), Some(s)) if p.session_id.as_deref() == Some(s.session.id.as_str()));
+        let fresh = matches!((pending, signed_in), (Some(p), Some(s)) if p.session_id.as_ref() == Some(&s.session.id));
         let usable = signed_in.filter(|s| {
             fresh
                 || (!req.prompt.login
@@ -393,7 +393,7 @@ impl AuthorizeEndpoint<'_> {
         &self,
         checked: &Checked,
         params: &Params,
-        session_id: Option<&str>,
+        session_id: Option<&SessionId>,
         browser: Option<&str>,
     ) -> Result<String, CoreError> {
         let now = self.clock.unix();
@@ -401,7 +401,7 @@ impl AuthorizeEndpoint<'_> {
             id: self.random.id(),
             client_id: checked.client.id.clone(),
             query: params.to_query(),
-            session_id: session_id.map(str::to_owned),
+            session_id: session_id.cloned(),
             browser_hash: browser.map(|b| self.csrf.browser_hash(b)),
             created_at: now,
             expires_at: now + self.settings.pending_ttl,

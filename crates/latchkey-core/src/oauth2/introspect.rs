@@ -109,7 +109,7 @@ impl IntrospectEndpoint<'_> {
             active: true,
             scope: Some(family.scope.to_string()),
             client_id: Some(family.client_id.to_string()),
-            sub: Some(family.user_id.clone()),
+            sub: Some(family.user_id.to_string()),
             exp: Some(
                 family
                     .expires_at

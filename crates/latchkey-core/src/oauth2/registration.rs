@@ -88,7 +88,7 @@ impl RegistrationEndpoint<'_> {
         let now = self.clock.unix();
         let hash = initial_token.map(token_hash);
         match &hash {
-            Some(h) => match self.store.find_initial_token(h).await? {
+            Some(h) => match self.store.find_initial_token(h.as_str()).await? {
                 Some(t) if t.usable(now) => {}
                 _ => {
                     return Err(RegistrationError::Unauthorized(
@@ -105,13 +105,13 @@ impl RegistrationEndpoint<'_> {
             .map_err(RegistrationError::Metadata)?;
         if let Some(h) = &hash {
             // The conditional update decides races for the last use.
-            if !self.store.consume_initial_token(h, now).await? {
+            if !self.store.consume_initial_token(h.as_str(), now).await? {
                 return Err(RegistrationError::Unauthorized("initial token used up"));
             }
         }
         let rat = self.random.secret();
         let (created, secret) = self
-            .insert_client_from(&valid, Some(token_hash(&rat)), false)
+            .insert_client_from(&valid, Some(token_hash(&rat).into_string()), false)
             .await?;
         self.audit
             .record(Event {
@@ -156,7 +156,7 @@ impl RegistrationEndpoint<'_> {
         let ok = registration
             .registration_token_hash
             .as_deref()
-            .is_some_and(|h| bool::from(h.as_bytes().ct_eq(presented.as_bytes())));
+            .is_some_and(|h| bool::from(h.as_bytes().ct_eq(presented.as_str().as_bytes())));
         if !ok {
             return Err(denied);
         }

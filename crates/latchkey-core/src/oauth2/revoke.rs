@@ -3,7 +3,7 @@
 //! never trusted; a token of another client is left alone; an unknown token
 //! is answered like a revoked one.
 
-use latchkey_domain::{AuditEvent, RevokeReason};
+use latchkey_domain::{AuditEvent, Jti, RevokeReason};
 use latchkey_domain::{Client, Teardown};
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
@@ -119,7 +119,11 @@ impl RevokeEndpoint<'_> {
             return Ok(true);
         }
         self.revocations
-            .revoke_jti(&claims.jti, claims.exp, RevokeReason::RevokedByClient)
+            .revoke_jti(
+                &Jti::new(claims.jti.as_str()),
+                claims.exp,
+                RevokeReason::RevokedByClient,
+            )
             .await?;
         Ok(true)
     }

@@ -111,7 +111,9 @@ impl EndSessionEndpoint<'_> {
         let Some(signed_in) = signed_in else {
             return Ok(LogoutOutcome::Done { redirect });
         };
-        let hint_is_this_user = hint.as_ref().is_some_and(|h| h.sub == signed_in.user.id);
+        let hint_is_this_user = hint
+            .as_ref()
+            .is_some_and(|h| h.sub == signed_in.user.id.as_str());
         if !hint_is_this_user && !confirmed {
             return Ok(LogoutOutcome::Confirm {
                 query: params.to_query(),

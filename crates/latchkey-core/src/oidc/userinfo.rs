@@ -1,6 +1,7 @@
 //! The UserInfo endpoint (OIDC Core §5.3): the claims of an access token's
 //! user, by scope. The token itself is checked by [`crate::liveness`].
 
+use latchkey_domain::UserId;
 use latchkey_protocol::Scope;
 use serde_json::{Map, Value};
 
@@ -22,14 +23,18 @@ impl UserinfoEndpoint<'_> {
         if !scope.contains(Scope::OPENID) {
             return Err(BearerError::InsufficientScope("openid"));
         }
-        let Some(user) = self.directory.user(&claims.sub).await? else {
+        let Some(user) = self
+            .directory
+            .user(&UserId::new(claims.sub.as_str()))
+            .await?
+        else {
             return Err(BearerError::Invalid("no such user".into()));
         };
         if user.disabled {
             return Err(BearerError::Invalid("user disabled".into()));
         }
         let mut out = Map::new();
-        out.insert("sub".into(), Value::String(user.id.clone()));
+        out.insert("sub".into(), Value::String(user.id.to_string()));
         if scope.contains("profile") {
             out.insert(
                 "preferred_username".into(),

@@ -1,11 +1,11 @@
 //! Security events: written to the audit table and logged as structured
 //! fields. Callers pass identifiers and reasons, never tokens or secrets.
 
-use latchkey_domain::{AuditEvent, AuditRecord};
+use latchkey_domain::{AuditEvent, AuditRecord, UserId};
 
 pub struct Event<'a> {
     pub kind: AuditEvent,
-    pub user_id: Option<&'a str>,
+    pub user_id: Option<&'a UserId>,
     pub client_id: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub detail: String,
@@ -24,7 +24,7 @@ impl Audit<'_> {
         tracing::info!(
             target: "latchkey::audit",
             kind = e.kind.as_str(),
-            user_id = e.user_id,
+            user_id = e.user_id.map(UserId::as_str),
             client_id = e.client_id,
             ip = e.ip,
             detail = %e.detail,
@@ -34,7 +34,7 @@ impl Audit<'_> {
             id: self.random.id(),
             at: self.clock.unix(),
             kind: e.kind,
-            user_id: e.user_id.map(str::to_owned),
+            user_id: e.user_id.map(|u| u.as_str().to_owned()),
             client_id: e.client_id.map(str::to_owned),
             ip: e.ip.map(str::to_owned),
             detail: e.detail,

@@ -74,7 +74,7 @@ where
 /// is also a revocation, checked on every request.
 pub struct Caches {
     pub clients: ClockCache<String, Arc<latchkey_domain::Client>>,
-    pub users: ClockCache<String, Arc<latchkey_domain::User>>,
+    pub users: ClockCache<latchkey_domain::UserId, Arc<latchkey_domain::User>>,
     /// Access tokens already verified (by SHA-256 of the token), so a
     /// resource server polling introspection or userinfo with the same
     /// token pays for the signature once. Cleared when the key set changes.
@@ -101,7 +101,7 @@ impl Caches {
         self.cors_origins.invalidate_all();
     }
 
-    pub fn forget_user(&self, id: &str) {
+    pub fn forget_user(&self, id: &latchkey_domain::UserId) {
         self.users.invalidate(id);
     }
 }
@@ -135,7 +135,7 @@ impl Directory<'_> {
     /// A user, from the one-second copy when there is one (see [`Caches`]).
     pub(crate) async fn user(
         &self,
-        id: &str,
+        id: &latchkey_domain::UserId,
     ) -> Result<Option<Arc<latchkey_domain::User>>, crate::CoreError> {
         if let Some(u) = self.caches.users.get(id) {
             return Ok(Some(u));
@@ -144,7 +144,7 @@ impl Directory<'_> {
             return Ok(None);
         };
         let u = Arc::new(u);
-        self.caches.users.insert(id.to_owned(), u.clone());
+        self.caches.users.insert(id.clone(), u.clone());
         Ok(Some(u))
     }
 }

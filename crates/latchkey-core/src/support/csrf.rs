@@ -61,7 +61,7 @@ impl CsrfGuard {
 
     /// What a pending authorization request stores to know its browser.
     pub fn browser_hash(&self, browser: &str) -> String {
-        crate::secrets::token_hash(browser)
+        crate::secrets::token_hash(browser).into_string()
     }
 
     /// The token to put in a form for `purpose` (e.g. `login`), given the

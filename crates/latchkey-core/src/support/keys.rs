@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use latchkey_domain::keys::{KeyError, KeyFactory, KeyState, SigningAlg, SigningKeyRecord};
 use latchkey_domain::rotation::{self, KeyAction};
-use latchkey_domain::AuditEvent;
+use latchkey_domain::{AuditEvent, Kid};
 use latchkey_protocol::claims::{IdTokenClaims, ID_TOKEN_TYP};
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ pub struct KeyService {
     factory: Arc<dyn KeyFactory>,
     /// What the installed signer was built from; held across a whole tick
     /// so one instance never runs two at once.
-    loaded: tokio::sync::Mutex<Option<Vec<(String, KeyState, i64)>>>,
+    loaded: tokio::sync::Mutex<Option<Vec<(Kid, KeyState, i64)>>>,
 }
 
 impl KeyService {
@@ -53,11 +53,11 @@ impl KeyService {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyReport {
     /// New keys: kid, algorithm, when each starts signing.
-    pub created: Vec<(String, SigningAlg, i64)>,
-    pub promoted: Vec<String>,
-    pub retired: Vec<String>,
-    pub removed: Vec<String>,
-    pub revoked: Vec<String>,
+    pub created: Vec<(Kid, SigningAlg, i64)>,
+    pub promoted: Vec<Kid>,
+    pub retired: Vec<Kid>,
+    pub removed: Vec<Kid>,
+    pub revoked: Vec<Kid>,
     /// Steps another instance applied first.
     pub lost_races: u32,
     /// Whether the in-memory signer was rebuilt.
@@ -88,7 +88,7 @@ pub enum JwtError {
 
 /// Identity of a signer's inputs: a reload that reads the same published
 /// keys in the same states keeps the signer it has.
-fn fingerprint(records: &[SigningKeyRecord]) -> Vec<(String, KeyState, i64)> {
+fn fingerprint(records: &[SigningKeyRecord]) -> Vec<(Kid, KeyState, i64)> {
     let mut out: Vec<_> = records
         .iter()
         .filter(|r| r.state.is_published())
@@ -232,7 +232,7 @@ impl SigningKeys<'_> {
                 after,
             } => {
                 let (alg, activates_at) = (*alg, *activates_at);
-                let kid = self.random.id();
+                let kid = Kid::generate(self.random);
                 let factory = self.key_service.factory.clone();
                 let id = kid.clone();
                 // Key generation is CPU-bound (RSA): off the executor.
@@ -243,11 +243,7 @@ impl SigningKeys<'_> {
                 .map_err(|e| CoreError::Internal(format!("key generation task: {e}")))??;
                 // Conditional: another instance may have published this
                 // algorithm's next key, or promoted one, since we read.
-                if self
-                    .store
-                    .insert_next_key(&record, after.as_deref())
-                    .await?
-                {
+                if self.store.insert_next_key(&record, after.as_ref()).await? {
                     report.created.push((kid, alg, activates_at));
                     Step::Applied
                 } else {
@@ -265,7 +261,7 @@ impl SigningKeys<'_> {
                     if replaces_a_signer && now - key.created_at < self.settings.keys.propagation()
                     {
                         tracing::warn!(
-                            kid,
+                            kid = kid.as_str(),
                             published_for = now - key.created_at,
                             "signing with a key published for less than the propagation interval"
                         );
@@ -307,7 +303,7 @@ impl SigningKeys<'_> {
     /// built from, and swaps it in.
     fn install(
         &self,
-        loaded: &mut Option<Vec<(String, KeyState, i64)>>,
+        loaded: &mut Option<Vec<(Kid, KeyState, i64)>>,
         records: &[SigningKeyRecord],
         report: &mut KeyReport,
     ) -> Result<(), CoreError> {
@@ -356,8 +352,12 @@ fn describe(report: &KeyReport) -> String {
         .collect();
     format!(
         "promoted [{}] retired [{}] created [{}]",
-        report.promoted.join(", "),
-        report.retired.join(", "),
+        join(&report.promoted),
+        join(&report.retired),
         created.join(", ")
     )
+}
+
+fn join(kids: &[Kid]) -> String {
+    kids.iter().map(Kid::as_str).collect::<Vec<_>>().join(", ")
 }

@@ -4,7 +4,7 @@
 //! browser session and its client. Each check below is written once, so
 //! the endpoints cannot disagree about the same token.
 
-use latchkey_domain::{RefreshFamily, RevocationKey};
+use latchkey_domain::{FamilyId, Jti, RefreshFamily, RevocationKey, SessionId};
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::{ErrorCode, OAuthError};
 use serde_json::Value;
@@ -50,12 +50,12 @@ impl BearerError {
 /// Everything whose revocation refuses this access token: itself, its
 /// refresh family, its browser session and its client.
 pub fn revocation_keys(claims: &AccessTokenClaims) -> Vec<String> {
-    let mut keys = vec![RevocationKey::Token(claims.jti.clone()).to_key()];
+    let mut keys = vec![RevocationKey::Token(Jti::new(claims.jti.as_str())).to_key()];
     if let Some(f) = &claims.fid {
-        keys.push(RevocationKey::Family(f.clone()).to_key());
+        keys.push(RevocationKey::Family(FamilyId::new(f.as_str())).to_key());
     }
     if let Some(s) = &claims.sid {
-        keys.push(RevocationKey::Session(s.clone()).to_key());
+        keys.push(RevocationKey::Session(SessionId::new(s.as_str())).to_key());
     }
     // A deleted client's tokens die with it.
     keys.push(RevocationKey::Client(claims.client_id.clone()).to_key());

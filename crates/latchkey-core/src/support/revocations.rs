@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
-use latchkey_domain::{RevocationKey, RevokeReason, RevokedToken};
+use latchkey_domain::{Jti, RevocationKey, RevokeReason, RevokedToken};
 use latchkey_domain::{Teardown, TeardownResult};
 
 use crate::error::CoreError;
@@ -182,12 +182,12 @@ impl Revocations<'_> {
     /// Revokes one access token by `jti` (database first, then caches).
     pub(crate) async fn revoke_jti(
         &self,
-        jti: &str,
+        jti: &Jti,
         expires_at: i64,
         reason: RevokeReason,
     ) -> Result<(), CoreError> {
         let entry = RevokedToken {
-            key: latchkey_domain::RevocationKey::Token(jti.to_owned()).to_key(),
+            key: latchkey_domain::RevocationKey::Token(jti.clone()).to_key(),
             expires_at: expires_at + 60,
             revoked_at: self.clock.unix(),
             reason,

@@ -40,8 +40,8 @@ impl SecretHasher {
 }
 
 /// How codes, refresh tokens and session cookies are looked up.
-pub fn token_hash(token: &str) -> String {
-    latchkey_protocol::sha256_b64url(token.as_bytes())
+pub fn token_hash(token: &str) -> latchkey_domain::TokenHash {
+    latchkey_domain::TokenHash::of(token)
 }
 
 #[cfg(test)]

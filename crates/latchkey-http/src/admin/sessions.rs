@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use latchkey_core::sessions::SessionView;
 use latchkey_core::Latchkey;
+use latchkey_domain::SessionId;
 use serde::Serialize;
 
 use super::{failed, Admin};
@@ -27,7 +28,7 @@ pub struct SessionInfo {
 impl From<SessionView> for SessionInfo {
     fn from(s: SessionView) -> Self {
         SessionInfo {
-            id: s.id,
+            id: s.id.into_string(),
             created_at: s.created_at,
             last_seen_at: s.last_seen_at,
             user_agent: s.user_agent,
@@ -56,6 +57,10 @@ pub async fn list(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    app.admin().sessions().end(&path).await.map_err(failed)?;
+    app.admin()
+        .sessions()
+        .end(&SessionId::new(path.into_inner()))
+        .await
+        .map_err(failed)?;
     Ok(HttpResponse::NoContent().finish())
 }

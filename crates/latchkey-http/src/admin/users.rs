@@ -27,7 +27,7 @@ pub struct UserView {
 impl From<User> for UserView {
     fn from(u: User) -> Self {
         UserView {
-            id: u.id,
+            id: u.id.into_string(),
             username: u.username,
             name: u.name,
             email: u.email,

@@ -6,6 +6,7 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use latchkey_core::Latchkey;
+use latchkey_domain::{SessionId, UserId};
 use latchkey_protocol::claims::AccessTokenClaims;
 use latchkey_protocol::{ErrorCode, OAuthError, Scope};
 
@@ -50,7 +51,10 @@ impl SessionsOwner {
 pub async fn list(SessionsOwner(claims): SessionsOwner, app: web::Data<Latchkey>) -> ApiResult {
     let list = app
         .sessions()
-        .list_sessions(&claims.sub, claims.sid.as_deref())
+        .list_sessions(
+            &UserId::new(claims.sub.as_str()),
+            claims.sid.clone().map(SessionId::new).as_ref(),
+        )
         .await
         .map_err(|e| e.to_oauth())?;
     Ok(HttpResponse::Ok()
@@ -65,7 +69,10 @@ pub async fn delete(
 ) -> ApiResult {
     let ended = app
         .sessions()
-        .end_own_session(&claims.sub, &path)
+        .end_own_session(
+            &UserId::new(claims.sub.as_str()),
+            &SessionId::new(path.into_inner()),
+        )
         .await
         .map_err(|e| e.to_oauth())?;
     if !ended {

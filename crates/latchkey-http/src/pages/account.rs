@@ -8,6 +8,7 @@ use askama::Template;
 use latchkey_core::admin::AdminError;
 use latchkey_core::sessions::SessionView;
 use latchkey_core::Latchkey;
+use latchkey_domain::SessionId;
 use latchkey_protocol::{ErrorCode, OAuthError};
 
 use super::too_many_attempts;
@@ -77,8 +78,9 @@ pub async fn end_session(
             "no session given",
         )));
     };
+    let sid = SessionId::new(sid);
     app.sessions()
-        .end_own_session(&me.user.id, sid)
+        .end_own_session(&me.user.id, &sid)
         .await
         .map_err(|e| ApiError::Page(e.to_oauth()))?;
     if sid == me.session.id {

@@ -1,4 +1,7 @@
-use latchkey_domain::{AuthorizationCode, CodeState, IssuedFromCode, StoreError};
+use latchkey_domain::{
+    AuthorizationCode, CodeState, FamilyId, IssuedFromCode, Jti, SessionId, StoreError, TokenHash,
+    UserId,
+};
 use latchkey_protocol::pkce::CodeChallenge;
 use latchkey_protocol::Nonce;
 use sea_orm::entity::prelude::*;
@@ -52,10 +55,10 @@ impl Model {
             None => None,
         };
         Ok(AuthorizationCode {
-            code_hash: self.code_hash,
+            code_hash: TokenHash::new(self.code_hash),
             client_id: parse_client_id(TABLE, "client_id", &self.client_id)?,
-            user_id: self.user_id,
-            session_id: self.session_id,
+            user_id: UserId::new(self.user_id),
+            session_id: SessionId::new(self.session_id),
             redirect_uri: parse_redirect_uri(TABLE, "redirect_uri", &self.redirect_uri)?,
             code_challenge: CodeChallenge::from_stored(self.code_challenge),
             nonce,
@@ -72,9 +75,9 @@ impl Model {
                 (Some(at), Some(jti), Some(exp)) => CodeState::Redeemed {
                     at,
                     issued: IssuedFromCode {
-                        access_token_jti: jti,
+                        access_token_jti: Jti::new(jti),
                         access_token_expires_at: exp,
-                        family_id: self.family_id,
+                        family_id: self.family_id.map(FamilyId::new),
                     },
                 },
                 _ => {
@@ -90,10 +93,10 @@ impl Model {
 
     pub(crate) fn from_domain(c: &AuthorizationCode) -> ActiveModel {
         let mut row = ActiveModel {
-            code_hash: Set(c.code_hash.clone()),
+            code_hash: Set(c.code_hash.as_str().to_owned()),
             client_id: Set(c.client_id.as_str().to_owned()),
-            user_id: Set(c.user_id.clone()),
-            session_id: Set(c.session_id.clone()),
+            user_id: Set(c.user_id.as_str().to_owned()),
+            session_id: Set(c.session_id.as_str().to_owned()),
             redirect_uri: Set(c.redirect_uri.as_str().to_owned()),
             code_challenge: Set(c.code_challenge.as_str().to_owned()),
             nonce: Set(c.nonce.as_ref().map(|n| n.as_str().to_owned())),
@@ -108,9 +111,9 @@ impl Model {
         };
         if let CodeState::Redeemed { at, issued } = &c.state {
             row.consumed_at = Set(Some(*at));
-            row.access_token_jti = Set(Some(issued.access_token_jti.clone()));
+            row.access_token_jti = Set(Some(issued.access_token_jti.as_str().to_owned()));
             row.access_token_expires_at = Set(Some(issued.access_token_expires_at));
-            row.family_id = Set(issued.family_id.clone());
+            row.family_id = Set(issued.family_id.as_ref().map(|f| f.as_str().to_owned()));
         }
         row
     }

@@ -1,4 +1,4 @@
-use latchkey_domain::{BrowserSession, StoreError};
+use latchkey_domain::{BrowserSession, SessionId, StoreError, TokenHash, UserId};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
 
@@ -29,9 +29,9 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     pub(crate) fn into_domain(self) -> Result<BrowserSession, StoreError> {
         Ok(BrowserSession {
-            id: self.id,
-            user_id: self.user_id,
-            token_hash: self.token_hash,
+            id: SessionId::new(self.id),
+            user_id: UserId::new(self.user_id),
+            token_hash: TokenHash::new(self.token_hash),
             created_at: self.created_at,
             last_seen_at: self.last_seen_at,
             auth_time: self.auth_time,
@@ -43,9 +43,9 @@ impl Model {
 
     pub(crate) fn from_domain(s: &BrowserSession) -> ActiveModel {
         ActiveModel {
-            id: Set(s.id.clone()),
-            user_id: Set(s.user_id.clone()),
-            token_hash: Set(s.token_hash.clone()),
+            id: Set(s.id.as_str().to_owned()),
+            user_id: Set(s.user_id.as_str().to_owned()),
+            token_hash: Set(s.token_hash.as_str().to_owned()),
             created_at: Set(s.created_at),
             last_seen_at: Set(s.last_seen_at),
             auth_time: Set(s.auth_time),

@@ -1,4 +1,4 @@
-use latchkey_domain::{Consent, StoreError};
+use latchkey_domain::{Consent, StoreError, UserId};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
 
@@ -24,7 +24,7 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     pub(crate) fn into_domain(self) -> Result<Consent, StoreError> {
         Ok(Consent {
-            user_id: self.user_id,
+            user_id: UserId::new(self.user_id),
             client_id: parse_client_id("consents", "client_id", &self.client_id)?,
             scope: parse_scope("consents", "scope", &self.scope)?,
             granted_at: self.granted_at,
@@ -33,7 +33,7 @@ impl Model {
 
     pub(crate) fn from_domain(c: &Consent) -> ActiveModel {
         ActiveModel {
-            user_id: Set(c.user_id.clone()),
+            user_id: Set(c.user_id.as_str().to_owned()),
             client_id: Set(c.client_id.as_str().to_owned()),
             scope: Set(c.scope.to_string()),
             granted_at: Set(c.granted_at),

@@ -1,4 +1,4 @@
-use latchkey_domain::{PendingAuthorization, StoreError};
+use latchkey_domain::{PendingAuthorization, SessionId, StoreError};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
 
@@ -32,7 +32,7 @@ impl Model {
             id: self.id,
             client_id: parse_client_id("pending_authorizations", "client_id", &self.client_id)?,
             query: self.query,
-            session_id: self.session_id,
+            session_id: self.session_id.map(SessionId::new),
             browser_hash: self.browser_hash,
             created_at: self.created_at,
             expires_at: self.expires_at,
@@ -44,7 +44,7 @@ impl Model {
             id: Set(p.id.clone()),
             client_id: Set(p.client_id.as_str().to_owned()),
             query: Set(p.query.clone()),
-            session_id: Set(p.session_id.clone()),
+            session_id: Set(p.session_id.as_ref().map(|s| s.as_str().to_owned())),
             browser_hash: Set(p.browser_hash.clone()),
             created_at: Set(p.created_at),
             expires_at: Set(p.expires_at),

@@ -1,4 +1,6 @@
-use latchkey_domain::{FamilyState, RefreshFamily, RevokeReason, StoreError};
+use latchkey_domain::{
+    FamilyId, FamilyState, RefreshFamily, RevokeReason, SessionId, StoreError, UserId,
+};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Order, Query, SimpleExpr};
 use sea_orm::{FromQueryResult, QuerySelect};
@@ -84,10 +86,10 @@ impl Read {
     pub(crate) fn into_domain(self) -> Result<RefreshFamily, StoreError> {
         let m = self.row;
         Ok(RefreshFamily {
-            id: m.id,
-            user_id: m.user_id,
+            id: FamilyId::new(m.id),
+            user_id: UserId::new(m.user_id),
             client_id: parse_client_id(TABLE, "client_id", &m.client_id)?,
-            session_id: m.session_id,
+            session_id: SessionId::new(m.session_id),
             scope: parse_scope(TABLE, "scope", &m.scope)?,
             auth_time: m.auth_time,
             generation: self.generation,

@@ -1,4 +1,4 @@
-use latchkey_domain::{RefreshToken, StoreError};
+use latchkey_domain::{FamilyId, Jti, RefreshToken, StoreError, TokenHash};
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Query, SimpleExpr};
 use sea_orm::Set;
@@ -43,23 +43,23 @@ impl Model {
     /// `used_at` is the creation time of the successor, if there is one.
     pub(crate) fn into_domain(self, used_at: Option<i64>) -> Result<RefreshToken, StoreError> {
         Ok(RefreshToken {
-            token_hash: self.token_hash,
-            family_id: self.family_id,
+            token_hash: TokenHash::new(self.token_hash),
+            family_id: FamilyId::new(self.family_id),
             generation: self.generation,
             created_at: self.created_at,
             used_at,
-            access_token_jti: self.access_token_jti,
+            access_token_jti: Jti::new(self.access_token_jti),
             access_token_expires_at: self.access_token_expires_at,
         })
     }
 
     pub(crate) fn from_domain(t: &RefreshToken) -> ActiveModel {
         ActiveModel {
-            token_hash: Set(t.token_hash.clone()),
-            family_id: Set(t.family_id.clone()),
+            token_hash: Set(t.token_hash.as_str().to_owned()),
+            family_id: Set(t.family_id.as_str().to_owned()),
             generation: Set(t.generation),
             created_at: Set(t.created_at),
-            access_token_jti: Set(t.access_token_jti.clone()),
+            access_token_jti: Set(t.access_token_jti.as_str().to_owned()),
             access_token_expires_at: Set(t.access_token_expires_at),
         }
     }

@@ -1,5 +1,5 @@
 use latchkey_domain::keys::{KeyState, SigningAlg, SigningKeyRecord};
-use latchkey_domain::StoreError;
+use latchkey_domain::{Kid, StoreError};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
 
@@ -48,7 +48,7 @@ impl Model {
                 .ok_or_else(|| corrupt("signing_keys", "state", "unknown key state"))?,
             alg: SigningAlg::parse(&self.alg)
                 .map_err(|_| corrupt("signing_keys", "alg", "unknown algorithm"))?,
-            kid: self.kid,
+            kid: Kid::new(self.kid),
             encrypted_private_key: self.encrypted_private_key,
             public_jwk: self.public_jwk,
             created_at: self.created_at,
@@ -60,7 +60,7 @@ impl Model {
 
     pub(crate) fn from_domain(k: &SigningKeyRecord) -> ActiveModel {
         ActiveModel {
-            kid: Set(k.kid.clone()),
+            kid: Set(k.kid.as_str().to_owned()),
             alg: Set(k.alg.as_str().to_owned()),
             state: Set(k.state.as_str().to_owned()),
             encrypted_private_key: Set(k.encrypted_private_key.clone()),

@@ -1,4 +1,4 @@
-use latchkey_domain::{StoreError, User};
+use latchkey_domain::{StoreError, User, UserId};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
 
@@ -38,7 +38,7 @@ impl ActiveModelBehavior for ActiveModel {}
 impl Model {
     pub(crate) fn into_domain(self) -> Result<User, StoreError> {
         Ok(User {
-            id: self.id,
+            id: UserId::new(self.id),
             username: self.username,
             password_hash: self.password_hash,
             name: self.name,
@@ -51,7 +51,7 @@ impl Model {
 
     pub(crate) fn from_domain(u: &User) -> ActiveModel {
         ActiveModel {
-            id: Set(u.id.clone()),
+            id: Set(u.id.as_str().to_owned()),
             username: Set(u.username.clone()),
             password_hash: Set(u.password_hash.clone()),
             name: Set(u.name.clone()),

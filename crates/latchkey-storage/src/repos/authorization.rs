@@ -1,6 +1,6 @@
 use latchkey_domain::{
     AuthorizationCode, AuthorizationRepository, CodePresenter, CodeRedemption, Consent,
-    IssuedFromCode, PendingAuthorization, StoreResult,
+    IssuedFromCode, PendingAuthorization, SessionId, StoreResult, TokenHash, UserId,
 };
 use latchkey_protocol::ClientId;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -29,9 +29,9 @@ impl AuthorizationRepository for SeaStore {
         read_opt(row, pending::Model::into_domain)
     }
 
-    async fn attach_session(&self, pending_id: &str, session_id: &str) -> StoreResult<bool> {
+    async fn attach_session(&self, pending_id: &str, session_id: &SessionId) -> StoreResult<bool> {
         let res = pending::Entity::update_many()
-            .col_expr(pending::Column::SessionId, Expr::value(session_id))
+            .col_expr(pending::Column::SessionId, Expr::value(session_id.as_str()))
             .filter(pending::Column::Id.eq(pending_id))
             .exec(&self.db)
             .await
@@ -66,7 +66,7 @@ impl AuthorizationRepository for SeaStore {
     /// trip; the read-back tells it from a replay.
     async fn redeem_code(
         &self,
-        code_hash: &str,
+        code_hash: &TokenHash,
         presenter: &CodePresenter<'_>,
         now: i64,
         issued: &IssuedFromCode,
@@ -85,9 +85,9 @@ impl AuthorizationRepository for SeaStore {
             )
             .col_expr(
                 codes::Column::FamilyId,
-                Expr::value(issued.family_id.clone()),
+                Expr::value(issued.family_id.as_ref().map(|f| f.as_str().to_owned())),
             )
-            .filter(codes::Column::CodeHash.eq(code_hash))
+            .filter(codes::Column::CodeHash.eq(code_hash.as_str()))
             .filter(codes::Column::ConsumedAt.is_null())
             .filter(codes::Column::ClientId.eq(presenter.client_id.as_str()))
             .filter(codes::Column::RedirectUri.eq(presenter.redirect_uri))
@@ -95,7 +95,7 @@ impl AuthorizationRepository for SeaStore {
             .exec(&txn)
             .await
             .map_err(&op)?;
-        let row = codes::Entity::find_by_id(code_hash)
+        let row = codes::Entity::find_by_id(code_hash.as_str())
             .one(&txn)
             .await
             .map_err(&op)?;
@@ -115,13 +115,16 @@ impl AuthorizationRepository for SeaStore {
 
     async fn find_consent(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         client_id: &ClientId,
     ) -> StoreResult<Option<Consent>> {
-        let row = consents::Entity::find_by_id((user_id.to_owned(), client_id.as_str().to_owned()))
-            .one(&self.db)
-            .await
-            .map_err(db_err("consents.find"))?;
+        let row = consents::Entity::find_by_id((
+            user_id.as_str().to_owned(),
+            client_id.as_str().to_owned(),
+        ))
+        .one(&self.db)
+        .await
+        .map_err(db_err("consents.find"))?;
         read_opt(row, consents::Model::into_domain)
     }
 

@@ -1,5 +1,6 @@
 use latchkey_domain::{
-    FamilyRepository, RefreshFamily, RefreshToken, RevokeReason, StoreError, StoreResult,
+    FamilyId, FamilyRepository, RefreshFamily, RefreshToken, RevokeReason, StoreError, StoreResult,
+    TokenHash, UserId,
 };
 use sea_orm::sea_query::{Alias, Expr, InsertStatement, OnConflict, Query, SelectStatement};
 use sea_orm::{
@@ -78,13 +79,13 @@ impl FamilyRepository for SeaStore {
     /// token) and `f_*` (the family).
     async fn find_refresh_token(
         &self,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> StoreResult<Option<(RefreshToken, RefreshFamily)>> {
         let op = db_err("refresh_tokens.find");
         let statement = self
             .refresh_statements
             .find_refresh_token
-            .bind([token_hash.into()])?;
+            .bind([token_hash.as_str().into()])?;
         let Some(row) = self.db.query_one(statement).await.map_err(&op)? else {
             return Ok(None);
         };
@@ -96,11 +97,11 @@ impl FamilyRepository for SeaStore {
 
     async fn find_family_token(
         &self,
-        family_id: &str,
+        family_id: &FamilyId,
         generation: i64,
     ) -> StoreResult<Option<RefreshToken>> {
         let row = tokens::Entity::find()
-            .filter(tokens::Column::FamilyId.eq(family_id))
+            .filter(tokens::Column::FamilyId.eq(family_id.as_str()))
             .filter(tokens::Column::Generation.eq(generation))
             .expr_as(successor_created(), "used_at")
             .into_model::<TokenRead>()
@@ -110,9 +111,9 @@ impl FamilyRepository for SeaStore {
         read_opt(row, |t| t.row.into_domain(t.used_at))
     }
 
-    async fn find_family(&self, family_id: &str) -> StoreResult<Option<RefreshFamily>> {
+    async fn find_family(&self, family_id: &FamilyId) -> StoreResult<Option<RefreshFamily>> {
         let row = FamilyRead::select()
-            .filter(families::Column::Id.eq(family_id))
+            .filter(families::Column::Id.eq(family_id.as_str()))
             .into_model::<FamilyRead>()
             .one(&self.db)
             .await
@@ -133,12 +134,12 @@ impl FamilyRepository for SeaStore {
     /// after it, and the token it inserts belongs to a revoked family.
     async fn rotate_refresh(
         &self,
-        family_id: &str,
+        family_id: &FamilyId,
         seen: i64,
-        consumed: &str,
+        consumed: &TokenHash,
         next: &RefreshToken,
     ) -> StoreResult<bool> {
-        if next.family_id != family_id || Some(next.generation) != seen.checked_add(1) {
+        if next.family_id != *family_id || Some(next.generation) != seen.checked_add(1) {
             return Err(StoreError::Other(
                 "refresh_tokens.rotate: the next token must be generation seen + 1 of the same family"
                     .into(),
@@ -147,12 +148,12 @@ impl FamilyRepository for SeaStore {
         let op = db_err("refresh_tokens.rotate");
         let statement = self.refresh_statements.rotate_refresh.bind([
             next.token_hash.as_str().into(),
-            family_id.into(),
+            family_id.as_str().into(),
             next.generation.into(),
             next.created_at.into(),
             next.access_token_jti.as_str().into(),
             next.access_token_expires_at.into(),
-            consumed.into(),
+            consumed.as_str().into(),
             seen.into(),
         ])?;
         let res = self.db.execute(statement).await.map_err(&op)?;
@@ -160,9 +161,9 @@ impl FamilyRepository for SeaStore {
     }
 
     /// Newest first.
-    async fn list_user_families(&self, user_id: &str) -> StoreResult<Vec<RefreshFamily>> {
+    async fn list_user_families(&self, user_id: &UserId) -> StoreResult<Vec<RefreshFamily>> {
         let rows = FamilyRead::select()
-            .filter(families::Column::UserId.eq(user_id))
+            .filter(families::Column::UserId.eq(user_id.as_str()))
             .order_by_desc(families::Column::CreatedAt)
             .order_by_desc(families::Column::Id)
             .into_model::<FamilyRead>()

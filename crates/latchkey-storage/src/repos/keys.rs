@@ -1,5 +1,5 @@
 use latchkey_domain::keys::{KeyState, SigningKeyRecord};
-use latchkey_domain::{KeyRepository, StoreError, StoreResult};
+use latchkey_domain::{KeyRepository, Kid, StoreError, StoreResult};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -35,7 +35,7 @@ impl KeyRepository for SeaStore {
     async fn insert_next_key(
         &self,
         key: &SigningKeyRecord,
-        after: Option<&str>,
+        after: Option<&Kid>,
     ) -> StoreResult<bool> {
         if key.state != KeyState::Next {
             return Err(StoreError::Other(
@@ -52,7 +52,7 @@ impl KeyRepository for SeaStore {
             .and_where(
                 Column::State.eq(KeyState::Next.as_str()).or(Column::State
                     .eq(KeyState::Current.as_str())
-                    .and(Column::Kid.ne(after.unwrap_or("")))),
+                    .and(Column::Kid.ne(after.map_or("", Kid::as_str)))),
             );
         let mut row = Query::select();
         row.exprs([
@@ -70,7 +70,7 @@ impl KeyRepository for SeaStore {
             signing
                 .expr(Expr::val(1))
                 .from(Entity)
-                .and_where(Column::Kid.eq(after))
+                .and_where(Column::Kid.eq(after.as_str()))
                 .and_where(Column::State.eq(KeyState::Current.as_str()));
             row.and_where(Expr::exists(signing));
         }
@@ -105,7 +105,7 @@ impl KeyRepository for SeaStore {
     /// scheduled from it).
     async fn transition_key(
         &self,
-        kid: &str,
+        kid: &Kid,
         from: KeyState,
         to: KeyState,
         at: i64,
@@ -120,7 +120,7 @@ impl KeyRepository for SeaStore {
             KeyState::Next => update,
         };
         let res = update
-            .filter(Column::Kid.eq(kid))
+            .filter(Column::Kid.eq(kid.as_str()))
             .filter(Column::State.eq(from.as_str()))
             .exec(&self.db)
             .await

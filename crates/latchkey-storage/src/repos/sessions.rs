@@ -1,4 +1,6 @@
-use latchkey_domain::{BrowserSession, SessionRepository, StoreError, StoreResult};
+use latchkey_domain::{
+    BrowserSession, SessionId, SessionRepository, StoreError, StoreResult, TokenHash, UserId,
+};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Value,
@@ -75,9 +77,12 @@ impl SessionRepository for SeaStore {
         Ok(res.rows_affected() == 1)
     }
 
-    async fn find_active_session(&self, token_hash: &str) -> StoreResult<Option<BrowserSession>> {
+    async fn find_active_session(
+        &self,
+        token_hash: &TokenHash,
+    ) -> StoreResult<Option<BrowserSession>> {
         let row = Entity::find()
-            .filter(Column::TokenHash.eq(token_hash))
+            .filter(Column::TokenHash.eq(token_hash.as_str()))
             .filter(Column::EndedAt.is_null())
             .one(&self.db)
             .await
@@ -85,8 +90,8 @@ impl SessionRepository for SeaStore {
         read_opt(row, Model::into_domain)
     }
 
-    async fn find_session(&self, id: &str) -> StoreResult<Option<BrowserSession>> {
-        let row = Entity::find_by_id(id)
+    async fn find_session(&self, id: &SessionId) -> StoreResult<Option<BrowserSession>> {
+        let row = Entity::find_by_id(id.as_str())
             .one(&self.db)
             .await
             .map_err(db_err("browser_sessions.find"))?;
@@ -94,10 +99,10 @@ impl SessionRepository for SeaStore {
     }
 
     /// Ended sessions are left as they ended.
-    async fn touch_session(&self, id: &str, at: i64) -> StoreResult<()> {
+    async fn touch_session(&self, id: &SessionId, at: i64) -> StoreResult<()> {
         Entity::update_many()
             .col_expr(Column::LastSeenAt, Expr::value(at))
-            .filter(Column::Id.eq(id))
+            .filter(Column::Id.eq(id.as_str()))
             .filter(Column::EndedAt.is_null())
             .exec(&self.db)
             .await
@@ -107,10 +112,10 @@ impl SessionRepository for SeaStore {
 
     /// Only an active session ends, so of two concurrent logouts exactly
     /// one sees `true` (and sends the back-channel logouts).
-    async fn end_session(&self, id: &str, at: i64) -> StoreResult<bool> {
+    async fn end_session(&self, id: &SessionId, at: i64) -> StoreResult<bool> {
         let res = Entity::update_many()
             .col_expr(Column::EndedAt, Expr::value(at))
-            .filter(Column::Id.eq(id))
+            .filter(Column::Id.eq(id.as_str()))
             .filter(Column::EndedAt.is_null())
             .exec(&self.db)
             .await
@@ -118,9 +123,9 @@ impl SessionRepository for SeaStore {
         Ok(res.rows_affected == 1)
     }
 
-    async fn list_active_sessions(&self, user_id: &str) -> StoreResult<Vec<BrowserSession>> {
+    async fn list_active_sessions(&self, user_id: &UserId) -> StoreResult<Vec<BrowserSession>> {
         let rows = Entity::find()
-            .filter(Column::UserId.eq(user_id))
+            .filter(Column::UserId.eq(user_id.as_str()))
             .filter(Column::EndedAt.is_null())
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id)

@@ -1,5 +1,6 @@
 use latchkey_domain::{
-    RevocationKey, RevokedToken, StoreResult, Teardown, TeardownRepository, TeardownResult,
+    FamilyId, RevocationKey, RevokedToken, SessionId, StoreResult, Teardown, TeardownRepository,
+    TeardownResult,
 };
 use latchkey_protocol::ClientId;
 use sea_orm::sea_query::{Expr, OnConflict, UpdateStatement};
@@ -37,26 +38,29 @@ impl TeardownRepository for SeaStore {
         if !t.end_sessions.is_empty() {
             let stmt = sessions::Entity::update_many()
                 .col_expr(sessions::Column::EndedAt, Expr::value(t.now))
-                .filter(sessions::Column::Id.is_in(t.end_sessions.iter().map(String::as_str)))
+                .filter(sessions::Column::Id.is_in(t.end_sessions.iter().map(SessionId::as_str)))
                 .filter(sessions::Column::EndedAt.is_null())
                 .into_query();
             result.ended_sessions = update_returning_ids(&txn, stmt, sessions::Column::Id)
                 .await
-                .map_err(&op)?;
+                .map_err(&op)?
+                .into_iter()
+                .map(SessionId::new)
+                .collect();
         }
 
         let mut which = Condition::any();
         if !t.families_of_sessions.is_empty() {
             which = which.add(
                 families::Column::SessionId
-                    .is_in(t.families_of_sessions.iter().map(String::as_str)),
+                    .is_in(t.families_of_sessions.iter().map(SessionId::as_str)),
             );
         }
         if let Some(user_id) = &t.families_of_user {
             which = which.add(families::Column::UserId.eq(user_id.as_str()));
         }
         if !t.families.is_empty() {
-            which = which.add(families::Column::Id.is_in(t.families.iter().map(String::as_str)));
+            which = which.add(families::Column::Id.is_in(t.families.iter().map(FamilyId::as_str)));
         }
         if !which.is_empty() {
             let stmt = families::Entity::update_many()
@@ -71,7 +75,10 @@ impl TeardownRepository for SeaStore {
                 .into_query();
             result.revoked_families = update_returning_ids(&txn, stmt, families::Column::Id)
                 .await
-                .map_err(&op)?;
+                .map_err(&op)?
+                .into_iter()
+                .map(FamilyId::new)
+                .collect();
         }
 
         let expires_at = t.now.saturating_add(revocation_ttl);
@@ -123,12 +130,12 @@ impl TeardownRepository for SeaStore {
 
     async fn record_session_client(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         client_id: &ClientId,
         at: i64,
     ) -> StoreResult<()> {
         let row = session_clients::ActiveModel {
-            session_id: Set(session_id.to_owned()),
+            session_id: Set(session_id.as_str().to_owned()),
             client_id: Set(client_id.as_str().to_owned()),
             first_at: Set(at),
         };
@@ -148,11 +155,11 @@ impl TeardownRepository for SeaStore {
     }
 
     /// In the order they first appeared in the session.
-    async fn session_clients(&self, session_id: &str) -> StoreResult<Vec<ClientId>> {
+    async fn session_clients(&self, session_id: &SessionId) -> StoreResult<Vec<ClientId>> {
         let ids: Vec<String> = session_clients::Entity::find()
             .select_only()
             .column(session_clients::Column::ClientId)
-            .filter(session_clients::Column::SessionId.eq(session_id))
+            .filter(session_clients::Column::SessionId.eq(session_id.as_str()))
             .order_by_asc(session_clients::Column::FirstAt)
             .order_by_asc(session_clients::Column::ClientId)
             .into_tuple()

@@ -1,4 +1,4 @@
-use latchkey_domain::{StoreResult, User, UserRepository};
+use latchkey_domain::{StoreResult, User, UserId, UserRepository};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -9,8 +9,8 @@ use crate::SeaStore;
 
 #[async_trait::async_trait]
 impl UserRepository for SeaStore {
-    async fn find_user(&self, id: &str) -> StoreResult<Option<User>> {
-        let row = Entity::find_by_id(id)
+    async fn find_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let row = Entity::find_by_id(id.as_str())
             .one(&self.db)
             .await
             .map_err(db_err("users.find"))?;
@@ -45,21 +45,21 @@ impl UserRepository for SeaStore {
         read_all(rows, Model::into_domain)
     }
 
-    async fn set_password(&self, id: &str, password_hash: &str, at: i64) -> StoreResult<bool> {
+    async fn set_password(&self, id: &UserId, password_hash: &str, at: i64) -> StoreResult<bool> {
         let res = Entity::update_many()
             .col_expr(Column::PasswordHash, Expr::value(password_hash))
             .col_expr(Column::PasswordChangedAt, Expr::value(at))
-            .filter(Column::Id.eq(id))
+            .filter(Column::Id.eq(id.as_str()))
             .exec(&self.db)
             .await
             .map_err(db_err("users.set_password"))?;
         Ok(res.rows_affected == 1)
     }
 
-    async fn set_user_disabled(&self, id: &str, disabled: bool) -> StoreResult<bool> {
+    async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> StoreResult<bool> {
         let res = Entity::update_many()
             .col_expr(Column::Disabled, Expr::value(disabled))
-            .filter(Column::Id.eq(id))
+            .filter(Column::Id.eq(id.as_str()))
             .exec(&self.db)
             .await
             .map_err(db_err("users.set_disabled"))?;
@@ -67,9 +67,9 @@ impl UserRepository for SeaStore {
     }
 
     /// Sessions, codes and consents go with the user (ON DELETE CASCADE).
-    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+    async fn delete_user(&self, id: &UserId) -> StoreResult<bool> {
         let res = Entity::delete_many()
-            .filter(Column::Id.eq(id))
+            .filter(Column::Id.eq(id.as_str()))
             .exec(&self.db)
             .await
             .map_err(db_err("users.delete"))?;

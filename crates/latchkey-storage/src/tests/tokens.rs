@@ -17,10 +17,10 @@ use crate::SeaStore;
 
 fn family(id: &str, user_id: &str, session_id: &str, created_at: i64) -> RefreshFamily {
     RefreshFamily {
-        id: id.into(),
-        user_id: user_id.into(),
+        id: FamilyId::new(id),
+        user_id: UserId::new(user_id),
         client_id: cid("c1"),
-        session_id: session_id.into(),
+        session_id: SessionId::new(session_id),
         scope: Scope::parse("openid offline_access").unwrap(),
         auth_time: 90,
         generation: 0,
@@ -33,12 +33,12 @@ fn family(id: &str, user_id: &str, session_id: &str, created_at: i64) -> Refresh
 
 fn rtoken(hash: &str, family_id: &str, generation: i64) -> RefreshToken {
     RefreshToken {
-        token_hash: hash.into(),
-        family_id: family_id.into(),
+        token_hash: TokenHash::new(hash),
+        family_id: FamilyId::new(family_id),
         generation,
         created_at: 100 + generation,
         used_at: None,
-        access_token_jti: format!("at-{hash}"),
+        access_token_jti: Jti::new(format!("at-{hash}")),
         access_token_expires_at: 1_000,
     }
 }
@@ -52,7 +52,7 @@ fn rtoken_at(hash: &str, family_id: &str, generation: i64, created_at: i64) -> R
 
 /// The generation-0 token `<id>-0` of a family, issued when it was last used.
 fn first_token(f: &RefreshFamily) -> RefreshToken {
-    rtoken_at(&format!("{}-0", f.id), &f.id, 0, f.last_used_at)
+    rtoken_at(&format!("{}-0", f.id), f.id.as_str(), 0, f.last_used_at)
 }
 
 fn revoked(key: &str, revoked_at: i64, expires_at: i64) -> RevokedToken {
@@ -125,37 +125,39 @@ async fn code_records_its_family() {
         s.insert_code(&code("h2", "c1", "u1", 1_000)).await.unwrap();
 
         let with_family = IssuedFromCode {
-            access_token_jti: "j2".into(),
+            access_token_jti: Jti::new("j2"),
             access_token_expires_at: 900,
-            family_id: Some("f2".into()),
+            family_id: Some(FamilyId::new("f2")),
         };
         let CodeRedemption::Redeemed(c) = s
-            .redeem_code("h2", &presenter(), 200, &with_family)
+            .redeem_code(&TokenHash::new("h2"), &presenter(), 200, &with_family)
             .await
             .unwrap()
         else {
             panic!("{}", b.name)
         };
         assert_eq!(
-            c.issued().and_then(|i| i.family_id.as_deref()),
+            c.issued()
+                .and_then(|i| i.family_id.as_ref().map(FamilyId::as_str)),
             Some("f2"),
             "{}",
             b.name
         );
         // A replay sees the family the first redemption recorded.
         let other = IssuedFromCode {
-            family_id: Some("f-late".into()),
+            family_id: Some(FamilyId::new("f-late")),
             ..with_family.clone()
         };
         let CodeRedemption::AlreadyUsed(c) = s
-            .redeem_code("h2", &presenter(), 201, &other)
+            .redeem_code(&TokenHash::new("h2"), &presenter(), 201, &other)
             .await
             .unwrap()
         else {
             panic!("{}", b.name)
         };
         assert_eq!(
-            c.issued().and_then(|i| i.family_id.as_deref()),
+            c.issued()
+                .and_then(|i| i.family_id.as_ref().map(FamilyId::as_str)),
             Some("f2"),
             "{}",
             b.name
@@ -166,8 +168,10 @@ async fn code_records_its_family() {
             family_id: None,
             ..with_family
         };
-        let CodeRedemption::Redeemed(c) =
-            s.redeem_code("h1", &presenter(), 200, &none).await.unwrap()
+        let CodeRedemption::Redeemed(c) = s
+            .redeem_code(&TokenHash::new("h1"), &presenter(), 200, &none)
+            .await
+            .unwrap()
         else {
             panic!("{}", b.name)
         };
@@ -276,38 +280,43 @@ async fn families_round_trip() {
         }
 
         assert_eq!(
-            s.find_family("f1").await.unwrap(),
+            s.find_family(&FamilyId::new("f1")).await.unwrap(),
             Some(f1.clone()),
             "{}",
             b.name
         );
-        assert_eq!(s.find_family("nope").await.unwrap(), None, "{}", b.name);
         assert_eq!(
-            s.find_refresh_token("f2-0").await.unwrap(),
+            s.find_family(&FamilyId::new("nope")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_refresh_token(&TokenHash::new("f2-0")).await.unwrap(),
             Some((first_token(&f2), f2.clone())),
             "{}",
             b.name
         );
         assert_eq!(
-            s.find_refresh_token("nope").await.unwrap(),
+            s.find_refresh_token(&TokenHash::new("nope")).await.unwrap(),
             None,
             "{}",
             b.name
         );
         assert_eq!(
-            s.find_family_token("f1", 0).await.unwrap(),
+            s.find_family_token(&FamilyId::new("f1"), 0).await.unwrap(),
             Some(first_token(&f1)),
             "{}",
             b.name
         );
         assert_eq!(
-            s.find_family_token("f1", 1).await.unwrap(),
+            s.find_family_token(&FamilyId::new("f1"), 1).await.unwrap(),
             None,
             "{}",
             b.name
         );
         assert_eq!(
-            s.list_user_families("u1").await.unwrap(),
+            s.list_user_families(&UserId::new("u1")).await.unwrap(),
             vec![f2.clone(), f1.clone()],
             "{}: newest first, only the user's",
             b.name
@@ -323,13 +332,27 @@ async fn families_round_trip() {
             "{}: {dup:?}",
             b.name
         );
-        assert_eq!(s.find_family("f4").await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            s.find_family(&FamilyId::new("f4")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
 
         // Deleting the user takes families and tokens along.
-        assert!(s.delete_user("u2").await.unwrap(), "{}", b.name);
-        assert_eq!(s.find_family("f3").await.unwrap(), None, "{}", b.name);
+        assert!(
+            s.delete_user(&UserId::new("u2")).await.unwrap(),
+            "{}",
+            b.name
+        );
         assert_eq!(
-            s.find_refresh_token("f3-0").await.unwrap(),
+            s.find_family(&FamilyId::new("f3")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.find_refresh_token(&TokenHash::new("f3-0")).await.unwrap(),
             None,
             "{}",
             b.name
@@ -345,20 +368,34 @@ async fn rotation_chain_and_refusals() {
         start(s, &family("f1", "u1", "s1", 100)).await;
 
         assert!(
-            s.rotate_refresh("f1", 0, "f1-0", &rtoken_at("f1-1", "f1", 1, 110))
-                .await
-                .unwrap(),
+            s.rotate_refresh(
+                &FamilyId::new("f1"),
+                0,
+                &TokenHash::new("f1-0"),
+                &rtoken_at("f1-1", "f1", 1, 110)
+            )
+            .await
+            .unwrap(),
             "{}",
             b.name
         );
         assert!(
-            s.rotate_refresh("f1", 1, "f1-1", &rtoken_at("f1-2", "f1", 2, 120))
-                .await
-                .unwrap(),
+            s.rotate_refresh(
+                &FamilyId::new("f1"),
+                1,
+                &TokenHash::new("f1-1"),
+                &rtoken_at("f1-2", "f1", 2, 120)
+            )
+            .await
+            .unwrap(),
             "{}",
             b.name
         );
-        let (t2, f) = s.find_refresh_token("f1-2").await.unwrap().unwrap();
+        let (t2, f) = s
+            .find_refresh_token(&TokenHash::new("f1-2"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((f.generation, f.last_used_at), (2, 120), "{}", b.name);
         assert_eq!(t2.used_at, None, "{}", b.name);
         let used: Vec<Option<i64>> = family_tokens(s, "f1")
@@ -369,7 +406,7 @@ async fn rotation_chain_and_refusals() {
         assert_eq!(used, [Some(110), Some(120), None], "{}", b.name);
 
         let before = (
-            s.find_family("f1").await.unwrap(),
+            s.find_family(&FamilyId::new("f1")).await.unwrap(),
             family_tokens(s, "f1").await,
         );
         let refused = [
@@ -385,13 +422,20 @@ async fn rotation_chain_and_refusals() {
         start(s, &family("g", "u1", "s1", 100)).await;
         for (fam, seen, consumed, next) in &refused {
             assert!(
-                !s.rotate_refresh(fam, *seen, consumed, next).await.unwrap(),
+                !s.rotate_refresh(
+                    &FamilyId::new(*fam),
+                    *seen,
+                    &TokenHash::new(*consumed),
+                    next
+                )
+                .await
+                .unwrap(),
                 "{}: rotate({fam}, {seen}, {consumed}) must be refused",
                 b.name
             );
         }
         let after = (
-            s.find_family("f1").await.unwrap(),
+            s.find_family(&FamilyId::new("f1")).await.unwrap(),
             family_tokens(s, "f1").await,
         );
         assert_eq!(
@@ -400,7 +444,7 @@ async fn rotation_chain_and_refusals() {
             b.name
         );
         assert_eq!(
-            s.find_refresh_token("x2").await.unwrap(),
+            s.find_refresh_token(&TokenHash::new("x2")).await.unwrap(),
             None,
             "{}",
             b.name
@@ -408,8 +452,13 @@ async fn rotation_chain_and_refusals() {
 
         // A `next` that is not the following generation is a caller bug.
         assert!(matches!(
-            s.rotate_refresh("f1", 2, "f1-2", &rtoken("x5", "f1", 5))
-                .await,
+            s.rotate_refresh(
+                &FamilyId::new("f1"),
+                2,
+                &TokenHash::new("f1-2"),
+                &rtoken("x5", "f1", 5)
+            )
+            .await,
             Err(StoreError::Other(_))
         ));
 
@@ -417,14 +466,19 @@ async fn rotation_chain_and_refusals() {
         let t = Teardown {
             now: 140,
             reason: RevokeReason::RevokedByClient,
-            families: vec!["f1".into()],
+            families: vec![FamilyId::new("f1")],
             ..Teardown::new(0, RevokeReason::Logout)
         };
         s.apply_teardown(&t, 600).await.unwrap();
         assert!(
-            !s.rotate_refresh("f1", 2, "f1-2", &rtoken("f1-3", "f1", 3))
-                .await
-                .unwrap(),
+            !s.rotate_refresh(
+                &FamilyId::new("f1"),
+                2,
+                &TokenHash::new("f1-2"),
+                &rtoken("f1-3", "f1", 3)
+            )
+            .await
+            .unwrap(),
             "{}",
             b.name
         );
@@ -447,7 +501,9 @@ async fn concurrent_rotations_have_exactly_one_winner() {
                 tokio::spawn(async move {
                     let next = rtoken(&format!("next-{i}"), "f1", 1);
                     barrier.wait().await;
-                    store.rotate_refresh("f1", 0, "f1-0", &next).await
+                    store
+                        .rotate_refresh(&FamilyId::new("f1"), 0, &TokenHash::new("f1-0"), &next)
+                        .await
                 })
             })
             .collect();
@@ -462,12 +518,17 @@ async fn concurrent_rotations_have_exactly_one_winner() {
         assert_eq!(tokens.len(), 2, "{}", b.name);
         assert_eq!(
             tokens[1].token_hash,
-            format!("next-{}", winners[0]),
+            TokenHash::new(format!("next-{}", winners[0])),
             "{}",
             b.name
         );
         assert_eq!(
-            b.store.find_family("f1").await.unwrap().unwrap().generation,
+            b.store
+                .find_family(&FamilyId::new("f1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .generation,
             1,
             "{}",
             b.name
@@ -511,14 +572,19 @@ async fn family_creation_racing_a_logout_leaves_no_live_family() {
         s.insert_session(&session("ended", "u1", 100))
             .await
             .unwrap();
-        s.end_session("ended", 110).await.unwrap();
+        s.end_session(&SessionId::new("ended"), 110).await.unwrap();
         let late = family("late", "u1", "ended", 120);
         assert!(
             !s.create_family(&late, &first_token(&late)).await.unwrap(),
             "{}: no family for an ended session",
             b.name
         );
-        assert_eq!(s.find_family("late").await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            s.find_family(&FamilyId::new("late")).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
         assert!(
             family_tokens(s, "late").await.is_empty(),
             "{}: nor its first token",
@@ -549,8 +615,8 @@ async fn family_creation_racing_a_logout_leaves_no_live_family() {
                     let t = Teardown {
                         now: 200,
                         reason: RevokeReason::Logout,
-                        end_sessions: vec![sid.clone()],
-                        families_of_sessions: vec![sid],
+                        end_sessions: vec![SessionId::new(sid.clone())],
+                        families_of_sessions: vec![SessionId::new(sid)],
                         ..Teardown::new(0, RevokeReason::Logout)
                     };
                     store.apply_teardown(&t, 600).await.unwrap()
@@ -562,11 +628,11 @@ async fn family_creation_racing_a_logout_leaves_no_live_family() {
                 created += usize::from(c.await.unwrap());
             }
             let families: Vec<RefreshFamily> = s
-                .list_user_families("u1")
+                .list_user_families(&UserId::new("u1"))
                 .await
                 .unwrap()
                 .into_iter()
-                .filter(|f| f.session_id == sid)
+                .filter(|f| f.session_id.as_str() == sid)
                 .collect();
             assert_eq!(families.len(), created, "{}: round {round}", b.name);
             for f in &families {
@@ -579,7 +645,7 @@ async fn family_creation_racing_a_logout_leaves_no_live_family() {
             }
             let mut revoked = torn.revoked_families.clone();
             revoked.sort();
-            let mut ids: Vec<String> = families.iter().map(|f| f.id.clone()).collect();
+            let mut ids: Vec<FamilyId> = families.iter().map(|f| f.id.clone()).collect();
             ids.sort();
             assert_eq!(revoked, ids, "{}: round {round}", b.name);
             eprintln!(
@@ -597,18 +663,26 @@ async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, nam
     let torn_down = Arc::new(AtomicBool::new(false));
     let rotators: Vec<_> = (0..ROTATORS)
         .map(|i| {
-            let (store, barrier, torn_down, id) =
-                (s.clone(), barrier.clone(), torn_down.clone(), id.to_owned());
+            let (store, barrier, torn_down, id) = (
+                s.clone(),
+                barrier.clone(),
+                torn_down.clone(),
+                FamilyId::new(id),
+            );
             tokio::spawn(async move {
                 let mut won = Vec::new();
                 // Read before the barrier, so that the first thing every task
                 // does once released is the rotation itself.
                 let mut seen = 0;
-                let mut current = format!("{id}-0");
+                let mut current = TokenHash::new(format!("{id}-0"));
                 barrier.wait().await;
                 // Bounded: the teardown ends every loop when it commits.
                 for attempt in 0..10_000 {
-                    let next = rtoken(&format!("{id}-{}-{i}-{attempt}", seen + 1), &id, seen + 1);
+                    let next = rtoken(
+                        &format!("{id}-{}-{i}-{attempt}", seen + 1),
+                        id.as_str(),
+                        seen + 1,
+                    );
                     let after_teardown = torn_down.load(Ordering::SeqCst);
                     let ok = store
                         .rotate_refresh(&id, seen, &current, &next)
@@ -635,8 +709,12 @@ async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, nam
         })
         .collect();
     let teardown = {
-        let (store, barrier, torn_down, id) =
-            (s.clone(), barrier.clone(), torn_down.clone(), id.to_owned());
+        let (store, barrier, torn_down, id) = (
+            s.clone(),
+            barrier.clone(),
+            torn_down.clone(),
+            FamilyId::new(id),
+        );
         tokio::spawn(async move {
             barrier.wait().await;
             if delay_ms > 0 {
@@ -655,14 +733,14 @@ async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, nam
     };
 
     let res = teardown.await.unwrap().unwrap();
-    assert_eq!(res.revoked_families, [id], "{name}");
+    assert_eq!(res.revoked_families, [FamilyId::new(id)], "{name}");
     let mut won = Vec::new();
     for r in rotators {
         won.extend(r.await.unwrap());
     }
     won.sort_unstable();
 
-    let fam = s.find_family(id).await.unwrap().unwrap();
+    let fam = s.find_family(&FamilyId::new(id)).await.unwrap().unwrap();
     assert!(fam.is_revoked(), "{name}");
     let n = fam.generation;
     assert_eq!(
@@ -685,9 +763,14 @@ async fn race_rotations_with_teardown(s: &SeaStore, id: &str, delay_ms: u64, nam
     );
     let newest = &tokens.last().unwrap().token_hash;
     assert!(
-        !s.rotate_refresh(id, n, newest, &rtoken(&format!("{id}-late"), id, n + 1))
-            .await
-            .unwrap(),
+        !s.rotate_refresh(
+            &FamilyId::new(id),
+            n,
+            newest,
+            &rtoken(&format!("{id}-late"), id, n + 1)
+        )
+        .await
+        .unwrap(),
         "{name}"
     );
     n
@@ -702,7 +785,7 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         s.insert_session(&session("s2", "u1", 110)).await.unwrap();
         s.insert_session(&session("s3", "u2", 120)).await.unwrap();
         s.insert_session(&session("s4", "u1", 130)).await.unwrap();
-        s.end_session("s4", 140).await.unwrap();
+        s.end_session(&SessionId::new("s4"), 140).await.unwrap();
         start(s, &family("fa", "u1", "s1", 100)).await;
         start(s, &family("fb", "u1", "s2", 100)).await;
         start(s, &family("fc", "u2", "s3", 100)).await;
@@ -712,12 +795,12 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         let t0 = Teardown {
             now: 150,
             reason: RevokeReason::SessionEndedByUser,
-            families: vec!["fe".into()],
+            families: vec![FamilyId::new("fe")],
             ..Teardown::new(0, RevokeReason::Logout)
         };
         assert_eq!(
             s.apply_teardown(&t0, 600).await.unwrap().revoked_families,
-            ["fe"],
+            [FamilyId::new("fe")],
             "{}",
             b.name
         );
@@ -727,10 +810,10 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         let t = Teardown {
             now: 200,
             reason: RevokeReason::Logout,
-            end_sessions: vec!["s1".into(), "s4".into()],
-            families_of_sessions: vec!["s1".into()],
+            end_sessions: vec![SessionId::new("s1"), SessionId::new("s4")],
+            families_of_sessions: vec![SessionId::new("s1")],
             families_of_user: None,
-            families: vec!["fd".into()],
+            families: vec![FamilyId::new("fd")],
             revocations: vec![revoked("t:jti-1", 200, 900)],
             deliveries: vec![delivery("d1", 200, 200), delivery("d2", 200, 200)],
         };
@@ -738,25 +821,33 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         assert_eq!(
             res,
             TeardownResult {
-                ended_sessions: vec!["s1".into()],
-                revoked_families: vec!["fa".into(), "fd".into()],
+                ended_sessions: vec![SessionId::new("s1")],
+                revoked_families: vec![FamilyId::new("fa"), FamilyId::new("fd")],
             },
             "{}",
             b.name
         );
         assert_eq!(
-            s.find_session("s1").await.unwrap().unwrap().ended_at,
+            s.find_session(&SessionId::new("s1"))
+                .await
+                .unwrap()
+                .unwrap()
+                .ended_at,
             Some(200),
             "{}",
             b.name
         );
         assert_eq!(
-            s.find_session("s4").await.unwrap().unwrap().ended_at,
+            s.find_session(&SessionId::new("s4"))
+                .await
+                .unwrap()
+                .unwrap()
+                .ended_at,
             Some(140),
             "{}: an ended session keeps its end",
             b.name
         );
-        let fa = s.find_family("fa").await.unwrap().unwrap();
+        let fa = s.find_family(&FamilyId::new("fa")).await.unwrap().unwrap();
         assert_eq!(
             (
                 fa.is_revoked(),
@@ -767,7 +858,7 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
             "{}",
             b.name
         );
-        let fe = s.find_family("fe").await.unwrap().unwrap();
+        let fe = s.find_family(&FamilyId::new("fe")).await.unwrap().unwrap();
         assert_eq!(
             (fe.revoked_at(), fe.revoked_reason().map(|r| r.as_str())),
             (Some(150), Some("session ended by its user")),
@@ -776,7 +867,7 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         );
         for untouched in ["fb", "fc"] {
             assert!(
-                !s.find_family(untouched)
+                !s.find_family(&FamilyId::new(untouched))
                     .await
                     .unwrap()
                     .unwrap()
@@ -813,14 +904,18 @@ async fn teardown_ends_sessions_revokes_families_and_queues_deliveries() {
         let t = Teardown {
             now: 300,
             reason: RevokeReason::PasswordChanged,
-            families_of_user: Some("u1".into()),
+            families_of_user: Some(UserId::new("u1")),
             ..Teardown::new(0, RevokeReason::Logout)
         };
         let res = s.apply_teardown(&t, 600).await.unwrap();
-        assert_eq!(res.revoked_families, ["fb"], "{}", b.name);
+        assert_eq!(res.revoked_families, [FamilyId::new("fb")], "{}", b.name);
         assert!(res.ended_sessions.is_empty(), "{}", b.name);
         assert!(
-            !s.find_family("fc").await.unwrap().unwrap().is_revoked(),
+            !s.find_family(&FamilyId::new("fc"))
+                .await
+                .unwrap()
+                .unwrap()
+                .is_revoked(),
             "{}: another user's family",
             b.name
         );
@@ -859,8 +954,8 @@ async fn failed_teardown_changes_nothing() {
         let t = Teardown {
             now: 200,
             reason: RevokeReason::Logout,
-            end_sessions: vec!["s2".into()],
-            families_of_sessions: vec!["s2".into()],
+            end_sessions: vec![SessionId::new("s2")],
+            families_of_sessions: vec![SessionId::new("s2")],
             revocations: vec![revoked("t:j", 200, 900)],
             deliveries: vec![delivery("d2", 200, 200), delivery("d1", 200, 200)],
             ..Teardown::new(0, RevokeReason::Logout)
@@ -873,12 +968,20 @@ async fn failed_teardown_changes_nothing() {
         );
 
         assert!(
-            s.find_session("s2").await.unwrap().unwrap().is_active(),
+            s.find_session(&SessionId::new("s2"))
+                .await
+                .unwrap()
+                .unwrap()
+                .is_active(),
             "{}",
             b.name
         );
         assert!(
-            !s.find_family("f2").await.unwrap().unwrap().is_revoked(),
+            !s.find_family(&FamilyId::new("f2"))
+                .await
+                .unwrap()
+                .unwrap()
+                .is_revoked(),
             "{}",
             b.name
         );
@@ -898,9 +1001,14 @@ async fn failed_teardown_changes_nothing() {
             .collect();
         assert_eq!(ids, ["d1"], "{}", b.name);
         assert!(
-            s.rotate_refresh("f2", 0, "f2-0", &rtoken("f2-1", "f2", 1))
-                .await
-                .unwrap(),
+            s.rotate_refresh(
+                &FamilyId::new("f2"),
+                0,
+                &TokenHash::new("f2-0"),
+                &rtoken("f2-1", "f2", 1)
+            )
+            .await
+            .unwrap(),
             "{}: the family still works",
             b.name
         );
@@ -914,30 +1022,40 @@ async fn session_clients_are_recorded_once() {
         seed(s).await;
         s.insert_client(&client("c0", 5)).await.unwrap();
         s.insert_client(&client("c2", 20)).await.unwrap();
-        assert_eq!(s.session_clients("s1").await.unwrap(), vec![], "{}", b.name);
-        s.record_session_client("s1", &cid("c2"), 100)
+        assert_eq!(
+            s.session_clients(&SessionId::new("s1")).await.unwrap(),
+            vec![],
+            "{}",
+            b.name
+        );
+        s.record_session_client(&SessionId::new("s1"), &cid("c2"), 100)
             .await
             .unwrap();
-        s.record_session_client("s1", &cid("c1"), 110)
+        s.record_session_client(&SessionId::new("s1"), &cid("c1"), 110)
             .await
             .unwrap();
-        s.record_session_client("s1", &cid("c2"), 120)
+        s.record_session_client(&SessionId::new("s1"), &cid("c2"), 120)
             .await
             .unwrap();
-        s.record_session_client("s1", &cid("c0"), 110)
+        s.record_session_client(&SessionId::new("s1"), &cid("c0"), 110)
             .await
             .unwrap();
         assert_eq!(
-            s.session_clients("s1").await.unwrap(),
+            s.session_clients(&SessionId::new("s1")).await.unwrap(),
             vec![cid("c2"), cid("c0"), cid("c1")],
             "{}: by first appearance, recorded once",
             b.name
         );
-        assert_eq!(s.session_clients("s2").await.unwrap(), vec![], "{}", b.name);
+        assert_eq!(
+            s.session_clients(&SessionId::new("s2")).await.unwrap(),
+            vec![],
+            "{}",
+            b.name
+        );
         // Deleting a client removes it from the sessions' lists.
         s.delete_client(&cid("c2")).await.unwrap();
         assert_eq!(
-            s.session_clients("s1").await.unwrap(),
+            s.session_clients(&SessionId::new("s1")).await.unwrap(),
             vec![cid("c0"), cid("c1")],
             "{}",
             b.name
@@ -1053,7 +1171,7 @@ async fn sweep_families_revokes_expired_and_purges_old() {
             let t = Teardown {
                 now: at,
                 reason: RevokeReason::Logout,
-                families: vec![id.into()],
+                families: vec![FamilyId::new(id)],
                 ..Teardown::new(0, RevokeReason::Logout)
             };
             s.apply_teardown(&t, 600).await.unwrap();
@@ -1069,20 +1187,26 @@ async fn sweep_families_revokes_expired_and_purges_old() {
         );
         for gone in ["long-gone", "revoked-old"] {
             assert_eq!(
-                s.find_family(gone).await.unwrap(),
+                s.find_family(&FamilyId::new(gone)).await.unwrap(),
                 None,
                 "{}: {gone}",
                 b.name
             );
             assert_eq!(
-                s.find_refresh_token(&format!("{gone}-0")).await.unwrap(),
+                s.find_refresh_token(&TokenHash::new(format!("{gone}-0")))
+                    .await
+                    .unwrap(),
                 None,
                 "{}: tokens go with the family",
                 b.name
             );
         }
         for expired in ["idle", "ended"] {
-            let f = s.find_family(expired).await.unwrap().unwrap();
+            let f = s
+                .find_family(&FamilyId::new(expired))
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(
                 (
                     f.is_revoked(),
@@ -1096,13 +1220,17 @@ async fn sweep_families_revokes_expired_and_purges_old() {
         }
         for kept in ["live", "idle-edge"] {
             assert!(
-                !s.find_family(kept).await.unwrap().unwrap().is_revoked(),
+                !s.find_family(&FamilyId::new(kept))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .is_revoked(),
                 "{}: {kept}",
                 b.name
             );
         }
         assert_eq!(
-            s.find_family("revoked-new")
+            s.find_family(&FamilyId::new("revoked-new"))
                 .await
                 .unwrap()
                 .unwrap()
@@ -1178,10 +1306,13 @@ async fn rotation_columns_roll_back_from_the_chain() {
         for (g, at) in [(1, 110), (2, 125)] {
             let next = rtoken_at(&format!("f1-{g}"), "f1", g, at);
             let prev = format!("f1-{}", g - 1);
-            assert!(s.rotate_refresh("f1", g - 1, &prev, &next).await.unwrap());
+            assert!(s
+                .rotate_refresh(&FamilyId::new("f1"), g - 1, &TokenHash::new(prev), &next)
+                .await
+                .unwrap());
         }
         let before = (
-            s.find_family("f1").await.unwrap(),
+            s.find_family(&FamilyId::new("f1")).await.unwrap(),
             family_tokens(s, "f1").await,
         );
 
@@ -1221,7 +1352,7 @@ async fn rotation_columns_roll_back_from_the_chain() {
 
         s.migrate().await.unwrap();
         let after = (
-            s.find_family("f1").await.unwrap(),
+            s.find_family(&FamilyId::new("f1")).await.unwrap(),
             family_tokens(s, "f1").await,
         );
         assert_eq!(before, after, "{}", b.name);
@@ -1240,8 +1371,8 @@ async fn sign_ins_racing_a_password_change_leave_no_live_session() {
         seed(s).await;
         let old = user("u1", "alice").password_hash;
         let fresh = |id: String| BrowserSession {
-            id: id.clone(),
-            token_hash: format!("hash-{id}"),
+            id: SessionId::new(id.clone()),
+            token_hash: TokenHash::new(format!("hash-{id}")),
             ..session(&id, "u1", 150)
         };
         assert!(!s
@@ -1268,9 +1399,12 @@ async fn sign_ins_racing_a_password_change_leave_no_live_session() {
                     if delay_ms > 0 {
                         tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
                     }
-                    assert!(store.set_password("u1", &new_hash, 200).await.unwrap());
-                    let live: Vec<String> = store
-                        .list_active_sessions("u1")
+                    assert!(store
+                        .set_password(&UserId::new("u1"), &new_hash, 200)
+                        .await
+                        .unwrap());
+                    let live: Vec<SessionId> = store
+                        .list_active_sessions(&UserId::new("u1"))
                         .await
                         .unwrap()
                         .into_iter()
@@ -1291,7 +1425,7 @@ async fn sign_ins_racing_a_password_change_leave_no_live_session() {
             for t in sign_ins {
                 opened += usize::from(t.await.unwrap());
             }
-            let live = s.list_active_sessions("u1").await.unwrap();
+            let live = s.list_active_sessions(&UserId::new("u1")).await.unwrap();
             assert!(
                 live.is_empty(),
                 "{}: round {round}: sessions outlived the password change: {:?}",
@@ -1303,7 +1437,7 @@ async fn sign_ins_racing_a_password_change_leave_no_live_session() {
                 b.name
             );
             // The next round races the change from this round's hash.
-            s.set_password("u1", &old, 201).await.unwrap();
+            s.set_password(&UserId::new("u1"), &old, 201).await.unwrap();
         }
     }
 }

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use latchkey_core::keys::KeyReport;
 use latchkey_core::Latchkey;
 use latchkey_domain::keys::{KeyState, SigningKeyRecord};
+use latchkey_domain::Kid;
 use serde_json::json;
 
 use super::{print_list, time};
@@ -106,7 +107,7 @@ pub async fn run(cmd: KeysCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { kid } => {
-            let report = core.admin().keys().revoke(&kid).await?;
+            let report = core.admin().keys().revoke(&Kid::new(kid)).await?;
             print_report(&report, check_interval);
         }
     }

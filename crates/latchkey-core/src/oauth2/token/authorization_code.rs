@@ -2,7 +2,7 @@
 //! redeemed once, by its own client, redirect URI and PKCE verifier; a
 //! replay revokes what the first redemption gave out.
 
-use latchkey_domain::{AuditEvent, CodeState, FamilyState, RevokeReason};
+use latchkey_domain::{AuditEvent, CodeState, FamilyId, FamilyState, Jti, RevokeReason};
 use latchkey_domain::{
     Client, CodePresenter, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily, RefreshToken,
     Teardown,
@@ -29,13 +29,13 @@ impl TokenEndpoint<'_> {
             return Err(TokenError::Unauthorized(GrantType::AuthorizationCode));
         }
         let now = self.clock.unix();
-        let jti = self.random.id();
+        let jti = Jti::generate(self.random);
         let exp = now + self.settings.tokens.access_token_ttl;
         // Decided before the code is consumed, so a replay finds the family
         // to revoke even if this request is still issuing.
         let family_id = client
             .allows_grant(GrantType::RefreshToken)
-            .then(|| self.random.id());
+            .then(|| FamilyId::generate(self.random));
         let issued = IssuedFromCode {
             access_token_jti: jti.clone(),
             access_token_expires_at: exp,
@@ -148,16 +148,16 @@ impl TokenEndpoint<'_> {
         let grant = Grant {
             auth_time: Some(code.auth_time),
             sid: Some(&code.session_id),
-            fid: family_id.as_deref(),
+            fid: family_id.as_ref(),
         };
         let (access_token, _) =
-            self.mint_access_token(&user.id, client, &code.scope, &jti, now, grant)?;
+            self.mint_access_token(user.id.as_str(), client, &code.scope, &jti, now, grant)?;
         let id_token = if code.scope.contains(Scope::OPENID) {
             // The client's registered algorithm; at_hash follows it.
             let id_alg = self.settings.id_token_alg(client);
             let claims = IdTokenClaims {
                 iss: self.settings.issuer.clone(),
-                sub: user.id.clone(),
+                sub: user.id.to_string(),
                 aud: client.id.to_string(),
                 azp: client.id.to_string(),
                 exp: now + self.settings.tokens.id_token_ttl,
@@ -165,7 +165,7 @@ impl TokenEndpoint<'_> {
                 auth_time: code.auth_time,
                 nonce: code.nonce.as_ref().map(|n| n.to_string()),
                 at_hash: Some(left_half_hash(&access_token, id_alg)),
-                sid: code.session_id.clone(),
+                sid: code.session_id.to_string(),
             };
             Some(
                 self.keys

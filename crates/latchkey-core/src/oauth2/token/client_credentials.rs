@@ -1,7 +1,7 @@
 //! The `client_credentials` grant (RFC 6749 §4.4): a machine client gets
 //! an access token for itself, from cached rows only (no database write).
 
-use latchkey_domain::{Client, GrantType};
+use latchkey_domain::{Client, GrantType, Jti};
 use latchkey_protocol::token::TokenResponse;
 use latchkey_protocol::Scope;
 
@@ -39,7 +39,7 @@ impl TokenEndpoint<'_> {
             client.id.as_str(),
             client,
             &scope,
-            &self.random.id(),
+            &Jti::generate(self.random),
             now,
             Grant::default(),
         )?;

@@ -10,7 +10,7 @@ mod authorization_code;
 mod client_credentials;
 mod refresh_token;
 
-use latchkey_domain::{Client, GrantType};
+use latchkey_domain::{Client, FamilyId, GrantType, Jti, SessionId};
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
 use latchkey_protocol::token::{TokenRequest, TokenResponse};
@@ -102,7 +102,7 @@ impl TokenEndpoint<'_> {
         sub: &str,
         client: &Client,
         scope: &Scope,
-        jti: &str,
+        jti: &Jti,
         now: i64,
         grant: Grant<'_>,
     ) -> Result<(String, SigningAlg), CoreError> {
@@ -112,12 +112,12 @@ impl TokenEndpoint<'_> {
             aud: self.settings.access_token_audience().to_owned(),
             client_id: client.id.to_string(),
             scope: scope.to_string(),
-            jti: jti.to_owned(),
+            jti: jti.to_string(),
             iat: now,
             exp: now + self.settings.tokens.access_token_ttl,
             auth_time: grant.auth_time,
-            sid: grant.sid.map(str::to_owned),
-            fid: grant.fid.map(str::to_owned),
+            sid: grant.sid.map(SessionId::to_string),
+            fid: grant.fid.map(FamilyId::to_string),
         };
         let signed = self
             .keys
@@ -131,6 +131,6 @@ impl TokenEndpoint<'_> {
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Grant<'a> {
     auth_time: Option<i64>,
-    sid: Option<&'a str>,
-    fid: Option<&'a str>,
+    sid: Option<&'a SessionId>,
+    fid: Option<&'a FamilyId>,
 }

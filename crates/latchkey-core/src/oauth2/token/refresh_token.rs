@@ -2,7 +2,7 @@
 //! winner per generation, reuse detection that revokes the family, and
 //! the optional recovery of a lost response.
 
-use latchkey_domain::{AuditEvent, RevokeReason};
+use latchkey_domain::{AuditEvent, Jti, RevokeReason};
 use latchkey_domain::{
     Client, GrantType, RefreshFamily, RefreshPresentation, RefreshToken, RevocationKey, Teardown,
 };
@@ -97,7 +97,7 @@ impl TokenEndpoint<'_> {
             Some(u) if !u.disabled => u,
             _ => return Err(TokenError::Grant("user no longer exists or is disabled")),
         };
-        let jti = self.random.id();
+        let jti = Jti::generate(self.random);
         let new_token = self.random.secret();
         let next = RefreshToken {
             token_hash: token_hash(&new_token),
@@ -137,7 +137,7 @@ impl TokenEndpoint<'_> {
             fid: Some(&family.id),
         };
         let (access_token, _) =
-            self.mint_access_token(&user.id, client, &scope, &jti, now, grant)?;
+            self.mint_access_token(user.id.as_str(), client, &scope, &jti, now, grant)?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
