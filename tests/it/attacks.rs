@@ -150,7 +150,7 @@ async fn authorization_request_rules() {
         .add_client(latchkey_core::admin::NewClient {
             name: "both".into(),
             redirect_uris: vec![REDIRECT.into()],
-            grant_types: vec!["client_credentials".into()],
+            grant_types: vec![latchkey_domain::GrantType::ClientCredentials],
             scope: Some("openid api".into()),
             ..Default::default()
         })

@@ -72,7 +72,10 @@ async fn postgres_going_away_gives_503_and_service_resumes_by_itself() {
         .add_client(latchkey_core::admin::NewClient {
             name: "Refreshing".into(),
             redirect_uris: vec![REDIRECT.into()],
-            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            grant_types: vec![
+                latchkey_domain::GrantType::AuthorizationCode,
+                latchkey_domain::GrantType::RefreshToken,
+            ],
             scope: Some("openid offline_access".into()),
             ..Default::default()
         })

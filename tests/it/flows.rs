@@ -387,7 +387,7 @@ async fn public_clients_and_client_secret_post() {
         .add_client(latchkey_core::admin::NewClient {
             name: "Post app".into(),
             redirect_uris: vec![REDIRECT.into()],
-            auth_method: Some("client_secret_post".into()),
+            auth_method: Some(latchkey_domain::ClientAuthMethod::ClientSecretPost),
             ..Default::default()
         })
         .await;

@@ -471,7 +471,7 @@ async fn enabled_algorithms_are_what_discovery_lists_and_clients_choose_among() 
     let new = |alg: Option<&str>| NewClient {
         name: "Web".into(),
         redirect_uris: vec![REDIRECT.into()],
-        id_token_alg: alg.map(str::to_owned),
+        id_token_alg: alg.map(|a| latchkey_domain::keys::SigningAlg::parse(a).unwrap()),
         ..NewClient::default()
     };
     match app.core.admin().clients().create(new(Some("PS256"))).await {

@@ -18,7 +18,10 @@ async fn rp(app: &TestApp, backchannel: Option<String>) -> TestClient {
     app.add_client(NewClient {
         name: "Portal".into(),
         redirect_uris: vec![REDIRECT.into()],
-        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        grant_types: vec![
+            latchkey_domain::GrantType::AuthorizationCode,
+            latchkey_domain::GrantType::RefreshToken,
+        ],
         scope: Some("openid profile offline_access sessions".into()),
         post_logout_redirect_uris: vec![LOGGED_OUT.into()],
         backchannel_logout_uri: backchannel,

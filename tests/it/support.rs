@@ -160,7 +160,7 @@ impl TestApp {
     pub async fn resource_server(&self) -> TestClient {
         self.add_client(NewClient {
             name: "Resource server".into(),
-            grant_types: vec!["client_credentials".into()],
+            grant_types: vec![latchkey_domain::GrantType::ClientCredentials],
             scope: Some("api:read".into()),
             introspect: true,
             ..NewClient::default()
@@ -172,7 +172,7 @@ impl TestApp {
     pub async fn machine_client(&self) -> TestClient {
         self.add_client(NewClient {
             name: "Machine".into(),
-            grant_types: vec!["client_credentials".into()],
+            grant_types: vec![latchkey_domain::GrantType::ClientCredentials],
             scope: Some("api:read api:write".into()),
             ..NewClient::default()
         })

@@ -12,7 +12,10 @@ async fn refresh_client(app: &TestApp) -> TestClient {
     app.add_client(NewClient {
         name: "Refreshing app".into(),
         redirect_uris: vec![REDIRECT.into()],
-        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        grant_types: vec![
+            latchkey_domain::GrantType::AuthorizationCode,
+            latchkey_domain::GrantType::RefreshToken,
+        ],
         scope: Some("openid profile offline_access sessions".into()),
         ..NewClient::default()
     })

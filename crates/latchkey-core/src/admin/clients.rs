@@ -25,16 +25,16 @@ pub struct NewClient {
     pub name: String,
     pub redirect_uris: Vec<String>,
     pub public: bool,
-    /// Grant type names; empty means `authorization_code`.
-    pub grant_types: Vec<String>,
+    /// Empty means `authorization_code`.
+    pub grant_types: Vec<GrantType>,
     /// Allowed scopes; `None` means `openid profile email`.
     pub scope: Option<String>,
     /// `client_secret_basic` (default) or `client_secret_post` for
     /// confidential clients.
-    pub auth_method: Option<String>,
+    pub auth_method: Option<ClientAuthMethod>,
     /// `id_token_signed_response_alg`, among the enabled algorithms;
     /// `None` means the default (RS256 when enabled).
-    pub id_token_alg: Option<String>,
+    pub id_token_alg: Option<SigningAlg>,
     /// Where RP-initiated logout may send the browser back (exact match).
     pub post_logout_redirect_uris: Vec<String>,
     /// Where back-channel logout tokens are POSTed.
@@ -56,9 +56,7 @@ impl AdminClients<'_> {
         let name = latchkey_protocol::types::check_display_name(&new.name, false)
             .map_err(|e| AdminError::Invalid(format!("name {e}")))?;
         let mut grant_types = Vec::new();
-        for g in &new.grant_types {
-            let g = GrantType::parse(g)
-                .map_err(|_| AdminError::Invalid(format!("unknown grant type {g:?}")))?;
+        for &g in &new.grant_types {
             if !grant_types.contains(&g) {
                 grant_types.push(g);
             }
@@ -107,20 +105,19 @@ impl AdminClients<'_> {
         let auth_method = if new.public {
             ClientAuthMethod::None
         } else {
-            match new.auth_method.as_deref().map(ClientAuthMethod::parse) {
+            match new.auth_method {
                 None => ClientAuthMethod::ClientSecretBasic,
-                Some(Ok(m)) if m.uses_secret() => m,
-                Some(_) => {
-                    let m = new.auth_method.as_deref().unwrap_or_default();
+                Some(m) if m.uses_secret() => m,
+                Some(m) => {
                     return Err(AdminError::Invalid(format!(
-                        "auth method {m:?} is not available here (client_secret_basic, client_secret_post)"
+                        "auth method {m} is not available here (client_secret_basic, client_secret_post)"
                     )));
                 }
             }
         };
-        let id_token_signed_response_alg = match new.id_token_alg.as_deref() {
+        let id_token_signed_response_alg = match new.id_token_alg {
             None => None,
-            Some(name) => Some(self.enabled_alg(name)?),
+            Some(alg) => Some(self.enabled_alg(alg)?),
         };
         let secret = auth_method.uses_secret().then(|| self.random.secret());
         let now = self.clock.unix();
@@ -217,18 +214,16 @@ impl AdminClients<'_> {
     }
 
     /// An algorithm name that is enabled in `[keys] algorithms`.
-    fn enabled_alg(&self, name: &str) -> Result<SigningAlg, AdminError> {
+    fn enabled_alg(&self, alg: SigningAlg) -> Result<SigningAlg, AdminError> {
         let enabled = &self.settings.keys.algorithms;
-        match SigningAlg::parse(name) {
-            Ok(alg) if enabled.contains(&alg) => Ok(alg),
-            _ => {
-                let names: Vec<&str> = enabled.iter().map(|a| a.as_str()).collect();
-                Err(AdminError::Invalid(format!(
-                    "ID-token algorithm {name:?} is not enabled (enabled: {})",
-                    names.join(", ")
-                )))
-            }
+        if enabled.contains(&alg) {
+            return Ok(alg);
         }
+        let names: Vec<&str> = enabled.iter().map(|a| a.as_str()).collect();
+        Err(AdminError::Invalid(format!(
+            "ID-token algorithm {alg} is not enabled (enabled: {})",
+            names.join(", ")
+        )))
     }
 
     /// Registers a client from RFC 7591 metadata, by an operator: the same

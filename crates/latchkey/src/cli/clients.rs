@@ -4,7 +4,9 @@
 use clap::{Args, Subcommand};
 use latchkey_core::admin::{ClientSettings, NewClient};
 use latchkey_core::Latchkey;
+use latchkey_domain::keys::SigningAlg;
 use latchkey_domain::Client;
+use latchkey_domain::{ClientAuthMethod, GrantType};
 use serde_json::json;
 
 use super::{print_list, time};
@@ -22,13 +24,13 @@ pub struct ClientAdd {
     public: bool,
     /// authorization_code (default), client_credentials (repeat for several).
     #[arg(long = "grant-type", value_name = "T")]
-    grant_types: Vec<String>,
+    grant_types: Vec<GrantType>,
     /// Space-separated scopes the client may request (default "openid profile email").
     #[arg(long)]
     scope: Option<String>,
     /// client_secret_basic (default) or client_secret_post.
     #[arg(long)]
-    auth_method: Option<String>,
+    auth_method: Option<ClientAuthMethod>,
     /// Where RP-initiated logout may return the browser (repeat for several).
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
@@ -38,7 +40,7 @@ pub struct ClientAdd {
     /// The client's ID-token algorithm (id_token_signed_response_alg),
     /// among the enabled `[keys] algorithms`; default RS256.
     #[arg(long, value_name = "ALG")]
-    id_token_alg: Option<String>,
+    id_token_alg: Option<SigningAlg>,
     /// A resource server: may introspect any token (other clients only
     /// their own).
     #[arg(long)]
