@@ -146,7 +146,7 @@ pub struct Latchkey {
 /// The pieces [`Latchkey::new`] is assembled from.
 pub struct Parts {
     pub store: Arc<dyn Store>,
-    /// The signer to start with; `Latchkey::tick_keys` replaces it.
+    /// The signer to start with; `SigningKeys::tick` replaces it.
     pub keys: KeyRing,
     /// Generates, seals and opens signing keys (the JOSE adapter).
     pub key_factory: Arc<dyn KeyFactory>,

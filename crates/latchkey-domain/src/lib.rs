@@ -13,6 +13,7 @@ pub mod keys;
 pub mod ports;
 pub mod registration;
 pub mod rotation;
+pub mod store_error;
 
 pub use attempts::{AttemptCounter, CounterError, Hit};
 pub use clock::{Clock, MockClock, OsRandom, Random, SystemClock};

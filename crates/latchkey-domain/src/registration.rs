@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use latchkey_protocol::ClientId;
 
 use crate::entities::{Client, LogoutDelivery, RevokedToken};
-use crate::ports::StoreResult;
+use crate::store_error::StoreResult;
 
 /// What a client registered beyond what the token endpoint reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Browser sessions and everything that ends them: a user's session list
 //! with a per-session sign-out, logout, password change and account
-//! removal. Every ending goes through [`Latchkey::teardown`], one database
+//! removal. Every ending goes through [`crate::revocations::Revocations::teardown`], one database
 //! transaction that ends the sessions, revokes their refresh families,
 //! records the revocations and queues back-channel logout tokens.
 

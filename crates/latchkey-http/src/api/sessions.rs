@@ -37,7 +37,13 @@ impl SessionsOwner {
             .access_token(token)
             .await
             .map_err(|e| ApiError::Bearer(Some(e.to_oauth())))?;
-        let scope = Scope::parse(&claims.scope).unwrap_or_default();
+        // Signed by Latchkey, so it parses; one that does not is refused.
+        let scope = Scope::parse(&claims.scope).map_err(|_| {
+            ApiError::Bearer(Some(OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the access token is invalid, expired or revoked",
+            )))
+        })?;
         if !scope.contains(SESSIONS_SCOPE) || claims.sid.is_none() {
             return Err(ApiError::Bearer(Some(OAuthError::new(
                 ErrorCode::InsufficientScope,

@@ -2,8 +2,8 @@
 //! grant. Every failure has a precise reason for the log and a plain RFC
 //! error for the client.
 //!
-//! One file per grant: [`authorization_code`], [`refresh_token`],
-//! [`client_credentials`]; client authentication is in
+//! One file per grant: `authorization_code.rs`, `refresh_token.rs`,
+//! `client_credentials.rs`; client authentication is in
 //! [`crate::oauth2::client_auth`].
 
 mod authorization_code;
