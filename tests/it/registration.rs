@@ -781,6 +781,52 @@ async fn client_secret_expires_at_is_enforced_at_the_token_endpoint() {
     assert_eq!(client_credentials(&app, id, &fresh).await.status(), 200);
 }
 
+/// `latchkey client add` gives a secret the configured lifetime, like the
+/// admin API, `/register` and rotation.
+#[tokio::test]
+async fn a_secret_from_the_command_line_expires_after_the_configured_lifetime() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let app = TestApp::spawn_in(dir.clone(), |c| c.registration.secret_lifetime = 7200).await;
+    let mut c = cli(dir.path());
+    c.env("LATCHKEY_REGISTRATION__SECRET_LIFETIME", "7200")
+        .args([
+            "client",
+            "add",
+            "--name",
+            "Nightly job",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "api:read",
+            "--json",
+        ]);
+    let added = run_json(c);
+    let expires = added["client_secret_expires_at"].as_i64().unwrap();
+    assert!((expires - now(&app) - 7200).abs() < 120, "{added}");
+    let (id, secret) = (
+        added["client_id"].as_str().unwrap(),
+        added["client_secret"].as_str().unwrap(),
+    );
+    assert_eq!(
+        app.core
+            .admin()
+            .clients()
+            .show(id)
+            .await
+            .unwrap()
+            .secret_expires_at,
+        Some(expires)
+    );
+    assert_eq!(client_credentials(&app, id, secret).await.status(), 200);
+    app.clock.advance(Duration::from_secs(7300));
+    assert_oauth_error(
+        client_credentials(&app, id, secret).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+}
+
 /// Without a `client_name`, a client is named after the host of its
 /// `client_uri` as the URL parser normalises it, under the rules of a
 /// `client_name`: it cannot become "latchkey" or carry invisible
