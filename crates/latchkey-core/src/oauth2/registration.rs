@@ -289,7 +289,8 @@ impl RegistrationEndpoint<'_> {
 
     /// Replaces a client's metadata, keeping its id, creation time, secret
     /// and registration access token; `by_operator` says who sent it (and
-    /// goes in the audit record).
+    /// goes in the audit record). It also sets the operator's vouching
+    /// afresh, so a registrant's update (false) never keeps an operator's.
     pub(crate) async fn replace_metadata(
         &self,
         current: RegisteredClient,
