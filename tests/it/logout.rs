@@ -174,6 +174,80 @@ async fn logout_without_a_hint_needs_the_users_confirmation() {
     );
 }
 
+/// A hint names the session it was issued to (`sid`): one from another
+/// session, even of the same user, is suspect (RP-Initiated Logout §2).
+/// Whoever saw browser A's ID token cannot use it to end browser B's
+/// session unasked; B's user confirms on the CSRF-protected page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hint_from_another_session_needs_the_users_confirmation() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let c = rp(&app, None).await;
+    let (a, b) = (browser(), browser());
+    let ta = tokens(&app, &a, &c, "alice", "openid").await;
+    let tb = tokens(&app, &b, &c, "alice", "openid").await;
+    let logout_url = |hint: &str| {
+        let mut url = url::Url::parse(&app.url("/logout")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("id_token_hint", hint)
+            .append_pair("post_logout_redirect_uri", LOGGED_OUT)
+            .append_pair("state", "bye");
+        url.to_string()
+    };
+
+    // From B, with A's hint: a confirmation page, nothing ended.
+    let resp = b
+        .get(logout_url(ta["id_token"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("location").is_none());
+    let page = FormPage {
+        text: resp.text().await.unwrap(),
+    };
+    assert!(page.text.contains("Sign out"), "{}", page.text);
+    assert!(still_signed_in(&app, &b, &c).await);
+    assert!(still_signed_in(&app, &a, &c).await);
+    assert_eq!(
+        userinfo(&app, tb["access_token"].as_str().unwrap()).await,
+        200
+    );
+    // The form needs its CSRF token.
+    let resp = b
+        .post(app.url("/logout/confirm"))
+        .form(&[("query", page.hidden("query").as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(still_signed_in(&app, &b, &c).await);
+    // Confirmed: B's session ends, A's stays.
+    let resp = page.confirm_logout(&app, &b).await;
+    assert_eq!(resp.status(), 303);
+    assert!(location(&resp).starts_with(LOGGED_OUT));
+    assert!(!still_signed_in(&app, &b, &c).await);
+    assert_eq!(
+        userinfo(&app, tb["access_token"].as_str().unwrap()).await,
+        401
+    );
+    assert!(still_signed_in(&app, &a, &c).await);
+    assert_eq!(
+        userinfo(&app, ta["access_token"].as_str().unwrap()).await,
+        200
+    );
+
+    // From A, with its own hint: ended at once.
+    let resp = a
+        .get(logout_url(ta["id_token"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(location(&resp).starts_with(LOGGED_OUT));
+    assert!(!still_signed_in(&app, &a, &c).await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_refuses_bad_redirects_and_forged_hints() {
     let app = TestApp::spawn().await;

@@ -781,6 +781,141 @@ async fn client_secret_expires_at_is_enforced_at_the_token_endpoint() {
     assert_eq!(client_credentials(&app, id, &fresh).await.status(), 200);
 }
 
+/// `latchkey client add` gives a secret the configured lifetime, like the
+/// admin API, `/register` and rotation.
+#[tokio::test]
+async fn a_secret_from_the_command_line_expires_after_the_configured_lifetime() {
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let app = TestApp::spawn_in(dir.clone(), |c| c.registration.secret_lifetime = 7200).await;
+    let mut c = cli(dir.path());
+    c.env("LATCHKEY_REGISTRATION__SECRET_LIFETIME", "7200")
+        .args([
+            "client",
+            "add",
+            "--name",
+            "Nightly job",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "api:read",
+            "--json",
+        ]);
+    let added = run_json(c);
+    let expires = added["client_secret_expires_at"].as_i64().unwrap();
+    assert!((expires - now(&app) - 7200).abs() < 120, "{added}");
+    let (id, secret) = (
+        added["client_id"].as_str().unwrap(),
+        added["client_secret"].as_str().unwrap(),
+    );
+    assert_eq!(
+        app.core
+            .admin()
+            .clients()
+            .show(id)
+            .await
+            .unwrap()
+            .secret_expires_at,
+        Some(expires)
+    );
+    assert_eq!(client_credentials(&app, id, secret).await.status(), 200);
+    app.clock.advance(Duration::from_secs(7300));
+    assert_oauth_error(
+        client_credentials(&app, id, secret).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+}
+
+/// Without a `client_name`, a client is named after the host of its
+/// `client_uri` as the URL parser normalises it, under the rules of a
+/// `client_name`: it cannot become "latchkey" or carry invisible
+/// characters that way, at registration or through an update.
+#[tokio::test]
+async fn a_name_taken_from_client_uri_obeys_the_client_name_rules() {
+    let app = TestApp::spawn().await;
+    let token = initial_token(&app, 10).await;
+    let site = |uri: &str| json!({ "redirect_uris": [REDIRECT], "client_uri": uri });
+    for bad in [
+        "https://latchkey/",
+        "https://LatchKey.example/",
+        "https://lat\u{00AD}chkey.example/",
+        "https://latch\u{200B}key.example/",
+    ] {
+        let resp = register_raw(&app, Some(&token), &site(bad)).await;
+        let err = assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+        assert!(
+            err["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("client_uri"),
+            "{err}"
+        );
+    }
+    // Invisible characters are gone from the name, whatever the URL held.
+    for (uri, name) in [
+        ("https://a\u{200B}b.example/", "ab.example"),
+        ("https://x\u{00AD}y.example/", "xy.example"),
+        ("https://App.Example.COM:8443/home", "app.example.com"),
+    ] {
+        let info = register(&app, &token, site(uri)).await;
+        assert_eq!(info["client_name"], name, "{uri}");
+    }
+
+    // RFC 7592: the same rule on an update.
+    let info = register(&app, &token, site("https://app.example.com/")).await;
+    let id = info["client_id"].as_str().unwrap();
+    let rat = info["registration_access_token"].as_str().unwrap();
+    let mut body = site("https://latchkey/");
+    body["client_id"] = json!(id);
+    let resp = api()
+        .put(app.url(&format!("/register/{id}")))
+        .bearer_auth(rat)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+    let resp = api()
+        .get(app.url(&format!("/register/{id}")))
+        .bearer_auth(rat)
+        .send()
+        .await
+        .unwrap();
+    let now_info: Value = resp.json().await.unwrap();
+    assert_eq!(now_info["client_name"], "app.example.com");
+}
+
+/// A registrant cannot call itself Latchkey in look-alike letters (TR39
+/// confusable skeletons), nor spell a word in mixed scripts.
+#[tokio::test]
+async fn a_look_alike_latchkey_or_mixed_script_name_is_refused() {
+    let app = TestApp::spawn().await;
+    let token = initial_token(&app, 1).await;
+    for name in [
+        "L\u{0430}tchkey",
+        "LATCH\u{212A}EY",
+        "Iatchkey sign-in",
+        "\u{FF2C}atchkey",
+        "P\u{0430}yPal",
+    ] {
+        let mut body = web_metadata();
+        body["client_name"] = json!(name);
+        let resp = register_raw(&app, Some(&token), &body).await;
+        let err = assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+        assert!(
+            err["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("client_name"),
+            "{name:?}: {err}"
+        );
+    }
+    let mut body = web_metadata();
+    body["client_name"] = json!("Приложение 日本");
+    register(&app, &token, body).await;
+}
+
 #[tokio::test]
 async fn a_deleted_clients_tokens_stop_working() {
     let app = TestApp::spawn().await;

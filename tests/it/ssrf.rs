@@ -356,3 +356,102 @@ async fn forged_assertions_fetch_a_jwks_uri_at_most_once_a_minute() {
         }
     }
 }
+
+/// An operator's update vouches for the client's URLs at that moment; the
+/// registrant, who still holds its registration access token, cannot use
+/// that to point the client inside afterwards: its own update is checked
+/// and reached under a registrant's rules, and ends the vouching.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registrants_update_never_keeps_an_operators_vouching() {
+    let key = ClientKey::new("k-vouched");
+    let server = JwksServer::start(json!({ "keys": [key.jwk()] }).to_string());
+    let ca = server.ca_file.clone();
+    let app = spawn_with_api_scope(|c| c.registration.jwks_ca_file = Some(ca)).await;
+    let info = register(
+        &app,
+        &initial_token(&app, 1).await,
+        machine_with_jwks_uri("https://keys.example.com/jwks"),
+    )
+    .await;
+    let id = info["client_id"].as_str().unwrap().to_owned();
+    let rat = info["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The operator points the client's keys inside, on purpose.
+    let inside = format!("https://localhost:{}/jwks", server.port);
+    let resp = api()
+        .put(app.url(&format!("/admin/clients/{id}")))
+        .bearer_auth(admin_token(&app).await)
+        .json(&machine_with_jwks_uri(&inside))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let assertion = signer(&app, &id, &key);
+    assert_eq!(
+        assertion_grant(&app, Some(&id), &assertion("v1"))
+            .await
+            .status(),
+        200,
+        "the operator's URL is reached"
+    );
+    let reached = server.connections.load(SeqCst);
+    assert!(reached >= 1);
+
+    // The registrant tries to move it elsewhere inside, or to keep the
+    // operator's own URL under its name: both refused.
+    let put = |body: Value| {
+        let (app, id, rat) = (&app, &id, &rat);
+        async move {
+            let mut body = body;
+            body["client_id"] = json!(id);
+            api()
+                .put(app.url(&format!("/register/{id}")))
+                .bearer_auth(rat)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for uri in [
+        format!("https://localhost:{}/other", server.port),
+        format!("https://127.0.0.1:{}/jwks", server.port),
+        "https://169.254.169.254/latest/meta-data".to_owned(),
+        inside.clone(),
+    ] {
+        let resp = put(machine_with_jwks_uri(&uri)).await;
+        assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+    }
+    let resp = put(web_with_backchannel("http://127.0.0.1:8080/any")).await;
+    assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+
+    // An update the registrant may make ends the operator's vouching.
+    let mut inline = machine_metadata();
+    inline["token_endpoint_auth_method"] = json!("private_key_jwt");
+    inline["jwks"] = json!({ "keys": [key.jwk()] });
+    let resp = put(inline).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let client_id = latchkey_protocol::ClientId::parse(&id).unwrap();
+    let registration = app
+        .store
+        .find_registration(&client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!registration.by_operator, "{registration:?}");
+    assert_eq!(registration.jwks_uri, None);
+    assert_eq!(
+        assertion_grant(&app, Some(&id), &assertion("v2"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        server.connections.load(SeqCst),
+        reached,
+        "not fetched again"
+    );
+}

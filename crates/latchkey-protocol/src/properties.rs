@@ -763,7 +763,7 @@ proptest! {
         s in prop_oneof![
             "\\PC{0,40}",
             "(?s).{0,40}",
-            ("\\PC{0,10}", select(vec!["\u{202E}", "\u{200B}", "\u{2066}", "\n", "\u{FEFF}", "Latchkey", "LATCH\u{212A}EY", " "]), "\\PC{0,10}")
+            ("\\PC{0,10}", select(vec!["\u{202E}", "\u{200B}", "\u{2066}", "\n", "\u{FEFF}", "Latchkey", "LATCH\u{212A}EY", "L\u{0430}tchkey", "\u{FF2C}ATCHKEY", " "]), "\\PC{0,10}")
                 .prop_map(|(a, b, c)| format!("{a}{b}{c}")),
             (195usize..206).prop_map(|n| "é".repeat(n)),
         ],

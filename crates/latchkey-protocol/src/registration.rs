@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::outbound::public_https_url;
-use crate::types::{RedirectUri, Scope};
+use crate::types::{check_display_name, RedirectUri, Scope};
 use crate::vocabulary::{ClientAuthMethod, GrantType, ResponseType, SigningAlg};
 
 const MAX_URIS: usize = 20;
@@ -105,6 +105,9 @@ pub struct ValidClientMetadata {
     pub token_endpoint_auth_method: ClientAuthMethod,
     /// In the order given, without duplicates.
     pub grant_types: Vec<GrantType>,
+    /// The `client_name` given or, without one, the host of `client_uri`:
+    /// either way a name that passed [`check_display_name`] for a
+    /// registrant.
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
     pub logo_uri: Option<String>,
@@ -265,13 +268,15 @@ impl ClientMetadata {
             },
         };
 
-        let client_name = match &self.client_name {
-            None => None,
-            Some(n) => Some(
-                crate::types::check_display_name(n, true)
+        let client_uri = https_uri("client_uri", self.client_uri.as_deref())?;
+        let client_name = match (&self.client_name, &client_uri) {
+            (Some(n), _) => Some(
+                check_display_name(n, true)
                     .map_err(|e| metadata_error(format!("client_name {e}")))?
                     .to_owned(),
             ),
+            (None, Some(uri)) => Some(name_from_site(uri)?),
+            (None, None) => None,
         };
 
         let mut contacts = Vec::new();
@@ -308,7 +313,7 @@ impl ClientMetadata {
             token_endpoint_auth_method: method,
             grant_types,
             client_name,
-            client_uri: https_uri("client_uri", self.client_uri.as_deref())?,
+            client_uri,
             logo_uri: https_uri("logo_uri", self.logo_uri.as_deref())?,
             scope,
             contacts,
@@ -416,6 +421,24 @@ fn outbound_uri(
         }
     }
     Ok(uri)
+}
+
+/// The name of a client that gave none: the host of its `client_uri`, as
+/// the URL parser normalises it (IDNA: lowercase, invisible characters
+/// removed, other scripts in their `xn--` form), under the same rules as a
+/// `client_name`, since users see it on the same pages.
+fn name_from_site(uri: &str) -> Result<String, OAuthError> {
+    let host = url::Url::parse(uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .ok_or_else(|| metadata_error(format!("client_uri: {uri:?}: no host")))?;
+    check_display_name(&host, true)
+        .map(str::to_owned)
+        .map_err(|e| {
+            metadata_error(format!(
+                "without a client_name the client is named after the host of client_uri, {host:?}, which {e}"
+            ))
+        })
 }
 
 /// A list with a sane number of entries.
@@ -957,6 +980,45 @@ mod tests {
                 "allowed_cors_origins",
             );
         }
+    }
+
+    #[test]
+    fn a_nameless_client_is_named_after_its_normalised_host_under_the_same_rules() {
+        let named = |uri: &str| {
+            let v = json!({ "redirect_uris": ["https://app.example.com/cb"], "client_uri": uri });
+            meta(v).validate(&policy()).map(|m| m.client_name)
+        };
+        assert_eq!(
+            named("https://App.Example.com:8443/x").unwrap().as_deref(),
+            Some("app.example.com")
+        );
+        // IDNA drops invisible characters and spells other scripts as xn--.
+        assert_eq!(
+            named("https://a\u{200B}b.example/").unwrap().as_deref(),
+            Some("ab.example")
+        );
+        assert_eq!(
+            named("https://b\u{00FC}cher.example/").unwrap().as_deref(),
+            Some("xn--bcher-kva.example")
+        );
+        for bad in [
+            "https://latchkey/",
+            "https://LATCHKEY.example/",
+            "https://lat\u{00AD}chkey.example/",
+            "https://latch\u{200D}key.example/",
+        ] {
+            let e = named(bad).unwrap_err();
+            assert_eq!(e.code, META, "{bad:?}");
+            assert!(
+                e.description.unwrap_or_default().contains("client_uri"),
+                "{bad:?}"
+            );
+        }
+        // A client_name of its own takes precedence; no client_uri, no name.
+        let m = ok(with(web(), json!({"client_uri": "https://latchkey/"})));
+        assert_eq!(m.client_name.as_deref(), Some("App"));
+        let m = ok(with(web(), json!({"client_name": null})));
+        assert_eq!(m.client_name, None);
     }
 
     #[test]

@@ -427,8 +427,13 @@ pub enum DisplayNameError {
     /// they let a name reorder or hide the text around it on a page
     /// (U+202E turns "moc.knab" into "bank.com").
     Invisible,
-    /// It names Latchkey itself, as if the page were not the application's.
+    /// It names Latchkey itself, as if the page were not the application's,
+    /// in any letters that look alike (Unicode TR39 confusable skeletons:
+    /// "L\u{0430}tchkey" with a Cyrillic а, "Iatchkey" with a capital I).
     Impersonation,
+    /// A word mixes scripts (Latin with Cyrillic or Greek letters, say): the
+    /// way look-alike names are spelt.
+    MixedScript,
 }
 
 impl std::fmt::Display for DisplayNameError {
@@ -439,6 +444,7 @@ impl std::fmt::Display for DisplayNameError {
                 "must not contain control, bidirectional, zero-width or separator characters"
             }
             DisplayNameError::Impersonation => "must not name this authorization server",
+            DisplayNameError::MixedScript => "must not mix scripts within a word",
         })
     }
 }
@@ -455,10 +461,32 @@ fn is_invisible(c: char) -> bool {
             | '\u{E0000}'..='\u{E007F}')
 }
 
+/// What a text looks like, case aside: its TR39 confusable skeleton, taken
+/// both before and after lowercasing (a capital I looks like an l, and
+/// only the skeleton of the original says so).
+fn look_alike_forms(text: &str) -> [String; 2] {
+    let skeleton = |t: &str| unicode_security::skeleton(t).collect::<String>();
+    [
+        skeleton(&text.to_lowercase()),
+        skeleton(&skeleton(text).to_lowercase()),
+    ]
+}
+
+/// Whether `name` reads as "Latchkey" somewhere, in any case and in any
+/// letters that look alike.
+fn names_latchkey(name: &str) -> bool {
+    let [target, _] = look_alike_forms("latchkey");
+    look_alike_forms(name).iter().any(|f| f.contains(&target))
+}
+
 /// Checks a client's display name (`client_name`). With `registrant`, the
-/// name comes from someone the operator does not vouch for, and may not
-/// claim to be Latchkey.
+/// name comes from someone the operator does not vouch for: it may not
+/// claim to be Latchkey, even in look-alike letters, nor mix scripts within
+/// a word ("Приложение 日本" is fine, a Latin word with a Cyrillic letter in
+/// it is not).
 pub fn check_display_name(name: &str, registrant: bool) -> Result<&str, DisplayNameError> {
+    use unicode_security::MixedScript;
+
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(DisplayNameError::Length);
@@ -466,8 +494,11 @@ pub fn check_display_name(name: &str, registrant: bool) -> Result<&str, DisplayN
     if name.chars().any(is_invisible) {
         return Err(DisplayNameError::Invisible);
     }
-    if registrant && name.to_lowercase().contains("latchkey") {
+    if registrant && names_latchkey(name) {
         return Err(DisplayNameError::Impersonation);
+    }
+    if registrant && !name.split_whitespace().all(|w| w.is_single_script()) {
+        return Err(DisplayNameError::MixedScript);
     }
     Ok(name)
 }
@@ -539,5 +570,52 @@ mod display_name_tests {
             check_display_name("Latchkey admin tool", false),
             Ok("Latchkey admin tool")
         );
+    }
+
+    #[test]
+    fn look_alike_spellings_of_latchkey_are_refused_to_registrants() {
+        for bad in [
+            "L\u{0430}tchkey",       // Cyrillic а
+            "LATCH\u{041A}EY",       // Cyrillic К
+            "Latchk\u{0435}y login", // Cyrillic е
+            "LATCH\u{212A}EY",       // Kelvin sign
+            "Iatchkey",              // capital I for l
+            "1atchkey",              // digit one for l
+            "\u{FF2C}atchkey",       // fullwidth L
+            "\u{217C}atchkey",       // small Roman numeral fifty
+            "L\u{0251}tchkey",       // Latin alpha
+            "Sign in to LATCHKEY",
+        ] {
+            assert_eq!(
+                check_display_name(bad, true),
+                Err(DisplayNameError::Impersonation),
+                "{bad:?}"
+            );
+        }
+        for fine in ["Latch", "Keychain", "Latch key", "Hatchkey", "Matchbox"] {
+            assert_eq!(check_display_name(fine, true), Ok(fine), "{fine:?}");
+        }
+    }
+
+    #[test]
+    fn registrants_may_not_mix_scripts_within_a_word() {
+        for bad in ["G\u{043E}\u{043E}gle", "P\u{0430}yPal", "\u{03B1}pple"] {
+            assert_eq!(
+                check_display_name(bad, true),
+                Err(DisplayNameError::MixedScript),
+                "{bad:?}"
+            );
+            assert_eq!(check_display_name(bad, false), Ok(bad), "{bad:?}");
+        }
+        for fine in [
+            "Приложение 日本",
+            "日本語のアプリ",
+            "Café 2000",
+            "Ελληνικά App",
+            "x86-64 tools",
+            "Paul's app \u{2615}",
+        ] {
+            assert_eq!(check_display_name(fine, true), Ok(fine), "{fine:?}");
+        }
     }
 }

@@ -127,7 +127,9 @@ impl AdminClients<'_> {
             name: name.to_owned(),
             auth_method,
             secret_hash: secret.as_deref().map(|s| self.secrets.hash(s)),
-            secret_expires_at: None,
+            secret_expires_at: secret
+                .as_ref()
+                .and_then(|_| self.registration.secret_expiry(now)),
             previous_secret_hash: None,
             previous_secret_expires_at: None,
             redirect_uris,

@@ -289,7 +289,8 @@ impl RegistrationEndpoint<'_> {
 
     /// Replaces a client's metadata, keeping its id, creation time, secret
     /// and registration access token; `by_operator` says who sent it (and
-    /// goes in the audit record).
+    /// goes in the audit record). It also sets the operator's vouching
+    /// afresh, so a registrant's update (false) never keeps an operator's.
     pub(crate) async fn replace_metadata(
         &self,
         current: RegisteredClient,
@@ -436,7 +437,9 @@ impl RegistrationEndpoint<'_> {
         Ok(true)
     }
 
-    fn secret_expiry(&self, now: i64) -> Option<i64> {
+    /// When a secret issued now expires (`registration.secret_lifetime`),
+    /// whichever way it is issued.
+    pub(crate) fn secret_expiry(&self, now: i64) -> Option<i64> {
         let lifetime = self.settings.registration.secret_lifetime;
         (lifetime > 0).then(|| now + lifetime)
     }
@@ -501,13 +504,13 @@ pub(crate) enum RotateError {
 
 /// The client row for validated metadata (without its secret).
 fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64) -> Client {
-    let name = v.client_name.clone().unwrap_or_else(|| {
-        // The consent page must name the application somehow.
-        v.client_uri
-            .as_deref()
-            .and_then(url_host)
-            .unwrap_or_else(|| format!("Client {id}"))
-    });
+    // The consent page must name the application somehow: the metadata's
+    // name (its own, or its site's host, checked by the protocol rules),
+    // else its id.
+    let name = v
+        .client_name
+        .clone()
+        .unwrap_or_else(|| format!("Client {id}"));
     Client {
         name,
         auth_method: v.token_endpoint_auth_method,
@@ -529,12 +532,6 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
     }
 }
 
-fn url_host(u: &str) -> Option<String> {
-    let rest = u.split_once("://")?.1;
-    let host = rest.split(['/', '?', '#', ':']).next()?;
-    (!host.is_empty()).then(|| host.to_owned())
-}
-
 fn registration_from(
     v: &ValidClientMetadata,
     token_hash: Option<String>,
@@ -550,19 +547,5 @@ fn registration_from(
         tos_uri: v.tos_uri.clone(),
         contacts: v.contacts.clone(),
         by_operator,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_nameless_client_is_named_after_its_site() {
-        assert_eq!(
-            url_host("https://app.example.com:8443/x").as_deref(),
-            Some("app.example.com")
-        );
-        assert_eq!(url_host("nope"), None);
     }
 }

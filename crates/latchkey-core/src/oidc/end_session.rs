@@ -1,8 +1,12 @@
 //! RP-Initiated Logout 1.0 (`end_session_endpoint`).
 //!
-//! With a valid `id_token_hint` for the signed-in user, the session ends at
-//! once; without one, the user confirms on a CSRF-protected page, so a
-//! third-party page cannot sign users out. `post_logout_redirect_uri` must
+//! With a valid `id_token_hint` issued to this very session (its `sub` is
+//! the signed-in user and its `sid` this session), the session ends at
+//! once. Otherwise the user confirms on a CSRF-protected page, so a
+//! third-party page cannot sign users out: not without a hint, and not with
+//! a hint from another session of the same user (RP-Initiated Logout §2:
+//! such a hint is suspect), which anyone who saw that session's ID token
+//! could send. `post_logout_redirect_uri` must
 //! equal one registered for the client, byte for byte, or there is no
 //! redirect at all.
 
@@ -111,10 +115,13 @@ impl EndSessionEndpoint<'_> {
         let Some(signed_in) = signed_in else {
             return Ok(LogoutOutcome::Done { redirect });
         };
-        let hint_is_this_user = hint
-            .as_ref()
-            .is_some_and(|h| h.sub == signed_in.user.id.as_str());
-        if !hint_is_this_user && !confirmed {
+        // Every ID token Latchkey issues names its session, so a hint
+        // without a `sid` is as suspect as one naming another session.
+        let hint_is_this_session = hint.as_ref().is_some_and(|h| {
+            h.sub == signed_in.user.id.as_str()
+                && h.sid.as_deref() == Some(signed_in.session.id.as_str())
+        });
+        if !hint_is_this_session && !confirmed {
             return Ok(LogoutOutcome::Confirm {
                 query: params.to_query(),
                 client_name: client.map(|c| c.name),

@@ -105,6 +105,7 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
     });
     if let Some(s) = secret {
         v["client_secret"] = json!(s);
+        v["client_secret_expires_at"] = json!(c.secret_expires_at.unwrap_or(0));
     }
     v
 }
@@ -134,6 +135,9 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                 println!("client_id:     {}", c.id);
                 if let Some(s) = secret {
                     println!("client_secret: {s}\n(shown once: store it now)");
+                }
+                if let Some(t) = c.secret_expires_at {
+                    println!("the secret expires at {}", time(t));
                 }
             }
         }
