@@ -482,11 +482,9 @@ fn names_latchkey(name: &str) -> bool {
 /// Checks a client's display name (`client_name`). With `registrant`, the
 /// name comes from someone the operator does not vouch for: it may not
 /// claim to be Latchkey, even in look-alike letters, nor mix scripts within
-/// a word ("Приложение 日本" is fine, a Latin word with a Cyrillic letter in
-/// it is not).
+/// a word beyond what TR39 calls highly restrictive ("Приложение 日本" and
+/// "Google翻訳" are fine, a Latin word with a Cyrillic letter in it is not).
 pub fn check_display_name(name: &str, registrant: bool) -> Result<&str, DisplayNameError> {
-    use unicode_security::MixedScript;
-
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(DisplayNameError::Length);
@@ -497,10 +495,25 @@ pub fn check_display_name(name: &str, registrant: bool) -> Result<&str, DisplayN
     if registrant && names_latchkey(name) {
         return Err(DisplayNameError::Impersonation);
     }
-    if registrant && !name.split_whitespace().all(|w| w.is_single_script()) {
+    if registrant && !name.split_whitespace().all(one_script) {
         return Err(DisplayNameError::MixedScript);
     }
     Ok(name)
+}
+
+/// One script, or Latin with Han, Japanese or Korean (TR39 "highly
+/// restrictive", the mixes those languages write every day). Punctuation
+/// and symbols, which belong to no script, are left aside.
+fn one_script(word: &str) -> bool {
+    use unicode_security::{MixedScript, RestrictionLevel, RestrictionLevelDetection};
+
+    if word.is_single_script() {
+        return true;
+    }
+    let letters: String = word.chars().filter(|c| c.is_alphanumeric()).collect();
+    letters
+        .as_str()
+        .check_restriction_level(RestrictionLevel::HighlyRestrictive)
 }
 
 #[cfg(test)]
@@ -614,6 +627,8 @@ mod display_name_tests {
             "Ελληνικά App",
             "x86-64 tools",
             "Paul's app \u{2615}",
+            "Google翻訳",
+            "Naver지도",
         ] {
             assert_eq!(check_display_name(fine, true), Ok(fine), "{fine:?}");
         }
