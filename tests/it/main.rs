@@ -11,6 +11,7 @@ mod cluster;
 mod faults;
 mod flows;
 mod fuzz;
+mod interop;
 mod keys;
 mod logout;
 mod registration;
