@@ -314,6 +314,22 @@ claim_string!(
     check_group
 );
 
+impl ClaimText {
+    /// A `name` stored before Latchkey checked claims, kept as it was so
+    /// that nothing stored is lost. Only storage reads these.
+    pub fn legacy(value: String) -> ClaimText {
+        ClaimText(value)
+    }
+}
+
+impl Email {
+    /// An `email` stored before Latchkey checked claims, kept as it was.
+    /// Only storage reads these.
+    pub fn legacy(value: String) -> Email {
+        Email(value)
+    }
+}
+
 /// The §5.1.1 address: these members only, at least one of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "AddressFields")]
