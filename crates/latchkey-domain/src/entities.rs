@@ -483,7 +483,6 @@ pub struct TeardownResult {
 #[cfg(test)]
 mod tests {
     use latchkey_protocol::pkce::CodeChallenge;
-pub use latchkey_protocol::user_claims::{Groups, StandardClaims};
 
     use super::*;
     use crate::RevokeReason;
