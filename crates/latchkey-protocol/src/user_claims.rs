@@ -67,9 +67,8 @@ impl UserClaim {
                 "false" => Ok(Value::Bool(false)),
                 _ => Err(ClaimError::new(self.as_str(), "must be true or false")),
             },
-            UserClaim::Address => serde_json::from_str(text).map_err(|e| {
-                ClaimError::new(self.as_str(), format!("must be a JSON object: {e}"))
-            }),
+            UserClaim::Address => serde_json::from_str(text)
+                .map_err(|e| ClaimError::new(self.as_str(), format!("must be a JSON object: {e}"))),
             _ => Ok(Value::String(text.to_owned())),
         }
     }
@@ -238,9 +237,7 @@ fn check_birthdate(value: &str) -> Result<(), String> {
     match b.len() {
         4 if digits(0..4) => Ok(()),
         10 if digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10) => {
-            let num = |r: std::ops::Range<usize>| {
-                value[r].parse::<u32>().map_err(|_| bad())
-            };
+            let num = |r: std::ops::Range<usize>| value[r].parse::<u32>().map_err(|_| bad());
             let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
             let leap = year == 0 || (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0));
             let days = match month {
@@ -503,7 +500,8 @@ impl StandardClaims {
     /// {...}}`); an unknown name is refused.
     pub fn apply(&mut self, changes: Map<String, Value>) -> Result<(), ClaimError> {
         for (name, value) in changes {
-            let claim = UserClaim::parse(&name).map_err(|e| ClaimError::new(name, e.to_string()))?;
+            let claim =
+                UserClaim::parse(&name).map_err(|e| ClaimError::new(name, e.to_string()))?;
             self.set(claim, value)?;
         }
         Ok(())
@@ -716,7 +714,10 @@ mod tests {
         assert!(Groups::parse(vec![String::new()]).is_err());
         assert!(Groups::parse(vec!["g".repeat(MAX_GROUP + 1)]).is_err());
         let g = Groups::parse(vec!["admins".into(), "staff".into()]).unwrap();
-        assert_eq!(serde_json::to_value(&g).unwrap(), json!(["admins", "staff"]));
+        assert_eq!(
+            serde_json::to_value(&g).unwrap(),
+            json!(["admins", "staff"])
+        );
     }
 
     #[test]

@@ -491,10 +491,17 @@ async fn user_claims_and_groups_round_trip() {
         u.groups = Groups::parse(vec!["staff".into(), "readers".into()]).unwrap();
         s.insert_user(&u).await.unwrap();
         let id = UserId::new("u1");
-        assert_eq!(s.find_user(&id).await.unwrap(), Some(u.clone()), "{}", b.name);
+        assert_eq!(
+            s.find_user(&id).await.unwrap(),
+            Some(u.clone()),
+            "{}",
+            b.name
+        );
 
         let mut claims = u.claims.clone();
-        claims.set(UserClaim::Address, serde_json::Value::Null).unwrap();
+        claims
+            .set(UserClaim::Address, serde_json::Value::Null)
+            .unwrap();
         claims.set(UserClaim::Name, "Alice L.".into()).unwrap();
         let groups = Groups::parse(vec!["admins".into()]).unwrap();
         assert!(s.set_user_claims(&id, &claims, &groups, 700).await.unwrap());

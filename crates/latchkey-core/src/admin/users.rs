@@ -19,7 +19,11 @@ pub struct UserChanges {
 
 impl UserChanges {
     /// The claims and groups after these changes, each value checked.
-    fn apply(self, claims: &StandardClaims, groups: &Groups) -> Result<(StandardClaims, Groups), AdminError> {
+    fn apply(
+        self,
+        claims: &StandardClaims,
+        groups: &Groups,
+    ) -> Result<(StandardClaims, Groups), AdminError> {
         let mut claims = claims.clone();
         claims
             .apply(self.claims)

@@ -46,7 +46,16 @@ impl Discovery {
             code_challenge_methods_supported: vec!["S256"],
             // The ID token's own claims, then every claim about a user.
             claims_supported: [
-                "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "sid", "acr",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "at_hash",
+                "azp",
+                "sid",
+                "acr",
                 "amr",
             ]
             .into_iter()

@@ -113,7 +113,10 @@ impl ClaimArgs {
             (UserClaim::GivenName, self.given_name.map(Value::String)),
             (UserClaim::FamilyName, self.family_name.map(Value::String)),
             (UserClaim::Email, self.email.map(Value::String)),
-            (UserClaim::EmailVerified, self.email_verified.map(Value::Bool)),
+            (
+                UserClaim::EmailVerified,
+                self.email_verified.map(Value::Bool),
+            ),
             (UserClaim::PhoneNumber, self.phone_number.map(Value::String)),
         ] {
             if let Some(v) = value {
@@ -208,7 +211,10 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
                     println!("{name}\t{value}");
                 }
                 if !u.groups.is_empty() {
-                    println!("groups\t{}", u.groups.names().collect::<Vec<_>>().join(", "));
+                    println!(
+                        "groups\t{}",
+                        u.groups.names().collect::<Vec<_>>().join(", ")
+                    );
                 }
             }
         }
