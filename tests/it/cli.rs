@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn latchkey(dir: &std::path::Path) -> Command {
+pub(crate) fn latchkey(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
     c.current_dir(dir)
         .env_remove("LATCHKEY_ISSUER")
@@ -13,7 +13,7 @@ fn latchkey(dir: &std::path::Path) -> Command {
     c
 }
 
-fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
+pub(crate) fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -29,7 +29,7 @@ fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-fn stderr_line(out: &std::process::Output) -> String {
+pub(crate) fn stderr_line(out: &std::process::Output) -> String {
     let s = String::from_utf8_lossy(&out.stderr).trim().to_owned();
     assert_eq!(s.lines().count(), 1, "one line of reason: {s:?}");
     s

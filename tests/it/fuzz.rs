@@ -74,6 +74,7 @@ const ROUTES: &[(&str, &str, Takes)] = &[
     ("GET", "/admin/users", Takes::Nothing),
     ("POST", "/admin/users", Takes::Json),
     ("GET", "/admin/users/{id}", Takes::Nothing),
+    ("PATCH", "/admin/users/{id}", Takes::Json),
     ("DELETE", "/admin/users/{id}", Takes::Nothing),
     ("PUT", "/admin/users/{id}/password", Takes::Json),
     ("GET", "/admin/users/{id}/sessions", Takes::Nothing),
@@ -891,6 +892,10 @@ async fn known(app: &TestApp) -> Known {
             (
                 "/admin/users",
                 json!({"username": "bob", "password": "a long password", "name": "Bob", "email": "bob@example.com"}),
+            ),
+            (
+                "/admin/users/{id}",
+                json!({"name": "Bob", "email_verified": true, "groups": ["staff"], "address": {"country": "GB"}}),
             ),
             (
                 "/admin/users/{id}/password",

@@ -6,6 +6,7 @@ mod support;
 
 mod attacks;
 mod cache;
+mod claims;
 mod cli;
 mod cluster;
 mod faults;

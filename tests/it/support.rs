@@ -127,8 +127,16 @@ impl TestApp {
             .create(
                 username,
                 PASSWORD.into(),
-                Some(format!("{username} Example")),
-                Some(format!("{username}@example.com")),
+                latchkey_core::admin::UserChanges {
+                    claims: serde_json::json!({
+                        "name": format!("{username} Example"),
+                        "email": format!("{username}@example.com"),
+                    })
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                    groups: None,
+                },
             )
             .await
             .expect("user created")

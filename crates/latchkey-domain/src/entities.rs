@@ -2,6 +2,7 @@
 //! (codes, session cookies, client secrets) appear only as their hashes.
 
 use latchkey_protocol::pkce::CodeChallenge;
+pub use latchkey_protocol::user_claims::{Groups, StandardClaims};
 pub use latchkey_protocol::{ClientAuthMethod, GrantType};
 use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope, SigningAlg};
 
@@ -57,11 +58,16 @@ pub struct User {
     pub username: String,
     /// PHC string (argon2id).
     pub password_hash: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
+    /// What the user's ID tokens and UserInfo say about them (OIDC Core
+    /// §5.1), each value checked on the way in.
+    pub claims: StandardClaims,
+    /// The groups the user is in (the `groups` claim).
+    pub groups: Groups,
     pub disabled: bool,
     pub created_at: i64,
     pub password_changed_at: i64,
+    /// When the user's claims last changed (the `updated_at` claim).
+    pub updated_at: i64,
 }
 
 impl std::fmt::Debug for User {

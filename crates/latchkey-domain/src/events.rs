@@ -44,6 +44,7 @@ latchkey_protocol::vocabulary! {
         UserDisabled = "user_disabled",
         UserEnabled = "user_enabled",
         UserDeleted = "user_deleted",
+        UserClaimsChanged = "user_claims_changed",
         CodeReplay = "code_replay",
         RefreshReuse = "refresh_reuse",
         RefreshRevoked = "refresh_revoked",

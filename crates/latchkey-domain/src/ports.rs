@@ -29,6 +29,15 @@ pub trait UserRepository: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_password(&self, id: &UserId, password_hash: &str, at: i64) -> StoreResult<bool>;
     async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> StoreResult<bool>;
+    /// Replaces the user's claims and groups, stamping `updated_at`;
+    /// false if there is no such user.
+    async fn set_user_claims(
+        &self,
+        id: &UserId,
+        claims: &StandardClaims,
+        groups: &Groups,
+        updated_at: i64,
+    ) -> StoreResult<bool>;
     async fn delete_user(&self, id: &UserId) -> StoreResult<bool>;
 }
 

@@ -66,6 +66,7 @@ impl Modify for BearerSchemes {
         admin::users::list,
         admin::users::create,
         admin::users::show,
+        admin::users::update,
         admin::users::set_password,
         admin::users::delete,
         admin::sessions::list,

@@ -31,6 +31,7 @@ pub struct ProviderMetadata {
     pub introspection_endpoint_auth_methods_supported: Vec<ClientAuthMethod>,
     pub code_challenge_methods_supported: Vec<&'static str>,
     pub claims_supported: Vec<&'static str>,
+    pub acr_values_supported: Vec<&'static str>,
     pub prompt_values_supported: Vec<Prompt>,
     pub authorization_response_iss_parameter_supported: bool,
     pub backchannel_logout_supported: bool,

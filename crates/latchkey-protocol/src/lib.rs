@@ -19,6 +19,7 @@ pub mod pkce;
 pub mod registration;
 pub mod token;
 pub mod types;
+pub mod user_claims;
 pub mod vocabulary;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use latchkey_domain::keys::{KeyState, SigningKeyRecord};
 use latchkey_domain::*;
 use latchkey_protocol::pkce::CodeChallenge;
+use latchkey_protocol::user_claims::{ClaimText, Email, UserClaim};
 use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
 
@@ -210,11 +211,17 @@ fn user(id: &str, username: &str) -> User {
         id: UserId::new(id),
         username: username.into(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        name: Some("Alice Liddell".into()),
-        email: Some("alice@example.com".into()),
+        claims: StandardClaims {
+            name: Some(ClaimText::parse("name", "Alice Liddell".into()).unwrap()),
+            email: Some(Email::parse("email", "alice@example.com".into()).unwrap()),
+            email_verified: true,
+            ..StandardClaims::default()
+        },
+        groups: Groups::default(),
         disabled: false,
         created_at: 100,
         password_changed_at: 100,
+        updated_at: 100,
     }
 }
 
@@ -383,8 +390,7 @@ async fn users_round_trip_and_unique_username() {
         u.disabled = true;
         s.insert_user(&u).await.unwrap();
         let bare = User {
-            name: None,
-            email: None,
+            claims: StandardClaims::default(),
             created_at: 50,
             ..user("u2", "bob")
         };
@@ -459,6 +465,76 @@ async fn users_round_trip_and_unique_username() {
     }
 }
 
+/// Every standard claim and the groups go in and come back; a change
+/// replaces them and stamps `updated_at`; a `name` or `email` stored before
+/// claims were checked is read back as it was.
+#[tokio::test]
+async fn user_claims_and_groups_round_trip() {
+    for b in backends().await {
+        let s = &b.store;
+        let mut u = user("u1", "alice");
+        u.claims
+            .apply(
+                serde_json::json!({
+                    "given_name": "Alice", "family_name": "Liddell", "middle_name": "P",
+                    "nickname": "al", "picture": "https://example.com/a.png",
+                    "website": "https://alice.example", "gender": "female",
+                    "birthdate": "1852-05-04", "zoneinfo": "Europe/London", "locale": "en-GB",
+                    "phone_number": "+441234567890", "phone_number_verified": true,
+                    "address": {"locality": "Oxford", "country": "GB"},
+                })
+                .as_object()
+                .unwrap()
+                .clone(),
+            )
+            .unwrap();
+        u.groups = Groups::parse(vec!["staff".into(), "readers".into()]).unwrap();
+        s.insert_user(&u).await.unwrap();
+        let id = UserId::new("u1");
+        assert_eq!(
+            s.find_user(&id).await.unwrap(),
+            Some(u.clone()),
+            "{}",
+            b.name
+        );
+
+        let mut claims = u.claims.clone();
+        claims
+            .set(UserClaim::Address, serde_json::Value::Null)
+            .unwrap();
+        claims.set(UserClaim::Name, "Alice L.".into()).unwrap();
+        let groups = Groups::parse(vec!["admins".into()]).unwrap();
+        assert!(s.set_user_claims(&id, &claims, &groups, 700).await.unwrap());
+        assert!(!s
+            .set_user_claims(&UserId::new("nope"), &claims, &groups, 700)
+            .await
+            .unwrap());
+        let after = s.find_user(&id).await.unwrap().unwrap();
+        assert_eq!(
+            (after.claims, after.groups, after.updated_at),
+            (claims, groups, 700),
+            "{}",
+            b.name
+        );
+
+        let old = User {
+            claims: StandardClaims {
+                name: Some(ClaimText::legacy(String::new())),
+                email: Some(Email::legacy("bob".into())),
+                ..StandardClaims::default()
+            },
+            ..user("u2", "bob")
+        };
+        s.insert_user(&old).await.unwrap();
+        assert_eq!(
+            s.find_user(&UserId::new("u2")).await.unwrap(),
+            Some(old),
+            "{}",
+            b.name
+        );
+    }
+}
+
 /// PostgreSQL text cannot hold NUL, which SQLite stores: there, a NUL to
 /// write or to look up is `Unstorable` (the request's fault, answered
 /// 400), never a bare storage error, and nothing is written.
@@ -468,7 +544,10 @@ async fn a_nul_character_is_unstorable_on_postgres() {
         let s = &b.store;
         let found = s.find_user_by_username("al\u{0}ice").await;
         let nul_name = User {
-            name: Some("B\u{0}b".into()),
+            claims: StandardClaims {
+                name: Some(ClaimText::legacy("B\u{0}b".into())),
+                ..StandardClaims::default()
+            },
             ..user("u1", "bob")
         };
         let inserted = s.insert_user(&nul_name).await;

@@ -43,8 +43,10 @@ impl Default for Registration {
     fn default() -> Self {
         Registration {
             open: false,
-            allowed_scopes: Scope::parse("openid profile email offline_access")
-                .expect("default scopes parse"),
+            allowed_scopes: Scope::parse(
+                "openid profile email address phone groups offline_access",
+            )
+            .expect("default scopes parse"),
             secret_grace: DAY,
             secret_lifetime: 0,
             assertion_max_lifetime: 300,

@@ -12,7 +12,7 @@ pub use clients::{AdminClients, ClientSettings, NewClient};
 pub use keys::AdminKeys;
 pub use sessions::AdminSessions;
 pub use tokens::AdminTokens;
-pub use users::AdminUsers;
+pub use users::{AdminUsers, UserChanges};
 
 use latchkey_domain::StoreError;
 

@@ -2,10 +2,39 @@
 //! change that weakens a sign-in ends the user's sessions.
 
 use latchkey_domain::{AuditEvent, RevokeReason};
-use latchkey_domain::{StoreError, User};
+use latchkey_domain::{Groups, StandardClaims, StoreError, User};
+use serde_json::{Map, Value};
 
 use super::*;
 use crate::audit::Event;
+
+/// Changes to a user's claims: each named claim (OIDC Core §5.1) set to a
+/// JSON value (`null` clears it), and the groups, replaced when given.
+/// Whatever is not named stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub claims: Map<String, Value>,
+    pub groups: Option<Vec<String>>,
+}
+
+impl UserChanges {
+    /// The claims and groups after these changes, each value checked.
+    fn apply(
+        self,
+        claims: &StandardClaims,
+        groups: &Groups,
+    ) -> Result<(StandardClaims, Groups), AdminError> {
+        let mut claims = claims.clone();
+        claims
+            .apply(self.claims)
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        let groups = match self.groups {
+            Some(names) => Groups::parse(names).map_err(|e| AdminError::Invalid(e.to_string()))?,
+            None => groups.clone(),
+        };
+        Ok((claims, groups))
+    }
+}
 
 service! {
     /// Users, as operators manage them.
@@ -17,8 +46,7 @@ impl AdminUsers<'_> {
         &self,
         username: &str,
         password: String,
-        name: Option<String>,
-        email: Option<String>,
+        changes: UserChanges,
     ) -> Result<User, AdminError> {
         let username = username.trim();
         if username.is_empty()
@@ -31,6 +59,7 @@ impl AdminUsers<'_> {
                 "username must be 1-128 characters without spaces or control characters".into(),
             ));
         }
+        let (claims, groups) = changes.apply(&StandardClaims::default(), &Groups::default())?;
         if self.store.find_user_by_username(username).await?.is_some() {
             return Err(AdminError::Exists("user"));
         }
@@ -43,17 +72,49 @@ impl AdminUsers<'_> {
             id: uuid_like(self.random),
             username: username.to_owned(),
             password_hash: hash,
-            name,
-            email,
+            claims,
+            groups,
             disabled: false,
             created_at: now,
             password_changed_at: now,
+            updated_at: now,
         };
         match self.store.insert_user(&user).await {
             Err(StoreError::Conflict(_)) => return Err(AdminError::Exists("user")),
             r => r?,
         }
         Ok(user)
+    }
+
+    /// Changes a user's claims and groups; what `changes` does not name
+    /// stays as it is.
+    pub async fn update(&self, username: &str, changes: UserChanges) -> Result<User, AdminError> {
+        let user = self.user_by_name(username).await?;
+        let (claims, groups) = changes.apply(&user.claims, &user.groups)?;
+        let now = self.clock.unix();
+        if !self
+            .store
+            .set_user_claims(&user.id, &claims, &groups, now)
+            .await?
+        {
+            return Err(AdminError::NotFound("user"));
+        }
+        self.caches.forget_user(&user.id);
+        self.audit
+            .record(Event {
+                kind: AuditEvent::UserClaimsChanged,
+                user_id: Some(&user.id),
+                client_id: None,
+                ip: None,
+                detail: String::new(),
+            })
+            .await;
+        Ok(User {
+            claims,
+            groups,
+            updated_at: now,
+            ..user
+        })
     }
 
     pub async fn list(&self) -> Result<Vec<User>, AdminError> {

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use latchkey_protocol::claims::ACR_PASSWORD;
 use latchkey_protocol::discovery::ProviderMetadata;
+use latchkey_protocol::user_claims::user_claim_names;
 use latchkey_protocol::{
     ClientAuthMethod, GrantType, Prompt, ResponseMode, ResponseType, SigningAlg,
 };
@@ -42,9 +44,9 @@ impl Discovery {
                 .filter(|m| !m.is_public())
                 .collect(),
             code_challenge_methods_supported: vec!["S256"],
-            claims_supported: vec![
+            // The ID token's own claims, then every claim about a user.
+            claims_supported: [
                 "iss",
-                "sub",
                 "aud",
                 "exp",
                 "iat",
@@ -53,10 +55,13 @@ impl Discovery {
                 "at_hash",
                 "azp",
                 "sid",
-                "name",
-                "preferred_username",
-                "email",
-            ],
+                "acr",
+                "amr",
+            ]
+            .into_iter()
+            .chain(user_claim_names())
+            .collect(),
+            acr_values_supported: vec![ACR_PASSWORD],
             prompt_values_supported: vec![Prompt::None, Prompt::Login, Prompt::Consent],
             authorization_response_iss_parameter_supported: true,
             backchannel_logout_supported: true,

@@ -1,7 +1,8 @@
 //! The UserInfo endpoint (OIDC Core §5.3): the claims of an access token's
 //! user, by scope. The token itself is checked by [`crate::liveness`].
 
-use latchkey_domain::UserId;
+use latchkey_domain::{User, UserId};
+use latchkey_protocol::user_claims::claims_of_scope;
 use latchkey_protocol::Scope;
 use serde_json::{Map, Value};
 
@@ -33,22 +34,40 @@ impl UserinfoEndpoint<'_> {
         if user.disabled {
             return Err(BearerError::Invalid("user disabled".into()));
         }
-        let mut out = Map::new();
-        out.insert("sub".into(), Value::String(user.id.to_string()));
-        if scope.contains("profile") {
-            out.insert(
-                "preferred_username".into(),
-                Value::String(user.username.clone()),
-            );
-            if let Some(name) = &user.name {
-                out.insert("name".into(), Value::String(name.clone()));
-            }
-        }
-        if scope.contains("email") {
-            if let Some(email) = &user.email {
-                out.insert("email".into(), Value::String(email.clone()));
-            }
-        }
-        Ok(out)
+        Ok(released(&user, &scope))
     }
+}
+
+/// Everything Latchkey can say about `user`: `sub`, the username as
+/// `preferred_username`, `updated_at`, the standard claims that have a
+/// value, and the groups if there are any.
+pub(crate) fn user_claims(user: &User) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("sub".into(), Value::String(user.id.to_string()));
+    out.insert(
+        "preferred_username".into(),
+        Value::String(user.username.clone()),
+    );
+    out.insert("updated_at".into(), Value::from(user.updated_at));
+    out.extend(user.claims.to_json());
+    if !user.groups.is_empty() {
+        out.insert(
+            "groups".into(),
+            Value::Array(user.groups.names().map(Value::from).collect()),
+        );
+    }
+    out
+}
+
+/// The claims `scope` releases (OIDC Core §5.4): `sub` always, then each
+/// scope's claims that have a value.
+fn released(user: &User, scope: &Scope) -> Map<String, Value> {
+    let mut all = user_claims(user);
+    let mut out = Map::new();
+    for name in std::iter::once("sub").chain(scope.iter().flat_map(claims_of_scope).copied()) {
+        if let Some(v) = all.remove(name) {
+            out.insert(name.to_owned(), v);
+        }
+    }
+    out
 }

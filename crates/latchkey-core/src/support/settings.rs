@@ -48,9 +48,18 @@ impl Settings {
             registration: config.registration.clone(),
             passwords: config.passwords.clone(),
             pending_ttl: 600,
-            scopes_supported: ["openid", "profile", "email", "offline_access", "sessions"]
-                .map(String::from)
-                .to_vec(),
+            scopes_supported: [
+                "openid",
+                "profile",
+                "email",
+                "address",
+                "phone",
+                "groups",
+                "offline_access",
+                "sessions",
+            ]
+            .map(String::from)
+            .to_vec(),
             throttle: ThrottlePolicy::default(),
         }
     }

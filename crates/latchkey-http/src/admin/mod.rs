@@ -97,6 +97,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/admin/users/{username}")
             .route(web::get().to(users::show))
+            .route(web::patch().to(users::update))
             .route(web::delete().to(users::delete)),
     )
     .service(

@@ -3,50 +3,74 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use latchkey_core::admin::UserChanges;
 use latchkey_core::Latchkey;
 use latchkey_domain::User;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use super::{body, failed, Admin};
 use crate::error::ApiResult;
 use crate::response::json_no_store;
 
-/// A user as the admin API shows it (never the password hash).
+/// A user as the admin API shows it (never the password hash): the
+/// account, then its standard claims (OIDC Core §5.1) that have a value,
+/// and its groups.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     /// The stable `sub`.
     pub id: String,
     pub username: String,
-    pub name: Option<String>,
-    pub email: Option<String>,
     pub disabled: bool,
     pub created_at: i64,
     pub password_changed_at: i64,
+    /// When the claims last changed (the `updated_at` claim).
+    pub updated_at: i64,
+    pub groups: Vec<String>,
+    /// `name`, `given_name`, `email`, `email_verified`, `address`, ...
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub claims: Map<String, Value>,
 }
 
 impl From<User> for UserView {
     fn from(u: User) -> Self {
         UserView {
+            claims: u.claims.to_json(),
+            groups: u.groups.names().map(str::to_owned).collect(),
             id: u.id.into_string(),
             username: u.username,
-            name: u.name,
-            email: u.email,
             disabled: u.disabled,
             created_at: u.created_at,
             password_changed_at: u.password_changed_at,
+            updated_at: u.updated_at,
         }
     }
 }
 
+/// A new user: the username and password, then any standard claim
+/// (`"name"`, `"email"`, `"email_verified"`, `"address"`: {...}, ...) and
+/// `"groups"` (an array of names). An unknown member is refused.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub username: String,
     pub password: String,
     #[serde(default)]
-    pub name: Option<String>,
+    pub groups: Option<Vec<String>>,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub claims: Map<String, Value>,
+}
+
+/// Changes to a user: each standard claim named is set (`null` clears it),
+/// `"groups"` replaces the groups; what is not named stays as it is.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UserUpdate {
     #[serde(default)]
-    pub email: Option<String>,
+    pub groups: Option<Vec<String>>,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub claims: Map<String, Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -82,7 +106,14 @@ pub async fn create(
     let u = app
         .admin()
         .users()
-        .create(&new.username, new.password, new.name, new.email)
+        .create(
+            &new.username,
+            new.password,
+            UserChanges {
+                claims: new.claims,
+                groups: new.groups,
+            },
+        )
         .await
         .map_err(failed)?;
     Ok(json_no_store(StatusCode::CREATED, &UserView::from(u)))
@@ -95,6 +126,35 @@ pub async fn create(
     security(("admin_token" = [])))]
 pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
     let u = app.admin().users().show(&path).await.map_err(failed)?;
+    Ok(json_no_store(StatusCode::OK, &UserView::from(u)))
+}
+
+/// Change a user's claims or groups.
+#[utoipa::path(patch, path = "/admin/users/{username}", tag = "admin",
+    params(("username" = String, Path)),
+    request_body(content = UserUpdate, content_type = "application/json"),
+    responses((status = 200, body = UserView), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
+    security(("admin_token" = [])))]
+pub async fn update(
+    _: Admin,
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult {
+    let changes: UserUpdate = body(&req, payload).await?;
+    let u = app
+        .admin()
+        .users()
+        .update(
+            &path,
+            UserChanges {
+                claims: changes.claims,
+                groups: changes.groups,
+            },
+        )
+        .await
+        .map_err(failed)?;
     Ok(json_no_store(StatusCode::OK, &UserView::from(u)))
 }
 

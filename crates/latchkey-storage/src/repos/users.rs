@@ -1,4 +1,4 @@
-use latchkey_domain::{StoreResult, User, UserId, UserRepository};
+use latchkey_domain::{Groups, StandardClaims, StoreResult, User, UserId, UserRepository};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -28,7 +28,7 @@ impl UserRepository for SeaStore {
 
     /// A taken username (or id) is `Conflict`.
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
-        Entity::insert(Model::from_domain(user))
+        Entity::insert(Model::from_domain(user)?)
             .exec_without_returning(&self.db)
             .await
             .map_err(db_err("users.insert"))?;
@@ -63,6 +63,27 @@ impl UserRepository for SeaStore {
             .exec(&self.db)
             .await
             .map_err(db_err("users.set_disabled"))?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn set_user_claims(
+        &self,
+        id: &UserId,
+        claims: &StandardClaims,
+        groups: &Groups,
+        updated_at: i64,
+    ) -> StoreResult<bool> {
+        let (name, email, rest, group_names) = Model::claim_columns(claims, groups)?;
+        let res = Entity::update_many()
+            .col_expr(Column::Name, Expr::value(name))
+            .col_expr(Column::Email, Expr::value(email))
+            .col_expr(Column::Claims, Expr::value(rest))
+            .col_expr(Column::GroupNames, Expr::value(group_names))
+            .col_expr(Column::UpdatedAt, Expr::value(updated_at))
+            .filter(Column::Id.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("users.set_claims"))?;
         Ok(res.rows_affected == 1)
     }
 

@@ -3,10 +3,12 @@
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{bail, Context};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use latchkey_core::admin::UserChanges;
 use latchkey_core::Latchkey;
 use latchkey_domain::User;
-use serde_json::json;
+use latchkey_protocol::user_claims::UserClaim;
+use serde_json::{json, Map, Value};
 
 use super::print_list;
 
@@ -19,10 +21,24 @@ pub enum UserCommand {
         /// Read the password from standard input (required: never on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
+        #[command(flatten)]
+        claims: ClaimArgs,
         #[arg(long)]
-        name: Option<String>,
+        json: bool,
+    },
+    /// Change a user's claims or groups; what is not named stays as it is.
+    Update {
+        #[arg(allow_hyphen_values = true)]
+        username: String,
+        #[command(flatten)]
+        claims: ClaimArgs,
         #[arg(long)]
-        email: Option<String>,
+        json: bool,
+    },
+    /// Show a user and their claims.
+    Show {
+        #[arg(allow_hyphen_values = true)]
+        username: String,
         #[arg(long)]
         json: bool,
     },
@@ -55,6 +71,65 @@ pub enum UserCommand {
     },
 }
 
+/// A user's claims (OIDC Core §5.1) and groups, as `user add` and
+/// `user update` take them.
+#[derive(Args)]
+pub struct ClaimArgs {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    given_name: Option<String>,
+    #[arg(long)]
+    family_name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    /// The e-mail address is verified (`--email-verified` alone means true).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "true|false")]
+    email_verified: Option<bool>,
+    /// E.164, e.g. +441234567890.
+    #[arg(long)]
+    phone_number: Option<String>,
+    /// A group the user is in (repeat for several; replaces the groups).
+    #[arg(long = "group", value_name = "GROUP")]
+    groups: Vec<String>,
+    /// Any other standard claim: `--claim locale=en-GB`,
+    /// `--claim address='{"locality":"London","country":"GB"}'`.
+    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    claims: Vec<String>,
+}
+
+impl ClaimArgs {
+    fn changes(self) -> anyhow::Result<UserChanges> {
+        let mut claims = Map::new();
+        for arg in &self.claims {
+            let Some((name, text)) = arg.split_once('=') else {
+                bail!("--claim {arg:?}: expected NAME=VALUE");
+            };
+            let claim = UserClaim::parse(name).map_err(|e| anyhow::anyhow!("--claim: {e}"))?;
+            claims.insert(name.to_owned(), claim.value_from_text(text)?);
+        }
+        for (claim, value) in [
+            (UserClaim::Name, self.name.map(Value::String)),
+            (UserClaim::GivenName, self.given_name.map(Value::String)),
+            (UserClaim::FamilyName, self.family_name.map(Value::String)),
+            (UserClaim::Email, self.email.map(Value::String)),
+            (
+                UserClaim::EmailVerified,
+                self.email_verified.map(Value::Bool),
+            ),
+            (UserClaim::PhoneNumber, self.phone_number.map(Value::String)),
+        ] {
+            if let Some(v) = value {
+                claims.insert(claim.as_str().to_owned(), v);
+            }
+        }
+        Ok(UserChanges {
+            claims,
+            groups: (!self.groups.is_empty()).then_some(self.groups),
+        })
+    }
+}
+
 fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     let password = if stdin.is_terminal() {
@@ -74,35 +149,73 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 fn user_json(u: &User) -> serde_json::Value {
-    json!({
+    let mut out = json!({
         "id": u.id,
         "username": u.username,
-        "name": u.name,
-        "email": u.email,
         "disabled": u.disabled,
         "created_at": u.created_at,
-    })
+        "updated_at": u.updated_at,
+        "groups": u.groups.names().collect::<Vec<_>>(),
+    });
+    if let Some(m) = out.as_object_mut() {
+        m.extend(u.claims.to_json());
+    }
+    out
 }
 
 pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Add {
             username,
-            name,
-            email,
+            claims,
             json,
             ..
         } => {
+            // Checked before the password is read.
+            let changes = claims.changes()?;
             let password = read_password()?;
             let u = core
                 .admin()
                 .users()
-                .create(&username, password, name, email)
+                .create(&username, password, changes)
                 .await?;
             if json {
                 println!("{}", user_json(&u));
             } else {
                 println!("created user {} (sub {})", u.username, u.id);
+            }
+        }
+        UserCommand::Update {
+            username,
+            claims,
+            json,
+        } => {
+            let u = core
+                .admin()
+                .users()
+                .update(&username, claims.changes()?)
+                .await?;
+            if json {
+                println!("{}", user_json(&u));
+            } else {
+                println!("updated user {}", u.username);
+            }
+        }
+        UserCommand::Show { username, json } => {
+            let u = core.admin().users().show(&username).await?;
+            if json {
+                println!("{}", user_json(&u));
+            } else {
+                println!("{}\t{}", u.id, u.username);
+                for (name, value) in u.claims.to_json() {
+                    println!("{name}\t{value}");
+                }
+                if !u.groups.is_empty() {
+                    println!(
+                        "groups\t{}",
+                        u.groups.names().collect::<Vec<_>>().join(", ")
+                    );
+                }
             }
         }
         UserCommand::List { json } => {

@@ -9,7 +9,15 @@ use super::TokenEndpoint;
 use super::{Grant, TokenError};
 
 /// Scopes that only make sense with a user behind the token.
-const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+const USER_SCOPES: [&str; 7] = [
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "groups",
+    "offline_access",
+];
 
 impl TokenEndpoint<'_> {
     pub(super) fn client_credentials(
