@@ -1,6 +1,7 @@
 //! What Latchkey stores, as typed values. Times are Unix seconds; secrets
 //! (codes, session cookies, client secrets) appear only as their hashes.
 
+use latchkey_protocol::authorize::ClientRules;
 use latchkey_protocol::pkce::CodeChallenge;
 pub use latchkey_protocol::{ClientAuthMethod, GrantType, Requirement};
 use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope, SigningAlg};
@@ -66,17 +67,49 @@ impl Client {
         w
     }
 
-    /// Checks that the opt-outs fit the client: a public client has no
-    /// secret, so PKCE and nonce are all that bind its codes and ID tokens
-    /// to the browser that asked.
-    pub fn check_compat(&self) -> Result<(), &'static str> {
-        if self.is_public() && (self.pkce.is_optional() || self.nonce.is_optional()) {
-            return Err(
-                "pkce=optional and nonce=optional are for confidential clients only; \
-                 a public client must send PKCE and nonce",
-            );
+    /// What its authorization requests must carry. A public client gets the
+    /// strict rules whatever its row says (an opt-out is refused for it
+    /// where it is set; this is the second lock).
+    pub fn authorization_rules(&self) -> ClientRules {
+        if self.is_public() {
+            return ClientRules::default();
         }
-        Ok(())
+        ClientRules {
+            pkce: self.pkce,
+            nonce: self.nonce,
+        }
+    }
+
+    /// Whether a token request for one of its codes must carry a
+    /// `code_verifier` whatever the code was issued with.
+    pub fn requires_pkce(&self) -> bool {
+        !self.authorization_rules().pkce.is_optional()
+    }
+
+    /// Takes the opt-outs of `old` (the same client before its metadata
+    /// was replaced) as far as they fit: one that became public drops them.
+    /// Returns the settings that changed (`pkce=required`, ...).
+    pub fn keep_compat_of(&mut self, old: &Client) -> Vec<String> {
+        let (pkce, nonce) = if self.is_public() {
+            (Requirement::Required, Requirement::Required)
+        } else {
+            (old.pkce, old.nonce)
+        };
+        self.pkce = pkce;
+        self.nonce = nonce;
+        let mut dropped = Vec::new();
+        if old.pkce != pkce {
+            dropped.push(format!("pkce={pkce}"));
+        }
+        if old.nonce != nonce {
+            dropped.push(format!("nonce={nonce}"));
+        }
+        dropped
+    }
+
+    /// Checks that the opt-outs fit the client (see [`check_compat`]).
+    pub fn check_compat(&self) -> Result<(), &'static str> {
+        check_compat(self.auth_method, self.pkce, self.nonce)
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
@@ -87,6 +120,23 @@ impl Client {
     pub fn registered_redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
         self.redirect_uris.iter().find(|r| r.as_str() == requested)
     }
+}
+
+/// Whether a client authenticating with `auth_method` may have these
+/// requirements: a public client has no secret, so PKCE and nonce are all
+/// that bind its codes and ID tokens to the browser that asked.
+pub fn check_compat(
+    auth_method: ClientAuthMethod,
+    pkce: Requirement,
+    nonce: Requirement,
+) -> Result<(), &'static str> {
+    if auth_method.is_public() && (pkce.is_optional() || nonce.is_optional()) {
+        return Err(
+            "pkce=optional and nonce=optional are for confidential clients only; \
+             a public client must send PKCE and nonce",
+        );
+    }
+    Ok(())
 }
 
 #[derive(Clone, PartialEq, Eq)]
