@@ -8,6 +8,7 @@ mod attacks;
 mod cache;
 mod cli;
 mod cluster;
+mod compat;
 mod faults;
 mod flows;
 mod fuzz;
