@@ -47,11 +47,11 @@ pub struct ClientAdd {
     introspect: bool,
     /// required (default) or optional: whether authorization requests must
     /// carry PKCE (S256). optional only for confidential clients.
-    #[arg(long, value_name = "REQUIREMENT", default_value = "required")]
+    #[arg(long, value_name = "REQUIREMENT", default_value_t = Requirement::Required)]
     pkce: Requirement,
     /// required (default) or optional: whether OpenID requests must carry
     /// a nonce. optional only for confidential clients.
-    #[arg(long, value_name = "REQUIREMENT", default_value = "required")]
+    #[arg(long, value_name = "REQUIREMENT", default_value_t = Requirement::Required)]
     nonce: Requirement,
     #[arg(long)]
     json: bool,
