@@ -20,7 +20,8 @@ pub mod m20261201_000005_rotation_by_insert;
 pub mod m20261202_000006_side_doors;
 pub mod m20261202_000007_registration_by_operator;
 pub mod m20261202_000008_login_attempts;
-pub mod m20261210_000009_user_claims;
+pub mod m20261203_000009_client_compat;
+pub mod m20261203_000010_user_claims;
 
 pub struct Migrator;
 
@@ -36,7 +37,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_side_doors::Migration),
             Box::new(m20261202_000007_registration_by_operator::Migration),
             Box::new(m20261202_000008_login_attempts::Migration),
-            Box::new(m20261210_000009_user_claims::Migration),
+            Box::new(m20261203_000009_client_compat::Migration),
+            Box::new(m20261203_000010_user_claims::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ mod cache;
 mod claims;
 mod cli;
 mod cluster;
+mod compat;
 mod faults;
 mod flows;
 mod fuzz;

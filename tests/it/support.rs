@@ -721,6 +721,8 @@ impl TestClient {
                 id_token_signed_response_alg: None,
                 allowed_cors_origins: Vec::new(),
                 introspect: false,
+                pkce: Default::default(),
+                nonce: Default::default(),
                 created_at: 0,
                 updated_at: 0,
             },

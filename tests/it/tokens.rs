@@ -465,6 +465,7 @@ async fn only_its_own_tokens_unless_an_administrator_allows_more() {
             snoop.id(),
             &latchkey_core::admin::ClientSettings {
                 introspect: Some(true),
+                ..Default::default()
             },
         )
         .await

@@ -1,12 +1,12 @@
 //! The protocol's vocabularies (grant types, client authentication methods,
 //! response types and modes, token type hints, algorithms, prompt values,
-//! revocation reasons, audit events) are enums in one place. These checks
-//! read the server's sources so that a string constant or a lossy parse
-//! cannot creep back in beside them.
+//! client requirements, revocation reasons, audit events) are enums in one
+//! place. These checks read the server's sources so that a string constant
+//! or a lossy parse cannot creep back in beside them.
 
 use std::path::{Path, PathBuf};
 
-const VOCABULARIES: [&str; 9] = [
+const VOCABULARIES: [&str; 10] = [
     "GrantType",
     "ClientAuthMethod",
     "ResponseType",
@@ -14,13 +14,14 @@ const VOCABULARIES: [&str; 9] = [
     "TokenTypeHint",
     "SigningAlg",
     "Prompt",
+    "Requirement",
     "RevokeReason",
     "AuditEvent",
 ];
 
 /// Names that must be written only in `latchkey-protocol/src/vocabulary.rs`
 /// (outside tests).
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 14] = [
     "\"authorization_code\"",
     "\"client_credentials\"",
     "\"client_secret_basic\"",
@@ -33,6 +34,8 @@ const NAMES: [&str; 12] = [
     "\"select_account\"",
     "\"refresh_token_reuse\"",
     "\"client_assertion_replay\"",
+    "\"required\"",
+    "\"optional\"",
 ];
 
 /// Every server source file (the benchmark is a client and is left out),

@@ -1,9 +1,10 @@
 //! What Latchkey stores, as typed values. Times are Unix seconds; secrets
 //! (codes, session cookies, client secrets) appear only as their hashes.
 
+use latchkey_protocol::authorize::ClientRules;
 use latchkey_protocol::pkce::CodeChallenge;
 pub use latchkey_protocol::user_claims::{Groups, StandardClaims};
-pub use latchkey_protocol::{ClientAuthMethod, GrantType};
+pub use latchkey_protocol::{ClientAuthMethod, GrantType, Requirement};
 use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope, SigningAlg};
 
 use crate::ids::{FamilyId, Jti, SessionId, TokenHash, UserId};
@@ -32,6 +33,12 @@ pub struct Client {
     /// other clients learn only about tokens issued to them or naming them
     /// in `aud`. Never set through dynamic registration.
     pub introspect: bool,
+    /// Whether its authorization requests must carry a PKCE challenge.
+    /// `Optional` only for confidential clients; set by an operator only.
+    pub pkce: Requirement,
+    /// Whether its OpenID requests must carry a `nonce`. `Optional` only
+    /// for confidential clients; set by an operator only.
+    pub nonce: Requirement,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -39,6 +46,71 @@ pub struct Client {
 impl Client {
     pub fn is_public(&self) -> bool {
         self.auth_method == ClientAuthMethod::None
+    }
+
+    /// The operator's opt-outs from Latchkey's strict defaults, each with
+    /// what it gives up: shown on the client's admin views and logged at
+    /// start-up. Empty for a client with the defaults.
+    pub fn compat_warnings(&self) -> Vec<&'static str> {
+        let mut w = Vec::new();
+        if self.pkce.is_optional() {
+            w.push(
+                "pkce=optional: authorization requests without PKCE are accepted, so its \
+                 codes rest on the client secret alone (RFC 9700 §2.1.1)",
+            );
+        }
+        if self.nonce.is_optional() {
+            w.push(
+                "nonce=optional: OpenID requests without a nonce are accepted, and their \
+                 ID tokens carry none to bind them to the browser's request",
+            );
+        }
+        w
+    }
+
+    /// What its authorization requests must carry. A public client gets the
+    /// strict rules whatever its row says (an opt-out is refused for it
+    /// where it is set; this is the second lock).
+    pub fn authorization_rules(&self) -> ClientRules {
+        if self.is_public() {
+            return ClientRules::default();
+        }
+        ClientRules {
+            pkce: self.pkce,
+            nonce: self.nonce,
+        }
+    }
+
+    /// Whether a token request for one of its codes must carry a
+    /// `code_verifier` whatever the code was issued with.
+    pub fn requires_pkce(&self) -> bool {
+        !self.authorization_rules().pkce.is_optional()
+    }
+
+    /// Takes the opt-outs of `old` (the same client before its metadata
+    /// was replaced) as far as they fit: one that became public drops them.
+    /// Returns the settings that changed (`pkce=required`, ...).
+    pub fn keep_compat_of(&mut self, old: &Client) -> Vec<String> {
+        let (pkce, nonce) = if self.is_public() {
+            (Requirement::Required, Requirement::Required)
+        } else {
+            (old.pkce, old.nonce)
+        };
+        self.pkce = pkce;
+        self.nonce = nonce;
+        let mut dropped = Vec::new();
+        if old.pkce != pkce {
+            dropped.push(format!("pkce={pkce}"));
+        }
+        if old.nonce != nonce {
+            dropped.push(format!("nonce={nonce}"));
+        }
+        dropped
+    }
+
+    /// Checks that the opt-outs fit the client (see [`check_compat`]).
+    pub fn check_compat(&self) -> Result<(), &'static str> {
+        check_compat(self.auth_method, self.pkce, self.nonce)
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {
@@ -49,6 +121,23 @@ impl Client {
     pub fn registered_redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {
         self.redirect_uris.iter().find(|r| r.as_str() == requested)
     }
+}
+
+/// Whether a client authenticating with `auth_method` may have these
+/// requirements: a public client has no secret, so PKCE and nonce are all
+/// that bind its codes and ID tokens to the browser that asked.
+pub fn check_compat(
+    auth_method: ClientAuthMethod,
+    pkce: Requirement,
+    nonce: Requirement,
+) -> Result<(), &'static str> {
+    if auth_method.is_public() && (pkce.is_optional() || nonce.is_optional()) {
+        return Err(
+            "pkce=optional and nonce=optional are for confidential clients only; \
+             a public client must send PKCE and nonce",
+        );
+    }
+    Ok(())
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -129,7 +218,9 @@ pub struct AuthorizationCode {
     pub user_id: UserId,
     pub session_id: SessionId,
     pub redirect_uri: RedirectUri,
-    pub code_challenge: CodeChallenge,
+    /// `None`: the request sent no PKCE challenge (a client with optional
+    /// PKCE); then no `code_verifier` may be presented for it.
+    pub code_challenge: Option<CodeChallenge>,
     pub nonce: Option<Nonce>,
     pub scope: Scope,
     pub auth_time: i64,
@@ -196,19 +287,23 @@ pub enum CodeRedemption {
 }
 
 /// What the presenter of a code must match: the code's client, redirect
-/// URI and PKCE challenge (the S256 of the verifier it sent).
+/// URI and PKCE challenge (the S256 of the verifier it sent, `None` if it
+/// sent none). A code issued without a challenge matches only a presenter
+/// without a verifier, and one issued with a challenge only its verifier:
+/// PKCE cannot be downgraded or added after the fact (RFC 9700 §2.1.1).
 #[derive(Debug, Clone, Copy)]
 pub struct CodePresenter<'a> {
     pub client_id: &'a ClientId,
     pub redirect_uri: &'a str,
-    pub code_challenge: &'a CodeChallenge,
+    pub code_challenge: Option<&'a CodeChallenge>,
 }
 
 impl CodePresenter<'_> {
     pub fn matches(&self, code: &AuthorizationCode) -> bool {
         code.client_id == *self.client_id
             && code.redirect_uri.as_str() == self.redirect_uri
-            && code.code_challenge.as_str() == self.code_challenge.as_str()
+            && code.code_challenge.as_ref().map(CodeChallenge::as_str)
+                == self.code_challenge.map(CodeChallenge::as_str)
     }
 }
 
@@ -595,9 +690,9 @@ mod tests {
             user_id: UserId::new("u"),
             session_id: SessionId::new("s"),
             redirect_uri: RedirectUri::parse("https://app.example/cb").unwrap(),
-            code_challenge: CodeChallenge::from_stored(
+            code_challenge: Some(CodeChallenge::from_stored(
                 "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
-            ),
+            )),
             nonce: None,
             scope: Scope::parse("openid").unwrap(),
             auth_time: 0,
@@ -610,5 +705,21 @@ mod tests {
             (Some(5), Some(&issued))
         );
         assert!(code.is_expired(60) && !code.is_expired(59));
+
+        // PKCE is bound to what the code was issued with, both ways.
+        let challenge = code.code_challenge.clone().unwrap();
+        let presenter = |c| CodePresenter {
+            client_id: &code.client_id,
+            redirect_uri: "https://app.example/cb",
+            code_challenge: c,
+        };
+        assert!(presenter(Some(&challenge)).matches(&code));
+        assert!(!presenter(None).matches(&code));
+        let without = AuthorizationCode {
+            code_challenge: None,
+            ..code.clone()
+        };
+        assert!(presenter(None).matches(&without));
+        assert!(!presenter(Some(&challenge)).matches(&without));
     }
 }

@@ -52,6 +52,10 @@ latchkey_protocol::vocabulary! {
         ClientRegistered = "client_registered",
         ClientUpdated = "client_updated",
         ClientSettingsChanged = "client_settings_changed",
+        /// An operator set or removed a client's opt-out from the strict
+        /// defaults (`pkce`, `nonce`), or it was removed because the
+        /// client became public.
+        ClientCompatChanged = "client_compat_changed",
         ClientSecretRotated = "client_secret_rotated",
         ClientDeleted = "client_deleted",
         RegistrationTokenCreated = "registration_token_created",

@@ -13,7 +13,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
 use crate::pkce::CodeChallenge;
 use crate::types::{ClientId, Nonce, RedirectUri, Scope, State};
-use crate::vocabulary::{Prompt, ResponseMode, ResponseType};
+use crate::vocabulary::{Prompt, Requirement, ResponseMode, ResponseType};
 
 /// `client_id` and the redirect URI as the request gave them: not trusted.
 #[derive(Debug, Clone)]
@@ -86,12 +86,22 @@ pub struct AuthorizationRequest {
     pub scope: Scope,
     pub state: State,
     pub nonce: Option<Nonce>,
-    pub code_challenge: CodeChallenge,
+    /// `None` only for a client whose PKCE requirement is optional, when
+    /// the request sent no challenge.
+    pub code_challenge: Option<CodeChallenge>,
     pub response_type: ResponseType,
     pub response_mode: ResponseMode,
     pub prompt: Prompts,
     pub max_age: Option<u64>,
     pub login_hint: Option<String>,
+}
+
+/// What the client must send beyond the base rules: PKCE and `nonce` are
+/// required unless an operator made them optional for this client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientRules {
+    pub pkce: Requirement,
+    pub nonce: Requirement,
 }
 
 /// Reads `state` for echoing in an error redirect, if it is well formed.
@@ -100,12 +110,14 @@ pub fn echo_state(params: &Params) -> Option<State> {
 }
 
 impl AuthorizationRequest {
-    /// Checks the request against Latchkey's rules. `redirect_uri` must
-    /// already be matched against the client's registered URIs.
+    /// Checks the request against Latchkey's rules and the client's.
+    /// `redirect_uri` must already be matched against the client's
+    /// registered URIs.
     pub fn parse(
         params: &Params,
         client_id: ClientId,
         redirect_uri: RedirectUri,
+        rules: ClientRules,
     ) -> Result<AuthorizationRequest, OAuthError> {
         if params.contains("request") {
             return Err(OAuthError::new(
@@ -148,15 +160,21 @@ impl AuthorizationRequest {
             }
         };
         let nonce = params.get("nonce").map(Nonce::parse).transpose()?;
-        if scope.contains(Scope::OPENID) && nonce.is_none() {
+        if scope.contains(Scope::OPENID) && nonce.is_none() && !rules.nonce.is_optional() {
             return Err(OAuthError::invalid_request(
                 "nonce is required when scope includes openid",
             ));
         }
-        let code_challenge = CodeChallenge::parse(
-            params.get("code_challenge"),
-            params.get("code_challenge_method"),
-        )?;
+        let challenge = params.get("code_challenge");
+        let method = params.get("code_challenge_method");
+        // Optional PKCE means "may be absent", never "may be weak": a
+        // request that sends either parameter gets the full S256 check.
+        let code_challenge = if challenge.is_none() && method.is_none() && rules.pkce.is_optional()
+        {
+            None
+        } else {
+            Some(CodeChallenge::parse(challenge, method)?)
+        };
         let prompt = Prompts::parse(params.get("prompt"))?;
         let max_age = params
             .get("max_age")
@@ -208,9 +226,16 @@ mod tests {
     }
 
     fn parse(pairs: Vec<(&str, &str)>) -> Result<AuthorizationRequest, OAuthError> {
+        parse_for(pairs, ClientRules::default())
+    }
+
+    fn parse_for(
+        pairs: Vec<(&str, &str)>,
+        rules: ClientRules,
+    ) -> Result<AuthorizationRequest, OAuthError> {
         let p = Params::from_pairs(pairs).unwrap();
         let t = AuthorizationTarget::parse(&p)?;
-        AuthorizationRequest::parse(&p, t.client_id, RedirectUri::parse(&t.redirect_uri)?)
+        AuthorizationRequest::parse(&p, t.client_id, RedirectUri::parse(&t.redirect_uri)?, rules)
     }
 
     fn without(name: &str) -> Vec<(&'static str, &'static str)> {
@@ -288,6 +313,31 @@ mod tests {
         assert!(parse(without("code_challenge")).is_err());
         assert!(parse(without("code_challenge_method")).is_err());
         assert!(parse(with("code_challenge_method", "plain")).is_err());
+    }
+
+    const LENIENT: ClientRules = ClientRules {
+        pkce: Requirement::Optional,
+        nonce: Requirement::Optional,
+    };
+
+    #[test]
+    fn optional_pkce_may_be_absent_but_never_plain() {
+        let mut none = without("code_challenge");
+        none.retain(|(k, _)| *k != "code_challenge_method");
+        assert!(parse(none.clone()).is_err());
+        assert_eq!(parse_for(none, LENIENT).unwrap().code_challenge, None);
+        assert!(parse_for(base(), LENIENT).unwrap().code_challenge.is_some());
+        assert!(parse_for(with("code_challenge_method", "plain"), LENIENT).is_err());
+        assert!(parse_for(without("code_challenge_method"), LENIENT).is_err());
+        assert!(parse_for(without("code_challenge"), LENIENT).is_err());
+    }
+
+    #[test]
+    fn optional_nonce_may_be_absent() {
+        let e = parse(without("nonce")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        let r = parse_for(without("nonce"), LENIENT).unwrap();
+        assert_eq!(r.nonce, None);
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub use error::{ErrorCode, OAuthError};
 pub use params::Params;
 pub use types::{ClientId, Nonce, RedirectUri, Scope, ScopeToken, State};
 pub use vocabulary::{
-    ClientAuthMethod, GrantType, Prompt, ResponseMode, ResponseType, SigningAlg, TokenTypeHint,
-    UnknownName,
+    ClientAuthMethod, GrantType, Prompt, Requirement, ResponseMode, ResponseType, SigningAlg,
+    TokenTypeHint, UnknownName,
 };
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

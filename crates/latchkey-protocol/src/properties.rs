@@ -841,7 +841,7 @@ proptest! {
         let Ok(redirect_uri) = RedirectUri::parse(&target.redirect_uri) else {
             return Ok(());
         };
-        match AuthorizationRequest::parse(&params, target.client_id, redirect_uri) {
+        match AuthorizationRequest::parse(&params, target.client_id, redirect_uri, Default::default()) {
             Ok(r) => {
                 prop_assert_eq!(params.get("response_type"), Some("code"));
                 prop_assert!(matches!(params.get("response_mode"), None | Some("query")));
@@ -849,7 +849,7 @@ proptest! {
                 prop_assert_eq!(Some(r.state.as_str()), params.get("state"));
                 prop_assert!(!r.scope.contains(Scope::OPENID) || r.nonce.is_some());
                 prop_assert_eq!(params.get("code_challenge_method"), Some("S256"));
-                prop_assert_eq!(Some(r.code_challenge.as_str()), params.get("code_challenge"));
+                prop_assert_eq!(r.code_challenge.as_ref().map(|c| c.as_str()), params.get("code_challenge"));
                 prop_assert_eq!(r.max_age, params.get("max_age").and_then(|m| m.parse().ok()));
             }
             Err(e) => prop_assert!(is_client_error(&e), "{}", e),
@@ -867,7 +867,9 @@ proptest! {
                 prop_assert_eq!(Some(code.expose()), params.get("code"));
                 prop_assert!(code.expose().bytes().all(|b| b.is_ascii_graphic()));
                 prop_assert_eq!(Some(redirect_uri.as_str()), params.get("redirect_uri"));
-                prop_assert!(CodeVerifier::parse(params.get("code_verifier").unwrap()).is_ok());
+                if let Some(v) = params.get("code_verifier") {
+                    prop_assert!(CodeVerifier::parse(v).is_ok());
+                }
             }
             Ok(TokenRequest::RefreshToken { refresh_token, .. }) => {
                 prop_assert_eq!(Some(refresh_token.expose()), params.get("refresh_token"));

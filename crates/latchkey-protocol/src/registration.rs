@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::error::{ErrorCode, OAuthError};
 use crate::outbound::public_https_url;
 use crate::types::{check_display_name, RedirectUri, Scope};
-use crate::vocabulary::{ClientAuthMethod, GrantType, ResponseType, SigningAlg};
+use crate::vocabulary::{ClientAuthMethod, GrantType, Requirement, ResponseType, SigningAlg};
 
 const MAX_URIS: usize = 20;
 const MAX_CONTACTS: usize = 10;
@@ -588,6 +588,20 @@ pub struct ClientInformation {
     /// administrator allowed this client to introspect any token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspect: Option<bool>,
+    /// Latchkey's own, shown only by the admin API: `required` (default)
+    /// or `optional`, whether authorization requests must carry PKCE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub pkce: Option<Requirement>,
+    /// Latchkey's own, shown only by the admin API: `required` (default)
+    /// or `optional`, whether OpenID requests must carry a `nonce`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub nonce: Option<Requirement>,
+    /// Latchkey's own, shown only by the admin API: what the client's
+    /// opt-outs from the strict defaults give up (empty when it has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
 }
 
 #[cfg(test)]

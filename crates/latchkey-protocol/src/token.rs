@@ -38,7 +38,10 @@ pub enum TokenRequest {
     AuthorizationCode {
         code: Opaque,
         redirect_uri: String,
-        code_verifier: CodeVerifier,
+        /// Required unless the code was issued without a challenge, which
+        /// only a client with optional PKCE can obtain: whether it must be
+        /// here is decided against the code (RFC 9700 §2.1.1).
+        code_verifier: Option<CodeVerifier>,
     },
     ClientCredentials {
         scope: Option<Scope>,
@@ -62,9 +65,10 @@ impl TokenRequest {
             GrantType::AuthorizationCode => Ok(TokenRequest::AuthorizationCode {
                 code: Opaque::parse(params.require("code")?, "code")?,
                 redirect_uri: params.require("redirect_uri")?.to_owned(),
-                code_verifier: CodeVerifier::parse(params.get("code_verifier").ok_or_else(
-                    || OAuthError::invalid_request("code_verifier is required (PKCE)"),
-                )?)?,
+                code_verifier: params
+                    .get("code_verifier")
+                    .map(CodeVerifier::parse)
+                    .transpose()?,
             }),
             GrantType::ClientCredentials => Ok(TokenRequest::ClientCredentials { scope }),
             GrantType::RefreshToken => Ok(TokenRequest::RefreshToken {
@@ -136,11 +140,25 @@ mod tests {
     }
 
     #[test]
-    fn code_grant_requires_verifier_and_redirect() {
+    fn code_grant_requires_redirect_and_a_well_formed_verifier() {
+        let r = TokenRequest::parse(&p(&[
+            ("grant_type", "authorization_code"),
+            ("code", "abc"),
+            ("redirect_uri", "https://a/cb"),
+        ]))
+        .unwrap();
+        assert!(matches!(
+            r,
+            TokenRequest::AuthorizationCode {
+                code_verifier: None,
+                ..
+            }
+        ));
         let e = TokenRequest::parse(&p(&[
             ("grant_type", "authorization_code"),
             ("code", "abc"),
             ("redirect_uri", "https://a/cb"),
+            ("code_verifier", "short"),
         ]))
         .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);

@@ -205,6 +205,29 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// Whether a client must send a protocol element that Latchkey asks of
+    /// every client by default (PKCE, `nonce`). `Optional` is an operator's
+    /// per-client opt-out, for confidential clients only.
+    pub enum Requirement as "requirement" {
+        Required = "required",
+        Optional = "optional",
+    }
+}
+
+impl Requirement {
+    pub fn is_optional(self) -> bool {
+        self == Requirement::Optional
+    }
+}
+
+impl Default for Requirement {
+    /// Strict unless an operator says otherwise.
+    fn default() -> Requirement {
+        Requirement::Required
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +251,8 @@ mod tests {
         assert!(ResponseType::parse("code id_token").is_err());
         assert!(serde_json::from_str::<GrantType>("\"implicit\"").is_err());
         assert!(serde_json::from_str::<GrantType>("\"password\"").is_err());
+        assert_eq!(Requirement::default(), Requirement::Required);
+        assert!(Requirement::parse("Optional").is_err());
     }
 
     #[test]

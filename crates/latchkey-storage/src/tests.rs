@@ -179,6 +179,8 @@ fn client(id: &str, created_at: i64) -> Client {
         id_token_signed_response_alg: Some(latchkey_protocol::SigningAlg::ES256),
         allowed_cors_origins: vec!["https://app.example.com".into()],
         introspect: true,
+        pkce: Requirement::Optional,
+        nonce: Requirement::Optional,
         created_at,
         updated_at: created_at,
     }
@@ -201,6 +203,8 @@ fn public_client(id: &str) -> Client {
         id_token_signed_response_alg: None,
         allowed_cors_origins: vec![],
         introspect: false,
+        pkce: Requirement::Required,
+        nonce: Requirement::Required,
         created_at: 5,
         updated_at: 5,
     }
@@ -260,7 +264,7 @@ fn presenter() -> CodePresenter<'static> {
     CodePresenter {
         client_id: &CLIENT,
         redirect_uri: "https://app.example.com/cb",
-        code_challenge: &CHALLENGE_OF_C1,
+        code_challenge: Some(&CHALLENGE_OF_C1),
     }
 }
 
@@ -271,7 +275,7 @@ fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> Authoriz
         user_id: UserId::new(user_id),
         session_id: SessionId::new("s1"),
         redirect_uri: RedirectUri::parse("https://app.example.com/cb").unwrap(),
-        code_challenge: CodeChallenge::parse(Some(CHALLENGE), Some("S256")).unwrap(),
+        code_challenge: Some(CodeChallenge::parse(Some(CHALLENGE), Some("S256")).unwrap()),
         nonce: Some(Nonce::parse("n-0S6_WzA2Mj").unwrap()),
         scope: Scope::parse("openid profile").unwrap(),
         auth_time: 90,
@@ -922,7 +926,11 @@ async fn a_wrong_presenter_consumes_nothing() {
                 ..right
             },
             CodePresenter {
-                code_challenge: &other_challenge,
+                code_challenge: Some(&other_challenge),
+                ..right
+            },
+            CodePresenter {
+                code_challenge: None,
                 ..right
             },
         ] {
@@ -964,6 +972,43 @@ async fn a_wrong_presenter_consumes_nothing() {
             "{}: a stranger's presentation after redemption is no replay",
             b.name
         );
+    }
+}
+
+/// A code issued without PKCE is stored as such and redeemed only without
+/// a verifier (RFC 9700 §2.1.1: no verifier may be added after the fact).
+#[tokio::test]
+async fn a_code_without_challenge_takes_no_verifier() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        let without = AuthorizationCode {
+            code_challenge: None,
+            nonce: None,
+            ..code("h1", "c1", "u1", 1_000)
+        };
+        s.insert_code(&without).await.unwrap();
+        let right = presenter();
+        assert_eq!(
+            s.redeem_code(&TokenHash::new("h1"), &right, 200, &issued("j1"))
+                .await
+                .unwrap(),
+            CodeRedemption::WrongPresenter,
+            "{}: a verifier for a code issued without a challenge",
+            b.name
+        );
+        let none = CodePresenter {
+            code_challenge: None,
+            ..right
+        };
+        let CodeRedemption::Redeemed(c) = s
+            .redeem_code(&TokenHash::new("h1"), &none, 201, &issued("j2"))
+            .await
+            .unwrap()
+        else {
+            panic!("{}: the code without a challenge was not redeemed", b.name)
+        };
+        assert_eq!((c.code_challenge, c.nonce), (None, None), "{}", b.name);
     }
 }
 

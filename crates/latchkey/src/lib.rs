@@ -153,6 +153,7 @@ impl Application {
             tokio::spawn(subscriber.subscribe(move |batch| mirror.revocations().receive(&batch)));
         }
         spawn_key_checks(core.clone());
+        warn_compat(&core).await?;
         let data = core.clone();
         let grants = web::Data::new(latchkey_http::GrantRuntime(
             tokio::runtime::Handle::current(),
@@ -196,6 +197,26 @@ impl Application {
         tokio::spawn(self.server);
         (port, core)
     }
+}
+
+/// One warning per client whose operator opted it out of the strict
+/// defaults (PKCE, nonce), so an opt-out never goes unnoticed.
+async fn warn_compat(core: &Latchkey) -> anyhow::Result<()> {
+    let clients = core
+        .admin()
+        .clients()
+        .compat_warnings()
+        .await
+        .context("cannot list the clients")?;
+    for c in clients {
+        tracing::warn!(
+            client_id = %c.client_id,
+            client_name = %c.name,
+            "client opted out of strict defaults: {}",
+            c.warnings.join("; ")
+        );
+    }
+    Ok(())
 }
 
 /// The server's background work: sweeping expired rows, keeping the

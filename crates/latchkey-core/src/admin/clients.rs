@@ -3,7 +3,7 @@
 //! set, secret rotation and deletion (which revokes every token).
 
 use latchkey_domain::keys::SigningAlg;
-use latchkey_domain::{AuditEvent, RevokeReason};
+use latchkey_domain::{AuditEvent, Requirement, RevokeReason};
 use latchkey_domain::{Client, ClientAuthMethod, GrantType};
 use latchkey_protocol::{ClientId, RedirectUri, Scope};
 
@@ -12,11 +12,31 @@ use crate::audit::Event;
 use crate::error::CoreError;
 
 /// An operator's settings of a client, beside its registration metadata;
-/// `None` leaves a setting as it is.
+/// `None` leaves a setting as it is. The admin API reads them from the
+/// same JSON object as the metadata.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 pub struct ClientSettings {
     /// A resource server that may introspect any token.
     pub introspect: Option<bool>,
+    /// Whether authorization requests must carry PKCE (S256); `optional`
+    /// for confidential clients only.
+    pub pkce: Option<Requirement>,
+    /// Whether OpenID requests must carry a `nonce`; `optional` for
+    /// confidential clients only.
+    pub nonce: Option<Requirement>,
+}
+
+impl ClientSettings {
+    /// Whether these settings ask for an opt-out that a client with
+    /// `auth_method` may not have.
+    fn check_for(&self, auth_method: ClientAuthMethod) -> Result<(), AdminError> {
+        latchkey_domain::check_compat(
+            auth_method,
+            self.pkce.unwrap_or_default(),
+            self.nonce.unwrap_or_default(),
+        )
+        .map_err(|e| AdminError::Invalid(e.into()))
+    }
 }
 
 /// A client to register.
@@ -41,6 +61,36 @@ pub struct NewClient {
     pub backchannel_logout_uri: Option<String>,
     /// A resource server that may introspect any token.
     pub introspect: bool,
+    /// `optional` only for a confidential client.
+    pub pkce: Requirement,
+    /// `optional` only for a confidential client.
+    pub nonce: Requirement,
+}
+
+/// Changes to a client by an operator: every setting [`NewClient`] takes
+/// except whether the client is public. `None` leaves a setting as it is;
+/// a list replaces the whole list.
+#[derive(Debug, Clone, Default)]
+pub struct ClientChanges {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<GrantType>>,
+    pub scope: Option<String>,
+    /// Between `client_secret_basic` and `client_secret_post` only.
+    pub auth_method: Option<ClientAuthMethod>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// The empty text removes it.
+    pub backchannel_logout_uri: Option<String>,
+    pub id_token_alg: Option<SigningAlg>,
+    pub settings: ClientSettings,
+}
+
+/// A client whose opt-outs from the strict defaults deserve a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompatWarning {
+    pub client_id: ClientId,
+    pub name: String,
+    pub warnings: Vec<&'static str>,
 }
 
 service! {
@@ -53,78 +103,43 @@ impl AdminClients<'_> {
     /// Registers a client. The secret, for a confidential client, is
     /// returned once and only its keyed hash is stored.
     pub async fn create(&self, new: NewClient) -> Result<(Client, Option<String>), AdminError> {
-        let name = latchkey_protocol::types::check_display_name(&new.name, false)
-            .map_err(|e| AdminError::Invalid(format!("name {e}")))?;
-        let mut grant_types = Vec::new();
-        for &g in &new.grant_types {
-            if !grant_types.contains(&g) {
-                grant_types.push(g);
-            }
-        }
-        if grant_types.is_empty() {
-            grant_types.push(GrantType::AuthorizationCode);
-        }
-        if new.public && grant_types.contains(&GrantType::ClientCredentials) {
-            return Err(AdminError::Invalid(
-                "a public client cannot use client_credentials".into(),
-            ));
-        }
-        let mut redirect_uris = Vec::new();
-        for r in &new.redirect_uris {
-            let uri = RedirectUri::parse_registrable(r, new.public)
-                .map_err(|e| AdminError::Invalid(format!("redirect URI {r:?}: {e}")))?;
-            if !redirect_uris.contains(&uri) {
-                redirect_uris.push(uri);
-            }
-        }
+        let name = checked_name(&new.name)?;
+        let grant_types = checked_grants(&new.grant_types, new.public)?;
+        let redirect_uris = checked_uris(&new.redirect_uris, new.public, "redirect URI")?;
         if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-            return Err(AdminError::Invalid(
-                "the authorization_code grant needs at least one redirect URI".into(),
-            ));
+            return Err(no_redirect_uri());
         }
-        let mut post_logout_redirect_uris = Vec::new();
-        for r in &new.post_logout_redirect_uris {
-            let uri = RedirectUri::parse_registrable(r, new.public)
-                .map_err(|e| AdminError::Invalid(format!("post-logout redirect URI {r:?}: {e}")))?;
-            if !post_logout_redirect_uris.contains(&uri) {
-                post_logout_redirect_uris.push(uri);
-            }
-        }
-        let backchannel_logout_uri = match &new.backchannel_logout_uri {
-            Some(u) => Some(
-                RedirectUri::parse_registrable(u, false)
-                    .map_err(|e| {
-                        AdminError::Invalid(format!("back-channel logout URI {u:?}: {e}"))
-                    })?
-                    .into_string(),
-            ),
-            None => None,
-        };
-        let scope = Scope::parse(new.scope.as_deref().unwrap_or("openid profile email"))
-            .map_err(|_| AdminError::Invalid("malformed scope".into()))?;
+        let post_logout_redirect_uris = checked_uris(
+            &new.post_logout_redirect_uris,
+            new.public,
+            "post-logout redirect URI",
+        )?;
+        let backchannel_logout_uri = new
+            .backchannel_logout_uri
+            .as_deref()
+            .map(checked_backchannel_uri)
+            .transpose()?;
+        let scope = checked_scope(new.scope.as_deref().unwrap_or("openid profile email"))?;
         let auth_method = if new.public {
             ClientAuthMethod::None
         } else {
-            match new.auth_method {
-                None => ClientAuthMethod::ClientSecretBasic,
-                Some(m) if m.uses_secret() => m,
-                Some(m) => {
-                    return Err(AdminError::Invalid(format!(
-                        "auth method {m} is not available here (client_secret_basic, client_secret_post)"
-                    )));
-                }
-            }
+            checked_auth_method(
+                new.auth_method
+                    .unwrap_or(ClientAuthMethod::ClientSecretBasic),
+            )?
         };
         let id_token_signed_response_alg = match new.id_token_alg {
             None => None,
             Some(alg) => Some(self.enabled_alg(alg)?),
         };
+        latchkey_domain::check_compat(auth_method, new.pkce, new.nonce)
+            .map_err(|e| AdminError::Invalid(e.into()))?;
         let secret = auth_method.uses_secret().then(|| self.random.secret());
         let now = self.clock.unix();
         let client = Client {
             id: ClientId::parse(&self.random.id())
                 .map_err(|e| CoreError::Internal(e.to_string()))?,
-            name: name.to_owned(),
+            name,
             auth_method,
             secret_hash: secret.as_deref().map(|s| self.secrets.hash(s)),
             secret_expires_at: secret
@@ -140,6 +155,8 @@ impl AdminClients<'_> {
             id_token_signed_response_alg,
             allowed_cors_origins: Vec::new(),
             introspect: new.introspect,
+            pkce: new.pkce,
+            nonce: new.nonce,
             created_at: now,
             updated_at: now,
         };
@@ -151,6 +168,13 @@ impl AdminClients<'_> {
         self.store
             .insert_registered_client(&client, &registration)
             .await?;
+        let defaults = Client {
+            pkce: Requirement::Required,
+            nonce: Requirement::Required,
+            ..client.clone()
+        };
+        self.record_compat(&client, &compat_changes(&defaults, &client))
+            .await;
         Ok((client, secret))
     }
 
@@ -166,6 +190,25 @@ impl AdminClients<'_> {
             .ok_or(AdminError::NotFound("client"))
     }
 
+    /// Every client with an opt-out from the strict defaults, with what it
+    /// gives up: `latchkey serve` logs them at start-up.
+    pub async fn compat_warnings(&self) -> Result<Vec<CompatWarning>, AdminError> {
+        Ok(self
+            .store
+            .list_clients()
+            .await?
+            .into_iter()
+            .filter_map(|c| {
+                let warnings = c.compat_warnings();
+                (!warnings.is_empty()).then_some(CompatWarning {
+                    client_id: c.id,
+                    name: c.name,
+                    warnings,
+                })
+            })
+            .collect())
+    }
+
     /// Changes an operator's settings of a client (those that dynamic
     /// registration never sets); each change is audited.
     pub async fn update_settings(
@@ -173,7 +216,88 @@ impl AdminClients<'_> {
         id: &str,
         settings: &ClientSettings,
     ) -> Result<Client, AdminError> {
-        let mut client = self.show(id).await?;
+        self.update(
+            id,
+            &ClientChanges {
+                settings: settings.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Changes a client's settings by an operator, with the rules of
+    /// [`AdminClients::create`]. Metadata changes mark the client as one
+    /// an operator vouches for (like the admin API's replacement); each
+    /// change is audited.
+    pub async fn update(&self, id: &str, changes: &ClientChanges) -> Result<Client, AdminError> {
+        let old = self.show(id).await?;
+        let mut client = old.clone();
+        let public = client.is_public();
+        let mut metadata = Vec::new();
+        if let Some(name) = &changes.name {
+            client.name = checked_name(name)?;
+            if client.name != old.name {
+                metadata.push("name");
+            }
+        }
+        if let Some(uris) = &changes.redirect_uris {
+            client.redirect_uris = checked_uris(uris, public, "redirect URI")?;
+            if client.redirect_uris != old.redirect_uris {
+                metadata.push("redirect_uris");
+            }
+        }
+        if let Some(grants) = &changes.grant_types {
+            client.grant_types = checked_grants(grants, public)?;
+            if client.grant_types != old.grant_types {
+                metadata.push("grant_types");
+            }
+        }
+        if client.allows_grant(GrantType::AuthorizationCode) && client.redirect_uris.is_empty() {
+            return Err(no_redirect_uri());
+        }
+        if let Some(scope) = &changes.scope {
+            client.scope = checked_scope(scope)?;
+            if client.scope != old.scope {
+                metadata.push("scope");
+            }
+        }
+        if let Some(method) = changes.auth_method {
+            if !old.auth_method.uses_secret() {
+                return Err(AdminError::Invalid(format!(
+                    "this client authenticates with {}; only a client with a secret may \
+                     switch between client_secret_basic and client_secret_post",
+                    old.auth_method
+                )));
+            }
+            client.auth_method = checked_auth_method(method)?;
+            if client.auth_method != old.auth_method {
+                metadata.push("token_endpoint_auth_method");
+            }
+        }
+        if let Some(uris) = &changes.post_logout_redirect_uris {
+            client.post_logout_redirect_uris =
+                checked_uris(uris, public, "post-logout redirect URI")?;
+            if client.post_logout_redirect_uris != old.post_logout_redirect_uris {
+                metadata.push("post_logout_redirect_uris");
+            }
+        }
+        if let Some(uri) = &changes.backchannel_logout_uri {
+            client.backchannel_logout_uri = match uri.as_str() {
+                "" => None,
+                u => Some(checked_backchannel_uri(u)?),
+            };
+            if client.backchannel_logout_uri != old.backchannel_logout_uri {
+                metadata.push("backchannel_logout_uri");
+            }
+        }
+        if let Some(alg) = changes.id_token_alg {
+            client.id_token_signed_response_alg = Some(self.enabled_alg(alg)?);
+            if client.id_token_signed_response_alg != old.id_token_signed_response_alg {
+                metadata.push("id_token_signed_response_alg");
+            }
+        }
+        let settings = &changes.settings;
         let mut changed = Vec::new();
         if let Some(introspect) = settings.introspect {
             if client.introspect != introspect {
@@ -181,24 +305,73 @@ impl AdminClients<'_> {
                 changed.push(format!("introspect={introspect}"));
             }
         }
-        if changed.is_empty() {
-            return Ok(client);
+        client.pkce = settings.pkce.unwrap_or(client.pkce);
+        client.nonce = settings.nonce.unwrap_or(client.nonce);
+        client
+            .check_compat()
+            .map_err(|e| AdminError::Invalid(e.into()))?;
+        let compat = compat_changes(&old, &client);
+        if metadata.is_empty() && changed.is_empty() && compat.is_empty() {
+            return Ok(old);
         }
         client.updated_at = self.clock.unix();
-        if !self.store.update_client(&client).await? {
+        let written = if metadata.is_empty() {
+            self.store.update_client(&client).await?
+        } else {
+            let mut registration = self
+                .store
+                .find_registration(&client.id)
+                .await?
+                .unwrap_or_default();
+            registration.by_operator = true;
+            self.store
+                .update_registered_client(&client, &registration)
+                .await?
+        };
+        if !written {
             return Err(AdminError::NotFound("client"));
         }
         self.caches.forget_client(client.id.as_str());
+        if !metadata.is_empty() {
+            self.audit
+                .record(Event {
+                    kind: AuditEvent::ClientUpdated,
+                    user_id: None,
+                    client_id: Some(client.id.as_str()),
+                    ip: None,
+                    detail: format!("changed by an operator: {}", metadata.join(", ")),
+                })
+                .await;
+        }
+        if !changed.is_empty() {
+            self.audit
+                .record(Event {
+                    kind: AuditEvent::ClientSettingsChanged,
+                    user_id: None,
+                    client_id: Some(client.id.as_str()),
+                    ip: None,
+                    detail: changed.join(", "),
+                })
+                .await;
+        }
+        self.record_compat(&client, &compat).await;
+        Ok(client)
+    }
+
+    /// Audits changes of the opt-outs from the strict defaults.
+    async fn record_compat(&self, client: &Client, changes: &[String]) {
+        if changes.is_empty() {
+            return;
+        }
         self.audit
             .record(Event {
-                kind: AuditEvent::ClientSettingsChanged,
+                kind: AuditEvent::ClientCompatChanged,
                 user_id: None,
                 client_id: Some(client.id.as_str()),
                 ip: None,
-                detail: changed.join(", "),
+                detail: changes.join(", "),
             })
             .await;
-        Ok(client)
     }
 
     /// Deletes a client and revokes every token it holds (see
@@ -239,6 +412,8 @@ impl AdminClients<'_> {
             .settings
             .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
+        // Before anything is written: an opt-out a public client may not have.
+        settings.check_for(valid.token_endpoint_auth_method)?;
         let (created, secret) = self
             .registration
             .insert_client_from(&valid, None, true)
@@ -313,6 +488,7 @@ impl AdminClients<'_> {
             .settings
             .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
+        settings.check_for(valid.token_endpoint_auth_method)?;
         let (updated, secret) = self
             .registration
             .replace_metadata(current, &valid, true)
@@ -342,6 +518,15 @@ impl AdminClients<'_> {
     ) -> latchkey_protocol::registration::ClientInformation {
         let mut info = self.registration.client_information(c, secret, None, None);
         info.introspect = Some(c.client.introspect);
+        info.pkce = Some(c.client.pkce);
+        info.nonce = Some(c.client.nonce);
+        info.warnings = Some(
+            c.client
+                .compat_warnings()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        );
         info
     }
 
@@ -362,4 +547,79 @@ impl AdminClients<'_> {
                 crate::registration::RotateError::Core(e) => AdminError::Core(e),
             })
     }
+}
+
+/// The opt-out settings that differ between two versions of a client
+/// (`pkce=optional`, `nonce=required`, ...).
+fn compat_changes(old: &Client, new: &Client) -> Vec<String> {
+    let mut out = Vec::new();
+    if old.pkce != new.pkce {
+        out.push(format!("pkce={}", new.pkce));
+    }
+    if old.nonce != new.nonce {
+        out.push(format!("nonce={}", new.nonce));
+    }
+    out
+}
+
+fn checked_name(name: &str) -> Result<String, AdminError> {
+    latchkey_protocol::types::check_display_name(name, false)
+        .map(str::to_owned)
+        .map_err(|e| AdminError::Invalid(format!("name {e}")))
+}
+
+/// In the order given, without duplicates; empty means `authorization_code`.
+fn checked_grants(grants: &[GrantType], public: bool) -> Result<Vec<GrantType>, AdminError> {
+    let mut out = Vec::new();
+    for &g in grants {
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    if out.is_empty() {
+        out.push(GrantType::AuthorizationCode);
+    }
+    if public && out.contains(&GrantType::ClientCredentials) {
+        return Err(AdminError::Invalid(
+            "a public client cannot use client_credentials".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn checked_uris(uris: &[String], public: bool, what: &str) -> Result<Vec<RedirectUri>, AdminError> {
+    let mut out = Vec::new();
+    for r in uris {
+        let uri = RedirectUri::parse_registrable(r, public)
+            .map_err(|e| AdminError::Invalid(format!("{what} {r:?}: {e}")))?;
+        if !out.contains(&uri) {
+            out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
+fn checked_backchannel_uri(u: &str) -> Result<String, AdminError> {
+    Ok(RedirectUri::parse_registrable(u, false)
+        .map_err(|e| AdminError::Invalid(format!("back-channel logout URI {u:?}: {e}")))?
+        .into_string())
+}
+
+fn checked_scope(scope: &str) -> Result<Scope, AdminError> {
+    Scope::parse(scope).map_err(|_| AdminError::Invalid("malformed scope".into()))
+}
+
+/// The secret methods only: `private_key_jwt` needs keys that only
+/// registration metadata carries, and a public client is made as one.
+fn checked_auth_method(m: ClientAuthMethod) -> Result<ClientAuthMethod, AdminError> {
+    if m.uses_secret() {
+        return Ok(m);
+    }
+    Err(AdminError::Invalid(format!(
+        "auth method {m} is not available here (client_secret_basic, client_secret_post)"
+    )))
+}
+
+fn no_redirect_uri() -> AdminError {
+    AdminError::Invalid("the authorization_code grant needs at least one redirect URI".into())
 }

@@ -8,7 +8,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod users;
 
-pub use clients::{AdminClients, ClientSettings, NewClient};
+pub use clients::{AdminClients, ClientChanges, ClientSettings, CompatWarning, NewClient};
 pub use keys::AdminKeys;
 pub use sessions::AdminSessions;
 pub use tokens::AdminTokens;

@@ -294,8 +294,13 @@ impl AuthorizeEndpoint<'_> {
         };
         // From here on the redirect URI is trusted: errors go back to it.
         let state = echo_state(params);
-        let request = AuthorizationRequest::parse(params, client.id.clone(), redirect_uri.clone())
-            .map_err(|e| self.redirect_error(&redirect_uri, &e, state.as_ref()))?;
+        let request = AuthorizationRequest::parse(
+            params,
+            client.id.clone(),
+            redirect_uri.clone(),
+            client.authorization_rules(),
+        )
+        .map_err(|e| self.redirect_error(&redirect_uri, &e, state.as_ref()))?;
         let fail =
             |e: OAuthError| Err(self.redirect_error(&redirect_uri, &e, Some(&request.state)));
         if !client.allows_grant(latchkey_domain::GrantType::AuthorizationCode) {

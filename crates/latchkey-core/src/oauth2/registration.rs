@@ -300,8 +300,10 @@ impl RegistrationEndpoint<'_> {
         let now = self.clock.unix();
         let old = current.client;
         let mut client = client_from(old.id.clone(), valid, old.created_at, now);
-        // An operator's setting, not registration metadata: kept.
+        // Operator's settings, not registration metadata: kept, except an
+        // opt-out that a client turned public may not keep.
         client.introspect = old.introspect;
+        let dropped = client.keep_compat_of(&old);
         let mut secret = None;
         if valid.uses_secret() {
             if old.secret_hash.is_some() {
@@ -345,6 +347,17 @@ impl RegistrationEndpoint<'_> {
                 .into(),
             })
             .await;
+        if !dropped.is_empty() {
+            self.audit
+                .record(Event {
+                    kind: AuditEvent::ClientCompatChanged,
+                    user_id: None,
+                    client_id: Some(client.id.as_str()),
+                    ip: None,
+                    detail: format!("{} (the client became public)", dropped.join(", ")),
+                })
+                .await;
+        }
         Ok((
             RegisteredClient {
                 client,
@@ -491,6 +504,9 @@ impl RegistrationEndpoint<'_> {
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             allowed_cors_origins: client.allowed_cors_origins.clone(),
             introspect: None,
+            pkce: None,
+            nonce: None,
+            warnings: None,
         }
     }
 }
@@ -526,6 +542,9 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
         id_token_signed_response_alg: v.id_token_signed_response_alg,
         allowed_cors_origins: v.allowed_cors_origins.clone(),
         introspect: false,
+        // Operator's opt-outs: never from registration metadata.
+        pkce: latchkey_domain::Requirement::Required,
+        nonce: latchkey_domain::Requirement::Required,
         created_at,
         updated_at: now,
         id,

@@ -27,7 +27,7 @@ pub struct RotatedSecret {
 }
 
 /// RFC 7591 metadata, and beside it Latchkey's own settings that only an
-/// operator may set (`introspect`).
+/// operator may set (`introspect`, `pkce`, `nonce`).
 async fn metadata(
     req: &HttpRequest,
     payload: web::Payload,
@@ -35,7 +35,10 @@ async fn metadata(
     let bytes = read_json(req, payload).await?;
     let metadata = ClientMetadata::from_json(&bytes)?;
     let settings = serde_json::from_slice::<ClientSettings>(&bytes).map_err(|e| {
-        OAuthError::new(ErrorCode::InvalidClientMetadata, format!("introspect: {e}"))
+        OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            format!("introspect, pkce or nonce: {e}"),
+        )
     })?;
     Ok((metadata, settings))
 }

@@ -11,6 +11,16 @@ use super::{corrupt, parse_client_id, parse_redirect_uri, parse_scope};
 
 const TABLE: &str = "authorization_codes";
 
+/// How a code issued without a PKCE challenge is stored: a real challenge
+/// is 43 characters, so the empty text cannot be one (migration
+/// `m20261203_000009_client_compat`).
+pub(crate) const NO_CHALLENGE: &str = "";
+
+/// The stored form of a challenge or its absence.
+pub(crate) fn stored_challenge(c: Option<&CodeChallenge>) -> &str {
+    c.map_or(NO_CHALLENGE, CodeChallenge::as_str)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "authorization_codes")]
 pub struct Model {
@@ -24,6 +34,8 @@ pub struct Model {
     pub session_id: String,
     #[sea_orm(column_type = "Text")]
     pub redirect_uri: String,
+    /// The S256 challenge, or the empty text for a code issued without
+    /// PKCE (see [`NO_CHALLENGE`]).
     #[sea_orm(column_type = "Text")]
     pub code_challenge: String,
     #[sea_orm(column_type = "Text", nullable)]
@@ -60,7 +72,8 @@ impl Model {
             user_id: UserId::new(self.user_id),
             session_id: SessionId::new(self.session_id),
             redirect_uri: parse_redirect_uri(TABLE, "redirect_uri", &self.redirect_uri)?,
-            code_challenge: CodeChallenge::from_stored(self.code_challenge),
+            code_challenge: (self.code_challenge != NO_CHALLENGE)
+                .then(|| CodeChallenge::from_stored(self.code_challenge)),
             nonce,
             scope: parse_scope(TABLE, "scope", &self.scope)?,
             auth_time: self.auth_time,
@@ -98,7 +111,7 @@ impl Model {
             user_id: Set(c.user_id.as_str().to_owned()),
             session_id: Set(c.session_id.as_str().to_owned()),
             redirect_uri: Set(c.redirect_uri.as_str().to_owned()),
-            code_challenge: Set(c.code_challenge.as_str().to_owned()),
+            code_challenge: Set(stored_challenge(c.code_challenge.as_ref()).to_owned()),
             nonce: Set(c.nonce.as_ref().map(|n| n.as_str().to_owned())),
             scope: Set(c.scope.to_string()),
             auth_time: Set(c.auth_time),

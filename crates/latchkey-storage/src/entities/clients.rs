@@ -1,4 +1,4 @@
-use latchkey_domain::{Client, ClientAuthMethod, GrantType, StoreError};
+use latchkey_domain::{Client, ClientAuthMethod, GrantType, Requirement, StoreError};
 use latchkey_protocol::{RedirectUri, SigningAlg};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::NotSet, Set};
@@ -37,6 +37,10 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub allowed_cors_origins: String,
     pub introspect: bool,
+    #[sea_orm(column_type = "Text")]
+    pub pkce: String,
+    #[sea_orm(column_type = "Text")]
+    pub nonce: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -80,6 +84,10 @@ impl Model {
                 super::any_text,
             )?,
             introspect: self.introspect,
+            pkce: Requirement::parse(&self.pkce)
+                .map_err(|_| corrupt(TABLE, "pkce", "unknown requirement"))?,
+            nonce: Requirement::parse(&self.nonce)
+                .map_err(|_| corrupt(TABLE, "nonce", "unknown requirement"))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -119,6 +127,8 @@ impl Model {
                 c.allowed_cors_origins.iter().map(|s| s.as_str()),
             )),
             introspect: Set(c.introspect),
+            pkce: Set(c.pkce.as_str().to_owned()),
+            nonce: Set(c.nonce.as_str().to_owned()),
             created_at: NotSet,
             updated_at: Set(c.updated_at),
         }

@@ -91,7 +91,9 @@ impl AuthorizationRepository for SeaStore {
             .filter(codes::Column::ConsumedAt.is_null())
             .filter(codes::Column::ClientId.eq(presenter.client_id.as_str()))
             .filter(codes::Column::RedirectUri.eq(presenter.redirect_uri))
-            .filter(codes::Column::CodeChallenge.eq(presenter.code_challenge.as_str()))
+            .filter(
+                codes::Column::CodeChallenge.eq(codes::stored_challenge(presenter.code_challenge)),
+            )
             .exec(&txn)
             .await
             .map_err(&op)?;

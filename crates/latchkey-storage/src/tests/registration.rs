@@ -351,14 +351,21 @@ async fn existing_clients_are_classified_by_who_made_them() {
             .position(|m| m.name() == "m20261202_000007_registration_by_operator")
             .expect("the migration exists") as u32;
         Migrator::down(&s.db, Some(since + 1)).await.unwrap();
-        for id in ["cli", "admin", "dynamic"] {
-            s.insert_client(&client(id, 10)).await.unwrap();
-        }
-        for sql in [
+        // Rows as that schema had them (the client entity has columns
+        // that later migrations add).
+        let clients = ["cli", "admin", "dynamic"].map(|id| {
+            format!(
+                "INSERT INTO clients (id, name, auth_method, redirect_uris, \
+                 post_logout_redirect_uris, grant_types, scope, allowed_cors_origins, \
+                 created_at, updated_at) VALUES ('{id}', '{id}', 'client_secret_basic', \
+                 '[]', '[]', '[\"client_credentials\"]', 'openid', '[]', 10, 10)"
+            )
+        });
+        for sql in clients.iter().map(String::as_str).chain([
             "INSERT INTO client_registrations (client_id, contacts) VALUES ('admin', '[]')",
             "INSERT INTO client_registrations (client_id, registration_token_hash, contacts) \
              VALUES ('dynamic', 'rat-hash', '[]')",
-        ] {
+        ]) {
             s.db.execute(Statement::from_string(s.db.get_database_backend(), sql))
                 .await
                 .unwrap();

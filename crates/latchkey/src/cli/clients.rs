@@ -2,11 +2,11 @@
 //! and managed by the operator.
 
 use clap::{Args, Subcommand};
-use latchkey_core::admin::{ClientSettings, NewClient};
+use latchkey_core::admin::{ClientChanges, ClientSettings, NewClient};
 use latchkey_core::Latchkey;
 use latchkey_domain::keys::SigningAlg;
 use latchkey_domain::Client;
-use latchkey_domain::{ClientAuthMethod, GrantType};
+use latchkey_domain::{ClientAuthMethod, GrantType, Requirement};
 use serde_json::json;
 
 use super::{print_list, time};
@@ -45,6 +45,56 @@ pub struct ClientAdd {
     /// their own).
     #[arg(long)]
     introspect: bool,
+    /// required (default) or optional: whether authorization requests must
+    /// carry PKCE (S256). optional only for confidential clients.
+    #[arg(long, value_name = "REQUIREMENT", default_value_t = Requirement::Required)]
+    pkce: Requirement,
+    /// required (default) or optional: whether OpenID requests must carry
+    /// a nonce. optional only for confidential clients.
+    #[arg(long, value_name = "REQUIREMENT", default_value_t = Requirement::Required)]
+    nonce: Requirement,
+    #[arg(long)]
+    json: bool,
+}
+
+/// `client update`: every setting `client add` takes but `--public`; an
+/// omitted flag leaves its setting as it is, and a repeated one replaces
+/// the whole list.
+#[derive(Args)]
+pub struct ClientUpdate {
+    #[arg(allow_hyphen_values = true)]
+    client_id: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// Replaces the redirect URIs (repeat for several).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Option<Vec<String>>,
+    /// Replaces the grant types (repeat for several).
+    #[arg(long = "grant-type", value_name = "T")]
+    grant_types: Option<Vec<GrantType>>,
+    /// Space-separated scopes the client may request.
+    #[arg(long)]
+    scope: Option<String>,
+    /// client_secret_basic or client_secret_post (clients with a secret).
+    #[arg(long)]
+    auth_method: Option<ClientAuthMethod>,
+    /// Replaces the post-logout redirect URIs (repeat for several).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Option<Vec<String>>,
+    /// Where back-channel logout tokens are POSTed ("" removes it).
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    #[arg(long, value_name = "ALG")]
+    id_token_alg: Option<SigningAlg>,
+    /// Whether it may introspect any token (a resource server).
+    #[arg(long, value_name = "BOOL")]
+    introspect: Option<bool>,
+    /// required or optional (confidential clients only).
+    #[arg(long, value_name = "REQUIREMENT")]
+    pkce: Option<Requirement>,
+    /// required or optional (confidential clients only).
+    #[arg(long, value_name = "REQUIREMENT")]
+    nonce: Option<Requirement>,
     #[arg(long)]
     json: bool,
 }
@@ -65,16 +115,8 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Change an operator's settings of a client.
-    Update {
-        #[arg(allow_hyphen_values = true)]
-        client_id: String,
-        /// Whether it may introspect any token (a resource server).
-        #[arg(long, value_name = "BOOL")]
-        introspect: Option<bool>,
-        #[arg(long)]
-        json: bool,
-    },
+    /// Change a client's settings (those `add` takes, but `--public`).
+    Update(ClientUpdate),
     /// Delete a client (every token it holds is revoked).
     Delete {
         #[arg(allow_hyphen_values = true)]
@@ -101,6 +143,9 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
         "id_token_signed_response_alg": c.id_token_signed_response_alg,
         "public": c.is_public(),
         "introspect": c.introspect,
+        "pkce": c.pkce,
+        "nonce": c.nonce,
+        "warnings": c.compat_warnings(),
         "created_at": c.created_at,
     });
     if let Some(s) = secret {
@@ -108,6 +153,13 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
         v["client_secret_expires_at"] = json!(c.secret_expires_at.unwrap_or(0));
     }
     v
+}
+
+/// The client's opt-outs from the strict defaults, on standard error.
+fn warn_compat(c: &Client) {
+    for w in c.compat_warnings() {
+        eprintln!("warning: {w}");
+    }
 }
 
 pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
@@ -127,11 +179,14 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                     post_logout_redirect_uris: a.post_logout_redirect_uris,
                     backchannel_logout_uri: a.backchannel_logout_uri,
                     introspect: a.introspect,
+                    pkce: a.pkce,
+                    nonce: a.nonce,
                 })
                 .await?;
             if a.json {
                 println!("{}", client_json(&c, secret.as_deref()));
             } else {
+                warn_compat(&c);
                 println!("client_id:     {}", c.id);
                 if let Some(s) = secret {
                     println!("client_secret: {s}\n(shown once: store it now)");
@@ -158,19 +213,33 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&client_json(&c, None))?);
             }
         }
-        ClientCommand::Update {
-            client_id,
-            introspect,
-            json,
-        } => {
+        ClientCommand::Update(u) => {
             let c = core
                 .admin()
                 .clients()
-                .update_settings(&client_id, &ClientSettings { introspect })
+                .update(
+                    &u.client_id,
+                    &ClientChanges {
+                        name: u.name,
+                        redirect_uris: u.redirect_uris,
+                        grant_types: u.grant_types,
+                        scope: u.scope,
+                        auth_method: u.auth_method,
+                        post_logout_redirect_uris: u.post_logout_redirect_uris,
+                        backchannel_logout_uri: u.backchannel_logout_uri,
+                        id_token_alg: u.id_token_alg,
+                        settings: ClientSettings {
+                            introspect: u.introspect,
+                            pkce: u.pkce,
+                            nonce: u.nonce,
+                        },
+                    },
+                )
                 .await?;
-            if json {
+            if u.json {
                 println!("{}", client_json(&c, None));
             } else {
+                warn_compat(&c);
                 println!("updated client {}", c.id);
             }
         }

@@ -10,7 +10,7 @@ use latchkey_domain::{
 use latchkey_protocol::claims::{IdTokenClaims, ACR_PASSWORD, AMR_PASSWORD, ID_TOKEN_TYP};
 use latchkey_protocol::pkce::CodeVerifier;
 use latchkey_protocol::token::{Opaque, TokenResponse};
-use latchkey_protocol::{left_half_hash, Scope};
+use latchkey_protocol::{left_half_hash, OAuthError, Scope};
 
 use super::{Grant, TokenEndpoint, TokenError};
 use crate::audit::Event;
@@ -23,8 +23,15 @@ impl TokenEndpoint<'_> {
         client: &Client,
         code: &Opaque,
         redirect_uri: &str,
-        verifier: &CodeVerifier,
+        verifier: Option<&CodeVerifier>,
     ) -> Result<TokenResponse, TokenError> {
+        // A client without the PKCE opt-out never redeems without a
+        // verifier, whatever its codes were issued with.
+        if verifier.is_none() && client.requires_pkce() {
+            return Err(TokenError::Request(OAuthError::invalid_request(
+                "code_verifier is required (PKCE)",
+            )));
+        }
         if !client.allows_grant(GrantType::AuthorizationCode) {
             return Err(TokenError::Unauthorized(GrantType::AuthorizationCode));
         }
@@ -45,12 +52,14 @@ impl TokenEndpoint<'_> {
         // code shown by another client, or with the wrong redirect URI or
         // PKCE verifier, is refused and stays redeemable by its own client,
         // and such a presentation never counts as a replay (which would let
-        // a stranger revoke the tokens the code gave its client).
-        let challenge = verifier.challenge();
+        // a stranger revoke the tokens the code gave its client). The
+        // challenge, or its absence, must be the code's: a verifier for a
+        // code issued without one is refused too (RFC 9700 §2.1.1).
+        let challenge = verifier.map(CodeVerifier::challenge);
         let presenter = CodePresenter {
             client_id: &client.id,
             redirect_uri,
-            code_challenge: &challenge,
+            code_challenge: challenge.as_ref(),
         };
         let hash = token_hash(code.expose());
         let code = match self

@@ -87,7 +87,7 @@ impl TokenEndpoint<'_> {
                 redirect_uri,
                 code_verifier,
             } => {
-                self.redeem(&client, &code, &redirect_uri, &code_verifier)
+                self.redeem(&client, &code, &redirect_uri, code_verifier.as_ref())
                     .await
             }
             TokenRequest::RefreshToken {
