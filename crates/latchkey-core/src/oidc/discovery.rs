@@ -57,7 +57,7 @@ impl Discovery {
                 "preferred_username",
                 "email",
             ],
-            prompt_values_supported: vec![Prompt::None, Prompt::Login, Prompt::Consent],
+            prompt_values_supported: Prompt::ALL.to_vec(),
             authorization_response_iss_parameter_supported: true,
             backchannel_logout_supported: true,
             backchannel_logout_session_supported: true,
