@@ -8,6 +8,7 @@ mod attacks;
 mod cache;
 mod cli;
 mod cluster;
+mod conformance;
 mod faults;
 mod flows;
 mod fuzz;
