@@ -110,12 +110,14 @@ pub fn echo_state(params: &Params) -> Option<State> {
 }
 
 /// The response mode an error redirect uses before the request is fully
-/// parsed: the one asked for if Latchkey supports it, else `query`.
+/// parsed: the one asked for if Latchkey supports it, else `query`. Only
+/// the delivery of an error is chosen here; an unsupported mode is itself
+/// refused by [`AuthorizationRequest::parse`].
 pub fn echo_response_mode(params: &Params) -> ResponseMode {
-    params
-        .get("response_mode")
-        .and_then(|m| ResponseMode::parse(m).ok())
-        .unwrap_or(ResponseMode::Query)
+    match params.get("response_mode").map(ResponseMode::parse) {
+        Some(Ok(mode)) => mode,
+        None | Some(Err(_)) => ResponseMode::Query,
+    }
 }
 
 impl AuthorizationRequest {
