@@ -10,6 +10,7 @@ mod claims;
 mod cli;
 mod cluster;
 mod compat;
+mod conformance;
 mod faults;
 mod flows;
 mod fuzz;

@@ -11,12 +11,13 @@
 
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use latchkey_core::authorize::{AuthorizeOutcome, SignedIn};
+use askama::Template;
+use latchkey_core::authorize::{AuthorizeOutcome, FormPost, SignedIn};
 use latchkey_core::Latchkey;
 use latchkey_protocol::{ErrorCode, OAuthError};
 
 use crate::error::ApiError;
-use crate::response::see_other;
+use crate::response::{form_post_page, render, see_other, FORM_POST_SCRIPT};
 
 const SESSION_COOKIE: &str = "latchkey_session";
 const CSRF_COOKIE: &str = "latchkey_csrf";
@@ -41,10 +42,32 @@ pub fn session_cookie_removal(app: &Latchkey) -> Cookie<'static> {
     gone
 }
 
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPostPage<'a> {
+    action: &'a str,
+    fields: &'a [(&'static str, String)],
+    script: &'static str,
+}
+
 /// Turns an authorization outcome into a response.
 pub fn respond(outcome: AuthorizeOutcome) -> HttpResponse {
     let to = match outcome {
         AuthorizeOutcome::Redirect(url) => url,
+        AuthorizeOutcome::FormPost(FormPost {
+            action,
+            fields,
+            form_target,
+        }) => {
+            return render(
+                form_post_page(form_target.as_deref()),
+                &FormPostPage {
+                    action: &action,
+                    fields: &fields,
+                    script: FORM_POST_SCRIPT,
+                },
+            )
+        }
         AuthorizeOutcome::Login { pending_id } => format!("/login?req={pending_id}"),
         AuthorizeOutcome::Consent { pending_id } => format!("/consent?req={pending_id}"),
         AuthorizeOutcome::ErrorPage(e) => return ApiError::Page(e).error_response(),

@@ -131,6 +131,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .configure(oauth2::registration::routes)
     .configure(admin::routes)
+    .service(
+        web::resource(response::FORM_POST_SCRIPT).route(web::get().to(response::form_post_script)),
+    )
     .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
     .service(web::resource("/healthz").route(web::get().to(health)))
     .service(web::resource("/readyz").route(web::get().to(ready)))

@@ -47,6 +47,36 @@ pub fn page_posting_to(status: StatusCode, target: Option<&str>) -> HttpResponse
     b
 }
 
+/// The path of the script that submits a form_post page.
+pub const FORM_POST_SCRIPT: &str = "/assets/form-post.js";
+
+/// The page that posts an authorization answer to the client's redirect
+/// URI (OAuth 2.0 Form Post Response Mode): its form may post only there
+/// (`target`, the redirect URI's origin), and the only script it may run
+/// is Latchkey's own file that submits it.
+pub fn form_post_page(target: Option<&str>) -> HttpResponseBuilder {
+    let mut b = HttpResponse::Ok();
+    b.content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            format!(
+                "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; form-action {}",
+                target.unwrap_or("'none'")
+            ),
+        ));
+    b
+}
+
+/// `GET /assets/form-post.js`.
+pub async fn form_post_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../assets/form-post.js"))
+}
+
 /// Renders a page template into `builder`; a template that fails is a bare
 /// 500.
 pub fn render<T: Template>(mut builder: HttpResponseBuilder, t: &T) -> HttpResponse {

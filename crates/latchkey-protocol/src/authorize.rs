@@ -68,6 +68,14 @@ impl Prompts {
         }
     }
 
+    /// Whether the user must sign in afresh even with a session:
+    /// `prompt=login`, or `prompt=select_account`, which Latchkey answers
+    /// with its sign-in page (there is no account chooser: one browser has
+    /// one session).
+    pub fn forces_sign_in(self) -> bool {
+        self.login || self.select_account
+    }
+
     pub fn to_param(mut self) -> Option<String> {
         let v: Vec<&str> = Prompt::ALL
             .into_iter()
@@ -94,6 +102,8 @@ pub struct AuthorizationRequest {
     pub prompt: Prompts,
     pub max_age: Option<u64>,
     pub login_hint: Option<String>,
+    /// `id_token_hint` as sent: the caller verifies it (it needs the keys).
+    pub id_token_hint: Option<String>,
 }
 
 /// What the client must send beyond the base rules: PKCE and `nonce` are
@@ -107,6 +117,17 @@ pub struct ClientRules {
 /// Reads `state` for echoing in an error redirect, if it is well formed.
 pub fn echo_state(params: &Params) -> Option<State> {
     params.get("state").and_then(|s| State::parse(s).ok())
+}
+
+/// The response mode an error redirect uses before the request is fully
+/// parsed: the one asked for if Latchkey supports it, else `query`. Only
+/// the delivery of an error is chosen here; an unsupported mode is itself
+/// refused by [`AuthorizationRequest::parse`].
+pub fn echo_response_mode(params: &Params) -> ResponseMode {
+    match params.get("response_mode").map(ResponseMode::parse) {
+        Some(Ok(mode)) => mode,
+        None | Some(Err(_)) => ResponseMode::Query,
+    }
 }
 
 impl AuthorizationRequest {
@@ -143,7 +164,10 @@ impl AuthorizationRequest {
         let response_mode = match params.get("response_mode") {
             None => ResponseMode::Query,
             Some(m) => ResponseMode::parse(m).map_err(|_| {
-                OAuthError::invalid_request("only response_mode=query is supported")
+                OAuthError::invalid_request(format!(
+                    "response_mode must be one of: {}",
+                    ResponseMode::NAMES.join(", ")
+                ))
             })?,
         };
         let state = params
@@ -190,6 +214,7 @@ impl AuthorizationRequest {
             }
             h => h.map(str::to_owned),
         };
+        let id_token_hint = params.get("id_token_hint").map(str::to_owned);
         Ok(AuthorizationRequest {
             client_id,
             redirect_uri,
@@ -202,6 +227,7 @@ impl AuthorizationRequest {
             prompt,
             max_age,
             login_hint,
+            id_token_hint,
         })
     }
 }
@@ -277,6 +303,41 @@ mod tests {
         );
         assert!(parse(with("response_mode", "fragment")).is_err());
         assert!(parse(with("response_mode", "query")).is_ok());
+        assert_eq!(
+            parse(with("response_mode", "form_post"))
+                .unwrap()
+                .response_mode,
+            ResponseMode::FormPost
+        );
+    }
+
+    #[test]
+    fn errors_echo_a_supported_response_mode_only() {
+        let mode = |m: &'static str| {
+            echo_response_mode(&Params::from_pairs(with("response_mode", m)).unwrap())
+        };
+        assert_eq!(mode("form_post"), ResponseMode::FormPost);
+        assert_eq!(mode("fragment"), ResponseMode::Query);
+        assert_eq!(mode("query"), ResponseMode::Query);
+        assert_eq!(
+            echo_response_mode(&Params::from_pairs(base()).unwrap()),
+            ResponseMode::Query
+        );
+    }
+
+    #[test]
+    fn hints_and_display_parameters_are_accepted() {
+        let mut v = base();
+        v.extend([
+            ("display", "popup"),
+            ("ui_locales", "fr-CA en"),
+            ("claims_locales", "de"),
+            ("acr_values", "urn:mace:incommon:iap:silver"),
+            ("vendor_extension", "x"),
+            ("id_token_hint", "eyJ.e30.sig"),
+        ]);
+        let r = parse(v).unwrap();
+        assert_eq!(r.id_token_hint.as_deref(), Some("eyJ.e30.sig"));
     }
 
     #[test]
@@ -361,6 +422,16 @@ mod tests {
         assert_eq!(parse(with("max_age", "300")).unwrap().max_age, Some(300));
         assert!(parse(with("max_age", "-1")).is_err());
         assert!(parse(with("max_age", "soon")).is_err());
+        let r = parse(with("prompt", "select_account")).unwrap();
+        assert!(r.prompt.forces_sign_in() && !r.prompt.login);
+        assert!(parse(with("prompt", "login"))
+            .unwrap()
+            .prompt
+            .forces_sign_in());
+        assert!(!parse(with("prompt", "consent"))
+            .unwrap()
+            .prompt
+            .forces_sign_in());
         assert_eq!(
             Prompts::parse(Some("login consent"))
                 .unwrap()

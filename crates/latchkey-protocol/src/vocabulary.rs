@@ -155,8 +155,13 @@ vocabulary! {
 vocabulary! {
     /// `response_mode` (OAuth 2.0 Multiple Response Type Encoding
     /// Practices §2.1): how the authorization response travels back.
+    /// `fragment` is not offered: it exists for the implicit and hybrid
+    /// flows, which Latchkey does not serve.
     pub enum ResponseMode as "response mode" {
         Query = "query",
+        /// OAuth 2.0 Form Post Response Mode: an HTML form, submitted by
+        /// the browser, posts the answer to the redirect URI.
+        FormPost = "form_post",
     }
 }
 

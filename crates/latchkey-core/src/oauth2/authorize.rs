@@ -7,8 +7,10 @@ use latchkey_domain::{
     AuthorizationCode, BrowserSession, Client, Consent, PendingAuthorization, User,
 };
 use latchkey_domain::{CodeState, SessionId};
-use latchkey_protocol::authorize::{echo_state, AuthorizationRequest, AuthorizationTarget};
-use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, State};
+use latchkey_protocol::authorize::{
+    echo_response_mode, echo_state, AuthorizationRequest, AuthorizationTarget,
+};
+use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, ResponseMode, State};
 
 use crate::error::CoreError;
 use crate::secrets::token_hash;
@@ -24,12 +26,27 @@ pub struct SignedIn {
 pub enum AuthorizeOutcome {
     /// Send the browser to this URL at the client (a code or an error).
     Redirect(String),
+    /// Have the browser post a form to the client (a code or an error;
+    /// `response_mode=form_post`).
+    FormPost(FormPost),
     /// Show the sign-in page for this pending request.
     Login { pending_id: String },
     /// Show the consent page for this pending request.
     Consent { pending_id: String },
     /// No redirect URI can be trusted: show an error page (HTTP 400).
     ErrorPage(OAuthError),
+}
+
+/// An answer for the client that the browser posts to its redirect URI
+/// (OAuth 2.0 Form Post Response Mode §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormPost {
+    /// The redirect URI, exactly as registered: the form's action.
+    pub action: String,
+    /// The answer's parameters, in order.
+    pub fields: Vec<(&'static str, String)>,
+    /// The redirect URI's origin (a CSP `form-action` source).
+    pub form_target: Option<String>,
 }
 
 /// What the consent page shows.
@@ -59,6 +76,9 @@ enum Pending<'a> {
 pub(crate) struct Checked {
     client: Client,
     request: AuthorizationRequest,
+    /// The `sub` of a verified `id_token_hint`: the user the client
+    /// expects to be signed in.
+    hint_sub: Option<String>,
 }
 
 impl Checked {
@@ -75,7 +95,7 @@ impl Checked {
 service! {
     /// `GET /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2) and the consent
     /// step that may follow it.
-    pub struct AuthorizeEndpoint { store, clock, random, settings, csrf }
+    pub struct AuthorizeEndpoint { store, clock, random, settings, csrf, signing_keys }
 }
 
 impl AuthorizeEndpoint<'_> {
@@ -183,10 +203,9 @@ impl AuthorizeEndpoint<'_> {
         let result = async {
             self.store.delete_pending(&pending.id).await?;
             if !approve {
-                return Ok(self.redirect_error(
-                    &checked.request.redirect_uri,
+                return Ok(self.refuse(
+                    &checked,
                     &OAuthError::new(ErrorCode::AccessDenied, "the user declined"),
-                    Some(&checked.request.state),
                 ));
             }
             let previous = self
@@ -231,11 +250,7 @@ impl AuthorizeEndpoint<'_> {
     ) -> AuthorizeOutcome {
         result.unwrap_or_else(|e| {
             tracing::error!(error = %e, "authorization request failed");
-            self.redirect_error(
-                &checked.request.redirect_uri,
-                &e.to_oauth(),
-                Some(&checked.request.state),
-            )
+            self.refuse(checked, &e.to_oauth())
         })
     }
 
@@ -300,9 +315,22 @@ impl AuthorizeEndpoint<'_> {
             redirect_uri.clone(),
             client.authorization_rules(),
         )
-        .map_err(|e| self.redirect_error(&redirect_uri, &e, state.as_ref()))?;
-        let fail =
-            |e: OAuthError| Err(self.redirect_error(&redirect_uri, &e, Some(&request.state)));
+        .map_err(|e| {
+            self.redirect_error(
+                &redirect_uri,
+                echo_response_mode(params),
+                &e,
+                state.as_ref(),
+            )
+        })?;
+        let fail = |e: OAuthError| {
+            Err(self.redirect_error(
+                &redirect_uri,
+                request.response_mode,
+                &e,
+                Some(&request.state),
+            ))
+        };
         if !client.allows_grant(latchkey_domain::GrantType::AuthorizationCode) {
             return fail(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -316,7 +344,26 @@ impl AuthorizeEndpoint<'_> {
                 format!("scope not allowed for this client: {}", extra.join(" ")),
             ));
         }
-        Ok(Checked { client, request })
+        // OIDC Core §3.1.2.1: a hint that is not one of our ID tokens is an
+        // error, not something to ignore. An expired one is fine: it names
+        // the user the client had.
+        let hint_sub = match request.id_token_hint.as_deref() {
+            None => None,
+            Some(hint) => match self.signing_keys.verify_id_token_hint(hint) {
+                Ok(claims) => Some(claims.sub),
+                Err(e) => {
+                    tracing::info!(reason = %e, "id_token_hint refused");
+                    return fail(OAuthError::invalid_request(
+                        "id_token_hint is not an ID token issued by this server",
+                    ));
+                }
+            },
+        };
+        Ok(Checked {
+            client,
+            request,
+            hint_sub,
+        })
     }
 
     async fn proceed(
@@ -334,19 +381,24 @@ impl AuthorizeEndpoint<'_> {
         let now = self.clock.unix();
         // Signed in for this very request (after the login page)?
         let fresh = matches!((pending, signed_in), (Some(p), Some(s)) if p.session_id.as_ref() == Some(&s.session.id));
+        // `max_age=0` is `prompt=login` (OIDC Core §3.1.2.1).
+        let forced = req.prompt.forces_sign_in() || req.max_age == Some(0);
         let usable = signed_in.filter(|s| {
             fresh
-                || (!req.prompt.login
+                || (!forced
                     && req
                         .max_age
-                        .is_none_or(|max| now - s.session.auth_time <= max as i64))
+                        .is_none_or(|max| now - s.session.auth_time <= max as i64)
+                    && checked
+                        .hint_sub
+                        .as_deref()
+                        .is_none_or(|sub| sub == s.user.id.as_str()))
         });
         let Some(signed_in) = usable else {
             if req.prompt.none {
-                return Ok(self.redirect_error(
-                    &req.redirect_uri,
+                return Ok(self.refuse(
+                    checked,
                     &OAuthError::new(ErrorCode::LoginRequired, "the user is not signed in"),
-                    Some(&req.state),
                 ));
             }
             let pending_id = match pending {
@@ -367,10 +419,9 @@ impl AuthorizeEndpoint<'_> {
         let consented = consent.is_some_and(|c| req.scope.is_subset(&c.scope));
         if !consented || req.prompt.consent {
             if req.prompt.none {
-                return Ok(self.redirect_error(
-                    &req.redirect_uri,
+                return Ok(self.refuse(
+                    checked,
                     &OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented"),
-                    Some(&req.state),
                 ));
             }
             let pending_id = match pending {
@@ -442,12 +493,17 @@ impl AuthorizeEndpoint<'_> {
         self.store
             .record_session_client(&signed_in.session.id, &checked.client.id, now)
             .await?;
-        let mut url = req.redirect_uri.url();
-        url.query_pairs_mut()
-            .append_pair("code", &code)
-            .append_pair("state", req.state.as_str())
-            .append_pair("iss", &self.settings.issuer);
-        Ok(AuthorizeOutcome::Redirect(url.into()))
+        Ok(self.answer(
+            &req.redirect_uri,
+            req.response_mode,
+            vec![("code", code), ("state", req.state.as_str().to_owned())],
+        ))
+    }
+
+    /// An error for a fully checked request, sent back to its client.
+    fn refuse(&self, checked: &Checked, e: &OAuthError) -> AuthorizeOutcome {
+        let req = &checked.request;
+        self.redirect_error(&req.redirect_uri, req.response_mode, e, Some(&req.state))
     }
 
     /// An error sent back to a trusted redirect URI, with `state` and `iss`
@@ -455,30 +511,41 @@ impl AuthorizeEndpoint<'_> {
     fn redirect_error(
         &self,
         redirect_uri: &RedirectUri,
+        mode: ResponseMode,
         e: &OAuthError,
         state: Option<&State>,
     ) -> AuthorizeOutcome {
-        AuthorizeOutcome::Redirect(self.error_url(redirect_uri, e, state))
+        let mut fields = vec![("error", e.code.as_str().to_owned())];
+        if let Some(d) = &e.description {
+            fields.push(("error_description", d.to_string()));
+        }
+        if let Some(s) = state {
+            fields.push(("state", s.as_str().to_owned()));
+        }
+        self.answer(redirect_uri, mode, fields)
     }
 
-    fn error_url(
+    /// The answer to a trusted redirect URI, `iss` added (RFC 9207), in the
+    /// response mode the request asked for.
+    fn answer(
         &self,
         redirect_uri: &RedirectUri,
-        e: &OAuthError,
-        state: Option<&State>,
-    ) -> String {
-        let mut url = redirect_uri.url();
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("error", e.code.as_str());
-            if let Some(d) = &e.description {
-                q.append_pair("error_description", d);
+        mode: ResponseMode,
+        mut fields: Vec<(&'static str, String)>,
+    ) -> AuthorizeOutcome {
+        fields.push(("iss", self.settings.issuer.clone()));
+        match mode {
+            ResponseMode::Query => {
+                let mut url = redirect_uri.url();
+                url.query_pairs_mut()
+                    .extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                AuthorizeOutcome::Redirect(url.into())
             }
-            if let Some(s) = state {
-                q.append_pair("state", s.as_str());
-            }
-            q.append_pair("iss", &self.settings.issuer);
+            ResponseMode::FormPost => AuthorizeOutcome::FormPost(FormPost {
+                action: redirect_uri.as_str().to_owned(),
+                fields,
+                form_target: redirect_uri.csp_source(),
+            }),
         }
-        url.into()
     }
 }

@@ -62,7 +62,7 @@ impl Discovery {
             .chain(user_claim_names())
             .collect(),
             acr_values_supported: vec![ACR_PASSWORD],
-            prompt_values_supported: vec![Prompt::None, Prompt::Login, Prompt::Consent],
+            prompt_values_supported: Prompt::ALL.to_vec(),
             authorization_response_iss_parameter_supported: true,
             backchannel_logout_supported: true,
             backchannel_logout_session_supported: true,
