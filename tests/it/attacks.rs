@@ -1170,3 +1170,43 @@ async fn cors_answers_only_registered_origins_where_browsers_need_it() {
         assert_eq!(acao(&resp), None, "{path}");
     }
 }
+
+/// One consent form, one answer: the same approval submitted many times at
+/// the same instant yields exactly one code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consent_form_approved_many_times_at_once_gives_one_code() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let web = app.web_client().await;
+    let (_, challenge) = pkce();
+    let b = browser();
+    let page = login_page(&app, &b, &authorize_url(&app, web.id(), &challenge, &[])).await;
+    let resp = page.sign_in(&app, &b, "alice", PASSWORD).await;
+    assert_eq!(resp.status(), 303);
+    let cpage = FormPage::read(&app, &b, &location(&resp)).await;
+    let (req, csrf) = (cpage.req(), cpage.csrf());
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+    let answers = futures_util::future::join_all((0..12).map(|_| {
+        let (b, barrier) = (b.clone(), barrier.clone());
+        let (url, req, csrf) = (app.url("/consent"), req.clone(), csrf.clone());
+        async move {
+            barrier.wait().await;
+            let resp = b
+                .post(url)
+                .form(&[
+                    ("req", req.as_str()),
+                    ("csrf", csrf.as_str()),
+                    ("decision", "approve"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            resp.headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .is_some_and(|l| l.contains("code="))
+        }
+    }))
+    .await;
+    assert_eq!(answers.iter().filter(|c| **c).count(), 1, "{answers:?}");
+}

@@ -76,7 +76,9 @@ pub trait AuthorizationRepository: Send + Sync {
     async fn insert_pending(&self, pending: &PendingAuthorization) -> StoreResult<()>;
     async fn find_pending(&self, id: &str) -> StoreResult<Option<PendingAuthorization>>;
     async fn attach_session(&self, pending_id: &str, session_id: &SessionId) -> StoreResult<bool>;
-    async fn delete_pending(&self, id: &str) -> StoreResult<()>;
+    /// Removes a pending request; false if it was already gone (answered
+    /// by a concurrent request), so each pending request settles once.
+    async fn delete_pending(&self, id: &str) -> StoreResult<bool>;
 
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
     /// Consumes the code if, and only if, it is unused and `presenter`

@@ -763,7 +763,11 @@ async fn pending_codes_and_consents_round_trip() {
             "{}",
             b.name
         );
-        s.delete_pending("p1").await.unwrap();
+        assert!(s.delete_pending("p1").await.unwrap());
+        assert!(
+            !s.delete_pending("p1").await.unwrap(),
+            "a pending request settles once"
+        );
         assert_eq!(s.find_pending("p1").await.unwrap(), None, "{}", b.name);
 
         let c = code("h1", "c1", "u1", 1_000);

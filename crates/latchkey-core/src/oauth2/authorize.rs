@@ -201,7 +201,11 @@ impl AuthorizeEndpoint<'_> {
             Err(outcome) => return outcome,
         };
         let result = async {
-            self.store.delete_pending(&pending.id).await?;
+            // One answer per consent form: a second submission (or a
+            // concurrent one) finds the request gone.
+            if !self.store.delete_pending(&pending.id).await? {
+                return Ok(already_settled());
+            }
             if !approve {
                 return Ok(self.refuse(
                     &checked,
@@ -440,7 +444,9 @@ impl AuthorizeEndpoint<'_> {
             return Ok(AuthorizeOutcome::Consent { pending_id });
         }
         if let Some(p) = pending {
-            self.store.delete_pending(&p.id).await?;
+            if !self.store.delete_pending(&p.id).await? {
+                return Ok(already_settled());
+            }
         }
         self.issue_code(checked, signed_in).await
     }
@@ -548,4 +554,11 @@ impl AuthorizeEndpoint<'_> {
             }),
         }
     }
+}
+
+/// A pending request that another submission already answered.
+fn already_settled() -> AuthorizeOutcome {
+    AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
+        "this sign-in request was already completed; return to the application and start again",
+    ))
 }

@@ -39,13 +39,13 @@ impl AuthorizationRepository for SeaStore {
         Ok(res.rows_affected == 1)
     }
 
-    async fn delete_pending(&self, id: &str) -> StoreResult<()> {
-        pending::Entity::delete_many()
+    async fn delete_pending(&self, id: &str) -> StoreResult<bool> {
+        let done = pending::Entity::delete_many()
             .filter(pending::Column::Id.eq(id))
             .exec(&self.db)
             .await
             .map_err(db_err("pending_authorizations.delete"))?;
-        Ok(())
+        Ok(done.rows_affected == 1)
     }
 
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {

@@ -9,7 +9,7 @@ use super::TokenEndpoint;
 use super::{Grant, TokenError};
 
 /// Scopes that only make sense with a user behind the token.
-const USER_SCOPES: [&str; 7] = [
+const USER_SCOPES: [&str; 8] = [
     "openid",
     "profile",
     "email",
@@ -17,6 +17,7 @@ const USER_SCOPES: [&str; 7] = [
     "phone",
     "groups",
     "offline_access",
+    "sessions",
 ];
 
 impl TokenEndpoint<'_> {
