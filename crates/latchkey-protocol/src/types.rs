@@ -12,10 +12,16 @@ fn is_vschar(c: char) -> bool {
     ('\x20'..='\x7e').contains(&c)
 }
 
-macro_rules! string_newtype {
+/// Declares an owned text newtype: the struct (serialised as its text) with
+/// `as_str`, `into_string`, `Display`, a `Debug` that names the type, and
+/// `AsRef<str>`. How it may be built and deserialised is the declaring
+/// crate's choice: the protocol's values only through their parsers, the
+/// domain's ids through an explicit `new`.
+#[macro_export]
+macro_rules! text_newtype {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -29,14 +35,14 @@ macro_rules! string_newtype {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 write!(f, "{}({:?})", stringify!($name), self.0)
             }
         }
@@ -46,6 +52,14 @@ macro_rules! string_newtype {
                 &self.0
             }
         }
+    };
+}
+
+/// A protocol value: a [`text_newtype!`] deserialised only through its
+/// `parse`.
+macro_rules! string_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $crate::text_newtype!($(#[$meta])* $name);
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
