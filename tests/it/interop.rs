@@ -250,3 +250,73 @@ async fn python_authlib_without_the_opt_out_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("code_challenge is required"), "{err}");
 }
+
+/// The pages in a real browser: headless Chromium (Debian's `chromium`,
+/// installed by `.ci/run`) signs in and consents for a
+/// `response_mode=form_post` request, and the form_post page, under its
+/// CSP, posts the code to the client by itself. A failure leaves a
+/// screenshot in `target/browser-screenshots/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_completes_a_form_post_sign_in() {
+    let chromium = std::env::var("LATCHKEY_TEST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+    let driver = interop_dir().join("node/node_modules/playwright-core");
+    if !available(
+        "chromium and playwright-core (tests/interop/node)",
+        Command::new("node").arg("-e").arg(format!(
+            "require('fs').accessSync({:?}); require('fs').accessSync({:?})",
+            driver.display().to_string(),
+            chromium
+        )),
+    ) {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redirect = format!("http://127.0.0.1:{port}/cb");
+    let mut s = Served::new();
+    s.cli(&["user", "add", "alice", "--password-stdin"], PASSWORD);
+    let client: Value = serde_json::from_str(&s.cli(
+        &[
+            "client",
+            "add",
+            "--name",
+            "Browser",
+            "--redirect-uri",
+            &redirect,
+            "--json",
+        ],
+        "",
+    ))
+    .unwrap();
+    s.start().await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg("node/browser_form_post.mjs")
+        .current_dir(interop_dir())
+        .env("ISSUER", &s.issuer)
+        .env("CLIENT_ID", client["client_id"].as_str().unwrap())
+        .env("REDIRECT_PORT", port.to_string())
+        .env("USERNAME", "alice")
+        .env("PASSWORD", PASSWORD)
+        .env("CHROMIUM", &chromium)
+        .env("SCREENSHOT_DIR", &shots)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser run failed (screenshot in {}):\n{stdout}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}"));
+    assert_eq!(report["code"], true, "{report}");
+    assert_eq!(report["state_matches"], true, "{report}");
+    assert_eq!(report["iss"], s.issuer.as_str(), "{report}");
+    assert_eq!(report["csp_errors"], serde_json::json!([]), "{report}");
+}
