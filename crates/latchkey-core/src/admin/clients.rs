@@ -334,24 +334,20 @@ impl AdminClients<'_> {
         self.caches.forget_client(client.id.as_str());
         if !metadata.is_empty() {
             self.audit
-                .record(Event {
-                    kind: AuditEvent::ClientUpdated,
-                    user_id: None,
-                    client_id: Some(client.id.as_str()),
-                    ip: None,
-                    detail: format!("changed by an operator: {}", metadata.join(", ")),
-                })
+                .record(Event::about_client(
+                    AuditEvent::ClientUpdated,
+                    client.id.as_str(),
+                    format!("changed by an operator: {}", metadata.join(", ")),
+                ))
                 .await;
         }
         if !changed.is_empty() {
             self.audit
-                .record(Event {
-                    kind: AuditEvent::ClientSettingsChanged,
-                    user_id: None,
-                    client_id: Some(client.id.as_str()),
-                    ip: None,
-                    detail: changed.join(", "),
-                })
+                .record(Event::about_client(
+                    AuditEvent::ClientSettingsChanged,
+                    client.id.as_str(),
+                    changed.join(", "),
+                ))
                 .await;
         }
         self.record_compat(&client, &compat).await;
@@ -364,13 +360,11 @@ impl AdminClients<'_> {
             return;
         }
         self.audit
-            .record(Event {
-                kind: AuditEvent::ClientCompatChanged,
-                user_id: None,
-                client_id: Some(client.id.as_str()),
-                ip: None,
-                detail: changes.join(", "),
-            })
+            .record(Event::about_client(
+                AuditEvent::ClientCompatChanged,
+                client.id.as_str(),
+                changes.join(", "),
+            ))
             .await;
     }
 
@@ -419,13 +413,11 @@ impl AdminClients<'_> {
             .insert_client_from(&valid, None, true)
             .await?;
         self.audit
-            .record(Event {
-                kind: AuditEvent::ClientRegistered,
-                user_id: None,
-                client_id: Some(created.client.id.as_str()),
-                ip: None,
-                detail: "by an operator".into(),
-            })
+            .record(Event::about_client(
+                AuditEvent::ClientRegistered,
+                created.client.id.as_str(),
+                "by an operator",
+            ))
             .await;
         let created = self.apply_settings(created, settings).await?;
         Ok(self.admin_information(&created, secret))

@@ -190,13 +190,11 @@ impl ClientAuthenticator<'_> {
             .await?
         {
             self.audit
-                .record(crate::audit::Event {
-                    kind: AuditEvent::ClientAssertionReplay,
-                    user_id: None,
-                    client_id: Some(client.id.as_str()),
-                    ip: None,
-                    detail: "a client assertion jti was presented again".into(),
-                })
+                .record(crate::audit::Event::about_client(
+                    AuditEvent::ClientAssertionReplay,
+                    client.id.as_str(),
+                    "a client assertion jti was presented again",
+                ))
                 .await;
             return Err(refused("assertion jti already used"));
         }

@@ -114,12 +114,10 @@ impl RegistrationEndpoint<'_> {
             .insert_client_from(&valid, Some(token_hash(&rat).into_string()), false)
             .await?;
         self.audit
-            .record(Event {
-                kind: AuditEvent::ClientRegistered,
-                user_id: None,
-                client_id: Some(created.client.id.as_str()),
-                ip: None,
-                detail: format!(
+            .record(Event::about_client(
+                AuditEvent::ClientRegistered,
+                created.client.id.as_str(),
+                format!(
                     "dynamic registration ({}, {})",
                     if initial_token.is_some() {
                         "initial access token"
@@ -128,7 +126,7 @@ impl RegistrationEndpoint<'_> {
                     },
                     created.client.auth_method.as_str()
                 ),
-            })
+            ))
             .await;
         let uri = registration_uri(&created.client.id);
         Ok(self.client_information(&created, secret, Some(rat), Some(uri)))
@@ -334,28 +332,23 @@ impl RegistrationEndpoint<'_> {
         }
         self.caches.forget_client(client.id.as_str());
         self.audit
-            .record(Event {
-                kind: AuditEvent::ClientUpdated,
-                user_id: None,
-                client_id: Some(client.id.as_str()),
-                ip: None,
-                detail: if by_operator {
+            .record(Event::about_client(
+                AuditEvent::ClientUpdated,
+                client.id.as_str(),
+                if by_operator {
                     "metadata replaced by an operator"
                 } else {
                     "metadata replaced through RFC 7592"
-                }
-                .into(),
-            })
+                },
+            ))
             .await;
         if !dropped.is_empty() {
             self.audit
-                .record(Event {
-                    kind: AuditEvent::ClientCompatChanged,
-                    user_id: None,
-                    client_id: Some(client.id.as_str()),
-                    ip: None,
-                    detail: format!("{} (the client became public)", dropped.join(", ")),
-                })
+                .record(Event::about_client(
+                    AuditEvent::ClientCompatChanged,
+                    client.id.as_str(),
+                    format!("{} (the client became public)", dropped.join(", ")),
+                ))
                 .await;
         }
         Ok((
@@ -406,13 +399,11 @@ impl RegistrationEndpoint<'_> {
         rotated.secret_expires_at = rotation.new_expires_at;
         rotated.updated_at = now;
         self.audit
-            .record(Event {
-                kind: AuditEvent::ClientSecretRotated,
-                user_id: None,
-                client_id: Some(client.id.as_str()),
-                ip: None,
-                detail: format!("previous secret accepted until {grace_until}"),
-            })
+            .record(Event::about_client(
+                AuditEvent::ClientSecretRotated,
+                client.id.as_str(),
+                format!("previous secret accepted until {grace_until}"),
+            ))
             .await;
         Ok((rotated, secret))
     }
@@ -439,13 +430,11 @@ impl RegistrationEndpoint<'_> {
         self.caches.forget_client(id.as_str());
         self.revocations.spread(&[revocation]).await;
         self.audit
-            .record(Event {
-                kind: AuditEvent::ClientDeleted,
-                user_id: None,
-                client_id: Some(id.as_str()),
-                ip: None,
-                detail: format!("{reason}; every token of the client revoked"),
-            })
+            .record(Event::about_client(
+                AuditEvent::ClientDeleted,
+                id.as_str(),
+                format!("{reason}; every token of the client revoked"),
+            ))
             .await;
         Ok(true)
     }

@@ -11,6 +11,20 @@ pub struct Event<'a> {
     pub detail: String,
 }
 
+impl<'a> Event<'a> {
+    /// An event about a client, with no user or address behind it (an
+    /// operator's or a registrant's change, a replayed assertion).
+    pub fn about_client(kind: AuditEvent, client_id: &'a str, detail: impl Into<String>) -> Self {
+        Event {
+            kind,
+            user_id: None,
+            client_id: Some(client_id),
+            ip: None,
+            detail: detail.into(),
+        }
+    }
+}
+
 service! {
     /// The audit log: one row per security event, written beside the log
     /// line.
