@@ -770,6 +770,54 @@ mod cli {
             updated["redirect_uris"],
             serde_json::json!(["https://app.example.com/a", "https://app.example.com/b"])
         );
+        // What `add` can set, `update` can take back.
+        let updated = json(&latchkey(
+            d,
+            &[
+                "client",
+                "update",
+                &id,
+                "--post-logout-redirect-uri",
+                "https://app.example.com/bye",
+                "--id-token-alg",
+                "RS256",
+                "--json",
+            ],
+        ));
+        assert_eq!(
+            updated["post_logout_redirect_uris"],
+            serde_json::json!(["https://app.example.com/bye"])
+        );
+        assert_eq!(updated["id_token_signed_response_alg"], "RS256");
+        let out = latchkey(
+            d,
+            &[
+                "client",
+                "update",
+                &id,
+                "--no-post-logout-redirect-uris",
+                "--post-logout-redirect-uri",
+                "https://app.example.com/bye",
+            ],
+        );
+        assert!(!out.status.success(), "contradictory flags are refused");
+        let updated = json(&latchkey(
+            d,
+            &[
+                "client",
+                "update",
+                &id,
+                "--no-post-logout-redirect-uris",
+                "--default-id-token-alg",
+                "--json",
+            ],
+        ));
+        assert_eq!(updated["post_logout_redirect_uris"], serde_json::json!([]));
+        assert!(
+            updated["id_token_signed_response_alg"].is_null(),
+            "{updated}"
+        );
+        assert_eq!(updated["redirect_uris"].as_array().unwrap().len(), 2);
 
         let spa = json(&latchkey(
             d,

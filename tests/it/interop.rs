@@ -299,6 +299,7 @@ async fn chromium_completes_a_form_post_sign_in() {
         .current_dir(interop_dir())
         .env("ISSUER", &s.issuer)
         .env("CLIENT_ID", client["client_id"].as_str().unwrap())
+        .env("CLIENT_SECRET", client["client_secret"].as_str().unwrap())
         .env("REDIRECT_PORT", port.to_string())
         .env("USERNAME", "alice")
         .env("PASSWORD", PASSWORD)
@@ -319,4 +320,12 @@ async fn chromium_completes_a_form_post_sign_in() {
     assert_eq!(report["state_matches"], true, "{report}");
     assert_eq!(report["iss"], s.issuer.as_str(), "{report}");
     assert_eq!(report["csp_errors"], serde_json::json!([]), "{report}");
+    // openid-client redeemed the code and validated the ID token; the
+    // browser sent the POST with `Origin: null` (the page's no-referrer
+    // policy), which a relying party must not refuse.
+    assert!(
+        report["sub"].as_str().is_some_and(|s| !s.is_empty()),
+        "{report}"
+    );
+    assert_eq!(report["origin"], "null", "{report}");
 }

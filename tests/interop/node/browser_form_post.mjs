@@ -2,14 +2,17 @@
 // driven by playwright-core signs a user in through the sign-in and consent
 // pages of a `response_mode=form_post` request, and the form_post page,
 // under its own Content-Security-Policy, must POST code, state and iss to
-// the client's redirect URI by itself. Prints one JSON line; exits non-zero
-// on any failure, with a screenshot in $SCREENSHOT_DIR.
+// the client's redirect URI by itself. The relying party behind that URI is
+// openid-client: it takes the POSTed response as it comes (whatever Origin
+// header the browser sends with it), checks state and iss, redeems the code
+// and validates the ID token. Prints one JSON line; exits non-zero on any
+// failure, with a screenshot in $SCREENSHOT_DIR.
 //
-// Environment: ISSUER, CLIENT_ID, REDIRECT_PORT (the client's redirect URI
-// is http://127.0.0.1:$REDIRECT_PORT/cb), USERNAME, PASSWORD, CHROMIUM
-// (default /usr/bin/chromium), SCREENSHOT_DIR.
-import { createHash, randomBytes } from 'node:crypto';
+// Environment: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_PORT (the
+// client's redirect URI is http://127.0.0.1:$REDIRECT_PORT/cb), USERNAME,
+// PASSWORD, CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR.
 import { createServer } from 'node:http';
+import * as client from 'openid-client';
 import { chromium } from 'playwright-core';
 
 const env = (name) => {
@@ -17,39 +20,67 @@ const env = (name) => {
   if (!v) throw new Error(`${name} is not set`);
   return v;
 };
-const b64url = (buf) => buf.toString('base64url');
 const redirectUri = `http://127.0.0.1:${env('REDIRECT_PORT')}/cb`;
+const config = await client.discovery(
+  new URL(env('ISSUER')),
+  env('CLIENT_ID'),
+  undefined,
+  client.ClientSecretBasic(env('CLIENT_SECRET')),
+  { execute: [client.allowInsecureRequests] },
+);
+const state = client.randomState();
+const nonce = client.randomNonce();
+const verifier = client.randomPKCECodeVerifier();
 
-// The relying party's callback: records the one POST the page sends.
+// The relying party's callback: hands the one POST the page sends to
+// openid-client, as a form_post callback.
 let received;
-const posted = new Promise((resolve) => {
-  received = resolve;
+const posted = new Promise((resolve, reject) => {
+  received = { resolve, reject };
 });
 const rp = createServer((req, res) => {
   let body = '';
   req.on('data', (c) => (body += c));
-  req.on('end', () => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    res.end('signed in');
-    if (req.method === 'POST') received(new URLSearchParams(body));
+  req.on('end', async () => {
+    if (req.method !== 'POST') {
+      res.writeHead(405).end();
+      return;
+    }
+    try {
+      const callback = new Request(new URL(req.url, redirectUri), {
+        method: 'POST',
+        headers: { 'content-type': req.headers['content-type'] ?? '' },
+        body,
+      });
+      const tokens = await client.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+        expectedNonce: nonce,
+        idTokenExpected: true,
+      });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('signed in');
+      received.resolve({
+        params: new URLSearchParams(body),
+        origin: req.headers.origin ?? null,
+        sub: tokens.claims().sub,
+      });
+    } catch (e) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(String(e));
+      received.reject(e);
+    }
   });
 });
 await new Promise((r) => rp.listen(Number(env('REDIRECT_PORT')), '127.0.0.1', r));
 
-const state = b64url(randomBytes(16));
-const verifier = b64url(randomBytes(32));
-const auth = new URL('/authorize', env('ISSUER'));
-auth.search = new URLSearchParams({
-  response_type: 'code',
+const auth = client.buildAuthorizationUrl(config, {
   response_mode: 'form_post',
-  client_id: env('CLIENT_ID'),
   redirect_uri: redirectUri,
   scope: 'openid profile',
   state,
-  nonce: b64url(randomBytes(16)),
-  code_challenge: b64url(createHash('sha256').update(verifier).digest()),
+  nonce,
+  code_challenge: await client.calculatePKCECodeChallenge(verifier),
   code_challenge_method: 'S256',
-}).toString();
+});
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -73,9 +104,11 @@ try {
   ]);
   await page.waitForURL(redirectUri);
   console.log(JSON.stringify({
-    code: Boolean(answer.get('code')),
-    state_matches: answer.get('state') === state,
-    iss: answer.get('iss'),
+    code: Boolean(answer.params.get('code')),
+    state_matches: answer.params.get('state') === state,
+    iss: answer.params.get('iss'),
+    origin: answer.origin,
+    sub: answer.sub,
     csp_errors: cspErrors,
   }));
 } catch (e) {

@@ -81,7 +81,8 @@ pub struct ClientChanges {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// The empty text removes it.
     pub backchannel_logout_uri: Option<String>,
-    pub id_token_alg: Option<SigningAlg>,
+    /// `Some(None)` goes back to the server's default algorithm.
+    pub id_token_alg: Option<Option<SigningAlg>>,
     pub settings: ClientSettings,
 }
 
@@ -292,7 +293,10 @@ impl AdminClients<'_> {
             }
         }
         if let Some(alg) = changes.id_token_alg {
-            client.id_token_signed_response_alg = Some(self.enabled_alg(alg)?);
+            client.id_token_signed_response_alg = match alg {
+                Some(alg) => Some(self.enabled_alg(alg)?),
+                None => None,
+            };
             if client.id_token_signed_response_alg != old.id_token_signed_response_alg {
                 metadata.push("id_token_signed_response_alg");
             }

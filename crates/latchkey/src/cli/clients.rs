@@ -81,11 +81,17 @@ pub struct ClientUpdate {
     /// Replaces the post-logout redirect URIs (repeat for several).
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Option<Vec<String>>,
+    /// Removes every post-logout redirect URI.
+    #[arg(long, conflicts_with = "post_logout_redirect_uris")]
+    no_post_logout_redirect_uris: bool,
     /// Where back-channel logout tokens are POSTed ("" removes it).
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
     #[arg(long, value_name = "ALG")]
     id_token_alg: Option<SigningAlg>,
+    /// Goes back to the server's default ID-token algorithm.
+    #[arg(long, conflicts_with = "id_token_alg")]
+    default_id_token_alg: bool,
     /// Whether it may introspect any token (a resource server).
     #[arg(long, value_name = "BOOL")]
     introspect: Option<bool>,
@@ -140,6 +146,12 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "scope": c.scope.to_string(),
         "token_endpoint_auth_method": c.auth_method.as_str(),
+        "post_logout_redirect_uris": c
+            .post_logout_redirect_uris
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>(),
+        "backchannel_logout_uri": c.backchannel_logout_uri,
         "id_token_signed_response_alg": c.id_token_signed_response_alg,
         "public": c.is_public(),
         "introspect": c.introspect,
@@ -225,9 +237,17 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                         grant_types: u.grant_types,
                         scope: u.scope,
                         auth_method: u.auth_method,
-                        post_logout_redirect_uris: u.post_logout_redirect_uris,
+                        post_logout_redirect_uris: if u.no_post_logout_redirect_uris {
+                            Some(Vec::new())
+                        } else {
+                            u.post_logout_redirect_uris
+                        },
                         backchannel_logout_uri: u.backchannel_logout_uri,
-                        id_token_alg: u.id_token_alg,
+                        id_token_alg: if u.default_id_token_alg {
+                            Some(None)
+                        } else {
+                            u.id_token_alg.map(Some)
+                        },
                         settings: ClientSettings {
                             introspect: u.introspect,
                             pkce: u.pkce,
