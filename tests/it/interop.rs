@@ -379,6 +379,233 @@ async fn node_authjs_default_checks_are_refused() {
     assert!(err.contains("invalid_request: state is required"), "{err}");
 }
 
+/// One authorization request of a product docs/interop.md configures but
+/// CI cannot run (its registry is out of reach): the client the page
+/// registers for it, and the parameters the product's source sends besides
+/// `response_type`, `client_id` and `redirect_uri` (`pkce` stands for a
+/// S256 challenge).
+struct ProductRequest {
+    product: &'static str,
+    client: &'static [&'static str],
+    params: &'static [(&'static str, &'static str)],
+    /// `None`: accepted (the browser goes on to the sign-in page);
+    /// otherwise the error description it is refused with.
+    refused: Option<&'static str>,
+}
+
+const PRODUCT_REQUESTS: &[ProductRequest] = &[
+    ProductRequest {
+        product: "oauth2-proxy, insecure_oidc_skip_nonce = false, code_challenge_method = S256",
+        client: &[
+            "--redirect-uri",
+            "https://app.example/oauth2/callback",
+            "--post-logout-redirect-uri",
+            "https://app.example/",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "refresh_token",
+            "--scope",
+            "openid email profile groups",
+        ],
+        params: &[
+            ("scope", "openid email profile groups"),
+            ("state", "s"),
+            ("nonce", "n"),
+            ("pkce", ""),
+            ("approval_prompt", "force"),
+        ],
+        refused: None,
+    },
+    ProductRequest {
+        product: "oauth2-proxy's defaults (no nonce, no PKCE)",
+        client: &[
+            "--redirect-uri",
+            "https://app.example/oauth2/callback",
+            "--scope",
+            "openid email profile groups",
+        ],
+        params: &[
+            ("scope", "openid email profile"),
+            ("state", "s"),
+            ("approval_prompt", "force"),
+        ],
+        refused: Some("nonce is required"),
+    },
+    ProductRequest {
+        product: "Grafana, use_pkce = true (never a nonce)",
+        client: &[
+            "--redirect-uri",
+            "https://grafana.example/login/generic_oauth",
+            "--post-logout-redirect-uri",
+            "https://grafana.example/login",
+            "--scope",
+            "openid profile email groups",
+            "--nonce",
+            "optional",
+        ],
+        params: &[
+            ("scope", "openid profile email groups"),
+            ("state", "c3RhdGUgb2YgdGhpcnR5LXR3byBieXRlcyBsb25nLg=="),
+            ("pkce", ""),
+        ],
+        refused: None,
+    },
+    ProductRequest {
+        product: "Nextcloud user_oidc (with its claims parameter)",
+        client: &[
+            "--redirect-uri",
+            "https://cloud.example/index.php/apps/user_oidc/code",
+            "--post-logout-redirect-uri",
+            "https://cloud.example/",
+            "--backchannel-logout-uri",
+            "https://cloud.example/index.php/apps/user_oidc/backchannel-logout/latchkey",
+            "--scope",
+            "openid email profile groups",
+            "--auth-method",
+            "client_secret_post",
+        ],
+        params: &[
+            ("scope", "openid email profile groups"),
+            ("state", "S"),
+            ("nonce", "N"),
+            ("pkce", ""),
+            (
+                "claims",
+                r#"{"id_token":{"email":null,"name":null,"quota":null,"groups":null},"userinfo":{"email":null,"name":null,"quota":null,"groups":null}}"#,
+            ),
+        ],
+        refused: None,
+    },
+    ProductRequest {
+        product: "Spring Security with scope openid,profile,email and the PKCE customizer",
+        client: &[
+            "--redirect-uri",
+            "https://app.example/login/oauth2/code/latchkey",
+            "--post-logout-redirect-uri",
+            "https://app.example/",
+        ],
+        params: &[
+            ("scope", "openid profile email"),
+            ("state", "s"),
+            ("nonce", "n"),
+            ("pkce", ""),
+        ],
+        refused: None,
+    },
+    ProductRequest {
+        product: "Spring Security without scope (every scope discovery lists)",
+        client: &[
+            "--redirect-uri",
+            "https://app.example/login/oauth2/code/latchkey",
+        ],
+        params: &[
+            (
+                "scope",
+                "openid profile email address phone groups offline_access sessions",
+            ),
+            ("state", "s"),
+            ("nonce", "n"),
+            ("pkce", ""),
+        ],
+        refused: Some("scope not allowed for this client"),
+    },
+    ProductRequest {
+        product: "ASP.NET Core, ResponseType = code (form_post, telemetry)",
+        client: &[
+            "--redirect-uri",
+            "https://app.example/signin-oidc",
+            "--post-logout-redirect-uri",
+            "https://app.example/signout-callback-oidc",
+            "--scope",
+            "openid profile email groups",
+            "--auth-method",
+            "client_secret_post",
+        ],
+        params: &[
+            ("scope", "openid profile email groups"),
+            ("response_mode", "form_post"),
+            ("state", "s"),
+            ("nonce", "n"),
+            ("pkce", ""),
+            ("x-client-SKU", "ID_NET9_0"),
+            ("x-client-ver", "8.0.1.0"),
+        ],
+        refused: None,
+    },
+    ProductRequest {
+        product: "ASP.NET Core's default ResponseType (id_token)",
+        client: &["--redirect-uri", "https://app.example/signin-oidc"],
+        params: &[
+            ("scope", "openid profile"),
+            ("response_type", "id_token"),
+            ("response_mode", "form_post"),
+            ("state", "s"),
+            ("nonce", "n"),
+        ],
+        refused: Some("only response_type=code is supported"),
+    },
+];
+
+/// The authorization requests of the products docs/interop.md configures
+/// but CI cannot run, as their sources build them, against the clients
+/// the page registers: each configuration the page gives is accepted, and
+/// each default the page warns about is refused for the reason it gives.
+/// (Their token requests, claims and logout are not exercised here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_products_authorization_requests() {
+    let mut s = Served::new();
+    let clients: Vec<Value> = PRODUCT_REQUESTS
+        .iter()
+        .map(|r| {
+            let mut args = vec!["client", "add", "--name", r.product, "--json"];
+            args.extend_from_slice(r.client);
+            serde_json::from_str(&s.cli(&args, "")).unwrap()
+        })
+        .collect();
+    s.start().await;
+    let (_, challenge) = crate::support::pkce();
+    for (r, client) in PRODUCT_REQUESTS.iter().zip(&clients) {
+        let redirect = client["redirect_uris"][0].as_str().unwrap();
+        let mut url = url::Url::parse(&format!("{}/authorize", s.issuer)).unwrap();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("client_id", client["client_id"].as_str().unwrap())
+                .append_pair("redirect_uri", redirect);
+            if !r.params.iter().any(|(k, _)| *k == "response_type") {
+                q.append_pair("response_type", "code");
+            }
+            for (k, v) in r.params {
+                if *k == "pkce" {
+                    q.append_pair("code_challenge", &challenge)
+                        .append_pair("code_challenge_method", "S256");
+                } else {
+                    q.append_pair(k, v);
+                }
+            }
+        }
+        let resp = api().get(url).send().await.unwrap();
+        let body_or_location = match resp.headers().get("location") {
+            Some(l) => l.to_str().unwrap().to_owned(),
+            None => resp.text().await.unwrap(),
+        };
+        match r.refused {
+            None => assert!(
+                body_or_location.starts_with("/login"),
+                "{}: refused: {body_or_location}",
+                r.product
+            ),
+            Some(reason) => assert!(
+                !body_or_location.starts_with("/login")
+                    && (body_or_location.contains(reason)
+                        || body_or_location.contains(&reason.replace(' ', "+"))),
+                "{}: expected refusal ({reason}): {body_or_location}",
+                r.product
+            ),
+        }
+    }
+}
+
 /// The pages in a real browser: headless Chromium (Debian's `chromium`,
 /// installed by `.ci/run`) signs in and consents for a
 /// `response_mode=form_post` request, and the form_post page, under its
