@@ -1,10 +1,12 @@
 """A relying party built on Python Authlib as Flask and Django apps use it:
-a confidential client with state and nonce and no PKCE. It is driven
-through Latchkey's sign-in and consent pages by a scripted browser and
-prints one JSON line describing what it saw; any failure exits non-zero.
+a confidential client with state and nonce, and PKCE only when asked for
+(Authlib's `code_challenge_method`, off by default). It is driven through
+Latchkey's sign-in and consent pages by a scripted browser and prints one
+JSON line describing what it saw; any failure exits non-zero.
 
 Environment: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI,
-POST_LOGOUT_REDIRECT_URI, USERNAME, PASSWORD.
+POST_LOGOUT_REDIRECT_URI, USERNAME, PASSWORD, and optionally
+CODE_CHALLENGE_METHOD (S256).
 """
 
 import html
@@ -72,18 +74,27 @@ def sign_in(auth_url):
 
 meta = requests.get(ISSUER + "/.well-known/openid-configuration").json()
 client_id = env("CLIENT_ID")
-rp = OAuth2Session(client_id, env("CLIENT_SECRET"),
+method = os.environ.get("CODE_CHALLENGE_METHOD") or None
+rp = OAuth2Session(client_id, env("CLIENT_SECRET"), code_challenge_method=method,
                    scope="openid profile email offline_access", redirect_uri=REDIRECT_URI)
+
+
+def pkce():
+    """The code_verifier argument Authlib takes when PKCE is on."""
+    return {"code_verifier": generate_token(48)} if method else {}
+
+
 nonce = generate_token(20)
-auth_url, state = rp.create_authorization_url(meta["authorization_endpoint"], nonce=nonce)
-if "code_challenge" in auth_url:
-    raise SystemExit("Authlib's default confidential client is expected to send no PKCE")
+verifier = pkce()
+auth_url, state = rp.create_authorization_url(meta["authorization_endpoint"], nonce=nonce, **verifier)
+if ("code_challenge" in auth_url) != bool(method):
+    raise SystemExit(f"PKCE was expected {'on' if method else 'off'}: {auth_url}")
 
 callback = sign_in(auth_url)
 answer = parse_qs(urlparse(callback).query)
 if "code" not in answer:
     raise SystemExit(f"the authorization request was refused: {answer}")
-token = rp.fetch_token(meta["token_endpoint"], authorization_response=callback)
+token = rp.fetch_token(meta["token_endpoint"], authorization_response=callback, **verifier)
 
 keys = JsonWebKey.import_key_set(requests.get(meta["jwks_uri"]).json())
 claims = jwt.decode(
@@ -109,7 +120,8 @@ back = redirect(browser.get(end, allow_redirects=False), "logout")
 if not back.startswith(env("POST_LOGOUT_REDIRECT_URI")) or parse_qs(urlparse(back).query).get("state") != [logout_state]:
     raise SystemExit(f"logout came back to {back}")
 
-silent, _ = rp.create_authorization_url(meta["authorization_endpoint"], nonce=generate_token(20), prompt="none")
+silent, _ = rp.create_authorization_url(meta["authorization_endpoint"], nonce=generate_token(20),
+                                        prompt="none", **pkce())
 after = redirect(browser.get(silent, allow_redirects=False), "prompt=none")
 
 print(json.dumps({
@@ -117,6 +129,8 @@ print(json.dumps({
     "sub": claims["sub"],
     "iss": claims["iss"],
     "userinfo_sub": userinfo.get("sub"),
+    "userinfo_email": userinfo.get("email"),
+    "pkce": method,
     "refreshed": True,
     "logged_out": True,
     "after_logout": parse_qs(urlparse(after).query).get("error", [None])[0],
