@@ -43,7 +43,8 @@ const rp = createServer((req, res) => {
   req.on('data', (c) => (body += c));
   req.on('end', async () => {
     if (req.method !== 'POST') {
-      res.writeHead(405).end();
+      // The browser's own requests (a favicon): nothing to see here.
+      res.writeHead(204).end();
       return;
     }
     try {
