@@ -22,7 +22,7 @@ use crate::support::*;
 const ALL_SCOPES: &str = "openid profile email address phone groups";
 
 /// Every settable claim, with a value.
-fn full_claims() -> Value {
+pub fn full_claims() -> Value {
     json!({
         "name": "Alice Liddell",
         "given_name": "Alice",

@@ -303,7 +303,7 @@ async fn logout_refuses_bad_redirects_and_forged_hints() {
 }
 
 /// A back-channel logout receiver on 127.0.0.1:0 that keeps what it gets.
-async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+pub async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     use actix_web::{web, App, HttpResponse, HttpServer};
     let got: Arc<Mutex<Vec<String>>> = Arc::default();
     let data = web::Data::from(got.clone());

@@ -11,6 +11,7 @@ mod cli;
 mod cluster;
 mod compat;
 mod conformance;
+mod conformance_plans;
 mod faults;
 mod flows;
 mod fuzz;
