@@ -17,6 +17,7 @@ mod fuzz;
 mod interop;
 mod keys;
 mod logout;
+mod profile;
 mod registration;
 mod ssrf;
 mod throttle;
