@@ -684,3 +684,66 @@ async fn chromium_completes_a_form_post_sign_in() {
     );
     assert_eq!(report["origin"], "null", "{report}");
 }
+
+/// The profile page in a real browser, JavaScript off: headless Chromium
+/// signs in at the sign-in page, follows the account pages' link to
+/// `/account/profile`, changes the name and saves; the page shows the new
+/// name with its notice, and the user has it. A failure leaves a
+/// screenshot in `target/browser-screenshots/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_edits_the_profile() {
+    let chromium = std::env::var("LATCHKEY_TEST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
+    let driver = interop_dir().join("node/node_modules/playwright-core");
+    if !available(
+        "chromium and playwright-core (tests/interop/node)",
+        Command::new("node").arg("-e").arg(format!(
+            "require('fs').accessSync({:?}); require('fs').accessSync({:?})",
+            driver.display().to_string(),
+            chromium
+        )),
+    ) {
+        return;
+    }
+    let mut s = Served::new();
+    s.cli(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--name",
+            "Alice",
+            "--password-stdin",
+        ],
+        PASSWORD,
+    );
+    s.start().await;
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg("node/browser_profile.mjs")
+        .current_dir(interop_dir())
+        .env("ISSUER", &s.issuer)
+        .env("USERNAME", "alice")
+        .env("PASSWORD", PASSWORD)
+        .env("NEW_NAME", "Alice Liddell")
+        .env("CHROMIUM", &chromium)
+        .env("SCREENSHOT_DIR", &shots)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser run failed (screenshot in {}):\n{stdout}\n{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}"));
+    assert_eq!(report["before"], "Alice", "{report}");
+    assert_eq!(report["name"], "Alice Liddell", "{report}");
+    assert_eq!(report["notice"], "Your profile was saved.", "{report}");
+    assert_eq!(report["csp_errors"], serde_json::json!([]), "{report}");
+    let shown: Value =
+        serde_json::from_str(&s.cli(&["user", "show", "alice", "--json"], "")).unwrap();
+    assert_eq!(shown["name"], "Alice Liddell");
+}

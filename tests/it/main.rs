@@ -18,6 +18,7 @@ mod fuzz;
 mod interop;
 mod keys;
 mod logout;
+mod profile;
 mod registration;
 mod ssrf;
 mod throttle;

@@ -21,8 +21,8 @@ use std::path::Path;
 pub use error::ConfigError;
 pub use ipnet::IpNet;
 pub use sections::{
-    parse_cidr, Database, Issuer, Keys, LogFormat, Logging, Passwords, Refresh, Registration,
-    Revocations, Server, Storage, Tokens,
+    parse_cidr, Account, Database, Issuer, Keys, LogFormat, Logging, Passwords, Refresh,
+    Registration, Revocations, Server, Storage, Tokens,
 };
 
 /// Every setting, by section.
@@ -42,6 +42,7 @@ pub struct Config {
     pub refresh: Refresh,
     pub revocations: Revocations,
     pub registration: Registration,
+    pub account: Account,
 }
 
 impl Config {
@@ -86,6 +87,15 @@ impl Config {
     }
 
     pub fn from_figment(f: figment::Figment) -> Result<Config, ConfigError> {
+        // `LATCHKEY_ACCOUNT_EDITABLE_CLAIMS` (one underscore) would be an
+        // unknown top-level key, silently ignored: an operator who meant to
+        // restrict profile editing would not have.
+        if f.find_value("account_editable_claims").is_ok() {
+            return Err(error::invalid(
+                "account.editable_claims",
+                "LATCHKEY_ACCOUNT_EDITABLE_CLAIMS is not read; the variable is LATCHKEY_ACCOUNT__EDITABLE_CLAIMS (two underscores after the section)",
+            ));
+        }
         Config {
             server: f.extract().map_err(refused)?,
             storage: f.extract().map_err(refused)?,
@@ -97,6 +107,7 @@ impl Config {
             refresh: table(&f, "refresh")?,
             revocations: table(&f, "revocations")?,
             registration: table(&f, "registration")?,
+            account: table(&f, "account")?,
         }
         .validated()
     }
@@ -198,6 +209,78 @@ mod tests {
                 c.registration.allow_internal_uris,
                 "the older name in the environment"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn editable_claims_default_to_what_users_say_about_themselves() {
+        use latchkey_protocol::profile::EditableClaims;
+        use latchkey_protocol::user_claims::UserClaim;
+        Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.account.editable_claims, EditableClaims::default());
+            jail.set_env(
+                "LATCHKEY_ACCOUNT__EDITABLE_CLAIMS",
+                "name, email,phone_number,address",
+            );
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            let got: Vec<_> = c.account.editable_claims.iter().collect();
+            assert_eq!(
+                got,
+                [
+                    UserClaim::Name,
+                    UserClaim::Email,
+                    UserClaim::PhoneNumber,
+                    UserClaim::Address
+                ]
+            );
+            jail.set_env("LATCHKEY_ACCOUNT__EDITABLE_CLAIMS", "");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(c.account.editable_claims.is_empty(), "empty turns it off");
+            jail.clear_env();
+            jail.create_file("l.toml", "[account]\neditable_claims = [\"nickname\"]\n")?;
+            let c = Config::load(Some(Path::new("l.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.account.editable_claims.iter().collect::<Vec<_>>(),
+                [UserClaim::Nickname]
+            );
+            jail.create_file("l.toml", "[account]\neditable_claims = []\n")?;
+            let c = Config::load(Some(Path::new("l.toml"))).map_err(|e| e.to_string())?;
+            assert!(c.account.editable_claims.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn editable_claims_refuse_verified_flags_and_unknown_names() {
+        Jail::expect_with(|jail| {
+            for (value, needle) in [
+                ("name,email_verified", "email_verified cannot be editable"),
+                (
+                    "phone_number_verified",
+                    "phone_number_verified cannot be editable",
+                ),
+                ("name,groups", "\"groups\" is not a claim users can edit"),
+                ("sub", "\"sub\" is not a claim users can edit"),
+                ("updated_at", "is not a claim users can edit"),
+                ("Name", "is not a claim users can edit"),
+                ("name,name", "listed twice"),
+            ] {
+                jail.set_env("LATCHKEY_ACCOUNT__EDITABLE_CLAIMS", value);
+                let e = Config::load(None).unwrap_err().to_string();
+                assert!(
+                    e.starts_with(
+                        "setting `account.editable_claims` (env LATCHKEY_ACCOUNT__EDITABLE_CLAIMS): "
+                    ),
+                    "{value}: {e}"
+                );
+                assert!(e.contains(needle), "{value}: {e}");
+            }
+            jail.clear_env();
+            jail.set_env("LATCHKEY_ACCOUNT_EDITABLE_CLAIMS", "name");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("LATCHKEY_ACCOUNT__EDITABLE_CLAIMS"), "{e}");
             Ok(())
         });
     }

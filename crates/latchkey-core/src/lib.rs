@@ -259,6 +259,11 @@ impl Latchkey {
         account::password::PasswordChange::new(self)
     }
 
+    /// A user's own claims ([`account::profile`]).
+    pub fn profile(&self) -> account::profile::Profile<'_> {
+        account::profile::Profile::new(self)
+    }
+
     /// What operators do ([`admin`]).
     pub fn admin(&self) -> admin::Admin<'_> {
         admin::Admin::new(self)

@@ -38,6 +38,16 @@ pub trait UserRepository: Send + Sync {
         groups: &Groups,
         updated_at: i64,
     ) -> StoreResult<bool>;
+    /// Replaces the user's standard claims (never the groups) if their
+    /// `updated_at` is still `expected_updated_at`, stamping `updated_at`;
+    /// false if there is no such user or their claims changed meanwhile.
+    async fn set_user_claims_if_unchanged(
+        &self,
+        id: &UserId,
+        claims: &StandardClaims,
+        expected_updated_at: i64,
+        updated_at: i64,
+    ) -> StoreResult<bool>;
     async fn delete_user(&self, id: &UserId) -> StoreResult<bool>;
 }
 

@@ -110,6 +110,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(pages::account::password_form))
             .route(web::post().to(pages::account::change_password)),
     )
+    .service(
+        web::resource("/account/profile")
+            .route(web::get().to(pages::account::profile_form))
+            .route(web::post().to(pages::account::update_profile)),
+    )
     .service(web::resource("/api/sessions").route(web::get().to(api::sessions::list)))
     .service(web::resource("/api/sessions/{id}").route(web::delete().to(api::sessions::delete)))
     .service(

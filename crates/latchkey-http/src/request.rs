@@ -56,7 +56,24 @@ pub fn declares(req: &HttpRequest, expected: &str) -> bool {
 /// Reads a form body: wrong type or too large is `invalid_request`.
 pub async fn read_form<E>(
     req: &HttpRequest,
+    payload: impl Stream<Item = Result<Bytes, E>> + Unpin,
+) -> Result<Params, OAuthError> {
+    read_form_with(req, payload, Params::parse).await
+}
+
+/// Reads a form whose empty fields count (the profile form), as
+/// [`read_form`] does otherwise.
+pub async fn read_form_keeping_empty<E>(
+    req: &HttpRequest,
+    payload: impl Stream<Item = Result<Bytes, E>> + Unpin,
+) -> Result<Params, OAuthError> {
+    read_form_with(req, payload, Params::parse_keeping_empty).await
+}
+
+async fn read_form_with<E>(
+    req: &HttpRequest,
     mut payload: impl Stream<Item = Result<Bytes, E>> + Unpin,
+    parse: fn(&[u8]) -> Result<Params, OAuthError>,
 ) -> Result<Params, OAuthError> {
     if !declares(req, FORM) {
         return Err(OAuthError::invalid_request(
@@ -64,7 +81,7 @@ pub async fn read_form<E>(
         ));
     }
     let body = read_limited(&mut payload, MAX_FORM_BYTES).await?;
-    Params::parse(&body)
+    parse(&body)
 }
 
 /// Reads a JSON body: wrong type or too large is `invalid_request`. The

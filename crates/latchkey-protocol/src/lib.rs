@@ -16,6 +16,7 @@ pub mod error;
 pub mod outbound;
 pub mod params;
 pub mod pkce;
+pub mod profile;
 pub mod registration;
 pub mod token;
 pub mod types;

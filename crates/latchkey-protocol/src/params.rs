@@ -26,8 +26,19 @@ impl std::fmt::Debug for Params {
 
 impl Params {
     /// Parses `application/x-www-form-urlencoded` bytes (a body or a query
-    /// string without its `?`).
+    /// string without its `?`). A parameter with an empty value is absent
+    /// (RFC 6749 §3.1).
     pub fn parse(input: &[u8]) -> Result<Params, OAuthError> {
+        Params::parse_with(input, false)
+    }
+
+    /// Parses an HTML form whose empty fields mean something (an empty
+    /// profile field clears the claim): they are kept, with the value "".
+    pub fn parse_keeping_empty(input: &[u8]) -> Result<Params, OAuthError> {
+        Params::parse_with(input, true)
+    }
+
+    fn parse_with(input: &[u8], keep_empty: bool) -> Result<Params, OAuthError> {
         let mut map = BTreeMap::new();
         let mut seen = std::collections::BTreeSet::new();
         for (count, (name, value)) in url::form_urlencoded::parse(input).enumerate() {
@@ -49,7 +60,7 @@ impl Params {
                     truncate_name(&name)
                 )));
             }
-            if !value.is_empty() {
+            if keep_empty || !value.is_empty() {
                 map.insert(name.into_owned(), value.into_owned());
             }
         }
@@ -126,6 +137,14 @@ mod tests {
         let p = Params::parse(b"scope=&state=x").unwrap();
         assert_eq!(p.get("scope"), None);
         assert!(p.require("scope").is_err());
+    }
+
+    #[test]
+    fn a_form_may_keep_its_empty_fields() {
+        let p = Params::parse_keeping_empty(b"name=&nickname=al").unwrap();
+        assert_eq!(p.get("name"), Some(""));
+        assert_eq!(p.get("nickname"), Some("al"));
+        assert!(Params::parse_keeping_empty(b"name=&name=x").is_err());
     }
 
     #[test]

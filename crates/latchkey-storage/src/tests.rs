@@ -516,8 +516,31 @@ async fn user_claims_and_groups_round_trip() {
         let after = s.find_user(&id).await.unwrap().unwrap();
         assert_eq!(
             (after.claims, after.groups, after.updated_at),
-            (claims, groups, 700),
+            (claims.clone(), groups.clone(), 700),
             "{}",
+            b.name
+        );
+
+        // A user's own edit: the claims only, and only over what was read.
+        let mut own = claims.clone();
+        own.set(UserClaim::Nickname, "ally".into()).unwrap();
+        assert!(!s
+            .set_user_claims_if_unchanged(&id, &own, 699, 701)
+            .await
+            .unwrap());
+        assert!(s
+            .set_user_claims_if_unchanged(&id, &own, 700, 701)
+            .await
+            .unwrap());
+        assert!(!s
+            .set_user_claims_if_unchanged(&id, &own, 700, 702)
+            .await
+            .unwrap());
+        let after = s.find_user(&id).await.unwrap().unwrap();
+        assert_eq!(
+            (after.claims, after.groups, after.updated_at),
+            (own, groups, 701),
+            "the groups stay: {}",
             b.name
         );
 

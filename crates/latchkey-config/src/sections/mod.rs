@@ -8,6 +8,7 @@
 //! CIDR blocks) the check happens as it is read; `validate` checks ranges
 //! and the rules between settings.
 
+mod account;
 mod database;
 mod keys;
 mod logging;
@@ -23,6 +24,7 @@ use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Deserializer};
 
+pub use account::Account;
 pub use database::Database;
 pub use keys::Keys;
 pub use logging::{LogFormat, Logging};

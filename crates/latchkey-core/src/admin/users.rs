@@ -91,7 +91,9 @@ impl AdminUsers<'_> {
     pub async fn update(&self, username: &str, changes: UserChanges) -> Result<User, AdminError> {
         let user = self.user_by_name(username).await?;
         let (claims, groups) = changes.apply(&user.claims, &user.groups)?;
-        let now = self.clock.unix();
+        // `updated_at` always moves forward, even within a second: a
+        // user's profile edit writes only over the version it read.
+        let now = self.clock.unix().max(user.updated_at + 1);
         if !self
             .store
             .set_user_claims(&user.id, &claims, &groups, now)

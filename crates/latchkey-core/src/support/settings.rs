@@ -3,7 +3,9 @@
 //! settings (how long a sign-in page may stay open, which scopes Latchkey
 //! knows, login throttling).
 
-use latchkey_config::{Config, Keys, Passwords, Refresh, Registration, Revocations, Tokens};
+use latchkey_config::{
+    Account, Config, Keys, Passwords, Refresh, Registration, Revocations, Tokens,
+};
 use latchkey_domain::rotation::RotationPolicy;
 
 use latchkey_domain::keys::SigningAlg;
@@ -29,6 +31,8 @@ pub struct Settings {
     pub registration: Registration,
     /// The argon2id cost of password hashes.
     pub passwords: Passwords,
+    /// What users may change on their account pages.
+    pub account: Account,
     /// Seconds a sign-in or consent page may be left open.
     pub pending_ttl: i64,
     /// Scopes Latchkey knows (advertised in discovery).
@@ -47,6 +51,7 @@ impl Settings {
             revocations: config.revocations.clone(),
             registration: config.registration.clone(),
             passwords: config.passwords.clone(),
+            account: config.account.clone(),
             pending_ttl: 600,
             scopes_supported: [
                 "openid",

@@ -87,6 +87,27 @@ impl UserRepository for SeaStore {
         Ok(res.rows_affected == 1)
     }
 
+    async fn set_user_claims_if_unchanged(
+        &self,
+        id: &UserId,
+        claims: &StandardClaims,
+        expected_updated_at: i64,
+        updated_at: i64,
+    ) -> StoreResult<bool> {
+        let (name, email, rest, _) = Model::claim_columns(claims, &Groups::default())?;
+        let res = Entity::update_many()
+            .col_expr(Column::Name, Expr::value(name))
+            .col_expr(Column::Email, Expr::value(email))
+            .col_expr(Column::Claims, Expr::value(rest))
+            .col_expr(Column::UpdatedAt, Expr::value(updated_at))
+            .filter(Column::Id.eq(id.as_str()))
+            .filter(Column::UpdatedAt.eq(expected_updated_at))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("users.set_claims_if_unchanged"))?;
+        Ok(res.rows_affected == 1)
+    }
+
     /// Sessions, codes and consents go with the user (ON DELETE CASCADE).
     async fn delete_user(&self, id: &UserId) -> StoreResult<bool> {
         let res = Entity::delete_many()
