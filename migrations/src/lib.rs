@@ -22,6 +22,7 @@ pub mod m20261202_000007_registration_by_operator;
 pub mod m20261202_000008_login_attempts;
 pub mod m20261203_000009_client_compat;
 pub mod m20261203_000010_user_claims;
+pub mod m20261203_000011_claims_request;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_login_attempts::Migration),
             Box::new(m20261203_000009_client_compat::Migration),
             Box::new(m20261203_000010_user_claims::Migration),
+            Box::new(m20261203_000011_claims_request::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ mod support;
 mod attacks;
 mod cache;
 mod claims;
+mod claims_request;
 mod cli;
 mod cluster;
 mod compat;

@@ -57,6 +57,7 @@ pub fn access_token_claims() -> Map<String, Value> {
         auth_time: None,
         sid: None,
         fid: None,
+        ucl: None,
     };
     match serde_json::to_value(claims) {
         Ok(Value::Object(m)) => m,

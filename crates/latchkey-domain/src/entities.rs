@@ -3,7 +3,7 @@
 
 use latchkey_protocol::authorize::ClientRules;
 use latchkey_protocol::pkce::CodeChallenge;
-pub use latchkey_protocol::user_claims::{Groups, StandardClaims};
+pub use latchkey_protocol::user_claims::{Groups, RequestedClaims, StandardClaims};
 pub use latchkey_protocol::{ClientAuthMethod, GrantType, Requirement};
 use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope, SigningAlg};
 
@@ -223,6 +223,8 @@ pub struct AuthorizationCode {
     pub code_challenge: Option<CodeChallenge>,
     pub nonce: Option<Nonce>,
     pub scope: Scope,
+    /// The claims a `claims` request asked for by name (OIDC Core §5.5).
+    pub claims: RequestedClaims,
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
@@ -361,6 +363,9 @@ pub struct RefreshFamily {
     /// The scope granted at login; a refresh may narrow the access token's
     /// scope, never widen this.
     pub scope: Scope,
+    /// The claims the login's `claims` request asked for by name (OIDC
+    /// Core §5.5): every refresh keeps them.
+    pub claims: RequestedClaims,
     pub auth_time: i64,
     /// Generation of the newest refresh token.
     pub generation: i64,
@@ -589,6 +594,7 @@ mod tests {
             client_id: ClientId::parse("c").unwrap(),
             session_id: SessionId::new("s"),
             scope: Scope::parse("openid offline_access").unwrap(),
+            claims: RequestedClaims::default(),
             auth_time: 0,
             generation: 2,
             state,
@@ -695,6 +701,7 @@ mod tests {
             )),
             nonce: None,
             scope: Scope::parse("openid").unwrap(),
+            claims: RequestedClaims::default(),
             auth_time: 0,
             created_at: 0,
             expires_at: 60,

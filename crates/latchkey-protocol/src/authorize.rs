@@ -9,6 +9,7 @@
 //!    checks everything else; its errors are redirected to the client with
 //!    `state` and `iss`.
 
+use crate::claims_request::ClaimsRequest;
 use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
 use crate::pkce::CodeChallenge;
@@ -104,6 +105,8 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// `id_token_hint` as sent: the caller verifies it (it needs the keys).
     pub id_token_hint: Option<String>,
+    /// The `claims` parameter (OIDC Core §5.5), empty when absent.
+    pub claims: ClaimsRequest,
 }
 
 /// What the client must send beyond the base rules: PKCE and `nonce` are
@@ -215,6 +218,11 @@ impl AuthorizationRequest {
             h => h.map(str::to_owned),
         };
         let id_token_hint = params.get("id_token_hint").map(str::to_owned);
+        let claims = params
+            .get("claims")
+            .map(ClaimsRequest::parse)
+            .transpose()?
+            .unwrap_or_default();
         Ok(AuthorizationRequest {
             client_id,
             redirect_uri,
@@ -228,6 +236,7 @@ impl AuthorizationRequest {
             max_age,
             login_hint,
             id_token_hint,
+            claims,
         })
     }
 }
@@ -439,6 +448,21 @@ mod tests {
                 .unwrap(),
             "login consent"
         );
+    }
+
+    #[test]
+    fn claims_parameter_is_parsed_or_refused() {
+        let r = parse(with(
+            "claims",
+            r#"{"userinfo":{"email":{"essential":true}}}"#,
+        ))
+        .unwrap();
+        assert!(r.claims.userinfo["email"].essential);
+        assert!(parse(base()).unwrap().claims.is_empty());
+        for bad in ["email", "[]", r#"{"userinfo":"email"}"#] {
+            let e = parse(with("claims", bad)).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidRequest, "{bad}");
+        }
     }
 
     #[test]

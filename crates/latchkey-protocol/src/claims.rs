@@ -27,6 +27,11 @@ pub struct AccessTokenClaims {
     /// family refuses the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fid: Option<String>,
+    /// The claims a `claims` request (OIDC Core §5.5) asked UserInfo for
+    /// beyond what the scope releases: their names, space separated
+    /// ([`crate::user_claims::ClaimNames`]). Absent when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ucl: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@
 pub mod authorize;
 pub mod bearer;
 pub mod claims;
+pub mod claims_request;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;

@@ -2,10 +2,13 @@
 //! groups, each value checked where it comes in (command line, admin API,
 //! storage), and which scope releases which claim (OIDC Core §5.4).
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::types::Scope;
 
 /// The longest text claim (names, address lines) Latchkey keeps.
 pub const MAX_TEXT: usize = 256;
@@ -622,6 +625,130 @@ pub fn user_claim_names() -> impl Iterator<Item = &'static str> {
     std::iter::once("sub").chain(SCOPE_CLAIMS.iter().flat_map(|(_, c)| c.iter().copied()))
 }
 
+/// The scope that releases `claim` (OIDC Core §5.4, and `groups`), if any.
+pub fn scope_of_claim(claim: &str) -> Option<&'static str> {
+    SCOPE_CLAIMS
+        .iter()
+        .find(|(_, claims)| claims.contains(&claim))
+        .map(|(scope, _)| *scope)
+}
+
+/// Claims about a user named one by one (the `claims` request parameter,
+/// OIDC Core §5.5), beyond `sub`, which is always released: only names
+/// Latchkey can release, each with its companion (`email_verified` with
+/// `email`, `phone_number_verified` with `phone_number`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimNames(BTreeSet<&'static str>);
+
+impl ClaimNames {
+    /// The names Latchkey can release, and their companions; any other
+    /// name is dropped.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> ClaimNames {
+        let mut set = BTreeSet::new();
+        for name in names {
+            let Some(known) = user_claim_names().find(|k| *k == name && *k != "sub") else {
+                continue;
+            };
+            set.insert(known);
+            match known {
+                "email" => set.insert("email_verified"),
+                "phone_number" => set.insert("phone_number_verified"),
+                _ => false,
+            };
+        }
+        ClaimNames(set)
+    }
+
+    /// The stored form ([`ClaimNames`]' `Display`: the names, space
+    /// separated) read back.
+    pub fn from_stored(text: &str) -> ClaimNames {
+        ClaimNames::from_names(text.split(' ').filter(|n| !n.is_empty()))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
+
+    /// The scopes whose data these claims are: what consent to them means.
+    pub fn scopes(&self) -> BTreeSet<&'static str> {
+        self.iter().filter_map(scope_of_claim).collect()
+    }
+
+    /// Those whose scope is in `allowed`: a claim of a scope the client
+    /// may not ask for is never released.
+    pub fn within(&self, allowed: &Scope) -> ClaimNames {
+        ClaimNames(
+            self.iter()
+                .filter(|c| scope_of_claim(c).is_some_and(|s| allowed.contains(s)))
+                .collect(),
+        )
+    }
+
+    /// Those that `scope` does not release anyway.
+    pub fn beyond(&self, scope: &Scope) -> ClaimNames {
+        ClaimNames(
+            self.iter()
+                .filter(|c| !scope.iter().any(|s| claims_of_scope(s).contains(c)))
+                .collect(),
+        )
+    }
+
+    pub fn union(&self, other: &ClaimNames) -> ClaimNames {
+        ClaimNames(self.0.union(&other.0).copied().collect())
+    }
+}
+
+/// The names, space separated (how they are stored and put in tokens).
+impl fmt::Display for ClaimNames {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, name) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(name)?;
+        }
+        Ok(())
+    }
+}
+
+/// The claims a `claims` request asked for and Latchkey will release, per
+/// destination (OIDC Core §5.5): they travel with the grant, from the
+/// authorization request to the code, the refresh family and the tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestedClaims {
+    /// Released at UserInfo, besides what the scope releases.
+    pub userinfo: ClaimNames,
+    /// Put in the ID token.
+    pub id_token: ClaimNames,
+}
+
+impl RequestedClaims {
+    pub fn is_empty(&self) -> bool {
+        self.userinfo.is_empty() && self.id_token.is_empty()
+    }
+
+    /// Both destinations together.
+    pub fn all(&self) -> ClaimNames {
+        self.userinfo.union(&self.id_token)
+    }
+
+    /// Those whose scope is in `allowed` ([`ClaimNames::within`]).
+    pub fn within(&self, allowed: &Scope) -> RequestedClaims {
+        RequestedClaims {
+            userinfo: self.userinfo.within(allowed),
+            id_token: self.id_token.within(allowed),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,6 +833,29 @@ mod tests {
         assert_eq!(serde_json::from_str::<StandardClaims>(&text).unwrap(), c);
         assert!(serde_json::from_str::<StandardClaims>(r#"{"picture":"nope"}"#).is_err());
         assert!(serde_json::from_str::<StandardClaims>(r#"{"unknown":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn claim_names_keep_what_can_be_released() {
+        let n = ClaimNames::from_names(["sub", "email", "nope", "groups", "phone_number", "acr"]);
+        assert_eq!(
+            n.to_string(),
+            "email email_verified groups phone_number phone_number_verified"
+        );
+        assert_eq!(ClaimNames::from_stored(&n.to_string()), n);
+        assert_eq!(ClaimNames::from_stored(""), ClaimNames::default());
+        assert_eq!(
+            n.scopes().into_iter().collect::<Vec<_>>(),
+            ["email", "groups", "phone"]
+        );
+        let allowed = Scope::parse("openid email").unwrap();
+        assert_eq!(n.within(&allowed).to_string(), "email email_verified");
+        assert_eq!(
+            n.beyond(&allowed).to_string(),
+            "groups phone_number phone_number_verified"
+        );
+        assert_eq!(scope_of_claim("preferred_username"), Some("profile"));
+        assert_eq!(scope_of_claim("sub"), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use latchkey_domain::keys::{KeyState, SigningKeyRecord};
 use latchkey_domain::*;
 use latchkey_protocol::pkce::CodeChallenge;
-use latchkey_protocol::user_claims::{ClaimText, Email, UserClaim};
+use latchkey_protocol::user_claims::{ClaimNames, ClaimText, Email, UserClaim};
 use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, Statement};
 
@@ -278,6 +278,10 @@ fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> Authoriz
         code_challenge: Some(CodeChallenge::parse(Some(CHALLENGE), Some("S256")).unwrap()),
         nonce: Some(Nonce::parse("n-0S6_WzA2Mj").unwrap()),
         scope: Scope::parse("openid profile").unwrap(),
+        claims: RequestedClaims {
+            userinfo: ClaimNames::from_names(["email", "groups"]),
+            id_token: ClaimNames::from_names(["name"]),
+        },
         auth_time: 90,
         created_at: 100,
         expires_at,
@@ -798,6 +802,7 @@ async fn pending_codes_and_consents_round_trip() {
         let bare = AuthorizationCode {
             nonce: None,
             scope: Scope::empty(),
+            claims: RequestedClaims::default(),
             ..code("h2", "c1", "u1", 1_000)
         };
         s.insert_code(&bare).await.unwrap();
@@ -825,6 +830,18 @@ async fn pending_codes_and_consents_round_trip() {
             "{}",
             b.name
         );
+        // The claims a request named come back with the code.
+        match s
+            .redeem_code(&TokenHash::new("h1"), &presenter(), 300, &issued("jti-1"))
+            .await
+            .unwrap()
+        {
+            CodeRedemption::Redeemed(got) => {
+                assert!(!c.claims.is_empty());
+                assert_eq!(got.claims, c.claims, "{}", b.name);
+            }
+            other => panic!("{}: {other:?}", b.name),
+        }
 
         let consent = Consent {
             user_id: UserId::new("u1"),

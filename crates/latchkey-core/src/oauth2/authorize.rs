@@ -10,7 +10,10 @@ use latchkey_domain::{CodeState, SessionId};
 use latchkey_protocol::authorize::{
     echo_response_mode, echo_state, AuthorizationRequest, AuthorizationTarget,
 };
-use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, ResponseMode, State};
+use latchkey_protocol::claims::ACR_PASSWORD;
+use latchkey_protocol::claims_request::ClaimsRequest;
+use latchkey_protocol::user_claims::{scope_of_claim, RequestedClaims};
+use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, ResponseMode, Scope, State};
 
 use crate::error::CoreError;
 use crate::secrets::token_hash;
@@ -55,9 +58,19 @@ pub struct ConsentView {
     pub pending_id: String,
     pub client_name: String,
     pub scopes: Vec<String>,
+    /// The claims a `claims` request (OIDC Core §5.5) asks for beyond
+    /// what the scopes release, each with the scope whose data it is.
+    pub claims: Vec<ConsentClaim>,
     pub username: String,
     /// The client's redirect origin: the consent form's answer goes there.
     pub form_target: Option<String>,
+}
+
+/// A claim the consent page lists besides the scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentClaim {
+    pub name: &'static str,
+    pub scope: &'static str,
 }
 
 /// Where a request being decided comes from: a fresh `/authorize` from
@@ -79,9 +92,21 @@ pub(crate) struct Checked {
     /// The `sub` of a verified `id_token_hint`: the user the client
     /// expects to be signed in.
     hint_sub: Option<String>,
+    /// The claims the `claims` request names that Latchkey releases: those
+    /// of scopes the client may ask for.
+    claims: RequestedClaims,
 }
 
 impl Checked {
+    /// What the user's consent must cover: the scope, and the scope whose
+    /// data each claim the `claims` request names is (OIDC Core §5.5).
+    fn consent_scope(&self) -> Scope {
+        let of_claims = self.claims.all().scopes();
+        // Each is in the client's scope: that is how the claims were kept.
+        let extra = self.client.scope.filter(|s| of_claims.contains(s));
+        self.request.scope.union(&extra)
+    }
+
     pub(crate) fn client_name(&self) -> &str {
         &self.client.name
     }
@@ -179,6 +204,13 @@ impl AuthorizeEndpoint<'_> {
             pending_id: pending.id,
             client_name: checked.client.name.clone(),
             scopes: checked.request.scope.iter().map(str::to_owned).collect(),
+            claims: checked
+                .claims
+                .all()
+                .beyond(&checked.request.scope)
+                .iter()
+                .filter_map(|name| scope_of_claim(name).map(|scope| ConsentClaim { name, scope }))
+                .collect(),
             username: signed_in.user.username.clone(),
             form_target: checked.form_target(),
         })
@@ -216,9 +248,10 @@ impl AuthorizeEndpoint<'_> {
                 .store
                 .find_consent(&signed_in.user.id, &checked.client.id)
                 .await?;
+            let asked = checked.consent_scope();
             let scope = match previous {
-                Some(p) => p.scope.union(&checked.request.scope),
-                None => checked.request.scope.clone(),
+                Some(p) => p.scope.union(&asked),
+                None => asked,
             };
             self.store
                 .save_consent(&Consent {
@@ -313,7 +346,7 @@ impl AuthorizeEndpoint<'_> {
         };
         // From here on the redirect URI is trusted: errors go back to it.
         let state = echo_state(params);
-        let request = AuthorizationRequest::parse(
+        let mut request = AuthorizationRequest::parse(
             params,
             client.id.clone(),
             redirect_uri.clone(),
@@ -348,6 +381,12 @@ impl AuthorizeEndpoint<'_> {
                 format!("scope not allowed for this client: {}", extra.join(" ")),
             ));
         }
+        // The `claims` parameter is OpenID Connect's: without `openid` there
+        // is no ID token and no UserInfo for it to name claims in.
+        if !request.scope.contains(Scope::OPENID) {
+            request.claims = ClaimsRequest::default();
+        }
+        let claims = request.claims.requested().within(&client.scope);
         // OIDC Core §3.1.2.1: a hint that is not one of our ID tokens is an
         // error, not something to ignore. An expired one is fine: it names
         // the user the client had.
@@ -367,6 +406,7 @@ impl AuthorizeEndpoint<'_> {
             client,
             request,
             hint_sub,
+            claims,
         })
     }
 
@@ -382,6 +422,9 @@ impl AuthorizeEndpoint<'_> {
             Pending::Stored(p) => (Some(p), None),
         };
         let req = &checked.request;
+        if let Some(e) = unmet_authentication(req) {
+            return Ok(self.refuse(checked, &e));
+        }
         let now = self.clock.unix();
         // Signed in for this very request (after the login page)?
         let fresh = matches!((pending, signed_in), (Some(p), Some(s)) if p.session_id.as_ref() == Some(&s.session.id));
@@ -396,7 +439,13 @@ impl AuthorizeEndpoint<'_> {
                     && checked
                         .hint_sub
                         .as_deref()
-                        .is_none_or(|sub| sub == s.user.id.as_str()))
+                        .is_none_or(|sub| sub == s.user.id.as_str())
+                    // A `sub` value in the claims request names the user
+                    // just as the hint does (OIDC Core §5.5.1).
+                    && req
+                        .claims
+                        .id_token_sub()
+                        .is_none_or(|sub| sub.accepts(s.user.id.as_str())))
         });
         let Some(signed_in) = usable else {
             if req.prompt.none {
@@ -420,7 +469,7 @@ impl AuthorizeEndpoint<'_> {
             .store
             .find_consent(&signed_in.user.id, &checked.client.id)
             .await?;
-        let consented = consent.is_some_and(|c| req.scope.is_subset(&c.scope));
+        let consented = consent.is_some_and(|c| checked.consent_scope().is_subset(&c.scope));
         if !consented || req.prompt.consent {
             if req.prompt.none {
                 return Ok(self.refuse(
@@ -490,6 +539,7 @@ impl AuthorizeEndpoint<'_> {
                 code_challenge: req.code_challenge.clone(),
                 nonce: req.nonce.clone(),
                 scope: req.scope.clone(),
+                claims: checked.claims.clone(),
                 auth_time: signed_in.session.auth_time,
                 created_at: now,
                 expires_at: now + self.settings.tokens.code_ttl,
@@ -554,6 +604,27 @@ impl AuthorizeEndpoint<'_> {
             }),
         }
     }
+}
+
+/// Whether the sign-in Latchkey does can give what the request demands of
+/// it, and if not, the failure to send to the client. An `acr` requested
+/// as essential with values (OIDC Core §5.5.1.1) that a password sign-in,
+/// [`ACR_PASSWORD`], is not among makes the authentication fail; a
+/// voluntary one is ignored. Every demand on how the user authenticates
+/// is decided here: a second factor would turn this refusal into asking
+/// for it.
+fn unmet_authentication(req: &AuthorizationRequest) -> Option<OAuthError> {
+    req.claims
+        .essential_acr()
+        .any(|acr| !acr.accepts(ACR_PASSWORD))
+        .then(|| {
+            OAuthError::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "the essential acr requested cannot be met: users sign in with a password ({ACR_PASSWORD}) only"
+                ),
+            )
+        })
 }
 
 /// A pending request that another submission already answered.

@@ -1,8 +1,10 @@
 //! The UserInfo endpoint (OIDC Core §5.3): the claims of an access token's
-//! user, by scope. The token itself is checked by [`crate::liveness`].
+//! user, by scope and by name (the `claims` request, OIDC Core §5.5, whose
+//! names the token carries in `ucl`). The token itself is checked by
+//! [`crate::liveness`].
 
 use latchkey_domain::{User, UserId};
-use latchkey_protocol::user_claims::claims_of_scope;
+use latchkey_protocol::user_claims::{claims_of_scope, ClaimNames};
 use latchkey_protocol::Scope;
 use serde_json::{Map, Value};
 
@@ -14,7 +16,8 @@ service! {
 }
 
 impl UserinfoEndpoint<'_> {
-    /// `GET|POST /userinfo`: the claims of the token's user, by scope.
+    /// `GET|POST /userinfo`: the claims of the token's user, by scope and
+    /// by name.
     pub async fn claims(&self, token: &str) -> Result<Map<String, Value>, BearerError> {
         let claims = self.liveness.access_token(token).await?;
         // Signed by Latchkey, so it parses; a token whose scope does not is
@@ -34,7 +37,14 @@ impl UserinfoEndpoint<'_> {
         if user.disabled {
             return Err(BearerError::Invalid("user disabled".into()));
         }
-        Ok(released(&user, &scope))
+        // The names were checked when the token was minted; reading them
+        // again keeps only names Latchkey releases.
+        let named = claims
+            .ucl
+            .as_deref()
+            .map(ClaimNames::from_stored)
+            .unwrap_or_default();
+        Ok(released(&user, &scope, &named))
     }
 }
 
@@ -59,12 +69,26 @@ pub(crate) fn user_claims(user: &User) -> Map<String, Value> {
     out
 }
 
-/// The claims `scope` releases (OIDC Core §5.4): `sub` always, then each
-/// scope's claims that have a value.
-fn released(user: &User, scope: &Scope) -> Map<String, Value> {
+/// The claims `scope` releases (OIDC Core §5.4) and those `named` (§5.5):
+/// `sub` always, then each that has a value.
+fn released(user: &User, scope: &Scope, named: &ClaimNames) -> Map<String, Value> {
+    pick(
+        user,
+        std::iter::once("sub")
+            .chain(scope.iter().flat_map(claims_of_scope).copied())
+            .chain(named.iter()),
+    )
+}
+
+/// The claims `named` that have a value, for an ID token (OIDC Core §5.5).
+pub(crate) fn named_claims(user: &User, named: &ClaimNames) -> Map<String, Value> {
+    pick(user, named.iter())
+}
+
+fn pick<'a>(user: &User, names: impl Iterator<Item = &'a str>) -> Map<String, Value> {
     let mut all = user_claims(user);
     let mut out = Map::new();
-    for name in std::iter::once("sub").chain(scope.iter().flat_map(claims_of_scope).copied()) {
+    for name in names {
         if let Some(v) = all.remove(name) {
             out.insert(name.to_owned(), v);
         }

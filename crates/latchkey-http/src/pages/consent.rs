@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
 use askama::Template;
+use latchkey_core::oauth2::authorize::ConsentClaim;
 use latchkey_core::Latchkey;
 use latchkey_protocol::OAuthError;
 
@@ -20,6 +21,7 @@ struct ConsentPage<'a> {
     client_name: &'a str,
     username: &'a str,
     scopes: &'a [String],
+    claims: &'a [ConsentClaim],
 }
 
 const PURPOSE: &str = "consent";
@@ -56,6 +58,7 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
             client_name: &view.client_name,
             username: &view.username,
             scopes: &view.scopes,
+            claims: &view.claims,
         },
     ))
 }

@@ -1,8 +1,9 @@
 use latchkey_domain::{
-    AuthorizationCode, CodeState, FamilyId, IssuedFromCode, Jti, SessionId, StoreError, TokenHash,
-    UserId,
+    AuthorizationCode, CodeState, FamilyId, IssuedFromCode, Jti, RequestedClaims, SessionId,
+    StoreError, TokenHash, UserId,
 };
 use latchkey_protocol::pkce::CodeChallenge;
+use latchkey_protocol::user_claims::ClaimNames;
 use latchkey_protocol::Nonce;
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
@@ -42,6 +43,12 @@ pub struct Model {
     pub nonce: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub scope: String,
+    /// [`ClaimNames`], space separated (migration
+    /// `m20261203_000011_claims_request`).
+    #[sea_orm(column_type = "Text")]
+    pub userinfo_claims: String,
+    #[sea_orm(column_type = "Text")]
+    pub id_token_claims: String,
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
@@ -76,6 +83,10 @@ impl Model {
                 .then(|| CodeChallenge::from_stored(self.code_challenge)),
             nonce,
             scope: parse_scope(TABLE, "scope", &self.scope)?,
+            claims: RequestedClaims {
+                userinfo: ClaimNames::from_stored(&self.userinfo_claims),
+                id_token: ClaimNames::from_stored(&self.id_token_claims),
+            },
             auth_time: self.auth_time,
             created_at: self.created_at,
             expires_at: self.expires_at,
@@ -114,6 +125,8 @@ impl Model {
             code_challenge: Set(stored_challenge(c.code_challenge.as_ref()).to_owned()),
             nonce: Set(c.nonce.as_ref().map(|n| n.as_str().to_owned())),
             scope: Set(c.scope.to_string()),
+            userinfo_claims: Set(c.claims.userinfo.to_string()),
+            id_token_claims: Set(c.claims.id_token.to_string()),
             auth_time: Set(c.auth_time),
             created_at: Set(c.created_at),
             expires_at: Set(c.expires_at),

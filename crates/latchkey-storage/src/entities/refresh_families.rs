@@ -1,6 +1,8 @@
 use latchkey_domain::{
-    FamilyId, FamilyState, RefreshFamily, RevokeReason, SessionId, StoreError, UserId,
+    FamilyId, FamilyState, RefreshFamily, RequestedClaims, RevokeReason, SessionId, StoreError,
+    UserId,
 };
+use latchkey_protocol::user_claims::ClaimNames;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Alias, Order, Query, SimpleExpr};
 use sea_orm::{FromQueryResult, QuerySelect};
@@ -27,6 +29,12 @@ pub struct Model {
     pub session_id: String,
     #[sea_orm(column_type = "Text")]
     pub scope: String,
+    /// [`ClaimNames`], space separated (migration
+    /// `m20261203_000011_claims_request`).
+    #[sea_orm(column_type = "Text")]
+    pub userinfo_claims: String,
+    #[sea_orm(column_type = "Text")]
+    pub id_token_claims: String,
     pub auth_time: i64,
     pub revoked: bool,
     pub created_at: i64,
@@ -91,6 +99,10 @@ impl Read {
             client_id: parse_client_id(TABLE, "client_id", &m.client_id)?,
             session_id: SessionId::new(m.session_id),
             scope: parse_scope(TABLE, "scope", &m.scope)?,
+            claims: RequestedClaims {
+                userinfo: ClaimNames::from_stored(&m.userinfo_claims),
+                id_token: ClaimNames::from_stored(&m.id_token_claims),
+            },
             auth_time: m.auth_time,
             generation: self.generation,
             state: family_state(m.revoked, m.revoked_at, m.revoked_reason.as_deref())?,

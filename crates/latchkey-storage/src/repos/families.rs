@@ -312,12 +312,14 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
         .lock_shared()
         .to_owned();
     let (revoked, revoked_at, revoked_reason) = families::state_columns(f.state);
-    let values: [Value; 11] = [
+    let values: [Value; 13] = [
         f.id.as_str().into(),
         f.user_id.as_str().into(),
         f.client_id.as_str().into(),
         f.session_id.as_str().into(),
         f.scope.to_string().into(),
+        f.claims.userinfo.to_string().into(),
+        f.claims.id_token.to_string().into(),
         f.auth_time.into(),
         revoked.into(),
         f.created_at.into(),
@@ -337,6 +339,8 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
             families::Column::ClientId,
             families::Column::SessionId,
             families::Column::Scope,
+            families::Column::UserinfoClaims,
+            families::Column::IdTokenClaims,
             families::Column::AuthTime,
             families::Column::Revoked,
             families::Column::CreatedAt,

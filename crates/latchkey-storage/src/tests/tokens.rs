@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use latchkey_domain::*;
+use latchkey_protocol::user_claims::ClaimNames;
 use latchkey_protocol::Scope;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -22,6 +23,10 @@ fn family(id: &str, user_id: &str, session_id: &str, created_at: i64) -> Refresh
         client_id: cid("c1"),
         session_id: SessionId::new(session_id),
         scope: Scope::parse("openid offline_access").unwrap(),
+        claims: RequestedClaims {
+            userinfo: ClaimNames::from_names(["phone_number", "address"]),
+            id_token: ClaimNames::from_names(["email"]),
+        },
         auth_time: 90,
         generation: 0,
         state: FamilyState::Active,
@@ -272,6 +277,7 @@ async fn families_round_trip() {
         let f1 = family("f1", "u1", "s1", 100);
         let f2 = RefreshFamily {
             scope: Scope::empty(),
+            claims: RequestedClaims::default(),
             ..family("f2", "u1", "s1", 200)
         };
         let f3 = family("f3", "u2", "s9", 300);
@@ -1302,7 +1308,12 @@ async fn rotation_columns_roll_back_from_the_chain() {
     for b in backends().await {
         let s = &b.store;
         seed(s).await;
-        start(s, &family("f1", "u1", "s1", 100)).await;
+        // Without claims: the columns of later migrations go with them.
+        let f1 = RefreshFamily {
+            claims: RequestedClaims::default(),
+            ..family("f1", "u1", "s1", 100)
+        };
+        start(s, &f1).await;
         for (g, at) in [(1, 110), (2, 125)] {
             let next = rtoken_at(&format!("f1-{g}"), "f1", g, at);
             let prev = format!("f1-{}", g - 1);

@@ -15,6 +15,7 @@ use latchkey_protocol::{left_half_hash, OAuthError, Scope};
 use super::{Grant, TokenEndpoint, TokenError};
 use crate::audit::Event;
 use crate::jwt::to_map;
+use crate::oidc::userinfo::named_claims;
 use crate::secrets::token_hash;
 
 impl TokenEndpoint<'_> {
@@ -128,6 +129,7 @@ impl TokenEndpoint<'_> {
                     client_id: client.id.clone(),
                     session_id: code.session_id.clone(),
                     scope: code.scope.clone(),
+                    claims: code.claims.clone(),
                     auth_time: code.auth_time,
                     generation: 0,
                     state: FamilyState::Active,
@@ -158,6 +160,7 @@ impl TokenEndpoint<'_> {
             auth_time: Some(code.auth_time),
             sid: Some(&code.session_id),
             fid: family_id.as_ref(),
+            userinfo_claims: Some(&code.claims.userinfo),
         };
         let (access_token, _) =
             self.mint_access_token(user.id.as_str(), client, &code.scope, &jti, now, grant)?;
@@ -179,10 +182,16 @@ impl TokenEndpoint<'_> {
                 acr: Some(ACR_PASSWORD.into()),
                 amr: vec![AMR_PASSWORD.into()],
             };
+            let mut claims = to_map(&claims)?;
+            // The claims the request named for the ID token (OIDC Core
+            // §5.5), never in place of one the ID token has already.
+            for (name, value) in named_claims(&user, &code.claims.id_token) {
+                claims.entry(name).or_insert(value);
+            }
             Some(
                 self.keys
                     .current()
-                    .sign_with(id_alg, ID_TOKEN_TYP, &to_map(&claims)?)?
+                    .sign_with(id_alg, ID_TOKEN_TYP, &claims)?
                     .token,
             )
         } else {

@@ -14,6 +14,7 @@ use latchkey_domain::{Client, FamilyId, GrantType, Jti, SessionId};
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
 use latchkey_protocol::token::{TokenRequest, TokenResponse};
+use latchkey_protocol::user_claims::ClaimNames;
 use latchkey_protocol::{ErrorCode, OAuthError, Scope, SigningAlg};
 
 use crate::error::CoreError;
@@ -118,6 +119,10 @@ impl TokenEndpoint<'_> {
             auth_time: grant.auth_time,
             sid: grant.sid.map(SessionId::to_string),
             fid: grant.fid.map(FamilyId::to_string),
+            ucl: grant
+                .userinfo_claims
+                .filter(|c| !c.is_empty())
+                .map(ToString::to_string),
         };
         let signed = self
             .keys
@@ -127,10 +132,13 @@ impl TokenEndpoint<'_> {
     }
 }
 
-/// What ties an access token to a user's sign-in, for revocation.
+/// What ties an access token to a user's sign-in, for revocation, and the
+/// claims the sign-in's request named.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Grant<'a> {
     auth_time: Option<i64>,
     sid: Option<&'a SessionId>,
     fid: Option<&'a FamilyId>,
+    /// The claims a `claims` request asked UserInfo for (`ucl`).
+    userinfo_claims: Option<&'a ClaimNames>,
 }

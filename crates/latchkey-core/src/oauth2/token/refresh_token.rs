@@ -131,10 +131,14 @@ impl TokenEndpoint<'_> {
                 )
                 .await?;
         }
+        // The claims the login asked UserInfo for, less those of a scope
+        // the client may no longer ask for (as with the scope above).
+        let userinfo_claims = family.claims.userinfo.within(&client.scope);
         let grant = Grant {
             auth_time: Some(family.auth_time),
             sid: Some(&family.session_id),
             fid: Some(&family.id),
+            userinfo_claims: Some(&userinfo_claims),
         };
         let (access_token, _) =
             self.mint_access_token(user.id.as_str(), client, &scope, &jti, now, grant)?;
