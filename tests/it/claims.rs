@@ -29,6 +29,7 @@ pub fn full_claims() -> Value {
         "family_name": "Liddell",
         "middle_name": "Pleasance",
         "nickname": "al",
+        "profile": "https://alice.example/about",
         "picture": "https://example.com/alice.png",
         "website": "https://alice.example",
         "gender": "female",
@@ -106,6 +107,21 @@ fn names(m: &serde_json::Map<String, Value>) -> BTreeSet<&str> {
     m.keys().map(String::as_str).collect()
 }
 
+/// What every ID token from the code flow says about the sign-in itself.
+const ID_TOKEN_PROTOCOL_CLAIMS: [&str; 11] = [
+    "iss",
+    "aud",
+    "azp",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "sid",
+    "acr",
+    "amr",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn userinfo_releases_exactly_the_claims_of_each_scope() {
     let app = TestApp::spawn().await;
@@ -126,6 +142,7 @@ async fn userinfo_releases_exactly_the_claims_of_each_scope() {
         "middle_name",
         "nickname",
         "preferred_username",
+        "profile",
         "picture",
         "website",
         "gender",
@@ -156,6 +173,23 @@ async fn userinfo_releases_exactly_the_claims_of_each_scope() {
         }
         if scope == "openid groups" {
             assert_eq!(info["groups"], json!(["staff", "readers"]));
+        }
+        // The ID token carries the same claims, but for the groups, which
+        // only a claims request puts there.
+        let id = crate::flows::decode_segment(t["id_token"].as_str().unwrap(), 1);
+        let id = id.as_object().unwrap();
+        let about_user: BTreeSet<&str> = names(id)
+            .into_iter()
+            .filter(|n| !ID_TOKEN_PROTOCOL_CLAIMS.contains(n))
+            .collect();
+        let expected_in_id: BTreeSet<&str> = expected
+            .iter()
+            .copied()
+            .filter(|n| *n != "groups")
+            .collect();
+        assert_eq!(about_user, expected_in_id, "{scope}: the ID token");
+        for name in &expected_in_id {
+            assert_eq!(id[*name], info[*name], "{scope}: {name} in the ID token");
         }
         if scope == "openid profile" {
             assert_eq!(info["updated_at"], user.updated_at);
@@ -235,6 +269,20 @@ async fn a_relying_party_reads_every_claim_with_openidconnect() {
             .map(|m| m.iter().map(|r| r.as_str()).collect::<Vec<_>>()),
         Some(vec!["pwd"])
     );
+    // The scope's claims are in the ID token too, for relying parties that
+    // read nothing else.
+    assert_eq!(
+        claims.email().map(|e| e.as_str()),
+        Some("alice@example.com")
+    );
+    assert_eq!(claims.email_verified(), Some(true));
+    assert_eq!(
+        claims
+            .given_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str()),
+        Some("Alice")
+    );
 
     let info: UserInfoClaims<Groups, CoreGenderClaim> = client
         .user_info(tokens.access_token().clone(), None)
@@ -308,6 +356,7 @@ async fn discovery_lists_the_scopes_claims_and_acr_values() {
         "middle_name",
         "nickname",
         "preferred_username",
+        "profile",
         "picture",
         "website",
         "gender",

@@ -69,14 +69,14 @@ impl EditableClaims {
 }
 
 impl Default for EditableClaims {
-    /// The name claims, picture, website, gender, birthdate, time zone
+    /// The name claims, profile page, picture, website, gender, birthdate, time zone
     /// and locale: what a user says about themselves. `email`,
     /// `phone_number` and `address` are the operator's to allow.
     fn default() -> EditableClaims {
         use UserClaim::*;
         EditableClaims(vec![
-            Name, GivenName, FamilyName, MiddleName, Nickname, Picture, Website, Gender, Birthdate,
-            Zoneinfo, Locale,
+            Name, GivenName, FamilyName, MiddleName, Nickname, Profile, Picture, Website, Gender,
+            Birthdate, Zoneinfo, Locale,
         ])
     }
 }

@@ -45,6 +45,7 @@ crate::vocabulary! {
         FamilyName = "family_name",
         MiddleName = "middle_name",
         Nickname = "nickname",
+        Profile = "profile",
         Picture = "picture",
         Website = "website",
         Email = "email",
@@ -409,6 +410,9 @@ pub struct StandardClaims {
     pub middle_name: Option<ClaimText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nickname: Option<ClaimText>,
+    /// The URL of the user's profile page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<HttpUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<HttpUrl>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -469,6 +473,7 @@ impl StandardClaims {
                 self.middle_name = string_claim(claim, value, ClaimText::parse)?
             }
             UserClaim::Nickname => self.nickname = string_claim(claim, value, ClaimText::parse)?,
+            UserClaim::Profile => self.profile = string_claim(claim, value, HttpUrl::parse)?,
             UserClaim::Picture => self.picture = string_claim(claim, value, HttpUrl::parse)?,
             UserClaim::Website => self.website = string_claim(claim, value, HttpUrl::parse)?,
             UserClaim::Email => self.email = string_claim(claim, value, Email::parse)?,
@@ -597,6 +602,7 @@ pub const SCOPE_CLAIMS: [(&str, &[&str]); 5] = [
             "middle_name",
             "nickname",
             "preferred_username",
+            "profile",
             "picture",
             "website",
             "gender",

@@ -33,9 +33,7 @@ const provider = {
   issuer,
   clientId: env('CLIENT_ID'),
   clientSecret: env('CLIENT_SECRET'),
-  // Latchkey's ID tokens say who signed in, not their profile: the
-  // profile comes from UserInfo.
-  idToken: false,
+  // Auth.js's default: the user's profile from the ID token's claims.
 };
 if (env('AUTHJS_CHECKS') !== 'default') provider.checks = env('AUTHJS_CHECKS').split(',');
 if (callbackUrl.pathname !== `${basePath}/callback/${provider.id}`) {

@@ -4,7 +4,7 @@
 //! [`crate::liveness`].
 
 use latchkey_domain::{User, UserId};
-use latchkey_protocol::user_claims::{claims_of_scope, ClaimNames};
+use latchkey_protocol::user_claims::{claims_of_scope, ClaimNames, GROUPS_SCOPE};
 use latchkey_protocol::Scope;
 use serde_json::{Map, Value};
 
@@ -80,9 +80,26 @@ fn released(user: &User, scope: &Scope, named: &ClaimNames) -> Map<String, Value
     )
 }
 
-/// The claims `named` that have a value, for an ID token (OIDC Core §5.5).
-pub(crate) fn named_claims(user: &User, named: &ClaimNames) -> Map<String, Value> {
-    pick(user, named.iter())
+/// The claims an ID token carries about `user`: those of the granted
+/// scopes, as at the UserInfo endpoint, so that relying parties reading
+/// only the ID token see them too, and those `named` by the request (OIDC
+/// Core §5.5). The `groups` scope is the exception: a user's groups can be
+/// long, and an ID token travels in URLs (`id_token_hint`) and cookies,
+/// so they come in the ID token only when the claims request names them.
+pub(crate) fn id_token_claims(
+    user: &User,
+    scope: &Scope,
+    named: &ClaimNames,
+) -> Map<String, Value> {
+    pick(
+        user,
+        scope
+            .iter()
+            .filter(|s| *s != GROUPS_SCOPE)
+            .flat_map(claims_of_scope)
+            .copied()
+            .chain(named.iter()),
+    )
 }
 
 fn pick<'a>(user: &User, names: impl Iterator<Item = &'a str>) -> Map<String, Value> {

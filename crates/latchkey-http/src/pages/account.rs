@@ -205,6 +205,7 @@ fn describe(claim: UserClaim) -> (&'static str, &'static str, &'static str) {
         FamilyName => ("Family name", "text", "family-name"),
         MiddleName => ("Middle name", "text", "additional-name"),
         Nickname => ("Nickname", "text", "nickname"),
+        Profile => ("Profile page (URL)", "url", "url"),
         Picture => ("Picture (URL)", "url", "photo"),
         Website => ("Website", "url", "url"),
         Email => ("E-mail", "email", "email"),

@@ -15,7 +15,7 @@ use latchkey_protocol::{left_half_hash, OAuthError, Scope};
 use super::{Grant, TokenEndpoint, TokenError};
 use crate::audit::Event;
 use crate::jwt::to_map;
-use crate::oidc::userinfo::named_claims;
+use crate::oidc::userinfo::id_token_claims;
 use crate::secrets::token_hash;
 
 impl TokenEndpoint<'_> {
@@ -183,9 +183,9 @@ impl TokenEndpoint<'_> {
                 amr: vec![AMR_PASSWORD.into()],
             };
             let mut claims = to_map(&claims)?;
-            // The claims the request named for the ID token (OIDC Core
-            // §5.5), never in place of one the ID token has already.
-            for (name, value) in named_claims(&user, &code.claims.id_token) {
+            // The user's claims by scope and those the request named for
+            // the ID token, never in place of one the ID token has already.
+            for (name, value) in id_token_claims(&user, &code.scope, &code.claims.id_token) {
                 claims.entry(name).or_insert(value);
             }
             Some(
