@@ -588,6 +588,18 @@ async fn a_sub_value_names_the_user_as_id_token_hint_does() {
     }
     let tokens = tokens_for(&app, &client, &back, &verifier).await;
     assert_eq!(id_claims(&tokens)["sub"], bob.id.as_str());
+    // Whoever signs in must be the user named: the browser is bob's now,
+    // the request names alice, and bob signs in again.
+    let to = straight_back(&b, &url(&[("claims", &own)])).await;
+    assert!(to.starts_with("/login"), "{to}");
+    let resp = FormPage::read(&app, &b, &to)
+        .await
+        .sign_in(&app, &b, "bob", PASSWORD)
+        .await;
+    let back = location(&resp);
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(param(&back, "error").as_deref(), Some("login_required"));
+    assert!(param(&back, "code").is_none(), "{back}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -111,6 +111,18 @@ async fn id_token_hint_is_verified_and_compared_with_the_session() {
     let back = location(&resp);
     let tokens = tokens_for(&app, &web, &back, &verifier).await;
     assert_eq!(id_claims(&tokens)["sub"], id_claims(&bob_tokens)["sub"]);
+    // Whoever signs in on that page must be the user the hint names: the
+    // browser is bob's now, alice's hint asks for her, and bob signs in.
+    let to = straight_back(&alice, &url(&[("id_token_hint", alice_hint)])).await;
+    assert!(to.starts_with("/login"), "{to}");
+    let resp = FormPage::read(&app, &alice, &to)
+        .await
+        .sign_in(&app, &alice, "bob", PASSWORD)
+        .await;
+    let back = location(&resp);
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(param(&back, "error").as_deref(), Some("login_required"));
+    assert!(param(&back, "code").is_none(), "{back}");
 
     // An expired hint still names its user: accepted.
     app.clock.advance(Duration::from_secs(

@@ -430,22 +430,40 @@ impl AuthorizeEndpoint<'_> {
         let fresh = matches!((pending, signed_in), (Some(p), Some(s)) if p.session_id.as_ref() == Some(&s.session.id));
         // `max_age=0` is `prompt=login` (OIDC Core §3.1.2.1).
         let forced = req.prompt.forces_sign_in() || req.max_age == Some(0);
+        // The user the request names, if it names one: by `id_token_hint`,
+        // or by a `sub` value in the claims request (OIDC Core §5.5.1).
+        let named = |s: &SignedIn| {
+            checked
+                .hint_sub
+                .as_deref()
+                .is_none_or(|sub| sub == s.user.id.as_str())
+                && req
+                    .claims
+                    .id_token_sub()
+                    .is_none_or(|sub| sub.accepts(s.user.id.as_str()))
+        };
+        if let Some(s) = signed_in.filter(|s| fresh && !named(s)) {
+            // Someone else signed in on the sign-in page: no tokens for a
+            // user the client did not ask for (OIDC Core §3.1.2.1, §5.5.1).
+            if let Some(p) = pending {
+                self.store.delete_pending(&p.id).await?;
+            }
+            tracing::info!(user = %s.user.id, "signed in as another user than the request names");
+            return Ok(self.refuse(
+                checked,
+                &OAuthError::new(
+                    ErrorCode::LoginRequired,
+                    "the user who signed in is not the one the request names",
+                ),
+            ));
+        }
         let usable = signed_in.filter(|s| {
             fresh
                 || (!forced
                     && req
                         .max_age
                         .is_none_or(|max| now - s.session.auth_time <= max as i64)
-                    && checked
-                        .hint_sub
-                        .as_deref()
-                        .is_none_or(|sub| sub == s.user.id.as_str())
-                    // A `sub` value in the claims request names the user
-                    // just as the hint does (OIDC Core §5.5.1).
-                    && req
-                        .claims
-                        .id_token_sub()
-                        .is_none_or(|sub| sub.accepts(s.user.id.as_str())))
+                    && named(s))
         });
         let Some(signed_in) = usable else {
             if req.prompt.none {
