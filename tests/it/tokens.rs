@@ -566,3 +566,50 @@ async fn a_refresh_racing_a_revocation_leaves_no_live_token() {
         .await;
     }
 }
+
+/// A revoked access token stays refused for as long as it could be
+/// accepted at all: past its `exp` by the whole `keys.clock_skew`, even
+/// when that is longer than the usual minute, and through every sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_never_comes_back_within_a_long_clock_skew() {
+    let app = TestApp::spawn_with(|c| {
+        c.keys.clock_skew = 240;
+        c.tokens.access_token_ttl = 60;
+    })
+    .await;
+    let machine = app.machine_client().await;
+    let resp = api()
+        .post(app.url("/token"))
+        .basic_auth(machine.id(), machine.secret.as_deref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&app, &machine, &token).await["active"], true);
+    let resp = api()
+        .post(app.url("/revoke"))
+        .basic_auth(machine.id(), machine.secret.as_deref())
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(introspect(&app, &machine, &token).await["active"], false);
+    // 60 s of life, then 240 s of skew: at 130 s and 270 s past issue the
+    // token alone would still pass; its revocation must outlive it.
+    let mut elapsed = 0;
+    for secs in [70, 70, 70, 60] {
+        elapsed += secs;
+        app.clock.advance(Duration::from_secs(secs));
+        app.core.housekeeping().sweep().await.unwrap();
+        app.core.revocations().sync().await.unwrap();
+        assert_eq!(
+            introspect(&app, &machine, &token).await["active"],
+            false,
+            "{elapsed} s after issue"
+        );
+    }
+}

@@ -188,7 +188,7 @@ impl Revocations<'_> {
     ) -> Result<(), CoreError> {
         let entry = RevokedToken {
             key: latchkey_domain::RevocationKey::Token(jti.clone()).to_key(),
-            expires_at: expires_at + 60,
+            expires_at: expires_at + self.settings.revocation_leeway(),
             revoked_at: self.clock.unix(),
             reason,
         };

@@ -92,7 +92,14 @@ impl Settings {
     /// How long a revocation must be remembered: the longest an access
     /// token it concerns can live, plus clock leeway.
     pub fn revocation_ttl(&self) -> i64 {
-        self.tokens.longest_signed() + 60
+        self.tokens.longest_signed() + self.revocation_leeway()
+    }
+
+    /// How long past its `exp` a revocation is kept: at least as long as
+    /// the token itself is still accepted (`keys.clock_skew`), so that a
+    /// revoked token never comes back to life.
+    pub fn revocation_leeway(&self) -> i64 {
+        self.keys.clock_skew.max(60)
     }
 
     /// The rotation policy the key settings and the token lifetimes give.
