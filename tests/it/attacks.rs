@@ -1210,3 +1210,75 @@ async fn a_consent_form_approved_many_times_at_once_gives_one_code() {
     .await;
     assert_eq!(answers.iter().filter(|c| **c).count(), 1, "{answers:?}");
 }
+
+/// RFC 8252 §8.6: a public client whose redirect URI any program on the
+/// device could answer on (loopback, private-use scheme) cannot prove who
+/// it is, so a remembered consent does not let its requests through
+/// silently; an https redirect URI, or a confidential client, can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_client_on_loopback_is_asked_every_time() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    const HTTPS: &str = "https://spa.example/cb";
+    let native = app
+        .add_client(latchkey_core::admin::NewClient {
+            name: "Native".into(),
+            public: true,
+            redirect_uris: vec![REDIRECT.into()],
+            ..latchkey_core::admin::NewClient::default()
+        })
+        .await;
+    let spa = app
+        .add_client(latchkey_core::admin::NewClient {
+            name: "SPA".into(),
+            public: true,
+            redirect_uris: vec![HTTPS.into()],
+            ..latchkey_core::admin::NewClient::default()
+        })
+        .await;
+    let web = app.web_client().await;
+    let b = browser();
+    let (_, challenge) = pkce();
+    let url = |client: &TestClient, redirect: &str, extra: &[(&str, &str)]| {
+        let mut all = vec![("redirect_uri", redirect)];
+        all.extend_from_slice(extra);
+        authorize_url(&app, client.id(), &challenge, &all)
+    };
+    // Signed in and consented once, for each client.
+    let back = sign_in(&app, &b, &url(&native, REDIRECT, &[]), "alice").await;
+    assert!(param(&back, "code").is_some(), "{back}");
+    for (client, redirect) in [(&spa, HTTPS), (&web, REDIRECT)] {
+        let to = location(&b.get(url(client, redirect, &[])).send().await.unwrap());
+        let back = if to.starts_with("/consent") {
+            approve(&app, &b, &to).await
+        } else {
+            to
+        };
+        assert!(param(&back, "code").is_some(), "{back}");
+    }
+
+    // The native client is asked again, and prompt=none cannot skip it.
+    let to = location(&b.get(url(&native, REDIRECT, &[])).send().await.unwrap());
+    assert!(to.starts_with("/consent"), "{to}");
+    let back = location(
+        &b.get(url(&native, REDIRECT, &[("prompt", "none")]))
+            .send()
+            .await
+            .unwrap(),
+    );
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(param(&back, "error").as_deref(), Some("consent_required"));
+    assert!(param(&back, "code").is_none(), "{back}");
+
+    // The https SPA and the confidential client go straight through.
+    for (client, redirect) in [(&spa, HTTPS), (&web, REDIRECT)] {
+        let back = location(
+            &b.get(url(client, redirect, &[("prompt", "none")]))
+                .send()
+                .await
+                .unwrap(),
+        );
+        assert!(back.starts_with(redirect), "{back}");
+        assert!(param(&back, "code").is_some(), "{back}");
+    }
+}

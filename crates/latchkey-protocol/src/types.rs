@@ -191,6 +191,14 @@ impl RedirectUri {
         Ok(uri)
     }
 
+    /// Whether a response sent here can reach only the client that
+    /// registered it: an https URI names a host the client controls, but
+    /// any program on the user's device can listen on a loopback port or
+    /// claim a private-use scheme (RFC 8252 §8.6).
+    pub fn reaches_only_its_client(&self) -> bool {
+        self.url().scheme() == "https"
+    }
+
     /// The URI as a `url::Url`, for appending response parameters.
     pub fn url(&self) -> url::Url {
         // Checked at parse time.

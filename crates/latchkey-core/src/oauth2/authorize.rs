@@ -487,7 +487,13 @@ impl AuthorizeEndpoint<'_> {
             .store
             .find_consent(&signed_in.user.id, &checked.client.id)
             .await?;
-        let consented = consent.is_some_and(|c| checked.consent_scope().is_subset(&c.scope));
+        // A public client whose redirect URI any local program could
+        // answer on (loopback, private-use scheme) cannot prove it is the
+        // client the user approved: each request asks again (RFC 8252
+        // §8.6), and `prompt=none` gets `consent_required`.
+        let provable = !checked.client.is_public() || req.redirect_uri.reaches_only_its_client();
+        let consented =
+            provable && consent.is_some_and(|c| checked.consent_scope().is_subset(&c.scope));
         if !consented || req.prompt.consent {
             if req.prompt.none {
                 return Ok(self.refuse(
