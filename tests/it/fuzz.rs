@@ -56,6 +56,7 @@ const ROUTES: &[(&str, &str, Takes)] = &[
     ("POST", "/consent", Takes::Form),
     ("GET", "/account/sessions", Takes::Nothing),
     ("POST", "/account/sessions/end", Takes::Form),
+    ("POST", "/account/sessions/end-others", Takes::Form),
     ("GET", "/account/password", Takes::Nothing),
     ("POST", "/account/password", Takes::Form),
     ("GET", "/account/profile", Takes::Query),
@@ -862,6 +863,10 @@ async fn known(app: &TestApp) -> Known {
                     ("csrf", &csrf("account")),
                     ("session", session_ids.first().map_or("", String::as_str)),
                 ]),
+            ),
+            (
+                "/account/sessions/end-others",
+                pairs(&[("csrf", &csrf("account"))]),
             ),
             (
                 "/account/password",

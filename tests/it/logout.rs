@@ -474,10 +474,11 @@ async fn the_account_page_ends_a_session_with_a_csrf_protected_button() {
 
     let page = page_text(&app, &laptop, "/account/sessions").await;
     assert_eq!(page.matches("name=\"session\"").count(), 2, "{page}");
-    // Pick the session that is not "This browser".
+    // Pick the session that is not "This device".
     let other_block = page
-        .split("<li>")
-        .find(|b| b.contains("Another browser"))
+        .split("<li class=\"session")
+        .skip(1)
+        .find(|b| !b.contains("This device"))
         .unwrap();
     let sid = hidden(other_block, "session");
     let resp = laptop
@@ -956,4 +957,350 @@ async fn sign_ins_racing_a_password_change_keep_no_session() {
             .unwrap();
     }
     eprintln!("{signed_in} sign-ins were answered with a session");
+}
+
+const CHROME_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+const FIREFOX_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/125.0 Mobile/15E148 Safari/605.1.15";
+const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
+
+/// A browser that sends `user_agent`.
+fn browser_as(user_agent: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(user_agent)
+        .build()
+        .unwrap()
+}
+
+/// The page's session entries, one string each.
+fn session_blocks(page: &str) -> Vec<&str> {
+    page.split("<li class=\"session").skip(1).collect()
+}
+
+/// `<time>` for a Unix time, as the page writes it.
+fn time_tag(unix: i64, relative: &str) -> String {
+    let at = chrono::DateTime::from_timestamp(unix, 0).unwrap();
+    format!(
+        "<time datetime=\"{}\" title=\"{}\">{relative}</time>",
+        at.format("%Y-%m-%dT%H:%M:%SZ"),
+        at.format("%Y-%m-%d %H:%M:%S UTC")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sessions_page_names_devices_times_and_apps() {
+    use latchkey_domain::Clock;
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let portal = rp(&app, None).await;
+    let wiki = app
+        .add_client(NewClient {
+            name: "Wiki <i>&</i>".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            ..NewClient::default()
+        })
+        .await;
+    let laptop = browser_as(CHROME_LINUX);
+    let phone = browser_as(FIREFOX_IPHONE);
+    let mac = browser_as(SAFARI_MAC);
+    let odd = browser_as("<b>\"odd\"</b>");
+    let signed_in_at = app.clock.unix();
+    tokens(&app, &laptop, &portal, "alice", "openid").await;
+    tokens(&app, &phone, &portal, "alice", "openid").await;
+    tokens(&app, &mac, &portal, "alice", "openid").await;
+    tokens(&app, &odd, &portal, "alice", "openid").await;
+    // The laptop signs in to a second app through the same session.
+    let (verifier, challenge) = pkce();
+    let back = sign_in(
+        &app,
+        &laptop,
+        &authorize_url(&app, wiki.id(), &challenge, &[("scope", "openid")]),
+        "alice",
+    )
+    .await;
+    let code = param(&back, "code").unwrap_or_else(|| panic!("no code: {back}"));
+    assert_eq!(redeem(&app, &wiki, &code, &verifier).await.status(), 200);
+
+    let page = page_text(&app, &laptop, "/account/sessions").await;
+    assert_eq!(page.matches("<h1").count(), 1, "{page}");
+    assert!(!page.contains("<script"), "{page}");
+    let blocks = session_blocks(&page);
+    assert_eq!(blocks.len(), 4, "{page}");
+    let block = |device: &str| {
+        *blocks
+            .iter()
+            .find(|b| b.contains(&format!(">{device}</span>")))
+            .unwrap_or_else(|| panic!("no {device}: {page}"))
+    };
+    let mine = block("Chrome on Linux");
+    assert!(mine.contains("This device"), "{mine}");
+    assert!(
+        mine.contains(&format!("title=\"{CHROME_LINUX}\"")),
+        "{mine}"
+    );
+    assert!(mine.contains("<span class=\"app\">Portal</span>"), "{mine}");
+    assert!(
+        mine.contains("<span class=\"app\">Wiki &#60;i&#62;&#38;&#60;/i&#62;</span>")
+            || mine.contains("<span class=\"app\">Wiki &lt;i&gt;&amp;&lt;/i&gt;</span>"),
+        "the app name is escaped: {mine}"
+    );
+    assert!(
+        mine.contains(&format!("Signed in {}", time_tag(signed_in_at, "just now"))),
+        "{mine}"
+    );
+    let theirs = block("Firefox on iPhone");
+    assert!(!theirs.contains("This device") && !theirs.contains("Wiki"));
+    assert!(block("Safari on macOS").contains("Portal"));
+    let odd = block("Unknown browser");
+    assert!(!odd.contains("<b>"), "the user agent is escaped: {odd}");
+    assert_eq!(page.matches("This device").count(), 1, "{page}");
+
+    // Times move with the clock: the page reads them against it.
+    app.clock.advance(Duration::from_secs(5 * 60));
+    let page = page_text(&app, &phone, "/account/sessions").await;
+    assert!(
+        page.contains(&format!(
+            "Signed in {}",
+            time_tag(signed_in_at, "5 minutes ago")
+        )),
+        "{page}"
+    );
+    app.clock.advance(Duration::from_secs(3 * 3600));
+    let page = page_text(&app, &phone, "/account/sessions").await;
+    assert!(
+        page.contains(&format!(
+            "Signed in {}",
+            time_tag(signed_in_at, "3 hours ago")
+        )),
+        "{page}"
+    );
+    assert!(
+        session_blocks(&page)
+            .iter()
+            .find(|b| b.contains("This device"))
+            .unwrap()
+            .contains(">Firefox on iPhone</span>"),
+        "{page}"
+    );
+
+    // The API carries the parsed device next to what it had.
+    let t = tokens(&app, &laptop, &portal, "alice", "openid sessions").await;
+    let list: Vec<serde_json::Value> = api()
+        .get(app.url("/api/sessions"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let me = list.iter().find(|s| s["current"] == true).unwrap();
+    assert_eq!(
+        me["device"],
+        serde_json::json!({"browser": "Chrome", "os": "Linux"})
+    );
+    assert_eq!(me["user_agent"], CHROME_LINUX);
+    assert!(me["created_at"].is_i64() && me["id"].is_string());
+    let odd = list
+        .iter()
+        .find(|s| s["user_agent"] == "<b>\"odd\"</b>")
+        .unwrap();
+    assert_eq!(
+        odd["device"],
+        serde_json::json!({"browser": null, "os": null})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_else_ends_exactly_the_other_sessions() {
+    let app = TestApp::spawn().await;
+    let alice = app.add_user("alice").await;
+    let (uri, got) = receiver().await;
+    let c = rp(&app, Some(uri)).await;
+    let (laptop, phone, tablet) = (browser(), browser(), browser());
+    let mine = tokens(&app, &laptop, &c, "alice", "openid offline_access").await;
+    let others = [
+        tokens(&app, &phone, &c, "alice", "openid offline_access").await,
+        tokens(&app, &tablet, &c, "alice", "openid offline_access").await,
+    ];
+    let sid_of = |t: &serde_json::Value| {
+        crate::flows::decode_segment(t["id_token"].as_str().unwrap(), 1)["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    let page = page_text(&app, &laptop, "/account/sessions").await;
+    assert!(page.contains("Sign out everywhere else"), "{page}");
+    // Without the CSRF token, or with another browser's, nothing ends.
+    let resp = laptop
+        .post(app.url("/account/sessions/end-others"))
+        .form(&[("csrf", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let phone_page = page_text(&app, &phone, "/account/sessions").await;
+    let resp = laptop
+        .post(app.url("/account/sessions/end-others"))
+        .form(&[("csrf", hidden(&phone_page, "csrf").as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403, "a token bound to another browser");
+    assert!(still_signed_in(&app, &phone, &c).await);
+    assert!(still_signed_in(&app, &tablet, &c).await);
+
+    let resp = laptop
+        .post(app.url("/account/sessions/end-others"))
+        .form(&[("csrf", hidden(&page, "csrf").as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/account/sessions?done=others");
+    for (b, t) in [(&phone, &others[0]), (&tablet, &others[1])] {
+        assert!(!still_signed_in(&app, b, &c).await);
+        assert_eq!(
+            userinfo(&app, t["access_token"].as_str().unwrap()).await,
+            401
+        );
+        assert_oauth_error(
+            refresh(&app, &c, t["refresh_token"].as_str().unwrap()).await,
+            400,
+            "invalid_grant",
+        )
+        .await;
+    }
+    // This browser keeps its session and what was issued through it.
+    assert!(still_signed_in(&app, &laptop, &c).await);
+    assert_eq!(
+        userinfo(&app, mine["access_token"].as_str().unwrap()).await,
+        200
+    );
+    assert_eq!(
+        refresh(&app, &c, mine["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    let page = page_text(&app, &laptop, "/account/sessions?done=others").await;
+    assert!(
+        page.contains("Your other sessions were signed out."),
+        "{page}"
+    );
+    assert_eq!(session_blocks(&page).len(), 1, "{page}");
+    assert!(page.contains("This device"));
+    assert!(
+        !page.contains("Sign out everywhere else"),
+        "nothing else to end"
+    );
+
+    // Each ended session is audited and its client told, the current one not.
+    let ended: Vec<String> = others.iter().map(sid_of).collect();
+    let audited: Vec<String> = app
+        .store
+        .recent(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            r.kind == latchkey_domain::AuditEvent::SessionEnded
+                && r.user_id.as_deref() == Some(alice.id.as_str())
+        })
+        .map(|r| r.detail)
+        .collect();
+    assert_eq!(audited.len(), 2, "{audited:?}");
+    for sid in &ended {
+        assert!(
+            audited.iter().any(|d| d.contains(sid.as_str())),
+            "{audited:?}"
+        );
+    }
+    assert!(!audited.iter().any(|d| d.contains(&sid_of(&mine))));
+    let mut told = Vec::new();
+    for _ in 0..100 {
+        told = got.lock().unwrap().clone();
+        if told.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut told_sids: Vec<String> = told
+        .iter()
+        .map(|body| {
+            let token = url::form_urlencoded::parse(body.as_bytes())
+                .find(|(k, _)| k == "logout_token")
+                .map(|(_, v)| v.into_owned())
+                .unwrap();
+            crate::flows::decode_segment(&token, 1)["sid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    told_sids.sort();
+    let mut want = ended.clone();
+    want.sort();
+    assert_eq!(told_sids, want);
+
+    // Again, with nobody else signed in: nothing to end, and it says so.
+    let resp = laptop
+        .post(app.url("/account/sessions/end-others"))
+        .form(&[("csrf", hidden(&page, "csrf").as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&resp), "/account/sessions?done=none");
+    assert!(still_signed_in(&app, &laptop, &c).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_session_that_is_not_yours_or_is_over_says_so() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    app.add_user("bob").await;
+    let c = rp(&app, None).await;
+    let (laptop, phone, bobs) = (browser(), browser(), browser());
+    tokens(&app, &laptop, &c, "alice", "openid").await;
+    tokens(&app, &phone, &c, "alice", "openid").await;
+    tokens(&app, &bobs, &c, "bob", "openid").await;
+    let page = page_text(&app, &laptop, "/account/sessions").await;
+    let csrf = hidden(&page, "csrf");
+    let bob_sid = hidden(
+        &page_text(&app, &bobs, "/account/sessions").await,
+        "session",
+    );
+    let phone_sid = hidden(
+        session_blocks(&page)
+            .into_iter()
+            .find(|b| !b.contains("This device"))
+            .unwrap(),
+        "session",
+    );
+    let end = |sid: String| {
+        laptop
+            .post(app.url("/account/sessions/end"))
+            .form(&[("csrf", csrf.clone()), ("session", sid)])
+            .send()
+    };
+    const SAID: &str = "not one of yours, or it has already ended";
+
+    let resp = end(bob_sid).await.unwrap();
+    assert_eq!(resp.status(), 404);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains(SAID), "{body}");
+    assert!(body.contains("role=\"alert\""), "{body}");
+    assert!(
+        still_signed_in(&app, &bobs, &c).await,
+        "bob keeps his session"
+    );
+
+    let resp = end(phone_sid.clone()).await.unwrap();
+    assert_eq!(resp.status(), 303);
+    let resp = end(phone_sid).await.unwrap();
+    assert_eq!(resp.status(), 404, "already ended");
+    assert!(resp.text().await.unwrap().contains(SAID));
+    assert!(still_signed_in(&app, &laptop, &c).await);
 }

@@ -106,6 +106,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/account/sessions/end").route(web::post().to(pages::account::end_session)),
     )
     .service(
+        web::resource("/account/sessions/end-others")
+            .route(web::post().to(pages::account::end_other_sessions)),
+    )
+    .service(
         web::resource("/account/password")
             .route(web::get().to(pages::account::password_form))
             .route(web::post().to(pages::account::change_password)),

@@ -2,6 +2,7 @@
 //! list their sessions and end one or all of them, change their password,
 //! edit the claims the operator lets them edit.
 
+pub mod device;
 pub mod login;
 pub mod password;
 pub mod profile;

@@ -9,6 +9,7 @@ use latchkey_domain::{BrowserSession, Client, LogoutDelivery, Teardown, Teardown
 use latchkey_protocol::claims::{LogoutTokenClaims, BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYP};
 use serde_json::json;
 
+use super::device::Device;
 use crate::audit::Event;
 use crate::error::CoreError;
 use crate::jwt::to_map;
@@ -21,6 +22,8 @@ pub struct SessionView {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub user_agent: Option<String>,
+    /// The browser and system read from `user_agent`.
+    pub device: Device,
     pub ip: Option<String>,
     /// The applications that signed in through this session.
     pub clients: Vec<String>,
@@ -187,6 +190,7 @@ impl Sessions<'_> {
                 id: s.id,
                 created_at: s.created_at,
                 last_seen_at: s.last_seen_at,
+                device: Device::from_user_agent(s.user_agent.as_deref()),
                 user_agent: s.user_agent,
                 ip: s.ip,
                 clients,
@@ -216,5 +220,35 @@ impl Sessions<'_> {
             )
             .await?;
         Ok(!r.ended_sessions.is_empty())
+    }
+
+    /// Ends every active session of the user but `current` (with what
+    /// was issued through them, as [`Self::end_own_session`] does); returns
+    /// how many ended.
+    pub async fn end_other_sessions(
+        &self,
+        user_id: &UserId,
+        current: &SessionId,
+    ) -> Result<usize, CoreError> {
+        let others: Vec<SessionId> = self
+            .store
+            .list_active_sessions(user_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.is_active() && s.id != *current)
+            .map(|s| s.id)
+            .collect();
+        if others.is_empty() {
+            return Ok(0);
+        }
+        let r = self
+            .end_sessions(
+                user_id,
+                Some(others),
+                false,
+                RevokeReason::SessionEndedByUser,
+            )
+            .await?;
+        Ok(r.ended_sessions.len())
     }
 }

@@ -31,27 +31,102 @@ const PURPOSE: &str = "account";
 struct SessionsPage<'a> {
     csrf: &'a str,
     username: &'a str,
-    sessions: &'a [SessionView],
-}
-
-#[derive(Template)]
-#[template(path = "password.html")]
-struct PasswordPage<'a> {
-    csrf: &'a str,
+    /// Set on success (green), or why the request was refused (red).
+    notice: Option<&'a str>,
     message: Option<&'a str>,
+    sessions: Vec<SessionRow>,
+    /// Whether any session but the current one is listed.
+    others: bool,
 }
 
-pub async fn sessions(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
-    let Some(me) = signed_in(&req, &app).await? else {
-        return Ok(see_other("/login"));
+/// One session as the page shows it.
+struct SessionRow {
+    id: String,
+    /// "Chrome on Linux", or "Unknown browser".
+    device: String,
+    /// The stored user agent, for the tooltip.
+    user_agent: Option<String>,
+    ip: Option<String>,
+    signed_in: Moment,
+    last_used: Moment,
+    clients: Vec<String>,
+    current: bool,
+}
+
+/// A point in time: relative for reading, exact on hover, RFC 3339 for
+/// machines.
+struct Moment {
+    /// `2026-12-03T19:35:47Z`, for `<time datetime>`.
+    datetime: String,
+    /// `2026-12-03 19:35:47 UTC`, for the tooltip.
+    exact: String,
+    /// "3 hours ago", "just now".
+    relative: String,
+}
+
+impl Moment {
+    fn new(unix: i64, now: i64) -> Moment {
+        let at = chrono::DateTime::from_timestamp(unix, 0).unwrap_or_default();
+        Moment {
+            datetime: at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            exact: at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            relative: relative_time(now - unix),
+        }
+    }
+}
+
+/// How long ago something happened, `elapsed` seconds before now: "just
+/// now" under a minute (and for the future a skewed clock could give),
+/// then whole minutes, hours or days.
+fn relative_time(elapsed: i64) -> String {
+    let (n, unit) = match elapsed {
+        ..60 => return "just now".to_owned(),
+        60..3600 => (elapsed / 60, "minute"),
+        3600..86_400 => (elapsed / 3600, "hour"),
+        _ => (elapsed / 86_400, "day"),
     };
-    let list = app
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+/// The sessions page's notice for `?done=`, from a fixed list.
+fn sessions_notice(req: &HttpRequest) -> Option<&'static str> {
+    let query = Params::parse(req.query_string().as_bytes()).ok()?;
+    match query.get("done") {
+        Some("others") => Some("Your other sessions were signed out."),
+        Some("none") => Some("There were no other sessions to sign out."),
+        _ => None,
+    }
+}
+
+async fn sessions_page(
+    req: &HttpRequest,
+    app: &Latchkey,
+    me: &SignedIn,
+    status: StatusCode,
+    notice: Option<&str>,
+    message: Option<&str>,
+) -> ApiResult {
+    let list: Vec<SessionView> = app
         .sessions()
         .list_sessions(&me.user.id, Some(&me.session.id))
         .await
         .map_err(|e| ApiError::Page(e.to_oauth()))?;
-    let (browser, set) = csrf_binding(&req, &app);
-    let mut b = page(StatusCode::OK);
+    let now = app.clock().unix();
+    let rows: Vec<SessionRow> = list
+        .into_iter()
+        .map(|s| SessionRow {
+            id: s.id.to_string(),
+            device: s.device.to_string(),
+            user_agent: s.user_agent,
+            ip: s.ip,
+            signed_in: Moment::new(s.created_at, now),
+            last_used: Moment::new(s.last_seen_at, now),
+            clients: s.clients,
+            current: s.current,
+        })
+        .collect();
+    let (browser, set) = csrf_binding(req, app);
+    let mut b = page(status);
     if let Some(c) = set {
         b.cookie(c);
     }
@@ -60,9 +135,19 @@ pub async fn sessions(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
         &SessionsPage {
             csrf: &app.csrf().token(&browser, PURPOSE),
             username: &me.user.username,
-            sessions: &list,
+            notice,
+            message,
+            others: rows.iter().any(|r| !r.current),
+            sessions: rows,
         },
     ))
+}
+
+pub async fn sessions(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
+    let Some(me) = signed_in(&req, &app).await? else {
+        return Ok(see_other("/login"));
+    };
+    sessions_page(&req, &app, &me, StatusCode::OK, sessions_notice(&req), None).await
 }
 
 /// `POST /account/sessions/end`: sign one session out.
@@ -84,16 +169,63 @@ pub async fn end_session(
         )));
     };
     let sid = SessionId::new(sid);
-    app.sessions()
+    let ended = app
+        .sessions()
         .end_own_session(&me.user.id, &sid)
         .await
         .map_err(|e| ApiError::Page(e.to_oauth()))?;
+    if !ended {
+        return sessions_page(
+            &req,
+            &app,
+            &me,
+            StatusCode::NOT_FOUND,
+            None,
+            Some(
+                "That session was not signed out: it is not one of yours, or it has already ended.",
+            ),
+        )
+        .await;
+    }
     if sid == me.session.id {
         let mut resp = see_other("/login");
         let _ = resp.add_cookie(&session_cookie_removal(&app));
         return Ok(resp);
     }
     Ok(see_other("/account/sessions"))
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage<'a> {
+    csrf: &'a str,
+    message: Option<&'a str>,
+}
+
+/// `POST /account/sessions/end-others`: sign out every session of the
+/// user but this browser's.
+pub async fn end_other_sessions(
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    payload: web::Payload,
+) -> ApiResult {
+    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
+    if !csrf_ok(&req, &app, PURPOSE, form.get("csrf")) {
+        return Err(csrf_refused());
+    }
+    let Some(me) = signed_in(&req, &app).await? else {
+        return Ok(see_other("/login"));
+    };
+    let ended = app
+        .sessions()
+        .end_other_sessions(&me.user.id, &me.session.id)
+        .await
+        .map_err(|e| ApiError::Page(e.to_oauth()))?;
+    Ok(see_other(if ended == 0 {
+        "/account/sessions?done=none"
+    } else {
+        "/account/sessions?done=others"
+    }))
 }
 
 fn password_page(
@@ -429,5 +561,22 @@ pub async fn update_profile(
             tracing::error!(error = %e, "profile update failed");
             Err(ApiError::Page(OAuthError::bare(ErrorCode::ServerError)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_time;
+
+    #[test]
+    fn times_read_as_how_long_ago() {
+        assert_eq!(relative_time(-30), "just now");
+        assert_eq!(relative_time(59), "just now");
+        assert_eq!(relative_time(60), "1 minute ago");
+        assert_eq!(relative_time(3599), "59 minutes ago");
+        assert_eq!(relative_time(3600), "1 hour ago");
+        assert_eq!(relative_time(3 * 3600 + 59), "3 hours ago");
+        assert_eq!(relative_time(86_400), "1 day ago");
+        assert_eq!(relative_time(10 * 86_400), "10 days ago");
     }
 }
