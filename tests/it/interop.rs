@@ -685,13 +685,9 @@ async fn chromium_completes_a_form_post_sign_in() {
     assert_eq!(report["origin"], "null", "{report}");
 }
 
-/// The profile page in a real browser, JavaScript off: headless Chromium
-/// signs in at the sign-in page, follows the account pages' link to
-/// `/account/profile`, changes the name and saves; the page shows the new
-/// name with its notice, and the user has it. A failure leaves a
-/// screenshot in `target/browser-screenshots/`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_edits_the_profile() {
+/// Latchkey served with user alice, and the browser tests' driver: `None`
+/// (the test is skipped, saying why) without Chromium and playwright-core.
+async fn served_for_chromium() -> Option<(Served, String)> {
     let chromium = std::env::var("LATCHKEY_TEST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
     let driver = interop_dir().join("node/node_modules/playwright-core");
     if !available(
@@ -702,7 +698,7 @@ async fn chromium_edits_the_profile() {
             chromium
         )),
     ) {
-        return;
+        return None;
     }
     let mut s = Served::new();
     s.cli(
@@ -717,17 +713,24 @@ async fn chromium_edits_the_profile() {
         PASSWORD,
     );
     s.start().await;
+    Some((s, chromium))
+}
+
+/// Runs `node/<script>` against `s` as alice, with `env` besides; returns
+/// the JSON line it printed last. A failure leaves a screenshot in
+/// `target/browser-screenshots/`.
+fn run_browser_script(s: &Served, chromium: &str, script: &str, env: &[(&str, &str)]) -> Value {
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new("node")
-        .arg("node/browser_profile.mjs")
+        .arg(format!("node/{script}"))
         .current_dir(interop_dir())
         .env("ISSUER", &s.issuer)
         .env("USERNAME", "alice")
         .env("PASSWORD", PASSWORD)
-        .env("NEW_NAME", "Alice Liddell")
-        .env("CHROMIUM", &chromium)
+        .env("CHROMIUM", chromium)
         .env("SCREENSHOT_DIR", &shots)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -737,8 +740,25 @@ async fn chromium_edits_the_profile() {
         shots.display(),
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}"));
+    serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}"))
+}
+
+/// The profile page in a real browser, JavaScript off: headless Chromium
+/// signs in at the sign-in page, follows the account pages' link to
+/// `/account/profile`, changes the name and saves; the page shows the new
+/// name with its notice, and the user has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_edits_the_profile() {
+    let Some((s, chromium)) = served_for_chromium().await else {
+        return;
+    };
+    let report = run_browser_script(
+        &s,
+        &chromium,
+        "browser_profile.mjs",
+        &[("NEW_NAME", "Alice Liddell")],
+    );
     assert_eq!(report["before"], "Alice", "{report}");
     assert_eq!(report["name"], "Alice Liddell", "{report}");
     assert_eq!(report["notice"], "Your profile was saved.", "{report}");
@@ -746,4 +766,36 @@ async fn chromium_edits_the_profile() {
     let shown: Value =
         serde_json::from_str(&s.cli(&["user", "show", "alice", "--json"], "")).unwrap();
     assert_eq!(shown["name"], "Alice Liddell");
+}
+
+/// The sessions page in a real browser, JavaScript off: alice signs in
+/// from two browser contexts; the second's page lists both sessions with
+/// "This device" on its own, and "Sign out everywhere else" leaves only
+/// that one and signs the first out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_signs_out_everywhere_else() {
+    let Some((s, chromium)) = served_for_chromium().await else {
+        return;
+    };
+    let report = run_browser_script(&s, &chromium, "browser_sessions.mjs", &[]);
+    assert_eq!(report["before"], 2, "{report}");
+    assert_eq!(report["this_device"], 1, "{report}");
+    assert!(
+        report["device"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Chrome on ")),
+        "{report}"
+    );
+    assert_eq!(
+        report["times"], 4,
+        "signed in and last used, twice: {report}"
+    );
+    assert_eq!(report["after"], 1, "{report}");
+    assert_eq!(report["current_after"], 1, "{report}");
+    assert_eq!(
+        report["notice"], "Your other sessions were signed out.",
+        "{report}"
+    );
+    assert_eq!(report["other_url"], "/login", "{report}");
+    assert_eq!(report["csp_errors"], serde_json::json!([]), "{report}");
 }
