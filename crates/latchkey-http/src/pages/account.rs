@@ -150,6 +150,19 @@ pub async fn sessions(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
     sessions_page(&req, &app, &me, StatusCode::OK, sessions_notice(&req), None).await
 }
 
+/// What every account form checks first: its CSRF token (refused with
+/// 403), then who is signed in (`None`: the browser must sign in).
+async fn form_user(
+    req: &HttpRequest,
+    app: &Latchkey,
+    form: &Params,
+) -> Result<Option<SignedIn>, ApiError> {
+    if !csrf_ok(req, app, PURPOSE, form.get("csrf")) {
+        return Err(csrf_refused());
+    }
+    signed_in(req, app).await
+}
+
 /// `POST /account/sessions/end`: sign one session out.
 pub async fn end_session(
     req: HttpRequest,
@@ -157,10 +170,7 @@ pub async fn end_session(
     payload: web::Payload,
 ) -> ApiResult {
     let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    if !csrf_ok(&req, &app, PURPOSE, form.get("csrf")) {
-        return Err(csrf_refused());
-    }
-    let Some(me) = signed_in(&req, &app).await? else {
+    let Some(me) = form_user(&req, &app, &form).await? else {
         return Ok(see_other("/login"));
     };
     let Some(sid) = form.get("session") else {
@@ -210,10 +220,7 @@ pub async fn end_other_sessions(
     payload: web::Payload,
 ) -> ApiResult {
     let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    if !csrf_ok(&req, &app, PURPOSE, form.get("csrf")) {
-        return Err(csrf_refused());
-    }
-    let Some(me) = signed_in(&req, &app).await? else {
+    let Some(me) = form_user(&req, &app, &form).await? else {
         return Ok(see_other("/login"));
     };
     let ended = app
@@ -261,10 +268,7 @@ pub async fn change_password(
     payload: web::Payload,
 ) -> ApiResult {
     let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    if !csrf_ok(&req, &app, PURPOSE, form.get("csrf")) {
-        return Err(csrf_refused());
-    }
-    let Some(me) = signed_in(&req, &app).await? else {
+    let Some(me) = form_user(&req, &app, &form).await? else {
         return Ok(see_other("/login"));
     };
     let current = form.get("current").unwrap_or("").to_owned();
@@ -518,10 +522,7 @@ pub async fn update_profile(
     let form = read_form_keeping_empty(&req, payload)
         .await
         .map_err(ApiError::Page)?;
-    if !csrf_ok(&req, &app, PURPOSE, form.get("csrf")) {
-        return Err(csrf_refused());
-    }
-    let Some(me) = signed_in(&req, &app).await? else {
+    let Some(me) = form_user(&req, &app, &form).await? else {
         return Ok(see_other("/login"));
     };
     let fields = form.iter().filter(|(name, _)| *name != "csrf");
