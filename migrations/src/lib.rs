@@ -23,6 +23,7 @@ pub mod m20261202_000008_login_attempts;
 pub mod m20261203_000009_client_compat;
 pub mod m20261203_000010_user_claims;
 pub mod m20261203_000011_claims_request;
+pub mod m20261204_000012_second_factors;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000009_client_compat::Migration),
             Box::new(m20261203_000010_user_claims::Migration),
             Box::new(m20261203_000011_claims_request::Migration),
+            Box::new(m20261204_000012_second_factors::Migration),
         ]
     }
 }

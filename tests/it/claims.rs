@@ -378,7 +378,11 @@ async fn discovery_lists_the_scopes_claims_and_acr_values() {
     }
     assert_eq!(
         meta["acr_values_supported"],
-        json!(["urn:latchkey:acr:pwd"])
+        json!([
+            "urn:latchkey:acr:pwd",
+            "urn:latchkey:acr:mfa",
+            "urn:latchkey:acr:phr"
+        ])
     );
 }
 

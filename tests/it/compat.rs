@@ -540,6 +540,7 @@ async fn client_update_changes_each_setting() {
                     introspect: Some(true),
                     pkce: Some(Requirement::Optional),
                     nonce: None,
+                    require_mfa: None,
                 },
                 ..Default::default()
             },

@@ -19,6 +19,7 @@ mod fuzz;
 mod interop;
 mod keys;
 mod logout;
+mod mfa;
 mod profile;
 mod registration;
 mod ssrf;

@@ -723,6 +723,7 @@ impl TestClient {
                 introspect: false,
                 pkce: Default::default(),
                 nonce: Default::default(),
+                require_mfa: false,
                 created_at: 0,
                 updated_at: 0,
             },

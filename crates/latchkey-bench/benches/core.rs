@@ -73,6 +73,7 @@ fn redirect_uri(c: &mut Criterion) {
         introspect: false,
         pkce: Default::default(),
         nonce: Default::default(),
+        require_mfa: false,
         created_at: 0,
         updated_at: 0,
     };

@@ -21,7 +21,7 @@ use std::path::Path;
 pub use error::ConfigError;
 pub use ipnet::IpNet;
 pub use sections::{
-    parse_cidr, Account, Database, Issuer, Keys, LogFormat, Logging, Passwords, Refresh,
+    parse_cidr, Account, Auth, Database, Issuer, Keys, LogFormat, Logging, Passwords, Refresh,
     Registration, Revocations, Server, Storage, Tokens,
 };
 
@@ -43,6 +43,7 @@ pub struct Config {
     pub revocations: Revocations,
     pub registration: Registration,
     pub account: Account,
+    pub auth: Auth,
 }
 
 impl Config {
@@ -90,6 +91,12 @@ impl Config {
         // `LATCHKEY_ACCOUNT_EDITABLE_CLAIMS` (one underscore) would be an
         // unknown top-level key, silently ignored: an operator who meant to
         // restrict profile editing would not have.
+        if f.find_value("auth_require_mfa").is_ok() {
+            return Err(error::invalid(
+                "auth.require_mfa",
+                "LATCHKEY_AUTH_REQUIRE_MFA is not read; the variable is LATCHKEY_AUTH__REQUIRE_MFA (two underscores after the section)",
+            ));
+        }
         if f.find_value("account_editable_claims").is_ok() {
             return Err(error::invalid(
                 "account.editable_claims",
@@ -108,6 +115,7 @@ impl Config {
             revocations: table(&f, "revocations")?,
             registration: table(&f, "registration")?,
             account: table(&f, "account")?,
+            auth: table(&f, "auth")?,
         }
         .validated()
     }

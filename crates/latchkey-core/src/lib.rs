@@ -50,6 +50,7 @@ macro_rules! service {
     (@type secrets) => { &'a $crate::secrets::SecretHasher };
     (@type passwords) => { &'a $crate::passwords::PasswordHasher };
     (@type csrf) => { &'a $crate::csrf::CsrfGuard };
+    (@type factor_secrets) => { &'a $crate::support::factors::FactorSecrets };
     (@type throttle) => { &'a $crate::throttle::LoginThrottle };
     (@type caches) => { &'a $crate::Caches };
     (@type client_keys) => { &'a $crate::oauth2::client_auth::ClientKeys };
@@ -76,6 +77,7 @@ macro_rules! service {
     (@init $app:ident secrets) => { &$app.secrets };
     (@init $app:ident passwords) => { &$app.passwords };
     (@init $app:ident csrf) => { &$app.csrf };
+    (@init $app:ident factor_secrets) => { &$app.factor_secrets };
     (@init $app:ident throttle) => { &$app.throttle };
     (@init $app:ident caches) => { &$app.caches };
     (@init $app:ident client_keys) => { &$app.client_keys };
@@ -133,6 +135,8 @@ pub struct Latchkey {
     settings: Settings,
     secrets: secrets::SecretHasher,
     csrf: csrf::CsrfGuard,
+    /// Seals authenticator-app secrets.
+    factor_secrets: support::factors::FactorSecrets,
     passwords: passwords::PasswordHasher,
     throttle: throttle::LoginThrottle,
     discovery: discovery::Discovery,
@@ -157,6 +161,8 @@ pub struct Parts {
     pub secret_pepper: [u8; 32],
     /// Key binding CSRF tokens to a browser.
     pub csrf_key: [u8; 32],
+    /// Key sealing authenticator-app secrets at rest.
+    pub factor_key: [u8; 32],
     /// The shared revocation cache (Redis), if configured.
     pub revocation_cache: Option<Arc<dyn RevocationCache>>,
     /// Fetches clients' JWK Sets from their `jwks_uri`; without one, only
@@ -178,6 +184,7 @@ impl Latchkey {
             ),
             secrets: secrets::SecretHasher::new(parts.secret_pepper),
             csrf: csrf::CsrfGuard::new(parts.csrf_key),
+            factor_secrets: support::factors::FactorSecrets::new(parts.factor_key),
             store: parts.store,
             keys: parts.keys,
             key_service: keys::KeyService::new(parts.key_factory),
@@ -257,6 +264,11 @@ impl Latchkey {
     /// A user's own password ([`account::password`]).
     pub fn password_change(&self) -> account::password::PasswordChange<'_> {
         account::password::PasswordChange::new(self)
+    }
+
+    /// A user's own second factors ([`account::factors`]).
+    pub fn security(&self) -> account::factors::Security<'_> {
+        account::factors::Security::new(self)
     }
 
     /// A user's own claims ([`account::profile`]).

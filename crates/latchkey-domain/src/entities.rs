@@ -1,6 +1,7 @@
 //! What Latchkey stores, as typed values. Times are Unix seconds; secrets
 //! (codes, session cookies, client secrets) appear only as their hashes.
 
+pub use latchkey_protocol::authn::Methods;
 use latchkey_protocol::authorize::ClientRules;
 use latchkey_protocol::pkce::CodeChallenge;
 pub use latchkey_protocol::user_claims::{Groups, RequestedClaims, StandardClaims};
@@ -39,6 +40,9 @@ pub struct Client {
     /// Whether its OpenID requests must carry a `nonce`. `Optional` only
     /// for confidential clients; set by an operator only.
     pub nonce: Requirement,
+    /// Every sign-in to it needs a second factor (users without one
+    /// enrol). Set by an operator only.
+    pub require_mfa: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -180,6 +184,8 @@ pub struct BrowserSession {
     pub last_seen_at: i64,
     /// When the user last proved who they are (OIDC `auth_time`).
     pub auth_time: i64,
+    /// What the user proved, in the sign-in and any step-up since.
+    pub methods: Methods,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub ended_at: Option<i64>,
@@ -226,6 +232,9 @@ pub struct AuthorizationCode {
     /// The claims a `claims` request asked for by name (OIDC Core §5.5).
     pub claims: RequestedClaims,
     pub auth_time: i64,
+    /// How the user signed in, and the `acr` the ID token carries.
+    pub methods: Methods,
+    pub acr: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub state: CodeState,
@@ -703,6 +712,8 @@ mod tests {
             scope: Scope::parse("openid").unwrap(),
             claims: RequestedClaims::default(),
             auth_time: 0,
+            methods: Methods::PASSWORD,
+            acr: "urn:latchkey:acr:pwd".into(),
             created_at: 0,
             expires_at: 60,
             state: redeemed,
@@ -729,4 +740,58 @@ mod tests {
         assert!(presenter(None).matches(&without));
         assert!(!presenter(Some(&challenge)).matches(&without));
     }
+}
+
+/// A user's authenticator app (RFC 6238): the shared secret, encrypted under
+/// the key-encryption key, and the last time step a code was accepted for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpCredential {
+    pub user_id: UserId,
+    /// The encrypted secret, base64.
+    pub secret: String,
+    pub last_step: i64,
+    pub created_at: i64,
+}
+
+/// A registered passkey (WebAuthn credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// The credential id, base64url.
+    pub id: String,
+    pub user_id: UserId,
+    /// The user's name for it ("YubiKey", "Phone").
+    pub name: String,
+    /// The credential as the WebAuthn library serialises it.
+    pub credential: String,
+    /// Synced between devices by a platform (backup eligible): `swk`.
+    pub synced: bool,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A sign-in between its first and its last factor, bound to the browser
+/// that started it. `user_id` is unknown only before a passwordless
+/// passkey names the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginChallenge {
+    pub id: String,
+    pub user_id: Option<UserId>,
+    /// SHA-256 of the id of the browser that started it.
+    pub browser_hash: String,
+    /// The authorization request to resume afterwards, if any.
+    pub pending_id: Option<String>,
+    /// The session to raise (step-up, re-authentication); `None` opens a
+    /// new session.
+    pub session_id: Option<SessionId>,
+    /// What was proved so far.
+    pub methods: Methods,
+    /// The password hash that was verified, so that a password changed
+    /// meanwhile opens nothing.
+    pub password_hash: Option<String>,
+    /// A WebAuthn ceremony's state, or an authenticator app being enrolled
+    /// (encrypted), between two requests.
+    pub ceremony: Option<String>,
+    pub failures: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
 }

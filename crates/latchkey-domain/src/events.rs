@@ -23,6 +23,9 @@ latchkey_protocol::vocabulary! {
         /// The browser signed in again, as someone else or afresh.
         ReplacedBySignIn = "replaced by a new sign-in in the same browser",
         PasswordChanged = "password changed",
+        /// The user added or removed a second factor, or an operator reset
+        /// them.
+        FactorsChanged = "second factors changed",
         UserDisabled = "user disabled",
         UserDeleted = "user deleted",
         ClientDeletedByOperator = "client deleted by an operator",
@@ -45,6 +48,11 @@ latchkey_protocol::vocabulary! {
         UserEnabled = "user_enabled",
         UserDeleted = "user_deleted",
         UserClaimsChanged = "user_claims_changed",
+        /// An authenticator app, recovery codes or a passkey was added or
+        /// removed (by the user, or reset by an operator).
+        FactorsChanged = "factors_changed",
+        /// A sign-in proved more than before (step-up, re-authentication).
+        SessionRaised = "session_raised",
         CodeReplay = "code_replay",
         RefreshReuse = "refresh_reuse",
         RefreshRevoked = "refresh_revoked",

@@ -72,6 +72,15 @@ pub trait SessionRepository: Send + Sync {
     async fn touch_session(&self, id: &SessionId, at: i64) -> StoreResult<()>;
     /// Ends the session; false if it was already ended or unknown.
     async fn end_session(&self, id: &SessionId, at: i64) -> StoreResult<bool>;
+    /// Raises an active session after the user proved more (step-up,
+    /// re-authentication): its methods and `auth_time`; false if the
+    /// session has ended.
+    async fn raise_session(
+        &self,
+        id: &SessionId,
+        methods: Methods,
+        auth_time: i64,
+    ) -> StoreResult<bool>;
     /// The user's sessions that have not ended, oldest first (ended ones
     /// are never read back: a logout's cost does not grow with history).
     async fn list_active_sessions(&self, user_id: &UserId) -> StoreResult<Vec<BrowserSession>>;
@@ -112,6 +121,55 @@ pub trait AuthorizationRepository: Send + Sync {
 
     /// Deletes expired pending requests and codes; returns how many.
     async fn sweep_expired(&self, now: i64) -> StoreResult<u64>;
+}
+
+/// Second factors and sign-ins in progress.
+#[async_trait]
+pub trait FactorRepository: Send + Sync {
+    async fn find_totp(&self, user_id: &UserId) -> StoreResult<Option<TotpCredential>>;
+    /// Saves the user's authenticator app, replacing one they had.
+    async fn save_totp(&self, totp: &TotpCredential) -> StoreResult<()>;
+    async fn delete_totp(&self, user_id: &UserId) -> StoreResult<bool>;
+    /// Accepts time step `step` for the user if, and only if, it is later
+    /// than the last one accepted: of concurrent uses of one code, one
+    /// wins; a replay of it loses.
+    async fn use_totp_step(&self, user_id: &UserId, step: i64) -> StoreResult<bool>;
+
+    /// Replaces the user's recovery codes (by hash).
+    async fn replace_recovery_codes(
+        &self,
+        user_id: &UserId,
+        hashes: &[String],
+        at: i64,
+    ) -> StoreResult<()>;
+    /// Uses a recovery code if, and only if, it is the user's and unused.
+    async fn use_recovery_code(&self, user_id: &UserId, hash: &str, at: i64) -> StoreResult<bool>;
+    /// How many unused recovery codes the user has.
+    async fn unused_recovery_codes(&self, user_id: &UserId) -> StoreResult<u64>;
+
+    async fn list_passkeys(&self, user_id: &UserId) -> StoreResult<Vec<PasskeyRecord>>;
+    async fn find_passkey(&self, id: &str) -> StoreResult<Option<PasskeyRecord>>;
+    async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<()>;
+    async fn rename_passkey(&self, user_id: &UserId, id: &str, name: &str) -> StoreResult<bool>;
+    async fn delete_passkey(&self, user_id: &UserId, id: &str) -> StoreResult<bool>;
+    /// Records a use: the credential as updated (its counter) and when.
+    async fn passkey_used(&self, id: &str, credential: &str, at: i64) -> StoreResult<()>;
+
+    /// Removes every factor of the user (authenticator app, recovery
+    /// codes, passkeys); returns how many.
+    async fn reset_factors(&self, user_id: &UserId) -> StoreResult<u64>;
+
+    async fn insert_challenge(&self, challenge: &LoginChallenge) -> StoreResult<()>;
+    async fn find_challenge(&self, id: &str) -> StoreResult<Option<LoginChallenge>>;
+    /// Stores a challenge's progress (user, methods, password hash,
+    /// ceremony) if it is still there.
+    async fn update_challenge(&self, challenge: &LoginChallenge) -> StoreResult<bool>;
+    /// Counts a failed proof; returns the failures so far (0 if the
+    /// challenge is gone).
+    async fn challenge_failed(&self, id: &str) -> StoreResult<i64>;
+    /// Removes a challenge; false if it was already gone, so each
+    /// challenge completes once.
+    async fn delete_challenge(&self, id: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -270,6 +328,7 @@ pub trait Store:
     + UserRepository
     + SessionRepository
     + AuthorizationRepository
+    + FactorRepository
     + RevocationRepository
     + FamilyRepository
     + TeardownRepository

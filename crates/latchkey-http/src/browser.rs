@@ -70,6 +70,7 @@ pub fn respond(outcome: AuthorizeOutcome) -> HttpResponse {
         }
         AuthorizeOutcome::Login { pending_id } => format!("/login?req={pending_id}"),
         AuthorizeOutcome::Consent { pending_id } => format!("/consent?req={pending_id}"),
+        AuthorizeOutcome::SecondFactor { challenge } => format!("/login/factor?c={challenge}"),
         AuthorizeOutcome::ErrorPage(e) => return ApiError::Page(e).error_response(),
     };
     see_other(&to)

@@ -134,6 +134,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(pages::login::submit)),
     )
     .service(
+        web::resource("/login/factor")
+            .route(web::get().to(pages::factor::show))
+            .route(web::post().to(pages::factor::submit)),
+    )
+    .service(web::resource("/account/security").route(web::get().to(pages::security::show)))
+    .service(
+        web::resource("/account/security/totp").route(web::post().to(pages::security::start_totp)),
+    )
+    .service(
+        web::resource("/account/security/totp/confirm")
+            .route(web::post().to(pages::security::confirm_totp)),
+    )
+    .service(
+        web::resource("/account/security/totp/remove")
+            .route(web::post().to(pages::security::remove_totp)),
+    )
+    .service(
+        web::resource("/account/security/recovery-codes")
+            .route(web::post().to(pages::security::recovery_codes)),
+    )
+    .service(
         web::resource("/consent")
             .route(web::get().to(pages::consent::show))
             .route(web::post().to(pages::consent::submit)),

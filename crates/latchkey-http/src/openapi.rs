@@ -69,6 +69,7 @@ impl Modify for BearerSchemes {
         admin::users::update,
         admin::users::set_password,
         admin::users::delete,
+        admin::users::reset_factors,
         admin::sessions::list,
         admin::sessions::delete,
         admin::tokens::list,

@@ -107,6 +107,16 @@ pub struct AuthorizationRequest {
     pub id_token_hint: Option<String>,
     /// The `claims` parameter (OIDC Core §5.5), empty when absent.
     pub claims: ClaimsRequest,
+    /// `acr_values` as sent (OIDC Core §3.1.2.1), in order of preference.
+    pub acr_values: Option<String>,
+}
+
+impl AuthorizationRequest {
+    /// What the request demands of the sign-in (`acr_values`, `acr` in
+    /// the claims request).
+    pub fn demand(&self) -> crate::authn::Demand {
+        crate::authn::Demand::of(self.acr_values.as_deref(), &self.claims)
+    }
 }
 
 /// What the client must send beyond the base rules: PKCE and `nonce` are
@@ -218,6 +228,12 @@ impl AuthorizationRequest {
             h => h.map(str::to_owned),
         };
         let id_token_hint = params.get("id_token_hint").map(str::to_owned);
+        let acr_values = match params.get("acr_values") {
+            Some(v) if v.len() > 1024 => {
+                return Err(OAuthError::invalid_request("acr_values is too long"))
+            }
+            v => v.map(str::to_owned),
+        };
         let claims = params
             .get("claims")
             .map(ClaimsRequest::parse)
@@ -237,6 +253,7 @@ impl AuthorizationRequest {
             login_hint,
             id_token_hint,
             claims,
+            acr_values,
         })
     }
 }

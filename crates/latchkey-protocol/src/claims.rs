@@ -48,18 +48,15 @@ pub struct IdTokenClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
     pub sid: String,
-    /// How the user signed in: [`ACR_PASSWORD`] (OIDC Core §2).
+    /// The authentication level the sign-in satisfied (OIDC Core §2;
+    /// [`crate::authn::Level::acr`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
-    /// The methods the user signed in with (RFC 8176): `["pwd"]`.
+    /// The methods the user signed in with (RFC 8176): `pwd`, `otp`,
+    /// `hwk`/`swk` with `user`, `mfa`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
 }
-
-/// The `acr` of a sign-in with a password: Latchkey's only one so far.
-pub const ACR_PASSWORD: &str = "urn:latchkey:acr:pwd";
-/// RFC 8176 §2: authentication by password.
-pub const AMR_PASSWORD: &str = "pwd";
 
 /// JOSE `typ` of a back-channel logout token.
 pub const LOGOUT_TOKEN_TYP: &str = "logout+jwt";

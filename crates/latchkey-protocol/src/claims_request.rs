@@ -42,6 +42,14 @@ impl ClaimRequest {
         self.value.is_some() || !self.values.is_empty()
     }
 
+    /// The string values named (`value`, then `values`).
+    pub fn named_values(&self) -> impl Iterator<Item = &str> {
+        self.value
+            .iter()
+            .chain(&self.values)
+            .filter_map(Value::as_str)
+    }
+
     /// Whether `v` is acceptable: any value when none were named, else one
     /// of `value` and `values`.
     pub fn accepts(&self, v: &str) -> bool {
@@ -148,14 +156,18 @@ impl ClaimsRequest {
         self.id_token.get("sub").filter(|c| c.names_values())
     }
 
-    /// An `acr` requested as essential with particular values (§5.5.1.1),
-    /// from the ID token's or UserInfo's claims; a voluntary one is only a
-    /// preference and is ignored.
-    pub fn essential_acr(&self) -> impl Iterator<Item = &ClaimRequest> {
+    /// The requests for `acr` with particular values (§5.5.1.1), from the
+    /// ID token's or UserInfo's claims, essential or voluntary.
+    pub fn acr_requests(&self) -> impl Iterator<Item = &ClaimRequest> {
         [self.id_token.get("acr"), self.userinfo.get("acr")]
             .into_iter()
             .flatten()
-            .filter(|c| c.essential && c.names_values())
+            .filter(|c| c.names_values())
+    }
+
+    /// An `acr` requested as essential with particular values.
+    pub fn essential_acr(&self) -> impl Iterator<Item = &ClaimRequest> {
+        self.acr_requests().filter(|c| c.essential)
     }
 }
 

@@ -7,6 +7,7 @@
 //! no database. Everything else in Latchkey depends on it; it depends on
 //! nothing of Latchkey's.
 
+pub mod authn;
 pub mod authorize;
 pub mod bearer;
 pub mod claims;

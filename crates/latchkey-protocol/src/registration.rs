@@ -598,6 +598,10 @@ pub struct ClientInformation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub nonce: Option<Requirement>,
+    /// Latchkey's own, shown only by the admin API: whether every sign-in
+    /// to the client needs a second factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_mfa: Option<bool>,
     /// Latchkey's own, shown only by the admin API: what the client's
     /// opt-outs from the strict defaults give up (empty when it has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -181,6 +181,7 @@ fn client(id: &str, created_at: i64) -> Client {
         introspect: true,
         pkce: Requirement::Optional,
         nonce: Requirement::Optional,
+        require_mfa: false,
         created_at,
         updated_at: created_at,
     }
@@ -205,6 +206,7 @@ fn public_client(id: &str) -> Client {
         introspect: false,
         pkce: Requirement::Required,
         nonce: Requirement::Required,
+        require_mfa: true,
         created_at: 5,
         updated_at: 5,
     }
@@ -237,6 +239,7 @@ fn session(id: &str, user_id: &str, created_at: i64) -> BrowserSession {
         created_at,
         last_seen_at: created_at,
         auth_time: created_at,
+        methods: latchkey_domain::Methods::PASSWORD,
         user_agent: Some("Mozilla/5.0".into()),
         ip: Some("192.0.2.1".into()),
         ended_at: None,
@@ -283,6 +286,8 @@ fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> Authoriz
             id_token: ClaimNames::from_names(["name"]),
         },
         auth_time: 90,
+        methods: latchkey_domain::Methods::PASSWORD,
+        acr: "urn:latchkey:acr:pwd".into(),
         created_at: 100,
         expires_at,
         state: CodeState::Issued,

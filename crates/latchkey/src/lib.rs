@@ -91,6 +91,7 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         settings,
         secret_pepper: kek.derive("client-secret-pepper"),
         csrf_key: kek.derive("csrf"),
+        factor_key: kek.derive("second-factor-secrets"),
         revocation_cache: redis
             .clone()
             .map(|r| Arc::new(r) as Arc<dyn latchkey_domain::RevocationCache>),

@@ -9,6 +9,7 @@
 //! and the rules between settings.
 
 mod account;
+mod auth;
 mod database;
 mod keys;
 mod logging;
@@ -25,6 +26,7 @@ use std::ops::RangeInclusive;
 use serde::{Deserialize, Deserializer};
 
 pub use account::Account;
+pub use auth::Auth;
 pub use database::Database;
 pub use keys::Keys;
 pub use logging::{LogFormat, Logging};

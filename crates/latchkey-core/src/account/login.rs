@@ -1,11 +1,20 @@
-//! Signing in at Latchkey's login page: password check behind the
-//! throttle (counted before the hash), then a new browser session.
+//! Signing in at Latchkey's login page: the password behind the throttle
+//! (counted before the hash), then, when the user has a second factor or
+//! the request or policy needs one, a challenge (`/login/factor`) for a
+//! one-time code (or the enrolment of an authenticator app), and only
+//! then a browser session. The same steps re-authenticate a signed-in
+//! user (`reauth`) and raise their session in place (step-up).
 
-use latchkey_domain::{AuditEvent, RevokeReason};
+use latchkey_domain::{AuditEvent, LoginChallenge, Methods, RevokeReason, SessionId, User};
+use latchkey_protocol::authn::{next_step, Demand, Method, Next};
+use latchkey_protocol::OAuthError;
 
 use crate::audit::Event;
 use crate::authorize::{AuthorizeOutcome, SignedIn};
 use crate::error::CoreError;
+use crate::support::factors::{
+    open_challenge, use_code, ChallengeStart, Enrolled, TotpSecret, CHALLENGE_FAILURES,
+};
 
 /// Who is trying to sign in, and from where.
 #[derive(Debug, Clone)]
@@ -28,24 +37,62 @@ pub struct LoginView {
 
 #[derive(Debug)]
 pub enum LoginOutcome {
-    /// Signed in: set this session cookie, then follow `next`.
+    /// Signed in: set this session cookie (none when the browser's session
+    /// was raised in place), then follow `next`.
     SignedIn {
-        cookie: String,
+        cookie: Option<String>,
         next: AuthorizeOutcome,
     },
-    /// Wrong username or password: the page says so without saying which.
+    /// The password was right; a second factor comes next.
+    SecondFactor { challenge: String },
+    /// An authenticator app was set up during sign-in: show its recovery
+    /// codes once, then continue the challenge.
+    Enrolled {
+        challenge: String,
+        recovery_codes: Vec<String>,
+    },
+    /// Wrong username or password (or code): the page says so without
+    /// saying which.
     Failed,
     /// Too many failures: try again after this many seconds.
     Throttled { wait_secs: i64 },
-    /// The pending request is unknown, expired or was started in another
-    /// browser: nothing was checked and no session created.
+    /// The pending request or challenge is unknown, expired or was started
+    /// in another browser: nothing was checked and no session created.
     Refused(AuthorizeOutcome),
 }
 
+/// What the second-factor page shows.
+#[derive(Debug, Clone)]
+pub struct FactorView {
+    pub challenge: String,
+    pub username: String,
+    pub client_name: Option<String>,
+    pub form_target: Option<String>,
+    pub totp: bool,
+    pub recovery_codes: bool,
+    pub passkeys: bool,
+    /// Only a passkey will do (`urn:latchkey:acr:phr`).
+    pub passkey_only: bool,
+    /// The user has no second factor and needs one: set up this app.
+    pub enrol: Option<crate::account::factors::TotpEnrolment>,
+}
+
+/// A sign-in whose factors are all proved, to be turned into a session.
+struct Finish<'a> {
+    user: &'a User,
+    methods: Methods,
+    password_hash: String,
+    pending_id: Option<String>,
+    /// Raise this session (the browser's) instead of opening one.
+    raise: Option<SessionId>,
+    /// The challenge this completes, removed first (once).
+    challenge: Option<&'a str>,
+}
+
 service! {
-    /// Signing in: the form, the password check behind the login limiter, the
-    /// browser session.
-    pub struct Login { store, clock, passwords, throttle, audit, sessions, authorize }
+    /// Signing in: the form, the password check behind the login limiter,
+    /// the second factor, the browser session.
+    pub struct Login { store, clock, random, settings, csrf, factor_secrets, passwords, throttle, audit, sessions, authorize }
 }
 
 impl Login<'_> {
@@ -64,19 +111,24 @@ impl Login<'_> {
         })
     }
 
-    /// `POST /login` for a pending authorization request.
+    /// `POST /login` for a pending authorization request (or for Latchkey
+    /// itself). With `reauth`, a browser signed in as the same user keeps
+    /// its session, raised (its `auth_time` renewed).
     pub async fn submit(
         &self,
         pending_id: Option<&str>,
         attempt: LoginAttempt,
         previous: Option<&SignedIn>,
         browser: &str,
+        reauth: bool,
     ) -> Result<LoginOutcome, CoreError> {
-        if let Some(id) = pending_id {
-            if let Err(refused) = self.authorize.load_pending(id, browser).await {
-                return Ok(LoginOutcome::Refused(refused));
-            }
-        }
+        let pending = match pending_id {
+            Some(id) => match self.authorize.load_pending(id, browser).await {
+                Ok((_, _, checked)) => Some((id, checked)),
+                Err(refused) => return Ok(LoginOutcome::Refused(refused)),
+            },
+            None => None,
+        };
         if let Err(wait_secs) = self
             .throttle
             .password_turn(self.clock, &attempt.username, &attempt.ip)
@@ -95,75 +147,494 @@ impl Login<'_> {
             Some(u) if ok && !u.disabled => u,
             user => {
                 // Already counted by `password_turn`.
-                self.audit
-                    .record(Event {
-                        kind: AuditEvent::LoginFailed,
-                        user_id: user.as_ref().map(|u| &u.id),
-                        client_id: None,
-                        ip: Some(&attempt.ip),
-                        detail: "wrong username or password".into(),
-                    })
+                self.failed(user.as_ref(), &attempt.ip, "wrong username or password")
                     .await;
                 return Ok(LoginOutcome::Failed);
             }
         };
-        self.throttle
-            .succeeded(&attempt.username, &attempt.ip)
-            .await;
-        // A new sign-in replaces the browser's previous session, which ends
-        // like any other: its tokens die and its clients are told.
-        if let Some(prev) = previous {
-            self.sessions
-                .end_sessions(
-                    &prev.user.id,
-                    Some(vec![prev.session.id.clone()]),
-                    false,
-                    RevokeReason::ReplacedBySignIn,
+        let (demand, client_requires) = match &pending {
+            Some((_, checked)) => (checked.demand(), checked.requires_mfa()),
+            None => (Demand::default(), false),
+        };
+        let standing = Enrolled::of(self.store, &user.id)
+            .await?
+            .standing(self.settings, client_requires);
+        let raise = previous
+            .filter(|p| reauth && p.user.id == user.id)
+            .map(|p| p.session.id.clone());
+        let methods = Methods::PASSWORD;
+        match next_step(methods, &demand, standing) {
+            Next::Proceed => {
+                self.throttle.succeeded(&user.username, &attempt.ip).await;
+                self.finish(
+                    Finish {
+                        user: &user,
+                        methods,
+                        password_hash: user.password_hash.clone(),
+                        pending_id: pending_id.map(str::to_owned),
+                        raise,
+                        challenge: None,
+                    },
+                    previous,
+                    browser,
+                    &attempt.ip,
+                    attempt.user_agent.as_deref(),
+                )
+                .await
+            }
+            Next::Refuse => {
+                let (id, checked) = pending.expect("only a request's acr can be unmeetable");
+                Ok(LoginOutcome::Refused(
+                    self.authorize
+                        .fail_pending(id, &checked, &unmeetable())
+                        .await,
+                ))
+            }
+            Next::Prove(_) | Next::Enrol => {
+                // The password alone is not a sign-in here: the limiter
+                // keeps counting until the second factor is proved.
+                let challenge = open_challenge(
+                    self.store,
+                    self.random,
+                    self.clock.unix(),
+                    ChallengeStart {
+                        user: &user.id,
+                        browser_hash: self.csrf.browser_hash(browser),
+                        pending_id: pending_id.map(str::to_owned),
+                        session_id: raise,
+                        methods,
+                        password_hash: Some(user.password_hash.clone()),
+                    },
                 )
                 .await?;
+                Ok(LoginOutcome::SecondFactor { challenge })
+            }
         }
-        let Some((cookie, session)) = self
-            .sessions
-            .open_session(
+    }
+
+    /// A challenge of this browser's that is still open, with its user.
+    async fn load_challenge(
+        &self,
+        id: &str,
+        browser: &str,
+    ) -> Result<(LoginChallenge, User), AuthorizeOutcome> {
+        let expired = || {
+            AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
+                "this sign-in has expired or was already completed; start again",
+            ))
+        };
+        if id.len() > 64 {
+            return Err(expired());
+        }
+        let challenge = match self.store.find_challenge(id).await {
+            Ok(Some(c)) if self.clock.unix() < c.expires_at => c,
+            Ok(_) => return Err(expired()),
+            Err(e) => return Err(AuthorizeOutcome::ErrorPage(CoreError::from(e).to_oauth())),
+        };
+        if challenge.browser_hash != self.csrf.browser_hash(browser) {
+            return Err(AuthorizeOutcome::ErrorPage(OAuthError::new(
+                latchkey_protocol::ErrorCode::AccessDenied,
+                "this sign-in was started in another browser; start again",
+            )));
+        }
+        let user = match &challenge.user_id {
+            Some(u) => self.store.find_user(u).await.ok().flatten(),
+            None => None,
+        };
+        match user {
+            Some(u) if !u.disabled => Ok((challenge, u)),
+            _ => Err(expired()),
+        }
+    }
+
+    /// What the challenge's request demands, and what the user can do.
+    async fn step(
+        &self,
+        challenge: &LoginChallenge,
+        user: &User,
+        browser: &str,
+    ) -> Result<(Next, Enrolled), AuthorizeOutcome> {
+        let (demand, client_requires) = match &challenge.pending_id {
+            Some(id) => {
+                let (_, _, checked) = self.authorize.load_pending(id, browser).await?;
+                (checked.demand(), checked.requires_mfa())
+            }
+            None => (Demand::default(), false),
+        };
+        let enrolled = Enrolled::of(self.store, &user.id)
+            .await
+            .map_err(|e| AuthorizeOutcome::ErrorPage(e.to_oauth()))?;
+        let standing = enrolled.standing(self.settings, client_requires);
+        Ok((next_step(challenge.methods, &demand, standing), enrolled))
+    }
+
+    /// The second-factor page of a challenge.
+    pub async fn factor_view(
+        &self,
+        challenge_id: &str,
+        browser: &str,
+    ) -> Result<FactorView, AuthorizeOutcome> {
+        let (mut challenge, user) = self.load_challenge(challenge_id, browser).await?;
+        let (next, enrolled) = self.step(&challenge, &user, browser).await?;
+        let (client_name, form_target) = match &challenge.pending_id {
+            Some(id) => {
+                let (_, _, checked) = self.authorize.load_pending(id, browser).await?;
+                (
+                    Some(checked.client_name().to_owned()),
+                    checked.form_target(),
+                )
+            }
+            None => (None, None),
+        };
+        let enrol = if next == Next::Enrol {
+            let secret = match challenge
+                .ceremony
+                .as_deref()
+                .and_then(|s| self.factor_secrets.open(s, &user.id).ok())
+            {
+                Some(s) => s,
+                None => {
+                    let s = TotpSecret::generate(self.random);
+                    challenge.ceremony = Some(self.factor_secrets.seal(&s, &user.id, self.random));
+                    self.store
+                        .update_challenge(&challenge)
+                        .await
+                        .map_err(|e| AuthorizeOutcome::ErrorPage(CoreError::from(e).to_oauth()))?;
+                    s
+                }
+            };
+            Some(crate::account::factors::enrolment(
+                self.factor_secrets,
+                self.random,
+                &self.settings.issuer,
+                &user.username,
                 &user.id,
-                &user.password_hash,
-                &attempt.ip,
-                attempt.user_agent.as_deref(),
-            )
-            .await?
-        else {
-            // The password changed (or the user was disabled) while it was
-            // being checked: the old password opens nothing.
+                secret,
+            ))
+        } else {
+            None
+        };
+        Ok(FactorView {
+            challenge: challenge.id,
+            username: user.username,
+            client_name,
+            form_target,
+            totp: enrolled.totp,
+            recovery_codes: enrolled.recovery_codes > 0,
+            passkeys: !enrolled.passkeys.is_empty(),
+            passkey_only: next == Next::Prove(latchkey_protocol::authn::Level::PhishingResistant),
+            enrol,
+        })
+    }
+
+    /// `POST /login/factor`: a one-time code for a challenge (or the first
+    /// code of an app being set up).
+    pub async fn submit_code(
+        &self,
+        challenge_id: &str,
+        code: &str,
+        previous: Option<&SignedIn>,
+        browser: &str,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) -> Result<LoginOutcome, CoreError> {
+        let (mut challenge, user) = match self.load_challenge(challenge_id, browser).await {
+            Ok(x) => x,
+            Err(refused) => return Ok(LoginOutcome::Refused(refused)),
+        };
+        let next = match self.step(&challenge, &user, browser).await {
+            Ok((next, _)) => next,
+            Err(refused) => return Ok(LoginOutcome::Refused(refused)),
+        };
+        if let Err(wait_secs) = self
+            .throttle
+            .password_turn(self.clock, &user.username, ip)
+            .await
+        {
+            return Ok(LoginOutcome::Throttled { wait_secs });
+        }
+        let now = self.clock.unix();
+        let proved = if next == Next::Enrol {
+            self.confirm_enrolment(&challenge, &user, code, now).await?
+        } else if matches!(next, Next::Prove(l) if l > latchkey_protocol::authn::Level::MultiFactor)
+        {
+            // A one-time code cannot satisfy a request for a passkey.
+            None
+        } else {
+            use_code(self.store, self.factor_secrets, &user.id, code, now).await?
+        };
+        let Some(method) = proved else {
+            let failures = self.store.challenge_failed(&challenge.id).await?;
+            if failures >= CHALLENGE_FAILURES {
+                self.store.delete_challenge(&challenge.id).await?;
+            }
+            self.failed(Some(&user), ip, "wrong one-time code").await;
             return Ok(LoginOutcome::Failed);
         };
+        self.throttle.succeeded(&user.username, ip).await;
+        challenge.methods = challenge.methods.with(method);
+        challenge.ceremony = None;
+        if next == Next::Enrol {
+            let recovery_codes = self.enrolled(&challenge, &user, now).await?;
+            return Ok(LoginOutcome::Enrolled {
+                challenge: challenge.id,
+                recovery_codes,
+            });
+        }
+        self.store.update_challenge(&challenge).await?;
+        self.proceed(&challenge, &user, previous, browser, ip, user_agent)
+            .await
+    }
+
+    /// `POST /login/factor` with `continue`: finishes a challenge whose
+    /// factors are all proved (after the recovery codes were shown).
+    pub async fn resume_challenge(
+        &self,
+        challenge_id: &str,
+        previous: Option<&SignedIn>,
+        browser: &str,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) -> Result<LoginOutcome, CoreError> {
+        let (challenge, user) = match self.load_challenge(challenge_id, browser).await {
+            Ok(x) => x,
+            Err(refused) => return Ok(LoginOutcome::Refused(refused)),
+        };
+        self.proceed(&challenge, &user, previous, browser, ip, user_agent)
+            .await
+    }
+
+    /// Opens (or raises) the session if the challenge has proved enough;
+    /// otherwise the second-factor page again.
+    async fn proceed(
+        &self,
+        challenge: &LoginChallenge,
+        user: &User,
+        previous: Option<&SignedIn>,
+        browser: &str,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) -> Result<LoginOutcome, CoreError> {
+        match self.step(challenge, user, browser).await {
+            Ok((Next::Proceed, _)) => {}
+            Ok(_) => {
+                return Ok(LoginOutcome::SecondFactor {
+                    challenge: challenge.id.clone(),
+                })
+            }
+            Err(refused) => return Ok(LoginOutcome::Refused(refused)),
+        }
+        self.finish(
+            Finish {
+                user,
+                methods: challenge.methods,
+                password_hash: challenge
+                    .password_hash
+                    .clone()
+                    .unwrap_or_else(|| user.password_hash.clone()),
+                pending_id: challenge.pending_id.clone(),
+                raise: challenge.session_id.clone(),
+                challenge: Some(&challenge.id),
+            },
+            previous,
+            browser,
+            ip,
+            user_agent,
+        )
+        .await
+    }
+
+    /// Checks the first code of the app being set up in the challenge.
+    async fn confirm_enrolment(
+        &self,
+        challenge: &LoginChallenge,
+        user: &User,
+        code: &str,
+        now: i64,
+    ) -> Result<Option<Method>, CoreError> {
+        let Some(sealed) = challenge.ceremony.as_deref() else {
+            return Ok(None);
+        };
+        let secret = self.factor_secrets.open(sealed, &user.id)?;
+        let Some(step) = secret.matching_step(code, now) else {
+            return Ok(None);
+        };
+        self.store
+            .save_totp(&latchkey_domain::TotpCredential {
+                user_id: user.id.clone(),
+                secret: sealed.to_owned(),
+                last_step: step,
+                created_at: now,
+            })
+            .await?;
+        Ok(Some(Method::Totp))
+    }
+
+    /// After an app was set up in a sign-in: its recovery codes, and the
+    /// challenge's progress saved.
+    async fn enrolled(
+        &self,
+        challenge: &LoginChallenge,
+        user: &User,
+        now: i64,
+    ) -> Result<Vec<String>, CoreError> {
+        let codes =
+            crate::support::factors::replace_recovery_codes(self.store, self.random, &user.id, now)
+                .await?;
+        self.store.update_challenge(challenge).await?;
         self.audit
             .record(Event {
-                kind: AuditEvent::Login,
+                kind: AuditEvent::FactorsChanged,
                 user_id: Some(&user.id),
                 client_id: None,
-                ip: Some(&attempt.ip),
-                detail: format!("session {}", session.id),
+                ip: None,
+                detail: "authenticator app set up while signing in; new recovery codes".into(),
             })
             .await;
-        let signed_in = SignedIn { session, user };
-        let Some(pending_id) = pending_id else {
+        Ok(codes)
+    }
+
+    async fn failed(&self, user: Option<&User>, ip: &str, why: &str) {
+        self.audit
+            .record(Event {
+                kind: AuditEvent::LoginFailed,
+                user_id: user.map(|u| &u.id),
+                client_id: None,
+                ip: Some(ip),
+                detail: why.into(),
+            })
+            .await;
+    }
+
+    /// Every factor is proved: opens the browser's session (ending the one
+    /// it had) or raises the one it has, then resumes the request.
+    async fn finish(
+        &self,
+        f: Finish<'_>,
+        previous: Option<&SignedIn>,
+        browser: &str,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) -> Result<LoginOutcome, CoreError> {
+        let expired = || {
+            LoginOutcome::Refused(AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
+                "this sign-in has expired or was already completed; start again",
+            )))
+        };
+        if let Some(id) = f.challenge {
+            if !self.store.delete_challenge(id).await? {
+                return Ok(expired());
+            }
+        }
+        let user = f.user;
+        let now = self.clock.unix();
+        let (cookie, signed_in) = match &f.raise {
+            Some(session_id) => {
+                // The browser must still hold the session being raised.
+                let Some(prev) = previous.filter(|p| &p.session.id == session_id) else {
+                    return Ok(expired());
+                };
+                let methods = prev.session.methods.union(f.methods);
+                if !self.store.raise_session(session_id, methods, now).await? {
+                    return Ok(expired());
+                }
+                self.audit
+                    .record(Event {
+                        kind: AuditEvent::SessionRaised,
+                        user_id: Some(&user.id),
+                        client_id: None,
+                        ip: Some(ip),
+                        detail: format!("session {session_id}: {methods}"),
+                    })
+                    .await;
+                let mut session = prev.session.clone();
+                session.methods = methods;
+                session.auth_time = now;
+                (
+                    None,
+                    SignedIn {
+                        session,
+                        user: user.clone(),
+                    },
+                )
+            }
+            None => {
+                // A new sign-in replaces the browser's previous session,
+                // which ends like any other: its tokens die and its
+                // clients are told.
+                if let Some(prev) = previous {
+                    self.sessions
+                        .end_sessions(
+                            &prev.user.id,
+                            Some(vec![prev.session.id.clone()]),
+                            false,
+                            RevokeReason::ReplacedBySignIn,
+                        )
+                        .await?;
+                }
+                let Some((cookie, session)) = self
+                    .sessions
+                    .open_session(&user.id, &f.password_hash, f.methods, ip, user_agent)
+                    .await?
+                else {
+                    // The password changed (or the user was disabled) while
+                    // it was being checked: the old password opens nothing.
+                    return Ok(LoginOutcome::Failed);
+                };
+                self.audit
+                    .record(Event {
+                        kind: AuditEvent::Login,
+                        user_id: Some(&user.id),
+                        client_id: None,
+                        ip: Some(ip),
+                        detail: format!("session {} ({})", session.id, f.methods),
+                    })
+                    .await;
+                (
+                    Some(cookie),
+                    SignedIn {
+                        session,
+                        user: user.clone(),
+                    },
+                )
+            }
+        };
+        let Some(pending_id) = f.pending_id else {
             // Signed in for Latchkey itself (the account pages).
+            let to = if f.raise.is_some() {
+                "/account/security"
+            } else {
+                "/account/sessions"
+            };
             return Ok(LoginOutcome::SignedIn {
                 cookie,
-                next: AuthorizeOutcome::Redirect("/account/sessions".into()),
+                next: AuthorizeOutcome::Redirect(to.into()),
             });
         };
-        let attached = self
-            .store
-            .attach_session(pending_id, &signed_in.session.id)
-            .await?;
-        let next = if attached {
-            self.authorize.resume(pending_id, &signed_in, browser).await
+        let attached = if f.raise.is_some() {
+            true
         } else {
-            AuthorizeOutcome::ErrorPage(latchkey_protocol::OAuthError::invalid_request(
+            self.store
+                .attach_session(&pending_id, &signed_in.session.id)
+                .await?
+        };
+        let next = if attached {
+            self.authorize
+                .resume(&pending_id, &signed_in, browser)
+                .await
+        } else {
+            AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
                 "this sign-in request has expired; return to the application and start again",
             ))
         };
         Ok(LoginOutcome::SignedIn { cookie, next })
     }
+}
+
+/// An essential `acr` no factor of the user's reaches.
+fn unmeetable() -> OAuthError {
+    OAuthError::new(
+        latchkey_protocol::ErrorCode::AccessDenied,
+        "the essential acr requested cannot be met by this user's sign-in methods",
+    )
 }

@@ -3,6 +3,7 @@
 //! edit the claims the operator lets them edit.
 
 pub mod device;
+pub mod factors;
 pub mod login;
 pub mod password;
 pub mod profile;

@@ -50,7 +50,13 @@ impl PasswordChange<'_> {
             .await?;
         let (cookie, session) = self
             .sessions
-            .open_session(&user.id, &hash, ip, me.session.user_agent.as_deref())
+            .open_session(
+                &user.id,
+                &hash,
+                me.session.methods,
+                ip,
+                me.session.user_agent.as_deref(),
+            )
             .await?
             .ok_or_else(|| {
                 AdminError::Invalid(

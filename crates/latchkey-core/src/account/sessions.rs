@@ -46,6 +46,7 @@ impl Sessions<'_> {
         &self,
         user_id: &UserId,
         verified_hash: &str,
+        methods: latchkey_domain::Methods,
         ip: &str,
         user_agent: Option<&str>,
     ) -> Result<Option<(String, BrowserSession)>, CoreError> {
@@ -58,6 +59,7 @@ impl Sessions<'_> {
             created_at: now,
             last_seen_at: now,
             auth_time: now,
+            methods,
             user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
             ip: Some(ip.to_owned()),
             ended_at: None,

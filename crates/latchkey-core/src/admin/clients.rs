@@ -24,6 +24,8 @@ pub struct ClientSettings {
     /// Whether OpenID requests must carry a `nonce`; `optional` for
     /// confidential clients only.
     pub nonce: Option<Requirement>,
+    /// Every sign-in to the client needs a second factor.
+    pub require_mfa: Option<bool>,
 }
 
 impl ClientSettings {
@@ -65,6 +67,8 @@ pub struct NewClient {
     pub pkce: Requirement,
     /// `optional` only for a confidential client.
     pub nonce: Requirement,
+    /// Every sign-in to it needs a second factor.
+    pub require_mfa: bool,
 }
 
 /// Changes to a client by an operator: every setting [`NewClient`] takes
@@ -158,6 +162,7 @@ impl AdminClients<'_> {
             introspect: new.introspect,
             pkce: new.pkce,
             nonce: new.nonce,
+            require_mfa: new.require_mfa,
             created_at: now,
             updated_at: now,
         };
@@ -307,6 +312,12 @@ impl AdminClients<'_> {
             if client.introspect != introspect {
                 client.introspect = introspect;
                 changed.push(format!("introspect={introspect}"));
+            }
+        }
+        if let Some(require_mfa) = settings.require_mfa {
+            if client.require_mfa != require_mfa {
+                client.require_mfa = require_mfa;
+                changed.push(format!("require_mfa={require_mfa}"));
             }
         }
         client.pkce = settings.pkce.unwrap_or(client.pkce);
@@ -516,6 +527,7 @@ impl AdminClients<'_> {
         info.introspect = Some(c.client.introspect);
         info.pkce = Some(c.client.pkce);
         info.nonce = Some(c.client.nonce);
+        info.require_mfa = Some(c.client.require_mfa);
         info.warnings = Some(
             c.client
                 .compat_warnings()

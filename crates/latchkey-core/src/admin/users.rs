@@ -209,4 +209,25 @@ impl AdminUsers<'_> {
     pub async fn show(&self, username: &str) -> Result<User, AdminError> {
         self.user_by_name(username).await
     }
+
+    /// Removes every second factor of the user (authenticator app,
+    /// recovery codes, passkeys) and ends their sessions: for a user who
+    /// lost their devices. Returns how many factors were removed.
+    pub async fn reset_factors(&self, username: &str) -> Result<u64, AdminError> {
+        let user = self.user_by_name(username).await?;
+        let removed = self.store.reset_factors(&user.id).await?;
+        self.sessions
+            .end_sessions(&user.id, None, true, RevokeReason::FactorsChanged)
+            .await?;
+        self.audit
+            .record(Event {
+                kind: AuditEvent::FactorsChanged,
+                user_id: Some(&user.id),
+                client_id: None,
+                ip: None,
+                detail: format!("reset by an operator: {removed} removed, every session ended"),
+            })
+            .await;
+        Ok(removed)
+    }
 }

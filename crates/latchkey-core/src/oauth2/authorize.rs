@@ -7,16 +7,17 @@ use latchkey_domain::{
     AuthorizationCode, BrowserSession, Client, Consent, PendingAuthorization, User,
 };
 use latchkey_domain::{CodeState, SessionId};
+use latchkey_protocol::authn::{next_step, Demand, Next};
 use latchkey_protocol::authorize::{
     echo_response_mode, echo_state, AuthorizationRequest, AuthorizationTarget,
 };
-use latchkey_protocol::claims::ACR_PASSWORD;
 use latchkey_protocol::claims_request::ClaimsRequest;
 use latchkey_protocol::user_claims::{scope_of_claim, RequestedClaims};
 use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, ResponseMode, Scope, State};
 
 use crate::error::CoreError;
 use crate::secrets::token_hash;
+use crate::support::factors::{open_challenge, ChallengeStart, Enrolled};
 
 /// A browser signed in at Latchkey.
 #[derive(Debug, Clone)]
@@ -36,6 +37,9 @@ pub enum AuthorizeOutcome {
     Login { pending_id: String },
     /// Show the consent page for this pending request.
     Consent { pending_id: String },
+    /// Show the second-factor page for this sign-in in progress (a
+    /// step-up of the session, or a sign-in past its password).
+    SecondFactor { challenge: String },
     /// No redirect URI can be trusted: show an error page (HTTP 400).
     ErrorPage(OAuthError),
 }
@@ -109,6 +113,15 @@ impl Checked {
 
     pub(crate) fn client_name(&self) -> &str {
         &self.client.name
+    }
+
+    /// What the request demands of the sign-in.
+    pub(crate) fn demand(&self) -> Demand {
+        self.request.demand()
+    }
+
+    pub(crate) fn requires_mfa(&self) -> bool {
+        self.client.require_mfa
     }
 
     /// Where a form that resumes this request ends up (a CSP source).
@@ -422,8 +435,9 @@ impl AuthorizeEndpoint<'_> {
             Pending::Stored(p) => (Some(p), None),
         };
         let req = &checked.request;
-        if let Some(e) = unmet_authentication(req) {
-            return Ok(self.refuse(checked, &e));
+        let demand = checked.demand();
+        if demand.unknown_essential {
+            return Ok(self.refuse(checked, &unmeetable_acr()));
         }
         let now = self.clock.unix();
         // Signed in for this very request (after the login page)?
@@ -482,6 +496,56 @@ impl AuthorizeEndpoint<'_> {
             };
             return Ok(AuthorizeOutcome::Login { pending_id });
         };
+
+        // Enough proved for this request? A step-up raises this session.
+        let standing = Enrolled::of(self.store, &signed_in.user.id)
+            .await?
+            .standing(self.settings, checked.requires_mfa());
+        match next_step(signed_in.session.methods, &demand, standing) {
+            Next::Proceed => {}
+            Next::Refuse => return Ok(self.refuse(checked, &unmeetable_acr())),
+            Next::Prove(_) | Next::Enrol => {
+                if req.prompt.none {
+                    return Ok(self.refuse(
+                        checked,
+                        &OAuthError::new(
+                            ErrorCode::LoginRequired,
+                            "the request needs a stronger sign-in than the user's session",
+                        ),
+                    ));
+                }
+                let (pending_id, browser_hash) = match pending {
+                    Some(p) => (p.id.clone(), p.browser_hash.clone().unwrap_or_default()),
+                    None => {
+                        let browser = browser.map(|b| b()).unwrap_or_default();
+                        let id = self
+                            .create_pending(
+                                checked,
+                                params,
+                                Some(&signed_in.session.id),
+                                Some(&browser),
+                            )
+                            .await?;
+                        (id, self.csrf.browser_hash(&browser))
+                    }
+                };
+                let challenge = open_challenge(
+                    self.store,
+                    self.random,
+                    now,
+                    ChallengeStart {
+                        user: &signed_in.user.id,
+                        browser_hash,
+                        pending_id: Some(pending_id),
+                        session_id: Some(signed_in.session.id.clone()),
+                        methods: signed_in.session.methods,
+                        password_hash: Some(signed_in.user.password_hash.clone()),
+                    },
+                )
+                .await?;
+                return Ok(AuthorizeOutcome::SecondFactor { challenge });
+            }
+        }
 
         let consent = self
             .store
@@ -565,6 +629,8 @@ impl AuthorizeEndpoint<'_> {
                 scope: req.scope.clone(),
                 claims: checked.claims.clone(),
                 auth_time: signed_in.session.auth_time,
+                methods: signed_in.session.methods,
+                acr: checked.demand().acr(signed_in.session.methods).to_owned(),
                 created_at: now,
                 expires_at: now + self.settings.tokens.code_ttl,
                 state: CodeState::Issued,
@@ -578,6 +644,19 @@ impl AuthorizeEndpoint<'_> {
             req.response_mode,
             vec![("code", code), ("state", req.state.as_str().to_owned())],
         ))
+    }
+
+    /// Ends a pending request with an error sent back to its client.
+    pub(crate) async fn fail_pending(
+        &self,
+        pending_id: &str,
+        checked: &Checked,
+        e: &OAuthError,
+    ) -> AuthorizeOutcome {
+        if let Err(err) = self.store.delete_pending(pending_id).await {
+            tracing::error!(error = %err, "could not remove a refused pending request");
+        }
+        self.refuse(checked, e)
     }
 
     /// An error for a fully checked request, sent back to its client.
@@ -630,25 +709,13 @@ impl AuthorizeEndpoint<'_> {
     }
 }
 
-/// Whether the sign-in Latchkey does can give what the request demands of
-/// it, and if not, the failure to send to the client. An `acr` requested
-/// as essential with values (OIDC Core §5.5.1.1) that a password sign-in,
-/// [`ACR_PASSWORD`], is not among makes the authentication fail; a
-/// voluntary one is ignored. Every demand on how the user authenticates
-/// is decided here: a second factor would turn this refusal into asking
-/// for it.
-fn unmet_authentication(req: &AuthorizationRequest) -> Option<OAuthError> {
-    req.claims
-        .essential_acr()
-        .any(|acr| !acr.accepts(ACR_PASSWORD))
-        .then(|| {
-            OAuthError::new(
-                ErrorCode::AccessDenied,
-                format!(
-                    "the essential acr requested cannot be met: users sign in with a password ({ACR_PASSWORD}) only"
-                ),
-            )
-        })
+/// An essential `acr` (OIDC Core §5.5.1.1) that no factor of the user's
+/// can reach: the authentication fails.
+fn unmeetable_acr() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::AccessDenied,
+        "the essential acr requested cannot be met by this user's sign-in methods",
+    )
 }
 
 /// A pending request that another submission already answered.

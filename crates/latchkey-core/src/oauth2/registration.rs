@@ -301,6 +301,7 @@ impl RegistrationEndpoint<'_> {
         // Operator's settings, not registration metadata: kept, except an
         // opt-out that a client turned public may not keep.
         client.introspect = old.introspect;
+        client.require_mfa = old.require_mfa;
         let dropped = client.keep_compat_of(&old);
         let mut secret = None;
         if valid.uses_secret() {
@@ -493,6 +494,7 @@ impl RegistrationEndpoint<'_> {
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             allowed_cors_origins: client.allowed_cors_origins.clone(),
             introspect: None,
+            require_mfa: None,
             pkce: None,
             nonce: None,
             warnings: None,
@@ -531,6 +533,7 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
         id_token_signed_response_alg: v.id_token_signed_response_alg,
         allowed_cors_origins: v.allowed_cors_origins.clone(),
         introspect: false,
+        require_mfa: false,
         // Operator's opt-outs: never from registration metadata.
         pkce: latchkey_domain::Requirement::Required,
         nonce: latchkey_domain::Requirement::Required,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use latchkey_protocol::claims::ACR_PASSWORD;
+use latchkey_protocol::authn::Level;
 use latchkey_protocol::discovery::ProviderMetadata;
 use latchkey_protocol::user_claims::user_claim_names;
 use latchkey_protocol::{
@@ -61,7 +61,7 @@ impl Discovery {
             .into_iter()
             .chain(user_claim_names())
             .collect(),
-            acr_values_supported: vec![ACR_PASSWORD],
+            acr_values_supported: Level::ALL.into_iter().map(Level::acr).collect(),
             prompt_values_supported: Prompt::ALL.to_vec(),
             authorization_response_iss_parameter_supported: true,
             backchannel_logout_supported: true,

@@ -8,6 +8,7 @@ pub mod caches;
 pub mod cors;
 pub mod csrf;
 pub mod error;
+pub mod factors;
 pub mod health;
 pub mod housekeeping;
 pub mod jwt;

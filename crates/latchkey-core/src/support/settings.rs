@@ -33,6 +33,8 @@ pub struct Settings {
     pub passwords: Passwords,
     /// What users may change on their account pages.
     pub account: Account,
+    /// How users must sign in (`require_mfa`).
+    pub auth: latchkey_config::Auth,
     /// Seconds a sign-in or consent page may be left open.
     pub pending_ttl: i64,
     /// Scopes Latchkey knows (advertised in discovery).
@@ -52,6 +54,7 @@ impl Settings {
             registration: config.registration.clone(),
             passwords: config.passwords.clone(),
             account: config.account.clone(),
+            auth: config.auth.clone(),
             pending_ttl: 600,
             scopes_supported: [
                 "openid",

@@ -103,6 +103,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/admin/users/{username}/password").route(web::put().to(users::set_password)),
     )
+    .service(
+        web::resource("/admin/users/{username}/factors")
+            .route(web::delete().to(users::reset_factors)),
+    )
     .service(web::resource("/admin/users/{username}/sessions").route(web::get().to(sessions::list)))
     .service(web::resource("/admin/sessions/{id}").route(web::delete().to(sessions::delete)))
     .service(

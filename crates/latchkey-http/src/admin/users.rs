@@ -180,6 +180,26 @@ pub async fn set_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Remove every second factor of a user (authenticator app, recovery
+/// codes, passkeys); their sessions end. Answers how many were removed.
+#[utoipa::path(delete, path = "/admin/users/{username}/factors", tag = "admin",
+    params(("username" = String, Path)),
+    responses((status = 200, description = "`{\"removed\": n}`"), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
+    security(("admin_token" = [])))]
+pub async fn reset_factors(
+    _: Admin,
+    app: web::Data<Latchkey>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let removed = app
+        .admin()
+        .users()
+        .reset_factors(&path)
+        .await
+        .map_err(failed)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "removed": removed })))
+}
+
 /// Delete a user; their sessions end and their tokens stop working.
 #[utoipa::path(delete, path = "/admin/users/{username}", tag = "admin",
     params(("username" = String, Path)),

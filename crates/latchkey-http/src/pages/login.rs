@@ -12,7 +12,7 @@ use crate::browser::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::request::{client_ip, header_str, query, read_form};
-use crate::response::{page_posting_to, render};
+use crate::response::{page_posting_to, render, see_other};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -22,10 +22,14 @@ struct LoginPage<'a> {
     username: &'a str,
     client_name: Option<String>,
     message: Option<String>,
+    /// Confirming who is signed in (the security page needs a fresh
+    /// sign-in): the session is kept and raised.
+    reauth: bool,
 }
 
 const PURPOSE: &str = "login";
 
+#[allow(clippy::too_many_arguments)]
 fn login_page(
     req: &HttpRequest,
     app: &Latchkey,
@@ -34,6 +38,7 @@ fn login_page(
     username: &str,
     view: LoginView,
     message: Option<String>,
+    reauth: bool,
 ) -> HttpResponse {
     let (browser, set) = csrf_binding(req, app);
     let mut b = page_posting_to(status, view.form_target.as_deref());
@@ -50,8 +55,25 @@ fn login_page(
             username,
             client_name,
             message,
+            reauth,
         },
     )
+}
+
+/// Where a finished sign-in goes: its cookie set (when a session was
+/// opened), then on to `next`.
+pub(crate) fn signed_in_response(
+    app: &Latchkey,
+    cookie: Option<String>,
+    next: latchkey_core::authorize::AuthorizeOutcome,
+) -> HttpResponse {
+    let mut resp = respond(next);
+    if let Some(cookie) = cookie {
+        if let Err(e) = resp.add_cookie(&session_cookie(app, cookie)) {
+            tracing::error!(error = %e, "could not set the session cookie");
+        }
+    }
+    resp
 }
 
 /// What the page shows for the pending request `id` (this browser's only).
@@ -74,7 +96,17 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
         Ok(v) => v,
         Err(resp) => return Ok(resp),
     };
-    let hint = view.login_hint.clone().unwrap_or_default();
+    // `?reauth=1` on the account pages: the signed-in user confirms who
+    // they are; the username is theirs.
+    let reauth = id.is_none() && params.get("reauth") == Some("1");
+    let hint = if reauth {
+        match signed_in(&req, &app).await? {
+            Some(me) => me.user.username,
+            None => return Ok(see_other("/login")),
+        }
+    } else {
+        view.login_hint.clone().unwrap_or_default()
+    };
     Ok(login_page(
         &req,
         &app,
@@ -83,6 +115,7 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
         &hint,
         view,
         None,
+        reauth,
     ))
 }
 
@@ -97,6 +130,7 @@ pub async fn submit(
     }
     let id = pending_id(params.get("req")).map_err(ApiError::Page)?;
     let username = params.get("username").unwrap_or("").to_owned();
+    let reauth = id.is_none() && params.get("reauth") == Some("1");
     let password = params.get("password").unwrap_or("").to_owned();
     let previous = signed_in(&req, &app).await?;
     let attempt = LoginAttempt {
@@ -112,7 +146,7 @@ pub async fn submit(
     let browser = browser_id(&req, &app).unwrap_or_default();
     let outcome = app
         .login()
-        .submit(id, attempt, previous.as_ref(), &browser)
+        .submit(id, attempt, previous.as_ref(), &browser, reauth)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "sign-in failed");
@@ -121,11 +155,16 @@ pub async fn submit(
     let (status, message) = match outcome {
         LoginOutcome::Refused(outcome) => return Ok(respond(outcome)),
         LoginOutcome::SignedIn { cookie, next } => {
-            let mut resp = respond(next);
-            if let Err(e) = resp.add_cookie(&session_cookie(&app, cookie)) {
-                tracing::error!(error = %e, "could not set the session cookie");
-            }
-            return Ok(resp);
+            return Ok(signed_in_response(&app, cookie, next))
+        }
+        LoginOutcome::SecondFactor { challenge } => {
+            return Ok(see_other(&format!("/login/factor?c={challenge}")))
+        }
+        LoginOutcome::Enrolled { .. } => {
+            tracing::error!("a password sign-in cannot enrol a factor");
+            return Err(ApiError::Page(latchkey_protocol::OAuthError::bare(
+                latchkey_protocol::ErrorCode::ServerError,
+            )));
         }
         LoginOutcome::Failed => (
             StatusCode::UNAUTHORIZED,
@@ -144,6 +183,7 @@ pub async fn submit(
             &username,
             view,
             Some(message),
+            reauth,
         ),
         Err(resp) => resp,
     })

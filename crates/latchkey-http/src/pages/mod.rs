@@ -5,7 +5,9 @@
 
 pub mod account;
 pub mod consent;
+pub mod factor;
 pub mod login;
+pub mod security;
 
 use latchkey_protocol::OAuthError;
 

@@ -50,6 +50,12 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub id_token_claims: String,
     pub auth_time: i64,
+    /// [`Methods`](latchkey_domain::Methods), stored form (migration
+    /// `m20261204_000012_second_factors`).
+    #[sea_orm(column_type = "Text")]
+    pub methods: String,
+    #[sea_orm(column_type = "Text")]
+    pub acr: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
@@ -88,6 +94,8 @@ impl Model {
                 id_token: ClaimNames::from_stored(&self.id_token_claims),
             },
             auth_time: self.auth_time,
+            methods: super::parse_methods(TABLE, &self.methods)?,
+            acr: self.acr,
             created_at: self.created_at,
             expires_at: self.expires_at,
             state: match (
@@ -128,6 +136,8 @@ impl Model {
             userinfo_claims: Set(c.claims.userinfo.to_string()),
             id_token_claims: Set(c.claims.id_token.to_string()),
             auth_time: Set(c.auth_time),
+            methods: Set(c.methods.to_string()),
+            acr: Set(c.acr.clone()),
             created_at: Set(c.created_at),
             expires_at: Set(c.expires_at),
             consumed_at: Set(None),

@@ -14,6 +14,8 @@ pub struct Model {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub auth_time: i64,
+    #[sea_orm(column_type = "Text")]
+    pub methods: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub user_agent: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
@@ -35,6 +37,7 @@ impl Model {
             created_at: self.created_at,
             last_seen_at: self.last_seen_at,
             auth_time: self.auth_time,
+            methods: super::parse_methods("browser_sessions", &self.methods)?,
             user_agent: self.user_agent,
             ip: self.ip,
             ended_at: self.ended_at,
@@ -49,6 +52,7 @@ impl Model {
             created_at: Set(s.created_at),
             last_seen_at: Set(s.last_seen_at),
             auth_time: Set(s.auth_time),
+            methods: Set(s.methods.to_string()),
             user_agent: Set(s.user_agent.clone()),
             ip: Set(s.ip.clone()),
             ended_at: Set(s.ended_at),

@@ -41,6 +41,7 @@ pub struct Model {
     pub pkce: String,
     #[sea_orm(column_type = "Text")]
     pub nonce: String,
+    pub require_mfa: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -88,6 +89,7 @@ impl Model {
                 .map_err(|_| corrupt(TABLE, "pkce", "unknown requirement"))?,
             nonce: Requirement::parse(&self.nonce)
                 .map_err(|_| corrupt(TABLE, "nonce", "unknown requirement"))?,
+            require_mfa: self.require_mfa,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -129,6 +131,7 @@ impl Model {
             introspect: Set(c.introspect),
             pkce: Set(c.pkce.as_str().to_owned()),
             nonce: Set(c.nonce.as_str().to_owned()),
+            require_mfa: Set(c.require_mfa),
             created_at: NotSet,
             updated_at: Set(c.updated_at),
         }

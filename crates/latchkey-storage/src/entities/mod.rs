@@ -8,6 +8,7 @@ pub(crate) mod authorization_codes;
 pub(crate) mod browser_sessions;
 pub(crate) mod clients;
 pub(crate) mod consents;
+pub(crate) mod factors;
 pub(crate) mod login_attempts;
 pub(crate) mod logout_deliveries;
 pub(crate) mod pending_authorizations;
@@ -25,6 +26,11 @@ use latchkey_protocol::{ClientId, RedirectUri, Scope};
 /// A column that did not parse back. Says where, never what was stored.
 pub(crate) fn corrupt(table: &str, column: &str, why: &str) -> StoreError {
     StoreError::Corrupt(format!("{table}.{column}: {why}"))
+}
+
+/// The methods of a sign-in, as `Methods` stores them.
+pub(crate) fn parse_methods(table: &str, s: &str) -> Result<latchkey_domain::Methods, StoreError> {
+    latchkey_domain::Methods::parse(s).map_err(|_| corrupt(table, "methods", "unknown method"))
 }
 
 /// Lists are stored as a JSON array of strings in a TEXT column.

@@ -149,6 +149,7 @@ impl AuthorizationRepository for SeaStore {
     /// access token issued from it is alive, so a replay can still find and
     /// revoke that token.
     async fn sweep_expired(&self, now: i64) -> StoreResult<u64> {
+        use crate::entities::factors::challenges;
         use crate::entities::revoked_tokens as revoked;
 
         let pending = pending::Entity::delete_many()
@@ -171,6 +172,14 @@ impl AuthorizationRepository for SeaStore {
             .exec(&self.db)
             .await
             .map_err(db_err("revoked_tokens.sweep"))?;
-        Ok(pending.rows_affected + codes.rows_affected + revoked.rows_affected)
+        let challenges = challenges::Entity::delete_many()
+            .filter(challenges::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("login_challenges.sweep"))?;
+        Ok(pending.rows_affected
+            + codes.rows_affected
+            + revoked.rows_affected
+            + challenges.rows_affected)
     }
 }

@@ -41,13 +41,14 @@ impl SessionRepository for SeaStore {
             .and_where(users::Column::Disabled.eq(false))
             .lock_shared()
             .to_owned();
-        let values: [Value; 9] = [
+        let values: [Value; 10] = [
             s.id.as_str().into(),
             s.user_id.as_str().into(),
             s.token_hash.as_str().into(),
             s.created_at.into(),
             s.last_seen_at.into(),
             s.auth_time.into(),
+            s.methods.to_string().into(),
             s.user_agent.clone().into(),
             s.ip.clone().into(),
             s.ended_at.into(),
@@ -65,6 +66,7 @@ impl SessionRepository for SeaStore {
                 Column::CreatedAt,
                 Column::LastSeenAt,
                 Column::AuthTime,
+                Column::Methods,
                 Column::UserAgent,
                 Column::Ip,
                 Column::EndedAt,
@@ -120,6 +122,23 @@ impl SessionRepository for SeaStore {
             .exec(&self.db)
             .await
             .map_err(db_err("browser_sessions.end"))?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn raise_session(
+        &self,
+        id: &SessionId,
+        methods: latchkey_domain::Methods,
+        auth_time: i64,
+    ) -> StoreResult<bool> {
+        let res = Entity::update_many()
+            .col_expr(Column::Methods, Expr::value(methods.to_string()))
+            .col_expr(Column::AuthTime, Expr::value(auth_time))
+            .filter(Column::Id.eq(id.as_str()))
+            .filter(Column::EndedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(db_err("browser_sessions.raise"))?;
         Ok(res.rows_affected == 1)
     }
 

@@ -53,6 +53,10 @@ pub struct ClientAdd {
     /// a nonce. optional only for confidential clients.
     #[arg(long, value_name = "REQUIREMENT", default_value_t = Requirement::Required)]
     nonce: Requirement,
+    /// Every sign-in to this client needs a second factor (users without
+    /// one set up an authenticator app after their password).
+    #[arg(long)]
+    require_mfa: bool,
     #[arg(long)]
     json: bool,
 }
@@ -101,6 +105,9 @@ pub struct ClientUpdate {
     /// required or optional (confidential clients only).
     #[arg(long, value_name = "REQUIREMENT")]
     nonce: Option<Requirement>,
+    /// Whether every sign-in to it needs a second factor.
+    #[arg(long, value_name = "BOOL")]
+    require_mfa: Option<bool>,
     #[arg(long)]
     json: bool,
 }
@@ -157,6 +164,7 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
         "introspect": c.introspect,
         "pkce": c.pkce,
         "nonce": c.nonce,
+        "require_mfa": c.require_mfa,
         "warnings": c.compat_warnings(),
         "created_at": c.created_at,
     });
@@ -193,6 +201,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                     introspect: a.introspect,
                     pkce: a.pkce,
                     nonce: a.nonce,
+                    require_mfa: a.require_mfa,
                 })
                 .await?;
             if a.json {
@@ -252,6 +261,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                             introspect: u.introspect,
                             pkce: u.pkce,
                             nonce: u.nonce,
+                            require_mfa: u.require_mfa,
                         },
                     },
                 )

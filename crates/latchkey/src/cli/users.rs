@@ -69,6 +69,20 @@ pub enum UserCommand {
         #[arg(allow_hyphen_values = true)]
         username: String,
     },
+    /// A user's second factors.
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Subcommand)]
+pub enum MfaCommand {
+    /// Remove every second factor of a user (authenticator app, recovery
+    /// codes, passkeys) and end their sessions: for a user who lost their
+    /// devices. They sign in with their password and set up again.
+    Reset {
+        #[arg(allow_hyphen_values = true)]
+        username: String,
+    },
 }
 
 /// A user's claims (OIDC Core §5.1) and groups, as `user add` and
@@ -244,6 +258,12 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
         UserCommand::Delete { username } => {
             core.admin().users().delete(&username).await?;
             println!("deleted user {username}");
+        }
+        UserCommand::Mfa(MfaCommand::Reset { username }) => {
+            let removed = core.admin().users().reset_factors(&username).await?;
+            println!(
+                "removed {removed} second factor(s) of {username}; all of their sessions were ended"
+            );
         }
     }
     Ok(())

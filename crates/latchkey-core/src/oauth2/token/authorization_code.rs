@@ -7,7 +7,7 @@ use latchkey_domain::{
     Client, CodePresenter, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily, RefreshToken,
     Teardown,
 };
-use latchkey_protocol::claims::{IdTokenClaims, ACR_PASSWORD, AMR_PASSWORD, ID_TOKEN_TYP};
+use latchkey_protocol::claims::{IdTokenClaims, ID_TOKEN_TYP};
 use latchkey_protocol::pkce::CodeVerifier;
 use latchkey_protocol::token::{Opaque, TokenResponse};
 use latchkey_protocol::{left_half_hash, OAuthError, Scope};
@@ -178,9 +178,9 @@ impl TokenEndpoint<'_> {
                 nonce: code.nonce.as_ref().map(|n| n.to_string()),
                 at_hash: Some(left_half_hash(&access_token, id_alg)),
                 sid: code.session_id.to_string(),
-                // A session opens only with a password (the sign-in page).
-                acr: Some(ACR_PASSWORD.into()),
-                amr: vec![AMR_PASSWORD.into()],
+                // How the user signed in (and stepped up) for this code.
+                acr: Some(code.acr.clone()),
+                amr: code.methods.amr().into_iter().map(str::to_owned).collect(),
             };
             let mut claims = to_map(&claims)?;
             // The user's claims by scope and those the request named for
