@@ -5,6 +5,12 @@
 //! (RP-initiated, with `id_token_hint`). The libraries come from the
 //! registries (`.ci/run` installs them); outside CI a missing one skips
 //! its test with a note, under `CI=true` it fails.
+//!
+//! The browser tests at the end drive Latchkey's pages in headless
+//! Chromium (tests/interop/README.md says what each covers), checking
+//! each page's accessibility on the way. Every server here runs on
+//! SQLite, or with `LATCHKEY_TEST_DATABASE=postgres` on a fresh Postgres
+//! database of its own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,12 +44,15 @@ fn available(what: &str, probe: &mut Command) -> bool {
     ok
 }
 
-/// `latchkey serve` on SQLite in a temporary directory, killed (by PID)
-/// when dropped.
+/// `latchkey serve` on SQLite in a temporary directory (or, with
+/// `LATCHKEY_TEST_DATABASE=postgres`, on a Postgres database of its own),
+/// killed (by PID) when dropped.
 struct Served {
     dir: tempfile::TempDir,
     issuer: String,
     child: Option<Child>,
+    /// Dropped after the server is killed (fields drop after `drop`).
+    postgres: Option<FreshDatabase>,
 }
 
 impl Drop for Served {
@@ -62,8 +71,10 @@ impl Served {
             .local_addr()
             .unwrap()
             .port();
+        let dir = tempfile::tempdir().unwrap();
         Served {
-            dir: tempfile::tempdir().unwrap(),
+            postgres: FreshDatabase::if_asked(dir.path()),
+            dir,
             issuer: format!("http://127.0.0.1:{port}"),
             child: None,
         }
@@ -75,6 +86,9 @@ impl Served {
             .env("LATCHKEY_ISSUER", &self.issuer)
             .env("LATCHKEY_BIND", self.issuer.trim_start_matches("http://"))
             .env("LATCHKEY_WORKERS", "1");
+        if let Some(db) = &self.postgres {
+            c.env("LATCHKEY_DATABASE_URL", &db.url);
+        }
         c
     }
 
@@ -124,6 +138,88 @@ impl Served {
         }
         panic!("latchkey serve did not become ready");
     }
+}
+
+/// With `LATCHKEY_TEST_DATABASE=postgres` (as in support.rs), a Postgres
+/// database for one server alone, `latchkey_interop_<random>`, made
+/// through the `postgres` database of the server
+/// `LATCHKEY_TEST_POSTGRES_URL` names (default the local one) and dropped
+/// with it. Postgres asked for and out of reach fails the test, in CI or
+/// not: it is never skipped.
+struct FreshDatabase {
+    admin: String,
+    name: String,
+    /// What `latchkey` is given as `LATCHKEY_DATABASE_URL`.
+    url: String,
+}
+
+impl FreshDatabase {
+    fn if_asked(dir: &Path) -> Option<FreshDatabase> {
+        if std::env::var("LATCHKEY_TEST_DATABASE").ok().as_deref() != Some("postgres") {
+            return None;
+        }
+        let base = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let mut url = url::Url::parse(&base).expect("LATCHKEY_TEST_POSTGRES_URL is a URL");
+        let suffix: String = dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let name = format!("latchkey_interop_{}{suffix}", std::process::id());
+        url.set_path("/postgres");
+        let admin = url.to_string();
+        url.set_path(&format!("/{name}"));
+        if let Err(e) = run_sql(&admin, format!("CREATE DATABASE \"{name}\"")) {
+            panic!("LATCHKEY_TEST_DATABASE=postgres, but no database could be made at {base}: {e}");
+        }
+        Some(FreshDatabase {
+            admin,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let drop = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        if let Err(e) = run_sql(&self.admin, drop) {
+            eprintln!("database {} left behind: {e}", self.name);
+        }
+    }
+}
+
+/// Runs one statement on `url`, on a thread and runtime of its own: this
+/// runs in `Served::new` and in `drop`, inside a test's runtime or not.
+fn run_sql(url: &str, sql: String) -> Result<(), String> {
+    use sea_orm::ConnectionTrait;
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let mut options = sea_orm::ConnectOptions::new(url);
+            options
+                .max_connections(1)
+                .connect_timeout(Duration::from_secs(5))
+                .acquire_timeout(Duration::from_secs(5))
+                .sqlx_logging(false);
+            let db = sea_orm::Database::connect(options)
+                .await
+                .map_err(|e| e.to_string())?;
+            let done = db.execute_unprepared(&sql).await.map_err(|e| e.to_string());
+            let _ = db.close().await;
+            done.map(|_| ())
+        })
+    })
+    .join()
+    .expect("the SQL thread ends")
 }
 
 /// `alice` as every relying party sees her.
@@ -606,101 +702,31 @@ async fn documented_products_authorization_requests() {
     }
 }
 
-/// The pages in a real browser: headless Chromium (Debian's `chromium`,
-/// installed by `.ci/run`) signs in and consents for a
-/// `response_mode=form_post` request, and the form_post page, under its
-/// CSP, posts the code to the client by itself. A failure leaves a
-/// screenshot in `target/browser-screenshots/`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_completes_a_form_post_sign_in() {
+/// The browser tests' Chromium (Debian's `chromium`, installed by
+/// `.ci/run`; `LATCHKEY_TEST_CHROMIUM` names another) and its driver
+/// (playwright-core and axe-core, in tests/interop/node): `None` skips
+/// the test, saying why (never under CI).
+fn chromium() -> Option<String> {
     let chromium = std::env::var("LATCHKEY_TEST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
-    let driver = interop_dir().join("node/node_modules/playwright-core");
-    if !available(
-        "chromium and playwright-core (tests/interop/node)",
-        Command::new("node").arg("-e").arg(format!(
-            "require('fs').accessSync({:?}); require('fs').accessSync({:?})",
-            driver.display().to_string(),
-            chromium
-        )),
-    ) {
-        return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let redirect = format!("http://127.0.0.1:{port}/cb");
-    let mut s = Served::new();
-    s.cli(&["user", "add", "alice", "--password-stdin"], PASSWORD);
-    let client: Value = serde_json::from_str(&s.cli(
-        &[
-            "client",
-            "add",
-            "--name",
-            "Browser",
-            "--redirect-uri",
-            &redirect,
-            "--json",
-        ],
-        "",
-    ))
-    .unwrap();
-    s.start().await;
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let out = Command::new("node")
-        .arg("node/browser_form_post.mjs")
-        .current_dir(interop_dir())
-        .env("ISSUER", &s.issuer)
-        .env("CLIENT_ID", client["client_id"].as_str().unwrap())
-        .env("CLIENT_SECRET", client["client_secret"].as_str().unwrap())
-        .env("REDIRECT_PORT", port.to_string())
-        .env("USERNAME", "alice")
-        .env("PASSWORD", PASSWORD)
-        .env("CHROMIUM", &chromium)
-        .env("SCREENSHOT_DIR", &shots)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the browser run failed (screenshot in {}):\n{stdout}\n{}",
-        shots.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let modules = interop_dir().join("node/node_modules");
+    let probe = format!(
+        "require('fs').accessSync({:?}); require('fs').accessSync({:?}); require('fs').accessSync({:?})",
+        modules.join("playwright-core").display().to_string(),
+        modules.join("axe-core").display().to_string(),
+        chromium
     );
-    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}"));
-    assert_eq!(report["code"], true, "{report}");
-    assert_eq!(report["state_matches"], true, "{report}");
-    assert_eq!(report["iss"], s.issuer.as_str(), "{report}");
-    assert_eq!(report["csp_errors"], serde_json::json!([]), "{report}");
-    // openid-client redeemed the code and validated the ID token; the
-    // browser sent the POST with `Origin: null` (the page's no-referrer
-    // policy), which a relying party must not refuse.
-    assert!(
-        report["sub"].as_str().is_some_and(|s| !s.is_empty()),
-        "{report}"
-    );
-    assert_eq!(report["origin"], "null", "{report}");
+    available(
+        "chromium, playwright-core and axe-core (tests/interop/node)",
+        Command::new("node").arg("-e").arg(probe),
+    )
+    .then_some(chromium)
 }
 
-/// Latchkey served with user alice, and the browser tests' driver: `None`
-/// (the test is skipped, saying why) without Chromium and playwright-core.
-async fn served_for_chromium() -> Option<(Served, String)> {
-    let chromium = std::env::var("LATCHKEY_TEST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
-    let driver = interop_dir().join("node/node_modules/playwright-core");
-    if !available(
-        "chromium and playwright-core (tests/interop/node)",
-        Command::new("node").arg("-e").arg(format!(
-            "require('fs').accessSync({:?}); require('fs').accessSync({:?})",
-            driver.display().to_string(),
-            chromium
-        )),
-    ) {
-        return None;
-    }
-    let mut s = Served::new();
+/// A server (not started yet) with user alice ("Alice"), and Chromium;
+/// `None` when the test is skipped.
+fn prepared_for_chromium() -> Option<(Served, String)> {
+    let chromium = chromium()?;
+    let s = Served::new();
     s.cli(
         &[
             "user",
@@ -712,16 +738,64 @@ async fn served_for_chromium() -> Option<(Served, String)> {
         ],
         PASSWORD,
     );
+    Some((s, chromium))
+}
+
+/// Started with user alice; `None` when the test is skipped.
+async fn served_for_chromium() -> Option<(Served, String)> {
+    let (mut s, chromium) = prepared_for_chromium()?;
     s.start().await;
     Some((s, chromium))
 }
 
-/// Runs `node/<script>` against `s` as alice, with `env` besides; returns
-/// the JSON line it printed last. A failure leaves a screenshot in
-/// `target/browser-screenshots/`.
-fn run_browser_script(s: &Served, chromium: &str, script: &str, env: &[(&str, &str)]) -> Value {
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+/// A client of `s` named `name` whose redirect URI is
+/// `http://127.0.0.1:<port>/cb` and post-logout redirect URI `.../bye`,
+/// on a free port the browser script serves them on; returns the client's
+/// JSON and the port.
+fn browser_client(s: &Served, name: &str) -> (Value, u16) {
+    let port = free_port();
+    let client: Value = serde_json::from_str(&s.cli(
+        &[
+            "client",
+            "add",
+            "--name",
+            name,
+            "--redirect-uri",
+            &format!("http://127.0.0.1:{port}/cb"),
+            "--post-logout-redirect-uri",
+            &format!("http://127.0.0.1:{port}/bye"),
+            "--json",
+        ],
+        "",
+    ))
+    .unwrap();
+    (client, port)
+}
+
+/// Where a failing browser script leaves its screenshots:
+/// `LATCHKEY_SCREENSHOTS`, else `target/browser-screenshots`.
+fn screenshot_dir() -> PathBuf {
+    std::env::var_os("LATCHKEY_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots")
+        })
+}
+
+/// Runs `node/<script>` (built on browser_support.mjs) against `s` as
+/// alice, with `env` besides; returns the JSON line it printed last,
+/// after checking that no page broke its CSP and that the script checked
+/// the accessibility of `pages`, in that order. A failure names the
+/// screenshots the script took of every open page.
+fn run_browser_script(
+    s: &Served,
+    chromium: &str,
+    script: &str,
+    env: &[(&str, &str)],
+    pages: &[&str],
+) -> Value {
+    let shots = screenshot_dir();
+    let started = Instant::now();
     let out = Command::new("node")
         .arg(format!("node/{script}"))
         .current_dir(interop_dir())
@@ -729,73 +803,271 @@ fn run_browser_script(s: &Served, chromium: &str, script: &str, env: &[(&str, &s
         .env("USERNAME", "alice")
         .env("PASSWORD", PASSWORD)
         .env("CHROMIUM", chromium)
-        .env("SCREENSHOT_DIR", &shots)
+        .env("LATCHKEY_SCREENSHOTS", &shots)
         .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the browser run failed (screenshot in {}):\n{stdout}\n{}",
-        shots.display(),
-        String::from_utf8_lossy(&out.stderr)
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        let taken: Vec<&str> = stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("screenshot: "))
+            .collect();
+        panic!(
+            "{script} failed after {:.1?}; screenshots: {}\n{stdout}\n{stderr}",
+            started.elapsed(),
+            if taken.is_empty() {
+                "none".to_owned()
+            } else {
+                taken.join(", ")
+            }
+        );
+    }
+    eprintln!("{script}: {:.1?}", started.elapsed());
+    let report: Value = serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {stdout}\n{stderr}"));
+    assert_eq!(report["csp_errors"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        report["accessibility"],
+        serde_json::json!(pages),
+        "pages whose accessibility was checked: {report}"
     );
-    serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}"))
+    report
 }
 
-/// The profile page in a real browser, JavaScript off: headless Chromium
-/// signs in at the sign-in page, follows the account pages' link to
-/// `/account/profile`, changes the name and saves; the page shows the new
-/// name with its notice, and the user has it.
+/// The pages in a real browser: headless Chromium signs in and consents
+/// for a `response_mode=form_post` request, and the form_post page, under
+/// its CSP, posts the code to the client by itself. The sign-in and
+/// consent pages pass the accessibility check on the way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_edits_the_profile() {
+async fn chromium_completes_a_form_post_sign_in() {
+    let Some((mut s, chromium)) = prepared_for_chromium() else {
+        return;
+    };
+    let (client, port) = browser_client(&s, "Browser");
+    s.start().await;
+    let report = run_browser_script(
+        &s,
+        &chromium,
+        "browser_form_post.mjs",
+        &[
+            ("CLIENT_ID", client["client_id"].as_str().unwrap()),
+            ("CLIENT_SECRET", client["client_secret"].as_str().unwrap()),
+            ("REDIRECT_PORT", &port.to_string()),
+        ],
+        &["login", "consent"],
+    );
+    assert_eq!(report["code"], true, "{report}");
+    assert_eq!(report["state_matches"], true, "{report}");
+    assert_eq!(report["iss"], s.issuer.as_str(), "{report}");
+    // openid-client redeemed the code and validated the ID token; the
+    // browser sent the POST with `Origin: null` (the page's no-referrer
+    // policy), which a relying party must not refuse.
+    assert!(
+        report["sub"].as_str().is_some_and(|s| !s.is_empty()),
+        "{report}"
+    );
+    assert_eq!(report["origin"], "null", "{report}");
+}
+
+/// Consent denied and RP-initiated logout in a real browser, JavaScript
+/// off: an unknown client gets the error page; a wrong password shows the
+/// sign-in page's message; "Deny" sends the client `access_denied` with
+/// its state; after "Allow", logout with the ID token as hint returns to
+/// the client with no question asked and ends the session; logout without
+/// a hint asks, then ends the session on the signed-out page. Every page
+/// on the way passes the accessibility check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_denies_consent_and_logs_out() {
+    let Some((mut s, chromium)) = prepared_for_chromium() else {
+        return;
+    };
+    // One word too long for a phone's width: the pages that show it (the
+    // consent page's heading) must wrap it rather than scroll sideways.
+    let (client, port) = browser_client(&s, "ExampleCorpInternalDashboardForEveryone");
+    s.start().await;
+    let report = run_browser_script(
+        &s,
+        &chromium,
+        "browser_consent_logout.mjs",
+        &[
+            ("CLIENT_ID", client["client_id"].as_str().unwrap()),
+            ("CLIENT_SECRET", client["client_secret"].as_str().unwrap()),
+            ("REDIRECT_PORT", &port.to_string()),
+        ],
+        &[
+            "error",
+            "login",
+            "login with an error",
+            "consent",
+            "logout confirmation",
+            "signed out",
+        ],
+    );
+    let error_page = &report["error_page"];
+    assert_eq!(error_page["status"], 400, "{report}");
+    assert_eq!(error_page["path"], "/authorize", "{report}");
+    assert_eq!(
+        error_page["heading"], "This request cannot continue",
+        "{report}"
+    );
+    assert!(
+        report["wrong_password"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{report}"
+    );
+    let denied = &report["denied"];
+    assert_eq!(denied["error"], "access_denied", "{report}");
+    assert_eq!(denied["state_matches"], true, "{report}");
+    assert_eq!(denied["iss"], s.issuer.as_str(), "{report}");
+    assert_eq!(denied["code"], false, "{report}");
+    assert_eq!(report["id_token"], true, "{report}");
+
+    let hinted = &report["logout_with_hint"];
+    assert_eq!(
+        hinted["logout_status"], 303,
+        "no confirmation page: {report}"
+    );
+    assert_eq!(
+        hinted["landed"],
+        format!("http://127.0.0.1:{port}/bye"),
+        "{report}"
+    );
+    assert_eq!(hinted["state_matches"], true, "{report}");
+    assert_eq!(hinted["account_after"], "/login", "session gone: {report}");
+
+    let asked = &report["logout_without_hint"];
+    assert_eq!(asked["logout_status"], 200, "{report}");
+    assert_eq!(asked["question"], "Sign out?", "{report}");
+    assert_eq!(asked["after_confirm_path"], "/logout/confirm", "{report}");
+    assert_eq!(asked["after_confirm"], "You are signed out", "{report}");
+    assert_eq!(asked["account_after"], "/login", "session gone: {report}");
+}
+
+/// The account pages in a real browser, JavaScript off: headless Chromium
+/// signs in, follows the account pages' links to `/account/profile`,
+/// changes the name and saves (the page shows the new name with its
+/// notice, and the user has it), then to `/account/password`, where a
+/// wrong current password is refused and the right one changes it: the
+/// old password then fails at the sign-in page and the new one signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_edits_the_profile_and_changes_the_password() {
+    let Some((s, chromium)) = served_for_chromium().await else {
+        return;
+    };
+    let new_password = "a brand-new passphrase, 42";
+    let report = run_browser_script(
+        &s,
+        &chromium,
+        "browser_account.mjs",
+        &[
+            ("NEW_NAME", "Alice Liddell"),
+            ("NEW_PASSWORD", new_password),
+        ],
+        &[
+            "profile",
+            "profile with a notice",
+            "password",
+            "password with an error",
+        ],
+    );
+    assert_eq!(report["before"], "Alice", "{report}");
+    assert_eq!(report["name"], "Alice Liddell", "{report}");
+    assert_eq!(report["notice"], "Your profile was saved.", "{report}");
+    let shown: Value =
+        serde_json::from_str(&s.cli(&["user", "show", "alice", "--json"], "")).unwrap();
+    assert_eq!(shown["name"], "Alice Liddell");
+
+    assert!(
+        report["wrong_current"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty() && !m.starts_with("Password changed")),
+        "{report}"
+    );
+    assert_eq!(
+        report["changed"], "Password changed. Your other sessions were signed out.",
+        "{report}"
+    );
+    assert_eq!(report["changed_on_path"], "/account/password", "{report}");
+    assert_eq!(
+        report["old_password"]["path"], "/login",
+        "the old password is refused: {report}"
+    );
+    assert!(
+        report["old_password"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{report}"
+    );
+    assert_eq!(
+        report["new_password_path"], "/account/sessions",
+        "the new password signs in: {report}"
+    );
+}
+
+/// The sessions page in a real browser, JavaScript off: alice signs in
+/// from Firefox on Windows, Safari on macOS and Chromium. Chromium's page
+/// lists all three with "This device" on its own; signing out the Firefox
+/// session ends that one alone; "Sign out everywhere else" leaves only
+/// Chromium's, with its notice, and signs Safari out; "Sign out of this
+/// device" ends the last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_signs_out_sessions_one_by_one_and_everywhere_else() {
     let Some((s, chromium)) = served_for_chromium().await else {
         return;
     };
     let report = run_browser_script(
         &s,
         &chromium,
-        "browser_profile.mjs",
-        &[("NEW_NAME", "Alice Liddell")],
+        "browser_sessions.mjs",
+        &[],
+        &["sessions", "sessions with a notice"],
     );
-    assert_eq!(report["before"], "Alice", "{report}");
-    assert_eq!(report["name"], "Alice Liddell", "{report}");
-    assert_eq!(report["notice"], "Your profile was saved.", "{report}");
-    assert_eq!(report["csp_errors"], serde_json::json!([]), "{report}");
-    let shown: Value =
-        serde_json::from_str(&s.cli(&["user", "show", "alice", "--json"], "")).unwrap();
-    assert_eq!(shown["name"], "Alice Liddell");
-}
-
-/// The sessions page in a real browser, JavaScript off: alice signs in
-/// from two browser contexts; the second's page lists both sessions with
-/// "This device" on its own, and "Sign out everywhere else" leaves only
-/// that one and signs the first out.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chromium_signs_out_everywhere_else() {
-    let Some((s, chromium)) = served_for_chromium().await else {
-        return;
+    let sorted = |v: &Value| {
+        let mut d: Vec<String> = v
+            .as_array()
+            .unwrap_or_else(|| panic!("a list of devices: {report}"))
+            .iter()
+            .map(|d| d.as_str().unwrap().to_owned())
+            .collect();
+        d.sort();
+        d
     };
-    let report = run_browser_script(&s, &chromium, "browser_sessions.mjs", &[]);
-    assert_eq!(report["before"], 2, "{report}");
-    assert_eq!(report["this_device"], 1, "{report}");
-    assert!(
-        report["device"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("Chrome on ")),
+    let this = report["device"].as_str().unwrap_or_default().to_owned();
+    assert!(this.starts_with("Chrome on "), "{report}");
+    assert_eq!(
+        sorted(&report["before"]),
+        sorted(&serde_json::json!([
+            "Firefox on Windows",
+            "Safari on macOS",
+            this.as_str()
+        ])),
         "{report}"
     );
+    assert_eq!(report["this_device"], 1, "{report}");
     assert_eq!(
-        report["times"], 4,
-        "signed in and last used, twice: {report}"
+        report["times"], 6,
+        "signed in and last used, three times: {report}"
     );
-    assert_eq!(report["after"], 1, "{report}");
+    assert_eq!(
+        sorted(&report["after_one"]),
+        sorted(&serde_json::json!(["Safari on macOS", this.as_str()])),
+        "{report}"
+    );
+    assert_eq!(report["firefox_after_one"], "/login", "{report}");
+    assert_eq!(report["safari_after_one"], "/account/sessions", "{report}");
+    assert_eq!(
+        report["after_others"],
+        serde_json::json!([this]),
+        "{report}"
+    );
     assert_eq!(report["current_after"], 1, "{report}");
     assert_eq!(
         report["notice"], "Your other sessions were signed out.",
         "{report}"
     );
-    assert_eq!(report["other_url"], "/login", "{report}");
-    assert_eq!(report["csp_errors"], serde_json::json!([]), "{report}");
+    assert_eq!(report["safari_after_others"], "/login", "{report}");
+    assert_eq!(report["after_own"], "/login", "{report}");
 }

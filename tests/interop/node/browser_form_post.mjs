@@ -6,20 +6,15 @@
 // openid-client: it takes the POSTed response as it comes (whatever Origin
 // header the browser sends with it), checks state and iss, redeems the code
 // and validates the ID token. Prints one JSON line; exits non-zero on any
-// failure, with a screenshot in $SCREENSHOT_DIR.
+// failure, with screenshots (browser_support.mjs).
 //
 // Environment: ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_PORT (the
 // client's redirect URI is http://127.0.0.1:$REDIRECT_PORT/cb), USERNAME,
-// PASSWORD, CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR.
+// PASSWORD, CHROMIUM, LATCHKEY_SCREENSHOTS.
 import { createServer } from 'node:http';
 import * as client from 'openid-client';
-import { chromium } from 'playwright-core';
+import { browserRun, checkAccessibility, env, newPage, submitSignIn } from './browser_support.mjs';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set`);
-  return v;
-};
 const redirectUri = `http://127.0.0.1:${env('REDIRECT_PORT')}/cb`;
 const config = await client.discovery(
   new URL(env('ISSUER')),
@@ -83,40 +78,31 @@ const auth = client.buildAuthorizationUrl(config, {
   code_challenge_method: 'S256',
 });
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox'],
-});
-const page = await browser.newPage();
-const cspErrors = [];
-page.on('console', (m) => {
-  if (m.type() === 'error') cspErrors.push(m.text());
-});
 try {
-  await page.goto(auth.href);
-  await page.fill('input[name="username"]', env('USERNAME'));
-  await page.fill('input[name="password"]', env('PASSWORD'));
-  await page.click('button[type="submit"]');
-  await page.waitForURL(/\/consent/);
-  await page.click('button[name="decision"][value="approve"]');
-  const answer = await Promise.race([
-    posted,
-    new Promise((_, reject) => setTimeout(() => reject(new Error('the form_post page never posted')), 15000)),
-  ]);
-  await page.waitForURL(redirectUri);
-  console.log(JSON.stringify({
-    code: Boolean(answer.params.get('code')),
-    state_matches: answer.params.get('state') === state,
-    iss: answer.params.get('iss'),
-    origin: answer.origin,
-    sub: answer.sub,
-    csp_errors: cspErrors,
-  }));
-} catch (e) {
-  const dir = process.env.SCREENSHOT_DIR;
-  if (dir) await page.screenshot({ path: `${dir}/form_post_failure.png`, fullPage: true });
-  throw e;
+  await browserRun('form_post', async () => {
+    // The form_post page submits itself with Latchkey's script: JavaScript on.
+    const page = await newPage({ javaScript: true });
+    await page.goto(auth.href);
+    await checkAccessibility(page, 'login');
+    await submitSignIn(page, env('USERNAME'), env('PASSWORD'));
+    await page.waitForURL(/\/consent/);
+    await checkAccessibility(page, 'consent');
+    await page.click('button[name="decision"][value="approve"]');
+    const answer = await Promise.race([
+      posted,
+      // unref: a timer left waiting must not keep the script alive.
+      new Promise((_, reject) => setTimeout(() => reject(new Error('the form_post page never posted')), 15000).unref()),
+    ]);
+    await page.waitForURL(redirectUri);
+    return {
+      code: Boolean(answer.params.get('code')),
+      state_matches: answer.params.get('state') === state,
+      iss: answer.params.get('iss'),
+      origin: answer.origin,
+      sub: answer.sub,
+    };
+  });
 } finally {
-  await browser.close();
+  rp.closeAllConnections();
   rp.close();
 }
