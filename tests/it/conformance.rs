@@ -442,6 +442,26 @@ async fn form_post_answers_through_sign_in_and_consent() {
     );
 }
 
+/// The passkey script is a file of Latchkey's own, so pages that run a
+/// passkey ceremony keep `script-src 'self'` and no inline script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkey_script_is_served_as_a_file() {
+    let app = TestApp::spawn().await;
+    let script = api()
+        .get(app.url("/assets/passkeys.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(script.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+    let text = script.text().await.unwrap();
+    assert!(text.contains("data-passkey-options"));
+    assert!(text.contains("navigator.credentials.create"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn form_post_carries_errors_once_the_redirect_uri_is_trusted() {
     let app = TestApp::spawn().await;

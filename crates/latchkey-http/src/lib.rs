@@ -164,6 +164,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(response::FORM_POST_SCRIPT).route(web::get().to(response::form_post_script)),
     )
+    .service(
+        web::resource(response::PASSKEYS_SCRIPT).route(web::get().to(response::passkeys_script)),
+    )
     .service(web::resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
     .service(web::resource("/healthz").route(web::get().to(health)))
     .service(web::resource("/readyz").route(web::get().to(ready)))

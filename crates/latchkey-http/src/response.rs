@@ -77,6 +77,18 @@ pub async fn form_post_script() -> HttpResponse {
         .body(include_str!("../assets/form-post.js"))
 }
 
+/// The path of the script that runs passkey (WebAuthn) ceremonies for
+/// the pages: buttons or forms with `data-passkey-options`.
+pub const PASSKEYS_SCRIPT: &str = "/assets/passkeys.js";
+
+/// `GET /assets/passkeys.js`.
+pub async fn passkeys_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(include_str!("../assets/passkeys.js"))
+}
+
 /// Renders a page template into `builder`; a template that fails is a bare
 /// 500.
 pub fn render<T: Template>(mut builder: HttpResponseBuilder, t: &T) -> HttpResponse {

@@ -1,7 +1,7 @@
 //! What the endpoints share: settings and errors, the audit trail, CSRF
 //! tokens, secret and password hashing, the sign-in throttle, signing keys
 //! and their rotation, the revocation mirror, the one liveness rule for
-//! tokens, and the background sweep.
+//! tokens, the background sweep, and the passkey (WebAuthn) relying party.
 
 pub mod audit;
 pub mod caches;
@@ -20,3 +20,4 @@ pub mod revocations;
 pub mod secrets;
 pub mod settings;
 pub mod throttle;
+pub mod webauthn;
