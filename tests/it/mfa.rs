@@ -632,6 +632,23 @@ async fn an_operator_resets_a_users_factors_and_their_sessions_end() {
     );
     // A password alone signs in again.
     account_sign_in(&app, &b, "frank").await;
+
+    // The admin API sets a client's requirement beside its metadata.
+    let created: Value = api()
+        .post(app.url("/admin/clients"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "client_name": "Payroll",
+            "redirect_uris": [REDIRECT],
+            "require_mfa": true,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["require_mfa"], true, "{created}");
     let unknown = api()
         .delete(app.url("/admin/users/nobody/factors"))
         .bearer_auth(&token)

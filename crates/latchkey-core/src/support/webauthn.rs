@@ -411,8 +411,8 @@ impl Passkeys {
 /// the library never checks residency (it cannot: the authenticator does
 /// not sign it). So this narrows which authenticators answer and loosens
 /// nothing.
-/// (The JSON is edited rather than the typed options because the enum for
-/// `residentKey` is not re-exported by `webauthn-rs`.)
+/// (The JSON is edited rather than the typed options because those are
+/// built inside `webauthn-rs`; the value is `webauthn-rs-proto`'s own.)
 fn require_resident_key(ccr: &CreationChallengeResponse) -> Result<String, PasskeyError> {
     let mut v = serde_json::to_value(ccr).map_err(|_| PasskeyError::State)?;
     let Some(sel) = v
@@ -421,7 +421,9 @@ fn require_resident_key(ccr: &CreationChallengeResponse) -> Result<String, Passk
     else {
         return Err(PasskeyError::State);
     };
-    sel.insert("residentKey".into(), "required".into());
+    let required = serde_json::to_value(webauthn_rs_proto::ResidentKeyRequirement::Required)
+        .map_err(|_| PasskeyError::State)?;
+    sel.insert("residentKey".into(), required);
     sel.insert("requireResidentKey".into(), true.into());
     Ok(v.to_string())
 }
