@@ -182,14 +182,16 @@ impl Login<'_> {
                 )
                 .await
             }
-            Next::Refuse => {
-                let (id, checked) = pending.expect("only a request's acr can be unmeetable");
-                Ok(LoginOutcome::Refused(
+            Next::Refuse => Ok(LoginOutcome::Refused(match pending {
+                Some((id, checked)) => {
                     self.authorize
                         .fail_pending(id, &checked, &unmeetable())
-                        .await,
-                ))
-            }
+                        .await
+                }
+                // Only a request's acr can be out of reach; without one
+                // there is nothing to refuse but the sign-in itself.
+                None => AuthorizeOutcome::ErrorPage(unmeetable()),
+            })),
             Next::Prove(_) | Next::Enrol => {
                 // The password alone is not a sign-in here: the limiter
                 // keeps counting until the second factor is proved.
