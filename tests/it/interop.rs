@@ -1084,7 +1084,8 @@ async fn chromium_signs_out_sessions_one_by_one_and_everywhere_else() {
 /// up an app within the sign-in and continues to the client after his
 /// recovery codes; alice, signed out, signs in with the password and her
 /// app's code (`amr` pwd, otp, mfa; `acr` mfa); `/login?reauth=1` asks
-/// for both again and returns to the security page with the same session.
+/// bob for both again and returns to the security page with the same
+/// session. A used app code waits for the next 30-second step, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_sets_up_and_uses_second_factors() {
     let Some((mut s, chromium)) = prepared_for_chromium() else {
@@ -1124,6 +1125,7 @@ async fn chromium_sets_up_and_uses_second_factors() {
             "reauth",
         ],
     );
+    eprintln!("waited for the next step: {}s", report["waited_secs"]);
     let mfa = serde_json::json!({"amr": ["pwd", "otp", "mfa"], "acr": "urn:latchkey:acr:mfa"});
     let claims = |v: &Value| serde_json::json!({"amr": v["amr"], "acr": v["acr"]});
 
@@ -1176,7 +1178,7 @@ async fn chromium_sets_up_and_uses_second_factors() {
 
     let reauth = &report["reauth"];
     assert_eq!(reauth["heading"], "Confirm it's you", "{report}");
-    assert_eq!(reauth["prefilled"], "alice", "{report}");
+    assert_eq!(reauth["prefilled"], "bob", "{report}");
     assert_eq!(reauth["path"], "/account/security", "{report}");
     assert_eq!(reauth["same_cookie"], true, "the session is kept: {report}");
     assert_eq!(reauth["offers_reauth"], 0, "fresh again: {report}");

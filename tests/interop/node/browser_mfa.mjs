@@ -10,10 +10,13 @@
 //   codes, and "continue" goes on to the client;
 // - the first device, signed out, signs in to the client with the
 //   password and the app's code;
-// - /login?reauth=1 asks that device for the password and a code again
-//   and returns to /account/security with the same session cookie.
+// - /login?reauth=1 asks SECOND_USERNAME's device for the password and a
+//   code again and returns to /account/security with the same session
+//   cookie.
 // Each app code is the one an app shows at the time; a code counts once
-// per 30-second step, so a second code waits for the next step. Prints
+// per 30-second step, so a second code of the same app waits for the
+// next step. Each app's second code is asked for last, so that both
+// wait for the same step. Prints
 // one JSON line; exits non-zero on any failure, with screenshots
 // (browser_support.mjs).
 //
@@ -210,18 +213,18 @@ try {
     const appSignIn = await backAtClient(page, withApp);
 
     // 5. Confirming who is signed in: the same session, raised.
-    const cookieBefore = await sessionCookie(page);
-    await page.goto(at('/login?reauth=1'));
-    await checkAccessibility(page, 'reauth');
-    const reauthHeading = await text(page, 'h1');
-    const prefilled = await page.inputValue('#username');
-    await page.fill('#password', env('PASSWORD'));
-    await page.click('form[action="/login"] button[type="submit"]');
-    await page.waitForURL(onPath('/login/factor'));
-    await submitCode(page, await app.code());
-    await page.waitForURL(onPath('/account/security'));
-    const cookieAfter = await sessionCookie(page);
-    const offersReauth = await page.locator('#reauth').count();
+    const cookieBefore = await sessionCookie(bob);
+    await bob.goto(at('/login?reauth=1'));
+    await checkAccessibility(bob, 'reauth');
+    const reauthHeading = await text(bob, 'h1');
+    const prefilled = await bob.inputValue('#username');
+    await bob.fill('#password', env('PASSWORD'));
+    await bob.click('form[action="/login"] button[type="submit"]');
+    await bob.waitForURL(onPath('/login/factor'));
+    await submitCode(bob, await bobApp.code());
+    await bob.waitForURL(onPath('/account/security'));
+    const cookieAfter = await sessionCookie(bob);
+    const offersReauth = await bob.locator('#reauth').count();
 
     return {
       enrolment: { before, qr, codes: codes.length, distinct: new Set(codes).size, after, codes_left: codesLeft },
@@ -231,7 +234,7 @@ try {
       reauth: {
         heading: reauthHeading,
         prefilled,
-        path: pathOf(page),
+        path: pathOf(bob),
         same_cookie: cookieBefore !== null && cookieBefore === cookieAfter,
         offers_reauth: offersReauth,
       },
