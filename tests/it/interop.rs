@@ -754,22 +754,26 @@ async fn served_for_chromium() -> Option<(Served, String)> {
 /// JSON and the port.
 fn browser_client(s: &Served, name: &str) -> (Value, u16) {
     let port = free_port();
-    let client: Value = serde_json::from_str(&s.cli(
-        &[
-            "client",
-            "add",
-            "--name",
-            name,
-            "--redirect-uri",
-            &format!("http://127.0.0.1:{port}/cb"),
-            "--post-logout-redirect-uri",
-            &format!("http://127.0.0.1:{port}/bye"),
-            "--json",
-        ],
-        "",
-    ))
-    .unwrap();
-    (client, port)
+    (browser_client_on(s, name, port, &[]), port)
+}
+
+/// As `browser_client`, on a given port, made with `extra` flags besides.
+fn browser_client_on(s: &Served, name: &str, port: u16, extra: &[&str]) -> Value {
+    let redirect = format!("http://127.0.0.1:{port}/cb");
+    let bye = format!("http://127.0.0.1:{port}/bye");
+    let mut args = vec![
+        "client",
+        "add",
+        "--name",
+        name,
+        "--redirect-uri",
+        &redirect,
+        "--post-logout-redirect-uri",
+        &bye,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&s.cli(&args, "")).unwrap()
 }
 
 /// Where a failing browser script leaves its screenshots:
@@ -1070,4 +1074,112 @@ async fn chromium_signs_out_sessions_one_by_one_and_everywhere_else() {
     );
     assert_eq!(report["safari_after_others"], "/login", "{report}");
     assert_eq!(report["after_own"], "/login", "{report}");
+}
+
+/// Second factors in a real browser, JavaScript off, at the server's real
+/// clock: alice sets up an authenticator app on `/account/security` (the
+/// code computed by the script from the key the page shows) and gets ten
+/// recovery codes; a recovery code signs her in to a client once; bob,
+/// with no factor, signing in to a client made with `--require-mfa` sets
+/// up an app within the sign-in and continues to the client after his
+/// recovery codes; alice, signed out, signs in with the password and her
+/// app's code (`amr` pwd, otp, mfa; `acr` mfa); `/login?reauth=1` asks
+/// bob for both again and returns to the security page with the same
+/// session. A used app code waits for the next 30-second step, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_sets_up_and_uses_second_factors() {
+    let Some((mut s, chromium)) = prepared_for_chromium() else {
+        return;
+    };
+    s.cli(
+        &["user", "add", "bob", "--name", "Bob", "--password-stdin"],
+        PASSWORD,
+    );
+    let (client, port) = browser_client(&s, "Browser");
+    let strict = browser_client_on(&s, "Payroll", port, &["--require-mfa"]);
+    assert_eq!(strict["require_mfa"], true, "{strict}");
+    s.start().await;
+    let report = run_browser_script(
+        &s,
+        &chromium,
+        "browser_mfa.mjs",
+        &[
+            ("CLIENT_ID", client["client_id"].as_str().unwrap()),
+            ("CLIENT_SECRET", client["client_secret"].as_str().unwrap()),
+            ("STRICT_CLIENT_ID", strict["client_id"].as_str().unwrap()),
+            (
+                "STRICT_CLIENT_SECRET",
+                strict["client_secret"].as_str().unwrap(),
+            ),
+            ("REDIRECT_PORT", &port.to_string()),
+            ("SECOND_USERNAME", "bob"),
+        ],
+        &[
+            "security",
+            "authenticator app setup",
+            "recovery codes",
+            "second factor",
+            "second factor with an error",
+            "authenticator app setup in sign-in",
+            "recovery codes in sign-in",
+            "reauth",
+        ],
+    );
+    eprintln!("waited for the next step: {}s", report["waited_secs"]);
+    let mfa = serde_json::json!({"amr": ["pwd", "otp", "mfa"], "acr": "urn:latchkey:acr:mfa"});
+    let claims = |v: &Value| serde_json::json!({"amr": v["amr"], "acr": v["acr"]});
+
+    let enrolment = &report["enrolment"];
+    assert_eq!(
+        enrolment["before"], "No authenticator app is set up.",
+        "{report}"
+    );
+    assert_eq!(enrolment["qr"], 1, "a QR code: {report}");
+    assert_eq!(enrolment["codes"], 10, "{report}");
+    assert_eq!(enrolment["distinct"], 10, "{report}");
+    assert_eq!(
+        enrolment["after"], "An authenticator app gives you a code when you sign in.",
+        "{report}"
+    );
+    assert_eq!(
+        enrolment["codes_left"], "10 unused recovery codes.",
+        "{report}"
+    );
+
+    let recovery = &report["recovery"];
+    assert_eq!(
+        recovery["factor_label"], "Code from your authenticator app, or a recovery code",
+        "{report}"
+    );
+    assert_eq!(claims(&recovery["claims"]), mfa, "{report}");
+    assert_eq!(
+        recovery["reused"]["path"], "/login/factor",
+        "a used recovery code is refused: {report}"
+    );
+    assert_eq!(
+        recovery["reused"]["message"], "That code is not right. Check it and try again.",
+        "{report}"
+    );
+
+    let required = &report["required"];
+    assert_eq!(
+        required["heading"], "Set up an authenticator app",
+        "{report}"
+    );
+    assert_eq!(required["codes"], 10, "{report}");
+    assert_eq!(claims(&required["claims"]), mfa, "{report}");
+    assert_ne!(required["claims"]["sub"], recovery["claims"]["sub"]);
+    let shown: Value =
+        serde_json::from_str(&s.cli(&["user", "show", "bob", "--json"], "")).unwrap();
+    assert_eq!(required["claims"]["sub"], shown["id"], "{shown}");
+
+    assert_eq!(claims(&report["app"]), mfa, "{report}");
+    assert_eq!(report["app"]["sub"], recovery["claims"]["sub"], "{report}");
+
+    let reauth = &report["reauth"];
+    assert_eq!(reauth["heading"], "Confirm it's you", "{report}");
+    assert_eq!(reauth["prefilled"], "bob", "{report}");
+    assert_eq!(reauth["path"], "/account/security", "{report}");
+    assert_eq!(reauth["same_cookie"], true, "the session is kept: {report}");
+    assert_eq!(reauth["offers_reauth"], 0, "fresh again: {report}");
 }
