@@ -151,6 +151,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(pages::security::remove_totp)),
     )
     .service(
+        web::resource("/account/security/passkeys/start")
+            .route(web::post().to(pages::security::start_passkey)),
+    )
+    .service(
+        web::resource("/account/security/passkeys")
+            .route(web::post().to(pages::security::finish_passkey)),
+    )
+    .service(
+        web::resource("/account/security/passkeys/rename")
+            .route(web::post().to(pages::security::rename_passkey)),
+    )
+    .service(
+        web::resource("/account/security/passkeys/remove")
+            .route(web::post().to(pages::security::remove_passkey)),
+    )
+    .service(
         web::resource("/account/security/recovery-codes")
             .route(web::post().to(pages::security::recovery_codes)),
     )

@@ -1,0 +1,127 @@
+//! Passkeys from the outside, without a browser: where they are offered,
+//! and the refusals around a registration's server-side state (unknown,
+//! replayed, another browser's, another user's). The ceremonies themselves
+//! run in a real browser (`interop.rs`).
+
+use crate::support::*;
+
+/// A server whose issuer can be a WebAuthn relying party (reached on
+/// 127.0.0.1 all the same: the server does not check the Host).
+async fn passkey_app() -> TestApp {
+    TestApp::spawn_with(|c| {
+        c.server.issuer = "https://login.example.com".parse().unwrap();
+    })
+    .await
+}
+
+async fn account_sign_in(app: &TestApp, b: &reqwest::Client, username: &str) {
+    let page = FormPage::read(app, b, "/login").await;
+    let resp = post_login(app, b, None, &page.csrf(), username, PASSWORD).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/account/sessions");
+}
+
+/// Starts a registration; returns the setup page.
+async fn start(app: &TestApp, b: &reqwest::Client) -> reqwest::Response {
+    let security = FormPage::read(app, b, "/account/security").await;
+    b.post(app.url("/account/security/passkeys/start"))
+        .form(&[("csrf", security.csrf().as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn finish(app: &TestApp, b: &reqwest::Client, c: &str, credential: &str) -> (u16, String) {
+    let security = FormPage::read(app, b, "/account/security").await;
+    let resp = b
+        .post(app.url("/account/security/passkeys"))
+        .form(&[
+            ("csrf", security.csrf().as_str()),
+            ("c", c),
+            ("credential", credential),
+            ("name", "Key"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_ip_address_issuer_offers_no_passkeys() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let b = browser();
+    let login = page_text(&app, &b, "/login").await;
+    assert!(!login.contains("passkey-sign-in"), "{login}");
+    account_sign_in(&app, &b, "alice").await;
+    let security = page_text(&app, &b, "/account/security").await;
+    assert!(!security.contains("add-passkey"), "{security}");
+    assert!(!security.contains("passkeys.js"), "{security}");
+    let resp = start(&app, &b).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("not available"));
+}
+
+#[tokio::test]
+async fn a_registration_state_is_used_once_by_its_own_browser_and_user() {
+    let app = passkey_app().await;
+    app.add_user("alice").await;
+    app.add_user("bob").await;
+    let b = browser();
+    account_sign_in(&app, &b, "alice").await;
+    let security = page_text(&app, &b, "/account/security").await;
+    assert!(security.contains("id=\"add-passkey\""), "{security}");
+
+    let setup = start(&app, &b).await;
+    assert_eq!(setup.status(), 200);
+    let setup = setup.text().await.unwrap();
+    assert!(
+        setup.contains("data-passkey-ceremony=\"create\""),
+        "{setup}"
+    );
+    assert!(
+        setup.contains("login.example.com"),
+        "the RP id is in the options"
+    );
+    assert!(setup.contains("/assets/passkeys.js"));
+    let c = hidden(&setup, "c");
+
+    // Another user's browser cannot finish alice's registration.
+    let other = browser();
+    account_sign_in(&app, &other, "bob").await;
+    let (status, body) = finish(&app, &other, &c, "{}").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no longer valid"), "{body}");
+
+    // An unknown challenge.
+    let (status, body) = finish(&app, &b, "nosuchchallenge", "{}").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no longer valid"), "{body}");
+
+    // A bad answer uses the state up: the same challenge never again.
+    let (status, body) = finish(&app, &b, &c, "{}").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("not valid"), "{body}");
+    let (status, body) = finish(&app, &b, &c, "{}").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no longer valid"), "{body}");
+    assert!(
+        app.store.find_challenge(&c).await.unwrap().is_none(),
+        "the state is gone"
+    );
+
+    // A stale sign-in is sent to confirm it first.
+    app.clock.advance(std::time::Duration::from_secs(
+        latchkey_core::account::factors::FRESH_SIGN_IN as u64 + 1,
+    ));
+    let security = FormPage::read(&app, &b, "/account/security").await;
+    let resp = b
+        .post(app.url("/account/security/passkeys/start"))
+        .form(&[("csrf", security.csrf().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(location(&resp), "/login?reauth=1");
+}
