@@ -184,12 +184,8 @@ impl Security<'_> {
                 last_used_at: None,
             })
             .await?;
-        let method = if synced {
-            Method::SyncedPasskey
-        } else {
-            Method::DeviceBoundPasskey
-        };
-        self.raise(me, method).await?;
+        self.raise(me, crate::account::login::passkey_method(synced))
+            .await?;
         self.changed(me, &format!("passkey {name:?} added")).await
     }
 

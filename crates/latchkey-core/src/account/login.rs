@@ -73,6 +73,9 @@ pub struct FactorView {
     pub passkeys: bool,
     /// Only a passkey will do (`urn:latchkey:acr:phr`).
     pub passkey_only: bool,
+    /// The options of a passkey check for the browser, when the user has
+    /// passkeys and the issuer allows them (the state is in the challenge).
+    pub passkey_options: Option<String>,
     /// The user has no second factor and needs one: set up this app.
     pub enrol: Option<crate::account::factors::TotpEnrolment>,
 }
@@ -92,7 +95,7 @@ struct Finish<'a> {
 service! {
     /// Signing in: the form, the password check behind the login limiter,
     /// the second factor, the browser session.
-    pub struct Login { store, clock, random, settings, csrf, factor_secrets, passwords, throttle, audit, sessions, authorize }
+    pub struct Login { store, clock, random, settings, csrf, factor_secrets, passkeys, passwords, throttle, audit, sessions, authorize }
 }
 
 impl Login<'_> {
@@ -314,7 +317,31 @@ impl Login<'_> {
         } else {
             None
         };
+        let passkey_options = match (self.passkeys, next) {
+            (Some(rp), Next::Prove(_)) if !enrolled.passkeys.is_empty() => {
+                let stored: Vec<String> = enrolled
+                    .passkeys
+                    .iter()
+                    .map(|p| p.credential.clone())
+                    .collect();
+                match rp.start_second_factor(&stored) {
+                    Ok((options, state)) => {
+                        challenge.ceremony = Some(state);
+                        self.store.update_challenge(&challenge).await.map_err(|e| {
+                            AuthorizeOutcome::ErrorPage(CoreError::from(e).to_oauth())
+                        })?;
+                        Some(options)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no passkey check could be prepared");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         Ok(FactorView {
+            passkey_options,
             challenge: challenge.id,
             username: user.username,
             client_name,
@@ -381,6 +408,73 @@ impl Login<'_> {
                 recovery_codes,
             });
         }
+        self.store.update_challenge(&challenge).await?;
+        self.proceed(&challenge, &user, previous, browser, ip, user_agent)
+            .await
+    }
+
+    /// `POST /login/factor` with `credential`: a passkey's answer to the
+    /// check the page offered. The state is taken out of the challenge
+    /// before the answer is verified, so one answer counts once.
+    pub async fn submit_passkey(
+        &self,
+        challenge_id: &str,
+        credential: &str,
+        previous: Option<&SignedIn>,
+        browser: &str,
+        ip: &str,
+        user_agent: Option<&str>,
+    ) -> Result<LoginOutcome, CoreError> {
+        let (mut challenge, user) = match self.load_challenge(challenge_id, browser).await {
+            Ok(x) => x,
+            Err(refused) => return Ok(LoginOutcome::Refused(refused)),
+        };
+        let next = match self.step(&challenge, &user, browser).await {
+            Ok((next, _)) => next,
+            Err(refused) => return Ok(LoginOutcome::Refused(refused)),
+        };
+        if let Err(wait_secs) = self
+            .throttle
+            .password_turn(self.clock, &user.username, ip)
+            .await
+        {
+            return Ok(LoginOutcome::Throttled { wait_secs });
+        }
+        let now = self.clock.unix();
+        let proved = match (self.passkeys, challenge.ceremony.take(), next) {
+            (Some(rp), Some(state), Next::Prove(_))
+                if self.store.take_ceremony(&challenge.id, &state).await? =>
+            {
+                let stored = self.store.list_passkeys(&user.id).await?;
+                let creds: Vec<String> = stored.iter().map(|p| p.credential.clone()).collect();
+                match rp.finish_second_factor(&state, credential, &creds) {
+                    Ok(v) => match stored.iter().find(|p| p.id == v.credential_id) {
+                        Some(record) => {
+                            let updated = v.updated.as_deref().unwrap_or(&record.credential);
+                            self.store.passkey_used(&record.id, updated, now).await?;
+                            Some(passkey_method(record.synced))
+                        }
+                        None => None,
+                    },
+                    Err(e) => {
+                        tracing::info!(error = %e, "a passkey answer was refused");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let Some(method) = proved else {
+            let failures = self.store.challenge_failed(&challenge.id).await?;
+            if failures >= CHALLENGE_FAILURES {
+                self.store.delete_challenge(&challenge.id).await?;
+            }
+            self.failed(Some(&user), ip, "passkey not verified").await;
+            return Ok(LoginOutcome::Failed);
+        };
+        self.throttle.succeeded(&user.username, ip).await;
+        challenge.methods = challenge.methods.with(method);
+        challenge.ceremony = None;
         self.store.update_challenge(&challenge).await?;
         self.proceed(&challenge, &user, previous, browser, ip, user_agent)
             .await
@@ -628,6 +722,16 @@ impl Login<'_> {
             ))
         };
         Ok(LoginOutcome::SignedIn { cookie, next })
+    }
+}
+
+/// The method a passkey proves: `swk` when it may be synced off the
+/// device, else `hwk`.
+pub(crate) fn passkey_method(synced: bool) -> Method {
+    if synced {
+        Method::SyncedPasskey
+    } else {
+        Method::DeviceBoundPasskey
     }
 }
 
