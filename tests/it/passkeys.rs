@@ -125,3 +125,63 @@ async fn a_registration_state_is_used_once_by_its_own_browser_and_user() {
     assert_eq!(resp.status(), 303);
     assert_eq!(location(&resp), "/login?reauth=1");
 }
+
+/// Posts a passkey answer for the sign-in page's challenge `c`.
+async fn passwordless(
+    app: &TestApp,
+    b: &reqwest::Client,
+    c: &str,
+    credential: &str,
+) -> (u16, String) {
+    let page = FormPage::read(app, b, "/login").await;
+    let resp = b
+        .post(app.url("/login/passkey"))
+        .form(&[
+            ("csrf", page.csrf().as_str()),
+            ("c", c),
+            ("credential", credential),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_passwordless_challenge_is_used_once_in_its_own_browser() {
+    let app = passkey_app().await;
+    app.add_user("alice").await;
+    let b = browser();
+    let login = page_text(&app, &b, "/login").await;
+    assert!(login.contains("id=\"passkey-sign-in\""), "{login}");
+    assert!(login.contains("data-passkey-ceremony=\"get\""), "{login}");
+    let c = hidden(&login, "c");
+
+    // Another browser cannot answer it.
+    let other = browser();
+    let (status, body) = passwordless(&app, &other, &c, "{}").await;
+    assert!(status >= 400, "{status} {body}");
+    assert!(body.contains("another browser"), "{body}");
+
+    // An unknown challenge.
+    let (status, body) = passwordless(&app, &b, "nosuchchallenge", "{}").await;
+    assert!(status >= 400, "{status} {body}");
+    assert!(body.contains("expired"), "{body}");
+
+    // A bad answer signs nobody in and uses the challenge up.
+    let (status, body) = passwordless(&app, &b, &c, "{}").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("could not sign you in"), "{body}");
+    let (status, body) = passwordless(&app, &b, &c, "{}").await;
+    assert!(status >= 400 && status != 401, "{status} {body}");
+    assert!(body.contains("expired"), "{body}");
+    assert_eq!(
+        b.get(app.url("/account/sessions"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303,
+        "not signed in"
+    );
+}

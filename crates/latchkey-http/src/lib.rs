@@ -133,6 +133,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(pages::login::show))
             .route(web::post().to(pages::login::submit)),
     )
+    .service(web::resource("/login/passkey").route(web::post().to(pages::login::passkey)))
     .service(
         web::resource("/login/factor")
             .route(web::get().to(pages::factor::show))
