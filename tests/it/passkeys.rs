@@ -185,3 +185,26 @@ async fn a_passwordless_challenge_is_used_once_in_its_own_browser() {
         "not signed in"
     );
 }
+
+/// The CSP of `path`'s page.
+async fn csp(app: &TestApp, b: &reqwest::Client, path: &str) -> String {
+    let resp = b.get(app.url(path)).send().await.unwrap();
+    resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn only_pages_offering_a_passkey_run_a_script() {
+    let plain = TestApp::spawn().await;
+    let csp_plain = csp(&plain, &browser(), "/login").await;
+    assert!(!csp_plain.contains("script-src"), "{csp_plain}");
+    let app = passkey_app().await;
+    let with = csp(&app, &browser(), "/login").await;
+    assert!(with.contains("script-src 'self';"), "{with}");
+    assert!(
+        !with.contains("unsafe-inline';") || !with.contains("script-src 'self' 'unsafe-inline'")
+    );
+    assert!(with.contains("default-src 'none'") && with.contains("form-action 'self'"));
+}

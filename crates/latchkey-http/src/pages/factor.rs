@@ -66,6 +66,9 @@ fn factor_page(
     if let Some(c) = set {
         b.cookie(c);
     }
+    if view.passkey_options.is_some() {
+        crate::response::runs_passkeys(&mut b, view.form_target.as_deref());
+    }
     render(
         b,
         &FactorPage {

@@ -43,7 +43,8 @@ async fn login_page(
     reauth: bool,
 ) -> HttpResponse {
     let (browser, set) = csrf_binding(req, app);
-    let mut b = page_posting_to(status, view.form_target.as_deref());
+    let target = view.form_target;
+    let mut b = page_posting_to(status, target.as_deref());
     let client_name = view.client_name;
     if let Some(c) = set {
         b.cookie(c);
@@ -71,6 +72,9 @@ async fn login_page(
             None
         }
     };
+    if passkey.is_some() {
+        crate::response::runs_passkeys(&mut b, target.as_deref());
+    }
     render(
         b,
         &LoginPage {

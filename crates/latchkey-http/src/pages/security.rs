@@ -308,7 +308,8 @@ pub async fn start_passkey(
     let browser = browser_id(&req, &app).unwrap_or_default();
     match app.security().start_passkey(&me, &browser).await {
         Ok(r) => {
-            let (b, csrf) = section_page(&req, &app, StatusCode::OK);
+            let (mut b, csrf) = section_page(&req, &app, StatusCode::OK);
+            crate::response::runs_passkeys(&mut b, None);
             Ok(render(
                 b,
                 &PasskeySetupPage {
