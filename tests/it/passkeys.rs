@@ -208,3 +208,79 @@ async fn only_pages_offering_a_passkey_run_a_script() {
     );
     assert!(with.contains("default-src 'none'") && with.contains("form-action 'self'"));
 }
+
+#[tokio::test]
+async fn passkeys_are_listed_renamed_and_removed_by_their_owner_only() {
+    let app = passkey_app().await;
+    let alice = app.add_user("alice").await;
+    let bob = app.add_user("bob").await;
+    // Signed in before the passkeys exist (a passkey asks for itself at
+    // sign-in).
+    let b = browser();
+    account_sign_in(&app, &b, "alice").await;
+    let now = latchkey_domain::Clock::unix(&*app.clock);
+    for (id, user) in [("cred-a", &alice), ("cred-b", &bob)] {
+        app.store
+            .insert_passkey(&latchkey_domain::PasskeyRecord {
+                id: id.into(),
+                user_id: user.id.clone(),
+                name: format!("Key of {}", user.username),
+                credential: "{}".into(),
+                synced: false,
+                created_at: now,
+                last_used_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    let page = page_text(&app, &b, "/account/security").await;
+    assert!(page.contains("Key of alice"), "{page}");
+    assert!(page.contains("last used never"), "{page}");
+    assert!(!page.contains("Key of bob"), "{page}");
+
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let b = b.clone();
+        let app = &app;
+        async move {
+            let csrf = FormPage::read(app, &b, "/account/security").await.csrf();
+            let mut form = vec![("csrf", csrf)];
+            form.extend(fields);
+            b.post(app.url(path)).form(&form).send().await.unwrap()
+        }
+    };
+    // Bob's passkey is not alice's to rename or remove.
+    let r = post(
+        "/account/security/passkeys/rename",
+        vec![("id", "cred-b".into()), ("name", "Mine".into())],
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let r = post(
+        "/account/security/passkeys/remove",
+        vec![("id", "cred-b".into())],
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(app.store.list_passkeys(&bob.id).await.unwrap().len(), 1);
+
+    let r = post(
+        "/account/security/passkeys/rename",
+        vec![("id", "cred-a".into()), ("name", "  Work laptop  ".into())],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/account/security?done=passkey-renamed");
+    let page = page_text(&app, &b, "/account/security").await;
+    assert!(page.contains("<h3>Work laptop</h3>"), "{page}");
+
+    let r = post(
+        "/account/security/passkeys/remove",
+        vec![("id", "cred-a".into())],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/account/security?done=passkey-removed");
+    assert!(app.store.list_passkeys(&alice.id).await.unwrap().is_empty());
+    let page = page_text(&app, &b, "/account/security").await;
+    assert!(page.contains("No passkeys yet"), "{page}");
+}
