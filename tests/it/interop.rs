@@ -66,6 +66,16 @@ impl Drop for Served {
 
 impl Served {
     fn new() -> Served {
+        Self::on_host("127.0.0.1")
+    }
+
+    /// A server whose issuer is `http://localhost:PORT` (listening on
+    /// 127.0.0.1): a secure context with a domain name, so passkeys work.
+    fn on_localhost() -> Served {
+        Self::on_host("localhost")
+    }
+
+    fn on_host(host: &str) -> Served {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -75,7 +85,7 @@ impl Served {
         Served {
             postgres: FreshDatabase::if_asked(dir.path()),
             dir,
-            issuer: format!("http://127.0.0.1:{port}"),
+            issuer: format!("http://{host}:{port}"),
             child: None,
         }
     }
@@ -84,7 +94,12 @@ impl Served {
         let mut c = Command::new(env!("CARGO_BIN_EXE_latchkey"));
         c.current_dir(self.dir.path())
             .env("LATCHKEY_ISSUER", &self.issuer)
-            .env("LATCHKEY_BIND", self.issuer.trim_start_matches("http://"))
+            .env(
+                "LATCHKEY_BIND",
+                self.issuer
+                    .trim_start_matches("http://")
+                    .replace("localhost", "127.0.0.1"),
+            )
             .env("LATCHKEY_WORKERS", "1");
         if let Some(db) = &self.postgres {
             c.env("LATCHKEY_DATABASE_URL", &db.url);
@@ -1182,4 +1197,89 @@ async fn chromium_sets_up_and_uses_second_factors() {
     assert_eq!(reauth["path"], "/account/security", "{report}");
     assert_eq!(reauth["same_cookie"], true, "the session is kept: {report}");
     assert_eq!(reauth["offers_reauth"], 0, "fresh again: {report}");
+}
+
+/// Passkeys in a real browser (Chromium's virtual authenticator, issuer
+/// on http://localhost): one added on the security page after a password
+/// sign-in, then a sign-in with the passkey button alone; then a client
+/// demanding `urn:latchkey:acr:phr` gets, after the password, a second
+/// step offering only the passkey, and an ID token saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_adds_a_passkey_and_signs_in_with_it() {
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let mut s = Served::on_localhost();
+    s.cli(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--name",
+            "Alice",
+            "--password-stdin",
+        ],
+        PASSWORD,
+    );
+    let (client, port) = browser_client(&s, "Passkeys");
+    s.start().await;
+    let report = run_browser_script(
+        &s,
+        &chromium,
+        "browser_passkeys.mjs",
+        &[
+            ("CLIENT_ID", client["client_id"].as_str().unwrap()),
+            ("CLIENT_SECRET", client["client_secret"].as_str().unwrap()),
+            ("REDIRECT_PORT", &port.to_string()),
+        ],
+        &[
+            "login with passkeys",
+            "security",
+            "passkey setup",
+            "security with a passkey",
+            "passkey as second factor",
+        ],
+    );
+    assert_eq!(
+        report["passkey_names"],
+        serde_json::json!(["Laptop"]),
+        "{report}"
+    );
+    assert_eq!(report["resident"], serde_json::json!([true]), "{report}");
+    assert_eq!(report["passwordless_path"], "/account/sessions", "{report}");
+    assert!(
+        !report["last_used"]
+            .as_str()
+            .unwrap_or("never")
+            .ends_with("never."),
+        "the passwordless sign-in was recorded: {report}"
+    );
+    let amr = |r: &Value| -> Vec<String> {
+        r["amr"]
+            .as_array()
+            .unwrap_or_else(|| panic!("an amr: {report}"))
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let key = |amr: &[String]| amr.iter().any(|m| m == "hwk" || m == "swk");
+    let step_up = &report["step_up"];
+    assert_eq!(step_up["code_fields"], 0, "only the passkey: {report}");
+    assert_eq!(step_up["state"], "st-1", "{report}");
+    assert_eq!(step_up["acr"], "urn:latchkey:acr:phr", "{report}");
+    let a = amr(step_up);
+    assert!(key(&a) && a.contains(&"mfa".into()), "{report}");
+    assert!(
+        a.contains(&"pwd".into()),
+        "the password came first: {report}"
+    );
+    let direct = &report["passwordless_client"];
+    assert_eq!(direct["state"], "st-1", "{report}");
+    let a = amr(direct);
+    assert!(key(&a), "{report}");
+    assert!(
+        a.contains(&"user".into()) && a.contains(&"mfa".into()),
+        "{report}"
+    );
+    assert!(!a.contains(&"pwd".into()), "no password: {report}");
 }

@@ -20,6 +20,7 @@ mod interop;
 mod keys;
 mod logout;
 mod mfa;
+mod passkeys;
 mod profile;
 mod registration;
 mod ssrf;

@@ -52,6 +52,7 @@ macro_rules! service {
     (@type csrf) => { &'a $crate::csrf::CsrfGuard };
     (@type factor_secrets) => { &'a $crate::support::factors::FactorSecrets };
     (@type throttle) => { &'a $crate::throttle::LoginThrottle };
+    (@type passkeys) => { Option<&'a $crate::support::webauthn::Passkeys> };
     (@type caches) => { &'a $crate::Caches };
     (@type client_keys) => { &'a $crate::oauth2::client_auth::ClientKeys };
     (@type discovery) => { &'a $crate::discovery::Discovery };
@@ -79,6 +80,7 @@ macro_rules! service {
     (@init $app:ident csrf) => { &$app.csrf };
     (@init $app:ident factor_secrets) => { &$app.factor_secrets };
     (@init $app:ident throttle) => { &$app.throttle };
+    (@init $app:ident passkeys) => { $app.passkeys.as_ref() };
     (@init $app:ident caches) => { &$app.caches };
     (@init $app:ident client_keys) => { &$app.client_keys };
     (@init $app:ident discovery) => { &$app.discovery };
@@ -138,6 +140,10 @@ pub struct Latchkey {
     /// Seals authenticator-app secrets.
     factor_secrets: support::factors::FactorSecrets,
     passwords: passwords::PasswordHasher,
+    /// The WebAuthn relying party; `None` when the issuer cannot be one
+    /// (an IP address, plain http other than localhost): passkeys are then
+    /// not offered at all.
+    passkeys: Option<support::webauthn::Passkeys>,
     throttle: throttle::LoginThrottle,
     discovery: discovery::Discovery,
     revocations: revocations::RevocationMirror,
@@ -185,6 +191,13 @@ impl Latchkey {
             secrets: secrets::SecretHasher::new(parts.secret_pepper),
             csrf: csrf::CsrfGuard::new(parts.csrf_key),
             factor_secrets: support::factors::FactorSecrets::new(parts.factor_key),
+            passkeys: match support::webauthn::Passkeys::new(&parts.settings.issuer, "Latchkey") {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    tracing::info!(reason = %e, "passkeys are off");
+                    None
+                }
+            },
             store: parts.store,
             keys: parts.keys,
             key_service: keys::KeyService::new(parts.key_factory),

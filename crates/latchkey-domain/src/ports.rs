@@ -164,6 +164,9 @@ pub trait FactorRepository: Send + Sync {
     /// Stores a challenge's progress (user, methods, password hash,
     /// ceremony) if it is still there.
     async fn update_challenge(&self, challenge: &LoginChallenge) -> StoreResult<bool>;
+    /// Takes a challenge's WebAuthn state out, if, and only if, it is still
+    /// `ceremony`: of two answers to one state, one wins.
+    async fn take_ceremony(&self, id: &str, ceremony: &str) -> StoreResult<bool>;
     /// Counts a failed proof; returns the failures so far (0 if the
     /// challenge is gone).
     async fn challenge_failed(&self, id: &str) -> StoreResult<i64>;

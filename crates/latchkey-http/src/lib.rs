@@ -133,6 +133,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(pages::login::show))
             .route(web::post().to(pages::login::submit)),
     )
+    .service(web::resource("/login/passkey").route(web::post().to(pages::login::passkey)))
     .service(
         web::resource("/login/factor")
             .route(web::get().to(pages::factor::show))
@@ -149,6 +150,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/account/security/totp/remove")
             .route(web::post().to(pages::security::remove_totp)),
+    )
+    .service(
+        web::resource("/account/security/passkeys/start")
+            .route(web::post().to(pages::security::start_passkey)),
+    )
+    .service(
+        web::resource("/account/security/passkeys")
+            .route(web::post().to(pages::security::finish_passkey)),
+    )
+    .service(
+        web::resource("/account/security/passkeys/rename")
+            .route(web::post().to(pages::security::rename_passkey)),
+    )
+    .service(
+        web::resource("/account/security/passkeys/remove")
+            .route(web::post().to(pages::security::remove_passkey)),
     )
     .service(
         web::resource("/account/security/recovery-codes")

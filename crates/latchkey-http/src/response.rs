@@ -26,7 +26,8 @@ pub fn see_other(to: &str) -> HttpResponse {
 /// Forms may post only to Latchkey itself (`form-action 'self'`); a page
 /// whose form ends in a redirect to the client also names the client's
 /// redirect origin, since browsers apply `form-action` to the redirects
-/// that follow a submission.
+/// that follow a submission. No script runs, except on the pages that
+/// offer a passkey (see [`runs_passkeys`]).
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// A response builder for an HTML page with the page headers set.
@@ -87,6 +88,22 @@ pub async fn passkeys_script() -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(include_str!("../assets/passkeys.js"))
+}
+
+/// Lets the page built in `b` run Latchkey's own script files (and no
+/// inline script): the pages whose buttons run a passkey ceremony
+/// ([`PASSKEYS_SCRIPT`]). `target` as for [`page_posting_to`].
+pub fn runs_passkeys(b: &mut HttpResponseBuilder, target: Option<&str>) {
+    let csp = CSP.replacen(
+        "default-src 'none';",
+        "default-src 'none'; script-src 'self';",
+        1,
+    );
+    let csp = match target {
+        Some(t) => format!("{csp} {t}"),
+        None => csp,
+    };
+    b.insert_header((header::CONTENT_SECURITY_POLICY, csp));
 }
 
 /// Renders a page template into `builder`; a template that fails is a bare

@@ -3,7 +3,10 @@
 //! recovery codes). Every change needs a fresh sign-in, is audited, and
 //! ends the user's other sessions.
 
-use latchkey_domain::{AuditEvent, RevokeReason, SessionId, Store, TotpCredential, UserId};
+use latchkey_domain::{
+    AuditEvent, LoginChallenge, Methods, PasskeyRecord, RevokeReason, SessionId, Store,
+    TotpCredential, UserId,
+};
 use latchkey_protocol::authn::Method;
 
 use crate::admin::AdminError;
@@ -11,7 +14,7 @@ use crate::audit::Event;
 use crate::authorize::SignedIn;
 use crate::error::CoreError;
 pub use crate::support::factors::Enrolled;
-use crate::support::factors::{qr_svg, replace_recovery_codes, TotpSecret};
+use crate::support::factors::{qr_svg, replace_recovery_codes, TotpSecret, CHALLENGE_TTL};
 
 /// Changes on the security page need a sign-in this recent (seconds).
 pub const FRESH_SIGN_IN: i64 = 300;
@@ -33,11 +36,21 @@ pub struct SecurityView {
     pub enrolled: Enrolled,
     /// Whether changes may be made without signing in again.
     pub fresh: bool,
+    /// Whether passkeys can be used with this issuer at all.
+    pub passkeys_available: bool,
+}
+
+/// A passkey registration under way: the options for the browser, and the
+/// challenge that keeps its state server-side.
+#[derive(Debug, Clone)]
+pub struct PasskeyRegistration {
+    pub challenge: String,
+    pub options: String,
 }
 
 service! {
     /// `/account/security`: a signed-in user's own second factors.
-    pub struct Security { store, clock, random, settings, factor_secrets, audit, sessions }
+    pub struct Security { store, clock, random, settings, csrf, factor_secrets, passkeys, audit, sessions }
 }
 
 impl Security<'_> {
@@ -60,7 +73,143 @@ impl Security<'_> {
             username: me.user.username.clone(),
             enrolled: Enrolled::of(self.store, &me.user.id).await?,
             fresh: self.is_fresh(me),
+            passkeys_available: self.passkeys.is_some(),
         })
+    }
+
+    fn rp(&self) -> Result<&crate::support::webauthn::Passkeys, AdminError> {
+        self.passkeys
+            .ok_or_else(|| AdminError::Invalid("passkeys are not available on this server".into()))
+    }
+
+    /// Begins registering a passkey: its state is kept in a challenge bound
+    /// to this browser and session; the user's passkeys are excluded.
+    pub async fn start_passkey(
+        &self,
+        me: &SignedIn,
+        browser: &str,
+    ) -> Result<PasskeyRegistration, AdminError> {
+        self.require_fresh(me)?;
+        let rp = self.rp()?;
+        let exclude: Vec<String> = self
+            .store
+            .list_passkeys(&me.user.id)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        let (options, state) = rp
+            .start_registration(
+                me.user.id.as_str(),
+                &me.user.username,
+                &me.user.username,
+                &exclude,
+            )
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        let now = self.clock.unix();
+        let challenge = LoginChallenge {
+            id: self.random.id(),
+            user_id: Some(me.user.id.clone()),
+            browser_hash: self.csrf.browser_hash(browser),
+            pending_id: None,
+            session_id: Some(me.session.id.clone()),
+            methods: Methods::default(),
+            password_hash: None,
+            ceremony: Some(state),
+            failures: 0,
+            created_at: now,
+            expires_at: now + CHALLENGE_TTL,
+        };
+        self.store.insert_challenge(&challenge).await?;
+        Ok(PasskeyRegistration {
+            challenge: challenge.id,
+            options,
+        })
+    }
+
+    /// The browser's answer to [`Security::start_passkey`]: the passkey is
+    /// the user's from now on, under `name`. The challenge is used up
+    /// whatever the outcome.
+    pub async fn finish_passkey(
+        &self,
+        me: &SignedIn,
+        browser: &str,
+        challenge_id: &str,
+        credential: &str,
+        name: &str,
+    ) -> Result<(), AdminError> {
+        self.require_fresh(me)?;
+        let rp = self.rp()?;
+        let again =
+            || AdminError::Invalid("the passkey request is no longer valid, try again".into());
+        if challenge_id.len() > 64 {
+            return Err(again());
+        }
+        let Some(challenge) = self.store.find_challenge(challenge_id).await? else {
+            return Err(again());
+        };
+        let now = self.clock.unix();
+        if challenge.user_id.as_ref() != Some(&me.user.id)
+            || challenge.session_id.as_ref() != Some(&me.session.id)
+            || challenge.browser_hash != self.csrf.browser_hash(browser)
+            || now >= challenge.expires_at
+            || challenge.pending_id.is_some()
+        {
+            return Err(again());
+        }
+        let Some(state) = challenge.ceremony.as_deref() else {
+            return Err(again());
+        };
+        if !self.store.delete_challenge(&challenge.id).await? {
+            return Err(again());
+        }
+        let new = rp
+            .finish_registration(state, credential)
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        if self.store.find_passkey(&new.credential_id).await?.is_some() {
+            return Err(AdminError::Invalid(
+                "this passkey is already registered".into(),
+            ));
+        }
+        let name = passkey_name(name);
+        let synced = new.backup_eligible;
+        self.store
+            .insert_passkey(&PasskeyRecord {
+                id: new.credential_id,
+                user_id: me.user.id.clone(),
+                name: name.clone(),
+                credential: new.credential,
+                synced,
+                created_at: now,
+                last_used_at: None,
+            })
+            .await?;
+        self.raise(me, crate::account::login::passkey_method(synced))
+            .await?;
+        self.changed(me, &format!("passkey {name:?} added")).await
+    }
+
+    pub async fn rename_passkey(
+        &self,
+        me: &SignedIn,
+        id: &str,
+        name: &str,
+    ) -> Result<(), AdminError> {
+        self.require_fresh(me)?;
+        let name = passkey_name(name);
+        if !self.store.rename_passkey(&me.user.id, id, &name).await? {
+            return Err(AdminError::NotFound("passkey"));
+        }
+        self.changed(me, &format!("passkey renamed to {name:?}"))
+            .await
+    }
+
+    pub async fn remove_passkey(&self, me: &SignedIn, id: &str) -> Result<(), AdminError> {
+        self.require_fresh(me)?;
+        if !self.store.delete_passkey(&me.user.id, id).await? {
+            return Err(AdminError::NotFound("passkey"));
+        }
+        self.changed(me, "passkey removed").await
     }
 
     /// A new secret to show (QR code and text) for an app to be set up.
@@ -174,6 +323,22 @@ impl Security<'_> {
             })
             .await;
         Ok(())
+    }
+}
+
+/// A passkey's name as the user typed it: trimmed, at most 64 characters,
+/// "Passkey" when empty.
+fn passkey_name(name: &str) -> String {
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect();
+    if name.is_empty() {
+        "Passkey".into()
+    } else {
+        name
     }
 }
 

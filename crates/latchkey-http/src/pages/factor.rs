@@ -31,6 +31,7 @@ struct FactorPage<'a> {
     totp: bool,
     recovery_codes: bool,
     passkey_only: bool,
+    passkey_options: Option<&'a str>,
     enrol: Option<&'a latchkey_core::account::factors::TotpEnrolment>,
 }
 
@@ -65,6 +66,9 @@ fn factor_page(
     if let Some(c) = set {
         b.cookie(c);
     }
+    if view.passkey_options.is_some() {
+        crate::response::runs_passkeys(&mut b, view.form_target.as_deref());
+    }
     render(
         b,
         &FactorPage {
@@ -76,6 +80,7 @@ fn factor_page(
             totp: view.totp,
             recovery_codes: view.recovery_codes,
             passkey_only: view.passkey_only,
+            passkey_options: view.passkey_options.as_deref(),
             enrol: view.enrol.as_ref(),
         },
     )
@@ -113,6 +118,10 @@ pub async fn submit(
     let outcome = if params.get("continue") == Some("1") {
         login
             .resume_challenge(id, previous.as_ref(), &browser, &ip, user_agent)
+            .await
+    } else if let Some(credential) = params.get("credential").filter(|c| !c.is_empty()) {
+        login
+            .submit_passkey(id, credential, previous.as_ref(), &browser, &ip, user_agent)
             .await
     } else {
         let code = params.get("code").unwrap_or("");
@@ -154,6 +163,10 @@ pub async fn submit(
                 },
             ));
         }
+        LoginOutcome::Failed if params.get("credential").is_some_and(|c| !c.is_empty()) => (
+            StatusCode::UNAUTHORIZED,
+            "The passkey could not be verified. Try again.".to_owned(),
+        ),
         LoginOutcome::Failed => (
             StatusCode::UNAUTHORIZED,
             "That code is not right. Check it and try again.".to_owned(),

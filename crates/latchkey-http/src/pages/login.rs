@@ -25,12 +25,14 @@ struct LoginPage<'a> {
     /// Confirming who is signed in (the security page needs a fresh
     /// sign-in): the session is kept and raised.
     reauth: bool,
+    /// The passkey button's challenge and options, when passkeys work here.
+    passkey: Option<latchkey_core::login::PasswordlessStart>,
 }
 
 const PURPOSE: &str = "login";
 
 #[allow(clippy::too_many_arguments)]
-fn login_page(
+async fn login_page(
     req: &HttpRequest,
     app: &Latchkey,
     status: StatusCode,
@@ -41,21 +43,48 @@ fn login_page(
     reauth: bool,
 ) -> HttpResponse {
     let (browser, set) = csrf_binding(req, app);
-    let mut b = page_posting_to(status, view.form_target.as_deref());
+    let target = view.form_target;
+    let mut b = page_posting_to(status, target.as_deref());
     let client_name = view.client_name;
     if let Some(c) = set {
         b.cookie(c);
     }
     let csrf = app.csrf().token(&browser, PURPOSE);
+    // On re-authentication a passkey of the same user raises the session.
+    let raise = if reauth {
+        signed_in(req, app)
+            .await
+            .ok()
+            .flatten()
+            .map(|me| me.session.id)
+    } else {
+        None
+    };
+    let pending = (!pending.is_empty()).then_some(pending);
+    let passkey = match app
+        .login()
+        .start_passwordless(pending, &browser, raise)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "no passkey sign-in could be prepared");
+            None
+        }
+    };
+    if passkey.is_some() {
+        crate::response::runs_passkeys(&mut b, target.as_deref());
+    }
     render(
         b,
         &LoginPage {
-            req: pending,
+            req: pending.unwrap_or(""),
             csrf: &csrf,
             username,
             client_name,
             message,
             reauth,
+            passkey,
         },
     )
 }
@@ -116,7 +145,8 @@ pub async fn show(req: HttpRequest, app: web::Data<Latchkey>) -> ApiResult {
         view,
         None,
         reauth,
-    ))
+    )
+    .await)
 }
 
 pub async fn submit(
@@ -175,16 +205,84 @@ pub async fn submit(
         }
     };
     Ok(match view_for(&req, &app, id).await {
-        Ok(view) => login_page(
-            &req,
-            &app,
-            status,
-            id.unwrap_or(""),
-            &username,
-            view,
-            Some(message),
-            reauth,
+        Ok(view) => {
+            login_page(
+                &req,
+                &app,
+                status,
+                id.unwrap_or(""),
+                &username,
+                view,
+                Some(message),
+                reauth,
+            )
+            .await
+        }
+        Err(resp) => resp,
+    })
+}
+
+/// `POST /login/passkey`: the answer of the sign-in page's passkey button.
+pub async fn passkey(
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    payload: web::Payload,
+) -> ApiResult {
+    let params = read_form(&req, payload).await.map_err(ApiError::Page)?;
+    if !csrf_ok(&req, &app, PURPOSE, params.get("csrf")) {
+        return Err(csrf_refused());
+    }
+    let id = pending_id(params.get("req")).map_err(ApiError::Page)?;
+    let reauth = id.is_none() && params.get("reauth") == Some("1");
+    let previous = signed_in(&req, &app).await?;
+    let browser = browser_id(&req, &app).unwrap_or_default();
+    let ip = client_ip(&req);
+    let user_agent = header_str(&req, header::USER_AGENT).ok().flatten();
+    let outcome = app
+        .login()
+        .submit_passwordless(
+            params.get("c").unwrap_or(""),
+            params.get("credential").unwrap_or(""),
+            previous.as_ref(),
+            &browser,
+            &ip,
+            user_agent,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "passkey sign-in failed");
+            ApiError::Page(e.to_oauth())
+        })?;
+    let (status, message) = match outcome {
+        LoginOutcome::Refused(outcome) => return Ok(respond(outcome)),
+        LoginOutcome::SignedIn { cookie, next } => {
+            return Ok(signed_in_response(&app, cookie, next))
+        }
+        LoginOutcome::SecondFactor { challenge } => {
+            return Ok(see_other(&format!("/login/factor?c={challenge}")))
+        }
+        LoginOutcome::Enrolled { .. } | LoginOutcome::Failed => (
+            StatusCode::UNAUTHORIZED,
+            "That passkey could not sign you in.".to_owned(),
         ),
+        LoginOutcome::Throttled { wait_secs } => {
+            (StatusCode::TOO_MANY_REQUESTS, too_many_attempts(wait_secs))
+        }
+    };
+    Ok(match view_for(&req, &app, id).await {
+        Ok(view) => {
+            login_page(
+                &req,
+                &app,
+                status,
+                id.unwrap_or(""),
+                "",
+                view,
+                Some(message),
+                reauth,
+            )
+            .await
+        }
         Err(resp) => resp,
     })
 }

@@ -13,7 +13,7 @@ use latchkey_core::Latchkey;
 use latchkey_protocol::{ErrorCode, OAuthError, Params};
 
 use super::factor::RecoveryCodesPage;
-use crate::browser::{csrf_binding, csrf_ok, csrf_refused, signed_in};
+use crate::browser::{browser_id, csrf_binding, csrf_ok, csrf_refused, signed_in};
 use crate::error::{ApiError, ApiResult};
 use crate::request::read_form;
 use crate::response::{page, render, see_other};
@@ -33,6 +33,30 @@ struct SecurityPage<'a> {
     fresh: bool,
     totp: bool,
     recovery_codes: u64,
+    passkeys_available: bool,
+    passkeys: &'a [PasskeyRow],
+}
+
+/// A passkey as the security page lists it.
+struct PasskeyRow {
+    id: String,
+    name: String,
+    added: String,
+    last_used: String,
+}
+
+fn date(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "passkey_setup.html")]
+struct PasskeySetupPage<'a> {
+    csrf: &'a str,
+    challenge: &'a str,
+    options: &'a str,
 }
 
 #[derive(Template)]
@@ -65,6 +89,13 @@ fn notice(req: &HttpRequest) -> Option<&'static str> {
         Some("totp-removed") => {
             Some("The authenticator app was removed. Your other sessions were signed out.")
         }
+        Some("passkey-added") => {
+            Some("The passkey was added. Your other sessions were signed out.")
+        }
+        Some("passkey-renamed") => Some("The passkey was renamed."),
+        Some("passkey-removed") => {
+            Some("The passkey was removed. Your other sessions were signed out.")
+        }
         _ => None,
     }
 }
@@ -92,6 +123,18 @@ async fn security_page(
             fresh: view.fresh,
             totp: view.enrolled.totp,
             recovery_codes: view.enrolled.recovery_codes,
+            passkeys_available: view.passkeys_available,
+            passkeys: &view
+                .enrolled
+                .passkeys
+                .iter()
+                .map(|p| PasskeyRow {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    added: date(p.created_at),
+                    last_used: p.last_used_at.map(date).unwrap_or_else(|| "never".into()),
+                })
+                .collect::<Vec<_>>(),
         },
     ))
 }
@@ -246,6 +289,104 @@ pub async fn recovery_codes(
     };
     match app.security().new_recovery_codes(&me).await {
         Ok(codes) => Ok(codes_page(&req, &app, &codes)),
+        Err(e) => refused(&req, &app, &me, e).await,
+    }
+}
+
+/// `POST /account/security/passkeys/start`: the page whose button asks
+/// the browser for a new passkey.
+pub async fn start_passkey(
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    payload: web::Payload,
+) -> ApiResult {
+    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
+    let me = match form_user(&req, &app, &form).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let browser = browser_id(&req, &app).unwrap_or_default();
+    match app.security().start_passkey(&me, &browser).await {
+        Ok(r) => {
+            let (mut b, csrf) = section_page(&req, &app, StatusCode::OK);
+            crate::response::runs_passkeys(&mut b, None);
+            Ok(render(
+                b,
+                &PasskeySetupPage {
+                    csrf: &csrf,
+                    challenge: &r.challenge,
+                    options: &r.options,
+                },
+            ))
+        }
+        Err(e) => refused(&req, &app, &me, e).await,
+    }
+}
+
+/// `POST /account/security/passkeys`: the browser's new passkey.
+pub async fn finish_passkey(
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    payload: web::Payload,
+) -> ApiResult {
+    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
+    let me = match form_user(&req, &app, &form).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let browser = browser_id(&req, &app).unwrap_or_default();
+    match app
+        .security()
+        .finish_passkey(
+            &me,
+            &browser,
+            form.get("c").unwrap_or(""),
+            form.get("credential").unwrap_or(""),
+            form.get("name").unwrap_or(""),
+        )
+        .await
+    {
+        Ok(()) => Ok(see_other("/account/security?done=passkey-added")),
+        Err(e) => refused(&req, &app, &me, e).await,
+    }
+}
+
+/// `POST /account/security/passkeys/rename`.
+pub async fn rename_passkey(
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    payload: web::Payload,
+) -> ApiResult {
+    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
+    let me = match form_user(&req, &app, &form).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    let id = form.get("id").unwrap_or("");
+    let name = form.get("name").unwrap_or("");
+    match app.security().rename_passkey(&me, id, name).await {
+        Ok(()) => Ok(see_other("/account/security?done=passkey-renamed")),
+        Err(e) => refused(&req, &app, &me, e).await,
+    }
+}
+
+/// `POST /account/security/passkeys/remove`.
+pub async fn remove_passkey(
+    req: HttpRequest,
+    app: web::Data<Latchkey>,
+    payload: web::Payload,
+) -> ApiResult {
+    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
+    let me = match form_user(&req, &app, &form).await? {
+        Ok(me) => me,
+        Err(resp) => return Ok(resp),
+    };
+    match app
+        .security()
+        .remove_passkey(&me, form.get("id").unwrap_or(""))
+        .await
+    {
+        Ok(()) => Ok(see_other("/account/security?done=passkey-removed")),
         Err(e) => refused(&req, &app, &me, e).await,
     }
 }

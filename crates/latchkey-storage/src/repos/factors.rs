@@ -221,6 +221,20 @@ impl FactorRepository for SeaStore {
         Ok(res.rows_affected == 1)
     }
 
+    async fn take_ceremony(&self, id: &str, ceremony: &str) -> StoreResult<bool> {
+        let res = challenges::Entity::update_many()
+            .col_expr(
+                challenges::Column::Ceremony,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(challenges::Column::Id.eq(id))
+            .filter(challenges::Column::Ceremony.eq(ceremony))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("login_challenges.take_ceremony"))?;
+        Ok(res.rows_affected == 1)
+    }
+
     async fn challenge_failed(&self, id: &str) -> StoreResult<i64> {
         let op = db_err("login_challenges.failed");
         challenges::Entity::update_many()
