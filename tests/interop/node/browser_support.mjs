@@ -30,7 +30,7 @@ export const at = (path) => new URL(path, env('ISSUER')).href;
 export const pathOf = (page) => new URL(page.url()).pathname;
 
 // Each step waits this long at most: a failure shows up in seconds.
-const STEP_TIMEOUT_MS = 10_000;
+const STEP_TIMEOUT_MS = 30_000;
 
 let browser;
 const pages = [];
