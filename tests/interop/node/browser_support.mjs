@@ -29,7 +29,8 @@ export const at = (path) => new URL(path, env('ISSUER')).href;
 /** The path of the page `page` shows. */
 export const pathOf = (page) => new URL(page.url()).pathname;
 
-// Each step waits this long at most: a failure shows up in seconds.
+// Each step waits this long at most: long enough for a loaded machine,
+// short enough that a failure shows up within a minute.
 const STEP_TIMEOUT_MS = 30_000;
 
 let browser;
