@@ -378,12 +378,25 @@ async fn a_client_that_requires_mfa_leads_a_user_without_one_to_set_up_an_app() 
         Some("login_required")
     );
 
-    // The strict client: the same session must set up an app first.
+    // The strict client: the same session must set up an app first, and
+    // a session alone is no proof of who is there: the password first.
     let resp = b
         .get(authorize_url(&app, strict.id(), &challenge, &[]))
         .send()
         .await
         .unwrap();
+    let login = location(&resp);
+    assert!(login.starts_with("/login?req="), "{login}");
+    let resp = FormPage::read(&app, &b, &login)
+        .await
+        .sign_in(&app, &b, "bob", PASSWORD)
+        .await;
+    assert!(
+        resp.headers()
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().starts_with("latchkey_session")),
+        "the session is raised, not replaced"
+    );
     let next = location(&resp);
     assert!(next.starts_with("/login/factor?c="), "{next}");
     let page = page_text(&app, &b, &next).await;
@@ -498,8 +511,38 @@ async fn acr_requests_step_up_when_the_user_can_and_fail_only_when_essential() {
         .send()
         .await
         .unwrap();
+    let login = location(&resp);
+    assert!(
+        login.starts_with("/login?req="),
+        "the password first: {login}"
+    );
+    let resp = FormPage::read(&app, &b, &login)
+        .await
+        .sign_in(&app, &b, "carol", PASSWORD)
+        .await;
     let next = location(&resp);
     assert!(next.starts_with("/login/factor?c="), "{next}");
+    let page = page_text(&app, &b, &next).await;
+    let secret = marked(&page, "data-totp-secret").remove(0);
+    let now = latchkey_domain::Clock::unix(&*app.clock);
+    let shown = factor_step(&app, &b, &next, &totp_code(&secret, now))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let resp = b
+        .post(app.url("/login/factor"))
+        .form(&[
+            ("csrf", hidden(&shown, "csrf").as_str()),
+            ("c", hidden(&shown, "c").as_str()),
+            ("continue", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let back = finish_consent(&app, &b, location(&resp)).await;
+    let claims = id_token_claims(&app, &c, &back, &verifier).await;
+    assert_eq!(claims["acr"], "urn:latchkey:acr:mfa");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -718,4 +761,287 @@ async fn one_code_sent_many_times_at_once_signs_in_once() {
         // The losers' tries counted: let the limiter's window pass.
         app.clock.advance(Duration::from_secs(901));
     }
+}
+
+/// A session too old for changes cannot become fresh without the user's
+/// factors: not by setting up an app inside a sign-in (the password comes
+/// first), not by a password change (which keeps the session's age).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_session_stays_stale_without_the_users_factors() {
+    let app = TestApp::spawn().await;
+    app.add_user("erin").await;
+    let strict = app
+        .add_client(NewClient {
+            name: "Payroll".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            scope: Some("openid profile".into()),
+            require_mfa: true,
+            ..NewClient::default()
+        })
+        .await;
+    let b = browser();
+    account_sign_in(&app, &b, "erin").await;
+    app.clock.advance(Duration::from_secs(6 * 60));
+    // No second step straight from the session: the sign-in page.
+    let (_, challenge) = pkce();
+    for url in [
+        authorize_url(&app, strict.id(), &challenge, &[]),
+        authorize_url(
+            &app,
+            app.web_client().await.id(),
+            &challenge,
+            &[(
+                "claims",
+                r#"{"id_token":{"acr":{"essential":true,"values":["urn:latchkey:acr:mfa"]}}}"#,
+            )],
+        ),
+    ] {
+        let resp = b.get(url).send().await.unwrap();
+        assert!(
+            location(&resp).starts_with("/login?req="),
+            "{}",
+            location(&resp)
+        );
+    }
+    let security = FormPage::read(&app, &b, "/account/security").await;
+    let stale = b
+        .post(app.url("/account/security/recovery-codes"))
+        .form(&[("csrf", security.csrf().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&stale), "/login?reauth=1", "still stale");
+
+    // A password change (to the same password) proves the password only.
+    let form = FormPage::read(&app, &b, "/account/password").await;
+    let changed = b
+        .post(app.url("/account/password"))
+        .form(&[
+            ("csrf", form.csrf().as_str()),
+            ("current", PASSWORD),
+            ("new", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    let security = FormPage::read(&app, &b, "/account/security").await;
+    let stale = b
+        .post(app.url("/account/security/totp"))
+        .form(&[("csrf", security.csrf().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&stale),
+        "/login?reauth=1",
+        "a password change is no fresh sign-in"
+    );
+}
+
+/// Codes sent at once to one challenge from many addresses (a trusted
+/// proxy's `X-Forwarded-For`): at most five are checked; over many
+/// challenges the account takes a bounded number of codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn codes_from_many_addresses_are_bounded_per_challenge_and_per_account() {
+    let app =
+        TestApp::spawn_with(|c| c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()])
+            .await;
+    app.add_user("carol").await;
+    let c = app.web_client().await;
+    let b = browser();
+    account_sign_in(&app, &b, "carol").await;
+    enrol(&app, &b).await;
+    let (_, challenge) = pkce();
+    let url = authorize_url(&app, c.id(), &challenge, &[]);
+
+    let victim = browser();
+    let next = password_step(&app, &victim, &url, "carol").await;
+    let page = FormPage::read(&app, &victim, &next).await;
+    let (csrf, ch) = (page.csrf(), page.hidden("c"));
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (br, barrier, target) = (victim.clone(), barrier.clone(), app.url("/login/factor"));
+        let (csrf, ch) = (csrf.clone(), ch.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            br.post(target)
+                .header("x-forwarded-for", format!("198.51.100.{}", i + 1))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("c", ch.as_str()),
+                    ("code", "123456"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        checked <= 5,
+        "at most five codes checked per challenge: {statuses:?}"
+    );
+
+    // New challenges, each code from a new address: the account's own
+    // limit holds them back however many addresses there are (counted
+    // afresh once the limiter's window has passed).
+    app.clock.advance(Duration::from_secs(901));
+    let mut outcomes = Vec::new();
+    for round in 0..3 {
+        let br = browser();
+        let page = login_page(&app, &br, &url).await;
+        let resp = br
+            .post(app.url("/login"))
+            .header("x-forwarded-for", format!("203.0.113.{}", 100 + round))
+            .form(&[
+                ("req", page.req().as_str()),
+                ("csrf", page.csrf().as_str()),
+                ("username", "carol"),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let next = location(&resp);
+        if !next.starts_with("/login/factor") {
+            outcomes.push(resp.status().as_u16());
+            continue;
+        }
+        let page = FormPage::read(&app, &br, &next).await;
+        for i in 0..5 {
+            let status = br
+                .post(app.url("/login/factor"))
+                .header("x-forwarded-for", format!("192.0.2.{}", round * 10 + i + 1))
+                .form(&[
+                    ("csrf", page.csrf().as_str()),
+                    ("c", page.hidden("c").as_str()),
+                    ("code", "654321"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            outcomes.push(status);
+        }
+    }
+    let checked = outcomes.iter().filter(|s| **s == 401).count();
+    assert!(
+        checked <= 10,
+        "the account's codes are limited across addresses: {outcomes:?}"
+    );
+    assert!(outcomes.contains(&429), "{outcomes:?}");
+}
+
+/// An operator's reset, or a factor set up in another sign-in, ends the
+/// sign-ins in progress; setting up inside a sign-in ends the user's other
+/// sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn factor_changes_end_sign_ins_in_progress_and_other_sessions() {
+    let app = TestApp::spawn().await;
+    app.add_user("bob").await;
+    let strict = app
+        .add_client(NewClient {
+            name: "Payroll".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            scope: Some("openid profile".into()),
+            require_mfa: true,
+            ..NewClient::default()
+        })
+        .await;
+    let other = browser();
+    account_sign_in(&app, &other, "bob").await;
+    let (_, challenge) = pkce();
+    let b = browser();
+    let next = password_step(
+        &app,
+        &b,
+        &authorize_url(&app, strict.id(), &challenge, &[]),
+        "bob",
+    )
+    .await;
+    let page = page_text(&app, &b, &next).await;
+    let secret = marked(&page, "data-totp-secret").remove(0);
+    let now = latchkey_domain::Clock::unix(&*app.clock);
+    let shown = factor_step(&app, &b, &next, &totp_code(&secret, now))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(marked(&shown, "data-recovery-code").len(), 10);
+    assert_eq!(
+        other
+            .get(app.url("/account/sessions"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        303,
+        "setting up inside a sign-in signed the other session out"
+    );
+    app.core.admin().users().reset_factors("bob").await.unwrap();
+    let resp = b
+        .post(app.url("/login/factor"))
+        .form(&[
+            ("csrf", hidden(&shown, "csrf").as_str()),
+            ("c", hidden(&shown, "c").as_str()),
+            ("continue", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        400,
+        "the reset ended the sign-in in progress"
+    );
+}
+
+/// A consent page left open while the client's policy changed: approving
+/// it does not issue a code for a sign-in that no longer suffices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_rechecks_the_sign_in_against_the_policy() {
+    let app = TestApp::spawn().await;
+    app.add_user("bob").await;
+    let c = app.web_client().await;
+    let (_, challenge) = pkce();
+    let b = browser();
+    let resp = b
+        .get(authorize_url(&app, c.id(), &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let resp = FormPage::read(&app, &b, &location(&resp))
+        .await
+        .sign_in(&app, &b, "bob", PASSWORD)
+        .await;
+    let consent = location(&resp);
+    assert!(consent.starts_with("/consent"), "{consent}");
+    let page = FormPage::read(&app, &b, &consent).await;
+    app.core
+        .admin()
+        .clients()
+        .update_settings(
+            c.id(),
+            &ClientSettings {
+                require_mfa: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let resp = page.decide(&app, &b, "approve").await;
+    let next = location(&resp);
+    assert!(
+        next.starts_with("/login?req="),
+        "no code, the second factor first: {next}"
+    );
 }

@@ -167,9 +167,17 @@ pub trait FactorRepository: Send + Sync {
     /// Takes a challenge's WebAuthn state out, if, and only if, it is still
     /// `ceremony`: of two answers to one state, one wins.
     async fn take_ceremony(&self, id: &str, ceremony: &str) -> StoreResult<bool>;
-    /// Counts a failed proof; returns the failures so far (0 if the
-    /// challenge is gone).
-    async fn challenge_failed(&self, id: &str) -> StoreResult<i64>;
+    /// Counts a try at a proof, before it is checked; returns the tries so
+    /// far, at least this one's own count (0 if the challenge is gone). Of
+    /// concurrent tries, at most `n` see a count of `n` or less.
+    async fn count_challenge_try(&self, id: &str) -> StoreResult<i64>;
+    /// Removes the user's challenges but `except`: sign-ins in progress
+    /// end when the user's factors change. Returns how many.
+    async fn delete_user_challenges(
+        &self,
+        user_id: &UserId,
+        except: Option<&str>,
+    ) -> StoreResult<u64>;
     /// Removes a challenge; false if it was already gone, so each
     /// challenge completes once.
     async fn delete_challenge(&self, id: &str) -> StoreResult<bool>;

@@ -313,6 +313,7 @@ impl Security<'_> {
     /// are now.
     pub(crate) async fn changed(&self, me: &SignedIn, what: &str) -> Result<(), AdminError> {
         end_other_sessions(self.store, self.sessions, &me.user.id, &me.session.id).await?;
+        self.store.delete_user_challenges(&me.user.id, None).await?;
         self.audit
             .record(Event {
                 kind: AuditEvent::FactorsChanged,

@@ -13,8 +13,7 @@ use crate::audit::Event;
 use crate::authorize::{AuthorizeOutcome, SignedIn};
 use crate::error::CoreError;
 use crate::support::factors::{
-    open_challenge, use_code, ChallengeStart, Enrolled, TotpSecret, CHALLENGE_FAILURES,
-    CHALLENGE_TTL,
+    open_challenge, use_code, ChallengeStart, Enrolled, TotpSecret, CHALLENGE_TRIES, CHALLENGE_TTL,
 };
 
 /// Who is trying to sign in, and from where.
@@ -136,7 +135,7 @@ impl Login<'_> {
     ) -> Result<LoginOutcome, CoreError> {
         let pending = match pending_id {
             Some(id) => match self.authorize.load_pending(id, browser).await {
-                Ok((_, _, checked)) => Some((id, checked)),
+                Ok((stored, _, checked)) => Some((id, checked, stored.session_id)),
                 Err(refused) => return Ok(LoginOutcome::Refused(refused)),
             },
             None => None,
@@ -165,14 +164,24 @@ impl Login<'_> {
             }
         };
         let (demand, client_requires) = match &pending {
-            Some((_, checked)) => (checked.demand(), checked.requires_mfa()),
+            Some((_, checked, _)) => (checked.demand(), checked.requires_mfa()),
             None => (Demand::default(), false),
         };
         let standing = Enrolled::of(self.store, &user.id)
             .await?
             .standing(self.settings, client_requires);
+        // Confirming who is signed in (`reauth`, or a request that sent
+        // this session's user to the sign-in page before a factor could be
+        // set up) raises the session rather than replacing it.
+        let confirms = |p: &&SignedIn| {
+            reauth
+                || pending
+                    .as_ref()
+                    .is_some_and(|(_, _, s)| s.as_ref() == Some(&p.session.id))
+        };
         let raise = previous
-            .filter(|p| reauth && p.user.id == user.id)
+            .filter(|p| p.user.id == user.id)
+            .filter(confirms)
             .map(|p| p.session.id.clone());
         let methods = Methods::PASSWORD;
         match next_step(methods, &demand, standing) {
@@ -195,7 +204,7 @@ impl Login<'_> {
                 .await
             }
             Next::Refuse => Ok(LoginOutcome::Refused(match pending {
-                Some((id, checked)) => {
+                Some((id, checked, _)) => {
                     self.authorize
                         .fail_pending(id, &checked, &unmeetable())
                         .await
@@ -582,13 +591,10 @@ impl Login<'_> {
             Ok((next, _)) => next,
             Err(refused) => return Ok(LoginOutcome::Refused(refused)),
         };
-        if let Err(wait_secs) = self
-            .throttle
-            .password_turn(self.clock, &user.username, ip)
-            .await
-        {
-            return Ok(LoginOutcome::Throttled { wait_secs });
-        }
+        let tries = match self.take_turn(&challenge, &user, ip).await? {
+            Ok(tries) => tries,
+            Err(refused) => return Ok(refused),
+        };
         let now = self.clock.unix();
         let proved = if next == Next::Enrol {
             self.confirm_enrolment(&challenge, &user, code, now).await?
@@ -600,8 +606,7 @@ impl Login<'_> {
             use_code(self.store, self.factor_secrets, &user.id, code, now).await?
         };
         let Some(method) = proved else {
-            let failures = self.store.challenge_failed(&challenge.id).await?;
-            if failures >= CHALLENGE_FAILURES {
+            if tries >= CHALLENGE_TRIES {
                 self.store.delete_challenge(&challenge.id).await?;
             }
             self.failed(Some(&user), ip, "wrong one-time code").await;
@@ -642,13 +647,10 @@ impl Login<'_> {
             Ok((next, _)) => next,
             Err(refused) => return Ok(LoginOutcome::Refused(refused)),
         };
-        if let Err(wait_secs) = self
-            .throttle
-            .password_turn(self.clock, &user.username, ip)
-            .await
-        {
-            return Ok(LoginOutcome::Throttled { wait_secs });
-        }
+        let tries = match self.take_turn(&challenge, &user, ip).await? {
+            Ok(tries) => tries,
+            Err(refused) => return Ok(refused),
+        };
         let now = self.clock.unix();
         let proved = match (self.passkeys, challenge.ceremony.take(), next) {
             (Some(rp), Some(state), Next::Prove(_))
@@ -674,8 +676,7 @@ impl Login<'_> {
             _ => None,
         };
         let Some(method) = proved else {
-            let failures = self.store.challenge_failed(&challenge.id).await?;
-            if failures >= CHALLENGE_FAILURES {
+            if tries >= CHALLENGE_TRIES {
                 self.store.delete_challenge(&challenge.id).await?;
             }
             self.failed(Some(&user), ip, "passkey not verified").await;
@@ -687,6 +688,35 @@ impl Login<'_> {
         self.store.update_challenge(&challenge).await?;
         self.proceed(&challenge, &user, previous, browser, ip, user_agent)
             .await
+    }
+
+    /// Counts a try at the challenge before anything is checked: the login
+    /// limiter's (codes have a hard limit per account), then the
+    /// challenge's own. `Ok(Err(..))`: refused, with what to answer.
+    async fn take_turn(
+        &self,
+        challenge: &LoginChallenge,
+        user: &User,
+        ip: &str,
+    ) -> Result<Result<i64, LoginOutcome>, CoreError> {
+        if let Err(wait_secs) = self
+            .throttle
+            .code_turn(self.clock, &user.username, ip)
+            .await
+        {
+            return Ok(Err(LoginOutcome::Throttled { wait_secs }));
+        }
+        let tries = self.store.count_challenge_try(&challenge.id).await?;
+        if tries > CHALLENGE_TRIES || tries == 0 {
+            self.store.delete_challenge(&challenge.id).await?;
+            return Ok(Err(LoginOutcome::Refused(AuthorizeOutcome::ErrorPage(
+                OAuthError::new(
+                    latchkey_protocol::ErrorCode::AccessDenied,
+                    "too many wrong codes; start signing in again",
+                ),
+            ))));
+        }
+        Ok(Ok(tries))
     }
 
     /// `POST /login/factor` with `continue`: finishes a challenge whose
@@ -785,13 +815,35 @@ impl Login<'_> {
             crate::support::factors::replace_recovery_codes(self.store, self.random, &user.id, now)
                 .await?;
         self.store.update_challenge(challenge).await?;
+        // Like a change on the security page: every other session and
+        // sign-in in progress of the user ends (the one being raised, if
+        // any, and this challenge go on).
+        match &challenge.session_id {
+            Some(keep) => {
+                crate::account::factors::end_other_sessions(
+                    self.store,
+                    self.sessions,
+                    &user.id,
+                    keep,
+                )
+                .await?
+            }
+            None => {
+                self.sessions
+                    .end_sessions(&user.id, None, false, RevokeReason::FactorsChanged)
+                    .await?;
+            }
+        }
+        self.store
+            .delete_user_challenges(&user.id, Some(&challenge.id))
+            .await?;
         self.audit
             .record(Event {
                 kind: AuditEvent::FactorsChanged,
                 user_id: Some(&user.id),
                 client_id: None,
                 ip: None,
-                detail: "authenticator app set up while signing in; new recovery codes".into(),
+                detail: "authenticator app set up while signing in; new recovery codes; other sessions ended".into(),
             })
             .await;
         Ok(codes)
@@ -877,7 +929,7 @@ impl Login<'_> {
                 }
                 let Some((cookie, session)) = self
                     .sessions
-                    .open_session(&user.id, &f.password_hash, f.methods, ip, user_agent)
+                    .open_session(&user.id, &f.password_hash, f.methods, now, ip, user_agent)
                     .await?
                 else {
                     // The password changed (or the user was disabled) while

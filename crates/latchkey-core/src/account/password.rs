@@ -54,6 +54,10 @@ impl PasswordChange<'_> {
                 &user.id,
                 &hash,
                 me.session.methods,
+                // The current password alone proves no more than the
+                // session had: it stays as fresh as it was, so a change
+                // of factors still needs the sign-in it needed before.
+                me.session.auth_time,
                 ip,
                 me.session.user_agent.as_deref(),
             )

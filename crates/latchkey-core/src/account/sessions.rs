@@ -38,8 +38,9 @@ service! {
 }
 
 impl Sessions<'_> {
-    /// A new browser session for a user who just proved who they are;
-    /// returns the cookie value (only its hash is stored) and the session.
+    /// A new browser session for a user who proved who they are with
+    /// `methods` at `auth_time`; returns the cookie value (only its hash
+    /// is stored) and the session.
     /// `None` if the password checked (`verified_hash`) is no longer the
     /// user's, or the user was disabled meanwhile.
     pub(crate) async fn open_session(
@@ -47,6 +48,7 @@ impl Sessions<'_> {
         user_id: &UserId,
         verified_hash: &str,
         methods: latchkey_domain::Methods,
+        auth_time: i64,
         ip: &str,
         user_agent: Option<&str>,
     ) -> Result<Option<(String, BrowserSession)>, CoreError> {
@@ -58,7 +60,7 @@ impl Sessions<'_> {
             token_hash: token_hash(&cookie),
             created_at: now,
             last_seen_at: now,
-            auth_time: now,
+            auth_time,
             methods,
             user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
             ip: Some(ip.to_owned()),

@@ -237,7 +237,7 @@ impl AuthorizeEndpoint<'_> {
         approve: bool,
         browser: &str,
     ) -> AuthorizeOutcome {
-        let (pending, _, checked) = match self.load_pending(pending_id, browser).await {
+        let (pending, params, checked) = match self.load_pending(pending_id, browser).await {
             Ok(x) => x,
             Err(outcome) => return outcome,
         };
@@ -246,6 +246,26 @@ impl AuthorizeEndpoint<'_> {
             Err(outcome) => return outcome,
         };
         let result = async {
+            // The client's policy or the user's factors may have changed
+            // while the page was open: a sign-in that no longer suffices
+            // proves more first (the consent is asked again afterwards).
+            if approve {
+                let standing = Enrolled::of(self.store, &signed_in.user.id)
+                    .await?
+                    .standing(self.settings, checked.requires_mfa());
+                if next_step(signed_in.session.methods, &checked.demand(), standing)
+                    != Next::Proceed
+                {
+                    return self
+                        .proceed(
+                            &checked,
+                            &params,
+                            Some(signed_in),
+                            Pending::Stored(&pending),
+                        )
+                        .await;
+                }
+            }
             // One answer per consent form: a second submission (or a
             // concurrent one) finds the request gone.
             if !self.store.delete_pending(&pending.id).await? {
@@ -504,7 +524,7 @@ impl AuthorizeEndpoint<'_> {
         match next_step(signed_in.session.methods, &demand, standing) {
             Next::Proceed => {}
             Next::Refuse => return Ok(self.refuse(checked, &unmeetable_acr())),
-            Next::Prove(_) | Next::Enrol => {
+            next @ (Next::Prove(_) | Next::Enrol) => {
                 if req.prompt.none {
                     return Ok(self.refuse(
                         checked,
@@ -529,6 +549,13 @@ impl AuthorizeEndpoint<'_> {
                         (id, self.csrf.browser_hash(&browser))
                     }
                 };
+                // Setting up a first factor is no proof of who is there: a
+                // session alone (perhaps a stale or stolen one) must not
+                // attach an app to the account. The password comes first,
+                // and the sign-in then raises this session.
+                if next == Next::Enrol {
+                    return Ok(AuthorizeOutcome::Login { pending_id });
+                }
                 let challenge = open_challenge(
                     self.store,
                     self.random,

@@ -297,9 +297,11 @@ pub async fn replace_recovery_codes(
 
 /// How long a sign-in may wait between its factors (seconds).
 pub const CHALLENGE_TTL: i64 = 300;
-/// Wrong codes one challenge takes before it is dropped (the password
-/// must be given again, and the login limiter counts every try).
-pub const CHALLENGE_FAILURES: i64 = 5;
+/// Tries (codes, passkey answers) one challenge takes: the last one
+/// failing drops it, and the password must be given again. Counted before
+/// each check, so tries sent at once are no way past it; the login limiter
+/// counts every try too.
+pub const CHALLENGE_TRIES: i64 = 5;
 
 /// A sign-in that must prove more, to be stored.
 pub struct ChallengeStart<'a> {

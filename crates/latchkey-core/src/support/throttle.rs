@@ -105,6 +105,8 @@ struct Keys {
     pair: String,
     ip: String,
     account: String,
+    /// One-time codes tried on the account, from anywhere.
+    codes: String,
 }
 
 impl Keys {
@@ -123,6 +125,7 @@ impl Keys {
             pair: key("p", &[&account, &ip]),
             ip: key("i", &[&ip]),
             account: key("a", &[&account]),
+            codes: key("c", &[&account]),
         }
     }
 }
@@ -227,7 +230,7 @@ impl LoginThrottle {
     /// to an account of their own.
     pub async fn succeeded(&self, account: &str, ip: &str) {
         let keys = Keys::new(account, ip);
-        let cleared = [keys.pair, keys.account];
+        let cleared = [keys.pair, keys.account, keys.codes];
         let shared = async {
             self.counter.clear(&cleared).await?;
             self.counter.forgive(&keys.ip).await
@@ -263,6 +266,39 @@ impl LoginThrottle {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+/// One-time codes an account takes from all addresses together before
+/// each further one waits (doubling up to the window): only someone who
+/// has the password gets to try codes, so spreading guesses over many
+/// addresses must not multiply them.
+const CODE_THRESHOLD: u32 = 10;
+
+impl LoginThrottle {
+    /// Counts a one-time code (second factor) on `account` from `ip`
+    /// before it is checked: the password's limits, and a hard limit per
+    /// account over all addresses. `Err(wait_secs)`: refused.
+    pub(crate) async fn code_turn(
+        &self,
+        clock: &dyn latchkey_domain::Clock,
+        account: &str,
+        ip: &str,
+    ) -> Result<(), i64> {
+        self.password_turn(clock, account, ip).await?;
+        let now_ms = clock.now().timestamp_millis();
+        let limit = Limit {
+            threshold: CODE_THRESHOLD,
+            cap_secs: self.policy.window_secs,
+        };
+        let key = Keys::new(account, ip).codes;
+        let hits = self.hit(std::slice::from_ref(&key), now_ms).await;
+        match hits.first() {
+            Some(hit) if limit.early_ms(*hit, now_ms) > 0 => {
+                Err(limit.quiet_after(hit.count).max(1))
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -184,6 +184,12 @@ impl FactorRepository for SeaStore {
             .exec(&tx)
             .await
             .map_err(&op)?;
+        // Sign-ins in progress may have proved a factor that is gone now.
+        challenges::Entity::delete_many()
+            .filter(challenges::Column::UserId.eq(user_id.as_str()))
+            .exec(&tx)
+            .await
+            .map_err(&op)?;
         tx.commit().await.map_err(&op)?;
         Ok(t.rows_affected + r.rows_affected + p.rows_affected)
     }
@@ -235,8 +241,10 @@ impl FactorRepository for SeaStore {
         Ok(res.rows_affected == 1)
     }
 
-    async fn challenge_failed(&self, id: &str) -> StoreResult<i64> {
-        let op = db_err("login_challenges.failed");
+    /// An atomic increment, then a read: the read sees at least this
+    /// try's own increment.
+    async fn count_challenge_try(&self, id: &str) -> StoreResult<i64> {
+        let op = db_err("login_challenges.count_try");
         challenges::Entity::update_many()
             .col_expr(
                 challenges::Column::Failures,
@@ -251,6 +259,23 @@ impl FactorRepository for SeaStore {
             .await
             .map_err(&op)?;
         Ok(row.map_or(0, |r| r.failures))
+    }
+
+    async fn delete_user_challenges(
+        &self,
+        user_id: &UserId,
+        except: Option<&str>,
+    ) -> StoreResult<u64> {
+        let mut q = challenges::Entity::delete_many()
+            .filter(challenges::Column::UserId.eq(user_id.as_str()));
+        if let Some(id) = except {
+            q = q.filter(challenges::Column::Id.ne(id));
+        }
+        let res = q
+            .exec(&self.db)
+            .await
+            .map_err(db_err("login_challenges.delete_for_user"))?;
+        Ok(res.rows_affected)
     }
 
     async fn delete_challenge(&self, id: &str) -> StoreResult<bool> {
