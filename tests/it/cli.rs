@@ -270,3 +270,63 @@ fn ids_that_begin_with_a_hyphen_are_arguments() {
         assert_eq!(stderr_line(&out), format!("latchkey: {reason}"), "{args:?}");
     }
 }
+
+/// `user mfa reset` and `client add|update --require-mfa`.
+#[test]
+fn second_factor_settings_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = latchkey(dir.path());
+    cmd.args(["user", "add", "alice", "--password-stdin"]);
+    assert!(run_with_stdin(cmd, "a long enough password\n")
+        .status
+        .success());
+
+    let out = latchkey(dir.path())
+        .args(["user", "mfa", "reset", "alice"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed 0 second factor(s) of alice"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = latchkey(dir.path())
+        .args(["user", "mfa", "reset", "nobody"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr_line(&out).contains("not found"));
+
+    let out = latchkey(dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "Payroll",
+            "--redirect-uri",
+            "https://payroll.example/cb",
+            "--require-mfa",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(client["require_mfa"], true);
+    let id = client["client_id"].as_str().unwrap();
+    let out = latchkey(dir.path())
+        .args(["client", "update", id, "--require-mfa", "false", "--json"])
+        .output()
+        .unwrap();
+    let client: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(client["require_mfa"], false);
+}
