@@ -153,6 +153,19 @@ async fn an_app_set_up_on_the_security_page_is_asked_for_at_every_sign_in() {
     );
     let security = page_text(&app, &b, "/account/security").await;
     assert!(security.contains("10 unused recovery codes"), "{security}");
+    // Setting the app up proved no sign-in: this session is asked for a
+    // code by the next request, like any other.
+    let (_, challenge) = pkce();
+    let resp = b
+        .get(authorize_url(&app, c.id(), &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        location(&resp).starts_with("/login/factor?c="),
+        "{}",
+        location(&resp)
+    );
 
     // A new browser: the password leads to the second step, not a session.
     let fresh = browser();

@@ -284,3 +284,45 @@ async fn passkeys_are_listed_renamed_and_removed_by_their_owner_only() {
     let page = page_text(&app, &b, "/account/security").await;
     assert!(page.contains("No passkeys yet"), "{page}");
 }
+
+/// A passkey registration's challenge is no sign-in: offered to the
+/// second-factor page (or its `continue`), it completes nothing and the
+/// session stays as old as it was.
+#[tokio::test]
+async fn a_registration_challenge_completes_no_sign_in() {
+    let app = passkey_app().await;
+    app.add_user("frank").await;
+    let b = browser();
+    account_sign_in(&app, &b, "frank").await;
+    let page = start(&app, &b).await.text().await.unwrap();
+    let c = hidden(&page, "c");
+    assert_eq!(
+        b.get(app.url(&format!("/login/factor?c={c}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let csrf = FormPage::read(&app, &b, "/login").await.csrf();
+    let resp = b
+        .post(app.url("/login/factor"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("c", c.as_str()),
+            ("continue", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "no session raised");
+    app.clock.advance(std::time::Duration::from_secs(6 * 60));
+    let security = FormPage::read(&app, &b, "/account/security").await;
+    let stale = b
+        .post(app.url("/account/security/recovery-codes"))
+        .form(&[("csrf", security.csrf().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&stale), "/login?reauth=1", "as stale as before");
+}

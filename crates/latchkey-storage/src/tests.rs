@@ -1739,3 +1739,116 @@ async fn postgres_statement_timeout_is_applied() {
         "a statement timeout is retryable"
     );
 }
+
+#[tokio::test]
+async fn second_factors_are_used_once_and_unique() {
+    use latchkey_domain::{
+        FactorRepository, LoginChallenge, Methods, PasskeyRecord, TotpCredential,
+    };
+    for b in backends().await {
+        let s = &b.store;
+        s.insert_user(&user("u1", "alice")).await.unwrap();
+        s.insert_user(&user("u2", "bob")).await.unwrap();
+        let (u1, u2) = (UserId::new("u1"), UserId::new("u2"));
+
+        // An app's time step only moves forward.
+        s.save_totp(&TotpCredential {
+            user_id: u1.clone(),
+            secret: "sealed".into(),
+            last_step: 10,
+            created_at: 1,
+        })
+        .await
+        .unwrap();
+        assert!(!s.use_totp_step(&u1, 10).await.unwrap(), "{}", b.name);
+        assert!(s.use_totp_step(&u1, 11).await.unwrap(), "{}", b.name);
+        assert!(!s.use_totp_step(&u1, 11).await.unwrap(), "{}", b.name);
+        assert!(
+            !s.use_totp_step(&u2, 12).await.unwrap(),
+            "no app: {}",
+            b.name
+        );
+
+        // A recovery code: its user's, once.
+        s.replace_recovery_codes(&u1, &["h1".into(), "h2".into()], 5)
+            .await
+            .unwrap();
+        assert!(
+            !s.use_recovery_code(&u2, "h1", 6).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            s.use_recovery_code(&u1, "h1", 6).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.use_recovery_code(&u1, "h1", 7).await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert_eq!(s.unused_recovery_codes(&u1).await.unwrap(), 1, "{}", b.name);
+
+        // A credential id is one user's: a second insert is a conflict.
+        let key = PasskeyRecord {
+            id: "cred-1".into(),
+            user_id: u1.clone(),
+            name: "Key".into(),
+            credential: "{}".into(),
+            synced: false,
+            created_at: 1,
+            last_used_at: None,
+        };
+        s.insert_passkey(&key).await.unwrap();
+        let again = s
+            .insert_passkey(&PasskeyRecord {
+                user_id: u2.clone(),
+                ..key.clone()
+            })
+            .await;
+        assert!(
+            matches!(again, Err(StoreError::Conflict(_))),
+            "{}: {again:?}",
+            b.name
+        );
+        assert!(
+            !s.delete_passkey(&u2, "cred-1").await.unwrap(),
+            "{}",
+            b.name
+        );
+
+        // Tries are counted before a check; a reset removes everything,
+        // sign-ins in progress included.
+        let challenge = LoginChallenge {
+            id: "ch1".into(),
+            user_id: Some(u1.clone()),
+            browser_hash: "b".into(),
+            pending_id: None,
+            session_id: None,
+            methods: Methods::PASSWORD,
+            password_hash: None,
+            ceremony: None,
+            failures: 0,
+            created_at: 1,
+            expires_at: 100,
+        };
+        s.insert_challenge(&challenge).await.unwrap();
+        assert_eq!(s.count_challenge_try("ch1").await.unwrap(), 1, "{}", b.name);
+        assert_eq!(s.count_challenge_try("ch1").await.unwrap(), 2, "{}", b.name);
+        assert_eq!(
+            s.count_challenge_try("gone").await.unwrap(),
+            0,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.reset_factors(&u1).await.unwrap(),
+            4,
+            "the app, both codes (used or not), the key: {}",
+            b.name
+        );
+        assert_eq!(s.find_challenge("ch1").await.unwrap(), None, "{}", b.name);
+        assert_eq!(s.find_totp(&u1).await.unwrap(), None, "{}", b.name);
+    }
+}

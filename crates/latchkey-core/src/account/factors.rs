@@ -7,7 +7,6 @@ use latchkey_domain::{
     AuditEvent, LoginChallenge, Methods, PasskeyRecord, RevokeReason, SessionId, Store,
     TotpCredential, UserId,
 };
-use latchkey_protocol::authn::Method;
 
 use crate::admin::AdminError;
 use crate::audit::Event;
@@ -172,20 +171,30 @@ impl Security<'_> {
             ));
         }
         let name = passkey_name(name);
-        let synced = new.backup_eligible;
-        self.store
+        let inserted = self
+            .store
             .insert_passkey(&PasskeyRecord {
                 id: new.credential_id,
                 user_id: me.user.id.clone(),
                 name: name.clone(),
                 credential: new.credential,
-                synced,
+                synced: new.backup_eligible,
                 created_at: now,
                 last_used_at: None,
             })
-            .await?;
-        self.raise(me, crate::account::login::passkey_method(synced))
-            .await?;
+            .await;
+        match inserted {
+            Ok(()) => {}
+            // Registered by someone else at the same instant.
+            Err(latchkey_domain::StoreError::Conflict(_)) => {
+                return Err(AdminError::Invalid(
+                    "this passkey is already registered".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // Registering proves no sign-in: the session is not raised (a
+        // passkey counts once it signs in).
         self.changed(me, &format!("passkey {name:?} added")).await
     }
 
@@ -272,7 +281,8 @@ impl Security<'_> {
             })
             .await?;
         let codes = replace_recovery_codes(self.store, self.random, user, now).await?;
-        self.raise(me, Method::Totp).await?;
+        // Setting the app up proves who holds it, not who is signed in:
+        // the session is not raised (its next request asks for a code).
         self.changed(me, "authenticator app set up; new recovery codes")
             .await?;
         Ok(codes)
@@ -294,18 +304,6 @@ impl Security<'_> {
         let codes = replace_recovery_codes(self.store, self.random, &me.user.id, now).await?;
         self.changed(me, "new recovery codes").await?;
         Ok(codes)
-    }
-
-    /// This session proved `method` too.
-    async fn raise(&self, me: &SignedIn, method: Method) -> Result<(), CoreError> {
-        self.store
-            .raise_session(
-                &me.session.id,
-                me.session.methods.with(method),
-                me.session.auth_time,
-            )
-            .await?;
-        Ok(())
     }
 
     /// Audits a change and ends every other session of the user: whoever

@@ -463,7 +463,11 @@ impl Login<'_> {
             None => None,
         };
         match user {
-            Some(u) if !u.disabled => Ok((challenge, u)),
+            // A sign-in's challenge starts from something proved: the
+            // password, or the methods of the session it raises. One with
+            // nothing proved is another ceremony's (a passkey being
+            // registered) and completes no sign-in.
+            Some(u) if !u.disabled && !challenge.methods.is_empty() => Ok((challenge, u)),
             _ => Err(expired()),
         }
     }
