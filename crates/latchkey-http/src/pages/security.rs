@@ -163,6 +163,17 @@ async fn form_user(
     })
 }
 
+/// A change's form read and checked ([`form_user`]): the form and who
+/// sent it, or where to send the browser instead.
+async fn change_form(
+    req: &HttpRequest,
+    app: &Latchkey,
+    payload: web::Payload,
+) -> Result<Result<(Params, SignedIn), HttpResponse>, ApiError> {
+    let form = read_form(req, payload).await.map_err(ApiError::Page)?;
+    Ok(form_user(req, app, &form).await?.map(|me| (form, me)))
+}
+
 fn setup_page(
     req: &HttpRequest,
     app: &Latchkey,
@@ -218,9 +229,8 @@ pub async fn start_totp(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
-    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    let me = match form_user(&req, &app, &form).await? {
-        Ok(me) => me,
+    let (_, me) = match change_form(&req, &app, payload).await? {
+        Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     match app.security().start_totp(&me) {
@@ -235,9 +245,8 @@ pub async fn confirm_totp(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
-    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    let me = match form_user(&req, &app, &form).await? {
-        Ok(me) => me,
+    let (form, me) = match change_form(&req, &app, payload).await? {
+        Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     let sealed = form.get("enrolment").unwrap_or("");
@@ -265,9 +274,8 @@ pub async fn remove_totp(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
-    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    let me = match form_user(&req, &app, &form).await? {
-        Ok(me) => me,
+    let (_, me) = match change_form(&req, &app, payload).await? {
+        Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     match app.security().remove_totp(&me).await {
@@ -282,9 +290,8 @@ pub async fn recovery_codes(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
-    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    let me = match form_user(&req, &app, &form).await? {
-        Ok(me) => me,
+    let (_, me) = match change_form(&req, &app, payload).await? {
+        Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     match app.security().new_recovery_codes(&me).await {
@@ -300,9 +307,8 @@ pub async fn start_passkey(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
-    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    let me = match form_user(&req, &app, &form).await? {
-        Ok(me) => me,
+    let (_, me) = match change_form(&req, &app, payload).await? {
+        Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     let browser = browser_id(&req, &app).unwrap_or_default();
@@ -329,9 +335,8 @@ pub async fn finish_passkey(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
-    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    let me = match form_user(&req, &app, &form).await? {
-        Ok(me) => me,
+    let (form, me) = match change_form(&req, &app, payload).await? {
+        Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     let browser = browser_id(&req, &app).unwrap_or_default();
@@ -357,9 +362,8 @@ pub async fn rename_passkey(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
-    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    let me = match form_user(&req, &app, &form).await? {
-        Ok(me) => me,
+    let (form, me) = match change_form(&req, &app, payload).await? {
+        Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     let id = form.get("id").unwrap_or("");
@@ -376,9 +380,8 @@ pub async fn remove_passkey(
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
-    let form = read_form(&req, payload).await.map_err(ApiError::Page)?;
-    let me = match form_user(&req, &app, &form).await? {
-        Ok(me) => me,
+    let (form, me) = match change_form(&req, &app, payload).await? {
+        Ok(x) => x,
         Err(resp) => return Ok(resp),
     };
     match app
