@@ -87,10 +87,15 @@ await browserRun('passkeys', async () => {
     await page.goto(at(`/authorize?${query}`));
     await page.waitForURL(/\/login\?/);
     const seen = await signIn();
-    await page.waitForURL((u) => u.pathname === '/consent' || u.href.startsWith(redirectUri));
+    // The client's redirect URI has no server behind it: the navigation
+    // counts once it commits, never at a load that cannot come.
+    await page.waitForURL(
+      (u) => u.pathname === '/consent' || u.href.startsWith(redirectUri),
+      { waitUntil: 'commit' },
+    );
     if (pathOf(page) === '/consent') {
       await page.click('button[value="approve"]');
-      await page.waitForURL((u) => u.href.startsWith(redirectUri));
+      await page.waitForURL((u) => u.href.startsWith(redirectUri), { waitUntil: 'commit' });
     }
     const back = new URL(landed);
     const token = await fetch(at('/token'), {
