@@ -541,6 +541,8 @@ async fn client_update_changes_each_setting() {
                     pkce: Some(Requirement::Optional),
                     nonce: None,
                     require_mfa: None,
+                    require_par: None,
+                    dpop_bound: None,
                 },
                 ..Default::default()
             },

@@ -724,10 +724,24 @@ impl TestClient {
                 pkce: Default::default(),
                 nonce: Default::default(),
                 require_mfa: false,
+                require_par: false,
+                dpop_bound: false,
                 created_at: 0,
                 updated_at: 0,
             },
             secret: json["client_secret"].as_str().map(str::to_owned),
         }
     }
+}
+
+/// The server's provider metadata (discovery).
+pub async fn metadata(app: &impl Server) -> serde_json::Value {
+    api()
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

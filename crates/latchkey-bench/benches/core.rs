@@ -74,6 +74,8 @@ fn redirect_uri(c: &mut Criterion) {
         pkce: Default::default(),
         nonce: Default::default(),
         require_mfa: false,
+        require_par: false,
+        dpop_bound: false,
         created_at: 0,
         updated_at: 0,
     };

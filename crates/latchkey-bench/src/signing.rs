@@ -58,6 +58,7 @@ pub fn access_token_claims() -> Map<String, Value> {
         sid: None,
         fid: None,
         ucl: None,
+        cnf: None,
     };
     match serde_json::to_value(claims) {
         Ok(Value::Object(m)) => m,

@@ -5,7 +5,7 @@
 //! it; the run itself restarts by the time the caller passes (its clock).
 
 use async_trait::async_trait;
-use latchkey_domain::{AttemptCounter, CounterError, Hit};
+use latchkey_domain::{AttemptCounter, CounterError, Hit, UsedOnce};
 use redis::aio::ConnectionManager;
 
 use crate::CALL_TIMEOUT;
@@ -121,5 +121,31 @@ impl AttemptCounter for RedisAttempts {
         .await
         .map_err(|_| CounterError("Redis timed out".into()))?
         .map_err(|e| CounterError(e.to_string()))
+    }
+}
+
+/// Proof `jti`s and other values used once, shared by every instance:
+/// `SET key 1 NX EX ttl`, which only one caller can win.
+#[async_trait]
+impl UsedOnce for RedisAttempts {
+    async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, CounterError> {
+        // A value whose time is past is refused for its age by the caller;
+        // keep it a second so the store never holds a dead key forever.
+        let ttl = (expires_at - now).max(1);
+        let mut conn = self.conn.clone();
+        let set: Option<String> = tokio::time::timeout(
+            CALL_TIMEOUT,
+            redis::cmd("SET")
+                .arg(format!("{}once:{key}", self.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(ttl)
+                .query_async(&mut conn),
+        )
+        .await
+        .map_err(|_| CounterError("Redis timed out".into()))?
+        .map_err(|e| CounterError(e.to_string()))?;
+        Ok(set.is_some())
     }
 }

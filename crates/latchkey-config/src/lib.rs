@@ -21,8 +21,8 @@ use std::path::Path;
 pub use error::ConfigError;
 pub use ipnet::IpNet;
 pub use sections::{
-    parse_cidr, Account, Auth, Database, Issuer, Keys, LogFormat, Logging, Passwords, Refresh,
-    Registration, Revocations, Server, Storage, Tokens,
+    parse_cidr, Account, Auth, Database, Dpop, Issuer, Keys, LogFormat, Logging, Par, Passwords,
+    Refresh, Registration, Revocations, Server, Storage, Tokens,
 };
 
 /// Every setting, by section.
@@ -44,6 +44,8 @@ pub struct Config {
     pub registration: Registration,
     pub account: Account,
     pub auth: Auth,
+    pub par: Par,
+    pub dpop: Dpop,
 }
 
 impl Config {
@@ -97,6 +99,21 @@ impl Config {
                 "LATCHKEY_AUTH_REQUIRE_MFA is not read; the variable is LATCHKEY_AUTH__REQUIRE_MFA (two underscores after the section)",
             ));
         }
+        for (flat, setting, variable) in [
+            ("par_required", "par.required", "LATCHKEY_PAR__REQUIRED"),
+            (
+                "dpop_require_nonce",
+                "dpop.require_nonce",
+                "LATCHKEY_DPOP__REQUIRE_NONCE",
+            ),
+        ] {
+            if f.find_value(flat).is_ok() {
+                return Err(error::invalid(
+                    setting,
+                    format!("LATCHKEY_{} is not read; the variable is {variable} (two underscores after the section)", flat.to_uppercase()),
+                ));
+            }
+        }
         if f.find_value("account_editable_claims").is_ok() {
             return Err(error::invalid(
                 "account.editable_claims",
@@ -116,6 +133,8 @@ impl Config {
             registration: table(&f, "registration")?,
             account: table(&f, "account")?,
             auth: table(&f, "auth")?,
+            par: table(&f, "par")?,
+            dpop: table(&f, "dpop")?,
         }
         .validated()
     }

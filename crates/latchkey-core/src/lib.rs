@@ -69,6 +69,9 @@ macro_rules! service {
     (@type registration) => { $crate::registration::RegistrationEndpoint<'a> };
     (@type users) => { $crate::admin::users::AdminUsers<'a> };
     (@type signing_keys) => { $crate::keys::SigningKeys<'a> };
+    (@type used_once) => { &'a dyn latchkey_domain::UsedOnce };
+    (@type dpop_nonces) => { &'a $crate::support::dpop::NonceKey };
+    (@type proofs) => { $crate::support::dpop::Proofs<'a> };
     (@init $app:ident store) => { &*$app.store };
     (@init $app:ident clock) => { &*$app.clock };
     (@init $app:ident random) => { &*$app.random };
@@ -97,6 +100,9 @@ macro_rules! service {
     (@init $app:ident registration) => { $crate::registration::RegistrationEndpoint::new($app) };
     (@init $app:ident users) => { $crate::admin::users::AdminUsers::new($app) };
     (@init $app:ident signing_keys) => { $crate::keys::SigningKeys::new($app) };
+    (@init $app:ident used_once) => { &*$app.used_once };
+    (@init $app:ident dpop_nonces) => { &$app.dpop_nonces };
+    (@init $app:ident proofs) => { $crate::support::dpop::Proofs::new($app) };
 }
 
 pub mod account;
@@ -151,6 +157,9 @@ pub struct Latchkey {
     revocation_cache: Option<Arc<dyn RevocationCache>>,
     /// Client keys fetched from `jwks_uri` (`private_key_jwt`).
     client_keys: oauth2::client_auth::ClientKeys,
+    /// Where DPoP proof `jti`s are recorded: Redis, or the database.
+    used_once: Arc<dyn latchkey_domain::UsedOnce>,
+    dpop_nonces: support::dpop::NonceKey,
 }
 
 /// The pieces [`Latchkey::new`] is assembled from.
@@ -177,6 +186,11 @@ pub struct Parts {
     /// Where sign-in attempts are counted when several instances must
     /// agree (Redis or the database); none counts in memory.
     pub attempt_counter: Option<Arc<dyn latchkey_domain::AttemptCounter>>,
+    /// Where values used once (DPoP proof `jti`s) are recorded so every
+    /// instance sees them: Redis, or the database.
+    pub used_once: Arc<dyn latchkey_domain::UsedOnce>,
+    /// Key for Latchkey's DPoP nonces (the same on every instance).
+    pub dpop_nonce_key: [u8; 32],
 }
 
 impl Latchkey {
@@ -209,6 +223,8 @@ impl Latchkey {
             caches: Caches::new(parts.clock.clone()),
             revocation_cache: parts.revocation_cache,
             client_keys: oauth2::client_auth::ClientKeys::new(parts.jwks_fetcher),
+            used_once: parts.used_once,
+            dpop_nonces: support::dpop::NonceKey::new(parts.dpop_nonce_key),
         }
     }
 
@@ -217,6 +233,11 @@ impl Latchkey {
     /// `GET /authorize` and consent ([`oauth2::authorize`]).
     pub fn authorize(&self) -> authorize::AuthorizeEndpoint<'_> {
         authorize::AuthorizeEndpoint::new(self)
+    }
+
+    /// `POST /par` ([`oauth2::par`]).
+    pub fn par(&self) -> oauth2::par::PushedAuthorizationEndpoint<'_> {
+        oauth2::par::PushedAuthorizationEndpoint::new(self)
     }
 
     /// `POST /token` ([`oauth2::token`], one file per grant).
@@ -310,6 +331,11 @@ impl Latchkey {
     /// The periodic sweep ([`support::housekeeping`]).
     pub fn housekeeping(&self) -> housekeeping::Housekeeping<'_> {
         housekeeping::Housekeeping::new(self)
+    }
+
+    /// DPoP proofs and nonces ([`support::dpop`]).
+    pub fn proofs(&self) -> support::dpop::Proofs<'_> {
+        support::dpop::Proofs::new(self)
     }
 
     /// Readiness ([`support::health`]).

@@ -47,3 +47,19 @@ pub trait AttemptCounter: Send + Sync {
         Ok(0)
     }
 }
+
+/// Values that may be used once across every instance: DPoP proof `jti`s
+/// (RFC 9449 §11.1). Redis where configured, the database otherwise.
+#[async_trait]
+pub trait UsedOnce: Send + Sync {
+    /// Records `key` until `expires_at` (Unix seconds). True if this is
+    /// its first use: of concurrent calls with one key, exactly one gets
+    /// true. An entry past its expiry no longer counts.
+    async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, CounterError>;
+    /// Deletes entries expired at `now` (stores without their own
+    /// expiry); returns how many.
+    async fn sweep_used(&self, now: i64) -> Result<u64, CounterError> {
+        let _ = now;
+        Ok(0)
+    }
+}

@@ -3,6 +3,7 @@
 
 pub use latchkey_protocol::authn::Methods;
 use latchkey_protocol::authorize::ClientRules;
+pub use latchkey_protocol::dpop::Jkt;
 use latchkey_protocol::pkce::CodeChallenge;
 pub use latchkey_protocol::user_claims::{Groups, RequestedClaims, StandardClaims};
 pub use latchkey_protocol::{ClientAuthMethod, GrantType, Requirement};
@@ -43,6 +44,13 @@ pub struct Client {
     /// Every sign-in to it needs a second factor (users without one
     /// enrol). Set by an operator only.
     pub require_mfa: bool,
+    /// Its authorization requests must be pushed (RFC 9126 §6,
+    /// `require_pushed_authorization_requests`).
+    pub require_par: bool,
+    /// Its access tokens must be DPoP-bound (RFC 9449 §5.2,
+    /// `dpop_bound_access_tokens`): a token request without a proof is
+    /// refused.
+    pub dpop_bound: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -210,6 +218,21 @@ pub struct PendingAuthorization {
     /// SHA-256 of the id of the browser that started the request: only
     /// that browser may sign in or consent for it.
     pub browser_hash: Option<String>,
+    /// The request came through the pushed authorization request endpoint
+    /// (RFC 9126): a client that must push is refused otherwise.
+    pub pushed: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An authorization request a client pushed (RFC 9126), checked and kept
+/// for the one browser visit that names its `request_uri` (stored by hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedRequest {
+    pub request_hash: TokenHash,
+    pub client_id: ClientId,
+    /// The request's parameters, as a query string.
+    pub query: String,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -235,6 +258,9 @@ pub struct AuthorizationCode {
     /// How the user signed in, and the `acr` the ID token carries.
     pub methods: Methods,
     pub acr: String,
+    /// The key the request bound the code to (`dpop_jkt`, RFC 9449 §10):
+    /// only a DPoP proof with that key redeems it.
+    pub dpop_jkt: Option<Jkt>,
     pub created_at: i64,
     pub expires_at: i64,
     pub state: CodeState,
@@ -307,6 +333,8 @@ pub struct CodePresenter<'a> {
     pub client_id: &'a ClientId,
     pub redirect_uri: &'a str,
     pub code_challenge: Option<&'a CodeChallenge>,
+    /// The key of the request's DPoP proof, if it had one.
+    pub dpop_jkt: Option<&'a Jkt>,
 }
 
 impl CodePresenter<'_> {
@@ -315,6 +343,10 @@ impl CodePresenter<'_> {
             && code.redirect_uri.as_str() == self.redirect_uri
             && code.code_challenge.as_ref().map(CodeChallenge::as_str)
                 == self.code_challenge.map(CodeChallenge::as_str)
+            && code
+                .dpop_jkt
+                .as_ref()
+                .is_none_or(|bound| Some(bound) == self.dpop_jkt)
     }
 }
 
@@ -376,6 +408,9 @@ pub struct RefreshFamily {
     /// Core §5.5): every refresh keeps them.
     pub claims: RequestedClaims,
     pub auth_time: i64,
+    /// The DPoP key a public client's refresh tokens are bound to (RFC
+    /// 9449 §5): each refresh proves possession of it.
+    pub dpop_jkt: Option<Jkt>,
     /// Generation of the newest refresh token.
     pub generation: i64,
     pub state: FamilyState,
@@ -605,6 +640,7 @@ mod tests {
             scope: Scope::parse("openid offline_access").unwrap(),
             claims: RequestedClaims::default(),
             auth_time: 0,
+            dpop_jkt: None,
             generation: 2,
             state,
             created_at: 0,
@@ -714,6 +750,7 @@ mod tests {
             auth_time: 0,
             methods: Methods::PASSWORD,
             acr: "urn:latchkey:acr:pwd".into(),
+            dpop_jkt: None,
             created_at: 0,
             expires_at: 60,
             state: redeemed,
@@ -730,6 +767,7 @@ mod tests {
             client_id: &code.client_id,
             redirect_uri: "https://app.example/cb",
             code_challenge: c,
+            dpop_jkt: None,
         };
         assert!(presenter(Some(&challenge)).matches(&code));
         assert!(!presenter(None).matches(&code));
@@ -739,6 +777,23 @@ mod tests {
         };
         assert!(presenter(None).matches(&without));
         assert!(!presenter(Some(&challenge)).matches(&without));
+
+        // A code bound to a DPoP key matches only a proof of that key; an
+        // unbound code matches with or without one.
+        let key = Jkt::parse("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs").unwrap();
+        let other = Jkt::parse("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I").unwrap();
+        let bound = AuthorizationCode {
+            dpop_jkt: Some(key.clone()),
+            ..code.clone()
+        };
+        let with_key = |k| CodePresenter {
+            dpop_jkt: k,
+            ..presenter(Some(&challenge))
+        };
+        assert!(with_key(Some(&key)).matches(&bound));
+        assert!(!with_key(Some(&other)).matches(&bound));
+        assert!(!with_key(None).matches(&bound));
+        assert!(with_key(Some(&other)).matches(&code));
     }
 }
 

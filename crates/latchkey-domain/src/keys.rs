@@ -200,4 +200,14 @@ pub trait KeyFactory: Send + Sync {
         jwks_json: &str,
         allowed: &[SigningAlg],
     ) -> Result<Map<String, Value>, KeyError>;
+
+    /// Verifies a DPoP proof (RFC 9449 §4.3) with the public key in its
+    /// own header: `typ` must be `dpop+jwt`, `alg` in `allowed`, the key
+    /// public and of the algorithm's type. Returns the claims and the
+    /// key's thumbprint; the claims' rules belong to the caller.
+    fn verify_dpop_proof(
+        &self,
+        proof: &str,
+        allowed: &[SigningAlg],
+    ) -> Result<(Map<String, Value>, crate::Jkt), KeyError>;
 }

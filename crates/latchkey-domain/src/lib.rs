@@ -15,7 +15,7 @@ pub mod registration;
 pub mod rotation;
 pub mod store_error;
 
-pub use attempts::{AttemptCounter, CounterError, Hit};
+pub use attempts::{AttemptCounter, CounterError, Hit, UsedOnce};
 pub use clock::{Clock, MockClock, OsRandom, Random, SystemClock};
 pub use entities::*;
 pub use events::{AuditEvent, RevokeReason};

@@ -99,6 +99,12 @@ pub trait AuthorizationRepository: Send + Sync {
     /// by a concurrent request), so each pending request settles once.
     async fn delete_pending(&self, id: &str) -> StoreResult<bool>;
 
+    async fn insert_pushed(&self, pushed: &PushedRequest) -> StoreResult<()>;
+    /// Removes and returns a pushed request: of concurrent calls with one
+    /// hash, at most one gets it (a `request_uri` is used once). Expiry is
+    /// the caller's to check.
+    async fn take_pushed(&self, request_hash: &TokenHash) -> StoreResult<Option<PushedRequest>>;
+
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
     /// Consumes the code if, and only if, it is unused and `presenter`
     /// matches it, recording `issued` in the same statement. Of any number

@@ -20,6 +20,13 @@ pub trait FromParams: Sized {
     fn from_params(params: &Params) -> Result<Self, OAuthError>;
 }
 
+/// A pushed authorization request: the whole form, checked by the use case.
+impl FromParams for Params {
+    fn from_params(params: &Params) -> Result<Params, OAuthError> {
+        Ok(params.clone())
+    }
+}
+
 impl FromParams for TokenRequest {
     fn from_params(params: &Params) -> Result<TokenRequest, OAuthError> {
         TokenRequest::parse(params)

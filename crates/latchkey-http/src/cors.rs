@@ -69,7 +69,7 @@ async fn decorate(
                 h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
                 h.insert(
                     header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                    HeaderValue::from_static("WWW-Authenticate"),
+                    HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"),
                 );
             }
         }
@@ -79,7 +79,8 @@ async fn decorate(
     Ok(res)
 }
 
-/// Middleware for `/token` and `/revoke`: the requesting client's origins.
+/// Middleware for `/token`, `/par` and `/revoke`: the requesting client's
+/// origins.
 pub async fn per_client(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -118,7 +119,7 @@ pub async fn preflight(
             .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, methods))
             .insert_header((
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
-                "Authorization, Content-Type",
+                "Authorization, Content-Type, DPoP",
             ))
             .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"));
     }

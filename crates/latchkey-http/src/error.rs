@@ -26,6 +26,14 @@ pub enum ApiError {
     /// The HTML error page: a browser is talking to Latchkey and no
     /// redirect to the client is safe.
     Page(OAuthError),
+    /// A refusal where DPoP (RFC 9449) is involved, with Latchkey's current
+    /// nonce in `DPoP-Nonce`: as JSON at the authorization server, or, at a
+    /// protected resource (`challenge`), with a `DPoP` challenge (§7.1).
+    Dpop {
+        error: OAuthError,
+        challenge: bool,
+        nonce: String,
+    },
 }
 
 /// What a handler answers: a response, or a refusal rendered by
@@ -47,7 +55,10 @@ impl From<std::convert::Infallible> for ApiError {
 impl ApiError {
     fn oauth(&self) -> Option<&OAuthError> {
         match self {
-            ApiError::Json(e) | ApiError::Page(e) | ApiError::Bearer(Some(e)) => Some(e),
+            ApiError::Json(e)
+            | ApiError::Page(e)
+            | ApiError::Bearer(Some(e))
+            | ApiError::Dpop { error: e, .. } => Some(e),
             ApiError::Bearer(None) => None,
         }
     }
@@ -68,6 +79,9 @@ impl ResponseError for ApiError {
             ApiError::Json(e) | ApiError::Bearer(Some(e)) => status(e),
             ApiError::Bearer(None) => StatusCode::UNAUTHORIZED,
             ApiError::Page(e) => page_status(e),
+            ApiError::Dpop {
+                error, challenge, ..
+            } => dpop_status(error, *challenge),
         }
     }
 
@@ -76,8 +90,49 @@ impl ResponseError for ApiError {
             ApiError::Json(e) => json_error(e),
             ApiError::Bearer(e) => bearer_error(e.as_ref()),
             ApiError::Page(e) => error_page(e),
+            ApiError::Dpop {
+                error,
+                challenge,
+                nonce,
+            } => dpop_error(error, *challenge, nonce),
         }
     }
+}
+
+/// A protected resource answers a DPoP refusal with 401 (403 for a scope
+/// the token lacks); the authorization server with the code's own status.
+fn dpop_status(e: &OAuthError, challenge: bool) -> StatusCode {
+    match (challenge, e.code) {
+        (true, ErrorCode::InsufficientScope) => StatusCode::FORBIDDEN,
+        (true, _) => StatusCode::UNAUTHORIZED,
+        (false, _) => status(e),
+    }
+}
+
+/// RFC 9449 §7.1 and §8–9: the error, a `DPoP` challenge naming the
+/// accepted algorithms where a resource refuses, and the nonce to use.
+fn dpop_error(e: &OAuthError, challenge: bool, nonce: &str) -> HttpResponse {
+    let mut resp = json_error(e);
+    *resp.status_mut() = dpop_status(e, challenge);
+    let h = resp.headers_mut();
+    if challenge {
+        let value = format!(
+            r#"DPoP error="{}", algs="{}""#,
+            e.code.as_str(),
+            latchkey_core::support::dpop::PROOF_ALGS
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            h.insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    if let Ok(v) = header::HeaderValue::from_str(nonce) {
+        h.insert(header::HeaderName::from_static("dpop-nonce"), v);
+    }
+    resp
 }
 
 // Only the OpenAPI document's description of an `OAuthError` on the wire

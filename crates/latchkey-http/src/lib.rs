@@ -23,6 +23,7 @@ pub mod api;
 mod browser;
 pub mod client_auth;
 pub mod cors;
+mod dpop;
 pub mod error;
 pub mod oauth2;
 pub mod oidc;
@@ -86,6 +87,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/token")
             .wrap(from_fn(cors::per_client))
             .route(web::post().to(oauth2::token::token))
+            .route(preflight("POST")),
+    )
+    .service(
+        web::resource("/par")
+            .wrap(from_fn(cors::per_client))
+            .route(web::post().to(oauth2::par::push))
             .route(preflight("POST")),
     )
     .service(

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use latchkey_domain::keys::{KeyError, KeyFactory, KeyState, SigningKeyRecord, TokenSigner};
-use latchkey_domain::Kid;
+use latchkey_domain::{Jkt, Kid};
 use serde_json::{Map, Value};
 
 use crate::generate::{seal_new_key, Alg};
@@ -59,6 +59,14 @@ impl KeyFactory for JoseKeyFactory {
         allowed: &[Alg],
     ) -> Result<Map<String, Value>, KeyError> {
         crate::foreign::verify_with_jwks(token, jwks_json, allowed)
+    }
+
+    fn verify_dpop_proof(
+        &self,
+        proof: &str,
+        allowed: &[Alg],
+    ) -> Result<(Map<String, Value>, Jkt), KeyError> {
+        crate::dpop::verify_proof(proof, allowed)
     }
 }
 

@@ -93,7 +93,7 @@ pub fn verify_with_jwks(
 
 /// Whether a JWK may verify `alg`: the right key type (and curve), the same
 /// `alg` if it names one, and meant for signatures.
-fn fits(jwk: &Map<String, Value>, alg: Alg) -> bool {
+pub(crate) fn fits(jwk: &Map<String, Value>, alg: Alg) -> bool {
     let str_of = |name: &str| jwk.get(name).and_then(Value::as_str);
     let (kty, _) = public_members(alg);
     let curve_ok = match alg {
@@ -115,7 +115,7 @@ fn fits(jwk: &Map<String, Value>, alg: Alg) -> bool {
 
 /// The public members only: a registered JWK that carelessly includes a
 /// private member is still used only as a public key.
-fn public_part(
+pub(crate) fn public_part(
     jwk: &Map<String, Value>,
     alg: Alg,
     kid: &str,

@@ -8,6 +8,7 @@
 //! storage, HTTP, configuration or the core: it is given records and a KEK,
 //! and does no I/O beyond reading or creating the KEK file.
 
+mod dpop;
 mod factory;
 mod foreign;
 mod generate;
@@ -16,6 +17,7 @@ mod keyset;
 #[cfg(test)]
 mod properties;
 
+pub use dpop::verify_proof as verify_dpop_proof;
 pub use factory::JoseKeyFactory;
 pub use foreign::verify_with_jwks;
 pub use generate::{generate_signing_key, seal_new_key, Alg, GeneratedKey};

@@ -109,6 +109,8 @@ pub struct AuthorizationRequest {
     pub claims: ClaimsRequest,
     /// `acr_values` as sent (OIDC Core §3.1.2.1), in order of preference.
     pub acr_values: Option<String>,
+    /// RFC 9449 §10: the DPoP key the code is bound to.
+    pub dpop_jkt: Option<crate::dpop::Jkt>,
 }
 
 impl AuthorizationRequest {
@@ -239,6 +241,10 @@ impl AuthorizationRequest {
             .map(ClaimsRequest::parse)
             .transpose()?
             .unwrap_or_default();
+        let dpop_jkt = params
+            .get("dpop_jkt")
+            .map(crate::dpop::Jkt::parse)
+            .transpose()?;
         Ok(AuthorizationRequest {
             client_id,
             redirect_uri,
@@ -254,6 +260,7 @@ impl AuthorizationRequest {
             id_token_hint,
             claims,
             acr_values,
+            dpop_jkt,
         })
     }
 }
@@ -480,6 +487,26 @@ mod tests {
             let e = parse(with("claims", bad)).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidRequest, "{bad}");
         }
+    }
+
+    #[test]
+    fn dpop_jkt_is_a_thumbprint() {
+        let jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+        assert_eq!(
+            parse(with("dpop_jkt", jkt))
+                .unwrap()
+                .dpop_jkt
+                .unwrap()
+                .as_str(),
+            jkt
+        );
+        assert!(parse(base()).unwrap().dpop_jkt.is_none());
+        assert_eq!(
+            parse(with("dpop_jkt", "not-a-thumbprint"))
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]

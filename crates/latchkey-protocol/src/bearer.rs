@@ -5,11 +5,36 @@ use crate::error::{ErrorCode, OAuthError};
 
 /// Extracts the token from an `Authorization: Bearer <token>` value.
 pub fn parse_bearer(header: &str) -> Result<&str, OAuthError> {
-    let invalid = || OAuthError::new(ErrorCode::InvalidRequest, "malformed Authorization header");
-    let (scheme, token) = header.split_once(' ').ok_or_else(invalid)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(invalid());
+    match parse_access_token(header)? {
+        (TokenScheme::Bearer, token) => Ok(token),
+        (TokenScheme::Dpop, _) => Err(malformed()),
     }
+}
+
+/// How an access token was presented: `Bearer` (RFC 6750) or `DPoP` (RFC
+/// 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScheme {
+    Bearer,
+    Dpop,
+}
+
+fn malformed() -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidRequest, "malformed Authorization header")
+}
+
+/// Extracts the token and its scheme from an `Authorization: Bearer
+/// <token>` or `Authorization: DPoP <token>` value.
+pub fn parse_access_token(header: &str) -> Result<(TokenScheme, &str), OAuthError> {
+    let invalid = malformed;
+    let (scheme, token) = header.split_once(' ').ok_or_else(invalid)?;
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        TokenScheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        TokenScheme::Dpop
+    } else {
+        return Err(invalid());
+    };
     let body = token.trim_end_matches('=');
     let ok = !body.is_empty()
         && token.len() <= 8192
@@ -19,7 +44,7 @@ pub fn parse_bearer(header: &str) -> Result<&str, OAuthError> {
     if !ok {
         return Err(invalid());
     }
-    Ok(token)
+    Ok((scheme, token))
 }
 
 #[cfg(test)]

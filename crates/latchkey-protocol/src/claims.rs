@@ -32,6 +32,16 @@ pub struct AccessTokenClaims {
     /// ([`crate::user_claims::ClaimNames`]). Absent when there are none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ucl: Option<String>,
+    /// The DPoP key the token is bound to (RFC 9449 §6.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 `cnf`: the key a token's holder must prove possession of, by
+/// its RFC 7638 thumbprint (`jkt`, RFC 9449 §6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,4 +108,7 @@ pub struct Introspection {
     pub token_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The DPoP key the token is bound to (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
 }

@@ -40,4 +40,13 @@ pub struct ProviderMetadata {
     pub request_parameter_supported: bool,
     pub request_uri_parameter_supported: bool,
     pub require_request_uri_registration: bool,
+    /// RFC 9126 §5.
+    pub pushed_authorization_request_endpoint: String,
+    /// RFC 9126 §5: whether every client must push.
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9101 §10.5: request objects are accepted at the pushed
+    /// authorization request endpoint only.
+    pub request_object_signing_alg_values_supported: Vec<SigningAlg>,
+    /// RFC 9449 §5.1.
+    pub dpop_signing_alg_values_supported: Vec<SigningAlg>,
 }

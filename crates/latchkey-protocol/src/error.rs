@@ -40,6 +40,16 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// OIDC Core §3.1.2.6: `request_uri` is not supported.
     RequestUriNotSupported,
+    /// RFC 9126 §4, RFC 9101 §6.2: the `request_uri` is unknown, expired,
+    /// used or another client's.
+    InvalidRequestUri,
+    /// RFC 9101 §6.2: the request object is malformed or fails its checks.
+    InvalidRequestObject,
+    /// RFC 9449 §5: the DPoP proof is missing, malformed or fails its checks.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the DPoP proof must carry the server's current nonce
+    /// (sent in the `DPoP-Nonce` header).
+    UseDpopNonce,
     /// RFC 6750 §3.1 (401).
     InvalidToken,
     /// RFC 6750 §3.1 (403).
@@ -85,6 +95,10 @@ impl ErrorCode {
             InteractionRequired => ("interaction_required", 400),
             RequestNotSupported => ("request_not_supported", 400),
             RequestUriNotSupported => ("request_uri_not_supported", 400),
+            InvalidRequestUri => ("invalid_request_uri", 400),
+            InvalidRequestObject => ("invalid_request_object", 400),
+            InvalidDpopProof => ("invalid_dpop_proof", 400),
+            UseDpopNonce => ("use_dpop_nonce", 400),
             InvalidToken => ("invalid_token", 401),
             InsufficientScope => ("insufficient_scope", 403),
             UnsupportedTokenType => ("unsupported_token_type", 400),

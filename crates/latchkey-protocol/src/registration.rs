@@ -82,6 +82,12 @@ pub struct ClientMetadata {
     /// wildcards, no paths.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_cors_origins: Option<Vec<String>>,
+    /// RFC 9126 §6: the client's authorization requests must be pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.2: the client's access tokens must be DPoP-bound.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// What the operator allows registrations to ask for.
@@ -122,6 +128,8 @@ pub struct ValidClientMetadata {
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub backchannel_logout_uri: Option<String>,
     pub allowed_cors_origins: Vec<String>,
+    pub require_pushed_authorization_requests: bool,
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ValidClientMetadata {
@@ -325,6 +333,10 @@ impl ClientMetadata {
             post_logout_redirect_uris,
             backchannel_logout_uri,
             allowed_cors_origins,
+            require_pushed_authorization_requests: self
+                .require_pushed_authorization_requests
+                .unwrap_or(false),
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens.unwrap_or(false),
         })
     }
 
@@ -584,6 +596,12 @@ pub struct ClientInformation {
     pub backchannel_logout_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_cors_origins: Vec<String>,
+    /// RFC 9126 §6.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
     /// Latchkey's own, shown only by the admin API: whether an
     /// administrator allowed this client to introspect any token.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,6 +18,7 @@ use crate::entities::{clients, signing_keys};
 use crate::{connect, PoolOptions, SeaStore};
 
 mod attempts;
+mod pushed;
 mod registration;
 mod tokens;
 
@@ -182,6 +183,8 @@ fn client(id: &str, created_at: i64) -> Client {
         pkce: Requirement::Optional,
         nonce: Requirement::Optional,
         require_mfa: false,
+        require_par: false,
+        dpop_bound: false,
         created_at,
         updated_at: created_at,
     }
@@ -207,6 +210,8 @@ fn public_client(id: &str) -> Client {
         pkce: Requirement::Required,
         nonce: Requirement::Required,
         require_mfa: true,
+        require_par: true,
+        dpop_bound: true,
         created_at: 5,
         updated_at: 5,
     }
@@ -253,6 +258,7 @@ fn pending(id: &str, client_id: &str, expires_at: i64) -> PendingAuthorization {
         query: "response_type=code&client_id=c1&state=xyz".into(),
         session_id: None,
         browser_hash: Some("browser-hash".into()),
+        pushed: false,
         created_at: 100,
         expires_at,
     }
@@ -268,6 +274,7 @@ fn presenter() -> CodePresenter<'static> {
         client_id: &CLIENT,
         redirect_uri: "https://app.example.com/cb",
         code_challenge: Some(&CHALLENGE_OF_C1),
+        dpop_jkt: None,
     }
 }
 
@@ -288,6 +295,7 @@ fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> Authoriz
         auth_time: 90,
         methods: latchkey_domain::Methods::PASSWORD,
         acr: "urn:latchkey:acr:pwd".into(),
+        dpop_jkt: None,
         created_at: 100,
         expires_at,
         state: CodeState::Issued,

@@ -76,6 +76,12 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
         None if !config.storage.is_sqlite() => Some(Arc::new(store.clone())),
         None => None,
     };
+    // DPoP proof jtis: Redis, else the database (SQLite too: one write per
+    // proof, and nothing lost across a restart).
+    let used_once: Arc<dyn latchkey_domain::UsedOnce> = match &redis {
+        Some(r) => Arc::new(r.attempts()),
+        None => Arc::new(store.clone()),
+    };
     let store: Arc<dyn Store> = Arc::new(store);
     // No key is loaded yet: the key service's first tick opens the stored
     // keys (failing on a wrong KEK before it changes anything) or, on a
@@ -100,6 +106,8 @@ pub async fn build_core(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resul
             Arc::new(egress::SystemLookup),
         )?)),
         attempt_counter,
+        used_once,
+        dpop_nonce_key: kek.derive("dpop-nonce"),
     });
     core.signing_keys().tick().await.with_context(|| {
         format!(

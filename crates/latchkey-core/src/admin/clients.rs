@@ -26,6 +26,10 @@ pub struct ClientSettings {
     pub nonce: Option<Requirement>,
     /// Every sign-in to the client needs a second factor.
     pub require_mfa: Option<bool>,
+    /// Its authorization requests must be pushed (RFC 9126 §6).
+    pub require_par: Option<bool>,
+    /// Its access tokens must be DPoP-bound (RFC 9449 §5.2).
+    pub dpop_bound: Option<bool>,
 }
 
 impl ClientSettings {
@@ -69,6 +73,10 @@ pub struct NewClient {
     pub nonce: Requirement,
     /// Every sign-in to it needs a second factor.
     pub require_mfa: bool,
+    /// Its authorization requests must be pushed (RFC 9126 §6).
+    pub require_par: bool,
+    /// Its access tokens must be DPoP-bound (RFC 9449 §5.2).
+    pub dpop_bound: bool,
 }
 
 /// Changes to a client by an operator: every setting [`NewClient`] takes
@@ -163,6 +171,8 @@ impl AdminClients<'_> {
             pkce: new.pkce,
             nonce: new.nonce,
             require_mfa: new.require_mfa,
+            require_par: new.require_par,
+            dpop_bound: new.dpop_bound,
             created_at: now,
             updated_at: now,
         };
@@ -314,10 +324,16 @@ impl AdminClients<'_> {
                 changed.push(format!("introspect={introspect}"));
             }
         }
-        if let Some(require_mfa) = settings.require_mfa {
-            if client.require_mfa != require_mfa {
-                client.require_mfa = require_mfa;
-                changed.push(format!("require_mfa={require_mfa}"));
+        for (name, wanted, flag) in [
+            ("require_mfa", settings.require_mfa, &mut client.require_mfa),
+            ("require_par", settings.require_par, &mut client.require_par),
+            ("dpop_bound", settings.dpop_bound, &mut client.dpop_bound),
+        ] {
+            if let Some(wanted) = wanted {
+                if *flag != wanted {
+                    *flag = wanted;
+                    changed.push(format!("{name}={wanted}"));
+                }
             }
         }
         client.pkce = settings.pkce.unwrap_or(client.pkce);

@@ -12,6 +12,7 @@ use latchkey_protocol::authorize::{
     echo_response_mode, echo_state, AuthorizationRequest, AuthorizationTarget,
 };
 use latchkey_protocol::claims_request::ClaimsRequest;
+use latchkey_protocol::par::AuthorizeInput;
 use latchkey_protocol::user_claims::{scope_of_claim, RequestedClaims};
 use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, ResponseMode, Scope, State};
 
@@ -99,6 +100,29 @@ pub(crate) struct Checked {
     /// The claims the `claims` request names that Latchkey releases: those
     /// of scopes the client may ask for.
     claims: RequestedClaims,
+    /// The request came through the pushed authorization request endpoint.
+    pushed: bool,
+}
+
+/// Why a request was refused while it was checked: before its redirect URI
+/// is trusted (an error page), or after (an error for the client). The
+/// pushed authorization request endpoint answers either as JSON.
+pub(crate) enum Refusal {
+    Untrusted(OAuthError),
+    Trusted {
+        redirect_uri: RedirectUri,
+        mode: ResponseMode,
+        state: Option<State>,
+        error: OAuthError,
+    },
+}
+
+impl Refusal {
+    pub(crate) fn into_error(self) -> OAuthError {
+        match self {
+            Refusal::Untrusted(e) | Refusal::Trusted { error: e, .. } => e,
+        }
+    }
 }
 
 impl Checked {
@@ -170,14 +194,49 @@ impl AuthorizeEndpoint<'_> {
         signed_in: Option<&SignedIn>,
         browser: &dyn Fn() -> String,
     ) -> AuthorizeOutcome {
-        let checked = match self.check(params).await {
+        let (params, pushed) = match self.unpack(params).await {
+            Ok(p) => p,
+            Err(e) => return AuthorizeOutcome::ErrorPage(e),
+        };
+        let checked = match self.check(&params, pushed).await {
             Ok(c) => c,
             Err(outcome) => return outcome,
         };
         let result = self
-            .proceed(&checked, params, signed_in, Pending::New { browser })
+            .proceed(&checked, &params, signed_in, Pending::New { browser })
             .await;
         self.settle(result, &checked)
+    }
+
+    /// The request's parameters: those in the query or form, or those a
+    /// client pushed (RFC 9126 §4), which the `request_uri` names once.
+    /// Whether they were pushed comes back with them.
+    async fn unpack(&self, params: &Params) -> Result<(Params, bool), OAuthError> {
+        let (client_id, request_uri) = match AuthorizeInput::read(params.clone())? {
+            AuthorizeInput::Plain(p) => return Ok((p, false)),
+            AuthorizeInput::Pushed {
+                client_id,
+                request_uri,
+            } => (client_id, request_uri),
+        };
+        let refused = || {
+            OAuthError::new(
+                ErrorCode::InvalidRequestUri,
+                "request_uri is unknown, expired, already used or another client's; \
+                 return to the application and start again",
+            )
+        };
+        let pushed = self
+            .store
+            .take_pushed(&token_hash(request_uri.reference()))
+            .await
+            .map_err(|e| CoreError::from(e).to_oauth())?
+            .ok_or_else(refused)?;
+        if pushed.client_id != client_id || self.clock.unix() >= pushed.expires_at {
+            tracing::info!(client_id = %client_id, "request_uri of another client, or expired");
+            return Err(refused());
+        }
+        Ok((Params::parse(pushed.query.as_bytes())?, true))
     }
 
     /// Resumes a pending request after the user signed in for it.
@@ -353,27 +412,44 @@ impl AuthorizeEndpoint<'_> {
         }
         let params =
             Params::parse(pending.query.as_bytes()).map_err(AuthorizeOutcome::ErrorPage)?;
-        let checked = self.check(&params).await?;
+        let checked = self.check(&params, pending.pushed).await?;
         Ok((pending, params, checked))
     }
 
-    /// Phase one and two of the request checks.
-    async fn check(&self, params: &Params) -> Result<Checked, AuthorizeOutcome> {
-        let target = AuthorizationTarget::parse(params).map_err(AuthorizeOutcome::ErrorPage)?;
+    /// Phase one and two of the request checks, their refusal as the
+    /// browser gets it.
+    async fn check(&self, params: &Params, pushed: bool) -> Result<Checked, AuthorizeOutcome> {
+        self.examine(params, pushed)
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::Untrusted(e) => AuthorizeOutcome::ErrorPage(e),
+                Refusal::Trusted {
+                    redirect_uri,
+                    mode,
+                    state,
+                    error,
+                } => self.redirect_error(&redirect_uri, mode, &error, state.as_ref()),
+            })
+    }
+
+    /// Phase one and two of the request checks: the rules of `/authorize`,
+    /// which a pushed request meets when it is pushed.
+    pub(crate) async fn examine(&self, params: &Params, pushed: bool) -> Result<Checked, Refusal> {
+        let target = AuthorizationTarget::parse(params).map_err(Refusal::Untrusted)?;
         let client = match self.store.find_client(&target.client_id).await {
             Ok(Some(c)) => c,
             Ok(None) => {
-                return Err(AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
+                return Err(Refusal::Untrusted(OAuthError::invalid_request(
                     "unknown client_id",
                 )))
             }
-            Err(e) => return Err(AuthorizeOutcome::ErrorPage(CoreError::from(e).to_oauth())),
+            Err(e) => return Err(Refusal::Untrusted(CoreError::from(e).to_oauth())),
         };
         let Some(redirect_uri) = client
             .registered_redirect_uri(&target.redirect_uri)
             .cloned()
         else {
-            return Err(AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
+            return Err(Refusal::Untrusted(OAuthError::invalid_request(
                 "redirect_uri is not registered for this client",
             )));
         };
@@ -385,22 +461,27 @@ impl AuthorizeEndpoint<'_> {
             redirect_uri.clone(),
             client.authorization_rules(),
         )
-        .map_err(|e| {
-            self.redirect_error(
-                &redirect_uri,
-                echo_response_mode(params),
-                &e,
-                state.as_ref(),
-            )
+        .map_err(|error| Refusal::Trusted {
+            redirect_uri: redirect_uri.clone(),
+            mode: echo_response_mode(params),
+            state: state.clone(),
+            error,
         })?;
-        let fail = |e: OAuthError| {
-            Err(self.redirect_error(
-                &redirect_uri,
-                request.response_mode,
-                &e,
-                Some(&request.state),
-            ))
+        let fail = |error: OAuthError| {
+            Err(Refusal::Trusted {
+                redirect_uri: redirect_uri.clone(),
+                mode: request.response_mode,
+                state: Some(request.state.clone()),
+                error,
+            })
         };
+        // RFC 9126 §6: such a client's requests come pushed, or not at all.
+        if !pushed && (client.require_par || self.settings.par.required) {
+            return fail(OAuthError::invalid_request(
+                "this client must push its authorization requests \
+                 (pushed_authorization_request_endpoint)",
+            ));
+        }
         if !client.allows_grant(latchkey_domain::GrantType::AuthorizationCode) {
             return fail(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -440,6 +521,7 @@ impl AuthorizeEndpoint<'_> {
             request,
             hint_sub,
             claims,
+            pushed,
         })
     }
 
@@ -629,6 +711,7 @@ impl AuthorizeEndpoint<'_> {
             query: params.to_query(),
             session_id: session_id.cloned(),
             browser_hash: browser.map(|b| self.csrf.browser_hash(b)),
+            pushed: checked.pushed,
             created_at: now,
             expires_at: now + self.settings.pending_ttl,
         };
@@ -658,6 +741,7 @@ impl AuthorizeEndpoint<'_> {
                 auth_time: signed_in.session.auth_time,
                 methods: signed_in.session.methods,
                 acr: checked.demand().acr(signed_in.session.methods).to_owned(),
+                dpop_jkt: req.dpop_jkt.clone(),
                 created_at: now,
                 expires_at: now + self.settings.tokens.code_ttl,
                 state: CodeState::Issued,

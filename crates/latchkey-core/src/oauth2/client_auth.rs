@@ -113,17 +113,24 @@ service! {
     }
 }
 
+/// The algorithms a signed request object may use (RFC 9101; those FAPI
+/// 2.0 allows): `request_object_signing_alg_values_supported`.
+pub const REQUEST_OBJECT_ALGS: [SigningAlg; 3] =
+    [SigningAlg::PS256, SigningAlg::ES256, SigningAlg::EdDSA];
+
+/// How long a request object may live, in seconds (FAPI 2.0 Message
+/// Signing: `exp` at most 60 minutes after `nbf`).
+const REQUEST_OBJECT_MAX_LIFETIME: i64 = 3600;
+
 impl ClientAuthenticator<'_> {
-    async fn verify_client_assertion(
-        &self,
-        client: &Client,
-        assertion: &str,
-    ) -> Result<(), ClientAuthError> {
+    /// The client's registered JWK Set: inline, or fetched from its
+    /// `jwks_uri` (cached a minute).
+    async fn registered_jwks(&self, client: &Client) -> Result<Arc<str>, ClientAuthError> {
         let refused = ClientAuthError::Refused;
         let registration = self.store.find_registration(&client.id).await?;
         let reach = self.settings.reach_of(registration.as_ref());
-        let jwks: Arc<str> = match registration.map(|r| (r.jwks, r.jwks_uri)) {
-            Some((Some(jwks), _)) => jwks.into(),
+        match registration.map(|r| (r.jwks, r.jwks_uri)) {
+            Some((Some(jwks), _)) => Ok(jwks.into()),
             Some((None, Some(uri))) => self
                 .client_keys
                 .get(client.id.as_str(), &uri, reach, self.clock)
@@ -131,9 +138,63 @@ impl ClientAuthenticator<'_> {
                 .map_err(|e| {
                 tracing::warn!(client_id = %client.id, uri, error = %e, "cannot fetch the client's jwks_uri");
                 refused("the client's jwks_uri could not be fetched")
-            })?,
-            _ => return Err(refused("the client has no registered keys")),
-        };
+            }),
+            _ => Err(refused("the client has no registered keys")),
+        }
+    }
+
+    /// Verifies a signed request object (RFC 9101) a client pushed: signed
+    /// with one of its registered keys by PS256, ES256 or EdDSA; `iss` the
+    /// client; `aud` Latchkey's issuer; `exp` present and at most an hour
+    /// away; `nbf` and `iat`, if present, not in the future. Returns its
+    /// claims (`client_id` and the request are checked by the caller).
+    pub async fn verify_request_object(
+        &self,
+        client: &Client,
+        object: &str,
+    ) -> Result<serde_json::Map<String, Value>, RequestObjectError> {
+        let jwks = self.registered_jwks(client).await.map_err(|e| match e {
+            ClientAuthError::Refused(why) => RequestObjectError::Refused(why.into()),
+            ClientAuthError::Core(e) => RequestObjectError::Core(e),
+        })?;
+        let claims = self
+            .key_factory
+            .verify_with_jwks(object, &jwks, &REQUEST_OBJECT_ALGS)
+            .map_err(|e| RequestObjectError::Refused(e.to_string()))?;
+        let now = self.clock.unix();
+        let skew = self.settings.keys.clock_skew;
+        let issuer = self.settings.issuer.as_str();
+        check_claims(
+            &claims,
+            &ClaimRules {
+                issuer: client.id.as_str(),
+                audiences: Some(&[issuer]),
+                now,
+                skew,
+                allow_expired: false,
+                require_iat: false,
+            },
+        )
+        .map_err(|e| RequestObjectError::Refused(e.to_string()))?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .unwrap_or(i64::MAX);
+        if exp > now + REQUEST_OBJECT_MAX_LIFETIME + skew {
+            return Err(RequestObjectError::Refused(
+                "the request object lives longer than an hour".into(),
+            ));
+        }
+        Ok(claims)
+    }
+
+    async fn verify_client_assertion(
+        &self,
+        client: &Client,
+        assertion: &str,
+    ) -> Result<(), ClientAuthError> {
+        let refused = ClientAuthError::Refused;
+        let jwks = self.registered_jwks(client).await?;
         let claims = self
             .key_factory
             .verify_with_jwks(assertion, &jwks, &SigningAlg::ALL)
@@ -199,6 +260,28 @@ impl ClientAuthenticator<'_> {
             return Err(refused("assertion jti already used"));
         }
         Ok(())
+    }
+}
+
+/// Why a request object was refused. The client sees
+/// `invalid_request_object`; the log sees the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestObjectError {
+    #[error("request object refused: {0}")]
+    Refused(String),
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl RequestObjectError {
+    pub fn to_oauth(&self) -> OAuthError {
+        match self {
+            RequestObjectError::Refused(_) => OAuthError::new(
+                ErrorCode::InvalidRequestObject,
+                "the request object's signature, issuer, audience or lifetime is refused",
+            ),
+            RequestObjectError::Core(e) => e.to_oauth(),
+        }
     }
 }
 

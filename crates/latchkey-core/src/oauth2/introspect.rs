@@ -5,7 +5,7 @@
 //! audience names it; a client an administrator marked as a resource
 //! server (`introspect`) sees every token.
 
-use latchkey_protocol::claims::Introspection;
+use latchkey_protocol::claims::{Confirmation, Introspection};
 use latchkey_protocol::client_auth::ClientAuthentication;
 use latchkey_protocol::TokenTypeHint;
 use latchkey_protocol::{ErrorCode, OAuthError};
@@ -83,9 +83,15 @@ impl IntrospectEndpoint<'_> {
                         iat: Some(c.iat),
                         iss: Some(c.iss),
                         aud: Some(c.aud),
-                        token_type: Some("Bearer"),
+                        // RFC 9449 §6.2: a bound token says so, and to
+                        // which key.
+                        token_type: Some(match &c.cnf {
+                            Some(_) => latchkey_protocol::dpop::TOKEN_TYPE,
+                            None => "Bearer",
+                        }),
                         jti: Some(c.jti),
-                    })
+                        cnf: c.cnf,
+                    });
                 }
                 Err(BearerError::Core(e)) => return Err(IntrospectError::Core(e)),
                 Err(_) if looks_like_jwt => return Ok(Introspection::default()),
@@ -120,6 +126,9 @@ impl IntrospectEndpoint<'_> {
             aud: None,
             token_type: Some("refresh_token"),
             jti: None,
+            cnf: family.dpop_jkt.as_ref().map(|j| Confirmation {
+                jkt: j.as_str().to_owned(),
+            }),
         })
     }
 }

@@ -6,6 +6,7 @@
 pub mod authorize;
 pub mod client_auth;
 pub mod introspect;
+pub mod par;
 pub mod registration;
 pub mod revoke;
 pub mod token;

@@ -493,6 +493,8 @@ impl RegistrationEndpoint<'_> {
                 .collect(),
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             allowed_cors_origins: client.allowed_cors_origins.clone(),
+            require_pushed_authorization_requests: client.require_par,
+            dpop_bound_access_tokens: client.dpop_bound,
             introspect: None,
             require_mfa: None,
             pkce: None,
@@ -534,6 +536,8 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
         allowed_cors_origins: v.allowed_cors_origins.clone(),
         introspect: false,
         require_mfa: false,
+        require_par: v.require_pushed_authorization_requests,
+        dpop_bound: v.dpop_bound_access_tokens,
         // Operator's opt-outs: never from registration metadata.
         pkce: latchkey_domain::Requirement::Required,
         nonce: latchkey_domain::Requirement::Required,

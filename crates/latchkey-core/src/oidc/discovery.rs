@@ -9,7 +9,9 @@ use latchkey_protocol::{
     ClientAuthMethod, GrantType, Prompt, ResponseMode, ResponseType, SigningAlg,
 };
 
+use crate::oauth2::client_auth::REQUEST_OBJECT_ALGS;
 use crate::settings::Settings;
+use crate::support::dpop::PROOF_ALGS;
 
 pub struct Discovery {
     pub metadata: ProviderMetadata,
@@ -70,6 +72,10 @@ impl Discovery {
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
             require_request_uri_registration: false,
+            pushed_authorization_request_endpoint: settings.endpoint("/par"),
+            require_pushed_authorization_requests: settings.par.required,
+            request_object_signing_alg_values_supported: REQUEST_OBJECT_ALGS.to_vec(),
+            dpop_signing_alg_values_supported: PROOF_ALGS.to_vec(),
         };
         let body = serde_json::to_vec(&metadata).expect("provider metadata always serialises");
         Discovery {

@@ -9,17 +9,22 @@ use latchkey_protocol::Scope;
 use serde_json::{Map, Value};
 
 pub use crate::liveness::BearerError;
+pub use crate::support::dpop::Presentation;
 
 service! {
     /// `GET|POST /userinfo` (OIDC Core §5.3).
-    pub struct UserinfoEndpoint { liveness, directory }
+    pub struct UserinfoEndpoint { liveness, directory, proofs }
 }
 
 impl UserinfoEndpoint<'_> {
     /// `GET|POST /userinfo`: the claims of the token's user, by scope and
     /// by name.
-    pub async fn claims(&self, token: &str) -> Result<Map<String, Value>, BearerError> {
-        let claims = self.liveness.access_token(token).await?;
+    pub async fn claims(
+        &self,
+        presented: &Presentation<'_>,
+    ) -> Result<Map<String, Value>, BearerError> {
+        let claims = self.liveness.access_token(presented.token).await?;
+        self.proofs.holder(&claims, presented, "/userinfo").await?;
         // Signed by Latchkey, so it parses; a token whose scope does not is
         // refused all the same.
         let scope = Scope::parse(&claims.scope)

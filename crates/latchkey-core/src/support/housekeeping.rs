@@ -7,7 +7,7 @@ use crate::error::CoreError;
 
 service! {
     /// The periodic sweep.
-    pub struct Housekeeping { store, clock, settings, throttle }
+    pub struct Housekeeping { store, clock, settings, throttle, used_once }
 }
 
 impl Housekeeping<'_> {
@@ -37,6 +37,12 @@ impl Housekeeping<'_> {
         {
             Ok(n) => rows += n,
             Err(e) => tracing::warn!(error = %e, "sign-in attempt sweep failed"),
+        }
+        // DPoP proof jtis past the age at which a proof is refused anyway
+        // (Redis expires its own).
+        match self.used_once.sweep_used(now).await {
+            Ok(n) => rows += n,
+            Err(e) => tracing::warn!(error = %e, "DPoP jti sweep failed"),
         }
         Ok(rows)
     }

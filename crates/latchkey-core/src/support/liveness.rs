@@ -21,6 +21,13 @@ pub enum BearerError {
     Invalid(String),
     #[error("token lacks scope {0}")]
     InsufficientScope(&'static str),
+    /// A DPoP-bound token presented as Bearer, or an unbound one as DPoP.
+    #[error("token presented with the wrong scheme: {0}")]
+    Scheme(&'static str),
+    /// The proof that must come with a DPoP-bound token is missing,
+    /// refused, or made with another key.
+    #[error(transparent)]
+    Proof(#[from] crate::support::dpop::ProofError),
     #[error(transparent)]
     Core(#[from] CoreError),
 }
@@ -32,6 +39,11 @@ impl From<latchkey_domain::StoreError> for BearerError {
 }
 
 impl BearerError {
+    /// Whether the refusal is about DPoP (its challenge is `DPoP`).
+    pub fn is_dpop(&self) -> bool {
+        matches!(self, BearerError::Scheme(_) | BearerError::Proof(_))
+    }
+
     pub fn to_oauth(&self) -> OAuthError {
         match self {
             BearerError::Invalid(_) => OAuthError::new(
@@ -42,6 +54,8 @@ impl BearerError {
                 ErrorCode::InsufficientScope,
                 format!("the token lacks the `{s}` scope"),
             ),
+            BearerError::Scheme(why) => OAuthError::new(ErrorCode::InvalidToken, *why),
+            BearerError::Proof(e) => e.to_oauth(),
             BearerError::Core(e) => e.to_oauth(),
         }
     }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod caches;
 pub mod cors;
 pub mod csrf;
+pub mod dpop;
 pub mod error;
 pub mod factors;
 pub mod health;

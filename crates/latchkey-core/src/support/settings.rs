@@ -35,6 +35,10 @@ pub struct Settings {
     pub account: Account,
     /// How users must sign in (`require_mfa`).
     pub auth: latchkey_config::Auth,
+    /// Whether every client must push its authorization requests.
+    pub par: latchkey_config::Par,
+    /// Whether DPoP proofs need a server nonce.
+    pub dpop: latchkey_config::Dpop,
     /// Seconds a sign-in or consent page may be left open.
     pub pending_ttl: i64,
     /// Scopes Latchkey knows (advertised in discovery).
@@ -55,6 +59,8 @@ impl Settings {
             passwords: config.passwords.clone(),
             account: config.account.clone(),
             auth: config.auth.clone(),
+            par: config.par.clone(),
+            dpop: config.dpop.clone(),
             pending_ttl: 600,
             scopes_supported: [
                 "openid",

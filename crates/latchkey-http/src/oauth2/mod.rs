@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod introspect;
+pub mod par;
 pub mod registration;
 pub mod revoke;
 pub mod token;

@@ -1,4 +1,4 @@
-//! `POST /token` (RFC 6749 §3.2).
+//! `POST /token` (RFC 6749 §3.2), with DPoP proofs (RFC 9449 §5).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
@@ -8,6 +8,7 @@ use latchkey_protocol::{ErrorCode, OAuthError};
 use tracing::Instrument;
 
 use crate::client_auth::ClientAuthenticated;
+use crate::dpop;
 use crate::error::ApiResult;
 use crate::response::json_no_store;
 
@@ -20,19 +21,21 @@ pub async fn token(
         credentials: auth,
         request: grant,
     } = client;
-    let span = tracing::info_span!("oauth2.token", grant = %grant.grant_type(), client_id = ?auth.client_id());
+    let proof = dpop::proof(&req, &app, false)?;
+    let had_proof = proof.is_some();
+    let span = tracing::info_span!("oauth2.token", grant = %grant.grant_type(), client_id = ?auth.client_id(), dpop = had_proof);
     // client_credentials reads nothing but cached clients: handing it to
     // another thread would cost more than the grant itself (see
-    // `GrantRuntime`).
+    // `GrantRuntime`). A proof's jti is a write, so a DPoP request goes.
     let runtime = match grant {
-        TokenRequest::ClientCredentials { .. } => None,
+        TokenRequest::ClientCredentials { .. } if !had_proof => None,
         _ => req.app_data::<web::Data<crate::GrantRuntime>>(),
     };
     let result = match runtime {
         Some(rt) => {
             let app = app.clone();
-            let grant =
-                async move { app.token().exchange(&auth, grant).await }.instrument(span.clone());
+            let grant = async move { app.token().exchange(&auth, grant, proof.as_deref()).await }
+                .instrument(span.clone());
             match rt.0.spawn(grant).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -43,16 +46,20 @@ pub async fn token(
         }
         None => {
             app.token()
-                .exchange(&auth, grant)
+                .exchange(&auth, grant, proof.as_deref())
                 .instrument(span.clone())
                 .await
         }
     };
     match result {
-        Ok(resp) => Ok(json_no_store(StatusCode::OK, &resp)),
+        Ok(resp) => Ok(dpop::with_nonce(
+            &app,
+            json_no_store(StatusCode::OK, &resp),
+            had_proof,
+        )),
         Err(e) => {
             tracing::info!(parent: &span, reason = %e, "token request refused");
-            Err(e.to_oauth().into())
+            Err(dpop::refusal(&app, e.to_oauth(), had_proof, false))
         }
     }
 }

@@ -56,6 +56,9 @@ pub struct Model {
     pub methods: String,
     #[sea_orm(column_type = "Text")]
     pub acr: String,
+    /// Migration `m20261205_000014_pushed_and_bound`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub dpop_jkt: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
@@ -96,6 +99,7 @@ impl Model {
             auth_time: self.auth_time,
             methods: super::parse_methods(TABLE, &self.methods)?,
             acr: self.acr,
+            dpop_jkt: super::parse_jkt(TABLE, self.dpop_jkt)?,
             created_at: self.created_at,
             expires_at: self.expires_at,
             state: match (
@@ -138,6 +142,7 @@ impl Model {
             auth_time: Set(c.auth_time),
             methods: Set(c.methods.to_string()),
             acr: Set(c.acr.clone()),
+            dpop_jkt: Set(c.dpop_jkt.as_ref().map(|j| j.as_str().to_owned())),
             created_at: Set(c.created_at),
             expires_at: Set(c.expires_at),
             consumed_at: Set(None),

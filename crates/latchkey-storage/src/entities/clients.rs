@@ -42,6 +42,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub nonce: String,
     pub require_mfa: bool,
+    /// Migration `m20261205_000014_pushed_and_bound`.
+    pub require_par: bool,
+    pub dpop_bound: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -90,6 +93,8 @@ impl Model {
             nonce: Requirement::parse(&self.nonce)
                 .map_err(|_| corrupt(TABLE, "nonce", "unknown requirement"))?,
             require_mfa: self.require_mfa,
+            require_par: self.require_par,
+            dpop_bound: self.dpop_bound,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -132,6 +137,8 @@ impl Model {
             pkce: Set(c.pkce.as_str().to_owned()),
             nonce: Set(c.nonce.as_str().to_owned()),
             require_mfa: Set(c.require_mfa),
+            require_par: Set(c.require_par),
+            dpop_bound: Set(c.dpop_bound),
             created_at: NotSet,
             updated_at: Set(c.updated_at),
         }

@@ -12,12 +12,14 @@ pub(crate) mod factors;
 pub(crate) mod login_attempts;
 pub(crate) mod logout_deliveries;
 pub(crate) mod pending_authorizations;
+pub(crate) mod pushed_requests;
 pub(crate) mod refresh_families;
 pub(crate) mod refresh_tokens;
 pub(crate) mod registration;
 pub(crate) mod revoked_tokens;
 pub(crate) mod session_clients;
 pub(crate) mod signing_keys;
+pub(crate) mod used_once;
 pub(crate) mod users;
 
 use latchkey_domain::StoreError;
@@ -31,6 +33,17 @@ pub(crate) fn corrupt(table: &str, column: &str, why: &str) -> StoreError {
 /// The methods of a sign-in, as `Methods` stores them.
 pub(crate) fn parse_methods(table: &str, s: &str) -> Result<latchkey_domain::Methods, StoreError> {
     latchkey_domain::Methods::parse(s).map_err(|_| corrupt(table, "methods", "unknown method"))
+}
+
+/// A DPoP key thumbprint column.
+pub(crate) fn parse_jkt(
+    table: &str,
+    s: Option<String>,
+) -> Result<Option<latchkey_domain::Jkt>, StoreError> {
+    s.map(|s| {
+        latchkey_domain::Jkt::parse(&s).map_err(|_| corrupt(table, "dpop_jkt", "not a thumbprint"))
+    })
+    .transpose()
 }
 
 /// Lists are stored as a JSON array of strings in a TEXT column.

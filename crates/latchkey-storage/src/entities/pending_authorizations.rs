@@ -17,6 +17,8 @@ pub struct Model {
     pub session_id: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub browser_hash: Option<String>,
+    /// Migration `m20261205_000014_pushed_and_bound`.
+    pub pushed: bool,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -34,6 +36,7 @@ impl Model {
             query: self.query,
             session_id: self.session_id.map(SessionId::new),
             browser_hash: self.browser_hash,
+            pushed: self.pushed,
             created_at: self.created_at,
             expires_at: self.expires_at,
         })
@@ -46,6 +49,7 @@ impl Model {
             query: Set(p.query.clone()),
             session_id: Set(p.session_id.as_ref().map(|s| s.as_str().to_owned())),
             browser_hash: Set(p.browser_hash.clone()),
+            pushed: Set(p.pushed),
             created_at: Set(p.created_at),
             expires_at: Set(p.expires_at),
         }

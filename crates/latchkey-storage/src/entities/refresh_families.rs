@@ -36,6 +36,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub id_token_claims: String,
     pub auth_time: i64,
+    /// Migration `m20261205_000014_pushed_and_bound`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub dpop_jkt: Option<String>,
     pub revoked: bool,
     pub created_at: i64,
     pub expires_at: i64,
@@ -104,6 +107,7 @@ impl Read {
                 id_token: ClaimNames::from_stored(&m.id_token_claims),
             },
             auth_time: m.auth_time,
+            dpop_jkt: super::parse_jkt(TABLE, m.dpop_jkt)?,
             generation: self.generation,
             state: family_state(m.revoked, m.revoked_at, m.revoked_reason.as_deref())?,
             created_at: m.created_at,

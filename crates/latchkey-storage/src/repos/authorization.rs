@@ -1,13 +1,15 @@
 use latchkey_domain::{
     AuthorizationCode, AuthorizationRepository, CodePresenter, CodeRedemption, Consent,
-    IssuedFromCode, PendingAuthorization, SessionId, StoreResult, TokenHash, UserId,
+    IssuedFromCode, PendingAuthorization, PushedRequest, SessionId, StoreResult, TokenHash, UserId,
 };
 use latchkey_protocol::ClientId;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::read_opt;
-use crate::entities::{authorization_codes as codes, consents, pending_authorizations as pending};
+use crate::entities::{
+    authorization_codes as codes, consents, pending_authorizations as pending, pushed_requests,
+};
 use crate::error::db_err;
 use crate::SeaStore;
 
@@ -46,6 +48,36 @@ impl AuthorizationRepository for SeaStore {
             .await
             .map_err(db_err("pending_authorizations.delete"))?;
         Ok(done.rows_affected == 1)
+    }
+
+    async fn insert_pushed(&self, p: &PushedRequest) -> StoreResult<()> {
+        pushed_requests::Entity::insert(pushed_requests::Model::from_domain(p))
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(db_err("pushed_requests.insert"))?;
+        Ok(())
+    }
+
+    /// A pushed row never changes, so it is read first; the delete decides
+    /// who gets it: only the caller whose delete removed the row.
+    async fn take_pushed(&self, request_hash: &TokenHash) -> StoreResult<Option<PushedRequest>> {
+        let op = db_err("pushed_requests.take");
+        let row = pushed_requests::Entity::find_by_id(request_hash.as_str())
+            .one(&self.db)
+            .await
+            .map_err(&op)?;
+        if row.is_none() {
+            return Ok(None);
+        }
+        let gone = pushed_requests::Entity::delete_many()
+            .filter(pushed_requests::Column::RequestHash.eq(request_hash.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(&op)?;
+        match row {
+            Some(row) if gone.rows_affected == 1 => Ok(Some(row.into_domain()?)),
+            _ => Ok(None),
+        }
     }
 
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
@@ -94,6 +126,13 @@ impl AuthorizationRepository for SeaStore {
             .filter(
                 codes::Column::CodeChallenge.eq(codes::stored_challenge(presenter.code_challenge)),
             )
+            // A code bound to a DPoP key goes only to a proof of that key.
+            .filter(match presenter.dpop_jkt {
+                Some(jkt) => Condition::any()
+                    .add(codes::Column::DpopJkt.is_null())
+                    .add(codes::Column::DpopJkt.eq(jkt.as_str())),
+                None => Condition::all().add(codes::Column::DpopJkt.is_null()),
+            })
             .exec(&txn)
             .await
             .map_err(&op)?;
@@ -157,6 +196,11 @@ impl AuthorizationRepository for SeaStore {
             .exec(&self.db)
             .await
             .map_err(db_err("pending_authorizations.sweep"))?;
+        let pushed = pushed_requests::Entity::delete_many()
+            .filter(pushed_requests::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("pushed_requests.sweep"))?;
         let codes = codes::Entity::delete_many()
             .filter(codes::Column::ExpiresAt.lte(now))
             .filter(
@@ -178,6 +222,7 @@ impl AuthorizationRepository for SeaStore {
             .await
             .map_err(db_err("login_challenges.sweep"))?;
         Ok(pending.rows_affected
+            + pushed.rows_affected
             + codes.rows_affected
             + revoked.rows_affected
             + challenges.rows_affected)

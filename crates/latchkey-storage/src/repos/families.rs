@@ -312,7 +312,7 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
         .lock_shared()
         .to_owned();
     let (revoked, revoked_at, revoked_reason) = families::state_columns(f.state);
-    let values: [Value; 13] = [
+    let values: [Value; 14] = [
         f.id.as_str().into(),
         f.user_id.as_str().into(),
         f.client_id.as_str().into(),
@@ -321,6 +321,7 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
         f.claims.userinfo.to_string().into(),
         f.claims.id_token.to_string().into(),
         f.auth_time.into(),
+        f.dpop_jkt.as_ref().map(|j| j.as_str().to_owned()).into(),
         revoked.into(),
         f.created_at.into(),
         f.expires_at.into(),
@@ -342,6 +343,7 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
             families::Column::UserinfoClaims,
             families::Column::IdTokenClaims,
             families::Column::AuthTime,
+            families::Column::DpopJkt,
             families::Column::Revoked,
             families::Column::CreatedAt,
             families::Column::ExpiresAt,

@@ -12,6 +12,7 @@ mod registration;
 mod revocation;
 mod sessions;
 mod teardown;
+mod used_once;
 mod users;
 
 pub(crate) use families::FamilyStatements;

@@ -28,6 +28,7 @@ fn family(id: &str, user_id: &str, session_id: &str, created_at: i64) -> Refresh
             id_token: ClaimNames::from_names(["email"]),
         },
         auth_time: 90,
+        dpop_jkt: None,
         generation: 0,
         state: FamilyState::Active,
         created_at,

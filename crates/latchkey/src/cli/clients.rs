@@ -57,6 +57,14 @@ pub struct ClientAdd {
     /// one set up an authenticator app after their password).
     #[arg(long)]
     require_mfa: bool,
+    /// Its authorization requests must be pushed (RFC 9126
+    /// `require_pushed_authorization_requests`).
+    #[arg(long)]
+    require_par: bool,
+    /// Its access tokens must be DPoP-bound (RFC 9449
+    /// `dpop_bound_access_tokens`).
+    #[arg(long)]
+    dpop_bound: bool,
     #[arg(long)]
     json: bool,
 }
@@ -108,6 +116,12 @@ pub struct ClientUpdate {
     /// Whether every sign-in to it needs a second factor.
     #[arg(long, value_name = "BOOL")]
     require_mfa: Option<bool>,
+    /// Whether its authorization requests must be pushed (PAR).
+    #[arg(long, value_name = "BOOL")]
+    require_par: Option<bool>,
+    /// Whether its access tokens must be DPoP-bound.
+    #[arg(long, value_name = "BOOL")]
+    dpop_bound: Option<bool>,
     #[arg(long)]
     json: bool,
 }
@@ -165,6 +179,8 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
         "pkce": c.pkce,
         "nonce": c.nonce,
         "require_mfa": c.require_mfa,
+        "require_pushed_authorization_requests": c.require_par,
+        "dpop_bound_access_tokens": c.dpop_bound,
         "warnings": c.compat_warnings(),
         "created_at": c.created_at,
     });
@@ -202,6 +218,8 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                     pkce: a.pkce,
                     nonce: a.nonce,
                     require_mfa: a.require_mfa,
+                    require_par: a.require_par,
+                    dpop_bound: a.dpop_bound,
                 })
                 .await?;
             if a.json {
@@ -262,6 +280,8 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                             pkce: u.pkce,
                             nonce: u.nonce,
                             require_mfa: u.require_mfa,
+                            require_par: u.require_par,
+                            dpop_bound: u.dpop_bound,
                         },
                     },
                 )

@@ -2,7 +2,7 @@
 //! redeemed once, by its own client, redirect URI and PKCE verifier; a
 //! replay revokes what the first redemption gave out.
 
-use latchkey_domain::{AuditEvent, CodeState, FamilyId, FamilyState, Jti, RevokeReason};
+use latchkey_domain::{AuditEvent, CodeState, FamilyId, FamilyState, Jkt, Jti, RevokeReason};
 use latchkey_domain::{
     Client, CodePresenter, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily, RefreshToken,
     Teardown,
@@ -25,6 +25,7 @@ impl TokenEndpoint<'_> {
         code: &Opaque,
         redirect_uri: &str,
         verifier: Option<&CodeVerifier>,
+        jkt: Option<&Jkt>,
     ) -> Result<TokenResponse, TokenError> {
         // A client without the PKCE opt-out never redeems without a
         // verifier, whatever its codes were issued with.
@@ -57,10 +58,13 @@ impl TokenEndpoint<'_> {
         // challenge, or its absence, must be the code's: a verifier for a
         // code issued without one is refused too (RFC 9700 §2.1.1).
         let challenge = verifier.map(CodeVerifier::challenge);
+        // A code bound to a DPoP key (`dpop_jkt`) is redeemed only with a
+        // proof of that key (RFC 9449 §10); that too is part of the guard.
         let presenter = CodePresenter {
             client_id: &client.id,
             redirect_uri,
             code_challenge: challenge.as_ref(),
+            dpop_jkt: jkt,
         };
         let hash = token_hash(code.expose());
         let code = match self
@@ -72,7 +76,7 @@ impl TokenEndpoint<'_> {
             CodeRedemption::NotFound => return Err(TokenError::Grant("unknown code")),
             CodeRedemption::WrongPresenter => {
                 return Err(TokenError::Grant(
-                    "code of another client, or wrong redirect_uri or PKCE verifier",
+                    "code of another client, or wrong redirect_uri, PKCE verifier or DPoP key",
                 ))
             }
             CodeRedemption::AlreadyUsed(c) => {
@@ -131,6 +135,10 @@ impl TokenEndpoint<'_> {
                     scope: code.scope.clone(),
                     claims: code.claims.clone(),
                     auth_time: code.auth_time,
+                    // A public client's refresh tokens are bound to its
+                    // DPoP key (RFC 9449 §5); a confidential client's are
+                    // bound to its credentials already.
+                    dpop_jkt: jkt.filter(|_| client.is_public()).cloned(),
                     generation: 0,
                     state: FamilyState::Active,
                     created_at: now,
@@ -161,6 +169,7 @@ impl TokenEndpoint<'_> {
             sid: Some(&code.session_id),
             fid: family_id.as_ref(),
             userinfo_claims: Some(&code.claims.userinfo),
+            jkt,
         };
         let (access_token, _) =
             self.mint_access_token(user.id.as_str(), client, &code.scope, &jti, now, grant)?;
@@ -199,7 +208,7 @@ impl TokenEndpoint<'_> {
         };
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: grant.token_type(),
             expires_in: self.settings.tokens.access_token_ttl as u64,
             refresh_token,
             id_token,

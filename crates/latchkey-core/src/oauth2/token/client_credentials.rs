@@ -1,7 +1,7 @@
 //! The `client_credentials` grant (RFC 6749 §4.4): a machine client gets
 //! an access token for itself, from cached rows only (no database write).
 
-use latchkey_domain::{Client, GrantType, Jti};
+use latchkey_domain::{Client, GrantType, Jkt, Jti};
 use latchkey_protocol::token::TokenResponse;
 use latchkey_protocol::Scope;
 
@@ -25,6 +25,7 @@ impl TokenEndpoint<'_> {
         &self,
         client: &Client,
         requested: Option<Scope>,
+        jkt: Option<&Jkt>,
     ) -> Result<TokenResponse, TokenError> {
         if client.is_public() || !client.allows_grant(GrantType::ClientCredentials) {
             return Err(TokenError::Unauthorized(GrantType::ClientCredentials));
@@ -44,17 +45,21 @@ impl TokenEndpoint<'_> {
             None => machine_scope,
         };
         let now = self.clock.unix();
+        let grant = Grant {
+            jkt,
+            ..Grant::default()
+        };
         let (access_token, _) = self.mint_access_token(
             client.id.as_str(),
             client,
             &scope,
             &Jti::generate(self.random),
             now,
-            Grant::default(),
+            grant,
         )?;
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: grant.token_type(),
             expires_in: self.settings.tokens.access_token_ttl as u64,
             refresh_token: None,
             id_token: None,

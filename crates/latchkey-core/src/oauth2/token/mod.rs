@@ -10,9 +10,10 @@ mod authorization_code;
 mod client_credentials;
 mod refresh_token;
 
-use latchkey_domain::{Client, FamilyId, GrantType, Jti, SessionId};
-use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
+use latchkey_domain::{Client, FamilyId, GrantType, Jkt, Jti, SessionId};
+use latchkey_protocol::claims::{AccessTokenClaims, Confirmation, ACCESS_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
+use latchkey_protocol::dpop::TOKEN_TYPE as DPOP_TOKEN_TYPE;
 use latchkey_protocol::token::{TokenRequest, TokenResponse};
 use latchkey_protocol::user_claims::ClaimNames;
 use latchkey_protocol::{ErrorCode, OAuthError, Scope, SigningAlg};
@@ -20,6 +21,7 @@ use latchkey_protocol::{ErrorCode, OAuthError, Scope, SigningAlg};
 use crate::error::CoreError;
 use crate::jwt::to_map;
 use crate::oauth2::client_auth::ClientAuthError;
+use crate::support::dpop::{Presented, ProofError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -31,6 +33,10 @@ pub enum TokenError {
     Unauthorized(GrantType),
     #[error("invalid scope: {0}")]
     Scope(String),
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    #[error("the client's tokens must be DPoP-bound and the request has no proof")]
+    ProofRequired,
     #[error(transparent)]
     Request(#[from] OAuthError),
     #[error(transparent)]
@@ -62,6 +68,11 @@ impl TokenError {
                 format!("this client may not use the {g} grant"),
             ),
             TokenError::Scope(s) => OAuthError::new(ErrorCode::InvalidScope, s.clone()),
+            TokenError::Proof(e) => e.to_oauth(),
+            TokenError::ProofRequired => OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "this client's access tokens must be DPoP-bound: send a DPoP proof",
+            ),
             TokenError::Request(e) => e.clone(),
             TokenError::Core(e) => e.to_oauth(),
         }
@@ -70,31 +81,50 @@ impl TokenError {
 
 service! {
     /// `POST /token` (RFC 6749 §3.2): client authentication, then the grant.
-    pub struct TokenEndpoint { store, clock, random, settings, keys, audit, revocations, directory, clients, liveness }
+    pub struct TokenEndpoint { store, clock, random, settings, keys, audit, revocations, directory, clients, liveness, proofs }
 }
 
 impl TokenEndpoint<'_> {
-    /// `POST /token`.
+    /// `POST /token`. `proof` is the request's `DPoP` header (RFC 9449):
+    /// with one, the access token is bound to its key.
     pub async fn exchange(
         &self,
         auth: &ClientAuthentication,
         request: TokenRequest,
+        proof: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
         let client = self.clients.authenticate(auth).await?;
+        let jkt = match proof {
+            Some(proof) => Some(
+                self.proofs
+                    .check(&Presented {
+                        proof,
+                        method: "POST",
+                        path: "/token",
+                        access_token: None,
+                    })
+                    .await?,
+            ),
+            None if client.dpop_bound => return Err(TokenError::ProofRequired),
+            None => None,
+        };
+        let jkt = jkt.as_ref();
         match request {
-            TokenRequest::ClientCredentials { scope } => self.client_credentials(&client, scope),
+            TokenRequest::ClientCredentials { scope } => {
+                self.client_credentials(&client, scope, jkt)
+            }
             TokenRequest::AuthorizationCode {
                 code,
                 redirect_uri,
                 code_verifier,
             } => {
-                self.redeem(&client, &code, &redirect_uri, code_verifier.as_ref())
+                self.redeem(&client, &code, &redirect_uri, code_verifier.as_ref(), jkt)
                     .await
             }
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope,
-            } => self.refresh(&client, &refresh_token, scope).await,
+            } => self.refresh(&client, &refresh_token, scope, jkt).await,
         }
     }
 
@@ -123,6 +153,9 @@ impl TokenEndpoint<'_> {
                 .userinfo_claims
                 .filter(|c| !c.is_empty())
                 .map(ToString::to_string),
+            cnf: grant.jkt.map(|j| Confirmation {
+                jkt: j.as_str().to_owned(),
+            }),
         };
         let signed = self
             .keys
@@ -141,4 +174,16 @@ pub(super) struct Grant<'a> {
     fid: Option<&'a FamilyId>,
     /// The claims a `claims` request asked UserInfo for (`ucl`).
     userinfo_claims: Option<&'a ClaimNames>,
+    /// The DPoP key the access token is bound to.
+    jkt: Option<&'a Jkt>,
+}
+
+impl Grant<'_> {
+    /// The response's `token_type`: `DPoP` for a bound token.
+    fn token_type(&self) -> &'static str {
+        match self.jkt {
+            Some(_) => DPOP_TOKEN_TYPE,
+            None => "Bearer",
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! winner per generation, reuse detection that revokes the family, and
 //! the optional recovery of a lost response.
 
-use latchkey_domain::{AuditEvent, Jti, RevokeReason};
+use latchkey_domain::{AuditEvent, Jkt, Jti, RevokeReason};
 use latchkey_domain::{
     Client, GrantType, RefreshFamily, RefreshPresentation, RefreshToken, RevocationKey, Teardown,
 };
@@ -22,6 +22,7 @@ impl TokenEndpoint<'_> {
         client: &Client,
         presented: &Opaque,
         requested: Option<Scope>,
+        jkt: Option<&Jkt>,
     ) -> Result<TokenResponse, TokenError> {
         if !client.allows_grant(GrantType::RefreshToken) {
             return Err(TokenError::Unauthorized(GrantType::RefreshToken));
@@ -37,6 +38,14 @@ impl TokenEndpoint<'_> {
         if family.client_id != client.id {
             // Not this client's: say nothing, change nothing.
             return Err(TokenError::Grant("refresh token of another client"));
+        }
+        // A refresh token bound to a DPoP key (a public client's) is used
+        // only with a proof of that key; a stolen one without it changes
+        // nothing and is no reuse.
+        if family.dpop_jkt.is_some() && family.dpop_jkt.as_ref() != jkt {
+            return Err(TokenError::Grant(
+                "refresh token bound to another DPoP key, or presented without a proof",
+            ));
         }
         if let Some(why) = self.liveness.family(&family, now).await? {
             tracing::info!(family = %family.id, why, "refresh refused");
@@ -139,12 +148,13 @@ impl TokenEndpoint<'_> {
             sid: Some(&family.session_id),
             fid: Some(&family.id),
             userinfo_claims: Some(&userinfo_claims),
+            jkt,
         };
         let (access_token, _) =
             self.mint_access_token(user.id.as_str(), client, &scope, &jti, now, grant)?;
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: grant.token_type(),
             expires_in: self.settings.tokens.access_token_ttl as u64,
             refresh_token: Some(new_token),
             id_token: None,

@@ -1,0 +1,50 @@
+//! [`UsedOnce`] on the database: a row per value, unique by key. An insert
+//! that finds the key taken is a second use; an expired row is cleared
+//! first, so a key lives only as long as it was asked to.
+
+use latchkey_domain::{CounterError, UsedOnce};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use crate::entities::used_once;
+use crate::error::db_err;
+use crate::SeaStore;
+
+fn counter_err(e: latchkey_domain::StoreError) -> CounterError {
+    CounterError(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl UsedOnce for SeaStore {
+    async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, CounterError> {
+        used_once::Entity::delete_many()
+            .filter(used_once::Column::Key.eq(key))
+            .filter(used_once::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(|e| counter_err(db_err("used_once.clear")(e)))?;
+        let row = used_once::ActiveModel {
+            key: Set(key.to_owned()),
+            expires_at: Set(expires_at),
+        };
+        let inserted = used_once::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(used_once::Column::Key)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(|e| counter_err(db_err("used_once.insert")(e)))?;
+        Ok(inserted == 1)
+    }
+
+    async fn sweep_used(&self, now: i64) -> Result<u64, CounterError> {
+        let gone = used_once::Entity::delete_many()
+            .filter(used_once::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(|e| counter_err(db_err("used_once.sweep")(e)))?;
+        Ok(gone.rows_affected)
+    }
+}
