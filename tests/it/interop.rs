@@ -370,6 +370,59 @@ async fn node_openid_client_signs_in_refreshes_and_logs_out() {
     check_report(&report, &s.issuer);
 }
 
+/// Node openid-client with pushed authorization requests and DPoP, for a
+/// client that must use both: the library pushes, handles the nonce
+/// dance itself, and every token it gets is bound to its one key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_openid_client_pushes_and_binds_its_tokens_with_dpop() {
+    let node = interop_dir().join("node/node_modules/openid-client");
+    if !available(
+        "node with tests/interop/node installed (npm ci)",
+        Command::new("node").arg("-e").arg(format!(
+            "require('fs').accessSync({:?})",
+            node.display().to_string()
+        )),
+    ) {
+        return;
+    }
+    let (s, client) = server_with(&[
+        "--redirect-uri",
+        REDIRECT,
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "openid profile email offline_access api:read",
+        "--auth-method",
+        "client_secret_post",
+        "--require-par",
+        "--dpop-bound",
+    ])
+    .await;
+    let report = run_rp(&s, &client, "node", &["node/par_dpop.mjs"]);
+    assert_eq!(report["library"], "openid-client");
+    // The browser carried the reference only.
+    assert_eq!(
+        report["authorize_params"], "client_id request_uri",
+        "{report}"
+    );
+    assert_eq!(report["userinfo_sub"], report["sub"], "{report}");
+    let jkt = report["jkt"].as_str().expect("a bound access token");
+    for (kind, key) in [
+        ("token_type", "jkt"),
+        ("refreshed_token_type", "refreshed_jkt"),
+        ("machine_token_type", "machine_jkt"),
+    ] {
+        // The library reports the type in lower case.
+        assert_eq!(report[kind], "dpop", "{kind}: {report}");
+        assert_eq!(report[key], jkt, "{key}: {report}");
+    }
+    assert_eq!(report["bearer_refused"], true, "{report}");
+}
+
 /// Python Authlib as Flask and Django apps use it: a confidential client
 /// with state and nonce and no PKCE, which needs the client's explicit
 /// `--pkce optional`.
