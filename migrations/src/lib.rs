@@ -25,6 +25,7 @@ pub mod m20261203_000010_user_claims;
 pub mod m20261203_000011_claims_request;
 pub mod m20261204_000012_second_factors;
 pub mod m20261205_000014_pushed_and_bound;
+pub mod m20261205_000015_resources;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_claims_request::Migration),
             Box::new(m20261204_000012_second_factors::Migration),
             Box::new(m20261205_000014_pushed_and_bound::Migration),
+            Box::new(m20261205_000015_resources::Migration),
         ]
     }
 }

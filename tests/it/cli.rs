@@ -330,3 +330,86 @@ fn second_factor_settings_from_the_command_line() {
     let client: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(client["require_mfa"], false);
 }
+
+/// `client add|update` with `--require-par`, `--dpop-bound` and
+/// `--resource`, and a malformed resource refused.
+#[test]
+fn pushed_bound_and_resource_settings_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = |out: std::process::Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let client = json(
+        latchkey(dir.path())
+            .args([
+                "client",
+                "add",
+                "--name",
+                "Batch",
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "api:read",
+                "--dpop-bound",
+                "--resource",
+                "https://api.example.com",
+                "--resource",
+                "urn:example:reports",
+                "--json",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(client["dpop_bound_access_tokens"], true);
+    assert_eq!(client["require_pushed_authorization_requests"], false);
+    assert_eq!(
+        client["resources"],
+        serde_json::json!(["https://api.example.com", "urn:example:reports"])
+    );
+    let id = client["client_id"].as_str().unwrap();
+    let client = json(
+        latchkey(dir.path())
+            .args([
+                "client",
+                "update",
+                id,
+                "--require-par",
+                "true",
+                "--dpop-bound",
+                "false",
+                "--resource",
+                "https://files.example.com",
+                "--json",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(client["require_pushed_authorization_requests"], true);
+    assert_eq!(client["dpop_bound_access_tokens"], false);
+    assert_eq!(
+        client["resources"],
+        serde_json::json!(["https://files.example.com"])
+    );
+    let client = json(
+        latchkey(dir.path())
+            .args(["client", "update", id, "--no-resources", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(client["resources"], serde_json::json!([]));
+    let out = latchkey(dir.path())
+        .args(["client", "update", id, "--resource", "not a uri"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_line(&out).contains("resource"),
+        "{}",
+        stderr_line(&out)
+    );
+}

@@ -543,6 +543,7 @@ async fn client_update_changes_each_setting() {
                     require_mfa: None,
                     require_par: None,
                     dpop_bound: None,
+                    resources: None,
                 },
                 ..Default::default()
             },

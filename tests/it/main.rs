@@ -26,6 +26,7 @@ mod passkeys;
 mod profile;
 mod proofs;
 mod registration;
+mod resources;
 mod ssrf;
 mod throttle;
 mod tokens;

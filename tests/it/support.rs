@@ -726,6 +726,7 @@ impl TestClient {
                 require_mfa: false,
                 require_par: false,
                 dpop_bound: false,
+                resources: latchkey_domain::Resources::default(),
                 created_at: 0,
                 updated_at: 0,
             },

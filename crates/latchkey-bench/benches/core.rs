@@ -76,6 +76,7 @@ fn redirect_uri(c: &mut Criterion) {
         require_mfa: false,
         require_par: false,
         dpop_bound: false,
+        resources: Default::default(),
         created_at: 0,
         updated_at: 0,
     };

@@ -48,7 +48,7 @@ pub fn access_token_claims() -> Map<String, Value> {
     let claims = AccessTokenClaims {
         iss: "http://127.0.0.1:8080".into(),
         sub: "bench-machine-client-0123456789".into(),
-        aud: "http://127.0.0.1:8080".into(),
+        aud: latchkey_protocol::resource::Audience::One("http://127.0.0.1:8080".into()),
         client_id: "bench-machine-client-0123456789".into(),
         scope: "api:read api:write".into(),
         jti: "Yk3f9Qm2Lr8xWv1Tz5Ns0A".into(),

@@ -22,7 +22,7 @@ pub use error::ConfigError;
 pub use ipnet::IpNet;
 pub use sections::{
     parse_cidr, Account, Auth, Database, Dpop, Issuer, Keys, LogFormat, Logging, Par, Passwords,
-    Refresh, Registration, Revocations, Server, Storage, Tokens,
+    Refresh, Registration, Resources, Revocations, Server, Storage, Tokens,
 };
 
 /// Every setting, by section.
@@ -35,6 +35,8 @@ pub struct Config {
     pub storage: Storage,
     /// `log_format` (top level).
     pub logging: Logging,
+    /// `resources` (top level).
+    pub resources: Resources,
     pub tokens: Tokens,
     pub database: Database,
     pub passwords: Passwords,
@@ -124,6 +126,7 @@ impl Config {
             server: f.extract().map_err(refused)?,
             storage: f.extract().map_err(refused)?,
             logging: f.extract().map_err(refused)?,
+            resources: f.extract().map_err(refused)?,
             tokens: table(&f, "tokens")?,
             database: table(&f, "database")?,
             passwords: table(&f, "passwords")?,
@@ -503,6 +506,36 @@ mod tests {
                 let e = Config::load(None).unwrap_err().to_string();
                 assert!(e.contains("LATCHKEY_TRUSTED_PROXIES"), "{bad}: {e}");
             }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn resources_and_the_par_and_dpop_switches_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(c.resources.allowed.is_empty());
+            assert!(!c.par.required && c.dpop.require_nonce);
+            jail.set_env(
+                "LATCHKEY_RESOURCES",
+                "https://api.example.com, urn:example:files",
+            );
+            jail.set_env("LATCHKEY_PAR__REQUIRED", "true");
+            jail.set_env("LATCHKEY_DPOP__REQUIRE_NONCE", "false");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            let r: Vec<&str> = c.resources.allowed.iter().map(|r| r.as_str()).collect();
+            assert_eq!(r, ["https://api.example.com", "urn:example:files"]);
+            assert!(c.par.required && !c.dpop.require_nonce);
+            for bad in ["api", "https://api.example.com/#x"] {
+                jail.set_env("LATCHKEY_RESOURCES", bad);
+                let e = Config::load(None).unwrap_err().to_string();
+                assert!(e.contains("resources"), "{bad}: {e}");
+            }
+            jail.set_env("LATCHKEY_RESOURCES", "");
+            // One underscore names no setting: refused, not ignored.
+            jail.set_env("LATCHKEY_PAR_REQUIRED", "true");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("LATCHKEY_PAR__REQUIRED"), "{e}");
             Ok(())
         });
     }

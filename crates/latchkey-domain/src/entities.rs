@@ -5,6 +5,7 @@ pub use latchkey_protocol::authn::Methods;
 use latchkey_protocol::authorize::ClientRules;
 pub use latchkey_protocol::dpop::Jkt;
 use latchkey_protocol::pkce::CodeChallenge;
+pub use latchkey_protocol::resource::Resources;
 pub use latchkey_protocol::user_claims::{Groups, RequestedClaims, StandardClaims};
 pub use latchkey_protocol::{ClientAuthMethod, GrantType, Requirement};
 use latchkey_protocol::{ClientId, Nonce, RedirectUri, Scope, SigningAlg};
@@ -51,6 +52,9 @@ pub struct Client {
     /// `dpop_bound_access_tokens`): a token request without a proof is
     /// refused.
     pub dpop_bound: bool,
+    /// Resources (RFC 8707) it may ask tokens for, beyond those every
+    /// client may (`resources`). Set by an operator only.
+    pub resources: Resources,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -261,6 +265,9 @@ pub struct AuthorizationCode {
     /// The key the request bound the code to (`dpop_jkt`, RFC 9449 §10):
     /// only a DPoP proof with that key redeems it.
     pub dpop_jkt: Option<Jkt>,
+    /// The resources the request named (RFC 8707): the token request may
+    /// narrow them, never widen them.
+    pub resources: Resources,
     pub created_at: i64,
     pub expires_at: i64,
     pub state: CodeState,
@@ -411,6 +418,9 @@ pub struct RefreshFamily {
     /// The DPoP key a public client's refresh tokens are bound to (RFC
     /// 9449 §5): each refresh proves possession of it.
     pub dpop_jkt: Option<Jkt>,
+    /// The resources granted at sign-in (RFC 8707): a refresh may narrow
+    /// its access token's audience to some of them.
+    pub resources: Resources,
     /// Generation of the newest refresh token.
     pub generation: i64,
     pub state: FamilyState,
@@ -641,6 +651,7 @@ mod tests {
             claims: RequestedClaims::default(),
             auth_time: 0,
             dpop_jkt: None,
+            resources: Resources::default(),
             generation: 2,
             state,
             created_at: 0,
@@ -751,6 +762,7 @@ mod tests {
             methods: Methods::PASSWORD,
             acr: "urn:latchkey:acr:pwd".into(),
             dpop_jkt: None,
+            resources: Resources::default(),
             created_at: 0,
             expires_at: 60,
             state: redeemed,

@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use latchkey_protocol::client_auth::ClientAuthentication;
-use latchkey_protocol::token::TokenRequest;
+use latchkey_protocol::token::TokenForm;
 use latchkey_protocol::{OAuthError, Params};
 
 use crate::error::ApiError;
@@ -27,9 +27,9 @@ impl FromParams for Params {
     }
 }
 
-impl FromParams for TokenRequest {
-    fn from_params(params: &Params) -> Result<TokenRequest, OAuthError> {
-        TokenRequest::parse(params)
+impl FromParams for TokenForm {
+    fn from_params(params: &Params) -> Result<TokenForm, OAuthError> {
+        TokenForm::parse(params)
     }
 }
 

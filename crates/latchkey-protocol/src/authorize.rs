@@ -111,6 +111,8 @@ pub struct AuthorizationRequest {
     pub acr_values: Option<String>,
     /// RFC 9449 §10: the DPoP key the code is bound to.
     pub dpop_jkt: Option<crate::dpop::Jkt>,
+    /// RFC 8707: the resources the tokens are for.
+    pub resources: crate::resource::Resources,
 }
 
 impl AuthorizationRequest {
@@ -245,6 +247,7 @@ impl AuthorizationRequest {
             .get("dpop_jkt")
             .map(crate::dpop::Jkt::parse)
             .transpose()?;
+        let resources = crate::resource::Resources::from_params(params)?;
         Ok(AuthorizationRequest {
             client_id,
             redirect_uri,
@@ -261,6 +264,7 @@ impl AuthorizationRequest {
             claims,
             acr_values,
             dpop_jkt,
+            resources,
         })
     }
 }

@@ -12,7 +12,9 @@ pub const ID_TOKEN_TYP: &str = "JWT";
 pub struct AccessTokenClaims {
     pub iss: String,
     pub sub: String,
-    pub aud: String,
+    /// Latchkey's own audience, or the resources the client named (RFC
+    /// 8707).
+    pub aud: crate::resource::Audience,
     pub client_id: String,
     pub scope: String,
     pub jti: String,
@@ -103,7 +105,7 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<crate::resource::Audience>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -50,6 +50,9 @@ pub enum ErrorCode {
     /// RFC 9449 §8: the DPoP proof must carry the server's current nonce
     /// (sent in the `DPoP-Nonce` header).
     UseDpopNonce,
+    /// RFC 8707 §2: a `resource` that is malformed or not one the client
+    /// may ask for.
+    InvalidTarget,
     /// RFC 6750 §3.1 (401).
     InvalidToken,
     /// RFC 6750 §3.1 (403).
@@ -99,6 +102,7 @@ impl ErrorCode {
             InvalidRequestObject => ("invalid_request_object", 400),
             InvalidDpopProof => ("invalid_dpop_proof", 400),
             UseDpopNonce => ("use_dpop_nonce", 400),
+            InvalidTarget => ("invalid_target", 400),
             InvalidToken => ("invalid_token", 401),
             InsufficientScope => ("insufficient_scope", 403),
             UnsupportedTokenType => ("unsupported_token_type", 400),

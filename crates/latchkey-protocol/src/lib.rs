@@ -22,6 +22,7 @@ pub mod params;
 pub mod pkce;
 pub mod profile;
 pub mod registration;
+pub mod resource;
 pub mod token;
 pub mod types;
 pub mod user_claims;

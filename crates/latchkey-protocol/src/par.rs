@@ -198,6 +198,16 @@ pub fn request_object_params(
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             Value::Object(_) => value.to_string(),
+            // RFC 8707 §2: several resources, as an array of strings.
+            Value::Array(list) if name == "resource" => {
+                for r in list {
+                    let r = r.as_str().ok_or_else(|| {
+                        invalid("request object member `resource` holds a non-string".into())
+                    })?;
+                    pairs.push((name.clone(), r.to_owned()));
+                }
+                continue;
+            }
             _ => {
                 return Err(invalid(format!(
                     "request object member `{name}` is not a string, number or object"

@@ -1,6 +1,7 @@
 //! Form and query parameters, parsed once with the rules of RFC 6749 §3.1
 //! and §3.2: a parameter sent twice is an error, a parameter sent without a
-//! value is treated as absent.
+//! value is treated as absent. The one exception is `resource`, which RFC
+//! 8707 §2 lets a client repeat, once per resource it names.
 
 use std::collections::BTreeMap;
 
@@ -12,9 +13,13 @@ pub const MAX_PARAMS: usize = 64;
 /// The longest value any parameter may carry.
 pub const MAX_VALUE_LEN: usize = 4096;
 
+/// The parameters that may be repeated, each value kept in order.
+const REPEATABLE: [&str; 1] = ["resource"];
+
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Params {
-    map: BTreeMap<String, String>,
+    /// Every name has at least one value; only [`REPEATABLE`] names more.
+    map: BTreeMap<String, Vec<String>>,
 }
 
 impl std::fmt::Debug for Params {
@@ -39,7 +44,7 @@ impl Params {
     }
 
     fn parse_with(input: &[u8], keep_empty: bool) -> Result<Params, OAuthError> {
-        let mut map = BTreeMap::new();
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut seen = std::collections::BTreeSet::new();
         for (count, (name, value)) in url::form_urlencoded::parse(input).enumerate() {
             if count >= MAX_PARAMS {
@@ -54,21 +59,32 @@ impl Params {
                     truncate_name(&name)
                 )));
             }
-            if !seen.insert(name.to_string()) {
+            if !seen.insert(name.to_string()) && !REPEATABLE.contains(&name.as_ref()) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter `{}` is repeated",
                     truncate_name(&name)
                 )));
             }
             if keep_empty || !value.is_empty() {
-                map.insert(name.into_owned(), value.into_owned());
+                map.entry(name.into_owned())
+                    .or_default()
+                    .push(value.into_owned());
             }
         }
         Ok(Params { map })
     }
 
+    /// The parameter's value (the first, for a repeatable one).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.map.get(name).map(String::as_str)
+        self.map
+            .get(name)
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+
+    /// Every value of a repeatable parameter, in order.
+    pub fn get_all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.map.get(name).into_iter().flatten().map(String::as_str)
     }
 
     pub fn require(&self, name: &'static str) -> Result<&str, OAuthError> {
@@ -80,8 +96,11 @@ impl Params {
         self.map.contains_key(name)
     }
 
+    /// Every name and value; a repeated parameter once per value.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.map
+            .iter()
+            .flat_map(|(k, vs)| vs.iter().map(move |v| (k.as_str(), v.as_str())))
     }
 
     /// Builds parameters from pairs (tests and internal re-parsing).
@@ -97,7 +116,7 @@ impl Params {
     /// Re-encodes the parameters as a query string.
     pub fn to_query(&self) -> String {
         url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(self.map.iter())
+            .extend_pairs(self.iter())
             .finish()
     }
 }
@@ -130,6 +149,20 @@ mod tests {
         assert!(e.description.unwrap().contains("state"));
         // Even when one of them is empty.
         assert!(Params::parse(b"state=&state=b").is_err());
+    }
+
+    #[test]
+    fn resource_may_repeat_and_keeps_its_order() {
+        let p =
+            Params::parse(b"resource=https%3A%2F%2Fb&scope=x&resource=https%3A%2F%2Fa").unwrap();
+        assert_eq!(
+            p.get_all("resource").collect::<Vec<_>>(),
+            ["https://b", "https://a"]
+        );
+        assert_eq!(p.get("resource"), Some("https://b"));
+        assert_eq!(Params::parse(p.to_query().as_bytes()).unwrap(), p);
+        assert_eq!(p.get_all("scope").count(), 1);
+        assert_eq!(p.get_all("missing").count(), 0);
     }
 
     #[test]

@@ -620,6 +620,10 @@ pub struct ClientInformation {
     /// to the client needs a second factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_mfa: Option<bool>,
+    /// Latchkey's own, shown only by the admin API: the resources (RFC
+    /// 8707) the client may ask tokens for beyond every client's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<String>>,
     /// Latchkey's own, shown only by the admin API: what the client's
     /// opt-outs from the strict defaults give up (empty when it has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]

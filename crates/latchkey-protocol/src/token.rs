@@ -52,6 +52,23 @@ pub enum TokenRequest {
     },
 }
 
+/// A token request's form: the grant, and the resources (RFC 8707) the
+/// access token is to be for, whatever the grant.
+#[derive(Debug, Clone)]
+pub struct TokenForm {
+    pub grant: TokenRequest,
+    pub resources: crate::resource::Resources,
+}
+
+impl TokenForm {
+    pub fn parse(params: &Params) -> Result<TokenForm, OAuthError> {
+        Ok(TokenForm {
+            grant: TokenRequest::parse(params)?,
+            resources: crate::resource::Resources::from_params(params)?,
+        })
+    }
+}
+
 impl TokenRequest {
     pub fn parse(params: &Params) -> Result<TokenRequest, OAuthError> {
         let scope = params.get("scope").map(Scope::parse).transpose()?;

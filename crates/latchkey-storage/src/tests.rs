@@ -185,6 +185,7 @@ fn client(id: &str, created_at: i64) -> Client {
         require_mfa: false,
         require_par: false,
         dpop_bound: false,
+        resources: Resources::default(),
         created_at,
         updated_at: created_at,
     }
@@ -212,6 +213,7 @@ fn public_client(id: &str) -> Client {
         require_mfa: true,
         require_par: true,
         dpop_bound: true,
+        resources: Resources::from_texts(["https://api.example.com"]).unwrap(),
         created_at: 5,
         updated_at: 5,
     }
@@ -296,6 +298,7 @@ fn code(hash: &str, client_id: &str, user_id: &str, expires_at: i64) -> Authoriz
         methods: latchkey_domain::Methods::PASSWORD,
         acr: "urn:latchkey:acr:pwd".into(),
         dpop_jkt: None,
+        resources: Resources::default(),
         created_at: 100,
         expires_at,
         state: CodeState::Issued,

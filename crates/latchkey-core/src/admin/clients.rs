@@ -30,6 +30,9 @@ pub struct ClientSettings {
     pub require_par: Option<bool>,
     /// Its access tokens must be DPoP-bound (RFC 9449 §5.2).
     pub dpop_bound: Option<bool>,
+    /// The resources (RFC 8707) it may ask tokens for beyond every
+    /// client's; replaces the list.
+    pub resources: Option<Vec<String>>,
 }
 
 impl ClientSettings {
@@ -77,6 +80,9 @@ pub struct NewClient {
     pub require_par: bool,
     /// Its access tokens must be DPoP-bound (RFC 9449 §5.2).
     pub dpop_bound: bool,
+    /// The resources (RFC 8707) it may ask tokens for beyond every
+    /// client's.
+    pub resources: Vec<String>,
 }
 
 /// Changes to a client by an operator: every setting [`NewClient`] takes
@@ -173,6 +179,7 @@ impl AdminClients<'_> {
             require_mfa: new.require_mfa,
             require_par: new.require_par,
             dpop_bound: new.dpop_bound,
+            resources: checked_resources(&new.resources)?,
             created_at: now,
             updated_at: now,
         };
@@ -334,6 +341,13 @@ impl AdminClients<'_> {
                     *flag = wanted;
                     changed.push(format!("{name}={wanted}"));
                 }
+            }
+        }
+        if let Some(list) = &settings.resources {
+            let resources = checked_resources(list)?;
+            if client.resources != resources {
+                changed.push(format!("resources={}", resources.to_stored()));
+                client.resources = resources;
             }
         }
         client.pkce = settings.pkce.unwrap_or(client.pkce);
@@ -544,6 +558,13 @@ impl AdminClients<'_> {
         info.pkce = Some(c.client.pkce);
         info.nonce = Some(c.client.nonce);
         info.require_mfa = Some(c.client.require_mfa);
+        info.resources = Some(
+            c.client
+                .resources
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
+        );
         info.warnings = Some(
             c.client
                 .compat_warnings()
@@ -646,4 +667,16 @@ fn checked_auth_method(m: ClientAuthMethod) -> Result<ClientAuthMethod, AdminErr
 
 fn no_redirect_uri() -> AdminError {
     AdminError::Invalid("the authorization_code grant needs at least one redirect URI".into())
+}
+
+/// Resource indicators an operator gives a client: absolute URIs without
+/// fragments (RFC 8707 §2).
+fn checked_resources(list: &[String]) -> Result<latchkey_domain::Resources, AdminError> {
+    latchkey_domain::Resources::from_texts(list.iter().map(String::as_str)).map_err(|e| {
+        AdminError::Invalid(
+            e.description
+                .map(|d| d.into_owned())
+                .unwrap_or_else(|| "invalid resource".into()),
+        )
+    })
 }

@@ -495,6 +495,12 @@ impl AuthorizeEndpoint<'_> {
                 format!("scope not allowed for this client: {}", extra.join(" ")),
             ));
         }
+        if let Some(r) = self.settings.resource_refused(&client, &request.resources) {
+            return fail(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                format!("resource not allowed for this client: {r}"),
+            ));
+        }
         // The `claims` parameter is OpenID Connect's: without `openid` there
         // is no ID token and no UserInfo for it to name claims in.
         if !request.scope.contains(Scope::OPENID) {
@@ -742,6 +748,7 @@ impl AuthorizeEndpoint<'_> {
                 methods: signed_in.session.methods,
                 acr: checked.demand().acr(signed_in.session.methods).to_owned(),
                 dpop_jkt: req.dpop_jkt.clone(),
+                resources: req.resources.clone(),
                 created_at: now,
                 expires_at: now + self.settings.tokens.code_ttl,
                 state: CodeState::Issued,

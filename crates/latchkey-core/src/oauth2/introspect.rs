@@ -7,6 +7,7 @@
 
 use latchkey_protocol::claims::{Confirmation, Introspection};
 use latchkey_protocol::client_auth::ClientAuthentication;
+use latchkey_protocol::resource::Audience;
 use latchkey_protocol::TokenTypeHint;
 use latchkey_protocol::{ErrorCode, OAuthError};
 
@@ -69,7 +70,9 @@ impl IntrospectEndpoint<'_> {
         }
         let looks_like_jwt = token.split('.').count() == 3;
         if looks_like_jwt || TokenTypeHint::from_param(hint) == Some(TokenTypeHint::AccessToken) {
-            match self.liveness.access_token(token).await {
+            // Introspection answers for a token of any audience (RFC 8707):
+            // which resource server may see it is `may_see`'s question.
+            match self.liveness.access_token_of_any_audience(token).await {
                 Ok(c) if !may_see(&client, &c.client_id, Some(&c.aud)) => {
                     return Ok(Introspection::default())
                 }
@@ -134,6 +137,11 @@ impl IntrospectEndpoint<'_> {
 }
 
 /// Whether `client` may learn about a token issued to `holder` for `aud`.
-fn may_see(client: &latchkey_domain::Client, holder: &str, aud: Option<&str>) -> bool {
-    client.introspect || client.id.as_str() == holder || aud == Some(client.id.as_str())
+fn may_see(client: &latchkey_domain::Client, holder: &str, aud: Option<&Audience>) -> bool {
+    client.introspect
+        || client.id.as_str() == holder
+        || aud.is_some_and(|aud| {
+            aud.contains(client.id.as_str())
+                || client.resources.iter().any(|r| aud.contains(r.as_str()))
+        })
 }

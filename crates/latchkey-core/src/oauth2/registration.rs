@@ -497,6 +497,7 @@ impl RegistrationEndpoint<'_> {
             dpop_bound_access_tokens: client.dpop_bound,
             introspect: None,
             require_mfa: None,
+            resources: None,
             pkce: None,
             nonce: None,
             warnings: None,
@@ -538,6 +539,8 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
         require_mfa: false,
         require_par: v.require_pushed_authorization_requests,
         dpop_bound: v.dpop_bound_access_tokens,
+        // An operator's grant: never from registration metadata.
+        resources: latchkey_domain::Resources::default(),
         // Operator's opt-outs: never from registration metadata.
         pkce: latchkey_domain::Requirement::Required,
         nonce: latchkey_domain::Requirement::Required,

@@ -95,7 +95,24 @@ impl Liveness<'_> {
     /// Checks one of Latchkey's access tokens: signature by a published key
     /// (with the algorithm rules of RFC 8725), `typ`, issuer, audience,
     /// lifetime, and revocation.
+    /// Only a token for Latchkey's own audience is accepted: one a client
+    /// asked for another resource (RFC 8707) is refused here.
     pub async fn access_token(&self, token: &str) -> Result<AccessTokenClaims, BearerError> {
+        let claims = self.access_token_of_any_audience(token).await?;
+        if !claims.aud.contains(self.settings.access_token_audience()) {
+            return Err(BearerError::Invalid(
+                "the token is for another audience".into(),
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// [`Liveness::access_token`] for a token of any audience (for
+    /// introspection, which answers resource servers).
+    pub async fn access_token_of_any_audience(
+        &self,
+        token: &str,
+    ) -> Result<AccessTokenClaims, BearerError> {
         // A token verified before skips the signature and claim checks (it
         // cannot have changed: the key is its SHA-256); its lifetime and
         // revocation are checked again on every use. The copies are
@@ -138,7 +155,9 @@ impl Liveness<'_> {
             &claims,
             &ClaimRules {
                 issuer: &self.settings.issuer,
-                audiences: Some(&[self.settings.access_token_audience()]),
+                // The audience is the caller's check: introspection takes
+                // tokens for any resource, UserInfo only Latchkey's own.
+                audiences: None,
                 now,
                 skew: self.settings.keys.clock_skew,
                 allow_expired: false,

@@ -39,6 +39,8 @@ pub struct Settings {
     pub par: latchkey_config::Par,
     /// Whether DPoP proofs need a server nonce.
     pub dpop: latchkey_config::Dpop,
+    /// Resources (RFC 8707) every client may ask tokens for.
+    pub resources: Vec<latchkey_protocol::resource::Resource>,
     /// Seconds a sign-in or consent page may be left open.
     pub pending_ttl: i64,
     /// Scopes Latchkey knows (advertised in discovery).
@@ -61,6 +63,7 @@ impl Settings {
             auth: config.auth.clone(),
             par: config.par.clone(),
             dpop: config.dpop.clone(),
+            resources: config.resources.allowed.clone(),
             pending_ttl: 600,
             scopes_supported: [
                 "openid",
@@ -91,6 +94,18 @@ impl Settings {
     }
 
     /// The `aud` of access tokens: the configured one, else the issuer.
+    /// The first of `resources` that `client` may not ask tokens for (RFC
+    /// 8707): neither every client's (`resources`) nor given to it.
+    pub fn resource_refused<'r>(
+        &self,
+        client: &latchkey_domain::Client,
+        resources: &'r latchkey_protocol::resource::Resources,
+    ) -> Option<&'r latchkey_protocol::resource::Resource> {
+        resources
+            .iter()
+            .find(|r| !self.resources.contains(r) && !client.resources.contains(r))
+    }
+
     pub fn access_token_audience(&self) -> &str {
         self.tokens
             .access_token_audience

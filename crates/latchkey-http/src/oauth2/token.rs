@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
 use latchkey_core::Latchkey;
-use latchkey_protocol::token::TokenRequest;
+use latchkey_protocol::token::{TokenForm, TokenRequest};
 use latchkey_protocol::{ErrorCode, OAuthError};
 use tracing::Instrument;
 
@@ -13,28 +13,28 @@ use crate::error::ApiResult;
 use crate::response::json_no_store;
 
 pub async fn token(
-    client: ClientAuthenticated<TokenRequest>,
+    client: ClientAuthenticated<TokenForm>,
     req: HttpRequest,
     app: web::Data<Latchkey>,
 ) -> ApiResult {
     let ClientAuthenticated {
         credentials: auth,
-        request: grant,
+        request: form,
     } = client;
     let proof = dpop::proof(&req, &app, false)?;
     let had_proof = proof.is_some();
-    let span = tracing::info_span!("oauth2.token", grant = %grant.grant_type(), client_id = ?auth.client_id(), dpop = had_proof);
+    let span = tracing::info_span!("oauth2.token", grant = %form.grant.grant_type(), client_id = ?auth.client_id(), dpop = had_proof);
     // client_credentials reads nothing but cached clients: handing it to
     // another thread would cost more than the grant itself (see
     // `GrantRuntime`). A proof's jti is a write, so a DPoP request goes.
-    let runtime = match grant {
+    let runtime = match form.grant {
         TokenRequest::ClientCredentials { .. } if !had_proof => None,
         _ => req.app_data::<web::Data<crate::GrantRuntime>>(),
     };
     let result = match runtime {
         Some(rt) => {
             let app = app.clone();
-            let grant = async move { app.token().exchange(&auth, grant, proof.as_deref()).await }
+            let grant = async move { app.token().exchange(&auth, form, proof.as_deref()).await }
                 .instrument(span.clone());
             match rt.0.spawn(grant).await {
                 Ok(r) => r,
@@ -46,7 +46,7 @@ pub async fn token(
         }
         None => {
             app.token()
-                .exchange(&auth, grant, proof.as_deref())
+                .exchange(&auth, form, proof.as_deref())
                 .instrument(span.clone())
                 .await
         }

@@ -59,6 +59,9 @@ pub struct Model {
     /// Migration `m20261205_000014_pushed_and_bound`.
     #[sea_orm(column_type = "Text", nullable)]
     pub dpop_jkt: Option<String>,
+    /// Space separated (migration `m20261205_000015_resources`).
+    #[sea_orm(column_type = "Text")]
+    pub resources: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
@@ -100,6 +103,7 @@ impl Model {
             methods: super::parse_methods(TABLE, &self.methods)?,
             acr: self.acr,
             dpop_jkt: super::parse_jkt(TABLE, self.dpop_jkt)?,
+            resources: super::parse_resources(TABLE, &self.resources)?,
             created_at: self.created_at,
             expires_at: self.expires_at,
             state: match (
@@ -143,6 +147,7 @@ impl Model {
             methods: Set(c.methods.to_string()),
             acr: Set(c.acr.clone()),
             dpop_jkt: Set(c.dpop_jkt.as_ref().map(|j| j.as_str().to_owned())),
+            resources: Set(c.resources.to_stored()),
             created_at: Set(c.created_at),
             expires_at: Set(c.expires_at),
             consumed_at: Set(None),

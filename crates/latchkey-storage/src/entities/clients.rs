@@ -45,6 +45,9 @@ pub struct Model {
     /// Migration `m20261205_000014_pushed_and_bound`.
     pub require_par: bool,
     pub dpop_bound: bool,
+    /// Space separated (migration `m20261205_000015_resources`).
+    #[sea_orm(column_type = "Text")]
+    pub resources: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -95,6 +98,7 @@ impl Model {
             require_mfa: self.require_mfa,
             require_par: self.require_par,
             dpop_bound: self.dpop_bound,
+            resources: super::parse_resources(TABLE, &self.resources)?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -139,6 +143,7 @@ impl Model {
             require_mfa: Set(c.require_mfa),
             require_par: Set(c.require_par),
             dpop_bound: Set(c.dpop_bound),
+            resources: Set(c.resources.to_stored()),
             created_at: NotSet,
             updated_at: Set(c.updated_at),
         }

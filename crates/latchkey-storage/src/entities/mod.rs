@@ -46,6 +46,15 @@ pub(crate) fn parse_jkt(
     .transpose()
 }
 
+/// A resources column (space separated).
+pub(crate) fn parse_resources(
+    table: &str,
+    s: &str,
+) -> Result<latchkey_domain::Resources, StoreError> {
+    latchkey_domain::Resources::from_stored(s)
+        .map_err(|_| corrupt(table, "resources", "not a list of resource URIs"))
+}
+
 /// Lists are stored as a JSON array of strings in a TEXT column.
 pub(crate) fn list_to_json<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     let items: Vec<&str> = items.into_iter().collect();

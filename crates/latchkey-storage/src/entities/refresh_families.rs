@@ -39,6 +39,9 @@ pub struct Model {
     /// Migration `m20261205_000014_pushed_and_bound`.
     #[sea_orm(column_type = "Text", nullable)]
     pub dpop_jkt: Option<String>,
+    /// Space separated (migration `m20261205_000015_resources`).
+    #[sea_orm(column_type = "Text")]
+    pub resources: String,
     pub revoked: bool,
     pub created_at: i64,
     pub expires_at: i64,
@@ -108,6 +111,7 @@ impl Read {
             },
             auth_time: m.auth_time,
             dpop_jkt: super::parse_jkt(TABLE, m.dpop_jkt)?,
+            resources: super::parse_resources(TABLE, &m.resources)?,
             generation: self.generation,
             state: family_state(m.revoked, m.revoked_at, m.revoked_reason.as_deref())?,
             created_at: m.created_at,

@@ -312,7 +312,7 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
         .lock_shared()
         .to_owned();
     let (revoked, revoked_at, revoked_reason) = families::state_columns(f.state);
-    let values: [Value; 14] = [
+    let values: [Value; 15] = [
         f.id.as_str().into(),
         f.user_id.as_str().into(),
         f.client_id.as_str().into(),
@@ -322,6 +322,7 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
         f.claims.id_token.to_string().into(),
         f.auth_time.into(),
         f.dpop_jkt.as_ref().map(|j| j.as_str().to_owned()).into(),
+        f.resources.to_stored().into(),
         revoked.into(),
         f.created_at.into(),
         f.expires_at.into(),
@@ -344,6 +345,7 @@ fn create_family_while_live(f: &RefreshFamily) -> StoreResult<InsertStatement> {
             families::Column::IdTokenClaims,
             families::Column::AuthTime,
             families::Column::DpopJkt,
+            families::Column::Resources,
             families::Column::Revoked,
             families::Column::CreatedAt,
             families::Column::ExpiresAt,

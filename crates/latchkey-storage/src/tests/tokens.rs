@@ -29,6 +29,7 @@ fn family(id: &str, user_id: &str, session_id: &str, created_at: i64) -> Refresh
         },
         auth_time: 90,
         dpop_jkt: None,
+        resources: latchkey_domain::Resources::default(),
         generation: 0,
         state: FamilyState::Active,
         created_at,

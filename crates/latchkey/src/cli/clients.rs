@@ -65,6 +65,10 @@ pub struct ClientAdd {
     /// `dpop_bound_access_tokens`).
     #[arg(long)]
     dpop_bound: bool,
+    /// A resource (RFC 8707) it may ask tokens for beyond every client's
+    /// `resources`; repeat for several.
+    #[arg(long = "resource", value_name = "URI")]
+    resources: Vec<String>,
     #[arg(long)]
     json: bool,
 }
@@ -122,6 +126,13 @@ pub struct ClientUpdate {
     /// Whether its access tokens must be DPoP-bound.
     #[arg(long, value_name = "BOOL")]
     dpop_bound: Option<bool>,
+    /// The resources (RFC 8707) it may ask tokens for beyond every
+    /// client's: replaces the list; repeat for several.
+    #[arg(long = "resource", value_name = "URI", conflicts_with = "no_resources")]
+    resources: Option<Vec<String>>,
+    /// Takes every resource of its own away.
+    #[arg(long)]
+    no_resources: bool,
     #[arg(long)]
     json: bool,
 }
@@ -181,6 +192,7 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
         "require_mfa": c.require_mfa,
         "require_pushed_authorization_requests": c.require_par,
         "dpop_bound_access_tokens": c.dpop_bound,
+        "resources": c.resources.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
         "warnings": c.compat_warnings(),
         "created_at": c.created_at,
     });
@@ -220,6 +232,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                     require_mfa: a.require_mfa,
                     require_par: a.require_par,
                     dpop_bound: a.dpop_bound,
+                    resources: a.resources,
                 })
                 .await?;
             if a.json {
@@ -282,6 +295,10 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                             require_mfa: u.require_mfa,
                             require_par: u.require_par,
                             dpop_bound: u.dpop_bound,
+                            resources: match u.no_resources {
+                                true => Some(Vec::new()),
+                                false => u.resources,
+                            },
                         },
                     },
                 )

@@ -2,7 +2,7 @@
 //! redeemed once, by its own client, redirect URI and PKCE verifier; a
 //! replay revokes what the first redemption gave out.
 
-use latchkey_domain::{AuditEvent, CodeState, FamilyId, FamilyState, Jkt, Jti, RevokeReason};
+use latchkey_domain::{AuditEvent, CodeState, FamilyId, FamilyState, Jti, RevokeReason};
 use latchkey_domain::{
     Client, CodePresenter, CodeRedemption, GrantType, IssuedFromCode, RefreshFamily, RefreshToken,
     Teardown,
@@ -25,8 +25,9 @@ impl TokenEndpoint<'_> {
         code: &Opaque,
         redirect_uri: &str,
         verifier: Option<&CodeVerifier>,
-        jkt: Option<&Jkt>,
+        asked: super::Asked<'_>,
     ) -> Result<TokenResponse, TokenError> {
+        let jkt = asked.jkt;
         // A client without the PKCE opt-out never redeems without a
         // verifier, whatever its codes were issued with.
         if verifier.is_none() && client.requires_pkce() {
@@ -115,6 +116,7 @@ impl TokenEndpoint<'_> {
         if code.is_expired(now) {
             return Err(TokenError::Grant("code expired"));
         }
+        let resources = asked.within(&code.resources)?;
         let user = match self.store.find_user(&code.user_id).await? {
             Some(u) if !u.disabled => u,
             _ => return Err(TokenError::Grant("user no longer exists or is disabled")),
@@ -139,6 +141,13 @@ impl TokenEndpoint<'_> {
                     // DPoP key (RFC 9449 §5); a confidential client's are
                     // bound to its credentials already.
                     dpop_jkt: jkt.filter(|_| client.is_public()).cloned(),
+                    // What the sign-in was for, or what this first token
+                    // request named when it named nothing: later refreshes
+                    // may narrow within it.
+                    resources: match code.resources.is_empty() {
+                        true => resources.clone(),
+                        false => code.resources.clone(),
+                    },
                     generation: 0,
                     state: FamilyState::Active,
                     created_at: now,
@@ -170,6 +179,7 @@ impl TokenEndpoint<'_> {
             fid: family_id.as_ref(),
             userinfo_claims: Some(&code.claims.userinfo),
             jkt,
+            resources: Some(resources),
         };
         let (access_token, _) =
             self.mint_access_token(user.id.as_str(), client, &code.scope, &jti, now, grant)?;

@@ -1,7 +1,7 @@
 //! The `client_credentials` grant (RFC 6749 §4.4): a machine client gets
 //! an access token for itself, from cached rows only (no database write).
 
-use latchkey_domain::{Client, GrantType, Jkt, Jti};
+use latchkey_domain::{Client, GrantType, Jti};
 use latchkey_protocol::token::TokenResponse;
 use latchkey_protocol::Scope;
 
@@ -25,7 +25,7 @@ impl TokenEndpoint<'_> {
         &self,
         client: &Client,
         requested: Option<Scope>,
-        jkt: Option<&Jkt>,
+        asked: super::Asked<'_>,
     ) -> Result<TokenResponse, TokenError> {
         if client.is_public() || !client.allows_grant(GrantType::ClientCredentials) {
             return Err(TokenError::Unauthorized(GrantType::ClientCredentials));
@@ -46,7 +46,8 @@ impl TokenEndpoint<'_> {
         };
         let now = self.clock.unix();
         let grant = Grant {
-            jkt,
+            jkt: asked.jkt,
+            resources: Some(asked.resources),
             ..Grant::default()
         };
         let (access_token, _) = self.mint_access_token(

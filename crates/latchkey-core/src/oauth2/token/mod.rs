@@ -14,7 +14,8 @@ use latchkey_domain::{Client, FamilyId, GrantType, Jkt, Jti, SessionId};
 use latchkey_protocol::claims::{AccessTokenClaims, Confirmation, ACCESS_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
 use latchkey_protocol::dpop::TOKEN_TYPE as DPOP_TOKEN_TYPE;
-use latchkey_protocol::token::{TokenRequest, TokenResponse};
+use latchkey_protocol::resource::Resources;
+use latchkey_protocol::token::{TokenForm, TokenRequest, TokenResponse};
 use latchkey_protocol::user_claims::ClaimNames;
 use latchkey_protocol::{ErrorCode, OAuthError, Scope, SigningAlg};
 
@@ -37,6 +38,10 @@ pub enum TokenError {
     Proof(#[from] ProofError),
     #[error("the client's tokens must be DPoP-bound and the request has no proof")]
     ProofRequired,
+    /// RFC 8707 §2: a resource the client may not ask for, or one outside
+    /// what the grant was for.
+    #[error("invalid target: {0}")]
+    Target(String),
     #[error(transparent)]
     Request(#[from] OAuthError),
     #[error(transparent)]
@@ -69,6 +74,7 @@ impl TokenError {
             ),
             TokenError::Scope(s) => OAuthError::new(ErrorCode::InvalidScope, s.clone()),
             TokenError::Proof(e) => e.to_oauth(),
+            TokenError::Target(why) => OAuthError::new(ErrorCode::InvalidTarget, why.clone()),
             TokenError::ProofRequired => OAuthError::new(
                 ErrorCode::InvalidDpopProof,
                 "this client's access tokens must be DPoP-bound: send a DPoP proof",
@@ -90,9 +96,13 @@ impl TokenEndpoint<'_> {
     pub async fn exchange(
         &self,
         auth: &ClientAuthentication,
-        request: TokenRequest,
+        form: TokenForm,
         proof: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
+        let TokenForm {
+            grant: request,
+            resources,
+        } = form;
         let client = self.clients.authenticate(auth).await?;
         let jkt = match proof {
             Some(proof) => Some(
@@ -109,22 +119,33 @@ impl TokenEndpoint<'_> {
             None => None,
         };
         let jkt = jkt.as_ref();
+        // Whatever else the grant allows, no token is for a resource this
+        // client may not ask for.
+        if let Some(r) = self.settings.resource_refused(&client, &resources) {
+            return Err(TokenError::Target(format!(
+                "resource not allowed for this client: {r}"
+            )));
+        }
+        let asked = Asked {
+            jkt,
+            resources: &resources,
+        };
         match request {
             TokenRequest::ClientCredentials { scope } => {
-                self.client_credentials(&client, scope, jkt)
+                self.client_credentials(&client, scope, asked)
             }
             TokenRequest::AuthorizationCode {
                 code,
                 redirect_uri,
                 code_verifier,
             } => {
-                self.redeem(&client, &code, &redirect_uri, code_verifier.as_ref(), jkt)
+                self.redeem(&client, &code, &redirect_uri, code_verifier.as_ref(), asked)
                     .await
             }
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope,
-            } => self.refresh(&client, &refresh_token, scope, jkt).await,
+            } => self.refresh(&client, &refresh_token, scope, asked).await,
         }
     }
 
@@ -140,7 +161,10 @@ impl TokenEndpoint<'_> {
         let claims = AccessTokenClaims {
             iss: self.settings.issuer.clone(),
             sub: sub.to_owned(),
-            aud: self.settings.access_token_audience().to_owned(),
+            aud: grant
+                .resources
+                .map_or_else(Resources::default, Clone::clone)
+                .audience(self.settings.access_token_audience()),
             client_id: client.id.to_string(),
             scope: scope.to_string(),
             jti: jti.to_string(),
@@ -176,6 +200,35 @@ pub(super) struct Grant<'a> {
     userinfo_claims: Option<&'a ClaimNames>,
     /// The DPoP key the access token is bound to.
     jkt: Option<&'a Jkt>,
+    /// The resources the access token is for (its `aud`); none: Latchkey's
+    /// own audience.
+    resources: Option<&'a Resources>,
+}
+
+/// What every token request may ask beside its grant: a DPoP key proved
+/// (RFC 9449) and resources named (RFC 8707).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Asked<'a> {
+    jkt: Option<&'a Jkt>,
+    resources: &'a Resources,
+}
+
+impl<'a> Asked<'a> {
+    /// The resources a grant that was for `granted` may give: those asked
+    /// for, within `granted` when it names any; else all of `granted`.
+    fn within(&self, granted: &'a Resources) -> Result<&'a Resources, TokenError> {
+        if self.resources.is_empty() {
+            return Ok(granted);
+        }
+        if !granted.is_empty() {
+            if let Some(r) = self.resources.first_outside(granted) {
+                return Err(TokenError::Target(format!(
+                    "resource outside what the grant was for: {r}"
+                )));
+            }
+        }
+        Ok(self.resources)
+    }
 }
 
 impl Grant<'_> {

@@ -2,7 +2,7 @@
 //! winner per generation, reuse detection that revokes the family, and
 //! the optional recovery of a lost response.
 
-use latchkey_domain::{AuditEvent, Jkt, Jti, RevokeReason};
+use latchkey_domain::{AuditEvent, Jti, RevokeReason};
 use latchkey_domain::{
     Client, GrantType, RefreshFamily, RefreshPresentation, RefreshToken, RevocationKey, Teardown,
 };
@@ -22,8 +22,9 @@ impl TokenEndpoint<'_> {
         client: &Client,
         presented: &Opaque,
         requested: Option<Scope>,
-        jkt: Option<&Jkt>,
+        asked: super::Asked<'_>,
     ) -> Result<TokenResponse, TokenError> {
+        let jkt = asked.jkt;
         if !client.allows_grant(GrantType::RefreshToken) {
             return Err(TokenError::Unauthorized(GrantType::RefreshToken));
         }
@@ -54,6 +55,14 @@ impl TokenEndpoint<'_> {
         // What the family was granted, less whatever the client may no
         // longer ask for: narrowing a client's scope takes effect at its
         // next refresh, not when its families expire.
+        // The resources: within the family's, each still allowed (a
+        // resource taken from the client refuses its next refresh).
+        let resources = asked.within(&family.resources)?;
+        if let Some(r) = self.settings.resource_refused(client, resources) {
+            return Err(TokenError::Target(format!(
+                "resource no longer allowed for this client: {r}"
+            )));
+        }
         let granted = family.scope.intersection(&client.scope);
         let scope = match requested {
             Some(s) if !s.is_subset(&granted) => {
@@ -149,6 +158,7 @@ impl TokenEndpoint<'_> {
             fid: Some(&family.id),
             userinfo_claims: Some(&userinfo_claims),
             jkt,
+            resources: Some(resources),
         };
         let (access_token, _) =
             self.mint_access_token(user.id.as_str(), client, &scope, &jti, now, grant)?;
