@@ -26,6 +26,7 @@ pub mod m20261203_000011_claims_request;
 pub mod m20261204_000012_second_factors;
 pub mod m20261205_000014_pushed_and_bound;
 pub mod m20261205_000015_resources;
+pub mod m20261205_000016_fapi2;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_second_factors::Migration),
             Box::new(m20261205_000014_pushed_and_bound::Migration),
             Box::new(m20261205_000015_resources::Migration),
+            Box::new(m20261205_000016_fapi2::Migration),
         ]
     }
 }

@@ -544,6 +544,7 @@ async fn client_update_changes_each_setting() {
                     require_par: None,
                     dpop_bound: None,
                     resources: None,
+                    fapi2: None,
                 },
                 ..Default::default()
             },

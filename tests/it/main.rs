@@ -14,6 +14,7 @@ mod compat;
 mod conformance;
 mod conformance_plans;
 mod dpop;
+mod fapi;
 mod faults;
 mod flows;
 mod fuzz;

@@ -122,6 +122,12 @@ pub fn random_jti() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
+/// The header of a JWT, read without checking it.
+pub fn jwt_header(token: &str) -> Value {
+    let header = token.split('.').next().expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+}
+
 /// The claims of a JWT, read without checking it (the test's own view).
 pub fn jwt_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");

@@ -727,6 +727,7 @@ impl TestClient {
                 require_par: false,
                 dpop_bound: false,
                 resources: latchkey_domain::Resources::default(),
+                fapi2: false,
                 created_at: 0,
                 updated_at: 0,
             },

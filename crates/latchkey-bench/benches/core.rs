@@ -77,6 +77,7 @@ fn redirect_uri(c: &mut Criterion) {
         require_par: false,
         dpop_bound: false,
         resources: Default::default(),
+        fapi2: false,
         created_at: 0,
         updated_at: 0,
     };

@@ -21,8 +21,8 @@ use std::path::Path;
 pub use error::ConfigError;
 pub use ipnet::IpNet;
 pub use sections::{
-    parse_cidr, Account, Auth, Database, Dpop, Issuer, Keys, LogFormat, Logging, Par, Passwords,
-    Refresh, Registration, Resources, Revocations, Server, Storage, Tokens,
+    parse_cidr, Account, Auth, Database, Dpop, Fapi2, Issuer, Keys, LogFormat, Logging, Par,
+    Passwords, Refresh, Registration, Resources, Revocations, Server, Storage, Tokens,
 };
 
 /// Every setting, by section.
@@ -48,6 +48,7 @@ pub struct Config {
     pub auth: Auth,
     pub par: Par,
     pub dpop: Dpop,
+    pub fapi2: Fapi2,
 }
 
 impl Config {
@@ -108,6 +109,11 @@ impl Config {
                 "dpop.require_nonce",
                 "LATCHKEY_DPOP__REQUIRE_NONCE",
             ),
+            (
+                "fapi2_required",
+                "fapi2.required",
+                "LATCHKEY_FAPI2__REQUIRED",
+            ),
         ] {
             if f.find_value(flat).is_ok() {
                 return Err(error::invalid(
@@ -138,6 +144,7 @@ impl Config {
             auth: table(&f, "auth")?,
             par: table(&f, "par")?,
             dpop: table(&f, "dpop")?,
+            fapi2: table(&f, "fapi2")?,
         }
         .validated()
     }

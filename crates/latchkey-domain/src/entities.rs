@@ -55,6 +55,10 @@ pub struct Client {
     /// Resources (RFC 8707) it may ask tokens for, beyond those every
     /// client may (`resources`). Set by an operator only.
     pub resources: Resources,
+    /// The client follows the FAPI 2.0 Security Profile: pushed requests,
+    /// DPoP, `private_key_jwt` with PS256, ES256 or EdDSA. Set by an
+    /// operator only (or for every client by `fapi2.required`).
+    pub fapi2: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -126,7 +130,33 @@ impl Client {
 
     /// Checks that the opt-outs fit the client (see [`check_compat`]).
     pub fn check_compat(&self) -> Result<(), &'static str> {
-        check_compat(self.auth_method, self.pkce, self.nonce)
+        check_compat(self.auth_method, self.pkce, self.nonce)?;
+        if self.fapi2 {
+            self.check_fapi2()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the client can follow the FAPI 2.0 Security Profile: a
+    /// confidential client authenticating with `private_key_jwt`, its
+    /// redirect URIs https, PKCE not optional.
+    pub fn check_fapi2(&self) -> Result<(), &'static str> {
+        if self.auth_method != ClientAuthMethod::PrivateKeyJwt {
+            return Err(
+                "the FAPI 2.0 profile needs a client that authenticates with private_key_jwt",
+            );
+        }
+        if self
+            .redirect_uris
+            .iter()
+            .any(|u| u.url().scheme() != "https")
+        {
+            return Err("the FAPI 2.0 profile needs https redirect URIs");
+        }
+        if self.pkce.is_optional() {
+            return Err("the FAPI 2.0 profile needs PKCE: pkce=optional does not fit it");
+        }
+        Ok(())
     }
 
     pub fn allows_grant(&self, grant: GrantType) -> bool {

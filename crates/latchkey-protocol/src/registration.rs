@@ -624,6 +624,10 @@ pub struct ClientInformation {
     /// 8707) the client may ask tokens for beyond every client's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<String>>,
+    /// Latchkey's own, shown only by the admin API: whether the client
+    /// follows the FAPI 2.0 Security Profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fapi2: Option<bool>,
     /// Latchkey's own, shown only by the admin API: what the client's
     /// opt-outs from the strict defaults give up (empty when it has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -186,6 +186,7 @@ fn client(id: &str, created_at: i64) -> Client {
         require_par: false,
         dpop_bound: false,
         resources: Resources::default(),
+        fapi2: false,
         created_at,
         updated_at: created_at,
     }
@@ -214,6 +215,7 @@ fn public_client(id: &str) -> Client {
         require_par: true,
         dpop_bound: true,
         resources: Resources::from_texts(["https://api.example.com"]).unwrap(),
+        fapi2: true,
         created_at: 5,
         updated_at: 5,
     }

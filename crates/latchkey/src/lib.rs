@@ -225,6 +225,28 @@ async fn warn_compat(core: &Latchkey) -> anyhow::Result<()> {
             c.warnings.join("; ")
         );
     }
+    // A client on the FAPI 2.0 profile needs a signing algorithm the
+    // profile allows; without one its tokens stay RS256.
+    let settings = core.settings();
+    let fapi2 = settings.fapi2.required
+        || core
+            .admin()
+            .clients()
+            .list()
+            .await
+            .context("cannot list the clients")?
+            .iter()
+            .any(|c| c.fapi2);
+    let strong = settings
+        .keys
+        .algorithms
+        .iter()
+        .any(|a| *a != latchkey_protocol::SigningAlg::RS256);
+    if fapi2 && !strong {
+        tracing::warn!(
+            "clients follow the FAPI 2.0 profile but only RS256 is enabled: enable PS256, ES256 or EdDSA (LATCHKEY_KEYS__ALGORITHMS) for their tokens"
+        );
+    }
     Ok(())
 }
 

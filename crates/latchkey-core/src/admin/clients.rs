@@ -33,18 +33,39 @@ pub struct ClientSettings {
     /// The resources (RFC 8707) it may ask tokens for beyond every
     /// client's; replaces the list.
     pub resources: Option<Vec<String>>,
+    /// It follows the FAPI 2.0 Security Profile (a `private_key_jwt`
+    /// client with https redirect URIs).
+    pub fapi2: Option<bool>,
 }
 
 impl ClientSettings {
     /// Whether these settings ask for an opt-out that a client with
     /// `auth_method` may not have.
-    fn check_for(&self, auth_method: ClientAuthMethod) -> Result<(), AdminError> {
+    fn check_for(
+        &self,
+        valid: &latchkey_protocol::registration::ValidClientMetadata,
+    ) -> Result<(), AdminError> {
+        let pkce = self.pkce.unwrap_or_default();
         latchkey_domain::check_compat(
-            auth_method,
-            self.pkce.unwrap_or_default(),
+            valid.token_endpoint_auth_method,
+            pkce,
             self.nonce.unwrap_or_default(),
         )
-        .map_err(|e| AdminError::Invalid(e.into()))
+        .map_err(|e| AdminError::Invalid(e.into()))?;
+        if self.fapi2 == Some(true) {
+            let fits = valid.token_endpoint_auth_method == ClientAuthMethod::PrivateKeyJwt
+                && valid
+                    .redirect_uris
+                    .iter()
+                    .all(|u| u.url().scheme() == "https")
+                && !pkce.is_optional();
+            if !fits {
+                return Err(AdminError::Invalid(
+                    "the FAPI 2.0 profile needs a private_key_jwt client with https redirect URIs and PKCE".into(),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -180,6 +201,7 @@ impl AdminClients<'_> {
             require_par: new.require_par,
             dpop_bound: new.dpop_bound,
             resources: checked_resources(&new.resources)?,
+            fapi2: false,
             created_at: now,
             updated_at: now,
         };
@@ -335,6 +357,7 @@ impl AdminClients<'_> {
             ("require_mfa", settings.require_mfa, &mut client.require_mfa),
             ("require_par", settings.require_par, &mut client.require_par),
             ("dpop_bound", settings.dpop_bound, &mut client.dpop_bound),
+            ("fapi2", settings.fapi2, &mut client.fapi2),
         ] {
             if let Some(wanted) = wanted {
                 if *flag != wanted {
@@ -452,7 +475,7 @@ impl AdminClients<'_> {
             .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
         // Before anything is written: an opt-out a public client may not have.
-        settings.check_for(valid.token_endpoint_auth_method)?;
+        settings.check_for(&valid)?;
         let (created, secret) = self
             .registration
             .insert_client_from(&valid, None, true)
@@ -525,7 +548,7 @@ impl AdminClients<'_> {
             .settings
             .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
-        settings.check_for(valid.token_endpoint_auth_method)?;
+        settings.check_for(&valid)?;
         let (updated, secret) = self
             .registration
             .replace_metadata(current, &valid, true)
@@ -558,6 +581,7 @@ impl AdminClients<'_> {
         info.pkce = Some(c.client.pkce);
         info.nonce = Some(c.client.nonce);
         info.require_mfa = Some(c.client.require_mfa);
+        info.fapi2 = Some(c.client.fapi2);
         info.resources = Some(
             c.client
                 .resources

@@ -9,11 +9,12 @@ use latchkey_domain::{
 use latchkey_domain::{CodeState, SessionId};
 use latchkey_protocol::authn::{next_step, Demand, Next};
 use latchkey_protocol::authorize::{
-    echo_response_mode, echo_state, AuthorizationRequest, AuthorizationTarget,
+    echo_response_mode, echo_state, AuthorizationRequest, AuthorizationTarget, ClientRules,
 };
 use latchkey_protocol::claims_request::ClaimsRequest;
 use latchkey_protocol::par::AuthorizeInput;
 use latchkey_protocol::user_claims::{scope_of_claim, RequestedClaims};
+use latchkey_protocol::Requirement;
 use latchkey_protocol::{ErrorCode, OAuthError, Params, RedirectUri, ResponseMode, Scope, State};
 
 use crate::error::CoreError;
@@ -455,18 +456,24 @@ impl AuthorizeEndpoint<'_> {
         };
         // From here on the redirect URI is trusted: errors go back to it.
         let state = echo_state(params);
-        let mut request = AuthorizationRequest::parse(
-            params,
-            client.id.clone(),
-            redirect_uri.clone(),
-            client.authorization_rules(),
-        )
-        .map_err(|error| Refusal::Trusted {
-            redirect_uri: redirect_uri.clone(),
-            mode: echo_response_mode(params),
-            state: state.clone(),
-            error,
-        })?;
+        let fapi2 = self.settings.fapi2(&client);
+        // FAPI 2.0 (§5.3.2.2): PKCE always, and with it `nonce` is the
+        // client's choice.
+        let rules = match fapi2 {
+            true => ClientRules {
+                pkce: Requirement::Required,
+                nonce: Requirement::Optional,
+            },
+            false => client.authorization_rules(),
+        };
+        let mut request =
+            AuthorizationRequest::parse(params, client.id.clone(), redirect_uri.clone(), rules)
+                .map_err(|error| Refusal::Trusted {
+                    redirect_uri: redirect_uri.clone(),
+                    mode: echo_response_mode(params),
+                    state: state.clone(),
+                    error,
+                })?;
         let fail = |error: OAuthError| {
             Err(Refusal::Trusted {
                 redirect_uri: redirect_uri.clone(),
@@ -476,7 +483,7 @@ impl AuthorizeEndpoint<'_> {
             })
         };
         // RFC 9126 §6: such a client's requests come pushed, or not at all.
-        if !pushed && (client.require_par || self.settings.par.required) {
+        if !pushed && (client.require_par || self.settings.par.required || fapi2) {
             return fail(OAuthError::invalid_request(
                 "this client must push its authorization requests \
                  (pushed_authorization_request_endpoint)",

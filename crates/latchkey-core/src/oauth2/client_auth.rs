@@ -195,9 +195,14 @@ impl ClientAuthenticator<'_> {
     ) -> Result<(), ClientAuthError> {
         let refused = ClientAuthError::Refused;
         let jwks = self.registered_jwks(client).await?;
+        // FAPI 2.0 §5.4: PS256, ES256 or EdDSA; RS256 is not among them.
+        let algs: &[SigningAlg] = match self.settings.fapi2(client) {
+            true => &REQUEST_OBJECT_ALGS,
+            false => &SigningAlg::ALL,
+        };
         let claims = self
             .key_factory
-            .verify_with_jwks(assertion, &jwks, &SigningAlg::ALL)
+            .verify_with_jwks(assertion, &jwks, algs)
             .map_err(|e| {
                 tracing::info!(client_id = %client.id, error = %e, "client assertion refused");
                 refused("assertion signature or header refused")
@@ -363,6 +368,12 @@ impl ClientAuthenticator<'_> {
         client: &Client,
         auth: &ClientAuthentication,
     ) -> Result<(), ClientAuthError> {
+        // FAPI 2.0 §5.3.2.1: private_key_jwt (mutual TLS is not offered).
+        if self.settings.fapi2(client) && client.auth_method != ClientAuthMethod::PrivateKeyJwt {
+            return Err(ClientAuthError::Refused(
+                "the FAPI 2.0 profile authenticates with private_key_jwt only",
+            ));
+        }
         let now = self.clock.unix();
         let secret = match (auth, client.auth_method) {
             (ClientAuthentication::Basic { secret, .. }, ClientAuthMethod::ClientSecretBasic)

@@ -498,6 +498,7 @@ impl RegistrationEndpoint<'_> {
             introspect: None,
             require_mfa: None,
             resources: None,
+            fapi2: None,
             pkce: None,
             nonce: None,
             warnings: None,
@@ -541,6 +542,7 @@ fn client_from(id: ClientId, v: &ValidClientMetadata, created_at: i64, now: i64)
         dpop_bound: v.dpop_bound_access_tokens,
         // An operator's grant: never from registration metadata.
         resources: latchkey_domain::Resources::default(),
+        fapi2: false,
         // Operator's opt-outs: never from registration metadata.
         pkce: latchkey_domain::Requirement::Required,
         nonce: latchkey_domain::Requirement::Required,

@@ -73,7 +73,7 @@ impl Discovery {
             request_uri_parameter_supported: false,
             require_request_uri_registration: false,
             pushed_authorization_request_endpoint: settings.endpoint("/par"),
-            require_pushed_authorization_requests: settings.par.required,
+            require_pushed_authorization_requests: settings.par.required || settings.fapi2.required,
             request_object_signing_alg_values_supported: REQUEST_OBJECT_ALGS.to_vec(),
             dpop_signing_alg_values_supported: PROOF_ALGS.to_vec(),
         };

@@ -39,6 +39,8 @@ pub struct Settings {
     pub par: latchkey_config::Par,
     /// Whether DPoP proofs need a server nonce.
     pub dpop: latchkey_config::Dpop,
+    /// Whether every client follows the FAPI 2.0 Security Profile.
+    pub fapi2: latchkey_config::Fapi2,
     /// Resources (RFC 8707) every client may ask tokens for.
     pub resources: Vec<latchkey_protocol::resource::Resource>,
     /// Seconds a sign-in or consent page may be left open.
@@ -63,6 +65,7 @@ impl Settings {
             auth: config.auth.clone(),
             par: config.par.clone(),
             dpop: config.dpop.clone(),
+            fapi2: config.fapi2.clone(),
             resources: config.resources.allowed.clone(),
             pending_ttl: 600,
             scopes_supported: [
@@ -94,6 +97,12 @@ impl Settings {
     }
 
     /// The `aud` of access tokens: the configured one, else the issuer.
+    /// Whether `client` follows the FAPI 2.0 Security Profile: its own
+    /// setting, or the server's for every client.
+    pub fn fapi2(&self, client: &latchkey_domain::Client) -> bool {
+        client.fapi2 || self.fapi2.required
+    }
+
     /// The first of `resources` that `client` may not ask tokens for (RFC
     /// 8707): neither every client's (`resources`) nor given to it.
     pub fn resource_refused<'r>(
@@ -186,6 +195,14 @@ impl Settings {
     /// default) if enabled, else the first enabled algorithm.
     pub fn id_token_alg(&self, client: &Client) -> SigningAlg {
         let enabled = &self.keys.algorithms;
+        // FAPI 2.0: the client's algorithm if the profile allows it, else
+        // the profile's first enabled one.
+        if let Some(strong) = self.fapi2_alg(client) {
+            return match client.id_token_signed_response_alg {
+                Some(alg) if alg != SigningAlg::RS256 && enabled.contains(&alg) => alg,
+                _ => strong,
+            };
+        }
         if let Some(alg) = client.id_token_signed_response_alg {
             if enabled.contains(&alg) {
                 return alg;
@@ -201,5 +218,20 @@ impl Settings {
         } else {
             enabled.first().copied().unwrap_or(SigningAlg::RS256)
         }
+    }
+
+    /// For a client on the FAPI 2.0 profile, the first enabled algorithm
+    /// the profile allows (§5.4: PS256, ES256, EdDSA), which signs its ID
+    /// and access tokens; `None` for any other client, or when none of
+    /// them is enabled (start-up warns of that).
+    pub fn fapi2_alg(&self, client: &Client) -> Option<SigningAlg> {
+        if !self.fapi2(client) {
+            return None;
+        }
+        self.keys
+            .algorithms
+            .iter()
+            .copied()
+            .find(|a| a != &SigningAlg::RS256)
     }
 }

@@ -48,6 +48,8 @@ pub struct Model {
     /// Space separated (migration `m20261205_000015_resources`).
     #[sea_orm(column_type = "Text")]
     pub resources: String,
+    /// Migration `m20261205_000016_fapi2`.
+    pub fapi2: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -99,6 +101,7 @@ impl Model {
             require_par: self.require_par,
             dpop_bound: self.dpop_bound,
             resources: super::parse_resources(TABLE, &self.resources)?,
+            fapi2: self.fapi2,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -144,6 +147,7 @@ impl Model {
             require_par: Set(c.require_par),
             dpop_bound: Set(c.dpop_bound),
             resources: Set(c.resources.to_stored()),
+            fapi2: Set(c.fapi2),
             created_at: NotSet,
             updated_at: Set(c.updated_at),
         }

@@ -133,6 +133,11 @@ pub struct ClientUpdate {
     /// Takes every resource of its own away.
     #[arg(long)]
     no_resources: bool,
+    /// Whether it follows the FAPI 2.0 Security Profile (a private_key_jwt
+    /// client with https redirect URIs: register it through /register or
+    /// the admin API).
+    #[arg(long, value_name = "BOOL")]
+    fapi2: Option<bool>,
     #[arg(long)]
     json: bool,
 }
@@ -193,6 +198,7 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
         "require_pushed_authorization_requests": c.require_par,
         "dpop_bound_access_tokens": c.dpop_bound,
         "resources": c.resources.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "fapi2": c.fapi2,
         "warnings": c.compat_warnings(),
         "created_at": c.created_at,
     });
@@ -299,6 +305,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                                 true => Some(Vec::new()),
                                 false => u.resources,
                             },
+                            fapi2: u.fapi2,
                         },
                     },
                 )

@@ -115,7 +115,10 @@ impl TokenEndpoint<'_> {
                     })
                     .await?,
             ),
-            None if client.dpop_bound => return Err(TokenError::ProofRequired),
+            // RFC 9449 §5.2, and FAPI 2.0 §5.3.2.1: sender-constrained.
+            None if client.dpop_bound || self.settings.fapi2(&client) => {
+                return Err(TokenError::ProofRequired)
+            }
             None => None,
         };
         let jkt = jkt.as_ref();
@@ -181,10 +184,14 @@ impl TokenEndpoint<'_> {
                 jkt: j.as_str().to_owned(),
             }),
         };
-        let signed = self
-            .keys
-            .current()
-            .sign(ACCESS_TOKEN_TYP, &to_map(&claims)?)?;
+        let claims = to_map(&claims)?;
+        let signed = match self.settings.fapi2_alg(client) {
+            Some(alg) => self
+                .keys
+                .current()
+                .sign_with(alg, ACCESS_TOKEN_TYP, &claims)?,
+            None => self.keys.current().sign(ACCESS_TOKEN_TYP, &claims)?,
+        };
         Ok((signed.token, signed.alg))
     }
 }
