@@ -24,6 +24,7 @@ pub mod m20261203_000009_client_compat;
 pub mod m20261203_000010_user_claims;
 pub mod m20261203_000011_claims_request;
 pub mod m20261204_000012_second_factors;
+pub mod m20261205_000013_device_authorizations;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_user_claims::Migration),
             Box::new(m20261203_000011_claims_request::Migration),
             Box::new(m20261204_000012_second_factors::Migration),
+            Box::new(m20261205_000013_device_authorizations::Migration),
         ]
     }
 }

@@ -352,7 +352,8 @@ impl ClientMetadata {
                 for g in given {
                     let g = GrantType::parse(g).map_err(|_| {
                         metadata_error(format!(
-                            "grant_types: {g:?} is not supported (authorization_code, refresh_token, client_credentials)"
+                            "grant_types: {g:?} is not supported ({})",
+                            GrantType::NAMES.join(", ")
                         ))
                     })?;
                     if !grants.contains(&g) {
@@ -373,9 +374,14 @@ impl ClientMetadata {
                 "grant_types and response_types disagree: response type \"code\" goes with, and only with, the authorization_code grant",
             ));
         }
-        if grants.contains(&GrantType::RefreshToken) && !code_grant {
+        // Refresh tokens come from a user's grant: a code exchange or a
+        // device's approved request.
+        if grants.contains(&GrantType::RefreshToken)
+            && !code_grant
+            && !grants.contains(&GrantType::DeviceCode)
+        {
             return Err(metadata_error(
-                "the refresh_token grant needs the authorization_code grant",
+                "the refresh_token grant needs the authorization_code or device_code grant",
             ));
         }
         Ok(grants)
