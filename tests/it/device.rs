@@ -9,6 +9,7 @@ use latchkey_core::admin::NewClient;
 use latchkey_domain::{AuditEvent, GrantType, TokenHash};
 use serde_json::{json, Value};
 
+use crate::mfa::{account_sign_in, enrol, factor_step, totp_code};
 use crate::registration::{initial_token, register};
 use crate::support::*;
 
@@ -712,4 +713,149 @@ async fn registration_and_the_admin_api_accept_device_clients() {
     let id = info["client_id"].as_str().unwrap();
     let d = started(&app, id).await;
     assert!(d["device_code"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_with_an_app_proves_it_before_approving() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let tv = tv_client(&app).await;
+    let laptop = browser();
+    account_sign_in(&app, &laptop, "alice").await;
+    let (secret, _) = enrol(&app, &laptop).await;
+    app.clock.advance(Duration::from_secs(30));
+
+    let d = started(&app, tv.id()).await;
+    let b = browser();
+    let resp = enter_code(&app, &b, "", d["user_code"].as_str().unwrap()).await;
+    let resp = FormPage::read(&app, &b, &location(&resp))
+        .await
+        .sign_in(&app, &b, "alice", PASSWORD)
+        .await;
+    assert_eq!(resp.status(), 303);
+    let factor = location(&resp);
+    assert!(factor.starts_with("/login/factor?c="), "{factor}");
+    let page = page_text(&app, &b, &factor).await;
+    assert!(page.contains("Living room TV"), "the page names the client");
+    // No consent page, and no tokens, on the password alone.
+    let resp = poll(&app, tv.id(), d["device_code"].as_str().unwrap()).await;
+    assert_oauth_error(resp, 400, "authorization_pending").await;
+    assert_eq!(factor_step(&app, &b, &factor, "000000").await.status(), 401);
+    let code = totp_code(&secret, latchkey_domain::Clock::unix(&*app.clock));
+    let resp = factor_step(&app, &b, &factor, &code).await;
+    assert_eq!(resp.status(), 303);
+    let consent = location(&resp);
+    assert!(consent.starts_with("/device/consent?req="), "{consent}");
+    let page = FormPage::read(&app, &b, &consent).await;
+    assert_eq!(answer(&app, &b, &page, "approve").await.status(), 200);
+
+    app.clock.advance(Duration::from_secs(5));
+    let resp = poll(&app, tv.id(), d["device_code"].as_str().unwrap()).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let id = claims_of(body["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], json!(["pwd", "otp", "mfa"]));
+    assert_eq!(id["acr"], "urn:latchkey:acr:mfa");
+
+    // The laptop's session proved only the password since the app was set
+    // up: a code entered there asks for the app first (step-up in place).
+    let d = started(&app, tv.id()).await;
+    let resp = enter_code(&app, &laptop, "", d["user_code"].as_str().unwrap()).await;
+    assert_eq!(resp.status(), 303);
+    let factor = location(&resp);
+    assert!(factor.starts_with("/login/factor?c="), "{factor}");
+    app.clock.advance(Duration::from_secs(30));
+    let code = totp_code(&secret, latchkey_domain::Clock::unix(&*app.clock));
+    let resp = factor_step(&app, &laptop, &factor, &code).await;
+    assert_eq!(resp.status(), 303);
+    let consent = location(&resp);
+    assert!(consent.starts_with("/device/consent?req="), "{consent}");
+    let page = FormPage::read(&app, &laptop, &consent).await;
+    assert_eq!(answer(&app, &laptop, &page, "approve").await.status(), 200);
+    let resp = poll(&app, tv.id(), d["device_code"].as_str().unwrap()).await;
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_requires_mfa_steps_a_password_session_up() {
+    let app = TestApp::spawn().await;
+    app.add_user("bob").await;
+    let strict = app
+        .add_client(NewClient {
+            name: "Payroll kiosk".into(),
+            public: true,
+            grant_types: vec![GrantType::DeviceCode],
+            scope: Some("openid".into()),
+            require_mfa: true,
+            ..NewClient::default()
+        })
+        .await;
+    let b = browser();
+    account_sign_in(&app, &b, "bob").await;
+    let d = started(&app, strict.id()).await;
+    let resp = enter_code(&app, &b, "", d["user_code"].as_str().unwrap()).await;
+    assert_eq!(resp.status(), 303);
+    // Bob has no second factor: the password first, then an app to set up;
+    // never the consent page on the password session.
+    let login = location(&resp);
+    assert!(login.starts_with("/login?req="), "{login}");
+    let resp = FormPage::read(&app, &b, &login)
+        .await
+        .sign_in(&app, &b, "bob", PASSWORD)
+        .await;
+    let next = location(&resp);
+    assert!(next.starts_with("/login/factor?c="), "{next}");
+    let page = page_text(&app, &b, &next).await;
+    assert!(
+        page.contains("data-totp-secret"),
+        "an app to set up: {page}"
+    );
+    let resp = poll(&app, strict.id(), d["device_code"].as_str().unwrap()).await;
+    assert_oauth_error(resp, 400, "authorization_pending").await;
+}
+
+#[test]
+fn the_command_line_adds_a_device_client_without_a_redirect_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::cli::latchkey(dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "CLI tool",
+            "--public",
+            "--grant-type",
+            "device_code",
+            "--grant-type",
+            "refresh_token",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        client["grant_types"],
+        json!([DEVICE_GRANT, "refresh_token"]),
+        "{client}"
+    );
+    assert_eq!(client["redirect_uris"], json!([]));
+    // A name that is no grant type is refused.
+    let out = crate::cli::latchkey(dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "x",
+            "--public",
+            "--grant-type",
+            "device",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
 }
