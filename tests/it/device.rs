@@ -10,7 +10,7 @@ use latchkey_domain::{AuditEvent, GrantType, TokenHash};
 use serde_json::{json, Value};
 
 use crate::mfa::{account_sign_in, enrol, factor_step, totp_code};
-use crate::registration::{initial_token, register};
+use crate::registration::{admin_token, initial_token, register};
 use crate::support::*;
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -713,6 +713,26 @@ async fn registration_and_the_admin_api_accept_device_clients() {
     let id = info["client_id"].as_str().unwrap();
     let d = started(&app, id).await;
     assert!(d["device_code"].is_string());
+
+    // The admin API takes the same metadata.
+    let admin = admin_token(&app).await;
+    let resp = api()
+        .post(app.url("/admin/clients"))
+        .bearer_auth(&admin)
+        .json(&json!({
+            "client_name": "Kiosk",
+            "grant_types": [DEVICE_GRANT],
+            "token_endpoint_auth_method": "none",
+            "scope": "openid profile",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let info: Value = resp.json().await.unwrap();
+    assert_eq!(info["grant_types"], json!([DEVICE_GRANT]));
+    let d = started(&app, info["client_id"].as_str().unwrap()).await;
+    assert!(d["user_code"].is_string());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

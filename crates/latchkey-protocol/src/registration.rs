@@ -732,6 +732,26 @@ mod tests {
     }
 
     #[test]
+    fn a_device_client_needs_no_redirect_uri_and_may_refresh() {
+        let device = GrantType::DeviceCode.as_str();
+        let m = ok(json!({
+            "grant_types": [device, "refresh_token"],
+            "token_endpoint_auth_method": "none",
+        }));
+        assert_eq!(
+            m.grant_types,
+            vec![GrantType::DeviceCode, GrantType::RefreshToken]
+        );
+        assert!(m.redirect_uris.is_empty() && m.response_types().is_empty());
+        refused(
+            json!({"grant_types": [device], "redirect_uris": ["https://a.example/cb"]}),
+            META,
+            "only used",
+        );
+        refused(json!({"grant_types": ["device_code"]}), META, device);
+    }
+
+    #[test]
     fn grant_and_response_types_must_agree() {
         let m = ok(with(
             web(),
