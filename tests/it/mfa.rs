@@ -23,7 +23,7 @@ pub(crate) fn totp_code(secret: &str, unix: i64) -> String {
 
 /// The text of the element carrying `attr` (`<code data-x>TEXT</code>`),
 /// every occurrence.
-fn marked(html: &str, attr: &str) -> Vec<String> {
+pub(crate) fn marked(html: &str, attr: &str) -> Vec<String> {
     html.split(&format!("{attr}>"))
         .skip(1)
         .map(|rest| rest.split('<').next().unwrap_or("").to_owned())
