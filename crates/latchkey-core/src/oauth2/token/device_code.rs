@@ -144,7 +144,7 @@ impl TokenEndpoint<'_> {
             auth_time: Some(approval.auth_time),
             sid: Some(&approval.session_id),
             fid: family_id.as_ref(),
-            userinfo_claims: None,
+            ..Grant::default()
         };
         let (access_token, _) =
             self.mint_access_token(user.id.as_str(), client, scope, &jti, now, grant)?;
