@@ -24,6 +24,7 @@ pub mod m20261203_000009_client_compat;
 pub mod m20261203_000010_user_claims;
 pub mod m20261203_000011_claims_request;
 pub mod m20261204_000012_second_factors;
+pub mod m20261205_000013_device_authorizations;
 pub mod m20261205_000014_pushed_and_bound;
 pub mod m20261205_000015_resources;
 pub mod m20261205_000016_fapi2;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000010_user_claims::Migration),
             Box::new(m20261203_000011_claims_request::Migration),
             Box::new(m20261204_000012_second_factors::Migration),
+            Box::new(m20261205_000013_device_authorizations::Migration),
             Box::new(m20261205_000014_pushed_and_bound::Migration),
             Box::new(m20261205_000015_resources::Migration),
             Box::new(m20261205_000016_fapi2::Migration),

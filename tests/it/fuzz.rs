@@ -54,6 +54,11 @@ const ROUTES: &[(&str, &str, Takes)] = &[
     ("POST", "/login", Takes::Form),
     ("GET", "/consent", Takes::Query),
     ("POST", "/consent", Takes::Form),
+    ("POST", "/device_authorization", Takes::Form),
+    ("GET", "/device", Takes::Query),
+    ("POST", "/device", Takes::Form),
+    ("GET", "/device/consent", Takes::Query),
+    ("POST", "/device/consent", Takes::Form),
     ("GET", "/account/sessions", Takes::Nothing),
     ("POST", "/account/sessions/end", Takes::Form),
     ("POST", "/account/sessions/end-others", Takes::Form),
@@ -129,6 +134,8 @@ const NAMES: &[&str] = &[
     "username",
     "password",
     "decision",
+    "device_code",
+    "user_code",
     "query",
     "session",
     "current",
@@ -660,6 +667,25 @@ async fn known(app: &TestApp) -> Known {
         })
         .await;
     let machine = app.machine_client().await;
+    let tv = app
+        .add_client(NewClient {
+            name: "TV".into(),
+            public: true,
+            grant_types: vec![latchkey_domain::GrantType::DeviceCode],
+            scope: Some("openid profile".into()),
+            ..NewClient::default()
+        })
+        .await;
+    let device: Value = api()
+        .post(app.url("/device_authorization"))
+        .form(&[("client_id", tv.id())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device_value = |name: &str| device[name].as_str().unwrap().to_owned();
     let admin = admin_token(app).await;
     let initial = initial_token(app, 1000).await;
     let registered = register(app, &initial, web_metadata()).await;
@@ -755,6 +781,7 @@ async fn known(app: &TestApp) -> Known {
     let mut ids = vec![
         web.id().to_owned(),
         machine.id().to_owned(),
+        tv.id().to_owned(),
         registered_id.clone(),
         "alice".into(),
     ];
@@ -774,6 +801,10 @@ async fn known(app: &TestApp) -> Known {
         csrf("consent"),
         csrf("logout"),
         csrf("account"),
+        csrf("device"),
+        device_value("device_code"),
+        device_value("user_code"),
+        latchkey_domain::GrantType::DeviceCode.as_str().into(),
         REDIRECT.into(),
         LOGGED_OUT.into(),
         PASSWORD.into(),

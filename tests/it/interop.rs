@@ -1018,6 +1018,73 @@ async fn chromium_denies_consent_and_logs_out() {
     assert_eq!(asked["account_after"], "/login", "session gone: {report}");
 }
 
+/// The device authorization grant in a real browser, JavaScript off: a
+/// device client (made on the command line with `--grant-type
+/// device_code`, no redirect URI) asks for codes; headless Chromium opens
+/// `verification_uri_complete` (the code is filled in), is told a wrong
+/// code is not valid, enters the right one, signs in, allows on the
+/// consent page and is told to return to the device, whose next poll gets
+/// its tokens. Every page passes the accessibility check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_connects_a_device() {
+    let Some((mut s, chromium)) = prepared_for_chromium() else {
+        return;
+    };
+    let client: Value = serde_json::from_str(&s.cli(
+        &[
+            "client",
+            "add",
+            "--name",
+            "Living room TV",
+            "--public",
+            "--grant-type",
+            "device_code",
+            "--scope",
+            "openid profile",
+            "--json",
+        ],
+        "",
+    ))
+    .unwrap();
+    s.start().await;
+    let report = run_browser_script(
+        &s,
+        &chromium,
+        "browser_device.mjs",
+        &[("CLIENT_ID", client["client_id"].as_str().unwrap())],
+        &[
+            "device code",
+            "device code with an error",
+            "device consent",
+            "device done",
+        ],
+    );
+    assert_eq!(report["prefilled"], report["user_code"], "{report}");
+    assert_eq!(report["pending"], "authorization_pending", "{report}");
+    assert!(
+        report["wrong_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid")),
+        "{report}"
+    );
+    assert!(
+        report["consent_heading"]
+            .as_str()
+            .is_some_and(|h| h.contains("Living room TV")),
+        "{report}"
+    );
+    assert!(
+        report["done"]
+            .as_str()
+            .is_some_and(|d| d.contains("Return to your device")),
+        "{report}"
+    );
+    assert_eq!(report["done_path"], "/device/consent", "{report}");
+    assert_eq!(report["token_status"], 200, "{report}");
+    assert_eq!(report["access_token"], true, "{report}");
+    assert_eq!(report["id_token"], true, "{report}");
+}
+
 /// The account pages in a real browser, JavaScript off: headless Chromium
 /// signs in, follows the account pages' links to `/account/profile`,
 /// changes the name and saves (the page shows the new name with its

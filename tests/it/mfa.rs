@@ -14,7 +14,7 @@ use crate::flows::decode_segment;
 use crate::support::*;
 
 /// The six-digit code of an app holding `secret` (base32) at `unix`.
-fn totp_code(secret: &str, unix: i64) -> String {
+pub(crate) fn totp_code(secret: &str, unix: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_owned())
         .to_bytes()
         .expect("a base32 secret");
@@ -23,7 +23,7 @@ fn totp_code(secret: &str, unix: i64) -> String {
 
 /// The text of the element carrying `attr` (`<code data-x>TEXT</code>`),
 /// every occurrence.
-fn marked(html: &str, attr: &str) -> Vec<String> {
+pub(crate) fn marked(html: &str, attr: &str) -> Vec<String> {
     html.split(&format!("{attr}>"))
         .skip(1)
         .map(|rest| rest.split('<').next().unwrap_or("").to_owned())
@@ -32,7 +32,7 @@ fn marked(html: &str, attr: &str) -> Vec<String> {
 
 /// Signs `username` in for the account pages (no second factor asked:
 /// the user has none yet).
-async fn account_sign_in(app: &TestApp, b: &reqwest::Client, username: &str) {
+pub(crate) async fn account_sign_in(app: &TestApp, b: &reqwest::Client, username: &str) {
     let page = FormPage::read(app, b, "/login").await;
     let resp = post_login(app, b, None, &page.csrf(), username, PASSWORD).await;
     assert_eq!(resp.status(), 303);
@@ -41,7 +41,7 @@ async fn account_sign_in(app: &TestApp, b: &reqwest::Client, username: &str) {
 
 /// Sets up an authenticator app on the security page of a freshly signed-in
 /// browser; returns the app's secret and the recovery codes shown.
-async fn enrol(app: &TestApp, b: &reqwest::Client) -> (String, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp, b: &reqwest::Client) -> (String, Vec<String>) {
     let security = FormPage::read(app, b, "/account/security").await;
     let setup = b
         .post(app.url("/account/security/totp"))
@@ -87,7 +87,7 @@ async fn password_step_after_wait(app: &TestApp, b: &reqwest::Client, auth_url: 
 }
 
 /// Posts `code` on the second-factor page at `path`.
-async fn factor_step(
+pub(crate) async fn factor_step(
     app: &TestApp,
     b: &reqwest::Client,
     path: &str,

@@ -21,8 +21,9 @@ const VOCABULARIES: [&str; 10] = [
 
 /// Names that must be written only in `latchkey-protocol/src/vocabulary.rs`
 /// (outside tests).
-const NAMES: [&str; 14] = [
+const NAMES: [&str; 15] = [
     "\"authorization_code\"",
+    "\"urn:ietf:params:oauth:grant-type:device_code\"",
     "\"client_credentials\"",
     "\"client_secret_basic\"",
     "\"client_secret_post\"",

@@ -67,6 +67,7 @@ macro_rules! service {
     (@type sessions) => { $crate::sessions::Sessions<'a> };
     (@type authorize) => { $crate::authorize::AuthorizeEndpoint<'a> };
     (@type registration) => { $crate::registration::RegistrationEndpoint<'a> };
+    (@type device) => { $crate::device::DeviceVerification<'a> };
     (@type users) => { $crate::admin::users::AdminUsers<'a> };
     (@type signing_keys) => { $crate::keys::SigningKeys<'a> };
     (@type used_once) => { &'a dyn latchkey_domain::UsedOnce };
@@ -98,6 +99,7 @@ macro_rules! service {
     (@init $app:ident sessions) => { $crate::sessions::Sessions::new($app) };
     (@init $app:ident authorize) => { $crate::authorize::AuthorizeEndpoint::new($app) };
     (@init $app:ident registration) => { $crate::registration::RegistrationEndpoint::new($app) };
+    (@init $app:ident device) => { $crate::device::DeviceVerification::new($app) };
     (@init $app:ident users) => { $crate::admin::users::AdminUsers::new($app) };
     (@init $app:ident signing_keys) => { $crate::keys::SigningKeys::new($app) };
     (@init $app:ident used_once) => { &*$app.used_once };
@@ -114,7 +116,7 @@ mod properties;
 pub mod support;
 
 pub use account::{login, sessions};
-pub use oauth2::{authorize, introspect, registration, revoke, token};
+pub use oauth2::{authorize, device, introspect, registration, revoke, token};
 pub use oidc::{discovery, end_session, userinfo};
 pub use support::{
     audit, cors, csrf, error, health, housekeeping, jwt, keyring, keys, liveness, passwords,
@@ -243,6 +245,16 @@ impl Latchkey {
     /// `POST /token` ([`oauth2::token`], one file per grant).
     pub fn token(&self) -> token::TokenEndpoint<'_> {
         token::TokenEndpoint::new(self)
+    }
+
+    /// `POST /device_authorization` ([`oauth2::device`]).
+    pub fn device_authorization(&self) -> device::DeviceAuthorizationEndpoint<'_> {
+        device::DeviceAuthorizationEndpoint::new(self)
+    }
+
+    /// `/device` and `/device/consent` ([`oauth2::device`]).
+    pub fn device_verification(&self) -> device::DeviceVerification<'_> {
+        device::DeviceVerification::new(self)
     }
 
     /// `POST /revoke` ([`oauth2::revoke`]).

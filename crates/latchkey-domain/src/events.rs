@@ -70,6 +70,10 @@ latchkey_protocol::vocabulary! {
         AdminTokenCreated = "admin_token_created",
         KeysRotated = "keys_rotated",
         KeyRevoked = "key_revoked",
+        /// A user approved a device's request (RFC 8628).
+        DeviceApproved = "device_approved",
+        /// A user denied a device's request (RFC 8628).
+        DeviceDenied = "device_denied",
     }
 }
 

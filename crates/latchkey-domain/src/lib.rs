@@ -6,6 +6,7 @@
 
 pub mod attempts;
 pub mod clock;
+pub mod device;
 pub mod entities;
 pub mod events;
 pub mod ids;
@@ -17,6 +18,7 @@ pub mod store_error;
 
 pub use attempts::{AttemptCounter, CounterError, Hit, UsedOnce};
 pub use clock::{Clock, MockClock, OsRandom, Random, SystemClock};
+pub use device::{DeviceApproval, DeviceAuthorization, DeviceRepository, DeviceState};
 pub use entities::*;
 pub use events::{AuditEvent, RevokeReason};
 pub use ids::{FamilyId, Jti, Kid, SessionId, TokenHash, UserId};

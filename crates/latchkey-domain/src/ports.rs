@@ -353,6 +353,7 @@ pub trait Store:
     + KeyRepository
     + AuditLog
     + crate::registration::RegistrationRepository
+    + crate::device::DeviceRepository
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

@@ -3,8 +3,8 @@
 //! Handlers here only translate: they read the request (strictly: exact
 //! Content-Type, size limits, parameters parsed once), call the core, and
 //! turn its outcome into a response. Every endpoint lives in a file named
-//! after it: `oauth2/{authorize,token,revoke,introspect,registration}.rs`,
-//! `oidc/{discovery,jwks,userinfo,end_session}.rs`, `pages/{login,consent,account}.rs`,
+//! after it: `oauth2/{authorize,token,revoke,introspect,registration,device_authorization}.rs`,
+//! `oidc/{discovery,jwks,userinfo,end_session}.rs`, `pages/{login,consent,account,device}.rs`,
 //! `api/sessions.rs`, the admin API in `admin/`, and `/openapi.json` in
 //! `openapi.rs`. What they share sits beside them, never in another
 //! endpoint's file: `request.rs` reads requests, `response.rs` shapes
@@ -102,6 +102,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(preflight("POST")),
     )
     .service(web::resource("/introspect").route(web::post().to(oauth2::introspect::introspect)))
+    .service(
+        web::resource("/device_authorization")
+            .route(web::post().to(oauth2::device_authorization::device_authorization)),
+    )
+    .service(
+        web::resource("/device")
+            .route(web::get().to(pages::device::show))
+            .route(web::post().to(pages::device::submit)),
+    )
+    .service(
+        web::resource("/device/consent")
+            .route(web::get().to(pages::device::consent))
+            .route(web::post().to(pages::device::decide)),
+    )
     .service(
         web::resource("/logout")
             .route(web::get().to(oidc::end_session::get))

@@ -18,6 +18,8 @@ pub struct ProviderMetadata {
     pub end_session_endpoint: String,
     /// RFC 7591 `POST /register`.
     pub registration_endpoint: String,
+    /// RFC 8628 `POST /device_authorization`.
+    pub device_authorization_endpoint: String,
     pub scopes_supported: Vec<String>,
     pub response_types_supported: Vec<ResponseType>,
     pub response_modes_supported: Vec<ResponseMode>,

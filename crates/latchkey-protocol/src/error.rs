@@ -63,6 +63,16 @@ pub enum ErrorCode {
     InvalidRedirectUri,
     /// RFC 7591 §3.2.2.
     InvalidClientMetadata,
+    /// RFC 8628 §3.5: the user has not answered the device's request yet.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: the device polls too fast; its interval grew by 5 s.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired before the user answered.
+    ExpiredToken,
+    /// RFC 8628 §3.5: the user denied the device's request. The same wire
+    /// name as [`ErrorCode::AccessDenied`], answered with 400 like every
+    /// token endpoint error (RFC 6749 §5.2).
+    DeviceAccessDenied,
     /// Not an OAuth code: a route that does not exist (404).
     NotFound,
     /// Not an OAuth code: a method the route does not take (405).
@@ -108,6 +118,10 @@ impl ErrorCode {
             UnsupportedTokenType => ("unsupported_token_type", 400),
             InvalidRedirectUri => ("invalid_redirect_uri", 400),
             InvalidClientMetadata => ("invalid_client_metadata", 400),
+            AuthorizationPending => ("authorization_pending", 400),
+            SlowDown => ("slow_down", 400),
+            ExpiredToken => ("expired_token", 400),
+            DeviceAccessDenied => ("access_denied", 400),
             NotFound => ("not_found", 404),
             MethodNotAllowed => ("method_not_allowed", 405),
         }

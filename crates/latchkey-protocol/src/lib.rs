@@ -13,6 +13,7 @@ pub mod bearer;
 pub mod claims;
 pub mod claims_request;
 pub mod client_auth;
+pub mod device;
 pub mod discovery;
 pub mod dpop;
 pub mod error;

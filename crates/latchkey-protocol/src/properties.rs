@@ -878,10 +878,25 @@ proptest! {
             Ok(TokenRequest::ClientCredentials { scope }) => {
                 prop_assert_eq!(scope.is_some(), params.contains("scope"));
             }
+            Ok(TokenRequest::DeviceCode { device_code }) => {
+                prop_assert_eq!(params.get("grant_type"), Some(crate::GrantType::DeviceCode.as_str()));
+                prop_assert_eq!(Some(device_code.expose()), params.get("device_code"));
+                prop_assert!(device_code.expose().bytes().all(|b| b.is_ascii_graphic()));
+            }
             Err(e) => prop_assert!(matches!(
                 e.code,
                 ErrorCode::InvalidRequest | ErrorCode::UnsupportedGrantType | ErrorCode::InvalidScope
             ), "{}", e),
+        }
+    }
+
+    #[test]
+    fn a_typed_user_code_is_eight_letters_of_the_alphabet_or_nothing(typed in ".{0,80}") {
+        use crate::device::{UserCode, USER_CODE_ALPHABET};
+        if let Some(code) = UserCode::parse(&typed) {
+            prop_assert_eq!(code.normalized().len(), 8);
+            prop_assert!(code.normalized().bytes().all(|b| USER_CODE_ALPHABET.contains(&b)));
+            prop_assert_eq!(UserCode::parse(&code.display()), Some(code));
         }
     }
 

@@ -364,7 +364,8 @@ impl ClientMetadata {
                 for g in given {
                     let g = GrantType::parse(g).map_err(|_| {
                         metadata_error(format!(
-                            "grant_types: {g:?} is not supported (authorization_code, refresh_token, client_credentials)"
+                            "grant_types: {g:?} is not supported ({})",
+                            GrantType::NAMES.join(", ")
                         ))
                     })?;
                     if !grants.contains(&g) {
@@ -385,9 +386,14 @@ impl ClientMetadata {
                 "grant_types and response_types disagree: response type \"code\" goes with, and only with, the authorization_code grant",
             ));
         }
-        if grants.contains(&GrantType::RefreshToken) && !code_grant {
+        // Refresh tokens come from a user's grant: a code exchange or a
+        // device's approved request.
+        if grants.contains(&GrantType::RefreshToken)
+            && !code_grant
+            && !grants.contains(&GrantType::DeviceCode)
+        {
             return Err(metadata_error(
-                "the refresh_token grant needs the authorization_code grant",
+                "the refresh_token grant needs the authorization_code or device_code grant",
             ));
         }
         Ok(grants)
@@ -749,6 +755,26 @@ mod tests {
         let m = ok(json!({"redirect_uris": ["https://A.example/cb", "https://A.example/cb"]}));
         assert_eq!(m.redirect_uris.len(), 1);
         assert_eq!(m.redirect_uris[0].as_str(), "https://A.example/cb");
+    }
+
+    #[test]
+    fn a_device_client_needs_no_redirect_uri_and_may_refresh() {
+        let device = GrantType::DeviceCode.as_str();
+        let m = ok(json!({
+            "grant_types": [device, "refresh_token"],
+            "token_endpoint_auth_method": "none",
+        }));
+        assert_eq!(
+            m.grant_types,
+            vec![GrantType::DeviceCode, GrantType::RefreshToken]
+        );
+        assert!(m.redirect_uris.is_empty() && m.response_types().is_empty());
+        refused(
+            json!({"grant_types": [device], "redirect_uris": ["https://a.example/cb"]}),
+            META,
+            "only used",
+        );
+        refused(json!({"grant_types": ["device_code"]}), META, device);
     }
 
     #[test]

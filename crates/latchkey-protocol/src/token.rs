@@ -50,6 +50,10 @@ pub enum TokenRequest {
         refresh_token: Opaque,
         scope: Option<Scope>,
     },
+    /// A device polling for the user's answer (RFC 8628 §3.4).
+    DeviceCode {
+        device_code: Opaque,
+    },
 }
 
 /// A token request's form: the grant, and the resources (RFC 8707) the
@@ -92,6 +96,9 @@ impl TokenRequest {
                 refresh_token: Opaque::parse(params.require("refresh_token")?, "refresh_token")?,
                 scope,
             }),
+            GrantType::DeviceCode => Ok(TokenRequest::DeviceCode {
+                device_code: Opaque::parse(params.require("device_code")?, "device_code")?,
+            }),
         }
     }
 
@@ -100,6 +107,7 @@ impl TokenRequest {
             TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -154,6 +162,15 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(r.grant_type(), GrantType::RefreshToken);
+        let r = TokenRequest::parse(&p(&[
+            ("grant_type", GrantType::DeviceCode.as_str()),
+            ("device_code", "dc"),
+        ]))
+        .unwrap();
+        assert_eq!(r.grant_type(), GrantType::DeviceCode);
+        let e =
+            TokenRequest::parse(&p(&[("grant_type", GrantType::DeviceCode.as_str())])).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
     }
 
     #[test]
@@ -193,7 +210,8 @@ mod tests {
         for g in [
             "password",
             "implicit",
-            "urn:ietf:params:oauth:grant-type:device_code",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "device_code",
         ] {
             assert_eq!(
                 TokenRequest::parse(&p(&[("grant_type", g)]))

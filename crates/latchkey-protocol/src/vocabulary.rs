@@ -114,6 +114,19 @@ vocabulary! {
         AuthorizationCode = "authorization_code",
         ClientCredentials = "client_credentials",
         RefreshToken = "refresh_token",
+        /// OAuth 2.0 Device Authorization Grant (RFC 8628 §3.4).
+        DeviceCode = "urn:ietf:params:oauth:grant-type:device_code",
+    }
+}
+
+impl GrantType {
+    /// A grant type as an operator types it on the command line: its
+    /// registered name, or `device_code` for the device grant's URN.
+    pub fn parse_short(s: &str) -> Result<GrantType, UnknownName> {
+        match s {
+            "device_code" => Ok(GrantType::DeviceCode),
+            _ => GrantType::parse(s),
+        }
     }
 }
 
@@ -256,6 +269,16 @@ mod tests {
         assert!(ResponseType::parse("code id_token").is_err());
         assert!(serde_json::from_str::<GrantType>("\"implicit\"").is_err());
         assert!(serde_json::from_str::<GrantType>("\"password\"").is_err());
+        assert!(GrantType::parse("device_code").is_err());
+        assert_eq!(
+            GrantType::parse_short("device_code"),
+            Ok(GrantType::DeviceCode)
+        );
+        assert_eq!(
+            GrantType::parse_short(GrantType::DeviceCode.as_str()),
+            Ok(GrantType::DeviceCode)
+        );
+        assert!(GrantType::parse_short("Device_code").is_err());
         assert_eq!(Requirement::default(), Requirement::Required);
         assert!(Requirement::parse("Optional").is_err());
     }

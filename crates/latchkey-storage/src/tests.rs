@@ -18,6 +18,7 @@ use crate::entities::{clients, signing_keys};
 use crate::{connect, PoolOptions, SeaStore};
 
 mod attempts;
+mod device;
 mod pushed;
 mod registration;
 mod tokens;

@@ -31,6 +31,7 @@ impl Discovery {
             introspection_endpoint: settings.endpoint("/introspect"),
             end_session_endpoint: settings.endpoint("/logout"),
             registration_endpoint: settings.endpoint("/register"),
+            device_authorization_endpoint: settings.endpoint("/device_authorization"),
             scopes_supported: settings.scopes_supported.clone(),
             response_types_supported: ResponseType::ALL.to_vec(),
             response_modes_supported: ResponseMode::ALL.to_vec(),

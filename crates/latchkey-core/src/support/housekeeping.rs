@@ -1,5 +1,6 @@
-//! The periodic sweep: expired pending requests, codes and revocation
-//! records, refresh families past their limits, spent registration tokens.
+//! The periodic sweep: expired pending requests, codes, device requests
+//! and revocation records, refresh families past their limits, spent
+//! registration tokens.
 //! The binary runs it every minute; tests call it after advancing the
 //! clock, so every rule that must survive a sweep is checked after one.
 
@@ -16,6 +17,7 @@ impl Housekeeping<'_> {
         let now = self.clock.unix();
         let s = &self.settings;
         let mut rows = self.store.sweep_expired(now).await?;
+        rows += self.store.sweep_device_authorizations(now).await?;
         rows += self
             .store
             .sweep_families(now, s.refresh.idle_timeout, now - s.revocation_ttl())

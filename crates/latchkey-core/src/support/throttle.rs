@@ -303,6 +303,82 @@ impl LoginThrottle {
     }
 }
 
+/// User codes of the device grant (RFC 8628 §5.1) a browser may get
+/// wrong before each further one waits (doubling, up to five minutes).
+const USER_CODE_BROWSER: Limit = Limit {
+    threshold: 5,
+    cap_secs: 300,
+};
+/// The same per address (or IPv6 /64), whatever the browser: dropping the
+/// cookie that names the browser does not buy more guesses.
+const USER_CODE_ADDRESS: Limit = Limit {
+    threshold: 20,
+    cap_secs: 300,
+};
+/// Over every browser and address: past this many wrong codes in a run,
+/// one guess a second at most, which keeps the whole code space (20^8)
+/// out of reach of a guesser with many addresses while a user with the
+/// right code waits a second at worst.
+const USER_CODE_ALL: Limit = Limit {
+    threshold: 50,
+    cap_secs: 1,
+};
+
+/// The counter keys of a user code typed in a browser from an address.
+fn user_code_keys(browser_hash: &str, ip: &str) -> [String; 3] {
+    let key = |kind: &str, part: &str| {
+        let mut h = Sha256::new();
+        h.update(part.as_bytes());
+        format!("{kind}:{}", URL_SAFE_NO_PAD.encode(&h.finalize()[..18]))
+    };
+    [
+        key("ub", browser_hash),
+        key("ui", &address_bucket(ip)),
+        "ua:all".to_owned(),
+    ]
+}
+
+impl LoginThrottle {
+    /// Counts a user code before it is looked up, per browser, per address
+    /// and over all codes; an attempt is presumed wrong until the code is
+    /// found ([`LoginThrottle::user_code_found`]). `Err(wait_secs)`: refused.
+    pub(crate) async fn user_code_turn(
+        &self,
+        clock: &dyn latchkey_domain::Clock,
+        browser_hash: &str,
+        ip: &str,
+    ) -> Result<(), i64> {
+        let now_ms = clock.now().timestamp_millis();
+        let limits = [USER_CODE_BROWSER, USER_CODE_ADDRESS, USER_CODE_ALL];
+        let hits = self.hit(&user_code_keys(browser_hash, ip), now_ms).await;
+        if limits
+            .iter()
+            .zip(&hits)
+            .any(|(limit, hit)| limit.early_ms(*hit, now_ms) > 0)
+        {
+            let wait_secs = limits
+                .iter()
+                .zip(&hits)
+                .map(|(limit, hit)| limit.quiet_after(hit.count))
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            return Err(wait_secs);
+        }
+        Ok(())
+    }
+
+    /// The code was a live one: the attempt is taken back from each key.
+    pub(crate) async fn user_code_found(&self, browser_hash: &str, ip: &str) {
+        for key in user_code_keys(browser_hash, ip) {
+            if let Err(e) = self.counter.forgive(&key).await {
+                tracing::warn!(error = %e, "attempt counter failed; forgiving locally");
+                let _ = self.fallback.forgive(&key).await;
+            }
+        }
+    }
+}
+
 /// Attempt counts in this process's memory: for a single instance, and as
 /// the fallback while the shared counter is unreachable. Idle runs are
 /// dropped after the window (by real time; the run itself restarts by the
@@ -534,6 +610,44 @@ mod tests {
             t.admit("dave", "10.0.0.4", ms(5)).await,
             Admission::Refused { .. }
         ));
+    }
+
+    #[tokio::test]
+    async fn wrong_user_codes_are_limited_per_browser_address_and_overall() {
+        let t = throttle();
+        let clock = latchkey_domain::MockClock::new(chrono::DateTime::UNIX_EPOCH);
+        for _ in 0..5 {
+            assert!(t.user_code_turn(&clock, "b1", IP).await.is_ok());
+        }
+        assert!(t.user_code_turn(&clock, "b1", IP).await.is_err());
+        // Another browser on the same address goes on, up to the
+        // address's own limit.
+        for i in 0..14 {
+            assert!(t
+                .user_code_turn(&clock, &format!("b{}", i + 2), IP)
+                .await
+                .is_ok());
+        }
+        assert!(t.user_code_turn(&clock, "fresh", IP).await.is_err());
+        // Many addresses, one browser each: the overall limit.
+        for i in 0..29 {
+            let ip = format!("10.9.{}.{}", i / 256, i % 256);
+            assert!(t.user_code_turn(&clock, &ip, &ip).await.is_ok(), "{i}");
+        }
+        assert!(t.user_code_turn(&clock, "x", "10.10.0.1").await.is_err());
+        // A second later, one more gets through.
+        clock.advance(std::time::Duration::from_secs(2));
+        assert!(t.user_code_turn(&clock, "y", "10.10.0.2").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_found_code_is_taken_back() {
+        let t = throttle();
+        let clock = latchkey_domain::MockClock::new(chrono::DateTime::UNIX_EPOCH);
+        for _ in 0..20 {
+            assert!(t.user_code_turn(&clock, "b", IP).await.is_ok());
+            t.user_code_found("b", IP).await;
+        }
     }
 
     /// A shared counter that is down.

@@ -8,6 +8,7 @@ pub(crate) mod authorization_codes;
 pub(crate) mod browser_sessions;
 pub(crate) mod clients;
 pub(crate) mod consents;
+pub(crate) mod device_authorizations;
 pub(crate) mod factors;
 pub(crate) mod login_attempts;
 pub(crate) mod logout_deliveries;

@@ -4,6 +4,7 @@ mod attempts;
 mod audit;
 mod authorization;
 mod clients;
+mod device;
 mod factors;
 mod families;
 mod keys;

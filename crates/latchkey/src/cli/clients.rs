@@ -22,8 +22,10 @@ pub struct ClientAdd {
     /// A public client (no secret; PKCE only).
     #[arg(long)]
     public: bool,
-    /// authorization_code (default), client_credentials (repeat for several).
-    #[arg(long = "grant-type", value_name = "T")]
+    /// authorization_code (default), refresh_token, client_credentials, or
+    /// device_code (RFC 8628, for TVs and command-line tools; no redirect
+    /// URI needed); repeat for several.
+    #[arg(long = "grant-type", value_name = "T", value_parser = GrantType::parse_short)]
     grant_types: Vec<GrantType>,
     /// Space-separated scopes the client may request (default "openid profile email").
     #[arg(long)]
@@ -85,8 +87,9 @@ pub struct ClientUpdate {
     /// Replaces the redirect URIs (repeat for several).
     #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Option<Vec<String>>,
-    /// Replaces the grant types (repeat for several).
-    #[arg(long = "grant-type", value_name = "T")]
+    /// Replaces the grant types (repeat for several; `device_code` for
+    /// the device grant).
+    #[arg(long = "grant-type", value_name = "T", value_parser = GrantType::parse_short)]
     grant_types: Option<Vec<GrantType>>,
     /// Space-separated scopes the client may request.
     #[arg(long)]

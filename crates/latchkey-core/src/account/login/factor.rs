@@ -15,11 +15,8 @@ impl Login<'_> {
         let (next, enrolled) = self.step(&challenge, &user, browser).await?;
         let (client_name, form_target) = match &challenge.pending_id {
             Some(id) => {
-                let (_, _, checked) = self.authorize.load_pending(id, browser).await?;
-                (
-                    Some(checked.client_name().to_owned()),
-                    checked.form_target(),
-                )
+                let (_, target) = self.sign_in_for(id, browser).await?;
+                (Some(target.client_name().to_owned()), target.form_target())
             }
             None => (None, None),
         };

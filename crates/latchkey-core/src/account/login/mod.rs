@@ -7,6 +7,7 @@
 
 mod factor;
 mod passwordless;
+mod target;
 
 use latchkey_domain::{AuditEvent, LoginChallenge, Methods, RevokeReason, SessionId, User};
 use latchkey_protocol::authn::{next_step, Demand, Method, Next};
@@ -106,7 +107,7 @@ struct Finish<'a> {
 service! {
     /// Signing in: the form, the password check behind the login limiter,
     /// the second factor, the browser session.
-    pub struct Login { store, clock, random, settings, csrf, factor_secrets, passkeys, passwords, throttle, audit, sessions, authorize }
+    pub struct Login { store, clock, random, settings, csrf, factor_secrets, passkeys, passwords, throttle, audit, sessions, authorize, device }
 }
 
 impl Login<'_> {
@@ -117,11 +118,11 @@ impl Login<'_> {
         pending_id: &str,
         browser: &str,
     ) -> Result<LoginView, AuthorizeOutcome> {
-        let (_, params, checked) = self.authorize.load_pending(pending_id, browser).await?;
+        let (_, target) = self.sign_in_for(pending_id, browser).await?;
         Ok(LoginView {
-            client_name: Some(checked.client_name().to_owned()),
-            login_hint: params.get("login_hint").map(str::to_owned),
-            form_target: checked.form_target(),
+            client_name: Some(target.client_name().to_owned()),
+            login_hint: target.login_hint(),
+            form_target: target.form_target(),
         })
     }
 
@@ -137,8 +138,8 @@ impl Login<'_> {
         reauth: bool,
     ) -> Result<LoginOutcome, CoreError> {
         let pending = match pending_id {
-            Some(id) => match self.authorize.load_pending(id, browser).await {
-                Ok((stored, _, checked)) => Some((id, checked, stored.session_id)),
+            Some(id) => match self.sign_in_for(id, browser).await {
+                Ok((session_id, target)) => Some((id, target, session_id)),
                 Err(refused) => return Ok(LoginOutcome::Refused(refused)),
             },
             None => None,
@@ -207,11 +208,7 @@ impl Login<'_> {
                 .await
             }
             Next::Refuse => Ok(LoginOutcome::Refused(match pending {
-                Some((id, checked, _)) => {
-                    self.authorize
-                        .fail_pending(id, &checked, &unmeetable())
-                        .await
-                }
+                Some((id, target, _)) => self.fail_sign_in(id, &target, &unmeetable()).await,
                 // Only a request's acr can be out of reach; without one
                 // there is nothing to refuse but the sign-in itself.
                 None => AuthorizeOutcome::ErrorPage(unmeetable()),
@@ -286,8 +283,8 @@ impl Login<'_> {
     ) -> Result<(Next, Enrolled), AuthorizeOutcome> {
         let (demand, client_requires) = match &challenge.pending_id {
             Some(id) => {
-                let (_, _, checked) = self.authorize.load_pending(id, browser).await?;
-                (checked.demand(), checked.requires_mfa())
+                let (_, target) = self.sign_in_for(id, browser).await?;
+                (target.demand(), target.requires_mfa())
             }
             None => (Demand::default(), false),
         };
@@ -463,9 +460,7 @@ impl Login<'_> {
                 .await?
         };
         let next = if attached {
-            self.authorize
-                .resume(&pending_id, &signed_in, browser)
-                .await
+            self.resume_for(&pending_id, &signed_in, browser).await
         } else {
             AuthorizeOutcome::ErrorPage(OAuthError::invalid_request(
                 "this sign-in request has expired; return to the application and start again",

@@ -86,8 +86,8 @@ impl Login<'_> {
             return Ok(expired());
         };
         let pending = match &challenge.pending_id {
-            Some(id) => match self.authorize.load_pending(id, browser).await {
-                Ok((_, _, checked)) => Some((id.as_str(), checked)),
+            Some(id) => match self.sign_in_for(id, browser).await {
+                Ok((_, target)) => Some((id.as_str(), target)),
                 Err(refused) => return Ok(LoginOutcome::Refused(refused)),
             },
             None => None,
@@ -177,9 +177,7 @@ impl Login<'_> {
                     return Ok(LoginOutcome::Failed);
                 };
                 Ok(LoginOutcome::Refused(
-                    self.authorize
-                        .fail_pending(id, &checked, &unmeetable())
-                        .await,
+                    self.fail_sign_in(id, &checked, &unmeetable()).await,
                 ))
             }
             Next::Prove(_) | Next::Enrol => {

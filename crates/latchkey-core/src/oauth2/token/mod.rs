@@ -3,11 +3,12 @@
 //! error for the client.
 //!
 //! One file per grant: `authorization_code.rs`, `refresh_token.rs`,
-//! `client_credentials.rs`; client authentication is in
+//! `client_credentials.rs`, `device_code.rs`; client authentication is in
 //! [`crate::oauth2::client_auth`].
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod refresh_token;
 
 use latchkey_domain::{Client, FamilyId, GrantType, Jkt, Jti, SessionId};
@@ -149,6 +150,9 @@ impl TokenEndpoint<'_> {
                 refresh_token,
                 scope,
             } => self.refresh(&client, &refresh_token, scope, asked).await,
+            TokenRequest::DeviceCode { device_code } => {
+                self.poll_device(&client, &device_code, asked).await
+            }
         }
     }
 
