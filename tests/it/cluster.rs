@@ -477,3 +477,94 @@ async fn kill_9_under_load_loses_no_committed_rotation() {
         );
     }
 }
+
+/// A DPoP proof is used once across instances, whether they share Redis or
+/// only the database; and a nonce one instance handed out is good at the
+/// other (they make nonces with the same key-encryption key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dpop_proof_is_used_once_across_instances() {
+    let Some(pg) = postgres_url() else { return };
+    for shared in ["redis", "database"] {
+        let mut cluster = Cluster::new(&pg).await;
+        if shared == "database" {
+            cluster
+                .env
+                .retain(|(k, _)| !k.starts_with("LATCHKEY_REDIS"));
+        }
+        let a = cluster.start().await;
+        let b = cluster.start().await;
+        let machine: serde_json::Value = serde_json::from_str(&cluster.cli(
+            &[
+                "client",
+                "add",
+                "--name",
+                "Batch",
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--json",
+            ],
+            None,
+        ))
+        .unwrap();
+        let machine = std::sync::Arc::new(TestClient::remote(&machine));
+        let key = crate::proofs::EcKeyPair::new("k");
+        let htu = format!("{}/token", cluster.issuer);
+        #[allow(clippy::disallowed_methods)]
+        let now = || chrono::Utc::now().timestamp();
+        let post = |base: String, proof: String, machine: std::sync::Arc<TestClient>| async move {
+            api()
+                .post(format!("{base}/token"))
+                .basic_auth(machine.id(), machine.secret.as_deref())
+                .header("DPoP", proof)
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+        };
+        let first = post(
+            a.base.clone(),
+            key.proof("POST", &htu, now(), None),
+            machine.clone(),
+        )
+        .await;
+        let nonce = first.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+        assert_oauth_error(first, 400, "use_dpop_nonce").await;
+        // A's nonce at B; then the same proof at A is a replay.
+        let proof = key.proof("POST", &htu, now(), Some(&nonce));
+        let resp = post(b.base.clone(), proof.clone(), machine.clone()).await;
+        assert_eq!(
+            resp.status(),
+            200,
+            "{shared}: {}",
+            resp.text().await.unwrap()
+        );
+        let resp = post(a.base.clone(), proof, machine.clone()).await;
+        assert_oauth_error(resp, 400, "invalid_dpop_proof").await;
+
+        // One proof sent to both at the same instant, many times: one wins.
+        const N: usize = 8;
+        let proof = key.proof("POST", &htu, now(), Some(&nonce));
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2 * N));
+        let tasks: Vec<_> = (0..2 * N)
+            .map(|i| {
+                let base = if i % 2 == 0 {
+                    a.base.clone()
+                } else {
+                    b.base.clone()
+                };
+                let (proof, machine, barrier) = (proof.clone(), machine.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    post(base, proof, machine).await.status().as_u16()
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            ok += (t.await.unwrap() == 200) as usize;
+        }
+        assert_eq!(ok, 1, "{shared}: one of the simultaneous replays wins");
+    }
+}

@@ -400,6 +400,8 @@ async fn node_openid_client_pushes_and_binds_its_tokens_with_dpop() {
         "client_secret_post",
         "--require-par",
         "--dpop-bound",
+        "--resource",
+        "https://api.example.com",
     ])
     .await;
     let report = run_rp(&s, &client, "node", &["node/par_dpop.mjs"]);
@@ -421,6 +423,7 @@ async fn node_openid_client_pushes_and_binds_its_tokens_with_dpop() {
         assert_eq!(report[key], jkt, "{key}: {report}");
     }
     assert_eq!(report["bearer_refused"], true, "{report}");
+    assert_eq!(report["machine_aud"], "https://api.example.com", "{report}");
 }
 
 /// Python Authlib as Flask and Django apps use it: a confidential client

@@ -63,7 +63,10 @@ try {
 } catch (e) {
   bearerRefused = true;
 }
-const machine = await client.clientCredentialsGrant(config, { scope: 'api:read' }, { DPoP });
+// A token for one resource server (RFC 8707).
+const machine = await client.clientCredentialsGrant(config, {
+  scope: 'api:read', resource: 'https://api.example.com',
+}, { DPoP });
 
 const payload = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
 console.log(JSON.stringify({
@@ -78,4 +81,5 @@ console.log(JSON.stringify({
   bearer_refused: bearerRefused,
   machine_token_type: machine.token_type,
   machine_jkt: payload(machine.access_token).cnf?.jkt,
+  machine_aud: payload(machine.access_token).aud,
 }));
