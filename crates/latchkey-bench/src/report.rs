@@ -142,6 +142,27 @@ pub struct Row {
     pub http_ceiling: Option<(LoadResult, Usage)>,
     /// Likewise the signing ceiling of the algorithm it signs with.
     pub signing_ceiling: Option<SigningCeiling>,
+    /// For a request carrying a DPoP proof: what its check is read against.
+    pub dpop: Option<DpopCheck>,
+}
+
+/// A scenario with a DPoP proof in every request, beside the same request
+/// without one.
+#[derive(Debug, Clone)]
+pub struct DpopCheck {
+    /// The name of the row making the same request without a proof.
+    pub baseline: String,
+    /// ES256 signing and verification (`KeySet::verify`), measured just
+    /// before the row.
+    pub es256: SigningCeiling,
+    /// Proofs/s through the server's own proof verification
+    /// (`verify_dpop_proof`), measured just before the row, on
+    /// `es256.threads` threads.
+    pub proof_verify: f64,
+    /// Proofs signed ahead of the window, and signed in it (the pool ran
+    /// out).
+    pub pool: usize,
+    pub signed_late: u64,
 }
 
 impl Row {
@@ -155,6 +176,17 @@ impl Row {
             problem: None,
             http_ceiling: None,
             signing_ceiling: None,
+            dpop: None,
+        }
+    }
+
+    /// Server CPU µs per accepted request, and the rate.
+    fn cpu_us_and_rate(&self) -> Option<(f64, f64)> {
+        match &self.outcome {
+            Outcome::Measured { load, usage } if load.ok > 0 => {
+                Some((usage.server_cpu? * 1e6 / load.ok as f64, load.rps()))
+            }
+            _ => None,
         }
     }
 
@@ -485,6 +517,85 @@ pub fn scenarios_table(rows: &[Row], c: &Ceilings) -> String {
     out
 }
 
+/// What a DPoP proof adds to a request, read against one ES256
+/// verification: for each row with a proof, its server CPU per request
+/// minus that of the same request without one (same run), over the CPU of
+/// one ES256 verification on one core (`KeySet::verify` on every core,
+/// measured just before the row). Empty without such rows.
+pub fn dpop_table(rows: &[Row], cores: usize) -> String {
+    let mut out = String::new();
+    let mut notes = String::new();
+    for row in rows {
+        let Some(check) = &row.dpop else { continue };
+        let Some((with_us, with_rate)) = row.cpu_us_and_rate() else {
+            continue;
+        };
+        let base = rows
+            .iter()
+            .find(|r| r.name == check.baseline)
+            .and_then(Row::cpu_us_and_rate);
+        let per_core = |all_threads: f64| {
+            (all_threads > 0.0).then(|| 1e6 * check.es256.threads as f64 / all_threads)
+        };
+        let verify_us = per_core(check.es256.verify_all_threads);
+        let proof_us = per_core(check.proof_verify);
+        let us = |x: Option<f64>| x.map_or("-".to_owned(), |v| format!("{v:.0}"));
+        let (cost, by_rate, ratio) = match base {
+            Some((base_us, base_rate)) => {
+                let cost = with_us - base_us;
+                // The machine's time per request: every core over the rate.
+                let by_rate = cores as f64 * 1e6 * (1.0 / with_rate - 1.0 / base_rate);
+                (Some(cost), Some(by_rate), verify_us.map(|v| cost / v))
+            }
+            None => (None, None, None),
+        };
+        if out.is_empty() {
+            out.push_str(
+                "| with a proof | server CPU µs/req | without (same run) | the proof's cost, server CPU µs/req | the same by rate, core-µs/req | one ES256 verify, µs per core | one proof verify (`verify_dpop_proof`), µs per core | cost ÷ one ES256 verify |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|\n",
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            row.name,
+            with_us,
+            base.map_or_else(
+                || format!("- (no row {:?} in this run)", check.baseline),
+                |(b, _)| format!("{b:.0}")
+            ),
+            us(cost),
+            us(by_rate),
+            us(verify_us),
+            us(proof_us),
+            ratio.map_or("-".to_owned(), |r| format!("{r:.2}")),
+        );
+        if check.signed_late > 0 {
+            let _ = writeln!(
+                notes,
+                "- {}: the {} proofs signed ahead ran out; {} more were signed during the window, by the load generator.",
+                row.name,
+                thousands(check.pool as f64),
+                thousands(check.signed_late as f64)
+            );
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "\n- *the proof's cost*: server CPU per request with a fresh ES256 proof minus the same request \
+         without one; *by rate*: the same from the rates alone (cores × (1/rate with − 1/rate without)), \
+         which also counts the load generator's share.\n\
+         - *one ES256 verify*: `KeySet::verify` of an ES256 access token on every core, measured just \
+         before the row, as CPU per verification; *one proof verify*: the server's own proof \
+         verification (header, key imported from its `jwk`, signature, thumbprint) likewise. The \
+         target: a proof check costs no more than one ES256 verification plus a replay-cache insert.\n",
+    );
+    out.push_str(&notes);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -601,6 +712,7 @@ mod tests {
             problem: None,
             http_ceiling: Some((load(50_000), Usage::default())),
             signing_ceiling: None,
+            dpop: None,
         };
         let table = scenarios_table(std::slice::from_ref(&row), &c);
         assert!(table.contains("| 90% of HTTP | 50,000 |"), "{table}");
@@ -631,6 +743,7 @@ mod tests {
                 verify_all_threads: 0.0,
                 threads: 2,
             }),
+            dpop: None,
         };
         let table = scenarios_table(std::slice::from_ref(&row), &c);
         assert!(

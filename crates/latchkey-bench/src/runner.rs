@@ -38,7 +38,8 @@ pub struct RunArgs {
     pub workers: usize,
     /// Scenarios to run, comma-separated (default: all):
     /// client_credentials, authorization_code, refresh, introspection,
-    /// userinfo, jwks, discovery, healthz.
+    /// userinfo, jwks, discovery, healthz, dpop (client_credentials and
+    /// userinfo with DPoP proofs; on the ES256 server too when it runs).
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
     /// Database of the server under test (default: a fresh SQLite file).
@@ -92,6 +93,11 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// Cores of the machine (every ceiling runs on this many threads).
+    pub(crate) fn cores(&self) -> usize {
+        self.cores
+    }
+
     pub(crate) fn is_postgres(&self) -> bool {
         self.args
             .database_url
@@ -199,6 +205,7 @@ impl Run {
             problem: None,
             http_ceiling,
             signing_ceiling,
+            dpop: None,
         })
     }
 }
@@ -420,10 +427,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     drop(guard);
     let mut es256_idle = None;
-    if selected.iter().any(|s| s == "client_credentials") {
+    let with_dpop = selected.iter().any(|s| s == "dpop");
+    if with_dpop || selected.iter().any(|s| s == "client_credentials") {
         let with_refresh = selected.iter().any(|s| s == "refresh");
-        let (es_rows, idle) =
-            runtime.block_on(scenarios::es256_server(&run, &setup, &mut lk, with_refresh))?;
+        let (es_rows, idle) = runtime.block_on(scenarios::es256_server(
+            &run,
+            &setup,
+            &mut lk,
+            with_refresh,
+            with_dpop,
+        ))?;
         es256_idle = idle;
         // Each beside its RS256 row.
         for row in es_rows {
@@ -449,6 +462,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         "## Scenarios\n\n{}",
         report::scenarios_table(&rows, &ceilings)
     );
+    let dpop = report::dpop_table(&rows, run.cores);
+    if !dpop.is_empty() {
+        println!("## The DPoP check\n\n{dpop}");
+    }
     let peak = rows
         .iter()
         .filter(|r| !r.id.starts_with("peer"))
