@@ -115,16 +115,16 @@ fn prepare(
 ) -> anyhow::Result<(DpopCheck, Arc<ProofPool>)> {
     eprintln!("bench: ES256 and DPoP proof verification ceilings ...");
     let cores = run.cores();
-    let es256 = signing::measure(Alg::ES256, cores, Duration::from_secs(1))?;
+    let es256_verify = signing::es256_verify_cost(cores, Duration::from_secs(1))?;
     let sample = key.proof_now(&target)?;
-    let proof_verify = signing::measure_proof_verify(&sample, cores, Duration::from_secs(1))?;
-    let checkable = es256.verify_all_threads.max(proof_verify) * run.args.duration as f64;
+    let proof_verify = signing::proof_verify_cost(&sample, cores, Duration::from_secs(1))?;
+    let checkable = es256_verify.per_second.max(proof_verify.per_second) * run.args.duration as f64;
     let count = (checkable * POOL_MARGIN).clamp(1_000.0, 1e9) as usize;
     eprintln!("bench: signing {count} DPoP proofs ahead ...");
     let pool = Arc::new(ProofPool::sign(key, target, count, cores)?);
     let check = DpopCheck {
         baseline,
-        es256,
+        es256_verify,
         proof_verify,
         pool: pool.len(),
         signed_late: 0,
