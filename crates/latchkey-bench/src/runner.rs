@@ -55,6 +55,11 @@ pub struct RunArgs {
     /// Redis for the server under test (passed as LATCHKEY_REDIS_URL).
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
+    /// The prefix of the server's Redis keys (passed as
+    /// LATCHKEY_REDIS_PREFIX; the server's default otherwise), to keep a
+    /// run's keys apart from another user's of the same Redis.
+    #[arg(long, value_name = "PREFIX", requires = "redis_url")]
+    pub redis_prefix: Option<String>,
     /// The latchkey binary (default: beside this one).
     #[arg(long, value_name = "PATH")]
     pub latchkey: Option<PathBuf>,
@@ -238,6 +243,9 @@ fn start_latchkey(
     ];
     if let Some(redis) = &args.redis_url {
         env.push(("LATCHKEY_REDIS_URL".into(), redis.clone()));
+    }
+    if let Some(prefix) = &args.redis_prefix {
+        env.push(("LATCHKEY_REDIS_PREFIX".into(), prefix.clone()));
     }
     if args.workers > 0 {
         env.push(("LATCHKEY_WORKERS".into(), args.workers.to_string()));
