@@ -9,6 +9,7 @@
 //! `latchkey-keys` for the signing ceiling; nothing depends on it. See
 //! docs/benchmarks.md.
 
+pub mod dpop;
 pub mod load;
 pub mod procfs;
 pub mod report;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use latchkey_keys::Alg;
 
 use crate::load::LoadResult;
-use crate::signing::SigningCeiling;
+use crate::signing::{OpCost, SigningCeiling};
 
 /// The ceiling a scenario is read against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +142,24 @@ pub struct Row {
     pub http_ceiling: Option<(LoadResult, Usage)>,
     /// Likewise the signing ceiling of the algorithm it signs with.
     pub signing_ceiling: Option<SigningCeiling>,
+    /// For a request carrying a DPoP proof: what its check is read against.
+    pub dpop: Option<DpopCheck>,
+}
+
+/// A scenario with a DPoP proof in every request, beside the same request
+/// without one.
+#[derive(Debug, Clone)]
+pub struct DpopCheck {
+    /// The name of the row making the same request without a proof.
+    pub baseline: String,
+    /// ES256 verification (`KeySet::verify`), measured just before the row.
+    pub es256_verify: OpCost,
+    /// The server's own proof verification (`verify_dpop_proof`), likewise.
+    pub proof_verify: OpCost,
+    /// Proofs signed ahead of the window, and signed in it (the pool ran
+    /// out).
+    pub pool: usize,
+    pub signed_late: u64,
 }
 
 impl Row {
@@ -155,6 +173,17 @@ impl Row {
             problem: None,
             http_ceiling: None,
             signing_ceiling: None,
+            dpop: None,
+        }
+    }
+
+    /// Server CPU µs per accepted request, and the rate.
+    fn cpu_us_and_rate(&self) -> Option<(f64, f64)> {
+        match &self.outcome {
+            Outcome::Measured { load, usage } if load.ok > 0 => {
+                Some((usage.server_cpu? * 1e6 / load.ok as f64, load.rps()))
+            }
+            _ => None,
         }
     }
 
@@ -485,6 +514,83 @@ pub fn scenarios_table(rows: &[Row], c: &Ceilings) -> String {
     out
 }
 
+/// What a DPoP proof adds to a request, read against one ES256
+/// verification: for each row with a proof, its server CPU per request
+/// minus that of the same request without one (same run), over the CPU of
+/// one ES256 verification on one core (`KeySet::verify` on every core,
+/// measured just before the row). Empty without such rows.
+pub fn dpop_table(rows: &[Row], cores: usize) -> String {
+    let mut out = String::new();
+    let mut notes = String::new();
+    for row in rows {
+        let Some(check) = &row.dpop else { continue };
+        let Some((with_us, with_rate)) = row.cpu_us_and_rate() else {
+            continue;
+        };
+        let base = rows
+            .iter()
+            .find(|r| r.name == check.baseline)
+            .and_then(Row::cpu_us_and_rate);
+        let verify_us = check.es256_verify.cpu_us.filter(|v| *v > 0.0);
+        let proof_us = check.proof_verify.cpu_us;
+        let us = |x: Option<f64>| x.map_or("-".to_owned(), |v| format!("{v:.0}"));
+        let (cost, by_rate, ratio) = match base {
+            Some((base_us, base_rate)) => {
+                let cost = with_us - base_us;
+                // The machine's time per request: every core over the rate.
+                let by_rate = cores as f64 * 1e6 * (1.0 / with_rate - 1.0 / base_rate);
+                (Some(cost), Some(by_rate), verify_us.map(|v| cost / v))
+            }
+            None => (None, None, None),
+        };
+        if out.is_empty() {
+            out.push_str(
+                "| with a proof | server CPU µs/req | without (same run) | the proof's cost, server CPU µs/req | the same by rate, core-µs/req | one ES256 verify, CPU µs | one proof verify (`verify_dpop_proof`), CPU µs | cost ÷ one ES256 verify |\n\
+                 |---|---:|---:|---:|---:|---:|---:|---:|\n",
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {} |",
+            row.name,
+            with_us,
+            base.map_or_else(
+                || format!("- (no row {:?} in this run)", check.baseline),
+                |(b, _)| format!("{b:.0}")
+            ),
+            us(cost),
+            us(by_rate),
+            us(verify_us),
+            us(proof_us),
+            ratio.map_or("-".to_owned(), |r| format!("{r:.2}")),
+        );
+        if check.signed_late > 0 {
+            let _ = writeln!(
+                notes,
+                "- {}: the {} proofs signed ahead ran out; {} more were signed during the window, by the load generator.",
+                row.name,
+                thousands(check.pool as f64),
+                thousands(check.signed_late as f64)
+            );
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    out.push_str(
+        "\n- *the proof's cost*: server CPU per request with a fresh ES256 proof minus the same request \
+         without one; *by rate*: the same from the rates alone (cores × (1/rate with − 1/rate without)), \
+         which also counts the load generator's share.\n\
+         - *one ES256 verify*: `KeySet::verify` of an ES256 access token on every core for 1 s, measured \
+         just before the row: the bench's CPU time over the verifications; *one proof verify*: the \
+         server's own proof verification (header, key imported from its `jwk`, signature, \
+         thumbprint) measured the same way. The \
+         target: a proof check costs no more than one ES256 verification plus a replay-cache insert.\n",
+    );
+    out.push_str(&notes);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -601,6 +707,7 @@ mod tests {
             problem: None,
             http_ceiling: Some((load(50_000), Usage::default())),
             signing_ceiling: None,
+            dpop: None,
         };
         let table = scenarios_table(std::slice::from_ref(&row), &c);
         assert!(table.contains("| 90% of HTTP | 50,000 |"), "{table}");
@@ -631,11 +738,69 @@ mod tests {
                 verify_all_threads: 0.0,
                 threads: 2,
             }),
+            dpop: None,
         };
         let table = scenarios_table(std::slice::from_ref(&row), &c);
         assert!(
             table.contains("| 75% of RS256 signing | 4,000 |"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn a_proofs_cost_is_read_against_one_es256_verification() {
+        let measured = |cpu: f64| Outcome::Measured {
+            load: load(1_000),
+            usage: Usage {
+                server_cpu: Some(cpu),
+                ..Usage::default()
+            },
+        };
+        let goal = Goal::new(Ceiling::Http);
+        let mut without = Row::unavailable("1", "client_credentials (ES256 JWT)", goal, "");
+        without.outcome = measured(0.05);
+        let mut with = Row::unavailable("1", "client_credentials + DPoP (ES256 JWT)", goal, "");
+        with.outcome = measured(0.5);
+        with.dpop = Some(DpopCheck {
+            baseline: without.name.clone(),
+            es256_verify: OpCost {
+                per_second: 16_000.0,
+                cpu_us: Some(125.0),
+            },
+            proof_verify: OpCost {
+                per_second: 5_000.0,
+                cpu_us: Some(400.0),
+            },
+            pool: 80_000,
+            signed_late: 0,
+        });
+        // 500 µs with a proof, 50 without: 450 µs, 3.6 verifications.
+        let table = dpop_table(&[without, with], 2);
+        assert!(
+            table.contains(
+                "| client_credentials + DPoP (ES256 JWT) | 500 | 50 | 450 | 0 | 125 | 400 | 3.60 |"
+            ),
+            "{table}"
+        );
+        // Without its baseline in the run, no cost is claimed.
+        let mut alone = Row::unavailable("1", "userinfo + DPoP (RS256 JWT)", goal, "");
+        alone.outcome = measured(0.5);
+        alone.dpop = Some(DpopCheck {
+            baseline: "userinfo (RS256 JWT)".into(),
+            es256_verify: OpCost {
+                per_second: 16_000.0,
+                cpu_us: Some(125.0),
+            },
+            proof_verify: OpCost {
+                per_second: 5_000.0,
+                cpu_us: None,
+            },
+            pool: 1_000,
+            signed_late: 7,
+        });
+        let table = dpop_table(&[alone], 2);
+        assert!(table.contains("| - | - | 125 | - | - |"), "{table}");
+        assert!(table.contains("7 more were signed"), "{table}");
+        assert_eq!(dpop_table(&[], 2), "");
     }
 }

@@ -38,7 +38,8 @@ pub struct RunArgs {
     pub workers: usize,
     /// Scenarios to run, comma-separated (default: all):
     /// client_credentials, authorization_code, refresh, introspection,
-    /// userinfo, jwks, discovery, healthz.
+    /// userinfo, jwks, discovery, healthz, dpop (client_credentials and
+    /// userinfo with DPoP proofs; on the ES256 server too when it runs).
     #[arg(long, value_delimiter = ',')]
     pub scenarios: Vec<String>,
     /// Database of the server under test (default: a fresh SQLite file).
@@ -54,6 +55,11 @@ pub struct RunArgs {
     /// Redis for the server under test (passed as LATCHKEY_REDIS_URL).
     #[arg(long, value_name = "URL")]
     pub redis_url: Option<String>,
+    /// The prefix of the server's Redis keys (passed as
+    /// LATCHKEY_REDIS_PREFIX; the server's default otherwise), to keep a
+    /// run's keys apart from another user's of the same Redis.
+    #[arg(long, value_name = "PREFIX", requires = "redis_url")]
+    pub redis_prefix: Option<String>,
     /// The latchkey binary (default: beside this one).
     #[arg(long, value_name = "PATH")]
     pub latchkey: Option<PathBuf>,
@@ -92,6 +98,11 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// Cores of the machine (every ceiling runs on this many threads).
+    pub(crate) fn cores(&self) -> usize {
+        self.cores
+    }
+
     pub(crate) fn is_postgres(&self) -> bool {
         self.args
             .database_url
@@ -199,6 +210,7 @@ impl Run {
             problem: None,
             http_ceiling,
             signing_ceiling,
+            dpop: None,
         })
     }
 }
@@ -231,6 +243,9 @@ fn start_latchkey(
     ];
     if let Some(redis) = &args.redis_url {
         env.push(("LATCHKEY_REDIS_URL".into(), redis.clone()));
+    }
+    if let Some(prefix) = &args.redis_prefix {
+        env.push(("LATCHKEY_REDIS_PREFIX".into(), prefix.clone()));
     }
     if args.workers > 0 {
         env.push(("LATCHKEY_WORKERS".into(), args.workers.to_string()));
@@ -420,10 +435,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     drop(guard);
     let mut es256_idle = None;
-    if selected.iter().any(|s| s == "client_credentials") {
+    let with_dpop = selected.iter().any(|s| s == "dpop");
+    if with_dpop || selected.iter().any(|s| s == "client_credentials") {
         let with_refresh = selected.iter().any(|s| s == "refresh");
-        let (es_rows, idle) =
-            runtime.block_on(scenarios::es256_server(&run, &setup, &mut lk, with_refresh))?;
+        let (es_rows, idle) = runtime.block_on(scenarios::es256_server(
+            &run,
+            &setup,
+            &mut lk,
+            with_refresh,
+            with_dpop,
+        ))?;
         es256_idle = idle;
         // Each beside its RS256 row.
         for row in es_rows {
@@ -449,6 +470,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         "## Scenarios\n\n{}",
         report::scenarios_table(&rows, &ceilings)
     );
+    let dpop = report::dpop_table(&rows, run.cores);
+    if !dpop.is_empty() {
+        println!("## The DPoP check\n\n{dpop}");
+    }
     let peak = rows
         .iter()
         .filter(|r| !r.id.starts_with("peer"))

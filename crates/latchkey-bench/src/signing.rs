@@ -13,6 +13,7 @@ use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use serde_json::{Map, Value};
 
 use crate::load::interrupted;
+use crate::procfs;
 
 /// An upper bound on iterations per thread, whatever the clock says.
 const MAX_ITERATIONS: u64 = 50_000_000;
@@ -69,6 +70,13 @@ pub fn access_token_claims() -> Map<String, Value> {
 /// Runs `op` on `threads` threads for about `time`; returns operations per
 /// second over all threads.
 fn rate_once(threads: usize, time: Duration, op: &(impl Fn() + Sync)) -> f64 {
+    let (total, secs) = count_once(threads, time, op);
+    total as f64 / secs
+}
+
+/// Runs `op` on `threads` threads for about `time`; returns the operations
+/// over all threads and the seconds they took.
+fn count_once(threads: usize, time: Duration, op: &(impl Fn() + Sync)) -> (u64, f64) {
     let start = Instant::now();
     let total: u64 = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
@@ -85,7 +93,7 @@ fn rate_once(threads: usize, time: Duration, op: &(impl Fn() + Sync)) -> f64 {
             .collect();
         workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
     });
-    total as f64 / start.elapsed().as_secs_f64()
+    (total, start.elapsed().as_secs_f64())
 }
 
 /// The best of four windows of `time / 4`: a ceiling is what the machine can
@@ -137,4 +145,62 @@ fn measure_with(
         },
         threads,
     })
+}
+
+/// An operation measured on every core: its best rate, and the CPU it
+/// took per operation (this process's CPU time over the operations of all
+/// windows, which other work on the machine does not inflate).
+#[derive(Debug, Clone, Copy)]
+pub struct OpCost {
+    pub per_second: f64,
+    pub cpu_us: Option<f64>,
+}
+
+fn op_cost(threads: usize, time: Duration, op: impl Fn() + Sync) -> OpCost {
+    let before = procfs::cpu_seconds(None);
+    let (mut best, mut total) = (0.0_f64, 0_u64);
+    for _ in 0..WINDOWS {
+        let (n, secs) = count_once(threads, time / WINDOWS, &op);
+        total += n;
+        if secs > 0.0 {
+            best = best.max(n as f64 / secs);
+        }
+    }
+    let cpu = procfs::cpu_seconds(None).zip(before).map(|(a, b)| a - b);
+    OpCost {
+        per_second: best,
+        cpu_us: cpu.filter(|_| total > 0).map(|c| c * 1e6 / total as f64),
+    }
+}
+
+/// ES256 verification by the server's code (`KeySet::verify` of an access
+/// token), on `threads` threads.
+pub fn es256_verify_cost(threads: usize, time: Duration) -> anyhow::Result<OpCost> {
+    let keys = key_set(Alg::ES256)?;
+    let token = keys
+        .sign(ACCESS_TOKEN_TYP, &access_token_claims())
+        .context("the signing key cannot sign")?
+        .token;
+    keys.verify(&token, Some(ACCESS_TOKEN_TYP))
+        .context("the signing key cannot verify its own token")?;
+    Ok(op_cost(threads, time, || {
+        let _ =
+            std::hint::black_box(keys.verify(std::hint::black_box(&token), Some(ACCESS_TOKEN_TYP)));
+    }))
+}
+
+/// DPoP proofs checked by the server's own proof verification
+/// (`latchkey_keys::verify_dpop_proof`: the header, the public key imported
+/// from its `jwk`, the signature, the thumbprint), on one ES256 `proof`:
+/// the signature part of a proof check, without the claim rules, the nonce
+/// and the replay record.
+pub fn proof_verify_cost(proof: &str, threads: usize, time: Duration) -> anyhow::Result<OpCost> {
+    latchkey_keys::verify_dpop_proof(proof, &[Alg::ES256])
+        .context("the server's proof verification refuses the bench's proof")?;
+    Ok(op_cost(threads, time, || {
+        let _ = std::hint::black_box(latchkey_keys::verify_dpop_proof(
+            std::hint::black_box(proof),
+            &[Alg::ES256],
+        ));
+    }))
 }

@@ -16,6 +16,7 @@ use reqwest::redirect::Policy;
 use sha2::{Digest, Sha256};
 use url::form_urlencoded;
 
+use crate::dpop::ProofPool;
 use crate::load::Workload;
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -96,6 +97,27 @@ impl Workload for Fixed {
             && self
                 .expect_in_body
                 .is_none_or(|needle| body.windows(needle.len()).any(|w| w == needle))
+    }
+}
+
+/// A [`Fixed`] request with a fresh DPoP proof in each (`DPoP` header),
+/// from a pool signed before the window.
+pub struct WithProof {
+    pub request: Fixed,
+    pub proofs: Arc<ProofPool>,
+}
+
+impl Workload for WithProof {
+    fn request(&self, conn: usize, n: u64) -> Option<Request<Full<Bytes>>> {
+        let mut request = self.request.request(conn, n)?;
+        request
+            .headers_mut()
+            .insert(HeaderName::from_static("dpop"), self.proofs.get(n)?);
+        Some(request)
+    }
+
+    fn check(&self, conn: usize, n: u64, head: &Parts, body: &Bytes) -> bool {
+        self.request.check(conn, n, head, body)
     }
 }
 
@@ -392,6 +414,18 @@ impl Browser {
         seed: &[u8; 32],
         n: u64,
     ) -> anyhow::Result<serde_json::Value> {
+        self.user_tokens_with(client, seed, n, None).await
+    }
+
+    /// The same, the code redeemed with a DPoP proof if given (the access
+    /// token is then bound to the proof's key).
+    pub async fn user_tokens_with(
+        &self,
+        client: &WebClient,
+        seed: &[u8; 32],
+        n: u64,
+        dpop: Option<&str>,
+    ) -> anyhow::Result<serde_json::Value> {
         let resp = self
             .http
             .get(self.url(&authorize_uri(client, seed, n)))
@@ -403,10 +437,14 @@ impl Browser {
             .find(|(k, _)| k == "code")
             .map(|(_, v)| v.into_owned())
             .ok_or_else(|| anyhow!("no code in {back}"))?;
-        let resp = self
+        let mut req = self
             .http
             .post(self.url("/token"))
-            .header(AUTHORIZATION, basic_auth(&client.id, &client.secret))
+            .header(AUTHORIZATION, basic_auth(&client.id, &client.secret));
+        if let Some(proof) = dpop {
+            req = req.header("DPoP", proof);
+        }
+        let resp = req
             .form(&[
                 ("grant_type", "authorization_code"),
                 ("code", code.as_str()),

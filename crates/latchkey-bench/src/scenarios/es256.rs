@@ -6,6 +6,7 @@ use std::time::Duration;
 use latchkey_keys::Alg;
 
 use super::client_credentials::cc_row;
+use super::dpop::client_credentials_dpop;
 use super::refresh::refresh;
 use super::{http_goal, jws_alg, probe_token, token_kind, Latchkey};
 use crate::procfs;
@@ -18,12 +19,14 @@ use crate::workloads::basic_auth;
 /// a second server whose first algorithm is ES256 (it adds an ES256 key on
 /// start; ID tokens stay RS256, the clients' default). Run after the first
 /// server has stopped. Gives client_credentials and, if selected, refresh
-/// rotation with ES256 access tokens, beside their RS256 rows.
+/// rotation and client_credentials with DPoP proofs, all with ES256 access
+/// tokens, beside their RS256 rows.
 pub(crate) async fn es256_server(
     run: &Run,
     setup: &ServerSetup,
     lk: &mut Latchkey,
     with_refresh: bool,
+    with_dpop: bool,
 ) -> anyhow::Result<(Vec<Row>, Option<procfs::Memory>)> {
     let cc_name = "client_credentials (ES256 JWT)";
     let cc_goal = http_goal().signs(1, Alg::ES256).at_least(0.5);
@@ -66,6 +69,9 @@ pub(crate) async fn es256_server(
         return Ok((vec![Row::unavailable("1", cc_name, cc_goal, &why)], idle));
     }
     let mut rows = vec![cc_row(run, lk, &token_kind(&token), cc_goal).await?];
+    if with_dpop {
+        rows.push(client_credentials_dpop(run, lk).await?);
+    }
     if with_refresh {
         rows.extend(refresh(run, lk, Alg::ES256).await?);
     }

@@ -21,6 +21,7 @@ use crate::workloads::{Browser, WebClient};
 mod authorization_code;
 mod client_credentials;
 mod discovery;
+mod dpop;
 mod es256;
 mod healthz;
 mod introspection;
@@ -35,7 +36,7 @@ pub(crate) use peer::peer;
 pub(crate) use revocation_propagation::revocation_propagation;
 
 /// Every scenario, in the order a run takes them.
-pub(crate) const ALL: [&str; 8] = [
+pub(crate) const ALL: [&str; 9] = [
     "healthz",
     "discovery",
     "jwks",
@@ -44,6 +45,7 @@ pub(crate) const ALL: [&str; 8] = [
     "refresh",
     "introspection",
     "userinfo",
+    "dpop",
 ];
 
 /// The password of the bench's user; only ever sent to the loopback server.
@@ -60,6 +62,7 @@ pub(crate) async fn run_one(name: &str, run: &Run, lk: &mut Latchkey) -> anyhow:
         "refresh" => refresh::refresh(run, lk, Alg::RS256).await,
         "introspection" => introspection::introspection(run, lk).await,
         "userinfo" => userinfo::userinfo(run, lk).await,
+        "dpop" => dpop::dpop(run, lk).await,
         other => bail!("unknown scenario {other:?}"),
     }
 }
