@@ -550,7 +550,23 @@ async fn a_public_clients_refresh_tokens_are_bound_to_its_key() {
 
 #[tokio::test]
 async fn a_client_registered_for_dpop_must_send_proofs() {
-    let app = TestApp::spawn().await;
+    let app = crate::registration::spawn_with_api_scope(|_| {}).await;
+    // RFC 9449 §5.2 metadata at /register.
+    let token = crate::registration::initial_token(&app, 1).await;
+    let mut metadata = crate::registration::machine_metadata();
+    metadata["dpop_bound_access_tokens"] = serde_json::json!(true);
+    let info = crate::registration::register(&app, &token, metadata).await;
+    assert_eq!(info["dpop_bound_access_tokens"], true);
+    let registered = crate::registration::test_client(&app, &info).await;
+    let resp = api()
+        .post(app.url("/token"))
+        .basic_auth(registered.id(), registered.secret.as_deref())
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 400, "invalid_dpop_proof").await;
+
     let machine = app
         .add_client(NewClient {
             name: "Bound machine".into(),
@@ -594,6 +610,114 @@ async fn without_the_nonce_requirement_a_fresh_proof_suffices() {
         post_token(&app, &machine, &cc, &proof).await,
         400,
         "invalid_dpop_proof",
+    )
+    .await;
+}
+
+/// A public client whose tokens are bound to its key (the sessions API
+/// needs a user token with the `sessions` scope).
+async fn bound_public_client(app: &TestApp) -> TestClient {
+    app.add_client(NewClient {
+        name: "SPA".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        public: true,
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scope: Some("openid sessions offline_access".into()),
+        dpop_bound: true,
+        ..NewClient::default()
+    })
+    .await
+}
+
+/// Every protected resource takes a bound token only with a proof: the
+/// sessions API too, for listing and for ending a session.
+#[tokio::test]
+async fn a_bound_token_needs_its_proof_at_every_protected_resource() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let spa = bound_public_client(&app).await;
+    let key = EcKeyPair::new("k");
+    let tokens = bound_tokens(&app, &spa, &key, &[("scope", "openid sessions")]).await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let list = app.url("/api/sessions");
+    let resp = api().get(&list).bearer_auth(token).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(
+        challenge_of(&resp).starts_with("DPoP "),
+        "{}",
+        challenge_of(&resp)
+    );
+    let resp = api()
+        .delete(app.url("/api/sessions/anything"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    // With the scheme and a proof of the key, for this very request.
+    let nonce = fresh_nonce(&app, &spa, &key).await;
+    let proof = key.proof_for_token("GET", &list, now(&app), Some(&nonce), token);
+    let resp = api()
+        .get(&list)
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let sessions: Value = resp.json().await.unwrap();
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{sessions}");
+}
+
+/// Revoking a public client's bound refresh token takes a proof of its
+/// key: a thief with the token alone cannot end the user's grant.
+#[tokio::test]
+async fn a_thief_cannot_revoke_a_bound_refresh_token() {
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    let spa = bound_public_client(&app).await;
+    let key = EcKeyPair::new("k");
+    let tokens = bound_tokens(&app, &spa, &key, &[("scope", "openid offline_access")]).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let revoke = |proof: Option<String>| {
+        let mut req = api()
+            .post(app.url("/revoke"))
+            .form(&[("token", refresh), ("client_id", spa.id())]);
+        if let Some(p) = proof {
+            req = req.header("DPoP", p);
+        }
+        req.send()
+    };
+    let nonce = fresh_nonce(&app, &spa, &key).await;
+    let url = app.url("/revoke");
+    assert_oauth_error(revoke(None).await.unwrap(), 400, "invalid_dpop_proof").await;
+    let thief = EcKeyPair::new("t");
+    let resp = revoke(Some(thief.proof("POST", &url, now(&app), Some(&nonce))))
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 400, "invalid_dpop_proof").await;
+    // Untouched: the client still refreshes, then revokes with its key.
+    let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+    let resp = token_request(&app, &spa, &form, &key).await;
+    assert_eq!(resp.status(), 200);
+    let next: Value = resp.json().await.unwrap();
+    let next = next["refresh_token"].as_str().unwrap().to_owned();
+    let resp = api()
+        .post(app.url("/revoke"))
+        .header("DPoP", key.proof("POST", &url, now(&app), Some(&nonce)))
+        .form(&[("token", next.as_str()), ("client_id", spa.id())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", next.as_str()),
+    ];
+    assert_oauth_error(
+        token_request(&app, &spa, &form, &key).await,
+        400,
+        "invalid_grant",
     )
     .await;
 }

@@ -15,6 +15,8 @@ const FAPI_REDIRECT: &str = "https://app.example.com/cb";
 
 struct FapiClient {
     id: String,
+    /// The registration access token (RFC 7592).
+    rat: String,
     /// Signs its assertions (ES256).
     key: EcKeyPair,
     /// An RS256 key it registered too.
@@ -59,6 +61,10 @@ async fn fapi_client(app: &TestApp) -> FapiClient {
     )
     .await;
     let id = info["client_id"].as_str().unwrap().to_owned();
+    let rat = info["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.core
         .admin()
         .clients()
@@ -71,7 +77,7 @@ async fn fapi_client(app: &TestApp) -> FapiClient {
         )
         .await
         .unwrap();
-    FapiClient { id, key, rsa }
+    FapiClient { id, rat, key, rsa }
 }
 
 fn request(client: &FapiClient, challenge: &str) -> Vec<(String, String)> {
@@ -335,4 +341,71 @@ async fn the_profile_for_every_client() {
         .await
         .unwrap();
     assert_oauth_error(resp, 401, "invalid_client").await;
+}
+
+/// What an operator set stays set when the registrant replaces its
+/// metadata (RFC 7592): the profile, the resources given, and the
+/// protections it asked for; metadata that no longer fits the profile is
+/// refused.
+#[tokio::test]
+async fn a_registrant_cannot_take_its_client_off_the_profile() {
+    let app = TestApp::spawn_with(|c| {
+        c.resources.allowed = vec![];
+    })
+    .await;
+    let client = fapi_client(&app).await;
+    app.core
+        .admin()
+        .clients()
+        .update_settings(
+            &client.id,
+            &ClientSettings {
+                resources: Some(vec!["https://api.example.com".into()]),
+                require_par: Some(true),
+                dpop_bound: Some(true),
+                ..ClientSettings::default()
+            },
+        )
+        .await
+        .unwrap();
+    let put = |body: Value| {
+        api()
+            .put(app.url(&format!("/register/{}", client.id)))
+            .bearer_auth(&client.rat)
+            .json(&body)
+            .send()
+    };
+    let same = json!({
+        "client_id": client.id,
+        "client_name": "Bank app",
+        "redirect_uris": [FAPI_REDIRECT],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "jwks": {"keys": [client.key.registered_jwk(), client.rsa.jwk()]},
+        "scope": "openid profile offline_access",
+    });
+    let resp = put(same.clone()).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let after = app.core.admin().clients().show(&client.id).await.unwrap();
+    assert!(after.fapi2 && after.require_par && after.dpop_bound);
+    assert_eq!(after.resources.to_stored(), "https://api.example.com");
+    // Off the profile's requirements: refused, and nothing changes.
+    for (member, value) in [
+        ("token_endpoint_auth_method", json!("client_secret_basic")),
+        ("redirect_uris", json!(["http://127.0.0.1:9/cb"])),
+    ] {
+        let mut body = same.clone();
+        body[member] = value;
+        if member == "token_endpoint_auth_method" {
+            body.as_object_mut().unwrap().remove("jwks");
+        }
+        let resp = put(body).await.unwrap();
+        assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+    }
+    let after = app.core.admin().clients().show(&client.id).await.unwrap();
+    assert_eq!(
+        after.auth_method,
+        latchkey_domain::ClientAuthMethod::PrivateKeyJwt
+    );
+    assert!(after.fapi2);
 }

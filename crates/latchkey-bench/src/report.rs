@@ -545,7 +545,7 @@ pub fn dpop_table(rows: &[Row], cores: usize) -> String {
         };
         if out.is_empty() {
             out.push_str(
-                "| with a proof | server CPU µs/req | without (same run) | the proof's cost, server CPU µs/req | the same by rate, core-µs/req | one ES256 verify, CPU µs | one proof verify (`verify_dpop_proof`), CPU µs | cost ÷ one ES256 verify |\n\
+                "| with a proof | server CPU µs/req | without (same run) | the proof's cost, server CPU µs/req | the same by rate, core-µs/req | one ES256 verify, CPU µs | one proof verify (the server's, key kept), CPU µs | cost ÷ one ES256 verify |\n\
                  |---|---:|---:|---:|---:|---:|---:|---:|\n",
             );
         }

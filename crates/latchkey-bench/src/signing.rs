@@ -189,18 +189,20 @@ pub fn es256_verify_cost(threads: usize, time: Duration) -> anyhow::Result<OpCos
     }))
 }
 
-/// DPoP proofs checked by the server's own proof verification
-/// (`latchkey_keys::verify_dpop_proof`: the header, the public key imported
-/// from its `jwk`, the signature, the thumbprint), on one ES256 `proof`:
+/// DPoP proofs checked by the server's own proof verification (the
+/// `KeyFactory` the server uses: the header, the public key, imported once
+/// and then kept, the signature, the thumbprint), on one ES256 `proof`:
 /// the signature part of a proof check, without the claim rules, the nonce
 /// and the replay record.
 pub fn proof_verify_cost(proof: &str, threads: usize, time: Duration) -> anyhow::Result<OpCost> {
-    latchkey_keys::verify_dpop_proof(proof, &[Alg::ES256])
+    use latchkey_domain::keys::KeyFactory;
+    let factory = latchkey_keys::JoseKeyFactory::new(Kek::from_bytes([7; 32]));
+    factory
+        .verify_dpop_proof(proof, &[Alg::ES256])
         .context("the server's proof verification refuses the bench's proof")?;
     Ok(op_cost(threads, time, || {
-        let _ = std::hint::black_box(latchkey_keys::verify_dpop_proof(
-            std::hint::black_box(proof),
-            &[Alg::ES256],
-        ));
+        let _ = std::hint::black_box(
+            factory.verify_dpop_proof(std::hint::black_box(proof), &[Alg::ES256]),
+        );
     }))
 }

@@ -73,6 +73,7 @@ macro_rules! service {
     (@type used_once) => { &'a dyn latchkey_domain::UsedOnce };
     (@type dpop_nonces) => { &'a $crate::support::dpop::NonceKey };
     (@type proofs) => { $crate::support::dpop::Proofs<'a> };
+    (@type resource) => { $crate::support::dpop::ProtectedResource<'a> };
     (@init $app:ident store) => { &*$app.store };
     (@init $app:ident clock) => { &*$app.clock };
     (@init $app:ident random) => { &*$app.random };
@@ -105,6 +106,7 @@ macro_rules! service {
     (@init $app:ident used_once) => { &*$app.used_once };
     (@init $app:ident dpop_nonces) => { &$app.dpop_nonces };
     (@init $app:ident proofs) => { $crate::support::dpop::Proofs::new($app) };
+    (@init $app:ident resource) => { $crate::support::dpop::ProtectedResource::new($app) };
 }
 
 pub mod account;
@@ -355,10 +357,10 @@ impl Latchkey {
         health::Health::new(self)
     }
 
-    /// The check every endpoint that accepts an access token makes
-    /// ([`support::liveness`]).
-    pub fn liveness(&self) -> liveness::Liveness<'_> {
-        liveness::Liveness::new(self)
+    /// The check every protected resource makes of the access token it
+    /// is shown: live, and held by its key if bound ([`support::dpop`]).
+    pub fn protected_resource(&self) -> support::dpop::ProtectedResource<'_> {
+        support::dpop::ProtectedResource::new(self)
     }
 
     /// CORS origins ([`support::cors`]).

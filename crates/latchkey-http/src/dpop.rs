@@ -1,9 +1,12 @@
 //! DPoP (RFC 9449) at the HTTP edge: the `DPoP` header read once, and
 //! Latchkey's nonce handed out in `DPoP-Nonce` wherever proofs are taken.
 
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
+use latchkey_core::support::dpop::Presentation;
 use latchkey_core::Latchkey;
+use latchkey_protocol::bearer::{parse_access_token, TokenScheme};
+use latchkey_protocol::claims::AccessTokenClaims;
 use latchkey_protocol::{ErrorCode, OAuthError};
 
 use crate::error::ApiError;
@@ -59,4 +62,36 @@ pub fn with_nonce(app: &Latchkey, mut resp: HttpResponse, had_proof: bool) -> Ht
         }
     }
     resp
+}
+
+/// Checks the access token a protected resource is shown: `Bearer` or
+/// `DPoP` in the `Authorization` header (never elsewhere), with the
+/// request's proof. Every protected resource goes through here, so a token
+/// bound to a key is nowhere accepted without a proof of it. Returns its
+/// claims, and whether DPoP was in play (for the answer's nonce).
+pub async fn protected(
+    req: &HttpRequest,
+    app: &Latchkey,
+) -> Result<(AccessTokenClaims, bool), ApiError> {
+    let (scheme, token) = header_str(req, header::AUTHORIZATION)
+        .and_then(|h| h.map(parse_access_token).transpose())
+        .map_err(|e| ApiError::Bearer(Some(e)))?
+        .ok_or(ApiError::Bearer(None))?;
+    let proof = proof(req, app, true)?;
+    let in_play = scheme == TokenScheme::Dpop || proof.is_some();
+    let presented = Presentation {
+        scheme,
+        token,
+        proof: proof.as_deref(),
+        method: req.method().as_str(),
+    };
+    let claims = app
+        .protected_resource()
+        .token(&presented, req.path())
+        .await
+        .map_err(|e| {
+            tracing::info!(reason = %e, path = req.path(), "access token refused");
+            refusal(app, e.to_oauth(), in_play || e.is_dpop(), true)
+        })?;
+    Ok((claims, proof.is_some()))
 }

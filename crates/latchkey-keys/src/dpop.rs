@@ -7,7 +7,9 @@
 //! `nonce`) are the protocol crate's and the caller's.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use josekit::jws::JwsVerifier;
 use latchkey_domain::keys::KeyError;
 use latchkey_protocol::dpop::{Jkt, PROOF_TYP};
 use serde_json::{Map, Value};
@@ -19,8 +21,46 @@ use crate::keyset::{decode_header, header_alg, refuse_critical, verified_claims}
 /// Members that only a private key has (RFC 7518 §6).
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
+/// A proof key made ready: its verifier and thumbprint.
+struct Prepared {
+    verifier: Box<dyn JwsVerifier>,
+    jkt: Jkt,
+}
+
+/// Proof keys already imported, by algorithm and canonical public key. A
+/// client signs every proof with the same key, and importing one (DER
+/// through OpenSSL's decoders) costs more than verifying with it; a
+/// bounded cache makes a proof cost one verification. A key is public
+/// and checked as it is imported, so a cached one is as good as a new.
+pub struct ProofKeys {
+    prepared: moka::sync::Cache<String, Arc<Prepared>>,
+}
+
+impl Default for ProofKeys {
+    fn default() -> ProofKeys {
+        ProofKeys {
+            prepared: moka::sync::Cache::builder().max_capacity(10_000).build(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProofKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProofKeys({} cached)", self.prepared.entry_count())
+    }
+}
+
 /// Verifies a DPoP proof; see the module documentation.
 pub fn verify_proof(proof: &str, allowed: &[Alg]) -> Result<(Map<String, Value>, Jkt), KeyError> {
+    verify_proof_with(proof, allowed, None)
+}
+
+/// [`verify_proof`], importing each key once into `keys`.
+pub fn verify_proof_with(
+    proof: &str,
+    allowed: &[Alg],
+    keys: Option<&ProofKeys>,
+) -> Result<(Map<String, Value>, Jkt), KeyError> {
     let header = decode_header(proof)?;
     if header.get("typ").and_then(Value::as_str) != Some(PROOF_TYP) {
         return Err(KeyError::Malformed(
@@ -46,19 +86,42 @@ pub fn verify_proof(proof: &str, allowed: &[Alg]) -> Result<(Map<String, Value>,
         return Err(KeyError::AlgorithmRefused(alg_name.to_owned()));
     }
     let public = public_part(jwk, alg, "dpop")?;
-    let verifier = verifier_from_jwk(alg, "dpop", &public)?;
-    let claims = verified_claims(proof, verifier.as_ref())?;
-    Ok((claims, thumbprint(&public)))
+    let prepare = || -> Result<Arc<Prepared>, KeyError> {
+        Ok(Arc::new(Prepared {
+            verifier: verifier_from_jwk(alg, "dpop", &public)?,
+            jkt: thumbprint(&public),
+        }))
+    };
+    let prepared = match keys {
+        None => prepare()?,
+        Some(keys) => {
+            let id = format!("{alg} {}", canonical(&public));
+            match keys.prepared.get(&id) {
+                Some(p) => p,
+                None => {
+                    let p = prepare()?;
+                    keys.prepared.insert(id, p.clone());
+                    p
+                }
+            }
+        }
+    };
+    let claims = verified_claims(proof, prepared.verifier.as_ref())?;
+    Ok((claims, prepared.jkt.clone()))
 }
 
-/// RFC 7638 §3: SHA-256 of the required members, sorted, without spaces.
-fn thumbprint(public: &Map<String, Value>) -> Jkt {
+/// RFC 7638 §3's JSON: the required members, sorted, without spaces.
+fn canonical(public: &Map<String, Value>) -> String {
     let sorted: BTreeMap<&str, &str> = public
         .iter()
         .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
         .collect();
-    let canonical = serde_json::to_string(&sorted).expect("strings always serialise");
-    Jkt::of_canonical_jwk(&canonical)
+    serde_json::to_string(&sorted).expect("strings always serialise")
+}
+
+/// RFC 7638 §3: SHA-256 of the canonical JSON.
+fn thumbprint(public: &Map<String, Value>) -> Jkt {
+    Jkt::of_canonical_jwk(&canonical(public))
 }
 
 #[cfg(test)]
@@ -110,6 +173,32 @@ mod tests {
             let expected = Jkt::of_canonical_jwk(&serde_json::to_string(&required).unwrap());
             assert_eq!(jkt, expected, "{alg}");
         }
+    }
+
+    #[test]
+    fn a_cached_key_verifies_like_a_new_one() {
+        let keys = ProofKeys::default();
+        let algs = [Alg::ES256, Alg::PS256, Alg::EdDSA];
+        let (token, _) = proof(Alg::ES256, PROOF_TYP, &[]);
+        let fresh = verify_proof(&token, &algs).unwrap();
+        assert_eq!(
+            verify_proof_with(&token, &algs, Some(&keys)).unwrap(),
+            fresh
+        );
+        assert_eq!(
+            verify_proof_with(&token, &algs, Some(&keys)).unwrap(),
+            fresh
+        );
+        keys.prepared.run_pending_tasks();
+        assert_eq!(keys.prepared.entry_count(), 1);
+        // A cached key still refuses a signature it did not make.
+        let (other, _) = proof(Alg::ES256, PROOF_TYP, &[]);
+        let mut parts: Vec<&str> = token.split('.').collect();
+        parts[2] = other.split('.').nth(2).unwrap();
+        assert!(matches!(
+            verify_proof_with(&parts.join("."), &algs, Some(&keys)),
+            Err(KeyError::BadSignature)
+        ));
     }
 
     #[test]

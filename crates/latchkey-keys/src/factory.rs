@@ -12,15 +12,21 @@ use crate::generate::{seal_new_key, Alg};
 use crate::kek::Kek;
 use crate::keyset::KeySet;
 
-/// Generates keys sealed under one KEK and opens them again.
+/// Generates keys sealed under one KEK and opens them again; verifies
+/// what clients sign.
 #[derive(Debug, Clone)]
 pub struct JoseKeyFactory {
     kek: Kek,
+    /// DPoP proof keys already imported.
+    proof_keys: Arc<crate::dpop::ProofKeys>,
 }
 
 impl JoseKeyFactory {
     pub fn new(kek: Kek) -> JoseKeyFactory {
-        JoseKeyFactory { kek }
+        JoseKeyFactory {
+            kek,
+            proof_keys: Arc::default(),
+        }
     }
 }
 
@@ -66,7 +72,7 @@ impl KeyFactory for JoseKeyFactory {
         proof: &str,
         allowed: &[Alg],
     ) -> Result<(Map<String, Value>, Jkt), KeyError> {
-        crate::dpop::verify_proof(proof, allowed)
+        crate::dpop::verify_proof_with(proof, allowed, Some(&self.proof_keys))
     }
 }
 

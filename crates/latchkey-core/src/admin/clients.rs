@@ -39,8 +39,8 @@ pub struct ClientSettings {
 }
 
 impl ClientSettings {
-    /// Whether these settings ask for an opt-out that a client with
-    /// `auth_method` may not have.
+    /// Whether these settings ask for an opt-out that a client with this
+    /// metadata may not have, or a profile it cannot follow.
     fn check_for(
         &self,
         valid: &latchkey_protocol::registration::ValidClientMetadata,
@@ -52,18 +52,10 @@ impl ClientSettings {
             self.nonce.unwrap_or_default(),
         )
         .map_err(|e| AdminError::Invalid(e.into()))?;
-        if self.fapi2 == Some(true) {
-            let fits = valid.token_endpoint_auth_method == ClientAuthMethod::PrivateKeyJwt
-                && valid
-                    .redirect_uris
-                    .iter()
-                    .all(|u| u.url().scheme() == "https")
-                && !pkce.is_optional();
-            if !fits {
-                return Err(AdminError::Invalid(
-                    "the FAPI 2.0 profile needs a private_key_jwt client with https redirect URIs and PKCE".into(),
-                ));
-            }
+        if self.fapi2 == Some(true) && !crate::registration::fits_fapi2(valid, pkce) {
+            return Err(AdminError::Invalid(
+                "the FAPI 2.0 profile needs a private_key_jwt client with https redirect URIs and PKCE".into(),
+            ));
         }
         Ok(())
     }
@@ -549,6 +541,15 @@ impl AdminClients<'_> {
             .validate_metadata(metadata, true)
             .map_err(AdminError::Metadata)?;
         settings.check_for(&valid)?;
+        // Still on the FAPI 2.0 profile after this: the new metadata must
+        // fit it.
+        let pkce = settings.pkce.unwrap_or(current.client.pkce);
+        let stays = settings.fapi2.unwrap_or(current.client.fapi2);
+        if stays && !crate::registration::fits_fapi2(&valid, pkce) {
+            return Err(AdminError::Invalid(
+                "the client follows the FAPI 2.0 profile: it keeps private_key_jwt, https redirect URIs and PKCE".into(),
+            ));
+        }
         let (updated, secret) = self
             .registration
             .replace_metadata(current, &valid, true)

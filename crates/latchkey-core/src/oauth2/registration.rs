@@ -211,6 +211,13 @@ impl RegistrationEndpoint<'_> {
             .settings
             .validate_metadata(metadata, false)
             .map_err(RegistrationError::Metadata)?;
+        // A client an operator put on the FAPI 2.0 profile stays fit for it.
+        if current.client.fapi2 && !fits_fapi2(&valid, current.client.pkce) {
+            return Err(RegistrationError::Metadata(OAuthError::new(
+                ErrorCode::InvalidClientMetadata,
+                "this client follows the FAPI 2.0 profile: it keeps private_key_jwt and https redirect URIs",
+            )));
+        }
         let (updated, secret) = self.replace_metadata(current, &valid, false).await?;
         Ok(self.client_information(&updated, secret, None, Some(registration_uri)))
     }
@@ -302,6 +309,12 @@ impl RegistrationEndpoint<'_> {
         // opt-out that a client turned public may not keep.
         client.introspect = old.introspect;
         client.require_mfa = old.require_mfa;
+        client.fapi2 = old.fapi2;
+        client.resources = old.resources.clone();
+        // A protection once on stays on through a registrant's update: only
+        // an operator turns it off (`latchkey client update`).
+        client.require_par |= old.require_par;
+        client.dpop_bound |= old.dpop_bound;
         let dropped = client.keep_compat_of(&old);
         let mut secret = None;
         if valid.uses_secret() {
@@ -511,6 +524,17 @@ pub(crate) enum RotateError {
     NoSecret,
     Raced,
     Core(CoreError),
+}
+
+/// Whether a client with this metadata can follow the FAPI 2.0 profile:
+/// `private_key_jwt`, https redirect URIs, PKCE not optional.
+pub(crate) fn fits_fapi2(valid: &ValidClientMetadata, pkce: latchkey_domain::Requirement) -> bool {
+    valid.token_endpoint_auth_method == latchkey_domain::ClientAuthMethod::PrivateKeyJwt
+        && valid
+            .redirect_uris
+            .iter()
+            .all(|u| u.url().scheme() == "https")
+        && !pkce.is_optional()
 }
 
 /// The client row for validated metadata (without its secret).

@@ -1,9 +1,12 @@
 //! Token revocation (RFC 7009): refresh tokens (the whole family) and
 //! access tokens (by `jti`). The hint is honoured for the order of lookups,
 //! never trusted; a token of another client is left alone; an unknown token
-//! is answered like a revoked one.
+//! is answered like a revoked one. A public client proves nothing with its
+//! `client_id`: a token of its that is bound to a DPoP key is revoked only
+//! with a proof of that key, so a thief holding the token alone cannot end
+//! the user's grant.
 
-use latchkey_domain::{AuditEvent, Jti, RevokeReason};
+use latchkey_domain::{AuditEvent, Jkt, Jti, RevokeReason};
 use latchkey_domain::{Client, Teardown};
 use latchkey_protocol::claims::{AccessTokenClaims, ACCESS_TOKEN_TYP};
 use latchkey_protocol::client_auth::ClientAuthentication;
@@ -15,6 +18,7 @@ use crate::audit::Event;
 use crate::error::CoreError;
 use crate::oauth2::client_auth::ClientAuthError;
 use crate::secrets::token_hash;
+use crate::support::dpop::{Presented, ProofError, Proofs};
 
 /// Why a revocation request was refused (RFC 7009 §2.2.1). A token that is
 /// unknown, malformed or another client's is not an error: the answer is
@@ -23,6 +27,8 @@ use crate::secrets::token_hash;
 pub enum RevokeError {
     #[error(transparent)]
     ClientAuth(#[from] ClientAuthError),
+    #[error(transparent)]
+    Proof(#[from] ProofError),
     #[error(transparent)]
     Core(#[from] CoreError),
 }
@@ -37,6 +43,7 @@ impl RevokeError {
     pub fn to_oauth(&self) -> OAuthError {
         match self {
             RevokeError::ClientAuth(e) => e.to_oauth(),
+            RevokeError::Proof(e) => e.to_oauth(),
             RevokeError::Core(e) => e.to_oauth(),
         }
     }
@@ -44,29 +51,34 @@ impl RevokeError {
 
 service! {
     /// `POST /revoke` (RFC 7009).
-    pub struct RevokeEndpoint { store, clock, keys, settings, audit, revocations, clients }
+    pub struct RevokeEndpoint { store, clock, keys, settings, audit, revocations, clients, proofs }
 }
 
 impl RevokeEndpoint<'_> {
-    /// `POST /revoke`.
+    /// `POST /revoke`. `proof` is the request's `DPoP` header.
     pub async fn handle(
         &self,
         auth: &ClientAuthentication,
         token: &str,
         hint: Option<&str>,
+        proof: Option<&str>,
     ) -> Result<(), RevokeError> {
         let client = self.clients.authenticate(auth).await?;
+        let holder = Holder {
+            proofs: self.proofs,
+            proof,
+        };
         if token.len() > 8192 {
             return Ok(());
         }
         let access_first = TokenTypeHint::from_param(hint) == Some(TokenTypeHint::AccessToken);
         if access_first {
-            if self.revoke_access_token(&client, token).await? {
+            if self.revoke_access_token(&client, token, &holder).await? {
                 return Ok(());
             }
-            self.revoke_refresh_token(&client, token).await?;
-        } else if !self.revoke_refresh_token(&client, token).await? {
-            self.revoke_access_token(&client, token).await?;
+            self.revoke_refresh_token(&client, token, &holder).await?;
+        } else if !self.revoke_refresh_token(&client, token, &holder).await? {
+            self.revoke_access_token(&client, token, &holder).await?;
         }
         Ok(())
     }
@@ -77,6 +89,7 @@ impl RevokeEndpoint<'_> {
         &self,
         client: &Client,
         token: &str,
+        holder: &Holder<'_>,
     ) -> Result<bool, RevokeError> {
         let Some((_, family)) = self.store.find_refresh_token(&token_hash(token)).await? else {
             return Ok(false);
@@ -85,6 +98,9 @@ impl RevokeEndpoint<'_> {
             tracing::info!(client = %client.id, "refused to revoke another client's refresh token");
             return Ok(true);
         }
+        holder
+            .proves(client, family.dpop_jkt.as_ref().map(Jkt::as_str))
+            .await?;
         self.revocations
             .teardown(Teardown {
                 families: vec![family.id.clone()],
@@ -104,7 +120,12 @@ impl RevokeEndpoint<'_> {
     }
 
     /// True when the token was one of Latchkey's access tokens.
-    async fn revoke_access_token(&self, client: &Client, token: &str) -> Result<bool, RevokeError> {
+    async fn revoke_access_token(
+        &self,
+        client: &Client,
+        token: &str,
+        holder: &Holder<'_>,
+    ) -> Result<bool, RevokeError> {
         let Ok(claims) = self.keys.current().verify(token, Some(ACCESS_TOKEN_TYP)) else {
             return Ok(false);
         };
@@ -118,6 +139,9 @@ impl RevokeEndpoint<'_> {
             tracing::info!(client = %client.id, "refused to revoke another client's access token");
             return Ok(true);
         }
+        holder
+            .proves(client, claims.cnf.as_ref().map(|c| c.jkt.as_str()))
+            .await?;
         self.revocations
             .revoke_jti(
                 &Jti::new(claims.jti.as_str()),
@@ -126,5 +150,39 @@ impl RevokeEndpoint<'_> {
             )
             .await?;
         Ok(true)
+    }
+}
+
+/// The DPoP proof a revocation request carried, if any.
+struct Holder<'a> {
+    proofs: Proofs<'a>,
+    proof: Option<&'a str>,
+}
+
+impl Holder<'_> {
+    /// A public client revoking a token bound to `bound` must prove the
+    /// key; a confidential client's credentials are proof enough.
+    async fn proves(&self, client: &Client, bound: Option<&str>) -> Result<(), ProofError> {
+        let Some(bound) = bound.filter(|_| client.is_public()) else {
+            return Ok(());
+        };
+        let proof = self.proof.ok_or_else(|| {
+            ProofError::Invalid("a token bound to a DPoP key is revoked with a proof of it".into())
+        })?;
+        let jkt = self
+            .proofs
+            .check(&Presented {
+                proof,
+                method: "POST",
+                path: "/revoke",
+                access_token: None,
+            })
+            .await?;
+        if jkt.as_str() != bound {
+            return Err(ProofError::Invalid(
+                "the proof's key is not the token's".into(),
+            ));
+        }
+        Ok(())
     }
 }

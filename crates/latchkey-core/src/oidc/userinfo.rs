@@ -10,21 +10,22 @@ use serde_json::{Map, Value};
 
 pub use crate::liveness::BearerError;
 pub use crate::support::dpop::Presentation;
+use latchkey_protocol::claims::AccessTokenClaims;
 
 service! {
     /// `GET|POST /userinfo` (OIDC Core §5.3).
-    pub struct UserinfoEndpoint { liveness, directory, proofs }
+    pub struct UserinfoEndpoint { directory }
 }
 
 impl UserinfoEndpoint<'_> {
     /// `GET|POST /userinfo`: the claims of the token's user, by scope and
     /// by name.
+    /// `claims` are those of a token the protected-resource check
+    /// ([`crate::support::dpop::ProtectedResource`]) accepted.
     pub async fn claims(
         &self,
-        presented: &Presentation<'_>,
+        claims: &AccessTokenClaims,
     ) -> Result<Map<String, Value>, BearerError> {
-        let claims = self.liveness.access_token(presented.token).await?;
-        self.proofs.holder(&claims, presented, "/userinfo").await?;
         // Signed by Latchkey, so it parses; a token whose scope does not is
         // refused all the same.
         let scope = Scope::parse(&claims.scope)

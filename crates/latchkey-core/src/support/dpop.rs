@@ -219,6 +219,28 @@ impl Proofs<'_> {
     }
 }
 
+service! {
+    /// The one check of an access token presented to one of Latchkey's
+    /// protected resources (`/userinfo`, `/api/sessions`): live, for
+    /// Latchkey's audience, and, when bound to a DPoP key, presented with
+    /// a proof of it (RFC 9449 §7). There is no other way for a resource
+    /// to accept a token.
+    pub struct ProtectedResource { liveness, proofs }
+}
+
+impl ProtectedResource<'_> {
+    /// The token's claims, if it may be used for this request at `path`.
+    pub async fn token(
+        &self,
+        presented: &Presentation<'_>,
+        path: &str,
+    ) -> Result<AccessTokenClaims, BearerError> {
+        let claims = self.liveness.access_token(presented.token).await?;
+        self.proofs.holder(&claims, presented, path).await?;
+        Ok(claims)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

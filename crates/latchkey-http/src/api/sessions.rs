@@ -11,7 +11,7 @@ use latchkey_protocol::claims::AccessTokenClaims;
 use latchkey_protocol::{ErrorCode, OAuthError, Scope};
 
 use crate::error::{ApiError, ApiResult};
-use crate::request::{required_bearer, with_core};
+use crate::request::with_core;
 
 pub const SESSIONS_SCOPE: &str = "sessions";
 
@@ -31,12 +31,8 @@ impl FromRequest for SessionsOwner {
 
 impl SessionsOwner {
     async fn check(req: HttpRequest, app: web::Data<Latchkey>) -> Result<SessionsOwner, ApiError> {
-        let token = required_bearer(&req)?;
-        let claims = app
-            .liveness()
-            .access_token(token)
-            .await
-            .map_err(|e| ApiError::Bearer(Some(e.to_oauth())))?;
+        // `Bearer`, or `DPoP` with a proof of a bound token's key.
+        let (claims, _) = crate::dpop::protected(&req, &app).await?;
         // Signed by Latchkey, so it parses; one that does not is refused.
         let scope = Scope::parse(&claims.scope).map_err(|_| {
             ApiError::Bearer(Some(OAuthError::new(

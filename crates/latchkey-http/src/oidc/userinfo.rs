@@ -4,14 +4,12 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use latchkey_core::userinfo::Presentation;
 use latchkey_core::Latchkey;
-use latchkey_protocol::bearer::{parse_access_token, TokenScheme};
 use latchkey_protocol::{OAuthError, Params};
 
 use crate::dpop;
 use crate::error::{ApiError, ApiResult};
-use crate::request::{declares, header_str, read_limited, FORM, MAX_FORM_BYTES};
+use crate::request::{declares, read_limited, FORM, MAX_FORM_BYTES};
 
 pub async fn userinfo(
     req: HttpRequest,
@@ -36,24 +34,13 @@ pub async fn userinfo(
         return Err(refused("the request body"));
     }
     // `Bearer` (RFC 6750) or `DPoP` with a proof (RFC 9449 §7).
-    let (scheme, token) = header_str(&req, header::AUTHORIZATION)
-        .and_then(|h| h.map(parse_access_token).transpose())
-        .map_err(|e| ApiError::Bearer(Some(e)))?
-        .ok_or(ApiError::Bearer(None))?;
-    let proof = dpop::proof(&req, &app, true)?;
-    let in_play = scheme == TokenScheme::Dpop || proof.is_some();
-    let presented = Presentation {
-        scheme,
-        token,
-        proof: proof.as_deref(),
-        method: req.method().as_str(),
-    };
-    let claims = app.userinfo().claims(&presented).await.map_err(|e| {
+    let (token, had_proof) = dpop::protected(&req, &app).await?;
+    let claims = app.userinfo().claims(&token).await.map_err(|e| {
         tracing::info!(reason = %e, "userinfo refused");
-        dpop::refusal(&app, e.to_oauth(), in_play || e.is_dpop(), true)
+        ApiError::Bearer(Some(e.to_oauth()))
     })?;
     let resp = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(claims);
-    Ok(dpop::with_nonce(&app, resp, proof.is_some()))
+    Ok(dpop::with_nonce(&app, resp, had_proof))
 }

@@ -1,9 +1,10 @@
-//! [`UsedOnce`] on the database: a row per value, unique by key. An insert
-//! that finds the key taken is a second use; an expired row is cleared
-//! first, so a key lives only as long as it was asked to.
+//! [`UsedOnce`] on the database: a row per value, unique by key, written
+//! by one statement: an insert that, finding the key taken, replaces the
+//! row only if it has expired. One row changed is a first use; none, a
+//! second (the row lock, or SQLite's write lock, orders concurrent ones).
 
 use latchkey_domain::{CounterError, UsedOnce};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entities::used_once;
@@ -17,12 +18,6 @@ fn counter_err(e: latchkey_domain::StoreError) -> CounterError {
 #[async_trait::async_trait]
 impl UsedOnce for SeaStore {
     async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, CounterError> {
-        used_once::Entity::delete_many()
-            .filter(used_once::Column::Key.eq(key))
-            .filter(used_once::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
-            .await
-            .map_err(|e| counter_err(db_err("used_once.clear")(e)))?;
         let row = used_once::ActiveModel {
             key: Set(key.to_owned()),
             expires_at: Set(expires_at),
@@ -30,7 +25,10 @@ impl UsedOnce for SeaStore {
         let inserted = used_once::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(used_once::Column::Key)
-                    .do_nothing()
+                    .update_column(used_once::Column::ExpiresAt)
+                    .action_and_where(
+                        Expr::col((used_once::Entity, used_once::Column::ExpiresAt)).lte(now),
+                    )
                     .to_owned(),
             )
             .exec_without_returning(&self.db)
