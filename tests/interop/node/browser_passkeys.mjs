@@ -10,9 +10,10 @@
 //
 // Environment: ISSUER (http://localhost:PORT), CLIENT_ID, CLIENT_SECRET,
 // REDIRECT_PORT (redirect URI http://127.0.0.1:$REDIRECT_PORT/cb,
-// answered by the page's route, nothing listens there), USERNAME,
-// PASSWORD, CHROMIUM, LATCHKEY_SCREENSHOTS.
+// answered by a listener of this script's), USERNAME, PASSWORD, CHROMIUM,
+// LATCHKEY_SCREENSHOTS.
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { at, browserRun, checkAccessibility, env, newPage, pathOf, submitSignIn } from './browser_support.mjs';
 
 const b64url = (b) => Buffer.from(b).toString('base64url');
@@ -62,12 +63,18 @@ await browserRun('passkeys', async () => {
   const lastUsed = (await page.locator('section.passkey p').first().textContent()).trim();
 
   // A client's request: signed in by `signIn` on the sign-in page, the
-  // code redeemed; returns the ID token's claims and what was seen.
+  // code redeemed; returns the ID token's claims and what was seen. The
+  // client's callback is a real listener: the browser's last hop (a
+  // redirect, or a navigation by the page's script) lands on it whichever
+  // way it comes.
   let landed;
-  await page.route(`${redirectUri}**`, (route) => {
-    landed = route.request().url();
-    return route.fulfill({ status: 200, contentType: 'text/plain', body: 'ok' });
+  const callback = createServer((req, res) => {
+    const url = new URL(req.url, redirectUri);
+    // The callback only: the browser asks for a favicon too.
+    if (url.pathname === '/cb') landed = url.href;
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
   });
+  await new Promise((ready) => callback.listen(Number(env('REDIRECT_PORT')), '127.0.0.1', ready));
   const viaClient = async (extra, signIn) => {
     await page.context().clearCookies();
     landed = undefined;
@@ -138,6 +145,7 @@ await browserRun('passkeys', async () => {
     await page.click('#passkey-sign-in');
     return {};
   });
+  callback.close();
 
   return {
     passkey_names: names,
