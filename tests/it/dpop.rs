@@ -721,3 +721,27 @@ async fn a_thief_cannot_revoke_a_bound_refresh_token() {
     )
     .await;
 }
+
+/// A used proof stays refused up to the second its age refuses it, the
+/// periodic sweep run at every step: the record of its `jti` never
+/// expires while the proof could still pass (RFC 9449 §11.1).
+#[tokio::test]
+async fn a_used_proof_stays_refused_until_it_is_too_old() {
+    let app = TestApp::spawn().await;
+    let machine = app.machine_client().await;
+    let key = EcKeyPair::new("k");
+    let nonce = fresh_nonce(&app, &machine, &key).await;
+    let iat = now(&app);
+    let proof = key.proof("POST", &app.url("/token"), iat, Some(&nonce));
+    let cc = [("grant_type", "client_credentials")];
+    assert_eq!(post_token(&app, &machine, &cc, &proof).await.status(), 200);
+    for offset in [1, 60, 119, 120, 124, 125, 126] {
+        let ahead = iat + offset - now(&app);
+        app.clock
+            .advance(std::time::Duration::from_secs(ahead as u64));
+        app.core.housekeeping().sweep().await.unwrap();
+        let resp = post_token(&app, &machine, &cc, &proof).await;
+        let body = assert_oauth_error(resp, 400, "invalid_dpop_proof").await;
+        assert!(body.get("access_token").is_none(), "iat + {offset}");
+    }
+}

@@ -95,7 +95,10 @@ pub struct ProofClaims {
 }
 
 impl ProofClaims {
-    /// Until when the proof's `jti` must be remembered.
+    /// Until when the proof's `jti` must be remembered: the first second
+    /// at which [`check_proof`] refuses the proof for its age. A record
+    /// that counts as expired at that second (`expires_at <= now`) never
+    /// lets a proof through twice.
     pub fn remember_until(&self, skew: i64) -> i64 {
         self.iat + PROOF_MAX_AGE + skew
     }
@@ -132,7 +135,8 @@ pub fn check_proof(
     if iat > target.now + target.skew {
         return Err(invalid("the proof was issued in the future"));
     }
-    if iat < target.now - PROOF_MAX_AGE - target.skew {
+    // Too old from the second its `jti` record may expire on.
+    if target.now >= iat + PROOF_MAX_AGE + target.skew {
         return Err(invalid("the proof is too old"));
     }
     match (target.access_token, text("ath")) {
@@ -196,6 +200,11 @@ mod tests {
         let c = check_proof(&claims(serde_json::json!({})), &target(None)).unwrap();
         assert_eq!(c.jti, "j1");
         assert_eq!(c.remember_until(5), 1_000_000 + PROOF_MAX_AGE + 5);
+        // The last second a proof passes is the last second its record is
+        // kept: at `remember_until` it is refused for its age.
+        let oldest = serde_json::json!({"iat": 1_000_000 - PROOF_MAX_AGE - 4});
+        let c = check_proof(&claims(oldest), &target(None)).unwrap();
+        assert!(c.remember_until(5) > 1_000_000);
         // Query and fragment, host case and a default port do not matter.
         for htu in [
             "https://ISSUER.example/token?x=1",
@@ -215,6 +224,7 @@ mod tests {
             serde_json::json!({"jti": ""}),
             serde_json::json!({"iat": 1_000_000 + 6}),
             serde_json::json!({"iat": 1_000_000 - PROOF_MAX_AGE - 6}),
+            serde_json::json!({"iat": 1_000_000 - PROOF_MAX_AGE - 5}),
             serde_json::json!({"iat": "now"}),
             serde_json::json!({"nonce": 7}),
         ] {
