@@ -413,3 +413,123 @@ fn pushed_bound_and_resource_settings_from_the_command_line() {
         stderr_line(&out)
     );
 }
+
+/// `latchkey backup` while the server runs and writes, then `latchkey
+/// restore` into a new directory: the copy is complete, private, and a
+/// server starts from it. What must not happen is refused: writing over a
+/// file, replacing a database without `--force`, restoring what is not a
+/// Latchkey database.
+#[test]
+fn backup_while_serving_and_restore_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = latchkey(dir.path());
+    cmd.args(["user", "add", "alice", "--password-stdin"]);
+    assert!(run_with_stdin(cmd, "a long enough password\n")
+        .status
+        .success());
+    let mut server = latchkey(dir.path())
+        .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed().as_secs() < 30, "the server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // A write while serving, then the copy.
+    let mut cmd = latchkey(dir.path());
+    cmd.args(["user", "add", "bob", "--password-stdin"]);
+    assert!(run_with_stdin(cmd, "another long password\n")
+        .status
+        .success());
+    let backup = dir.path().join("latchkey-backup.db");
+    let out = latchkey(dir.path())
+        .args(["backup", backup.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("key-encryption key"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the backup is private: {mode:o}");
+    }
+    let again = latchkey(dir.path())
+        .args(["backup", backup.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(
+        stderr_line(&again).contains("exists"),
+        "{}",
+        stderr_line(&again)
+    );
+
+    // Elsewhere, with the key-encryption key beside it.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(other.path().join("keys")).unwrap();
+    std::fs::copy(dir.path().join("keys/kek"), other.path().join("keys/kek")).unwrap();
+    let junk = other.path().join("junk.db");
+    std::fs::write(&junk, b"not a database").unwrap();
+    let out = latchkey(other.path())
+        .args(["restore", junk.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a file that is not a Latchkey database"
+    );
+    let out = latchkey(other.path())
+        .args(["restore", backup.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let users = latchkey(other.path())
+        .args(["user", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&users.stdout);
+    assert!(
+        listed.contains("alice") && listed.contains("bob"),
+        "{listed}"
+    );
+    // A database is there now: replacing it needs --force.
+    let out = latchkey(other.path())
+        .args(["restore", backup.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_line(&out).contains("--force"),
+        "{}",
+        stderr_line(&out)
+    );
+    let out = latchkey(other.path())
+        .args(["restore", backup.to_str().unwrap(), "--force"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -52,6 +52,70 @@ impl SeaStore {
             .await
             .map_err(error::db_err("migrate"))
     }
+
+    /// SQLite only: writes a consistent copy of the whole database to
+    /// `path` (`VACUUM INTO`), while the server keeps serving: the copy is
+    /// one read transaction's view. `path` must not exist.
+    pub async fn backup_into(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        if self.db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+            return Err(StoreError::Other(
+                "backup copies the SQLite database; back PostgreSQL up with pg_dump".into(),
+            ));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Other("the backup path is not UTF-8".into()))?;
+        self.db
+            .execute(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Sqlite,
+                "VACUUM INTO ?",
+                [target.into()],
+            ))
+            .await
+            .map_err(error::db_err("backup"))?;
+        Ok(())
+    }
+
+    /// Closes the pool: every connection finishes and lets go of the file
+    /// (SQLite checkpoints its write-ahead log as the last one closes).
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+
+    /// Whether this is a sound Latchkey database: SQLite's integrity check
+    /// passes and Latchkey's migrations have been applied to it. Returns
+    /// how many migrations it has.
+    pub async fn check_latchkey_database(&self) -> Result<usize, StoreError> {
+        if self.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+            let row = self
+                .db
+                .query_one(sea_orm::Statement::from_string(
+                    sea_orm::DatabaseBackend::Sqlite,
+                    "PRAGMA integrity_check",
+                ))
+                .await
+                .map_err(error::db_err("integrity_check"))?;
+            let verdict: String = row
+                .map(|r| r.try_get_by_index(0))
+                .transpose()
+                .map_err(error::db_err("integrity_check"))?
+                .unwrap_or_default();
+            if verdict != "ok" {
+                return Err(StoreError::Corrupt(format!(
+                    "the database fails SQLite's integrity check: {verdict}"
+                )));
+            }
+        }
+        let applied = Migrator::get_applied_migrations(&self.db)
+            .await
+            .map_err(|_| StoreError::Corrupt("not a Latchkey database (no migrations)".into()))?;
+        if applied.is_empty() {
+            return Err(StoreError::Corrupt(
+                "not a Latchkey database (no migrations)".into(),
+            ));
+        }
+        Ok(applied.len())
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,20 @@ enum Command {
     /// Tokens for the admin API (/admin).
     #[command(subcommand)]
     AdminToken(AdminTokenCommand),
+    /// Write a consistent copy of the SQLite database while the server runs.
+    Backup {
+        /// The file to write (it must not exist).
+        path: PathBuf,
+    },
+    /// Put a backup made by `latchkey backup` in place of the SQLite
+    /// database (stop the server first).
+    Restore {
+        /// The backup file.
+        path: PathBuf,
+        /// Replace an existing database.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +106,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => cli::serve::serve(config).await,
         Command::Migrate => cli::serve::migrate(&config).await,
+        Command::Backup { path } => cli::backup::backup(&config, &path).await,
+        Command::Restore { path, force } => cli::backup::restore(&config, &path, force).await,
         Command::User(cmd) => cli::users::run(cmd, &cli::core(&config).await?).await,
         Command::Client(cmd) => cli::clients::run(cmd, &cli::core(&config).await?).await,
         Command::Keys(cmd) => cli::keys::run(cmd, &cli::core(&config).await?).await,

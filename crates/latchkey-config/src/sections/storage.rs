@@ -84,6 +84,12 @@ impl Storage {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+
+    /// The SQLite database's file (after `resolve_paths`); `None` for
+    /// PostgreSQL.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        sqlite_path(&self.database_url).map(|(path, _)| PathBuf::from(path))
+    }
 }
 
 /// The file path and query of a SQLite URL; `None` for other databases.
