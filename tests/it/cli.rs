@@ -533,3 +533,62 @@ fn backup_while_serving_and_restore_elsewhere() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// With JSON logs, the lines a request writes carry its request id (the
+/// one its answer names).
+#[test]
+fn json_log_lines_carry_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let mut server = latchkey(dir.path())
+        .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_LOG_FORMAT", "json")
+        .env("LATCHKEY_LOG", "info")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed().as_secs() < 30, "the server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A refused token request logs its reason.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = "grant_type=client_credentials&client_id=nobody&client_secret=x";
+    write!(
+        stream,
+        "POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    let id = answer
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("x-request-id:")
+                .then(|| l[13..].trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no X-Request-Id in {answer}"));
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = server.kill();
+    let _ = server.wait();
+    let logs = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    let lines: Vec<&str> = logs.lines().filter(|l| l.contains(&id)).collect();
+    assert!(
+        lines.iter().any(|l| l.contains("token request refused")),
+        "no log line of the request names {id}:\n{logs}"
+    );
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).expect("JSON log lines");
+        assert!(v.get("spans").is_some() || v.get("span").is_some(), "{l}");
+    }
+}

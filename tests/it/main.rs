@@ -23,6 +23,7 @@ mod interop;
 mod keys;
 mod logout;
 mod mfa;
+mod operations;
 mod par;
 mod passkeys;
 mod profile;

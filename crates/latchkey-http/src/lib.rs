@@ -30,6 +30,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod pages;
 mod request;
+pub mod request_id;
 mod response;
 
 use actix_web::http::{header, Method};

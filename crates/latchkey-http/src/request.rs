@@ -234,7 +234,7 @@ impl TrustedProxies {
         TrustedProxies(networks)
     }
 
-    fn trusts(&self, ip: IpAddr) -> bool {
+    pub(crate) fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&ip))
     }
 

@@ -177,6 +177,9 @@ impl Application {
                 .app_data(grants.clone())
                 .app_data(proxies.clone())
                 .wrap(latchkey_http::security_headers(https))
+                .wrap(actix_web::middleware::from_fn(
+                    latchkey_http::request_id::request_id,
+                ))
                 .configure(latchkey_http::configure)
         })
         .listen(listener)?
