@@ -13,6 +13,24 @@ pub(crate) fn latchkey(dir: &std::path::Path) -> Command {
     c
 }
 
+/// A loopback port nothing listens on.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (30 s at most) until a server accepts connections on `port`.
+fn wait_for(port: u16) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed().as_secs() < 30, "the server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub(crate) fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -422,11 +440,7 @@ fn pushed_bound_and_resource_settings_from_the_command_line() {
 #[test]
 fn backup_while_serving_and_restore_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut cmd = latchkey(dir.path());
     cmd.args(["user", "add", "alice", "--password-stdin"]);
     assert!(run_with_stdin(cmd, "a long enough password\n")
@@ -439,11 +453,7 @@ fn backup_while_serving_and_restore_elsewhere() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed().as_secs() < 30, "the server did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_for(port);
     // A write while serving, then the copy.
     let mut cmd = latchkey(dir.path());
     cmd.args(["user", "add", "bob", "--password-stdin"]);
@@ -539,11 +549,7 @@ fn backup_while_serving_and_restore_elsewhere() {
 #[test]
 fn json_log_lines_carry_the_request_id() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
     let mut server = latchkey(dir.path())
         .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
@@ -554,11 +560,7 @@ fn json_log_lines_carry_the_request_id() {
         .stderr(log)
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed().as_secs() < 30, "the server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(port);
     // A refused token request logs its reason.
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let body = "grant_type=client_credentials&client_id=nobody&client_secret=x";
@@ -591,4 +593,128 @@ fn json_log_lines_carry_the_request_id() {
         let v: serde_json::Value = serde_json::from_str(l).expect("JSON log lines");
         assert!(v.get("spans").is_some() || v.get("span").is_some(), "{l}");
     }
+}
+
+/// A stand-in OpenTelemetry collector: answers every OTLP/HTTP export
+/// with 200 and hands over what it received.
+fn collector() -> (u16, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            if tx.send(body).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+/// With `otlp_endpoint` set, a request's span reaches the collector as
+/// the child of the caller's `traceparent`, named after its route and
+/// carrying the client, grant type and outcome, and never the secret.
+#[test]
+fn spans_are_exported_as_children_of_the_callers_trace() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use prost::Message;
+
+    let (collector_port, exports) = collector();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = latchkey(dir.path())
+        .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "LATCHKEY_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{collector_port}"),
+        )
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(port);
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent_id = "00f067aa0ba902b7";
+    let secret = "s3cr3t-that-must-never-leave";
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = format!("grant_type=client_credentials&client_id=nobody&client_secret={secret}");
+    write!(
+        stream,
+        "POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\ntraceparent: 00-{trace_id}-{parent_id}-01\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+
+    let mut found = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while found.is_none() && std::time::Instant::now() < deadline {
+        let Ok(raw) = exports.recv_timeout(Duration::from_millis(500)) else {
+            continue;
+        };
+        assert!(
+            !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the client secret was exported"
+        );
+        let export = ExportTraceServiceRequest::decode(raw.as_slice()).expect("OTLP protobuf");
+        found = export
+            .resource_spans
+            .into_iter()
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .find(|s| hex(&s.trace_id) == trace_id && hex(&s.parent_span_id) == parent_id);
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let span = found.expect("the request's span reached the collector, in the caller's trace");
+    assert_eq!(span.name, "POST /token");
+    let attr = |key: &str| {
+        span.attributes
+            .iter()
+            .find(|a| a.key == key)
+            .and_then(|a| a.value.as_ref()?.value.clone())
+    };
+    let text = |key: &str| match attr(key) {
+        Some(Value::StringValue(s)) => s,
+        other => panic!("{key}: {other:?}"),
+    };
+    assert_eq!(text("client_id"), "nobody");
+    assert_eq!(text("grant_type"), "client_credentials");
+    assert_eq!(text("outcome"), "refused");
+    assert_eq!(text("endpoint"), "/token");
+    assert!(!text("request_id").is_empty());
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

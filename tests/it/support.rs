@@ -27,6 +27,8 @@ pub struct TestApp {
     /// was stored (or plant what an endpoint never would).
     pub store: Arc<dyn latchkey_domain::Store>,
     pub clock: Arc<MockClock>,
+    /// The metrics listener, when the test set `metrics_bind`.
+    pub metrics: Option<String>,
     _dir: Arc<TempDir>,
 }
 
@@ -105,6 +107,9 @@ impl TestApp {
             .await
             .expect("server starts");
         let issuer = app.issuer().to_owned();
+        let metrics = app
+            .metrics_port
+            .map(|p| format!("http://127.0.0.1:{p}/metrics"));
         let (port, core) = app.spawn();
         TestApp {
             issuer,
@@ -112,6 +117,7 @@ impl TestApp {
             core,
             store,
             clock,
+            metrics,
             _dir: dir,
         }
     }

@@ -28,12 +28,13 @@ pub use sections::{
 /// Every setting, by section.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
-    /// `issuer`, `bind`, `workers`, `trusted_proxies` (top level).
+    /// `issuer`, `bind`, `workers`, `trusted_proxies`, `metrics_bind` (top
+    /// level).
     pub server: Server,
     /// `database_url`, `migrate_on_start`, `redis_url`, `redis_prefix`,
     /// `kek_file` (top level).
     pub storage: Storage,
-    /// `log_format` (top level).
+    /// `log_format`, `otlp_endpoint` (top level).
     pub logging: Logging,
     /// `resources` (top level).
     pub resources: Resources,
@@ -484,6 +485,24 @@ mod tests {
                 let e = Config::load(None).unwrap_err().to_string();
                 assert!(e.contains(needle), "{vars:?}: {e}");
             }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn metrics_listen_only_where_asked() {
+        Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.server.metrics_bind, None,
+                "no metrics listener by default"
+            );
+            jail.set_env("LATCHKEY_METRICS_BIND", "0.0.0.0:9464");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.metrics_bind, Some("0.0.0.0:9464".parse().unwrap()));
+            jail.set_env("LATCHKEY_METRICS_BIND", "9464");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("LATCHKEY_METRICS_BIND"), "{e}");
             Ok(())
         });
     }

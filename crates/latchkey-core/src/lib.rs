@@ -74,6 +74,7 @@ macro_rules! service {
     (@type dpop_nonces) => { &'a $crate::support::dpop::NonceKey };
     (@type proofs) => { $crate::support::dpop::Proofs<'a> };
     (@type resource) => { $crate::support::dpop::ProtectedResource<'a> };
+    (@type metrics) => { &'a $crate::support::metrics::Metrics };
     (@init $app:ident store) => { &*$app.store };
     (@init $app:ident clock) => { &*$app.clock };
     (@init $app:ident random) => { &*$app.random };
@@ -107,6 +108,7 @@ macro_rules! service {
     (@init $app:ident dpop_nonces) => { &$app.dpop_nonces };
     (@init $app:ident proofs) => { $crate::support::dpop::Proofs::new($app) };
     (@init $app:ident resource) => { $crate::support::dpop::ProtectedResource::new($app) };
+    (@init $app:ident metrics) => { &$app.metrics };
 }
 
 pub mod account;
@@ -164,6 +166,8 @@ pub struct Latchkey {
     /// Where DPoP proof `jti`s are recorded: Redis, or the database.
     used_once: Arc<dyn latchkey_domain::UsedOnce>,
     dpop_nonces: support::dpop::NonceKey,
+    /// What operators count ([`support::metrics`]).
+    metrics: support::metrics::Metrics,
 }
 
 /// The pieces [`Latchkey::new`] is assembled from.
@@ -229,6 +233,7 @@ impl Latchkey {
             client_keys: oauth2::client_auth::ClientKeys::new(parts.jwks_fetcher),
             used_once: parts.used_once,
             dpop_nonces: support::dpop::NonceKey::new(parts.dpop_nonce_key),
+            metrics: support::metrics::Metrics::new(),
         }
     }
 
@@ -361,6 +366,17 @@ impl Latchkey {
     /// is shown: live, and held by its key if bound ([`support::dpop`]).
     pub fn protected_resource(&self) -> support::dpop::ProtectedResource<'_> {
         support::dpop::ProtectedResource::new(self)
+    }
+
+    /// The metrics, for the HTTP layer's request counts and the binary's
+    /// background tasks ([`support::metrics`]).
+    pub fn metrics(&self) -> &support::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// `GET /metrics` ([`support::metrics`]).
+    pub fn scrape(&self) -> support::metrics::Scrape<'_> {
+        support::metrics::Scrape::new(self)
     }
 
     /// CORS origins ([`support::cors`]).

@@ -289,6 +289,8 @@ pub trait OutboxRepository: Send + Sync {
         error: &str,
     ) -> StoreResult<()>;
     async fn list_deliveries(&self, limit: u64) -> StoreResult<Vec<LogoutDelivery>>;
+    /// Deliveries still to be made (not delivered, not given up).
+    async fn outbox_backlog(&self) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -357,4 +359,17 @@ pub trait Store:
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool's figures, for metrics; `None` if the backend
+    /// keeps no pool.
+    fn pool_figures(&self) -> Option<PoolFigures>;
+}
+
+/// A database connection pool's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolFigures {
+    /// Connections open, busy or idle.
+    pub open: u32,
+    pub idle: u32,
+    /// The most the pool may open.
+    pub max: u32,
 }

@@ -73,6 +73,9 @@ impl<T: FromParams + 'static> FromRequest for ClientAuthenticated<T> {
             let credentials =
                 ClientAuthentication::parse(header_str(&req, header::AUTHORIZATION)?, &params)?;
             crate::cors::name_client(&req, credentials.client_id());
+            if let Some(id) = credentials.client_id() {
+                crate::observe::name_client(id.as_str());
+            }
             let request = T::from_params(&params)?;
             Ok(ClientAuthenticated {
                 credentials,

@@ -26,11 +26,11 @@ pub mod cors;
 mod dpop;
 pub mod error;
 pub mod oauth2;
+pub mod observe;
 pub mod oidc;
 pub mod openapi;
 pub mod pages;
 mod request;
-pub mod request_id;
 mod response;
 
 use actix_web::http::{header, Method};

@@ -10,6 +10,7 @@ use std::time::Duration;
 pub mod backchannel;
 pub mod egress;
 pub mod jwks_fetch;
+pub mod telemetry;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
@@ -130,8 +131,11 @@ async fn connect_redis(
 /// A running HTTP server and what it serves.
 pub struct Application {
     pub port: u16,
+    /// The metrics listener's port, when `metrics_bind` is set.
+    pub metrics_port: Option<u16>,
     pub core: web::Data<Latchkey>,
     server: Server,
+    metrics: Option<Server>,
 }
 
 impl Application {
@@ -142,6 +146,13 @@ impl Application {
         let listener =
             TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = match config.server.metrics_bind {
+            Some(at) => Some(
+                TcpListener::bind(at)
+                    .with_context(|| format!("cannot listen on {at} (metrics_bind)"))?,
+            ),
+            None => None,
+        };
         config.server.issuer = config.server.issuer.with_bound_port(port);
         let core = web::Data::new(build_core(&config, clock).await?);
         core.revocations()
@@ -171,14 +182,18 @@ impl Application {
         let proxies = web::Data::new(latchkey_http::TrustedProxies::new(
             config.server.trusted_proxies.clone(),
         ));
+        let trace_context = web::Data::new(latchkey_http::observe::TraceContext(Box::new(
+            telemetry::adopt_parent,
+        )));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(grants.clone())
                 .app_data(proxies.clone())
+                .app_data(trace_context.clone())
                 .wrap(latchkey_http::security_headers(https))
                 .wrap(actix_web::middleware::from_fn(
-                    latchkey_http::request_id::request_id,
+                    latchkey_http::observe::observe,
                 ))
                 .configure(latchkey_http::configure)
         })
@@ -187,10 +202,19 @@ impl Application {
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }
+        let (metrics, metrics_port) = match metrics_listener {
+            Some(l) => {
+                let port = l.local_addr()?.port();
+                (Some(metrics_server(core.clone(), l)?), Some(port))
+            }
+            None => (None, None),
+        };
         Ok(Application {
             port,
+            metrics_port,
             core,
             server: server.run(),
+            metrics,
         })
     }
 
@@ -198,8 +222,19 @@ impl Application {
         &self.core.settings().issuer
     }
 
+    /// Serves until the public server stops (the metrics listener, if
+    /// any, stops with it).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self.metrics.map(|m| {
+            let handle = m.handle();
+            (tokio::spawn(m), handle)
+        });
+        let served = self.server.await;
+        if let Some((task, handle)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
+        served
     }
 
     /// Runs the server on the current runtime in the background.
@@ -207,8 +242,39 @@ impl Application {
         let port = self.port;
         let core = self.core.clone();
         tokio::spawn(self.server);
+        if let Some(m) = self.metrics {
+            tokio::spawn(m);
+        }
         (port, core)
     }
+}
+
+/// The metrics listener: `GET /metrics` and nothing else, on one worker,
+/// with none of the public routes.
+fn metrics_server(core: web::Data<Latchkey>, listener: TcpListener) -> anyhow::Result<Server> {
+    async fn scrape(core: web::Data<Latchkey>) -> actix_web::HttpResponse {
+        match core.scrape().render().await {
+            Ok(body) => actix_web::HttpResponse::Ok()
+                .content_type(latchkey_core::support::metrics::CONTENT_TYPE)
+                .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+                .body(body),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics scrape failed");
+                actix_web::HttpResponse::ServiceUnavailable().finish()
+            }
+        }
+    }
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(core.clone())
+            .route("/metrics", web::get().to(scrape))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .shutdown_timeout(5)
+    .run();
+    Ok(server)
 }
 
 /// One warning per client whose operator opted it out of the strict

@@ -76,7 +76,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    cli::init_tracing(&config, matches!(cli.command, Command::Serve));
+    let exporter = match cli::init_tracing(&config, matches!(cli.command, Command::Serve)) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("latchkey: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,7 +93,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    let outcome = runtime.block_on(run(cli.command, config));
+    drop(runtime);
+    if let Some(exporter) = exporter {
+        exporter.shutdown();
+    }
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the chain of causes joined.

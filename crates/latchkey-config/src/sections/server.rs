@@ -25,6 +25,11 @@ pub struct Server {
     /// TCP peer.
     #[serde(deserialize_with = "cidr_blocks")]
     pub trusted_proxies: Vec<IpNet>,
+    /// Where `/metrics` (Prometheus) is served (`LATCHKEY_METRICS_BIND`):
+    /// a listener of its own, never the public one. Unset (the default):
+    /// no metrics listener.
+    #[serde(deserialize_with = "optional_socket_addr")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Default for Server {
@@ -34,6 +39,7 @@ impl Default for Server {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: 0,
             trusted_proxies: Vec::new(),
+            metrics_bind: None,
         }
     }
 }
@@ -111,6 +117,16 @@ fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> 
     String::deserialize(d)?
         .parse()
         .map_err(|_| serde::de::Error::custom("must be an address:port such as 127.0.0.1:8080"))
+}
+
+fn optional_socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom("must be an address:port such as 127.0.0.1:9464"))
 }
 
 fn cidr_blocks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {

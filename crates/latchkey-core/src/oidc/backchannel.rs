@@ -9,6 +9,7 @@ use latchkey_domain::{LogoutDelivery, LogoutSender, Reach, SendFailure};
 use latchkey_protocol::ClientId;
 
 use crate::error::CoreError;
+use crate::support::metrics::DeliveryResult;
 
 /// Seconds a claimed delivery belongs to the worker that claimed it; if
 /// that worker dies, another picks the delivery up after this.
@@ -29,7 +30,7 @@ pub fn backoff(attempts: i32) -> i64 {
 service! {
     /// The back-channel logout outbox (OIDC Back-Channel Logout 1.0): delivers
     /// queued logout tokens through the binary's [`LogoutSender`].
-    pub struct Backchannel { store, clock, settings }
+    pub struct Backchannel { store, clock, settings, metrics }
 }
 
 impl Backchannel<'_> {
@@ -79,10 +80,17 @@ impl Backchannel<'_> {
         };
         let now = self.clock.unix();
         let recorded = match &failure {
-            None => self.store.mark_delivered(&d.id, now).await,
+            None => {
+                self.metrics.delivery(DeliveryResult::Delivered);
+                self.store.mark_delivered(&d.id, now).await
+            }
             Some(SendFailure { error, again }) => {
                 let attempts = d.attempts + 1;
                 let next = (*again && attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
+                self.metrics.delivery(match next {
+                    Some(_) => DeliveryResult::Failed,
+                    None => DeliveryResult::GaveUp,
+                });
                 tracing::info!(client = %d.client_id, attempts, %error, "back-channel logout delivery failed");
                 self.store.mark_failed(&d.id, attempts, next, error).await
             }

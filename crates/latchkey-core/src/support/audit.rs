@@ -28,13 +28,14 @@ impl<'a> Event<'a> {
 service! {
     /// The audit log: one row per security event, written beside the log
     /// line.
-    pub struct Audit { store, clock, random }
+    pub struct Audit { store, clock, random, metrics }
 }
 
 impl Audit<'_> {
     /// Records an event. A failure to write it is logged, not returned: the
     /// request that caused it has already been decided.
     pub async fn record(&self, e: Event<'_>) {
+        self.metrics.security_event(e.kind);
         tracing::info!(
             target: "latchkey::audit",
             kind = e.kind.as_str(),

@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod keyring;
 pub mod keys;
 pub mod liveness;
+pub mod metrics;
 pub mod passwords;
 pub mod revocations;
 pub mod secrets;

@@ -84,7 +84,7 @@ const SYNC_OVERLAP: i64 = 5;
 service! {
     /// Revoking and checking revocations: the database first, then this
     /// instance's mirror and the shared cache.
-    pub struct Revocations { store, clock, settings, mirror, cache }
+    pub struct Revocations { store, clock, settings, mirror, cache, metrics }
 }
 
 impl Revocations<'_> {
@@ -93,6 +93,7 @@ impl Revocations<'_> {
     pub async fn teardown(&self, t: Teardown) -> Result<TeardownResult, CoreError> {
         let ttl = self.settings.revocation_ttl();
         let result = self.store.apply_teardown(&t, ttl).await?;
+        self.metrics.revocation(t.reason);
         let mut spread: Vec<RevokedToken> = t.revocations.clone();
         let entry = |key: RevocationKey| RevokedToken {
             key: key.to_key(),
@@ -120,6 +121,10 @@ impl Revocations<'_> {
     /// into the mirror at once, ahead of the next sync.
     pub fn receive(&self, entries: &[RevokedToken]) {
         self.mirror.insert(entries);
+        let now = self.clock.unix();
+        for e in entries {
+            self.metrics.revocation_arrived(now - e.revoked_at);
+        }
     }
 
     /// Whether any of these revocation keys is revoked.
@@ -193,6 +198,7 @@ impl Revocations<'_> {
             reason,
         };
         self.store.revoke_token(&entry).await?;
+        self.metrics.revocation(reason);
         self.spread(&[entry]).await;
         Ok(())
     }

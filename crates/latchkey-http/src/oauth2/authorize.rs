@@ -19,6 +19,9 @@ pub async fn post(req: HttpRequest, app: web::Data<Latchkey>, payload: web::Payl
 }
 
 async fn run(req: &HttpRequest, app: &Latchkey, params: Params) -> ApiResult {
+    if let Some(id) = params.get("client_id") {
+        crate::observe::name_client(id);
+    }
     let signed_in = browser::signed_in(req, app).await?;
     // A request that needs the user is bound to this browser: the CSRF
     // cookie is set here if it had none. Worked out only when needed.

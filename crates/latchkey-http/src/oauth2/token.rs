@@ -23,6 +23,7 @@ pub async fn token(
     } = client;
     let proof = dpop::proof(&req, &app, false)?;
     let had_proof = proof.is_some();
+    tracing::Span::current().record("grant_type", form.grant.grant_type().as_str());
     let span = tracing::info_span!("oauth2.token", grant = %form.grant.grant_type(), client_id = ?auth.client_id(), dpop = had_proof);
     // client_credentials reads nothing but cached clients: handing it to
     // another thread would cost more than the grant itself (see

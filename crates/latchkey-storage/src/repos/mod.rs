@@ -27,6 +27,26 @@ impl Store for SeaStore {
     async fn ping(&self) -> StoreResult<()> {
         self.db.ping().await.map_err(db_err("ping"))
     }
+
+    fn pool_figures(&self) -> Option<latchkey_domain::PoolFigures> {
+        use sea_orm::DatabaseConnection as C;
+        let (open, idle, max) = match &self.db {
+            C::SqlxPostgresPoolConnection(_) => {
+                let p = self.db.get_postgres_connection_pool();
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
+            C::SqlxSqlitePoolConnection(_) => {
+                let p = self.db.get_sqlite_connection_pool();
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
+            _ => return None,
+        };
+        Some(latchkey_domain::PoolFigures {
+            open,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
+        })
+    }
 }
 
 /// Converts an optional row, keeping a parse failure as an error.

@@ -86,4 +86,14 @@ impl OutboxRepository for SeaStore {
             .map_err(db_err("logout_deliveries.list"))?;
         read_all(rows, Model::into_domain)
     }
+
+    async fn outbox_backlog(&self) -> StoreResult<u64> {
+        use sea_orm::PaginatorTrait;
+        Entity::find()
+            .filter(Column::DeliveredAt.is_null())
+            .filter(Column::NextAttemptAt.is_not_null())
+            .count(&self.db)
+            .await
+            .map_err(db_err("logout_deliveries.backlog"))
+    }
 }

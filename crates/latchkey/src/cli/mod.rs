@@ -10,6 +10,7 @@ pub mod users;
 
 use std::io::IsTerminal;
 
+use latchkey::telemetry::Exporter;
 use latchkey::{build_core, system_clock};
 use latchkey_config::{Config, LogFormat};
 use latchkey_core::Latchkey;
@@ -21,19 +22,37 @@ pub async fn core(config: &Config) -> anyhow::Result<Latchkey> {
 }
 
 /// Logs go to standard error: `info` and up while serving, `warn` and up
-/// for the other commands, unless `LATCHKEY_LOG` says otherwise.
-pub fn init_tracing(config: &Config, serving: bool) {
-    use tracing_subscriber::EnvFilter;
+/// for the other commands, unless `LATCHKEY_LOG` says otherwise. While
+/// serving with `otlp_endpoint` set, spans are also exported; the returned
+/// exporter flushes the last of them at exit.
+pub fn init_tracing(config: &Config, serving: bool) -> anyhow::Result<Option<Exporter>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let default = if serving { "info" } else { "warn" };
     let filter =
         EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    match config.logging.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+    let fmt = match config.logging.log_format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Text => fmt.boxed(),
+    };
+    let registry = tracing_subscriber::registry().with(fmt.with_filter(filter));
+    match (&config.logging.otlp_endpoint, serving) {
+        (Some(endpoint), true) => {
+            let (layer, exporter) = latchkey::telemetry::otlp_layer(endpoint)?;
+            // Spans are exported whatever the log level: `info` and up.
+            registry
+                .with(layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+                .init();
+            Ok(Some(exporter))
+        }
+        _ => {
+            registry.init();
+            Ok(None)
+        }
     }
 }
 

@@ -217,7 +217,7 @@ impl Login<'_> {
             .code_turn(self.clock, &user.username, ip)
             .await
         {
-            return Ok(Err(LoginOutcome::Throttled { wait_secs }));
+            return Ok(Err(self.throttled(wait_secs)));
         }
         let tries = self.store.count_challenge_try(&challenge.id).await?;
         if tries > CHALLENGE_TRIES || tries == 0 {

@@ -107,10 +107,17 @@ struct Finish<'a> {
 service! {
     /// Signing in: the form, the password check behind the login limiter,
     /// the second factor, the browser session.
-    pub struct Login { store, clock, random, settings, csrf, factor_secrets, passkeys, passwords, throttle, audit, sessions, authorize, device }
+    pub struct Login { store, clock, random, settings, csrf, factor_secrets, passkeys, passwords, throttle, audit, sessions, authorize, device, metrics }
 }
 
 impl Login<'_> {
+    /// A sign-in refused by the limiter before anything was checked.
+    fn throttled(&self, wait_secs: i64) -> LoginOutcome {
+        self.metrics
+            .login(crate::support::metrics::LoginResult::Throttled);
+        LoginOutcome::Throttled { wait_secs }
+    }
+
     /// The sign-in page's details for a pending request this browser
     /// started; any other request gets an error page.
     pub async fn view(
@@ -149,7 +156,7 @@ impl Login<'_> {
             .password_turn(self.clock, &attempt.username, &attempt.ip)
             .await
         {
-            return Ok(LoginOutcome::Throttled { wait_secs });
+            return Ok(self.throttled(wait_secs));
         }
         let user = if attempt.username.len() <= 256 {
             self.store.find_user_by_username(&attempt.username).await?

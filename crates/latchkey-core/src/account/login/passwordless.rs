@@ -117,7 +117,7 @@ impl Login<'_> {
         };
         let Some((record, user)) = named else {
             if let Err(wait_secs) = self.throttle.password_turn(self.clock, "", ip).await {
-                return Ok(LoginOutcome::Throttled { wait_secs });
+                return Ok(self.throttled(wait_secs));
             }
             self.failed(None, ip, "unknown passkey").await;
             return Ok(LoginOutcome::Failed);
@@ -127,7 +127,7 @@ impl Login<'_> {
             .password_turn(self.clock, &user.username, ip)
             .await
         {
-            return Ok(LoginOutcome::Throttled { wait_secs });
+            return Ok(self.throttled(wait_secs));
         }
         let stored = self.store.list_passkeys(&user.id).await?;
         let creds: Vec<String> = stored.iter().map(|p| p.credential.clone()).collect();

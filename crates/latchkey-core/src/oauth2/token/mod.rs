@@ -88,7 +88,7 @@ impl TokenError {
 
 service! {
     /// `POST /token` (RFC 6749 §3.2): client authentication, then the grant.
-    pub struct TokenEndpoint { store, clock, random, settings, keys, audit, revocations, directory, clients, liveness, proofs }
+    pub struct TokenEndpoint { store, clock, random, settings, keys, audit, revocations, directory, clients, liveness, proofs, metrics }
 }
 
 impl TokenEndpoint<'_> {
@@ -100,11 +100,35 @@ impl TokenEndpoint<'_> {
         form: TokenForm,
         proof: Option<&str>,
     ) -> Result<TokenResponse, TokenError> {
+        let grant = form.grant.grant_type();
+        let mut signed_by = None;
+        let result = self.grant(auth, form, proof, &mut signed_by).await;
+        match (&result, signed_by) {
+            (Ok(_), Some(alg)) => self.metrics.token_issued(grant, alg),
+            (Ok(_), None) => {}
+            (Err(e), _) => self.metrics.token_error(Some(grant), e.to_oauth().code),
+        }
+        result
+    }
+
+    /// The grant, once the client is authenticated; `signed_by` learns the
+    /// algorithm its access token is signed with.
+    async fn grant(
+        &self,
+        auth: &ClientAuthentication,
+        form: TokenForm,
+        proof: Option<&str>,
+        signed_by: &mut Option<&'static str>,
+    ) -> Result<TokenResponse, TokenError> {
         let TokenForm {
             grant: request,
             resources,
         } = form;
         let client = self.clients.authenticate(auth).await?;
+        *signed_by = Some(match self.settings.fapi2_alg(&client) {
+            Some(alg) => alg.as_str(),
+            None => self.keys.current().signing_alg(),
+        });
         let jkt = match proof {
             Some(proof) => Some(
                 self.proofs

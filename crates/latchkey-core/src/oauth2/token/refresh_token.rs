@@ -13,6 +13,7 @@ use super::TokenEndpoint;
 use super::{Grant, TokenError};
 use crate::error::CoreError;
 use crate::secrets::token_hash;
+use crate::support::metrics::RefreshResult;
 
 impl TokenEndpoint<'_> {
     /// The refresh grant (RFC 6749 §6) with rotation, reuse detection and,
@@ -148,6 +149,9 @@ impl TokenEndpoint<'_> {
                     RevokeReason::RefreshRecovery,
                 )
                 .await?;
+            self.metrics.refresh(RefreshResult::Recovered);
+        } else {
+            self.metrics.refresh(RefreshResult::Rotated);
         }
         // The claims the login asked UserInfo for, less those of a scope
         // the client may no longer ask for (as with the scope above).
