@@ -19,6 +19,7 @@ mod fapi;
 mod faults;
 mod flows;
 mod fuzz;
+mod housekeeping;
 mod interop;
 mod keys;
 mod logout;

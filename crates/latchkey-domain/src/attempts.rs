@@ -40,10 +40,10 @@ pub trait AttemptCounter: Send + Sync {
     async fn forgive(&self, key: &str) -> Result<(), CounterError>;
     /// Forgets the keys.
     async fn clear(&self, keys: &[String]) -> Result<(), CounterError>;
-    /// Deletes runs idle since before `now_ms - idle_ms` (stores without
-    /// their own expiry); returns how many.
-    async fn sweep(&self, now_ms: i64, idle_ms: i64) -> Result<u64, CounterError> {
-        let _ = (now_ms, idle_ms);
+    /// Deletes at most `limit` runs idle since before `now_ms - idle_ms`
+    /// (stores without their own expiry); returns how many.
+    async fn sweep(&self, now_ms: i64, idle_ms: i64, limit: u64) -> Result<u64, CounterError> {
+        let _ = (now_ms, idle_ms, limit);
         Ok(0)
     }
 }
@@ -56,10 +56,10 @@ pub trait UsedOnce: Send + Sync {
     /// its first use: of concurrent calls with one key, exactly one gets
     /// true. An entry past its expiry no longer counts.
     async fn first_use(&self, key: &str, expires_at: i64, now: i64) -> Result<bool, CounterError>;
-    /// Deletes entries expired at `now` (stores without their own
-    /// expiry); returns how many.
-    async fn sweep_used(&self, now: i64) -> Result<u64, CounterError> {
-        let _ = now;
+    /// Deletes at most `limit` entries expired at `now` (stores without
+    /// their own expiry); returns how many.
+    async fn sweep_used(&self, now: i64, limit: u64) -> Result<u64, CounterError> {
+        let _ = (now, limit);
         Ok(0)
     }
 }

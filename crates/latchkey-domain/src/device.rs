@@ -131,8 +131,6 @@ pub trait DeviceRepository: Send + Sync {
     /// Marks an approved, unexpired request redeemed. Of any number of
     /// concurrent calls, exactly one gets true.
     async fn redeem_device(&self, id: &str, at: i64) -> StoreResult<bool>;
-    /// Deletes requests expired at `now`; returns how many.
-    async fn sweep_device_authorizations(&self, now: i64) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod ports;
 pub mod registration;
 pub mod rotation;
 pub mod store_error;
+pub mod sweep;
 
 pub use attempts::{AttemptCounter, CounterError, Hit, UsedOnce};
 pub use clock::{Clock, MockClock, OsRandom, Random, SystemClock};
@@ -24,3 +25,4 @@ pub use events::{AuditEvent, RevokeReason};
 pub use ids::{FamilyId, Jti, Kid, SessionId, TokenHash, UserId};
 pub use ports::*;
 pub use registration::*;
+pub use sweep::{Sweep, SweepKind, SweepRepository};

@@ -84,10 +84,6 @@ pub trait SessionRepository: Send + Sync {
     /// The user's sessions that have not ended, oldest first (ended ones
     /// are never read back: a logout's cost does not grow with history).
     async fn list_active_sessions(&self, user_id: &UserId) -> StoreResult<Vec<BrowserSession>>;
-    /// Deletes sessions that ended before `ended_before` or began before
-    /// `started_before` (expired by then whatever their state); returns how
-    /// many.
-    async fn sweep_sessions(&self, ended_before: i64, started_before: i64) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -124,9 +120,6 @@ pub trait AuthorizationRepository: Send + Sync {
         client_id: &ClientId,
     ) -> StoreResult<Option<Consent>>;
     async fn save_consent(&self, consent: &Consent) -> StoreResult<()>;
-
-    /// Deletes expired pending requests and codes; returns how many.
-    async fn sweep_expired(&self, now: i64) -> StoreResult<u64>;
 }
 
 /// Second factors and sign-ins in progress.
@@ -237,15 +230,6 @@ pub trait FamilyRepository: Send + Sync {
         next: &RefreshToken,
     ) -> StoreResult<bool>;
     async fn list_user_families(&self, user_id: &UserId) -> StoreResult<Vec<RefreshFamily>>;
-    /// Revokes every active family whose absolute or idle limit has passed
-    /// and deletes families (with their tokens) revoked or expired before
-    /// `purge_before`. Returns rows touched.
-    async fn sweep_families(
-        &self,
-        now: i64,
-        idle_timeout: i64,
-        purge_before: i64,
-    ) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -356,6 +340,7 @@ pub trait Store:
     + AuditLog
     + crate::registration::RegistrationRepository
     + crate::device::DeviceRepository
+    + crate::sweep::SweepRepository
 {
     /// Checks that the database answers (readiness).
     async fn ping(&self) -> StoreResult<()>;

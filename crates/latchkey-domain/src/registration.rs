@@ -153,9 +153,6 @@ pub trait RegistrationRepository: Send + Sync {
         jti: &str,
         expires_at: i64,
     ) -> StoreResult<bool>;
-    /// Deletes used-up or expired initial access tokens and expired
-    /// assertion records; returns how many rows went.
-    async fn sweep_registration(&self, now: i64) -> StoreResult<u64>;
 }
 
 /// Fetches a client's JWK Set from the `jwks_uri` it registered (an

@@ -319,25 +319,42 @@ async fn warn_compat(core: &Latchkey) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The server's background work: sweeping expired rows, keeping the
+/// How often each kind of expired row is swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Rows per sweep statement: each holds its locks only that long.
+const SWEEP_BATCH: u64 = 1000;
+/// Batches per run and kind: a backlog drains over several runs rather
+/// than in one long burst (at most 10 000 rows a minute per kind).
+const SWEEP_MAX_BATCHES: u32 = 10;
+
+/// The server's background work: sweeping expired rows (one task per
+/// kind, so a failing kind does not hold up the others), keeping the
 /// revocation mirror in sync, and delivering back-channel logouts.
 fn spawn_background(
     core: web::Data<Latchkey>,
     sync_every: Duration,
     deliverer: backchannel::Deliverer,
 ) {
-    let sweeper = core.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            match sweeper.housekeeping().sweep().await {
-                Ok(0) => {}
-                Ok(rows) => tracing::debug!(rows, "swept expired rows"),
-                Err(e) => tracing::warn!(error = %e, "sweep failed"),
+    let kinds = latchkey_domain::SweepKind::ALL;
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let sweeper = core.clone();
+        // Staggered across the interval, so the kinds do not all hit the
+        // database at once.
+        let first = tokio::time::Instant::now() + SWEEP_EVERY * (i as u32 + 1) / kinds.len() as u32;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(first, SWEEP_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let run = sweeper.housekeeping();
+                match run.sweep_run(kind, SWEEP_BATCH, SWEEP_MAX_BATCHES).await {
+                    Ok(o) if o.rows == 0 => {}
+                    Ok(o) => tracing::debug!(kind = kind.as_str(), rows = o.rows, "swept"),
+                    Err(e) => tracing::warn!(kind = kind.as_str(), error = %e, "sweep failed"),
+                }
             }
-        }
-    });
+        });
+    }
     let sync = core.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(sync_every);

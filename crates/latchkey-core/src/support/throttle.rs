@@ -242,9 +242,10 @@ impl LoginThrottle {
         }
     }
 
-    /// Deletes idle counts from stores that do not expire them themselves.
-    pub async fn sweep(&self, now_ms: i64) -> Result<u64, CounterError> {
-        self.counter.sweep(now_ms, self.idle_ms()).await
+    /// Deletes at most `limit` idle counts from stores that do not expire
+    /// them themselves.
+    pub async fn sweep(&self, now_ms: i64, limit: u64) -> Result<u64, CounterError> {
+        self.counter.sweep(now_ms, self.idle_ms(), limit).await
     }
 }
 

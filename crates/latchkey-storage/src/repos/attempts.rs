@@ -7,8 +7,9 @@
 
 use latchkey_domain::{AttemptCounter, CounterError, Hit, StoreError};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 
+use super::sweep::delete_bounded;
 use crate::entities::login_attempts::{Column, Entity};
 use crate::error::db_err;
 use crate::SeaStore;
@@ -130,13 +131,10 @@ impl AttemptCounter for SeaStore {
         Ok(())
     }
 
-    async fn sweep(&self, now_ms: i64, idle_ms: i64) -> Result<u64, CounterError> {
-        let done = Entity::delete_many()
-            .filter(Column::LastAtMs.lte(now_ms - idle_ms))
-            .exec(&self.db)
+    async fn sweep(&self, now_ms: i64, idle_ms: i64, limit: u64) -> Result<u64, CounterError> {
+        let rule = Condition::all().add(Column::LastAtMs.lte(now_ms - idle_ms));
+        delete_bounded::<Entity>(&self.db, rule, limit, "login_attempts.sweep")
             .await
-            .map_err(db_err("login_attempts.sweep"))
-            .map_err(counter_err)?;
-        Ok(done.rows_affected)
+            .map_err(counter_err)
     }
 }

@@ -182,49 +182,4 @@ impl AuthorizationRepository for SeaStore {
             .map_err(db_err("consents.save"))?;
         Ok(())
     }
-
-    /// Deletes expired pending requests, expired codes and revocations of
-    /// tokens that have expired anyway. A consumed code is kept while the
-    /// access token issued from it is alive, so a replay can still find and
-    /// revoke that token.
-    async fn sweep_expired(&self, now: i64) -> StoreResult<u64> {
-        use crate::entities::factors::challenges;
-        use crate::entities::revoked_tokens as revoked;
-
-        let pending = pending::Entity::delete_many()
-            .filter(pending::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
-            .await
-            .map_err(db_err("pending_authorizations.sweep"))?;
-        let pushed = pushed_requests::Entity::delete_many()
-            .filter(pushed_requests::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
-            .await
-            .map_err(db_err("pushed_requests.sweep"))?;
-        let codes = codes::Entity::delete_many()
-            .filter(codes::Column::ExpiresAt.lte(now))
-            .filter(
-                Condition::any()
-                    .add(codes::Column::AccessTokenExpiresAt.is_null())
-                    .add(codes::Column::AccessTokenExpiresAt.lte(now)),
-            )
-            .exec(&self.db)
-            .await
-            .map_err(db_err("authorization_codes.sweep"))?;
-        let revoked = revoked::Entity::delete_many()
-            .filter(revoked::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
-            .await
-            .map_err(db_err("revoked_tokens.sweep"))?;
-        let challenges = challenges::Entity::delete_many()
-            .filter(challenges::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
-            .await
-            .map_err(db_err("login_challenges.sweep"))?;
-        Ok(pending.rows_affected
-            + pushed.rows_affected
-            + codes.rows_affected
-            + revoked.rows_affected
-            + challenges.rows_affected)
-    }
 }

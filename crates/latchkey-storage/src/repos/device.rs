@@ -115,13 +115,4 @@ impl DeviceRepository for SeaStore {
             .map_err(db_err("device_authorizations.redeem"))?;
         Ok(res.rows_affected == 1)
     }
-
-    async fn sweep_device_authorizations(&self, now: i64) -> StoreResult<u64> {
-        let res = device::Entity::delete_many()
-            .filter(device::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
-            .await
-            .map_err(db_err("device_authorizations.sweep"))?;
-        Ok(res.rows_affected)
-    }
 }

@@ -1,11 +1,11 @@
 use latchkey_domain::{
-    FamilyId, FamilyRepository, RefreshFamily, RefreshToken, RevokeReason, StoreError, StoreResult,
-    TokenHash, UserId,
+    FamilyId, FamilyRepository, RefreshFamily, RefreshToken, StoreError, StoreResult, TokenHash,
+    UserId,
 };
 use sea_orm::sea_query::{Alias, Expr, InsertStatement, OnConflict, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic,
-    Iterable, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
 };
 
 use super::{read_all, read_opt};
@@ -17,9 +17,6 @@ use crate::entities::{
 use crate::error::db_err;
 use crate::prepared::{Param, Prepared};
 use crate::SeaStore;
-
-/// `revoked_reason` of the families the sweeper retires.
-const EXPIRED: &str = RevokeReason::Expired.as_str();
 
 /// A token as read: its row and when it was used (its successor's creation).
 #[derive(Debug)]
@@ -171,48 +168,6 @@ impl FamilyRepository for SeaStore {
             .await
             .map_err(db_err("refresh_families.list_user"))?;
         read_all(rows, FamilyRead::into_domain)
-    }
-
-    /// Two independent statements: each is atomic, and a crash between them
-    /// leaves work for the next sweep, nothing wrong. The revocation uses the
-    /// same limits as `RefreshFamily::unusable`.
-    async fn sweep_families(
-        &self,
-        now: i64,
-        idle_timeout: i64,
-        purge_before: i64,
-    ) -> StoreResult<u64> {
-        let revoked = families::Entity::update_many()
-            .col_expr(families::Column::Revoked, Expr::value(true))
-            .col_expr(families::Column::RevokedAt, Expr::value(now))
-            .col_expr(families::Column::RevokedReason, Expr::value(EXPIRED))
-            .filter(families::Column::Revoked.eq(false))
-            .filter(
-                Condition::any()
-                    .add(families::Column::ExpiresAt.lte(now))
-                    .add(
-                        Expr::expr(newest_token(tokens::Column::CreatedAt))
-                            .lt(now.saturating_sub(idle_timeout)),
-                    ),
-            )
-            .exec(&self.db)
-            .await
-            .map_err(db_err("refresh_families.sweep_revoke"))?;
-        // Their tokens go with them (ON DELETE CASCADE).
-        let purged = families::Entity::delete_many()
-            .filter(
-                Condition::any()
-                    .add(
-                        Condition::all()
-                            .add(families::Column::Revoked.eq(true))
-                            .add(families::Column::RevokedAt.lt(purge_before)),
-                    )
-                    .add(families::Column::ExpiresAt.lt(purge_before)),
-            )
-            .exec(&self.db)
-            .await
-            .map_err(db_err("refresh_families.sweep_purge"))?;
-        Ok(revoked.rows_affected + purged.rows_affected)
     }
 }
 

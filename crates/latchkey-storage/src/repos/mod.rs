@@ -12,6 +12,7 @@ mod outbox;
 mod registration;
 mod revocation;
 mod sessions;
+mod sweep;
 mod teardown;
 mod used_once;
 mod users;

@@ -4,7 +4,7 @@ use latchkey_domain::{
 };
 use latchkey_protocol::ClientId;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use super::read_opt;
 use crate::entities::clients;
@@ -274,23 +274,5 @@ impl RegistrationRepository for SeaStore {
             .await
             .map_err(db_err("client_assertions.insert"))?;
         Ok(inserted == 1)
-    }
-
-    async fn sweep_registration(&self, now: i64) -> StoreResult<u64> {
-        let tokens = iat::Entity::delete_many()
-            .filter(
-                Condition::any()
-                    .add(iat::Column::ExpiresAt.lte(now))
-                    .add(iat::Column::UsesLeft.lte(0)),
-            )
-            .exec(&self.db)
-            .await
-            .map_err(db_err("initial_access_tokens.sweep"))?;
-        let jtis = client_assertions::Entity::delete_many()
-            .filter(client_assertions::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
-            .await
-            .map_err(db_err("client_assertions.sweep"))?;
-        Ok(tokens.rows_affected + jtis.rows_affected)
     }
 }

@@ -2,9 +2,7 @@ use latchkey_domain::{
     BrowserSession, SessionId, SessionRepository, StoreError, StoreResult, TokenHash, UserId,
 };
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Value};
 
 use super::{read_all, read_opt};
 use crate::entities::browser_sessions::{Column, Entity, Model};
@@ -152,19 +150,5 @@ impl SessionRepository for SeaStore {
             .await
             .map_err(db_err("browser_sessions.list_for_user"))?;
         read_all(rows, Model::into_domain)
-    }
-
-    /// Their `session_clients` rows go with them (ON DELETE CASCADE).
-    async fn sweep_sessions(&self, ended_before: i64, started_before: i64) -> StoreResult<u64> {
-        let res = Entity::delete_many()
-            .filter(
-                Condition::any()
-                    .add(Column::EndedAt.lt(ended_before))
-                    .add(Column::CreatedAt.lt(started_before)),
-            )
-            .exec(&self.db)
-            .await
-            .map_err(db_err("browser_sessions.sweep"))?;
-        Ok(res.rows_affected)
     }
 }

@@ -5,8 +5,9 @@
 
 use latchkey_domain::{CounterError, UsedOnce};
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, Set};
 
+use super::sweep::delete_bounded;
 use crate::entities::used_once;
 use crate::error::db_err;
 use crate::SeaStore;
@@ -37,12 +38,10 @@ impl UsedOnce for SeaStore {
         Ok(inserted == 1)
     }
 
-    async fn sweep_used(&self, now: i64) -> Result<u64, CounterError> {
-        let gone = used_once::Entity::delete_many()
-            .filter(used_once::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
+    async fn sweep_used(&self, now: i64, limit: u64) -> Result<u64, CounterError> {
+        let rule = Condition::all().add(used_once::Column::ExpiresAt.lte(now));
+        delete_bounded::<used_once::Entity>(&self.db, rule, limit, "used_once.sweep")
             .await
-            .map_err(|e| counter_err(db_err("used_once.sweep")(e)))?;
-        Ok(gone.rows_affected)
+            .map_err(counter_err)
     }
 }

@@ -80,8 +80,8 @@ async fn runs_restart_are_taken_back_cleared_and_swept() {
         s.forgive("b").await.unwrap();
         let hit = s.hit(&k("b"), 2_500, IDLE).await.unwrap()[0];
         assert_eq!(hit.count, 1, "{}: never below zero", b.name);
-        assert_eq!(s.sweep(62_000, IDLE).await.unwrap(), 0, "{}", b.name);
-        assert_eq!(s.sweep(62_500, IDLE).await.unwrap(), 1, "{}", b.name);
+        assert_eq!(s.sweep(62_000, IDLE, 100).await.unwrap(), 0, "{}", b.name);
+        assert_eq!(s.sweep(62_500, IDLE, 100).await.unwrap(), 1, "{}", b.name);
         let hit = s.hit(&k("b"), 62_501, IDLE).await.unwrap()[0];
         assert_eq!((hit.count, hit.previous_ms), (1, None), "{}", b.name);
     }

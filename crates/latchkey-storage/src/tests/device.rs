@@ -157,7 +157,10 @@ async fn late_answers_change_nothing_and_expired_rows_go() {
         s.insert_device_authorization(&request("d3", 2_000))
             .await
             .unwrap();
-        assert_eq!(s.sweep_device_authorizations(1_600).await.unwrap(), 2);
+        assert_eq!(
+            super::sweep_all(s, &[Sweep::DeviceRequests { now: 1_600 }]).await,
+            2
+        );
         assert!(s.find_device("d1").await.unwrap().is_none());
         assert!(s.find_device("d3").await.unwrap().is_some());
     }

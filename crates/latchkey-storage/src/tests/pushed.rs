@@ -7,7 +7,7 @@ use latchkey_domain::{
     AuthorizationRepository, CodePresenter, CodeRedemption, Jkt, PushedRequest, TokenHash, UsedOnce,
 };
 
-use super::{backends, cid, code, issued, presenter, seed};
+use super::{backends, cid, code, expired_at, issued, presenter, seed, sweep_all};
 
 fn pushed(hash: &str, expires_at: i64) -> PushedRequest {
     PushedRequest {
@@ -51,7 +51,7 @@ async fn a_pushed_request_is_taken_once() {
         // Expired pushes are swept; live ones stay.
         b.store.insert_pushed(&pushed("old", 150)).await.unwrap();
         b.store.insert_pushed(&pushed("live", 500)).await.unwrap();
-        b.store.sweep_expired(200).await.unwrap();
+        sweep_all(&b.store, &expired_at(200)).await;
         assert!(b
             .store
             .take_pushed(&TokenHash::new("old"))
@@ -152,7 +152,7 @@ async fn a_value_is_used_once_until_it_expires() {
             b.name
         );
         assert!(b.store.first_use("dpop:k2", 350, 300).await.unwrap());
-        assert_eq!(b.store.sweep_used(400).await.unwrap(), 1, "{}", b.name);
+        assert_eq!(b.store.sweep_used(400, 100).await.unwrap(), 1, "{}", b.name);
         assert!(!b.store.first_use("dpop:k1", 700, 400).await.unwrap());
     }
 }

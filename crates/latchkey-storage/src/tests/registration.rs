@@ -7,7 +7,15 @@ use std::sync::Arc;
 
 use latchkey_domain::*;
 
-use super::{backends, cid, client, public_client};
+use super::{backends, cid, client, public_client, sweep_all};
+
+/// What the registration sweeps remove at `now`.
+fn registration_at(now: i64) -> [Sweep; 2] {
+    [
+        Sweep::RegistrationTokens { now },
+        Sweep::AssertionJtis { now },
+    ]
+}
 
 fn registration() -> ClientRegistration {
     ClientRegistration {
@@ -234,7 +242,7 @@ async fn initial_access_tokens_are_used_up_and_expire() {
             .collect();
         assert_eq!(ids, ["i1", "i2"], "{n}");
         // i1 is used up, i2 unexpired at 999: the sweep takes i1 only.
-        assert_eq!(s.sweep_registration(999).await.unwrap(), 1, "{n}");
+        assert_eq!(sweep_all(s, &registration_at(999)).await, 1, "{n}");
         assert!(s.find_initial_token("h1").await.unwrap().is_none(), "{n}");
         assert!(s.delete_initial_token("i2").await.unwrap(), "{n}");
         assert!(!s.delete_initial_token("i2").await.unwrap(), "{n}");
@@ -323,13 +331,13 @@ async fn an_assertion_jti_is_single_use_per_client() {
         }
         assert_eq!(wins, 1, "{n}");
         // Swept once expired; a deleted client's records go with it.
-        assert_eq!(s.sweep_registration(500).await.unwrap(), 3, "{n}");
+        assert_eq!(sweep_all(s, &registration_at(500)).await, 3, "{n}");
         assert!(
             s.record_assertion_jti(&cid("c1"), "j", 900).await.unwrap(),
             "{n}"
         );
         assert!(s.delete_client(&cid("c1")).await.unwrap());
-        assert_eq!(s.sweep_registration(10_000).await.unwrap(), 0, "{n}");
+        assert_eq!(sweep_all(s, &registration_at(10_000)).await, 0, "{n}");
     }
 }
 

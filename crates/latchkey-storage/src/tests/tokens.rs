@@ -9,7 +9,7 @@ use latchkey_protocol::user_claims::ClaimNames;
 use latchkey_protocol::Scope;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::{backends, cid, client, code, presenter, seed, session, user};
+use super::{backends, cid, client, code, presenter, seed, session, sweep_all, user};
 use crate::entities::logout_deliveries::GIVEN_UP;
 use crate::entities::refresh_tokens;
 use crate::SeaStore;
@@ -1188,7 +1188,15 @@ async fn sweep_families_revokes_expired_and_purges_old() {
         // Revoked: idle, ended, long-gone (3); purged: long-gone,
         // revoked-old (2).
         assert_eq!(
-            s.sweep_families(now, idle, purge_before).await.unwrap(),
+            sweep_all(
+                s,
+                &[Sweep::RefreshFamilies {
+                    now,
+                    idle_timeout: idle,
+                    purge_before
+                }]
+            )
+            .await,
             5,
             "{}",
             b.name
@@ -1248,9 +1256,161 @@ async fn sweep_families_revokes_expired_and_purges_old() {
             b.name
         );
         assert_eq!(
-            s.sweep_families(now, idle, purge_before).await.unwrap(),
+            sweep_all(
+                s,
+                &[Sweep::RefreshFamilies {
+                    now,
+                    idle_timeout: idle,
+                    purge_before
+                }]
+            )
+            .await,
             0,
             "{}: nothing left",
+            b.name
+        );
+    }
+}
+
+/// Revocation and purge share one batch's bound, revocation first; a
+/// family is revoked before it is purged, whatever the batch size.
+#[tokio::test]
+async fn a_family_batch_stops_at_its_limit() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        let (now, idle) = (10_000, 1_000);
+        let mk = |id: &str, expires_at: i64| RefreshFamily {
+            last_used_at: now - 10,
+            expires_at,
+            ..family(id, "u1", "s1", 100)
+        };
+        for i in 0..3 {
+            start(s, &mk(&format!("ended-{i}"), now - i)).await;
+        }
+        start(s, &mk("live", now + 1_000)).await;
+        let at = |now: i64, purge_before: i64| Sweep::RefreshFamilies {
+            now,
+            idle_timeout: idle,
+            purge_before,
+        };
+        // Nothing is old enough to purge yet: three revocations, two a batch.
+        assert_eq!(
+            s.sweep_batch(&at(now, 0), 2).await.unwrap(),
+            2,
+            "{}",
+            b.name
+        );
+        let revoked = || async move {
+            let mut n = 0;
+            for i in 0..3 {
+                let f = s.find_family(&FamilyId::new(format!("ended-{i}"))).await;
+                n += f.unwrap().unwrap().is_revoked() as usize;
+            }
+            n
+        };
+        assert_eq!(revoked().await, 2, "{}", b.name);
+        assert_eq!(
+            s.sweep_batch(&at(now, 0), 2).await.unwrap(),
+            1,
+            "{}",
+            b.name
+        );
+        assert_eq!(revoked().await, 3, "{}", b.name);
+        // Later, past their retention: purged two a batch, the live one kept.
+        let later = now + 10;
+        assert_eq!(
+            s.sweep_batch(&at(later, now + 1), 2).await.unwrap(),
+            2,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.sweep_batch(&at(later, now + 1), 2).await.unwrap(),
+            1,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.sweep_batch(&at(later, now + 1), 2).await.unwrap(),
+            0,
+            "{}",
+            b.name
+        );
+        for i in 0..3 {
+            assert_eq!(
+                s.find_family(&FamilyId::new(format!("ended-{i}")))
+                    .await
+                    .unwrap(),
+                None,
+                "{}",
+                b.name
+            );
+        }
+        let live = s
+            .find_family(&FamilyId::new("live"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!live.is_revoked(), "{}", b.name);
+    }
+}
+
+/// Delivered and given-up deliveries go once older than the retention;
+/// pending ones stay however old, and so do recent settled ones.
+#[tokio::test]
+async fn the_outbox_sweep_keeps_pending_and_recent_deliveries() {
+    for b in backends().await {
+        let s = &b.store;
+        seed(s).await;
+        let t = Teardown {
+            now: 10,
+            reason: RevokeReason::Logout,
+            deliveries: vec![
+                delivery("delivered-old", 10, 10),
+                delivery("delivered-new", 10, 10),
+                delivery("given-up-old", 10, 10),
+                delivery("given-up-new", 200, 200),
+                delivery("pending-old", 10, 20),
+                delivery("retrying-old", 10, 10),
+            ],
+            ..Teardown::new(0, RevokeReason::Logout)
+        };
+        s.apply_teardown(&t, 600).await.unwrap();
+        s.mark_delivered("delivered-old", 50).await.unwrap();
+        s.mark_delivered("delivered-new", 150).await.unwrap();
+        s.mark_failed("given-up-old", 5, None, "410 Gone")
+            .await
+            .unwrap();
+        s.mark_failed("given-up-new", 5, None, "410 Gone")
+            .await
+            .unwrap();
+        s.mark_failed("retrying-old", 3, Some(5_000), "timeout")
+            .await
+            .unwrap();
+        let sweep = Sweep::Outbox {
+            settled_before: 100,
+        };
+        assert_eq!(s.sweep_batch(&sweep, 1).await.unwrap(), 1, "{}", b.name);
+        assert_eq!(s.sweep_batch(&sweep, 5).await.unwrap(), 1, "{}", b.name);
+        assert_eq!(s.sweep_batch(&sweep, 5).await.unwrap(), 0, "{}", b.name);
+        let mut left: Vec<String> = s
+            .list_deliveries(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "delivered-new",
+                "given-up-new",
+                "pending-old",
+                "retrying-old"
+            ],
+            "{}",
             b.name
         );
     }
