@@ -255,6 +255,20 @@ async fn metrics_count_what_happened_on_their_own_listener_without_naming_anyone
     for who in [machine.id(), web.id(), "alice", first] {
         assert!(!body.contains(who), "{who} appears in the scrape");
     }
+    assert_eq!(count("latchkey_swept_rows_total", &[]), 0.0);
+
+    // Two days on, the sweeps remove the spent code (among others) and
+    // say so, kind by kind.
+    app.clock
+        .advance(std::time::Duration::from_secs(2 * 86_400));
+    app.core.housekeeping().sweep().await.unwrap();
+    let body = scrape(&app).await;
+    assert_eq!(
+        series(&body, "latchkey_swept_rows_total", &[("kind", "codes")]),
+        1.0,
+        "{body}"
+    );
+    assert!(series(&body, "latchkey_swept_rows_total", &[("kind", "sessions")]) >= 1.0);
 }
 
 /// Every metric a file of `deploy/` names (`latchkey_...`).

@@ -18,7 +18,7 @@ const BATCH: u64 = 1000;
 
 service! {
     /// The periodic sweep.
-    pub struct Housekeeping { store, clock, settings, throttle, used_once }
+    pub struct Housekeeping { store, clock, settings, throttle, used_once, metrics }
 }
 
 /// What one batch, or one run of batches, of a kind removed.
@@ -99,6 +99,7 @@ impl Housekeeping<'_> {
                 .await
                 .map_err(|e| CoreError::Internal(e.to_string()))?,
         };
+        self.metrics.swept(kind.as_str(), rows);
         Ok(SweepOutcome { kind, rows })
     }
 

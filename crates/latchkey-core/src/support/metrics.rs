@@ -309,6 +309,9 @@ impl Metrics {
                 .get_or_create(&[("kind", kind.as_str())])
                 .inc_by(0);
         }
+        for kind in latchkey_domain::SweepKind::ALL {
+            m.swept.get_or_create(&[("kind", kind.as_str())]).inc_by(0);
+        }
         for reason in RevokeReason::ALL {
             m.revocations
                 .get_or_create(&[("reason", reason_label(reason))])
