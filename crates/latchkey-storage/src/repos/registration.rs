@@ -89,17 +89,6 @@ impl RegistrationRepository for SeaStore {
     ) -> StoreResult<bool> {
         let op = db_err("clients.update_registered");
         let txn = self.db.begin().await.map_err(&op)?;
-        // The token first: a registrant's update and delete both take the
-        // registration row before the client's, so they cannot deadlock.
-        if let Some(r) = rotation {
-            if !swap_token(&txn, client.id.as_str(), &r.seen_hash, Some(&r.new_hash))
-                .await
-                .map_err(&op)?
-            {
-                txn.rollback().await.map_err(&op)?;
-                return Ok(false);
-            }
-        }
         let res = clients::Entity::update_many()
             .set(clients::Model::changes(client))
             .filter(clients::Column::Id.eq(client.id.as_str()))
@@ -109,6 +98,17 @@ impl RegistrationRepository for SeaStore {
         if res.rows_affected != 1 {
             txn.rollback().await.map_err(&op)?;
             return Ok(false);
+        }
+        // The client's row before the registration's, as every write here
+        // takes them, so concurrent writers wait instead of deadlocking.
+        if let Some(r) = rotation {
+            if !swap_token(&txn, client.id.as_str(), &r.seen_hash, Some(&r.new_hash))
+                .await
+                .map_err(&op)?
+            {
+                txn.rollback().await.map_err(&op)?;
+                return Ok(false);
+            }
         }
         upsert_registration(&txn, client.id.as_str(), registration)
             .await
@@ -183,11 +183,23 @@ impl RegistrationRepository for SeaStore {
         let txn = self.db.begin().await.map_err(&op)?;
         // The registrant's token is spent first, by the same conditional
         // UPDATE a rotation uses: a token rotated away (or spent by a
-        // concurrent delete) deletes nothing.
+        // concurrent delete) deletes nothing. The client's row is taken
+        // before the registration's (a no-op write locks it), the order
+        // every write here follows, so concurrent writers cannot deadlock.
         if let Some(seen) = token_hash {
-            if !swap_token(&txn, id.as_str(), seen, None)
+            let locked = clients::Entity::update_many()
+                .col_expr(
+                    clients::Column::UpdatedAt,
+                    Expr::col(clients::Column::UpdatedAt).into(),
+                )
+                .filter(clients::Column::Id.eq(id.as_str()))
+                .exec(&txn)
                 .await
-                .map_err(&op)?
+                .map_err(&op)?;
+            if locked.rows_affected != 1
+                || !swap_token(&txn, id.as_str(), seen, None)
+                    .await
+                    .map_err(&op)?
             {
                 txn.rollback().await.map_err(&op)?;
                 return Ok(false);
