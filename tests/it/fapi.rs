@@ -8,7 +8,7 @@ use latchkey_domain::Clock;
 use serde_json::{json, Value};
 
 use crate::proofs::{jwt_claims, jwt_header, random_jti, EcKeyPair};
-use crate::registration::{initial_token, register, ClientKey};
+use crate::registration::{initial_token, next_rat, register, ClientKey};
 use crate::support::*;
 
 const FAPI_REDIRECT: &str = "https://app.example.com/cb";
@@ -368,10 +368,10 @@ async fn a_registrant_cannot_take_its_client_off_the_profile() {
         )
         .await
         .unwrap();
-    let put = |body: Value| {
+    let put = |rat: &str, body: Value| {
         api()
             .put(app.url(&format!("/register/{}", client.id)))
-            .bearer_auth(&client.rat)
+            .bearer_auth(rat)
             .json(&body)
             .send()
     };
@@ -384,8 +384,9 @@ async fn a_registrant_cannot_take_its_client_off_the_profile() {
         "jwks": {"keys": [client.key.registered_jwk(), client.rsa.jwk()]},
         "scope": "openid profile offline_access",
     });
-    let resp = put(same.clone()).await.unwrap();
+    let resp = put(&client.rat, same.clone()).await.unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let rat = next_rat(&resp.json().await.unwrap(), &client.rat);
     let after = app.core.admin().clients().show(&client.id).await.unwrap();
     assert!(after.fapi2 && after.require_par && after.dpop_bound);
     assert_eq!(after.resources.to_stored(), "https://api.example.com");
@@ -399,7 +400,7 @@ async fn a_registrant_cannot_take_its_client_off_the_profile() {
         if member == "token_endpoint_auth_method" {
             body.as_object_mut().unwrap().remove("jwks");
         }
-        let resp = put(body).await.unwrap();
+        let resp = put(&rat, body).await.unwrap();
         assert_oauth_error(resp, 400, "invalid_client_metadata").await;
     }
     let after = app.core.admin().clients().show(&client.id).await.unwrap();

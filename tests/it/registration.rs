@@ -59,6 +59,18 @@ pub(crate) async fn register(app: &TestApp, token: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The registration access token an RFC 7592 answer carries, which
+/// replaces `presented` (RFC 7592 §3).
+#[track_caller]
+pub(crate) fn next_rat(info: &Value, presented: &str) -> String {
+    let next = info["registration_access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no registration_access_token in {info}"))
+        .to_owned();
+    assert_ne!(next, presented, "a new registration access token each time");
+    next
+}
+
 pub(crate) fn web_metadata() -> Value {
     json!({
         "client_name": "Registered web app",
@@ -201,7 +213,12 @@ async fn register_read_update_and_delete() {
         shown.get("client_secret").is_none(),
         "the secret is shown once"
     );
-    assert!(shown.get("registration_access_token").is_none());
+    // Each read answers with the next registration access token.
+    let rat = next_rat(&shown, &rat);
+    assert_eq!(
+        shown["registration_client_uri"],
+        format!("{}/register/{id}", app.issuer)
+    );
     // A wrong token, another client's id, and no token: all 401.
     let other = register(&app, &initial_token(&app, 1).await, web_metadata()).await;
     assert_oauth_error(read("wrong".into(), id.clone()).await, 401, "invalid_token").await;
@@ -225,8 +242,8 @@ async fn register_read_update_and_delete() {
     assert_eq!(resp.status(), 401);
 
     // PUT replaces the metadata; the body must name the client.
-    let put = |body: Value| {
-        let (app, id, rat) = (&app, id.clone(), rat.clone());
+    let put = |rat: String, body: Value| {
+        let (app, id) = (&app, id.clone());
         async move {
             api()
                 .put(app.url(&format!("/register/{id}")))
@@ -242,9 +259,10 @@ async fn register_read_update_and_delete() {
         "client_name": "Renamed",
         "redirect_uris": ["https://app.example.com/cb"],
     });
-    let resp = put(new_meta.clone()).await;
+    let resp = put(rat.clone(), new_meta.clone()).await;
     assert_eq!(resp.status(), 200);
     let updated: Value = resp.json().await.unwrap();
+    let rat = next_rat(&updated, &rat);
     assert_eq!(updated["client_name"], "Renamed");
     assert_eq!(
         updated["redirect_uris"],
@@ -268,21 +286,24 @@ async fn register_read_update_and_delete() {
     let resp = client_credentials(&app, &id, secret).await;
     assert_oauth_error(resp, 400, "unauthorized_client").await;
 
+    // Refused updates: each with the same token, which they leave working.
     let mut no_id = new_meta.clone();
     no_id.as_object_mut().unwrap().remove("client_id");
-    assert_oauth_error(put(no_id).await, 400, "invalid_request").await;
+    assert_oauth_error(put(rat.clone(), no_id).await, 400, "invalid_request").await;
     let mut other_id = new_meta.clone();
     other_id["client_id"] = other["client_id"].clone();
-    assert_oauth_error(put(other_id).await, 400, "invalid_request").await;
+    assert_oauth_error(put(rat.clone(), other_id).await, 400, "invalid_request").await;
     let mut wrong_secret = new_meta.clone();
     wrong_secret["client_secret"] = json!("not-the-secret");
-    assert_oauth_error(put(wrong_secret).await, 400, "invalid_request").await;
+    assert_oauth_error(put(rat.clone(), wrong_secret).await, 400, "invalid_request").await;
     let mut right_secret = new_meta.clone();
     right_secret["client_secret"] = json!(secret);
-    assert_eq!(put(right_secret).await.status(), 200);
+    let resp = put(rat.clone(), right_secret).await;
+    assert_eq!(resp.status(), 200);
+    let rat = next_rat(&resp.json().await.unwrap(), &rat);
     let mut bad = new_meta.clone();
     bad["redirect_uris"] = json!(["http://evil.example/cb"]);
-    assert_oauth_error(put(bad).await, 400, "invalid_redirect_uri").await;
+    assert_oauth_error(put(rat.clone(), bad).await, 400, "invalid_redirect_uri").await;
 
     // DELETE: 204, then the client and its token are gone.
     let resp = api()
@@ -296,6 +317,229 @@ async fn register_read_update_and_delete() {
     assert!(app.core.admin().clients().show(&id).await.is_err());
     let resp = client_credentials(&app, &id, secret).await;
     assert_oauth_error(resp, 401, "invalid_client").await;
+}
+
+/// An RFC 7592 call: `method` on `/register/{id}` (or `{id}/secret`) with
+/// `token` as the Bearer token and, for PUT, a JSON body.
+async fn manage(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> reqwest::Response {
+    let mut req = api().request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    req.send().await.unwrap()
+}
+
+/// A refused registration access token: 401 `invalid_token` with a Bearer
+/// challenge, and no token in the answer.
+async fn assert_token_refused(resp: reqwest::Response, what: &str) {
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|h| h.to_str().unwrap().to_owned());
+    assert!(
+        challenge
+            .as_deref()
+            .is_some_and(|c| c.starts_with("Bearer")),
+        "{what}: {challenge:?}"
+    );
+    let body = assert_oauth_error(resp, 401, "invalid_token").await;
+    assert!(body.get("registration_access_token").is_none(), "{what}");
+}
+
+/// RFC 7592 §3: each read and update answers with a new registration access
+/// token, and the one presented stops working at once for every call. A
+/// refused update changes nothing, the token included.
+#[tokio::test]
+async fn the_registration_access_token_rotates_on_every_read_and_update() {
+    use reqwest::Method;
+    let app = TestApp::spawn().await;
+    let info = register(&app, &initial_token(&app, 1).await, web_metadata()).await;
+    let id = info["client_id"].as_str().unwrap().to_owned();
+    let secret = info["client_secret"].as_str().unwrap().to_owned();
+    let path = format!("/register/{id}");
+    let uri = format!("{}{path}", app.issuer);
+    let rat0 = info["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut meta = web_metadata();
+    meta["client_id"] = json!(id);
+    // Every call a token opens; none of them may work with a stale token.
+    let any_update = meta.clone();
+    let refused_everywhere = |stale: String| {
+        let (app, path, meta) = (&app, path.clone(), any_update.clone());
+        async move {
+            for (method, p, body) in [
+                (Method::GET, path.clone(), None),
+                (Method::PUT, path.clone(), Some(&meta)),
+                (Method::DELETE, path.clone(), None),
+                (Method::POST, format!("{path}/secret"), None),
+            ] {
+                let what = format!("{method} {p} with a rotated-away token");
+                assert_token_refused(manage(app, method, &p, &stale, body).await, &what).await;
+            }
+        }
+    };
+
+    // A read: a new token and the client's URI; the old token is dead.
+    let resp = manage(&app, Method::GET, &path, &rat0, None).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let read: Value = resp.json().await.unwrap();
+    let rat1 = next_rat(&read, &rat0);
+    assert_eq!(read["registration_client_uri"], uri);
+    assert!(read.get("client_secret").is_none());
+    refused_everywhere(rat0.clone()).await;
+    // Latchkey keeps only the new token's SHA-256.
+    let stored = app
+        .store
+        .find_registration(&latchkey_protocol::ClientId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .registration_token_hash
+        .unwrap();
+    assert_eq!(stored, latchkey_domain::TokenHash::of(&rat1).into_string());
+    assert_ne!(stored, rat1);
+
+    // An update: the same, and the change is made.
+    meta["client_name"] = json!("Renamed");
+    let resp = manage(&app, Method::PUT, &path, &rat1, Some(&meta)).await;
+    assert_eq!(resp.status(), 200);
+    let updated: Value = resp.json().await.unwrap();
+    let rat2 = next_rat(&updated, &rat1);
+    assert_ne!(rat2, rat0);
+    assert_eq!(updated["registration_client_uri"], uri);
+    assert_eq!(updated["client_name"], "Renamed");
+    refused_everywhere(rat1.clone()).await;
+
+    // Refused updates (bad metadata, a wrong client_id or secret): no
+    // token in the answer, nothing changed, and the token still works.
+    let mut bad_uri = meta.clone();
+    bad_uri["redirect_uris"] = json!(["http://evil.example/cb"]);
+    let mut bad_method = meta.clone();
+    bad_method["token_endpoint_auth_method"] = json!("magic");
+    let mut other_id = meta.clone();
+    other_id["client_id"] = json!("someone-else");
+    let mut wrong_secret = meta.clone();
+    wrong_secret["client_secret"] = json!("not-the-secret");
+    for (body, code) in [
+        (bad_uri, "invalid_redirect_uri"),
+        (bad_method, "invalid_client_metadata"),
+        (other_id, "invalid_request"),
+        (wrong_secret, "invalid_request"),
+    ] {
+        let resp = manage(&app, Method::PUT, &path, &rat2, Some(&body)).await;
+        let err = assert_oauth_error(resp, 400, code).await;
+        assert!(err.get("registration_access_token").is_none(), "{err}");
+    }
+    // A body that is not JSON is refused before the token is looked at.
+    let resp = api()
+        .put(app.url(&path))
+        .bearer_auth(&rat2)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(resp, 400, "invalid_request").await;
+    let resp = manage(&app, Method::GET, &path, &rat2, None).await;
+    assert_eq!(resp.status(), 200);
+    let shown: Value = resp.json().await.unwrap();
+    assert_eq!(shown["client_name"], "Renamed", "nothing changed");
+    let rat3 = next_rat(&shown, &rat2);
+    refused_everywhere(rat2.clone()).await;
+
+    // Secret rotation takes the current token and issues none: it keeps
+    // working.
+    let resp = manage(&app, Method::POST, &format!("{path}/secret"), &rat3, None).await;
+    assert_eq!(resp.status(), 200);
+    let rotated: Value = resp.json().await.unwrap();
+    assert!(rotated.get("registration_access_token").is_none());
+    assert_ne!(rotated["client_secret"], json!(secret));
+
+    // DELETE with the current token.
+    let resp = manage(&app, Method::DELETE, &path, &rat3, None).await;
+    assert_eq!(resp.status(), 204);
+    for t in [&rat0, &rat1, &rat2, &rat3] {
+        let resp = manage(&app, Method::GET, &path, t, None).await;
+        assert_token_refused(resp, "after DELETE").await;
+    }
+    assert!(app.core.admin().clients().show(&id).await.is_err());
+}
+
+/// Calls released at the same instant with one registration access token:
+/// exactly one rotates it; every other is refused like a wrong token, and
+/// the one new token is the only one that works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_calls_with_one_registration_access_token_exactly_one_rotates_it() {
+    use reqwest::Method;
+    const GETS: usize = 12;
+    const PUTS: usize = 4;
+    let app = TestApp::spawn().await;
+    let info = register(&app, &initial_token(&app, 1).await, web_metadata()).await;
+    let id = info["client_id"].as_str().unwrap().to_owned();
+    let path = format!("/register/{id}");
+    let mut meta = web_metadata();
+    meta["client_id"] = json!(id);
+    let mut token = info["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut name = "Registered web app".to_owned();
+    for round in 0..3 {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(GETS + PUTS));
+        let answers = futures_util::future::join_all((0..GETS + PUTS).map(|i| {
+            let (app, path, token, barrier) = (&app, &path, &token, barrier.clone());
+            let mut body = meta.clone();
+            body["client_name"] = json!(format!("Writer {i}"));
+            async move {
+                barrier.wait().await;
+                let resp = if i < GETS {
+                    manage(app, Method::GET, path, token, None).await
+                } else {
+                    manage(app, Method::PUT, path, token, Some(&body)).await
+                };
+                let status = resp.status().as_u16();
+                let challenge = resp.headers().contains_key("www-authenticate");
+                let body: Value = resp.json().await.unwrap();
+                (i, status, challenge, body)
+            }
+        }))
+        .await;
+        let mut winners = vec![];
+        for (i, status, challenge, body) in answers {
+            match status {
+                200 => winners.push((i, next_rat(&body, &token))),
+                401 => {
+                    assert!(challenge, "round {round}, call {i}: {body}");
+                    assert_eq!(body["error"], "invalid_token", "round {round}: {body}");
+                    assert!(body.get("registration_access_token").is_none());
+                }
+                other => panic!("round {round}, call {i}: {other} {body}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {winners:?}");
+        let (winner, new) = winners.pop().unwrap();
+        // The old token is dead; the winner's token works (and rotates).
+        let resp = manage(&app, Method::GET, &path, &token, None).await;
+        assert_token_refused(resp, "the raced-away token").await;
+        let resp = manage(&app, Method::GET, &path, &new, None).await;
+        assert_eq!(resp.status(), 200, "round {round}");
+        let shown: Value = resp.json().await.unwrap();
+        // A winning PUT wrote its metadata; a losing one wrote nothing.
+        if winner >= GETS {
+            name = format!("Writer {winner}");
+        }
+        assert_eq!(shown["client_name"], name.as_str(), "round {round}");
+        token = next_rat(&shown, &new);
+    }
 }
 
 #[tokio::test]

@@ -97,6 +97,19 @@ pub struct SecretRotation {
     pub now: i64,
 }
 
+/// A registration access token rotation (RFC 7592 §3: every read and
+/// update answers with a new token). It applies only while `seen_hash` is
+/// still the stored hash, so of concurrent calls presenting the same token
+/// exactly one gets a working new token, and the presented one stops
+/// working at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationTokenRotation {
+    /// The hash of the token the caller presented.
+    pub seen_hash: String,
+    /// The hash of the token it gets back.
+    pub new_hash: String,
+}
+
 #[async_trait]
 pub trait RegistrationRepository: Send + Sync {
     /// Inserts a client and its registration record in one transaction.
@@ -106,11 +119,23 @@ pub trait RegistrationRepository: Send + Sync {
         registration: &ClientRegistration,
     ) -> StoreResult<()>;
     /// Replaces a client's metadata and its registration record (created if
-    /// missing) in one transaction; false if the client does not exist.
+    /// missing) in one transaction; false, changing nothing, if the client
+    /// does not exist or `rotation` no longer applies. An existing record
+    /// keeps its registration access token hash (whatever `registration`
+    /// says): only a rotation changes it, so a metadata change written from
+    /// an older read cannot bring back a rotated-away token.
     async fn update_registered_client(
         &self,
         client: &Client,
         registration: &ClientRegistration,
+        rotation: Option<&RegistrationTokenRotation>,
+    ) -> StoreResult<bool>;
+    /// Applies a rotation with one conditional UPDATE; false, changing
+    /// nothing, if the client is gone or its token changed meanwhile.
+    async fn rotate_registration_token(
+        &self,
+        id: &ClientId,
+        rotation: &RegistrationTokenRotation,
     ) -> StoreResult<bool>;
     /// The client's registration record, if it has one.
     async fn find_registration(&self, id: &ClientId) -> StoreResult<Option<ClientRegistration>>;
@@ -123,10 +148,14 @@ pub trait RegistrationRepository: Send + Sync {
     ) -> StoreResult<bool>;
     /// Records `revocation` and deletes the client (its codes, consents,
     /// refresh families and registration go with it) in one transaction.
+    /// With `token_hash`, only while that is still the client's
+    /// registration access token hash. False, changing nothing, otherwise
+    /// or if there is no such client.
     async fn delete_client_revoking(
         &self,
         id: &ClientId,
         revocation: &RevokedToken,
+        token_hash: Option<&str>,
     ) -> StoreResult<bool>;
 
     async fn insert_initial_token(&self, token: &InitialAccessToken) -> StoreResult<()>;

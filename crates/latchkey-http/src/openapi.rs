@@ -25,7 +25,7 @@ impl Modify for BearerSchemes {
             ),
             (
                 "registration_access_token",
-                "The registration access token returned by `POST /register`",
+                "The registration access token returned by `POST /register`, and replaced by the one in each answer to `GET` and `PUT /register/{client_id}` (the presented one stops working at once)",
             ),
             (
                 "admin_token",

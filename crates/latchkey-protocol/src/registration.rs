@@ -564,7 +564,9 @@ pub struct ClientInformation {
     /// secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_expires_at: Option<i64>,
-    /// Only in the answer to the registration itself: Latchkey keeps a hash.
+    /// In the answers to the registration, a read and an update (RFC 7592
+    /// §3): a new token each time, which replaces the one presented.
+    /// Latchkey keeps only its hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_access_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -385,7 +385,7 @@ impl AdminClients<'_> {
                 .unwrap_or_default();
             registration.by_operator = true;
             self.store
-                .update_registered_client(&client, &registration)
+                .update_registered_client(&client, &registration, None)
                 .await?
         };
         if !written {
@@ -434,7 +434,7 @@ impl AdminClients<'_> {
         let id = ClientId::parse(id).map_err(|_| AdminError::NotFound("client"))?;
         if !self
             .registration
-            .remove_client(&id, RevokeReason::ClientDeletedByOperator)
+            .remove_client(&id, RevokeReason::ClientDeletedByOperator, None)
             .await?
         {
             return Err(AdminError::NotFound("client"));
@@ -552,8 +552,9 @@ impl AdminClients<'_> {
         }
         let (updated, secret) = self
             .registration
-            .replace_metadata(current, &valid, true)
-            .await?;
+            .replace_metadata(current, &valid, true, None)
+            .await?
+            .ok_or(AdminError::NotFound("client"))?;
         let updated = self.apply_settings(updated, settings).await?;
         Ok(self.admin_information(&updated, secret))
     }

@@ -8,10 +8,15 @@
 //! access token, or the operator opened it. The management endpoints take
 //! the registration access token issued with the client; a wrong token and
 //! an unknown client get the same 401, so nobody learns which ids exist.
+//! Each read and update answers with a new registration access token
+//! (RFC 7592 §3) and the presented one stops working at once: a
+//! compare-and-swap on the stored hash, so of concurrent calls with one
+//! token exactly one gets a working successor.
 
 use latchkey_domain::{AuditEvent, RevokeReason};
 use latchkey_domain::{
-    Client, ClientRegistration, GrantType, RevocationKey, RevokedToken, SecretRotation, StoreError,
+    Client, ClientRegistration, GrantType, RegistrationTokenRotation, RevocationKey, RevokedToken,
+    SecretRotation, StoreError,
 };
 use latchkey_protocol::registration::{ClientInformation, ClientMetadata, ValidClientMetadata};
 use latchkey_protocol::{ClientId, ErrorCode, OAuthError, ResponseType};
@@ -164,22 +169,47 @@ impl RegistrationEndpoint<'_> {
         })
     }
 
-    /// `GET /register/{client_id}`.
+    /// A successor for the presented registration access token: the
+    /// rotation to store and the token to return.
+    fn next_token(&self, rat: &str) -> (RegistrationTokenRotation, String) {
+        let token = self.random.secret();
+        let rotation = RegistrationTokenRotation {
+            seen_hash: token_hash(rat).into_string(),
+            new_hash: token_hash(&token).into_string(),
+        };
+        (rotation, token)
+    }
+
+    /// `GET /register/{client_id}`: the registration, with a new
+    /// registration access token that replaces the presented one.
     pub async fn read_registration(
         &self,
         client_id: &str,
         rat: &str,
         registration_uri: String,
     ) -> Result<ClientInformation, RegistrationError> {
-        let c = self.registered_client(client_id, rat).await?;
-        Ok(self.client_information(&c, None, None, Some(registration_uri)))
+        let mut c = self.registered_client(client_id, rat).await?;
+        let (rotation, token) = self.next_token(rat);
+        if !self
+            .store
+            .rotate_registration_token(&c.client.id, &rotation)
+            .await?
+        {
+            return Err(RegistrationError::Unauthorized(
+                "registration access token rotated meanwhile",
+            ));
+        }
+        c.registration.registration_token_hash = Some(rotation.new_hash);
+        Ok(self.client_information(&c, None, Some(token), Some(registration_uri)))
     }
 
     /// `PUT /register/{client_id}` (RFC 7592 §2.2): the body replaces every
     /// metadata member (omitted ones fall back to their defaults). It must
     /// name the client, and a `client_secret` in it must be the current
     /// one. The secret is kept; a client that starts using a secret gets
-    /// one (returned once), one that stops loses it.
+    /// one (returned once), one that stops loses it. A refused update
+    /// changes nothing, the token included; an accepted one answers with a
+    /// new registration access token, written with the metadata.
     pub async fn update_registration(
         &self,
         client_id: &str,
@@ -218,19 +248,39 @@ impl RegistrationEndpoint<'_> {
                 "this client follows the FAPI 2.0 profile: it keeps private_key_jwt and https redirect URIs",
             )));
         }
-        let (updated, secret) = self.replace_metadata(current, &valid, false).await?;
-        Ok(self.client_information(&updated, secret, None, Some(registration_uri)))
+        let (rotation, token) = self.next_token(rat);
+        let Some((updated, secret)) = self
+            .replace_metadata(current, &valid, false, Some(&rotation))
+            .await?
+        else {
+            return Err(RegistrationError::Unauthorized(
+                "registration access token rotated meanwhile",
+            ));
+        };
+        Ok(self.client_information(&updated, secret, Some(token), Some(registration_uri)))
     }
 
-    /// `DELETE /register/{client_id}`: the client and every token it holds.
+    /// `DELETE /register/{client_id}`: the client and every token it
+    /// holds, only while the presented token is still the current one.
     pub async fn delete_registration(
         &self,
         client_id: &str,
         rat: &str,
     ) -> Result<(), RegistrationError> {
         let c = self.registered_client(client_id, rat).await?;
-        self.remove_client(&c.client.id, RevokeReason::ClientDeletedByRegistrant)
-            .await?;
+        let seen = token_hash(rat);
+        if !self
+            .remove_client(
+                &c.client.id,
+                RevokeReason::ClientDeletedByRegistrant,
+                Some(seen.as_str()),
+            )
+            .await?
+        {
+            return Err(RegistrationError::Unauthorized(
+                "registration access token rotated meanwhile",
+            ));
+        }
         Ok(())
     }
 
@@ -293,15 +343,19 @@ impl RegistrationEndpoint<'_> {
     }
 
     /// Replaces a client's metadata, keeping its id, creation time, secret
-    /// and registration access token; `by_operator` says who sent it (and
-    /// goes in the audit record). It also sets the operator's vouching
-    /// afresh, so a registrant's update (false) never keeps an operator's.
+    /// and registration access token (unless `rotation` replaces it, in the
+    /// same transaction); `by_operator` says who sent it (and goes in the
+    /// audit record). It also sets the operator's vouching afresh, so a
+    /// registrant's update (false) never keeps an operator's. None, having
+    /// changed nothing, if the client is gone or `rotation` no longer
+    /// applies (its token was rotated meanwhile).
     pub(crate) async fn replace_metadata(
         &self,
         current: RegisteredClient,
         valid: &ValidClientMetadata,
         by_operator: bool,
-    ) -> Result<(RegisteredClient, Option<String>), CoreError> {
+        rotation: Option<&RegistrationTokenRotation>,
+    ) -> Result<Option<(RegisteredClient, Option<String>)>, CoreError> {
         let now = self.clock.unix();
         let old = current.client;
         let mut client = client_from(old.id.clone(), valid, old.created_at, now);
@@ -330,19 +384,17 @@ impl RegistrationEndpoint<'_> {
                 secret = Some(s);
             }
         }
-        let registration = registration_from(
-            valid,
-            current.registration.registration_token_hash,
-            by_operator,
-        );
+        let token_hash = match rotation {
+            Some(r) => Some(r.new_hash.clone()),
+            None => current.registration.registration_token_hash,
+        };
+        let registration = registration_from(valid, token_hash, by_operator);
         if !self
             .store
-            .update_registered_client(&client, &registration)
+            .update_registered_client(&client, &registration, rotation)
             .await?
         {
-            return Err(CoreError::Store(StoreError::Other(
-                "client vanished during update".into(),
-            )));
+            return Ok(None);
         }
         self.caches.forget_client(client.id.as_str());
         self.audit
@@ -365,13 +417,13 @@ impl RegistrationEndpoint<'_> {
                 ))
                 .await;
         }
-        Ok((
+        Ok(Some((
             RegisteredClient {
                 client,
                 registration,
             },
             secret,
-        ))
+        )))
     }
 
     /// A new secret for a confidential client. The old one keeps working
@@ -425,11 +477,14 @@ impl RegistrationEndpoint<'_> {
     /// Deletes a client and kills every token it holds: one transaction
     /// records a client-wide revocation (every access token carries its
     /// `client_id`) and deletes the client, whose codes, consents and
-    /// refresh families go with it. False if there was no such client.
+    /// refresh families go with it. With `token_hash`, only while that is
+    /// the client's registration access token hash. False, changing
+    /// nothing, if there was no such client or the token changed.
     pub(crate) async fn remove_client(
         &self,
         id: &ClientId,
         reason: RevokeReason,
+        token_hash: Option<&str>,
     ) -> Result<bool, CoreError> {
         let now = self.clock.unix();
         let revocation = RevokedToken {
@@ -438,7 +493,11 @@ impl RegistrationEndpoint<'_> {
             revoked_at: now,
             reason,
         };
-        if !self.store.delete_client_revoking(id, &revocation).await? {
+        if !self
+            .store
+            .delete_client_revoking(id, &revocation, token_hash)
+            .await?
+        {
             return Ok(false);
         }
         self.caches.forget_client(id.as_str());

@@ -126,15 +126,16 @@ pub async fn register(body: JsonBody, req: HttpRequest, app: web::Data<Latchkey>
     .await
 }
 
-/// Read a client's registration (RFC 7592 §2.1).
+/// Read a client's registration (RFC 7592 §2.1). The answer carries a new
+/// registration access token; the presented one stops working.
 #[utoipa::path(
     get,
     path = "/register/{client_id}",
     tag = "registration",
     params(("client_id" = String, Path, description = "The client")),
     responses(
-        (status = 200, body = ClientInformation),
-        (status = 401, description = "Wrong registration access token or unknown client", body = crate::error::ErrorBody),
+        (status = 200, description = "The registration, with a new `registration_access_token` that replaces the presented one", body = ClientInformation),
+        (status = 401, description = "Wrong, rotated-away or missing registration access token, or unknown client", body = crate::error::ErrorBody),
     ),
     security(("registration_access_token" = [])),
 )]
@@ -148,7 +149,9 @@ pub async fn read(access: RegistrationAccess, app: web::Data<Latchkey>) -> ApiRe
 }
 
 /// Replace a client's metadata (RFC 7592 §2.2). The body must carry the
-/// `client_id`; omitted members return to their defaults.
+/// `client_id`; omitted members return to their defaults. An accepted
+/// update answers with a new registration access token; a refused one
+/// changes nothing, the token included.
 #[utoipa::path(
     put,
     path = "/register/{client_id}",
@@ -156,9 +159,9 @@ pub async fn read(access: RegistrationAccess, app: web::Data<Latchkey>) -> ApiRe
     params(("client_id" = String, Path, description = "The client")),
     request_body(content = ClientMetadata, content_type = "application/json"),
     responses(
-        (status = 200, body = ClientInformation),
-        (status = 400, body = crate::error::ErrorBody),
-        (status = 401, body = crate::error::ErrorBody),
+        (status = 200, description = "Updated, with a new `registration_access_token` that replaces the presented one", body = ClientInformation),
+        (status = 400, description = "Refused metadata or request; nothing changed, the presented token still works", body = crate::error::ErrorBody),
+        (status = 401, description = "Wrong, rotated-away or missing registration access token, or unknown client", body = crate::error::ErrorBody),
     ),
     security(("registration_access_token" = [])),
 )]
@@ -203,7 +206,7 @@ pub async fn update(access: RegistrationAccess<JsonBody>, app: web::Data<Latchke
     params(("client_id" = String, Path, description = "The client")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = crate::error::ErrorBody),
+        (status = 401, description = "Wrong, rotated-away or missing registration access token, or unknown client", body = crate::error::ErrorBody),
     ),
     security(("registration_access_token" = [])),
 )]

@@ -1,6 +1,6 @@
 use latchkey_domain::{
     AdminToken, Client, ClientRegistration, InitialAccessToken, RegistrationRepository,
-    RevokedToken, SecretRotation, StoreResult,
+    RegistrationTokenRotation, RevokedToken, SecretRotation, StoreResult,
 };
 use latchkey_protocol::ClientId;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -16,7 +16,8 @@ use crate::error::db_err;
 use crate::SeaStore;
 
 /// Inserts or replaces a registration record (inside the caller's
-/// transaction).
+/// transaction). A replaced record keeps its registration access token
+/// hash: only [`swap_token`] changes it.
 async fn upsert_registration(
     db: &impl sea_orm::ConnectionTrait,
     client_id: &str,
@@ -26,7 +27,6 @@ async fn upsert_registration(
         .on_conflict(
             OnConflict::column(regs::Column::ClientId)
                 .update_columns([
-                    regs::Column::RegistrationTokenHash,
                     regs::Column::Jwks,
                     regs::Column::JwksUri,
                     regs::Column::ClientUri,
@@ -41,6 +41,25 @@ async fn upsert_registration(
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// The registration access token's compare-and-swap: one conditional
+/// UPDATE, applied only while the presented token's hash is the stored
+/// one (`new_hash` None spends the token). On Postgres a concurrent swap waits for the row and then finds the
+/// new hash; SQLite runs writers one at a time. Either way one caller wins.
+async fn swap_token(
+    db: &impl sea_orm::ConnectionTrait,
+    client_id: &str,
+    seen_hash: &str,
+    new_hash: Option<&str>,
+) -> Result<bool, sea_orm::DbErr> {
+    let res = regs::Entity::update_many()
+        .col_expr(regs::Column::RegistrationTokenHash, Expr::value(new_hash))
+        .filter(regs::Column::ClientId.eq(client_id))
+        .filter(regs::Column::RegistrationTokenHash.eq(seen_hash))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
 }
 
 #[async_trait::async_trait]
@@ -66,6 +85,7 @@ impl RegistrationRepository for SeaStore {
         &self,
         client: &Client,
         registration: &ClientRegistration,
+        rotation: Option<&RegistrationTokenRotation>,
     ) -> StoreResult<bool> {
         let op = db_err("clients.update_registered");
         let txn = self.db.begin().await.map_err(&op)?;
@@ -79,11 +99,37 @@ impl RegistrationRepository for SeaStore {
             txn.rollback().await.map_err(&op)?;
             return Ok(false);
         }
+        // The client's row before the registration's, as every write here
+        // takes them, so concurrent writers wait instead of deadlocking.
+        if let Some(r) = rotation {
+            if !swap_token(&txn, client.id.as_str(), &r.seen_hash, Some(&r.new_hash))
+                .await
+                .map_err(&op)?
+            {
+                txn.rollback().await.map_err(&op)?;
+                return Ok(false);
+            }
+        }
         upsert_registration(&txn, client.id.as_str(), registration)
             .await
             .map_err(&op)?;
         txn.commit().await.map_err(&op)?;
         Ok(true)
+    }
+
+    async fn rotate_registration_token(
+        &self,
+        id: &ClientId,
+        rotation: &RegistrationTokenRotation,
+    ) -> StoreResult<bool> {
+        swap_token(
+            &self.db,
+            id.as_str(),
+            &rotation.seen_hash,
+            Some(&rotation.new_hash),
+        )
+        .await
+        .map_err(db_err("client_registrations.rotate_token"))
     }
 
     async fn find_registration(&self, id: &ClientId) -> StoreResult<Option<ClientRegistration>> {
@@ -131,9 +177,34 @@ impl RegistrationRepository for SeaStore {
         &self,
         id: &ClientId,
         revocation: &RevokedToken,
+        token_hash: Option<&str>,
     ) -> StoreResult<bool> {
         let op = db_err("clients.delete_revoking");
         let txn = self.db.begin().await.map_err(&op)?;
+        // The registrant's token is spent first, by the same conditional
+        // UPDATE a rotation uses: a token rotated away (or spent by a
+        // concurrent delete) deletes nothing. The client's row is taken
+        // before the registration's (a no-op write locks it), the order
+        // every write here follows, so concurrent writers cannot deadlock.
+        if let Some(seen) = token_hash {
+            let locked = clients::Entity::update_many()
+                .col_expr(
+                    clients::Column::UpdatedAt,
+                    Expr::col(clients::Column::UpdatedAt).into(),
+                )
+                .filter(clients::Column::Id.eq(id.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(&op)?;
+            if locked.rows_affected != 1
+                || !swap_token(&txn, id.as_str(), seen, None)
+                    .await
+                    .map_err(&op)?
+            {
+                txn.rollback().await.map_err(&op)?;
+                return Ok(false);
+            }
+        }
         revoked_tokens::Entity::insert(revoked_tokens::Model::from_domain(revocation))
             .on_conflict(
                 OnConflict::column(revoked_tokens::Column::Jti)

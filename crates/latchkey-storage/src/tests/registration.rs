@@ -8,6 +8,7 @@ use std::sync::Arc;
 use latchkey_domain::*;
 
 use super::{backends, cid, client, public_client, sweep_all};
+use crate::SeaStore;
 
 /// What the registration sweeps remove at `now`.
 fn registration_at(now: i64) -> [Sweep; 2] {
@@ -83,7 +84,9 @@ async fn registered_clients_round_trip_and_update_together() {
             ..r.clone()
         };
         assert!(
-            s.update_registered_client(&changed, &r2).await.unwrap(),
+            s.update_registered_client(&changed, &r2, None)
+                .await
+                .unwrap(),
             "{n}"
         );
         assert_eq!(s.find_client(&c.id).await.unwrap(), Some(changed), "{n}");
@@ -94,16 +97,166 @@ async fn registered_clients_round_trip_and_update_together() {
         s.insert_client(&p).await.unwrap();
         assert_eq!(s.find_registration(&p.id).await.unwrap(), None, "{n}");
         let r3 = ClientRegistration::default();
-        assert!(s.update_registered_client(&p, &r3).await.unwrap(), "{n}");
+        assert!(
+            s.update_registered_client(&p, &r3, None).await.unwrap(),
+            "{n}"
+        );
         assert_eq!(s.find_registration(&p.id).await.unwrap(), Some(r3), "{n}");
 
         // An unknown client: false, and no orphan record.
         let ghost = client("ghost", 1);
         assert!(
-            !s.update_registered_client(&ghost, &r).await.unwrap(),
+            !s.update_registered_client(&ghost, &r, None).await.unwrap(),
             "{n}"
         );
         assert_eq!(s.find_registration(&ghost.id).await.unwrap(), None, "{n}");
+    }
+}
+
+fn token_rotation(seen: &str, new: &str) -> RegistrationTokenRotation {
+    RegistrationTokenRotation {
+        seen_hash: seen.into(),
+        new_hash: new.into(),
+    }
+}
+
+async fn token_hash_of(s: &SeaStore, id: &str) -> Option<String> {
+    s.find_registration(&cid(id))
+        .await
+        .unwrap()
+        .unwrap()
+        .registration_token_hash
+}
+
+#[tokio::test]
+async fn the_registration_token_rotates_only_from_the_stored_hash() {
+    for b in backends().await {
+        let (s, n) = (&b.store, b.name);
+        let c = client("c1", 10);
+        s.insert_registered_client(&c, &registration())
+            .await
+            .unwrap();
+        let first = token_rotation("rat-hash", "rat-2");
+        assert!(
+            s.rotate_registration_token(&c.id, &first).await.unwrap(),
+            "{n}"
+        );
+        assert_eq!(token_hash_of(s, "c1").await.as_deref(), Some("rat-2"));
+        // The old hash no longer applies, nor a guess, nor another client.
+        for r in [first.clone(), token_rotation("guess", "rat-3")] {
+            assert!(
+                !s.rotate_registration_token(&c.id, &r).await.unwrap(),
+                "{n}"
+            );
+        }
+        let second = token_rotation("rat-2", "rat-3");
+        assert!(
+            !s.rotate_registration_token(&cid("ghost"), &second)
+                .await
+                .unwrap(),
+            "{n}"
+        );
+        assert_eq!(token_hash_of(s, "c1").await.as_deref(), Some("rat-2"));
+
+        // An update with a stale rotation changes nothing at all.
+        let mut renamed = c.clone();
+        renamed.name = "Renamed".into();
+        let r2 = ClientRegistration {
+            contacts: vec![],
+            ..registration()
+        };
+        assert!(
+            !s.update_registered_client(&renamed, &r2, Some(&first))
+                .await
+                .unwrap(),
+            "{n}"
+        );
+        assert_eq!(s.find_client(&c.id).await.unwrap(), Some(c.clone()), "{n}");
+        assert_eq!(token_hash_of(s, "c1").await.as_deref(), Some("rat-2"));
+        // With the current one, metadata and token change together.
+        assert!(
+            s.update_registered_client(&renamed, &r2, Some(&second))
+                .await
+                .unwrap(),
+            "{n}"
+        );
+        let after = s.find_registration(&c.id).await.unwrap().unwrap();
+        assert_eq!(
+            (after.registration_token_hash.as_deref(), after.contacts),
+            (Some("rat-3"), vec![]),
+            "{n}"
+        );
+        assert_eq!(s.find_client(&c.id).await.unwrap(), Some(renamed.clone()));
+        // An update without a rotation keeps the stored hash, whatever the
+        // record it was given says (an operator's write from an older read
+        // must not bring a rotated-away token back).
+        assert!(
+            s.update_registered_client(&renamed, &registration(), None)
+                .await
+                .unwrap(),
+            "{n}"
+        );
+        assert_eq!(token_hash_of(s, "c1").await.as_deref(), Some("rat-3"));
+
+        // A guarded delete needs the current hash.
+        let rev = RevokedToken {
+            key: RevocationKey::Client("c1".into()).to_key(),
+            expires_at: 1_000,
+            revoked_at: 100,
+            reason: RevokeReason::ClientDeletedByRegistrant,
+        };
+        for stale in ["rat-hash", "rat-2"] {
+            assert!(
+                !s.delete_client_revoking(&c.id, &rev, Some(stale))
+                    .await
+                    .unwrap(),
+                "{n}"
+            );
+        }
+        assert!(s.find_client(&c.id).await.unwrap().is_some(), "{n}");
+        assert!(!s.any_revoked(&["c:c1".into()]).await.unwrap(), "{n}");
+        assert!(
+            s.delete_client_revoking(&c.id, &rev, Some("rat-3"))
+                .await
+                .unwrap(),
+            "{n}"
+        );
+        assert_eq!(s.find_client(&c.id).await.unwrap(), None, "{n}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn of_concurrent_token_rotations_from_one_hash_exactly_one_wins() {
+    const N: usize = 16;
+    for b in backends().await {
+        let (s, n) = (&b.store, b.name);
+        s.insert_registered_client(&client("c1", 10), &registration())
+            .await
+            .unwrap();
+        let barrier = Arc::new(tokio::sync::Barrier::new(N));
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let (s, barrier) = (s.clone(), Arc::clone(&barrier));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let r = token_rotation("rat-hash", &format!("new-{i}"));
+                    s.rotate_registration_token(&cid("c1"), &r)
+                        .await
+                        .unwrap()
+                        .then_some(i)
+                })
+            })
+            .collect();
+        let mut winners = vec![];
+        for t in tasks {
+            winners.extend(t.await.unwrap());
+        }
+        assert_eq!(winners.len(), 1, "{n}: {winners:?}");
+        assert_eq!(
+            token_hash_of(s, "c1").await,
+            Some(format!("new-{}", winners[0])),
+            "{n}"
+        );
     }
 }
 
@@ -185,7 +338,10 @@ async fn deleting_a_client_records_its_revocation_in_the_same_transaction() {
             revoked_at: 100,
             reason: RevokeReason::ClientDeletedByOperator,
         };
-        assert!(s.delete_client_revoking(&c.id, &rev).await.unwrap(), "{n}");
+        assert!(
+            s.delete_client_revoking(&c.id, &rev, None).await.unwrap(),
+            "{n}"
+        );
         assert_eq!(s.find_client(&c.id).await.unwrap(), None, "{n}");
         assert_eq!(s.find_registration(&c.id).await.unwrap(), None, "{n}");
         assert!(s.any_revoked(&["c:c1".into()]).await.unwrap(), "{n}");
@@ -195,7 +351,7 @@ async fn deleting_a_client_records_its_revocation_in_the_same_transaction() {
             ..rev.clone()
         };
         assert!(
-            !s.delete_client_revoking(&cid("ghost"), &other)
+            !s.delete_client_revoking(&cid("ghost"), &other, None)
                 .await
                 .unwrap(),
             "{n}"
