@@ -27,8 +27,8 @@ pub async fn device_authorization(
         credentials,
         request,
     } = client;
-    let span =
-        tracing::info_span!("oauth2.device_authorization", client_id = ?credentials.client_id());
+    // The client is a field of the request's span.
+    let span = tracing::info_span!("oauth2.device_authorization");
     match app
         .device_authorization()
         .start(&credentials, request)

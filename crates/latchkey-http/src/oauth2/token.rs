@@ -24,7 +24,8 @@ pub async fn token(
     let proof = dpop::proof(&req, &app, false)?;
     let had_proof = proof.is_some();
     tracing::Span::current().record("grant_type", form.grant.grant_type().as_str());
-    let span = tracing::info_span!("oauth2.token", grant = %form.grant.grant_type(), client_id = ?auth.client_id(), dpop = had_proof);
+    // The client and grant type are fields of the request's span.
+    let span = tracing::info_span!("oauth2.token", dpop = had_proof);
     // client_credentials reads nothing but cached clients: handing it to
     // another thread would cost more than the grant itself (see
     // `GrantRuntime`). A proof's jti is a write, so a DPoP request goes.
