@@ -235,6 +235,7 @@ fn user(id: &str, username: &str) -> User {
         },
         groups: Groups::default(),
         disabled: false,
+        role: Role::User,
         created_at: 100,
         password_changed_at: 100,
         updated_at: 100,
@@ -582,6 +583,38 @@ async fn user_claims_and_groups_round_trip() {
             "{}",
             b.name
         );
+    }
+}
+
+#[tokio::test]
+async fn a_role_is_stored_and_changed() {
+    for b in backends().await {
+        let s = &b.store;
+        let admin = User {
+            role: Role::Admin,
+            ..user("u1", "alice")
+        };
+        s.insert_user(&admin).await.unwrap();
+        s.insert_user(&user("u2", "bob")).await.unwrap();
+        let role = |id: &'static str| async move {
+            s.find_user(&UserId::new(id)).await.unwrap().unwrap().role
+        };
+        assert_eq!(role("u1").await, Role::Admin, "{}", b.name);
+        assert_eq!(role("u2").await, Role::User, "{}", b.name);
+        assert!(s
+            .set_user_role(&UserId::new("u2"), Role::Admin)
+            .await
+            .unwrap());
+        assert!(s
+            .set_user_role(&UserId::new("u1"), Role::User)
+            .await
+            .unwrap());
+        assert_eq!(role("u1").await, Role::User, "{}", b.name);
+        assert_eq!(role("u2").await, Role::Admin, "{}", b.name);
+        assert!(!s
+            .set_user_role(&UserId::new("nobody"), Role::Admin)
+            .await
+            .unwrap());
     }
 }
 
