@@ -441,6 +441,18 @@ pub struct AuditRecord {
     pub detail: String,
 }
 
+/// Which audit records to read: each field given narrows the search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub kind: Option<crate::AuditEvent>,
+    /// From this Unix time on (inclusive).
+    pub since: Option<i64>,
+    /// Before this Unix time (exclusive).
+    pub until: Option<i64>,
+}
+
 /// One login grant's chain of refresh tokens (user, client, scope, browser
 /// session). Every refresh adds the token of generation `generation + 1`,
 /// and one token per generation is a database fact, so of two concurrent

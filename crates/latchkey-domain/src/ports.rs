@@ -322,6 +322,8 @@ pub trait KeyRepository: Send + Sync {
 pub trait AuditLog: Send + Sync {
     async fn record(&self, event: &AuditRecord) -> StoreResult<()>;
     async fn recent(&self, limit: u64) -> StoreResult<Vec<AuditRecord>>;
+    /// The newest `limit` records that pass `filter`, newest first.
+    async fn search(&self, filter: &AuditFilter, limit: u64) -> StoreResult<Vec<AuditRecord>>;
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -991,6 +991,52 @@ async fn revocation_keys_and_audit_round_trip() {
         );
         assert_eq!(s.recent(10).await.unwrap().len(), 4, "{}", b.name);
 
+        let other = AuditRecord {
+            kind: AuditEvent::ClientDeleted,
+            user_id: None,
+            client_id: Some("c1".into()),
+            ..e("e5", 40)
+        };
+        s.record(&other).await.unwrap();
+        let search = |f: AuditFilter, limit| async move {
+            let ids: Vec<String> = s
+                .search(&f, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            ids
+        };
+        assert_eq!(
+            search(AuditFilter::default(), 2).await,
+            ["e5", "e4"],
+            "{}",
+            b.name
+        );
+        let by_user = AuditFilter {
+            user_id: Some("u1".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(search(by_user, 10).await, ["e4", "e3", "e2", "e1"]);
+        let by_client = AuditFilter {
+            client_id: Some("c1".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(search(by_client, 10).await, ["e5"]);
+        let by_kind = AuditFilter {
+            kind: Some(AuditEvent::Login),
+            since: Some(20),
+            until: Some(30),
+            ..AuditFilter::default()
+        };
+        assert_eq!(search(by_kind, 10).await, ["e2"], "{}", b.name);
+        let nothing = AuditFilter {
+            user_id: Some("u2".into()),
+            ..AuditFilter::default()
+        };
+        assert!(search(nothing, 10).await.is_empty());
+
         s.ping().await.unwrap();
     }
 }
