@@ -127,9 +127,9 @@ mod pages {
     use crate::mfa::{account_sign_in, enrol, factor_step, totp_code};
     use crate::support::*;
 
-    /// A user of `role` with an authenticator app, and a browser signed in
-    /// with password and code.
-    async fn signed_in_with_code(app: &TestApp, username: &str, role: Role) -> reqwest::Client {
+    /// A user of `role` with an authenticator app; returns the app's
+    /// secret. The code used at set-up is spent: the clock is moved on.
+    async fn enrolled(app: &TestApp, username: &str, role: Role) -> String {
         app.core
             .admin()
             .users()
@@ -139,19 +139,73 @@ mod pages {
         let setup = browser();
         account_sign_in(app, &setup, username).await;
         let (secret, _) = enrol(app, &setup).await;
-        // The code used at set-up is spent: the next time step.
         app.clock.advance(Duration::from_secs(30));
-        let b = browser();
-        let page = FormPage::read(app, &b, "/login").await;
-        let resp = post_login(app, &b, None, &page.csrf(), username, PASSWORD).await;
+        secret
+    }
+
+    /// Signs `username` in on `b` with password and the app's code now
+    /// (then moves the clock on, so the next sign-in has a fresh code);
+    /// returns the answer to the code.
+    async fn sign_in_with_code(
+        app: &TestApp,
+        b: &reqwest::Client,
+        username: &str,
+        secret: &str,
+    ) -> reqwest::Response {
+        let page = FormPage::read(app, b, "/login").await;
+        let resp = post_login(app, b, None, &page.csrf(), username, PASSWORD).await;
         assert_eq!(resp.status(), 303);
         let next = location(&resp);
         assert!(next.starts_with("/login/factor?c="), "{next}");
-        let code = totp_code(&secret, latchkey_domain::Clock::unix(&*app.clock));
-        let resp = factor_step(app, &b, &next, &code).await;
+        let code = totp_code(secret, latchkey_domain::Clock::unix(&*app.clock));
+        let resp = factor_step(app, b, &next, &code).await;
         assert_eq!(resp.status(), 303, "the code signs in");
+        app.clock.advance(Duration::from_secs(30));
+        resp
+    }
+
+    /// A user of `role` with an authenticator app, and a browser signed in
+    /// with password and code.
+    async fn signed_in_with_code(app: &TestApp, username: &str, role: Role) -> reqwest::Client {
+        let secret = enrolled(app, username, role).await;
+        let b = browser();
+        let resp = sign_in_with_code(app, &b, username, &secret).await;
         assert_eq!(location(&resp), "/account/sessions");
         b
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sign_in_started_at_the_console_returns_there_only() {
+        let app = TestApp::spawn().await;
+        let secret = enrolled(&app, "root", Role::Admin).await;
+        let (b, jar) = browser_with_jar();
+        let resp = b.get(app.url("/admin")).send().await.unwrap();
+        assert_eq!(resp.status(), 303);
+        assert_eq!(location(&resp), "/login");
+        assert_eq!(
+            jar_cookie(&jar, &app.url("/"), "latchkey_return").as_deref(),
+            Some("/admin")
+        );
+        let resp = sign_in_with_code(&app, &b, "root", &secret).await;
+        assert_eq!(location(&resp), "/admin", "back at the console");
+        assert_eq!(jar_cookie(&jar, &app.url("/"), "latchkey_return"), None);
+        assert_eq!(b.get(app.url("/admin")).send().await.unwrap().status(), 200);
+
+        // The cookie names the console or nothing: anything else planted
+        // in it is ignored, so it cannot send a sign-in elsewhere.
+        for planted in [
+            "https://evil.example/",
+            "//evil.example",
+            "/admin/../account",
+        ] {
+            let (b, jar) = browser_with_jar();
+            jar.add_cookie_str(
+                &format!("latchkey_return={planted}; Path=/"),
+                &app.url("/").parse().unwrap(),
+            );
+            let resp = sign_in_with_code(&app, &b, "root", &secret).await;
+            assert_eq!(location(&resp), "/account/sessions", "{planted}");
+        }
     }
 
     async fn get(app: &TestApp, b: &reqwest::Client, path: &str) -> (u16, String) {

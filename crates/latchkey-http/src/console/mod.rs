@@ -29,7 +29,7 @@ use latchkey_core::authorize::SignedIn;
 use latchkey_core::Latchkey;
 use latchkey_protocol::{ErrorCode, OAuthError, Params};
 
-use crate::browser::{csrf_binding, csrf_ok, csrf_refused, signed_in};
+use crate::browser::{csrf_binding, csrf_ok, csrf_refused, return_to_console, signed_in};
 use crate::error::ApiError;
 use crate::request::{read_form_keeping_empty, with_core};
 use crate::response::{page, render, see_other};
@@ -50,8 +50,9 @@ pub struct Operator {
 /// Why the console did not open, rendered by [`ResponseError`].
 #[derive(Debug)]
 pub enum Refusal {
-    /// Nobody is signed in: to the sign-in page.
-    SignIn,
+    /// Nobody is signed in: to the sign-in page, with the cookie that
+    /// brings the browser back to the console afterwards.
+    SignIn(Box<Cookie<'static>>),
     /// Signed in, but not allowed now: a page saying why.
     Door(Door),
     /// Any other refusal (a bad form, storage trouble): the error page.
@@ -75,7 +76,7 @@ struct DoorPage {
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::SignIn => f.write_str("not signed in"),
+            Refusal::SignIn(_) => f.write_str("not signed in"),
             Refusal::Door(d) => write!(f, "console refused: {d:?}"),
             Refusal::Page(e) => e.fmt(f),
         }
@@ -85,7 +86,7 @@ impl std::fmt::Display for Refusal {
 impl ResponseError for Refusal {
     fn status_code(&self) -> StatusCode {
         match self {
-            Refusal::SignIn => StatusCode::SEE_OTHER,
+            Refusal::SignIn(_) => StatusCode::SEE_OTHER,
             Refusal::Door(_) => StatusCode::FORBIDDEN,
             Refusal::Page(e) => e.status_code(),
         }
@@ -93,7 +94,11 @@ impl ResponseError for Refusal {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Refusal::SignIn => see_other("/login"),
+            Refusal::SignIn(back) => {
+                let mut resp = see_other("/login");
+                let _ = resp.add_cookie(back);
+                resp
+            }
             Refusal::Door(door) => render(page(StatusCode::FORBIDDEN), &DoorPage { door: *door }),
             Refusal::Page(e) => e.error_response(),
         }
@@ -162,7 +167,7 @@ impl FromRequest for Operator {
 impl Operator {
     async fn check(req: &HttpRequest, app: &Latchkey) -> Result<Operator, Refusal> {
         let Some(me) = signed_in(req, app).await? else {
-            return Err(Refusal::SignIn);
+            return Err(Refusal::SignIn(Box::new(return_to_console(app))));
         };
         let access = app.admin().console().access(&me).await.map_err(internal)?;
         let door = match access {
