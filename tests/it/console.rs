@@ -139,6 +139,16 @@ mod pages {
         let setup = browser();
         account_sign_in(app, &setup, username).await;
         let (secret, _) = enrol(app, &setup).await;
+        // The session that set the app up did not prove it.
+        let resp = setup.get(app.url("/admin")).send().await.unwrap();
+        assert_eq!(resp.status(), 403);
+        let page = resp.text().await.unwrap();
+        if role == Role::Admin {
+            assert!(page.contains("Confirm with your second factor"), "{page}");
+            assert!(page.contains("href=\"/login?reauth=1\""), "{page}");
+        } else {
+            assert!(page.contains("does not have the admin role"), "{page}");
+        }
         app.clock.advance(Duration::from_secs(30));
         secret
     }

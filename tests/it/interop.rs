@@ -1434,9 +1434,17 @@ async fn chromium_runs_the_operator_console() {
             "client secret",
             "client",
             "audit log",
+            "signing keys",
+            "tokens",
             "users",
             "user",
         ],
+    );
+    assert!(
+        report["key_states"]
+            .as_array()
+            .is_some_and(|s| s.contains(&"current".into())),
+        "{report}"
     );
     assert_eq!(report["door"]["status"], 403, "{report}");
     assert_eq!(

@@ -139,7 +139,14 @@ await browserRun('console', async () => {
   const gone = await admin.goto(at(`/admin/console/clients/${clientId}`));
   const goneStatus = gone.status();
 
-  // 8. A user: created, then disabled.
+  // 8. The keys and tokens pages.
+  await admin.goto(at('/admin/console/keys'));
+  await checkAccessibility(admin, 'signing keys');
+  const keyStates = (await admin.locator('td.state').allTextContents()).map((k) => k.trim());
+  await admin.goto(at('/admin/console/tokens'));
+  await checkAccessibility(admin, 'tokens');
+
+  // 9. A user: created, then disabled.
   await admin.goto(at('/admin/console/users'));
   await checkAccessibility(admin, 'users');
   await admin.fill('#new-username', 'bob');
@@ -168,6 +175,7 @@ await browserRun('console', async () => {
       gone_status: goneStatus,
     },
     audit: { kinds, clients },
+    key_states: keyStates,
     user: { status, enable_offered: enableOffered },
   };
 });
