@@ -690,6 +690,35 @@ mod pages {
             bob.claims.email.as_ref().unwrap().as_str(),
             "bob@example.com"
         );
+        let (_, view) = get(&app, &admin, "/admin/console/users/root").await;
+        assert!(
+            view.contains("authenticator app, 10 unused recovery codes"),
+            "{view}"
+        );
+        assert!(!view.contains("class=\"warning\""), "{view}");
+        let resp = post(
+            &app,
+            &admin,
+            "/admin/console/users/bob/role",
+            &[("csrf", &token), ("role", "admin")],
+        )
+        .await;
+        assert_eq!(resp.status(), 303);
+        let (_, view) = get(&app, &admin, "/admin/console/users/bob").await;
+        assert!(view.contains("<td>none</td>"), "no factor: {view}");
+        assert!(view.contains("this admin has no second factor"), "{view}");
+        let resp = post(
+            &app,
+            &admin,
+            "/admin/console/users/bob/role",
+            &[("csrf", &token), ("role", "user")],
+        )
+        .await;
+        assert_eq!(resp.status(), 303);
+        assert_eq!(
+            app.core.admin().users().show("bob").await.unwrap().role,
+            Role::User
+        );
         let b = browser();
         account_sign_in(&app, &b, "bob").await;
         let (_, view) = get(&app, &admin, "/admin/console/users/bob").await;

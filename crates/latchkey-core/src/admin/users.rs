@@ -251,6 +251,14 @@ impl AdminUsers<'_> {
         self.user_by_name(username).await
     }
 
+    /// The second factors a user has set up (never their secrets).
+    pub async fn factors(
+        &self,
+        user: &User,
+    ) -> Result<crate::support::factors::Enrolled, AdminError> {
+        Ok(crate::support::factors::Enrolled::of(self.store, &user.id).await?)
+    }
+
     /// Removes every second factor of the user (authenticator app,
     /// recovery codes, passkeys) and ends their sessions: for a user who
     /// lost their devices. Returns how many factors were removed.

@@ -167,6 +167,8 @@ struct UserPage<'a> {
     facts: Vec<(&'static str, String)>,
     disabled: bool,
     admin: bool,
+    /// An admin who cannot open the console until they set up a factor.
+    admin_without_factor: bool,
     claims: String,
     groups: String,
     sessions: Vec<SessionRow>,
@@ -205,6 +207,20 @@ async fn user_page(
             serde_json::to_string_pretty(&Value::Object(u.claims.to_json())).unwrap_or_default()
         }
     };
+    let enrolled = app.admin().users().factors(u).await.map_err(internal)?;
+    let mut factors = Vec::new();
+    if enrolled.totp {
+        factors.push("authenticator app".to_owned());
+    }
+    match enrolled.passkeys.len() {
+        0 => {}
+        1 => factors.push("1 passkey".to_owned()),
+        n => factors.push(format!("{n} passkeys")),
+    }
+    if enrolled.recovery_codes > 0 {
+        factors.push(format!("{} unused recovery codes", enrolled.recovery_codes));
+    }
+    let no_factor = !enrolled.has_second_factor();
     let groups = match posted.and_then(|p| p.get("groups")) {
         Some(text) => text.to_owned(),
         None => u.groups.names().collect::<Vec<_>>().join(", "),
@@ -228,7 +244,16 @@ async fn user_page(
                 ("Created", when(u.created_at)),
                 ("Password changed", when(u.password_changed_at)),
                 ("Claims updated", when(u.updated_at)),
+                (
+                    "Second factors",
+                    if factors.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        factors.join(", ")
+                    },
+                ),
             ],
+            admin_without_factor: u.role == Role::Admin && no_factor,
             disabled: u.disabled,
             admin: u.role == Role::Admin,
             claims,
