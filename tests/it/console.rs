@@ -329,6 +329,19 @@ mod pages {
         let resp = admin.get(app.url("/admin")).send().await.unwrap();
         assert_eq!(resp.status(), 303, "the session ended with the role");
         assert_eq!(location(&resp), "/login");
+
+        // The admin API shows the role (read-only).
+        let token = crate::registration::admin_token(&app).await;
+        let shown: serde_json::Value = api()
+            .get(app.url("/admin/users/root"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(shown["role"], "user", "{shown}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
