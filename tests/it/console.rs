@@ -627,6 +627,45 @@ mod pages {
             );
         }
         assert!(!audit.contains("class=\"kind\">login<"), "{audit}");
+        // A time range (UTC, to the minute) around now finds them; one
+        // that ends before, or starts after, does not.
+        let now = latchkey_domain::Clock::unix(&*app.clock);
+        let minute = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M")
+                .to_string()
+        };
+        let (from, to) = (minute(now - 120), minute(now + 120));
+        let rotated_in = |page: &str| page.contains("class=\"kind\">client_secret_rotated<");
+        let (_, page) = get(
+            &app,
+            &admin,
+            &format!("/admin/console/audit?client={id}&since={from}&until={to}"),
+        )
+        .await;
+        assert!(rotated_in(&page), "{page}");
+        let (_, page) = get(
+            &app,
+            &admin,
+            &format!("/admin/console/audit?client={id}&until={from}"),
+        )
+        .await;
+        assert!(!rotated_in(&page) && page.contains("No events"), "{page}");
+        let (_, page) = get(
+            &app,
+            &admin,
+            &format!("/admin/console/audit?client={id}&since={to}"),
+        )
+        .await;
+        assert!(!rotated_in(&page), "{page}");
+        let (status, _) = get(
+            &app,
+            &admin,
+            &format!("/admin/console/audit?since={to}&until={from}"),
+        )
+        .await;
+        assert_eq!(status, 400, "a range that ends before it starts");
         let (status, audit) = get(&app, &admin, "/admin/console/audit?since=yesterday").await;
         assert_eq!(status, 400, "{audit}");
         let (status, _) = get(&app, &admin, "/admin/console/audit?kind=nonsense").await;
