@@ -28,6 +28,7 @@ pub mod m20261205_000013_device_authorizations;
 pub mod m20261205_000014_pushed_and_bound;
 pub mod m20261205_000015_resources;
 pub mod m20261205_000016_fapi2;
+pub mod m20261206_000017_user_roles;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000014_pushed_and_bound::Migration),
             Box::new(m20261205_000015_resources::Migration),
             Box::new(m20261205_000016_fapi2::Migration),
+            Box::new(m20261206_000017_user_roles::Migration),
         ]
     }
 }

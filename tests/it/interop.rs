@@ -1406,3 +1406,91 @@ async fn chromium_adds_a_passkey_and_signs_in_with_it() {
     );
     assert!(!a.contains(&"pwd".into()), "no password: {report}");
 }
+
+/// The operator console in a real browser, JavaScript off
+/// (`browser_console.mjs`): alice, an admin with no second factor yet, is
+/// sent to sign in, then told to set one up; with an authenticator app
+/// and a sign-in that proved it, she registers a client and sees its
+/// secret once, makes PKCE optional and sees the warning, rotates the
+/// secret, filters the audit log to the client, deletes it, and creates
+/// and disables a user. Every console page passes the accessibility
+/// check; what the pages did is checked again from the command line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_runs_the_operator_console() {
+    let Some((mut s, chromium)) = prepared_for_chromium() else {
+        return;
+    };
+    s.cli(&["user", "update", "alice", "--role", "admin"], "");
+    s.start().await;
+    let report = run_browser_script(
+        &s,
+        &chromium,
+        "browser_console.mjs",
+        &[],
+        &[
+            "console door",
+            "console",
+            "new client",
+            "client secret",
+            "client",
+            "audit log",
+            "signing keys",
+            "tokens",
+            "users",
+            "user",
+        ],
+    );
+    assert!(
+        report["key_states"]
+            .as_array()
+            .is_some_and(|s| s.contains(&"current".into())),
+        "{report}"
+    );
+    assert_eq!(report["door"]["status"], 403, "{report}");
+    assert_eq!(
+        report["door"]["heading"], "Set up a second factor",
+        "{report}"
+    );
+    assert_eq!(report["home"]["status"], 200, "{report}");
+    assert_eq!(report["home"]["heading"], "Latchkey console", "{report}");
+
+    let client = &report["client"];
+    let id = client["id"].as_str().expect("a client id");
+    assert!(client["secret_length"].as_u64().unwrap() >= 32, "{report}");
+    assert_eq!(client["secret_shown_again"], false, "{report}");
+    assert_eq!(client["warnings_before"], 0, "{report}");
+    assert!(
+        client["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("pkce=optional")),
+        "{report}"
+    );
+    assert_eq!(client["saved"], "The client was saved.", "{report}");
+    assert_eq!(client["rotated_differs"], true, "{report}");
+    assert_eq!(client["deleted"], "The client was deleted.", "{report}");
+    assert_eq!(client["gone_status"], 404, "{report}");
+
+    let audit = &report["audit"];
+    assert_eq!(audit["clients"], serde_json::json!([id]), "{report}");
+    let kinds: Vec<&str> = audit["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for kind in [
+        "client_registered",
+        "client_compat_changed",
+        "client_secret_rotated",
+    ] {
+        assert!(kinds.contains(&kind), "{kind}: {report}");
+    }
+
+    assert_eq!(report["user"]["status"], "disabled", "{report}");
+    assert_eq!(report["user"]["enable_offered"], 1, "{report}");
+    let listed: Value = serde_json::from_str(&s.cli(&["client", "list", "--json"], "")).unwrap();
+    assert_eq!(listed, serde_json::json!([]), "the client is gone");
+    let bob: Value = serde_json::from_str(&s.cli(&["user", "show", "bob", "--json"], "")).unwrap();
+    assert_eq!(bob["disabled"], true, "{bob}");
+    assert_eq!(bob["name"], "Bob", "{bob}");
+}

@@ -13,6 +13,7 @@ mod cluster;
 mod compat;
 mod conformance;
 mod conformance_plans;
+mod console;
 mod device;
 mod dpop;
 mod fapi;

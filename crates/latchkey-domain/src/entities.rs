@@ -199,10 +199,23 @@ pub struct User {
     /// The groups the user is in (the `groups` claim).
     pub groups: Groups,
     pub disabled: bool,
+    /// What the user may do besides signing in.
+    pub role: Role,
     pub created_at: i64,
     pub password_changed_at: i64,
     /// When the user's claims last changed (the `updated_at` claim).
     pub updated_at: i64,
+}
+
+latchkey_protocol::vocabulary! {
+    /// What a user may do besides signing in, stored as its name.
+    pub enum Role as "role" {
+        /// Signs in to clients and manages their own account.
+        User = "user",
+        /// Also operates Latchkey from the console under `/admin` (with a
+        /// second factor).
+        Admin = "admin",
+    }
 }
 
 impl std::fmt::Debug for User {
@@ -426,6 +439,18 @@ pub struct AuditRecord {
     pub client_id: Option<String>,
     pub ip: Option<String>,
     pub detail: String,
+}
+
+/// Which audit records to read: each field given narrows the search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub kind: Option<crate::AuditEvent>,
+    /// From this Unix time on (inclusive).
+    pub since: Option<i64>,
+    /// Before this Unix time (exclusive).
+    pub until: Option<i64>,
 }
 
 /// One login grant's chain of refresh tokens (user, client, scope, browser

@@ -48,6 +48,8 @@ latchkey_protocol::vocabulary! {
         UserEnabled = "user_enabled",
         UserDeleted = "user_deleted",
         UserClaimsChanged = "user_claims_changed",
+        /// An operator gave a user the admin role or took it away.
+        UserRoleChanged = "user_role_changed",
         /// An authenticator app, recovery codes or a passkey was added or
         /// removed (by the user, or reset by an operator).
         FactorsChanged = "factors_changed",

@@ -29,6 +29,8 @@ pub trait UserRepository: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     async fn set_password(&self, id: &UserId, password_hash: &str, at: i64) -> StoreResult<bool>;
     async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> StoreResult<bool>;
+    /// Sets the user's role; false if there is no such user.
+    async fn set_user_role(&self, id: &UserId, role: Role) -> StoreResult<bool>;
     /// Replaces the user's claims and groups, stamping `updated_at`;
     /// false if there is no such user.
     async fn set_user_claims(
@@ -306,6 +308,8 @@ pub trait KeyRepository: Send + Sync {
 pub trait AuditLog: Send + Sync {
     async fn record(&self, event: &AuditRecord) -> StoreResult<()>;
     async fn recent(&self, limit: u64) -> StoreResult<Vec<AuditRecord>>;
+    /// The newest `limit` records that pass `filter`, newest first.
+    async fn search(&self, filter: &AuditFilter, limit: u64) -> StoreResult<Vec<AuditRecord>>;
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

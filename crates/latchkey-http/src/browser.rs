@@ -21,14 +21,70 @@ use crate::response::{form_post_page, render, see_other, FORM_POST_SCRIPT};
 
 const SESSION_COOKIE: &str = "latchkey_session";
 const CSRF_COOKIE: &str = "latchkey_csrf";
+const RETURN_COOKIE: &str = "latchkey_return";
 
 /// The name of a cookie on this server: `__Host-` prefixed under https.
 fn cookie_name(app: &Latchkey, base: &'static str) -> &'static str {
     match (app.settings().secure_cookies(), base) {
         (true, SESSION_COOKIE) => "__Host-latchkey_session",
+        (true, RETURN_COOKIE) => "__Host-latchkey_return",
         (true, _) => "__Host-latchkey_csrf",
         (false, _) => base,
     }
+}
+
+/// The one page a sign-in for Latchkey itself may return to, besides
+/// the account pages: the operator console. A fixed path, never taken
+/// from the request, so the return cannot lead anywhere else.
+pub const CONSOLE_HOME: &str = "/admin";
+
+/// A cookie asking the next sign-in of this browser to return to the
+/// console (for ten minutes).
+pub fn return_to_console(app: &Latchkey) -> Cookie<'static> {
+    cookie(
+        app,
+        cookie_name(app, RETURN_COOKIE),
+        CONSOLE_HOME.to_owned(),
+        600,
+    )
+}
+
+/// Where a finished sign-in for Latchkey itself goes instead of the
+/// account pages: the console, when the browser asked for it and the
+/// sign-in would otherwise land on `/account/sessions`; and the cookie
+/// that forgets the request (whenever the browser had one).
+fn return_after_sign_in(
+    req: &HttpRequest,
+    app: &Latchkey,
+    next: &AuthorizeOutcome,
+) -> (Option<&'static str>, Option<Cookie<'static>>) {
+    let Some(asked) = req.cookie(cookie_name(app, RETURN_COOKIE)) else {
+        return (None, None);
+    };
+    let mut gone = cookie(app, cookie_name(app, RETURN_COOKIE), String::new(), 0);
+    gone.set_max_age(time::Duration::ZERO);
+    let to = (asked.value() == CONSOLE_HOME
+        && *next == AuthorizeOutcome::Redirect("/account/sessions".into()))
+    .then_some(CONSOLE_HOME);
+    (to, Some(gone))
+}
+
+/// Turns a finished sign-in's outcome into a response, returning to the
+/// console when the browser came from there (see [`return_to_console`]).
+pub fn respond_after_sign_in(
+    req: &HttpRequest,
+    app: &Latchkey,
+    next: AuthorizeOutcome,
+) -> HttpResponse {
+    let (to, forget) = return_after_sign_in(req, app, &next);
+    let mut resp = match to {
+        Some(to) => see_other(to),
+        None => respond(next),
+    };
+    if let Some(c) = forget {
+        let _ = resp.add_cookie(&c);
+    }
+    resp
 }
 
 pub fn session_cookie_name(app: &Latchkey) -> &'static str {

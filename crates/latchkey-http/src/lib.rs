@@ -22,6 +22,7 @@ pub mod admin;
 pub mod api;
 mod browser;
 pub mod client_auth;
+pub mod console;
 pub mod cors;
 mod dpop;
 pub mod error;
@@ -200,6 +201,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .configure(oauth2::registration::routes)
     .configure(admin::routes)
+    .configure(console::routes)
     .service(
         web::resource(response::FORM_POST_SCRIPT).route(web::get().to(response::form_post_script)),
     )

@@ -271,6 +271,7 @@ fn user(id: &str, username: &str) -> User {
         },
         groups: Groups::default(),
         disabled: false,
+        role: Role::User,
         created_at: 100,
         password_changed_at: 100,
         updated_at: 100,
@@ -618,6 +619,38 @@ async fn user_claims_and_groups_round_trip() {
             "{}",
             b.name
         );
+    }
+}
+
+#[tokio::test]
+async fn a_role_is_stored_and_changed() {
+    for b in backends().await {
+        let s = &b.store;
+        let admin = User {
+            role: Role::Admin,
+            ..user("u1", "alice")
+        };
+        s.insert_user(&admin).await.unwrap();
+        s.insert_user(&user("u2", "bob")).await.unwrap();
+        let role = |id: &'static str| async move {
+            s.find_user(&UserId::new(id)).await.unwrap().unwrap().role
+        };
+        assert_eq!(role("u1").await, Role::Admin, "{}", b.name);
+        assert_eq!(role("u2").await, Role::User, "{}", b.name);
+        assert!(s
+            .set_user_role(&UserId::new("u2"), Role::Admin)
+            .await
+            .unwrap());
+        assert!(s
+            .set_user_role(&UserId::new("u1"), Role::User)
+            .await
+            .unwrap());
+        assert_eq!(role("u1").await, Role::User, "{}", b.name);
+        assert_eq!(role("u2").await, Role::Admin, "{}", b.name);
+        assert!(!s
+            .set_user_role(&UserId::new("nobody"), Role::Admin)
+            .await
+            .unwrap());
     }
 }
 
@@ -1003,6 +1036,52 @@ async fn revocation_keys_and_audit_round_trip() {
             b.name
         );
         assert_eq!(s.recent(10).await.unwrap().len(), 4, "{}", b.name);
+
+        let other = AuditRecord {
+            kind: AuditEvent::ClientDeleted,
+            user_id: None,
+            client_id: Some("c1".into()),
+            ..e("e5", 40)
+        };
+        s.record(&other).await.unwrap();
+        let search = |f: AuditFilter, limit| async move {
+            let ids: Vec<String> = s
+                .search(&f, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect();
+            ids
+        };
+        assert_eq!(
+            search(AuditFilter::default(), 2).await,
+            ["e5", "e4"],
+            "{}",
+            b.name
+        );
+        let by_user = AuditFilter {
+            user_id: Some("u1".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(search(by_user, 10).await, ["e4", "e3", "e2", "e1"]);
+        let by_client = AuditFilter {
+            client_id: Some("c1".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(search(by_client, 10).await, ["e5"]);
+        let by_kind = AuditFilter {
+            kind: Some(AuditEvent::Login),
+            since: Some(20),
+            until: Some(30),
+            ..AuditFilter::default()
+        };
+        assert_eq!(search(by_kind, 10).await, ["e2"], "{}", b.name);
+        let nothing = AuditFilter {
+            user_id: Some("u2".into()),
+            ..AuditFilter::default()
+        };
+        assert!(search(nothing, 10).await.is_empty());
 
         s.ping().await.unwrap();
     }

@@ -205,6 +205,14 @@ impl AdminClients<'_> {
         self.store
             .insert_registered_client(&client, &registration)
             .await?;
+        // Recorded as the admin API's registration is.
+        self.audit
+            .record(Event::about_client(
+                AuditEvent::ClientRegistered,
+                client.id.as_str(),
+                "by an operator",
+            ))
+            .await;
         let defaults = Client {
             pkce: Requirement::Required,
             nonce: Requirement::Required,

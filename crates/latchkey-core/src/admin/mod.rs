@@ -3,12 +3,14 @@
 //! per resource; [`AdminError`] is how all of them fail.
 
 pub mod clients;
+pub mod console;
 pub mod keys;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
 
 pub use clients::{AdminClients, ClientChanges, ClientSettings, CompatWarning, NewClient};
+pub use console::{AdminConsole, ConsoleAccess};
 pub use keys::AdminKeys;
 pub use sessions::AdminSessions;
 pub use tokens::AdminTokens;
@@ -89,6 +91,10 @@ impl<'a> Admin<'a> {
 
     pub fn keys(&self) -> AdminKeys<'a> {
         AdminKeys::new(self.app)
+    }
+
+    pub fn console(&self) -> AdminConsole<'a> {
+        AdminConsole::new(self.app)
     }
 }
 

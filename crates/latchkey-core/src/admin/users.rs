@@ -2,7 +2,7 @@
 //! change that weakens a sign-in ends the user's sessions.
 
 use latchkey_domain::{AuditEvent, RevokeReason};
-use latchkey_domain::{Groups, StandardClaims, StoreError, User};
+use latchkey_domain::{Groups, Role, StandardClaims, StoreError, User};
 use serde_json::{Map, Value};
 
 use super::*;
@@ -48,6 +48,18 @@ impl AdminUsers<'_> {
         password: String,
         changes: UserChanges,
     ) -> Result<User, AdminError> {
+        self.create_with_role(username, password, changes, Role::User)
+            .await
+    }
+
+    /// Creates a user with `role` (`latchkey user add --role admin`).
+    pub async fn create_with_role(
+        &self,
+        username: &str,
+        password: String,
+        changes: UserChanges,
+        role: Role,
+    ) -> Result<User, AdminError> {
         let username = username.trim();
         if username.is_empty()
             || username.len() > 128
@@ -75,6 +87,7 @@ impl AdminUsers<'_> {
             claims,
             groups,
             disabled: false,
+            role,
             created_at: now,
             password_changed_at: now,
             updated_at: now,
@@ -183,6 +196,34 @@ impl AdminUsers<'_> {
         Ok(user)
     }
 
+    /// Gives a user a role. Taking the admin role away ends the user's
+    /// sessions, so an open console does not outlive the right to use it.
+    pub async fn set_role(&self, username: &str, role: Role) -> Result<User, AdminError> {
+        let user = self.user_by_name(username).await?;
+        if user.role == role {
+            return Ok(user);
+        }
+        if !self.store.set_user_role(&user.id, role).await? {
+            return Err(AdminError::NotFound("user"));
+        }
+        self.caches.forget_user(&user.id);
+        if user.role == Role::Admin {
+            self.sessions
+                .end_sessions(&user.id, None, false, RevokeReason::SessionEndedByOperator)
+                .await?;
+        }
+        self.audit
+            .record(Event {
+                kind: AuditEvent::UserRoleChanged,
+                user_id: Some(&user.id),
+                client_id: None,
+                ip: None,
+                detail: format!("{} -> {}", user.role, role),
+            })
+            .await;
+        Ok(User { role, ..user })
+    }
+
     pub async fn delete(&self, username: &str) -> Result<(), AdminError> {
         let user = self.user_by_name(username).await?;
         // Record the revocations before the rows go: tokens already issued
@@ -208,6 +249,14 @@ impl AdminUsers<'_> {
 
     pub async fn show(&self, username: &str) -> Result<User, AdminError> {
         self.user_by_name(username).await
+    }
+
+    /// The second factors a user has set up (never their secrets).
+    pub async fn factors(
+        &self,
+        user: &User,
+    ) -> Result<crate::support::factors::Enrolled, AdminError> {
+        Ok(crate::support::factors::Enrolled::of(self.store, &user.id).await?)
     }
 
     /// Removes every second factor of the user (authenticator app,

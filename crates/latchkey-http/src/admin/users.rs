@@ -22,6 +22,8 @@ pub struct UserView {
     pub id: String,
     pub username: String,
     pub disabled: bool,
+    /// `user` or `admin` (the console's role; set from the command line).
+    pub role: String,
     pub created_at: i64,
     pub password_changed_at: i64,
     /// When the claims last changed (the `updated_at` claim).
@@ -41,6 +43,7 @@ impl From<User> for UserView {
             id: u.id.into_string(),
             username: u.username,
             disabled: u.disabled,
+            role: u.role.as_str().to_owned(),
             created_at: u.created_at,
             password_changed_at: u.password_changed_at,
             updated_at: u.updated_at,

@@ -135,7 +135,7 @@ pub async fn submit(
     })?;
     let (status, message) = match outcome {
         LoginOutcome::SignedIn { cookie, next } => {
-            return Ok(signed_in_response(&app, cookie, next))
+            return Ok(signed_in_response(&req, &app, cookie, next))
         }
         LoginOutcome::Refused(outcome) => return Ok(respond(outcome)),
         LoginOutcome::SecondFactor { challenge } => {

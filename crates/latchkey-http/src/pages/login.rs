@@ -92,11 +92,12 @@ async fn login_page(
 /// Where a finished sign-in goes: its cookie set (when a session was
 /// opened), then on to `next`.
 pub(crate) fn signed_in_response(
+    req: &HttpRequest,
     app: &Latchkey,
     cookie: Option<String>,
     next: latchkey_core::authorize::AuthorizeOutcome,
 ) -> HttpResponse {
-    let mut resp = respond(next);
+    let mut resp = crate::browser::respond_after_sign_in(req, app, next);
     if let Some(cookie) = cookie {
         if let Err(e) = resp.add_cookie(&session_cookie(app, cookie)) {
             tracing::error!(error = %e, "could not set the session cookie");
@@ -185,7 +186,7 @@ pub async fn submit(
     let (status, message) = match outcome {
         LoginOutcome::Refused(outcome) => return Ok(respond(outcome)),
         LoginOutcome::SignedIn { cookie, next } => {
-            return Ok(signed_in_response(&app, cookie, next))
+            return Ok(signed_in_response(&req, &app, cookie, next))
         }
         LoginOutcome::SecondFactor { challenge } => {
             return Ok(see_other(&format!("/login/factor?c={challenge}")))
@@ -256,7 +257,7 @@ pub async fn passkey(
     let (status, message) = match outcome {
         LoginOutcome::Refused(outcome) => return Ok(respond(outcome)),
         LoginOutcome::SignedIn { cookie, next } => {
-            return Ok(signed_in_response(&app, cookie, next))
+            return Ok(signed_in_response(&req, &app, cookie, next))
         }
         LoginOutcome::SecondFactor { challenge } => {
             return Ok(see_other(&format!("/login/factor?c={challenge}")))

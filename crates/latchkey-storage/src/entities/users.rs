@@ -1,4 +1,4 @@
-use latchkey_domain::{Groups, StandardClaims, StoreError, User, UserId};
+use latchkey_domain::{Groups, Role, StandardClaims, StoreError, User, UserId};
 use latchkey_protocol::user_claims::{ClaimText, Email};
 use sea_orm::entity::prelude::*;
 use sea_orm::Set;
@@ -23,6 +23,9 @@ pub struct Model {
     #[sea_orm(column_type = "Text")]
     pub group_names: String,
     pub disabled: bool,
+    /// `user` or `admin` ([`Role`]).
+    #[sea_orm(column_type = "Text")]
+    pub role: String,
     pub created_at: i64,
     pub password_changed_at: i64,
     pub updated_at: i64,
@@ -63,6 +66,7 @@ impl Model {
             .map(|e| Email::parse("email", e.clone()).unwrap_or(Email::legacy(e)));
         let groups: Groups =
             serde_json::from_str(&self.group_names).map_err(|e| corrupt("group_names", &e))?;
+        let role = Role::parse(&self.role).map_err(|e| corrupt("role", &e))?;
         Ok(User {
             id: UserId::new(self.id),
             username: self.username,
@@ -70,6 +74,7 @@ impl Model {
             claims,
             groups,
             disabled: self.disabled,
+            role,
             created_at: self.created_at,
             password_changed_at: self.password_changed_at,
             updated_at: self.updated_at,
@@ -108,6 +113,7 @@ impl Model {
             claims: Set(claims),
             group_names: Set(group_names),
             disabled: Set(u.disabled),
+            role: Set(u.role.as_str().to_owned()),
             created_at: Set(u.created_at),
             password_changed_at: Set(u.password_changed_at),
             updated_at: Set(u.updated_at),

@@ -1,5 +1,5 @@
-use latchkey_domain::{AuditLog, AuditRecord, StoreResult};
-use sea_orm::{EntityTrait, QueryOrder, QuerySelect};
+use latchkey_domain::{AuditFilter, AuditLog, AuditRecord, StoreResult};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::read_all;
 use crate::entities::audit_events::{Column, Entity, Model};
@@ -25,6 +25,34 @@ impl AuditLog for SeaStore {
             .all(&self.db)
             .await
             .map_err(db_err("audit_events.recent"))?;
+        read_all(rows, Model::into_domain)
+    }
+
+    /// Newest first.
+    async fn search(&self, filter: &AuditFilter, limit: u64) -> StoreResult<Vec<AuditRecord>> {
+        let mut q = Entity::find();
+        if let Some(u) = &filter.user_id {
+            q = q.filter(Column::UserId.eq(u.as_str()));
+        }
+        if let Some(c) = &filter.client_id {
+            q = q.filter(Column::ClientId.eq(c.as_str()));
+        }
+        if let Some(k) = filter.kind {
+            q = q.filter(Column::Kind.eq(k.as_str()));
+        }
+        if let Some(t) = filter.since {
+            q = q.filter(Column::At.gte(t));
+        }
+        if let Some(t) = filter.until {
+            q = q.filter(Column::At.lt(t));
+        }
+        let rows = q
+            .order_by_desc(Column::At)
+            .order_by_desc(Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(db_err("audit_events.search"))?;
         read_all(rows, Model::into_domain)
     }
 }

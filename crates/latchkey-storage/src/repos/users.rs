@@ -1,4 +1,4 @@
-use latchkey_domain::{Groups, StandardClaims, StoreResult, User, UserId, UserRepository};
+use latchkey_domain::{Groups, Role, StandardClaims, StoreResult, User, UserId, UserRepository};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
@@ -63,6 +63,16 @@ impl UserRepository for SeaStore {
             .exec(&self.db)
             .await
             .map_err(db_err("users.set_disabled"))?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn set_user_role(&self, id: &UserId, role: Role) -> StoreResult<bool> {
+        let res = Entity::update_many()
+            .col_expr(Column::Role, Expr::value(role.as_str()))
+            .filter(Column::Id.eq(id.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(db_err("users.set_role"))?;
         Ok(res.rows_affected == 1)
     }
 

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use latchkey_core::admin::UserChanges;
 use latchkey_core::Latchkey;
-use latchkey_domain::User;
+use latchkey_domain::{Role, User};
 use latchkey_protocol::user_claims::UserClaim;
 use serde_json::{json, Map, Value};
 
@@ -23,15 +23,22 @@ pub enum UserCommand {
         password_stdin: bool,
         #[command(flatten)]
         claims: ClaimArgs,
+        /// `admin` opens the console under /admin (with a second factor).
+        #[arg(long, value_parser = parse_role, default_value = "user", value_name = "user|admin")]
+        role: Role,
         #[arg(long)]
         json: bool,
     },
-    /// Change a user's claims or groups; what is not named stays as it is.
+    /// Change a user's claims, groups or role; what is not named stays as
+    /// it is.
     Update {
         #[arg(allow_hyphen_values = true)]
         username: String,
         #[command(flatten)]
         claims: ClaimArgs,
+        /// Taking the admin role away ends the user's sessions.
+        #[arg(long, value_parser = parse_role, value_name = "user|admin")]
+        role: Option<Role>,
         #[arg(long)]
         json: bool,
     },
@@ -144,6 +151,10 @@ impl ClaimArgs {
     }
 }
 
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).map_err(|e| e.to_string())
+}
+
 fn read_password() -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     let password = if stdin.is_terminal() {
@@ -167,6 +178,7 @@ fn user_json(u: &User) -> serde_json::Value {
         "id": u.id,
         "username": u.username,
         "disabled": u.disabled,
+        "role": u.role.as_str(),
         "created_at": u.created_at,
         "updated_at": u.updated_at,
         "groups": u.groups.names().collect::<Vec<_>>(),
@@ -182,6 +194,7 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
         UserCommand::Add {
             username,
             claims,
+            role,
             json,
             ..
         } => {
@@ -191,24 +204,34 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
             let u = core
                 .admin()
                 .users()
-                .create(&username, password, changes)
+                .create_with_role(&username, password, changes, role)
                 .await?;
             if json {
                 println!("{}", user_json(&u));
             } else {
-                println!("created user {} (sub {})", u.username, u.id);
+                println!(
+                    "created user {} (sub {}, role {})",
+                    u.username, u.id, u.role
+                );
             }
         }
         UserCommand::Update {
             username,
             claims,
+            role,
             json,
         } => {
-            let u = core
-                .admin()
-                .users()
-                .update(&username, claims.changes()?)
-                .await?;
+            let changes = claims.changes()?;
+            let users = core.admin().users();
+            // Claims first: refused ones leave the role as it was too.
+            let mut u = if changes.claims.is_empty() && changes.groups.is_none() {
+                users.show(&username).await?
+            } else {
+                users.update(&username, changes).await?
+            };
+            if let Some(role) = role {
+                u = users.set_role(&username, role).await?;
+            }
             if json {
                 println!("{}", user_json(&u));
             } else {
@@ -221,6 +244,7 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
                 println!("{}", user_json(&u));
             } else {
                 println!("{}\t{}", u.id, u.username);
+                println!("role\t{}", u.role);
                 for (name, value) in u.claims.to_json() {
                     println!("{name}\t{value}");
                 }
@@ -236,6 +260,11 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
             let users = core.admin().users().list().await?;
             print_list(&users, json, user_json, |u| {
                 let disabled = if u.disabled { "\t(disabled)" } else { "" };
+                let disabled = if u.role == Role::Admin {
+                    format!("\t(admin){disabled}")
+                } else {
+                    disabled.to_owned()
+                };
                 format!("{}\t{}{disabled}", u.id, u.username)
             });
         }
