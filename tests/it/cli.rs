@@ -430,6 +430,53 @@ fn pushed_bound_and_resource_settings_from_the_command_line() {
         "{}",
         stderr_line(&out)
     );
+
+    // CORS origins: set, replaced, removed; a URL with a path refused.
+    let client = json(
+        latchkey(dir.path())
+            .args([
+                "client",
+                "update",
+                id,
+                "--cors-origin",
+                "https://app.example.com",
+                "--cors-origin",
+                "http://localhost:3000",
+                "--json",
+            ])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        client["allowed_cors_origins"],
+        serde_json::json!(["https://app.example.com", "http://localhost:3000"])
+    );
+    let client = json(
+        latchkey(dir.path())
+            .args(["client", "update", id, "--no-cors-origins", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(client["allowed_cors_origins"], serde_json::json!([]));
+    let out = latchkey(dir.path())
+        .args([
+            "client",
+            "add",
+            "--name",
+            "SPA",
+            "--grant-type",
+            "client_credentials",
+            "--cors-origin",
+            "https://app.example.com/callback",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr_line(&out).contains("CORS origin"),
+        "{}",
+        stderr_line(&out)
+    );
 }
 
 /// `latchkey backup` while the server runs and writes, then `latchkey

@@ -598,6 +598,51 @@ mod pages {
         let c = app.core.admin().clients().show(&id).await.unwrap();
         assert_eq!(c.name, "Payroll 2");
         assert!(c.pkce.is_optional() && c.require_mfa);
+
+        // CORS origins: an origin is exact (no path), and once saved the
+        // browser app's preflight to /token is answered at once.
+        let spa = "https://spa.example.com";
+        let preflight = || async {
+            api()
+                .request(reqwest::Method::OPTIONS, app.url("/token"))
+                .header("origin", spa)
+                .header("access-control-request-method", "POST")
+                .send()
+                .await
+                .unwrap()
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(preflight().await, None);
+        let edit = |origins: &'static str| {
+            vec![
+                ("csrf", token.as_str()),
+                ("name", "Payroll 2"),
+                ("redirect_uris", REDIRECT),
+                ("grant.authorization_code", "on"),
+                ("scope", "openid profile"),
+                ("auth_method", "client_secret_post"),
+                ("pkce", "optional"),
+                ("require_mfa", "on"),
+                ("cors_origins", origins),
+            ]
+        };
+        let resp = post(&app, &admin, &path, &edit("https://spa.example.com/app")).await;
+        assert_eq!(resp.status(), 400);
+        assert_eq!(preflight().await, None);
+        let resp = post(&app, &admin, &path, &edit("https://spa.example.com\n")).await;
+        assert_eq!(resp.status(), 303);
+        assert_eq!(preflight().await.as_deref(), Some(spa));
+        let (_, view) = get(&app, &admin, &path).await;
+        assert!(view.contains(spa), "{view}");
+        let resp = post(&app, &admin, &path, &edit("")).await;
+        assert_eq!(resp.status(), 303);
+        assert_eq!(
+            preflight().await,
+            None,
+            "a removed origin is refused at once"
+        );
         assert_eq!(c.auth_method.as_str(), "client_secret_post");
         assert!(!c.allows_grant(latchkey_domain::GrantType::RefreshToken));
         let (_, view) = get(&app, &admin, &path).await;

@@ -81,6 +81,8 @@ pub struct NewClient {
     pub post_logout_redirect_uris: Vec<String>,
     /// Where back-channel logout tokens are POSTed.
     pub backchannel_logout_uri: Option<String>,
+    /// Browser origins that may call `/token` and `/revoke` for it (CORS).
+    pub allowed_cors_origins: Vec<String>,
     /// A resource server that may introspect any token.
     pub introspect: bool,
     /// `optional` only for a confidential client.
@@ -114,6 +116,7 @@ pub struct ClientChanges {
     pub backchannel_logout_uri: Option<String>,
     /// `Some(None)` goes back to the server's default algorithm.
     pub id_token_alg: Option<Option<SigningAlg>>,
+    pub allowed_cors_origins: Option<Vec<String>>,
     pub settings: ClientSettings,
 }
 
@@ -185,7 +188,7 @@ impl AdminClients<'_> {
             scope,
             backchannel_logout_uri,
             id_token_signed_response_alg,
-            allowed_cors_origins: Vec::new(),
+            allowed_cors_origins: checked_origins(&new.allowed_cors_origins)?,
             introspect: new.introspect,
             pkce: new.pkce,
             nonce: new.nonce,
@@ -205,6 +208,8 @@ impl AdminClients<'_> {
         self.store
             .insert_registered_client(&client, &registration)
             .await?;
+        // Its origins join the set CORS answers for.
+        self.caches.forget_client(client.id.as_str());
         // Recorded as the admin API's registration is.
         self.audit
             .record(Event::about_client(
@@ -334,6 +339,12 @@ impl AdminClients<'_> {
             };
             if client.backchannel_logout_uri != old.backchannel_logout_uri {
                 metadata.push("backchannel_logout_uri");
+            }
+        }
+        if let Some(origins) = &changes.allowed_cors_origins {
+            client.allowed_cors_origins = checked_origins(origins)?;
+            if client.allowed_cors_origins != old.allowed_cors_origins {
+                metadata.push("allowed_cors_origins");
             }
         }
         if let Some(alg) = changes.id_token_alg {
@@ -673,6 +684,24 @@ fn checked_uris(uris: &[String], public: bool, what: &str) -> Result<Vec<Redirec
             .map_err(|e| AdminError::Invalid(format!("{what} {r:?}: {e}")))?;
         if !out.contains(&uri) {
             out.push(uri);
+        }
+    }
+    Ok(out)
+}
+
+/// Browser origins (`https://app.example.com`), as registration takes
+/// them: exact, deduplicated.
+fn checked_origins(origins: &[String]) -> Result<Vec<String>, AdminError> {
+    const MOST: usize = 20;
+    if origins.len() > MOST {
+        return Err(AdminError::Invalid(format!("at most {MOST} CORS origins")));
+    }
+    let mut out = Vec::new();
+    for o in origins {
+        let origin = latchkey_protocol::registration::exact_origin(o)
+            .map_err(|why| AdminError::Invalid(format!("CORS origin {o:?}: {why}")))?;
+        if !out.contains(&origin) {
+            out.push(origin);
         }
     }
     Ok(out)

@@ -64,6 +64,7 @@ struct FormValues {
     name: String,
     redirect_uris: String,
     post_logout_redirect_uris: String,
+    cors_origins: String,
     grants: Vec<(&'static str, bool)>,
     scope: String,
     /// `client_secret_basic`, `client_secret_post`, or `none` (public).
@@ -102,6 +103,7 @@ impl FormValues {
             name: c.name.clone(),
             redirect_uris: join(&c.redirect_uris),
             post_logout_redirect_uris: join(&c.post_logout_redirect_uris),
+            cors_origins: c.allowed_cors_origins.join("\n"),
             grants: GRANTS
                 .iter()
                 .map(|g| (g.as_str(), c.grant_types.contains(g)))
@@ -137,6 +139,7 @@ impl FormValues {
             name: text("name"),
             redirect_uris: text("redirect_uris"),
             post_logout_redirect_uris: text("post_logout_redirect_uris"),
+            cors_origins: text("cors_origins"),
             grants: GRANTS
                 .iter()
                 .map(|g| (g.as_str(), on(&grant_field(*g))))
@@ -281,6 +284,7 @@ pub async fn create(
         id_token_alg: p.id_token_alg,
         post_logout_redirect_uris: lines(&form, "post_logout_redirect_uris"),
         backchannel_logout_uri: field(&form, "backchannel_logout_uri").map(str::to_owned),
+        allowed_cors_origins: lines(&form, "cors_origins"),
         introspect: form.get("introspect").is_some_and(|v| !v.is_empty()),
         pkce: p.pkce,
         nonce: p.nonce,
@@ -506,6 +510,7 @@ pub async fn update(
         scope: Some(form.get("scope").unwrap_or_default().trim().to_owned()),
         auth_method: p.auth_method.filter(|_| uses_secret),
         post_logout_redirect_uris: Some(lines(&form, "post_logout_redirect_uris")),
+        allowed_cors_origins: Some(lines(&form, "cors_origins")),
         backchannel_logout_uri: Some(
             form.get("backchannel_logout_uri")
                 .unwrap_or_default()

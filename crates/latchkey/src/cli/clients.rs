@@ -36,6 +36,10 @@ pub struct ClientAdd {
     /// Where RP-initiated logout may return the browser (repeat for several).
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
+    /// A browser origin that may call /token and /revoke for this client
+    /// (CORS; repeat for several), e.g. https://app.example.com.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
     /// Where back-channel logout tokens are POSTed.
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
@@ -103,6 +107,12 @@ pub struct ClientUpdate {
     /// Removes every post-logout redirect URI.
     #[arg(long, conflicts_with = "post_logout_redirect_uris")]
     no_post_logout_redirect_uris: bool,
+    /// Replaces the CORS origins (repeat for several).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Option<Vec<String>>,
+    /// Removes every CORS origin.
+    #[arg(long, conflicts_with = "cors_origins")]
+    no_cors_origins: bool,
     /// Where back-channel logout tokens are POSTed ("" removes it).
     #[arg(long, value_name = "URI")]
     backchannel_logout_uri: Option<String>,
@@ -192,6 +202,7 @@ fn client_json(c: &Client, secret: Option<&str>) -> serde_json::Value {
             .map(|r| r.as_str())
             .collect::<Vec<_>>(),
         "backchannel_logout_uri": c.backchannel_logout_uri,
+        "allowed_cors_origins": c.allowed_cors_origins,
         "id_token_signed_response_alg": c.id_token_signed_response_alg,
         "public": c.is_public(),
         "introspect": c.introspect,
@@ -235,6 +246,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                     id_token_alg: a.id_token_alg,
                     post_logout_redirect_uris: a.post_logout_redirect_uris,
                     backchannel_logout_uri: a.backchannel_logout_uri,
+                    allowed_cors_origins: a.cors_origins,
                     introspect: a.introspect,
                     pkce: a.pkce,
                     nonce: a.nonce,
@@ -292,6 +304,11 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
                             u.post_logout_redirect_uris
                         },
                         backchannel_logout_uri: u.backchannel_logout_uri,
+                        allowed_cors_origins: if u.no_cors_origins {
+                            Some(Vec::new())
+                        } else {
+                            u.cors_origins
+                        },
                         id_token_alg: if u.default_id_token_alg {
                             Some(None)
                         } else {
