@@ -218,6 +218,47 @@ mod pages {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn confirming_the_second_factor_from_the_console_returns_there() {
+        let app = TestApp::spawn().await;
+        app.core
+            .admin()
+            .users()
+            .create_with_role("root", PASSWORD.into(), Default::default(), Role::Admin)
+            .await
+            .unwrap();
+        let (b, jar) = browser_with_jar();
+        account_sign_in(&app, &b, "root").await;
+        let (secret, _) = enrol(&app, &b).await;
+        app.clock.advance(Duration::from_secs(30));
+        // Signed in with the password only: the door asks to confirm, and
+        // remembers the way back.
+        let resp = b.get(app.url("/admin")).send().await.unwrap();
+        assert_eq!(resp.status(), 403);
+        assert_eq!(
+            jar_cookie(&jar, &app.url("/"), "latchkey_return").as_deref(),
+            Some("/admin")
+        );
+        let page = FormPage::read(&app, &b, "/login?reauth=1").await;
+        let resp = b
+            .post(app.url("/login"))
+            .form(&[
+                ("csrf", page.csrf().as_str()),
+                ("reauth", "1"),
+                ("username", "root"),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let next = location(&resp);
+        assert!(next.starts_with("/login/factor?c="), "{next}");
+        let code = totp_code(&secret, latchkey_domain::Clock::unix(&*app.clock));
+        let resp = factor_step(&app, &b, &next, &code).await;
+        assert_eq!(location(&resp), "/admin", "back at the console");
+        assert_eq!(b.get(app.url("/admin")).send().await.unwrap().status(), 200);
+    }
+
     async fn get(app: &TestApp, b: &reqwest::Client, path: &str) -> (u16, String) {
         let resp = b.get(app.url(path)).send().await.unwrap();
         (resp.status().as_u16(), resp.text().await.unwrap())

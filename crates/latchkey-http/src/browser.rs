@@ -51,8 +51,9 @@ pub fn return_to_console(app: &Latchkey) -> Cookie<'static> {
 
 /// Where a finished sign-in for Latchkey itself goes instead of the
 /// account pages: the console, when the browser asked for it and the
-/// sign-in would otherwise land on `/account/sessions`; and the cookie
-/// that forgets the request (whenever the browser had one).
+/// sign-in would otherwise land on `/account/sessions` (a sign-in) or
+/// `/account/security` (a confirmation that raised the session); and the
+/// cookie that forgets the request (whenever the browser had one).
 fn return_after_sign_in(
     req: &HttpRequest,
     app: &Latchkey,
@@ -64,7 +65,8 @@ fn return_after_sign_in(
     let mut gone = cookie(app, cookie_name(app, RETURN_COOKIE), String::new(), 0);
     gone.set_max_age(time::Duration::ZERO);
     let to = (asked.value() == CONSOLE_HOME
-        && *next == AuthorizeOutcome::Redirect("/account/sessions".into()))
+        && matches!(next, AuthorizeOutcome::Redirect(to)
+            if to == "/account/sessions" || to == "/account/security"))
     .then_some(CONSOLE_HOME);
     (to, Some(gone))
 }

@@ -53,8 +53,9 @@ pub enum Refusal {
     /// Nobody is signed in: to the sign-in page, with the cookie that
     /// brings the browser back to the console afterwards.
     SignIn(Box<Cookie<'static>>),
-    /// Signed in, but not allowed now: a page saying why.
-    Door(Door),
+    /// Signed in, but not allowed now: a page saying why (and, where the
+    /// way in is a sign-in, the cookie that returns it to the console).
+    Door(Door, Option<Box<Cookie<'static>>>),
     /// Any other refusal (a bad form, storage trouble): the error page.
     Page(ApiError),
 }
@@ -77,7 +78,7 @@ impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Refusal::SignIn(_) => f.write_str("not signed in"),
-            Refusal::Door(d) => write!(f, "console refused: {d:?}"),
+            Refusal::Door(d, _) => write!(f, "console refused: {d:?}"),
             Refusal::Page(e) => e.fmt(f),
         }
     }
@@ -87,7 +88,7 @@ impl ResponseError for Refusal {
     fn status_code(&self) -> StatusCode {
         match self {
             Refusal::SignIn(_) => StatusCode::SEE_OTHER,
-            Refusal::Door(_) => StatusCode::FORBIDDEN,
+            Refusal::Door(..) => StatusCode::FORBIDDEN,
             Refusal::Page(e) => e.status_code(),
         }
     }
@@ -99,7 +100,13 @@ impl ResponseError for Refusal {
                 let _ = resp.add_cookie(back);
                 resp
             }
-            Refusal::Door(door) => render(page(StatusCode::FORBIDDEN), &DoorPage { door: *door }),
+            Refusal::Door(door, back) => {
+                let mut resp = render(page(StatusCode::FORBIDDEN), &DoorPage { door: *door });
+                if let Some(back) = back {
+                    let _ = resp.add_cookie(back);
+                }
+                resp
+            }
             Refusal::Page(e) => e.error_response(),
         }
     }
@@ -184,7 +191,9 @@ impl Operator {
             ConsoleAccess::Enrol => Door::Enrol,
         };
         tracing::info!(user = %me.user.id.as_str(), ?door, "console refused");
-        Err(Refusal::Door(door))
+        // Confirming the sign-in comes back here.
+        let back = (door == Door::StepUp).then(|| Box::new(return_to_console(app)));
+        Err(Refusal::Door(door, back))
     }
 
     /// A console form, read and checked: its CSRF token must fit this
