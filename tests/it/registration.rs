@@ -456,18 +456,19 @@ async fn the_registration_access_token_rotates_on_every_read_and_update() {
     let rat3 = next_rat(&shown, &rat2);
     refused_everywhere(rat2.clone()).await;
 
-    // Secret rotation takes the current token and issues none: it keeps
-    // working.
+    // Secret rotation spends the token too: a thief holding it mints a
+    // secret once at most, and locks the owner out, who then notices.
     let resp = manage(&app, Method::POST, &format!("{path}/secret"), &rat3, None).await;
     assert_eq!(resp.status(), 200);
     let rotated: Value = resp.json().await.unwrap();
-    assert!(rotated.get("registration_access_token").is_none());
     assert_ne!(rotated["client_secret"], json!(secret));
+    let rat4 = next_rat(&rotated, &rat3);
+    refused_everywhere(rat3.clone()).await;
 
     // DELETE with the current token.
-    let resp = manage(&app, Method::DELETE, &path, &rat3, None).await;
+    let resp = manage(&app, Method::DELETE, &path, &rat4, None).await;
     assert_eq!(resp.status(), 204);
-    for t in [&rat0, &rat1, &rat2, &rat3] {
+    for t in [&rat0, &rat1, &rat2, &rat3, &rat4] {
         let resp = manage(&app, Method::GET, &path, t, None).await;
         assert_token_refused(resp, "after DELETE").await;
     }

@@ -303,6 +303,54 @@ async fn a_jwks_uri_that_leads_inside_is_never_fetched_for_a_registered_client()
     assert_eq!(server.connections.load(SeqCst), 0, "no connection was made");
 }
 
+/// An operator's edit of something else (a name, through the CLI's and
+/// the console's use case) vouches for nothing: a registrant's `jwks_uri`
+/// that leads inside is still never fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_rename_does_not_vouch_for_a_registrants_urls() {
+    let key = ClientKey::new("k-renamed");
+    let server = JwksServer::start(json!({ "keys": [key.jwk()] }).to_string());
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let uri = format!("https://localhost:{}/jwks", server.port);
+    let info =
+        register_while_internal_urls_were_allowed(dir.clone(), vec![machine_with_jwks_uri(&uri)])
+            .remove(0);
+    let ca = server.ca_file.clone();
+    let app = TestApp::spawn_in(dir, |c| {
+        c.registration.allowed_scopes = plus_scope(&c.registration.allowed_scopes, "api:read");
+        c.registration.jwks_ca_file = Some(ca);
+    })
+    .await;
+    let id = info["client_id"].as_str().unwrap();
+    app.core
+        .admin()
+        .clients()
+        .update(
+            id,
+            &latchkey_core::admin::ClientChanges {
+                name: Some("Renamed by the operator".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let record = app
+        .store
+        .find_registration(&latchkey_protocol::ClientId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!record.by_operator, "a rename vouches for nothing");
+    let assertion = signer(&app, id, &key);
+    assert_oauth_error(
+        assertion_grant(&app, Some(id), &assertion("j1")).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    assert_eq!(server.connections.load(SeqCst), 0, "no connection was made");
+}
+
 /// An operator's `private_key_jwt` client whose `jwks_uri` is `server`,
 /// on a server that trusts its CA; returns the server and the client id.
 async fn operators_jwks_client(server: &JwksServer) -> (TestApp, String) {

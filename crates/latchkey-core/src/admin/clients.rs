@@ -402,7 +402,14 @@ impl AdminClients<'_> {
                 .find_registration(&client.id)
                 .await?
                 .unwrap_or_default();
-            registration.by_operator = true;
+            // The operator vouches for the URLs Latchkey connects to only
+            // when they are the operator's: a back-channel URI they set on
+            // a record without a registrant's `jwks_uri`. Any other edit
+            // (a name, a redirect URI) leaves the vouching as it was, so it
+            // never lets a registrant's own URLs reach inside.
+            if metadata.contains(&"backchannel_logout_uri") && registration.jwks_uri.is_none() {
+                registration.by_operator = true;
+            }
             self.store
                 .update_registered_client(&client, &registration, None)
                 .await?

@@ -284,8 +284,11 @@ impl RegistrationEndpoint<'_> {
         Ok(())
     }
 
-    /// `POST /register/{client_id}/secret`: a new secret; the old one keeps
-    /// working for the grace period.
+    /// `POST /register/{client_id}/secret`: a new secret (the old one keeps
+    /// working for the grace period) and, as a read or an update does, a
+    /// new registration access token that replaces the presented one. So a
+    /// stolen token mints a secret once at most, and its use locks the
+    /// other holder out, who then notices.
     pub async fn rotate_registered_secret(
         &self,
         client_id: &str,
@@ -293,23 +296,54 @@ impl RegistrationEndpoint<'_> {
         registration_uri: String,
     ) -> Result<ClientInformation, RegistrationError> {
         let c = self.registered_client(client_id, rat).await?;
-        let (client, secret) = self
-            .rotate_secret_of(&c.client)
-            .await
-            .map_err(|e| match e {
-                RotateError::NoSecret => RegistrationError::Request(
-                    "this client does not authenticate with a secret".into(),
-                ),
-                RotateError::Raced => {
-                    RegistrationError::Request("the secret changed meanwhile; retry".into())
+        let no_secret =
+            || RegistrationError::Request("this client does not authenticate with a secret".into());
+        if c.client.secret_hash.is_none() {
+            return Err(no_secret());
+        }
+        // The presented token is spent first: of several calls with it,
+        // one goes on.
+        let (rotation, token) = self.next_token(rat);
+        if !self
+            .store
+            .rotate_registration_token(&c.client.id, &rotation)
+            .await?
+        {
+            return Err(RegistrationError::Unauthorized(
+                "registration access token rotated meanwhile",
+            ));
+        }
+        let mut registration = c.registration;
+        registration.registration_token_hash = Some(rotation.new_hash);
+        // An operator rotating the secret at the same moment: once more on
+        // what is stored now, since the caller already holds a new token.
+        let mut client = c.client;
+        let mut tries = 3;
+        let (client, secret) = loop {
+            match self.rotate_secret_of(&client).await {
+                Ok(done) => break done,
+                Err(RotateError::Raced) if tries > 1 => {
+                    tries -= 1;
+                    client = self
+                        .store
+                        .find_client(&client.id)
+                        .await?
+                        .ok_or(RegistrationError::Unauthorized("the client is gone"))?;
                 }
-                RotateError::Core(e) => RegistrationError::Core(e),
-            })?;
+                Err(RotateError::Raced) => {
+                    return Err(RegistrationError::Request(
+                        "the secret keeps changing; ask the operator".into(),
+                    ))
+                }
+                Err(RotateError::NoSecret) => return Err(no_secret()),
+                Err(RotateError::Core(e)) => return Err(RegistrationError::Core(e)),
+            }
+        };
         let rotated = RegisteredClient {
             client,
-            registration: c.registration,
+            registration,
         };
-        Ok(self.client_information(&rotated, Some(secret), None, Some(registration_uri)))
+        Ok(self.client_information(&rotated, Some(secret), Some(token), Some(registration_uri)))
     }
 
     // ------------------------------------------------ shared with admin
