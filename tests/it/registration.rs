@@ -1143,6 +1143,11 @@ async fn a_look_alike_latchkey_or_mixed_script_name_is_refused() {
         "Iatchkey sign-in",
         "\u{FF2C}atchkey",
         "P\u{0430}yPal",
+        "Latchk\u{00E9}y",
+        "\u{24C1}\u{24D0}\u{24E3}\u{24D2}\u{24D7}\u{24DA}\u{24D4}\u{24E8}",
+        "Latch-key",
+        "\u{0141}atchkey",
+        "Latchk3y",
     ] {
         let mut body = web_metadata();
         body["client_name"] = json!(name);

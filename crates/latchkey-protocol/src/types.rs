@@ -494,11 +494,41 @@ fn look_alike_forms(text: &str) -> [String; 2] {
     ]
 }
 
-/// Whether `name` reads as "Latchkey" somewhere, in any case and in any
-/// letters that look alike.
+/// The letters a reader takes in, the rest aside: compatibility forms
+/// folded (circled, fullwidth), accents dropped, the stroked letters and
+/// digits that stand in for plain ones read as those, and everything but
+/// letters and digits (spaces, hyphens, dots) left out.
+fn squeezed(text: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    text.nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ł' | 'ŀ' | 'ƚ' | '1' | '|' => 'l',
+            'ø' | '0' => 'o',
+            'đ' => 'd',
+            'ħ' => 'h',
+            'ŧ' | '7' => 't',
+            '3' => 'e',
+            '4' | '@' => 'a',
+            '5' | '$' => 's',
+            c => c,
+        })
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// Whether `name` reads as "Latchkey" somewhere, in any case, in any
+/// letters that look alike, with any accents, and however it is spaced or
+/// punctuated ("Latch-key", "L a t c h k e y").
 fn names_latchkey(name: &str) -> bool {
     let [target, _] = look_alike_forms("latchkey");
-    look_alike_forms(name).iter().any(|f| f.contains(&target))
+    let squeezed = squeezed(name);
+    look_alike_forms(name)
+        .iter()
+        .chain(look_alike_forms(&squeezed).iter())
+        .any(|f| f.contains(&target))
 }
 
 /// Checks a client's display name (`client_name`). With `registrant`, the
@@ -620,6 +650,15 @@ mod display_name_tests {
             "\u{217C}atchkey",       // small Roman numeral fifty
             "L\u{0251}tchkey",       // Latin alpha
             "Sign in to LATCHKEY",
+            "Latchk\u{00E9}y", // e with an acute accent
+            "\u{24C1}\u{24D0}\u{24E3}\u{24D2}\u{24D7}\u{24DA}\u{24D4}\u{24E8}", // circled
+            "Latch key",
+            "Latch-key",
+            "L a t c h k e y",
+            "\u{0141}atchkey", // L with a stroke
+            "Lat\u{00E7}hkey", // c with a cedilla
+            "Latchk3y",
+            "L@tchkey",
         ] {
             assert_eq!(
                 check_display_name(bad, true),
@@ -627,7 +666,7 @@ mod display_name_tests {
                 "{bad:?}"
             );
         }
-        for fine in ["Latch", "Keychain", "Latch key", "Hatchkey", "Matchbox"] {
+        for fine in ["Latch", "Keychain", "Hatchkey", "Matchbox", "Key latch"] {
             assert_eq!(check_display_name(fine, true), Ok(fine), "{fine:?}");
         }
     }
