@@ -557,6 +557,18 @@ async fn every_metadata_rule_is_enforced() {
         b
     };
     let rsa_jwk = json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"});
+    // RSA keys whose every verification, forged ones too, would cost what
+    // the registrant chose (or that anyone could forge): refused.
+    let n = |bytes: usize| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vec![0xC5u8; bytes])
+    };
+    let costly_keys = [
+        json!({"kty": "RSA", "n": n(256), "e": "Aw"}),
+        json!({"kty": "RSA", "n": n(384), "e": n(384)}),
+        json!({"kty": "RSA", "n": n(256), "e": "AQ"}),
+        json!({"kty": "RSA", "n": n(1024), "e": "AQAB"}),
+    ];
     let cases: Vec<(Value, &str)> = vec![
         // Redirect URIs (RFC 8252 §7.1, RFC 9700).
         (json!({"client_name": "no uris"}), "invalid_redirect_uri"),
@@ -641,6 +653,30 @@ async fn every_metadata_rule_is_enforced() {
         (
             with(
                 json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [rsa_jwk.clone()]}, "jwks_uri": "https://app.example.com/jwks"}),
+            ),
+            "invalid_client_metadata",
+        ),
+        (
+            with(
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [costly_keys[0].clone()]}}),
+            ),
+            "invalid_client_metadata",
+        ),
+        (
+            with(
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [costly_keys[1].clone()]}}),
+            ),
+            "invalid_client_metadata",
+        ),
+        (
+            with(
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [costly_keys[2].clone()]}}),
+            ),
+            "invalid_client_metadata",
+        ),
+        (
+            with(
+                json!({"token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [costly_keys[3].clone()]}}),
             ),
             "invalid_client_metadata",
         ),
@@ -1148,6 +1184,8 @@ async fn a_look_alike_latchkey_or_mixed_script_name_is_refused() {
         "Latch-key",
         "\u{0141}atchkey",
         "Latchk3y",
+        "\u{029F}\u{1D00}\u{1D1B}\u{1D04}\u{029C}\u{1D0B}\u{1D07}\u{028F}",
+        "Latchk\u{01DD}y",
     ] {
         let mut body = web_metadata();
         body["client_name"] = json!(name);

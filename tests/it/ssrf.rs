@@ -351,6 +351,70 @@ async fn an_operators_rename_does_not_vouch_for_a_registrants_urls() {
     assert_eq!(server.connections.load(SeqCst), 0, "no connection was made");
 }
 
+/// The admin API's metadata replacement vouches only when it keeps none of
+/// the registrant's own URLs: writing back what was read with a new name
+/// leaves the client a registrant's, and a kept inside URL is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_writing_back_a_registrants_urls_does_not_vouch_for_them() {
+    let server = JwksServer::start(json!({ "keys": [] }).to_string());
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let inside = format!("https://localhost:{}/jwks", server.port);
+    let info = register_while_internal_urls_were_allowed(
+        dir.clone(),
+        vec![
+            machine_with_jwks_uri(&inside),
+            machine_with_jwks_uri("https://keys.example.com/jwks"),
+        ],
+    );
+    let ca = server.ca_file.clone();
+    let app = TestApp::spawn_in(dir, |c| {
+        c.registration.allowed_scopes = plus_scope(&c.registration.allowed_scopes, "api:read");
+        c.registration.jwks_ca_file = Some(ca);
+    })
+    .await;
+    let admin = admin_token(&app).await;
+    let write_back = |id: String, uri: &str| {
+        let mut body = machine_with_jwks_uri(uri);
+        body["client_name"] = json!("Renamed by the operator");
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            api()
+                .put(app.url(&format!("/admin/clients/{id}")))
+                .bearer_auth(admin)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let vouched = |id: String| {
+        let app = &app;
+        async move {
+            app.store
+                .find_registration(&latchkey_protocol::ClientId::parse(&id).unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .by_operator
+        }
+    };
+    // The registrant's inside URL, written back: refused, nothing vouched.
+    let id = info[0]["client_id"].as_str().unwrap().to_owned();
+    let resp = write_back(id.clone(), &inside).await;
+    assert_oauth_error(resp, 400, "invalid_client_metadata").await;
+    assert!(!vouched(id).await);
+    // A public one, written back: accepted, and still the registrant's.
+    let id = info[1]["client_id"].as_str().unwrap().to_owned();
+    let resp = write_back(id.clone(), "https://keys.example.com/jwks").await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    assert!(!vouched(id.clone()).await);
+    // The operator's own URL in its place: vouched.
+    let resp = write_back(id.clone(), &inside).await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    assert!(vouched(id).await);
+    assert_eq!(server.connections.load(SeqCst), 0);
+}
+
 /// An operator's `private_key_jwt` client whose `jwks_uri` is `server`,
 /// on a server that trusts its CA; returns the server and the client id.
 async fn operators_jwks_client(server: &JwksServer) -> (TestApp, String) {

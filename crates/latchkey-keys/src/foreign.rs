@@ -12,7 +12,9 @@
 //!   one registered key may fit;
 //! - `jku`, `x5u`, `jwk` and `x5c` headers are ignored, never fetched;
 //! - `crit` extensions are refused;
-//! - RSA keys shorter than 2048 bits are refused.
+//! - RSA keys shorter than 2048 bits or longer than 4096, and RSA keys
+//!   with a public exponent other than 65537, are refused before any
+//!   verification.
 //!
 //! Time, issuer, audience and replay (`jti`) checks belong to the caller.
 
@@ -140,6 +142,12 @@ pub(crate) fn public_part(
             return Err(KeyError::Crypto(format!(
                 "key {kid:?}: RSA keys shorter than {MIN_RSA_BITS} bits are refused"
             )));
+        }
+        // Refused before any verification: a huge exponent or modulus
+        // would make each forged signature cost what the forger chose.
+        let e = out["e"].as_str().unwrap_or_default();
+        if let Some(why) = latchkey_protocol::registration::rsa_key_refusal(e, n) {
+            return Err(KeyError::Crypto(format!("key {kid:?}: {why}")));
         }
     }
     Ok(out)
@@ -346,6 +354,25 @@ mod tests {
         let token = format!("{signing_input}.{}", b64(&signer.sign_to_vec().unwrap()));
         let err = verify_with_jwks(&token, &jwks(&[&jwk]), &Alg::ALL).unwrap_err();
         assert!(err.to_string().contains("shorter than 2048 bits"), "{err}");
+
+        // A key with exponent 3, signing for real: refused before any
+        // verification, as a huge exponent would be.
+        let e3 =
+            openssl::rsa::Rsa::generate_with_e(2048, &openssl::bn::BigNum::from_u32(3).unwrap())
+                .unwrap();
+        let mut jwk = Map::new();
+        jwk.insert("kty".into(), "RSA".into());
+        jwk.insert("kid".into(), "e3".into());
+        jwk.insert("n".into(), b64(&e3.n().to_vec()).into());
+        jwk.insert("e".into(), b64(&e3.e().to_vec()).into());
+        let signing_input = format!("{}.{}", b64(br#"{"alg":"RS256","kid":"e3"}"#), b64(b"{}"));
+        let pkey = openssl::pkey::PKey::from_rsa(e3).unwrap();
+        let mut signer =
+            openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey).unwrap();
+        signer.update(signing_input.as_bytes()).unwrap();
+        let token = format!("{signing_input}.{}", b64(&signer.sign_to_vec().unwrap()));
+        let err = verify_with_jwks(&token, &jwks(&[&jwk]), &Alg::ALL).unwrap_err();
+        assert!(err.to_string().contains("65537"), "{err}");
     }
 
     #[test]

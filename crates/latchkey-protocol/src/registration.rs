@@ -494,6 +494,34 @@ fn https_uri(name: &str, uri: Option<&str>) -> Result<Option<String>, OAuthError
 
 /// A JWK Set with 1 to 10 public keys, each naming its type. Private
 /// members are refused: a client that sends its private key has leaked it.
+/// An RSA public key Latchkey will verify with: exponent 65537 (`AQAB`),
+/// the only one in use, and a modulus of 2048 to 4096 bits. A huge
+/// exponent or modulus makes every verification, forged ones included, an
+/// expensive computation; an exponent of 1 makes the key forgeable.
+pub fn rsa_key_refusal(e: &str, n: &str) -> Option<&'static str> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    if e != "AQAB" {
+        return Some("RSA keys must use the public exponent 65537 (\"e\": \"AQAB\")");
+    }
+    let Ok(n) = URL_SAFE_NO_PAD.decode(n) else {
+        return Some("an RSA key's \"n\" must be base64url");
+    };
+    let significant = n.iter().skip_while(|&&b| b == 0).count();
+    if !(256..=512).contains(&significant) {
+        return Some("RSA keys must have a modulus of 2048 to 4096 bits");
+    }
+    None
+}
+
+fn check_rsa_size(k: &serde_json::Map<String, Value>) -> Result<(), OAuthError> {
+    let member = |m: &str| k.get(m).and_then(Value::as_str).unwrap_or_default();
+    match rsa_key_refusal(member("e"), member("n")) {
+        Some(why) => Err(metadata_error(format!("jwks: {why}"))),
+        None => Ok(()),
+    }
+}
+
 fn check_jwks(jwks: &Value) -> Result<String, OAuthError> {
     let keys = jwks
         .get("keys")
@@ -516,6 +544,9 @@ fn check_jwks(jwks: &Value) -> Result<String, OAuthError> {
             return Err(metadata_error(
                 "jwks must hold public keys only (a private or symmetric key member was sent)",
             ));
+        }
+        if k.get("kty").and_then(Value::as_str) == Some("RSA") {
+            check_rsa_size(k)?;
         }
     }
     let text = jwks.to_string();
@@ -1134,6 +1165,25 @@ mod tests {
                 META,
                 "not enabled",
             );
+        }
+    }
+
+    #[test]
+    fn only_ordinary_rsa_keys_are_taken() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let n = |bytes: usize| URL_SAFE_NO_PAD.encode(vec![0xC5u8; bytes]);
+        assert_eq!(rsa_key_refusal("AQAB", &n(256)), None);
+        assert_eq!(rsa_key_refusal("AQAB", &n(512)), None);
+        for (e, n) in [
+            ("Aw".to_owned(), n(256)),
+            ("AQ".to_owned(), n(256)),
+            (n(384), n(384)),
+            ("AQAB".to_owned(), n(255)),
+            ("AQAB".to_owned(), n(513)),
+            ("AQAB".to_owned(), "not base64!".to_owned()),
+        ] {
+            assert!(rsa_key_refusal(&e, &n).is_some(), "e={e} n={}", n.len());
         }
     }
 

@@ -496,11 +496,13 @@ fn look_alike_forms(text: &str) -> [String; 2] {
 
 /// The letters a reader takes in, the rest aside: compatibility forms
 /// folded (circled, fullwidth), accents dropped, the stroked letters and
-/// digits that stand in for plain ones read as those, and everything but
-/// letters and digits (spaces, hyphens, dots) left out.
+/// digits that stand in for plain ones read as those, and everything that
+/// belongs to no script (spaces, punctuation, symbols, modifier letters
+/// such as ʻ) left out.
 fn squeezed(text: &str) -> String {
     use unicode_normalization::char::is_combining_mark;
     use unicode_normalization::UnicodeNormalization;
+    use unicode_script::{Script, UnicodeScript};
     text.nfkd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
@@ -515,8 +517,26 @@ fn squeezed(text: &str) -> String {
             '5' | '$' => 's',
             c => c,
         })
-        .filter(|c| c.is_alphanumeric())
+        .filter(|c| {
+            c.is_alphanumeric() && !matches!(c.script(), Script::Common | Script::Inherited)
+        })
         .collect()
+}
+
+/// Whether `text` holds "latchkey" where each letter is either itself or
+/// a Latin letter outside ASCII: small capitals (ʟᴀᴛᴄʜᴋᴇʏ), turned and
+/// hooked letters (ǝ, ƈ) and the like read as some Latin letter, and no
+/// table lists them all. A real name rarely has eight such letters in a
+/// row, so this refuses little else.
+fn latin_stand_ins_for(text: &str, target: &str) -> bool {
+    use unicode_script::{Script, UnicodeScript};
+    let text: Vec<char> = text.chars().collect();
+    let target: Vec<char> = target.chars().collect();
+    text.windows(target.len()).any(|w| {
+        w.iter()
+            .zip(&target)
+            .all(|(c, t)| c == t || (!c.is_ascii() && c.script() == Script::Latin))
+    })
 }
 
 /// Whether `name` reads as "Latchkey" somewhere, in any case, in any
@@ -525,10 +545,11 @@ fn squeezed(text: &str) -> String {
 fn names_latchkey(name: &str) -> bool {
     let [target, _] = look_alike_forms("latchkey");
     let squeezed = squeezed(name);
-    look_alike_forms(name)
-        .iter()
-        .chain(look_alike_forms(&squeezed).iter())
-        .any(|f| f.contains(&target))
+    latin_stand_ins_for(&squeezed, "latchkey")
+        || look_alike_forms(name)
+            .iter()
+            .chain(look_alike_forms(&squeezed).iter())
+            .any(|f| f.contains(&target))
 }
 
 /// Checks a client's display name (`client_name`). With `registrant`, the
@@ -659,6 +680,13 @@ mod display_name_tests {
             "Lat\u{00E7}hkey", // c with a cedilla
             "Latchk3y",
             "L@tchkey",
+            "\u{029F}\u{1D00}\u{1D1B}\u{1D04}\u{029C}\u{1D0B}\u{1D07}\u{028F}", // small capitals
+            "Sign in to \u{029F}\u{1D00}\u{1D1B}\u{1D04}\u{029C}\u{1D0B}\u{1D07}\u{028F}",
+            "La\u{1D1B}chkey",  // one small capital
+            "Latchk\u{01DD}y",  // turned e
+            "Latch\u{0138}ey",  // kra
+            "Lat\u{0188}hkey",  // c with a hook
+            "L\u{02BB}atchkey", // a modifier letter between
         ] {
             assert_eq!(
                 check_display_name(bad, true),
@@ -666,7 +694,16 @@ mod display_name_tests {
                 "{bad:?}"
             );
         }
-        for fine in ["Latch", "Keychain", "Hatchkey", "Matchbox", "Key latch"] {
+        for fine in [
+            "Latch",
+            "Keychain",
+            "Hatchkey",
+            "Matchbox",
+            "Key latch",
+            "Straße Café",
+            "Приложение",
+            "Ωμέγα Λατρεία",
+        ] {
             assert_eq!(check_display_name(fine, true), Ok(fine), "{fine:?}");
         }
     }

@@ -576,9 +576,22 @@ impl AdminClients<'_> {
                 "the client follows the FAPI 2.0 profile: it keeps private_key_jwt, https redirect URIs and PKCE".into(),
             ));
         }
+        // The operator vouches for the URLs Latchkey connects to only when
+        // none of them is the registrant's own kept as it was: writing
+        // back what was read, with a change elsewhere, vouches for nothing
+        // (and is then checked as a registrant's metadata would be).
+        let keeps_registrants = !current.registration.by_operator
+            && ((valid.jwks_uri.is_some() && valid.jwks_uri == current.registration.jwks_uri)
+                || (valid.backchannel_logout_uri.is_some()
+                    && valid.backchannel_logout_uri == current.client.backchannel_logout_uri));
+        if keeps_registrants {
+            self.settings
+                .validate_metadata(metadata, false)
+                .map_err(AdminError::Metadata)?;
+        }
         let (updated, secret) = self
             .registration
-            .replace_metadata(current, &valid, true, None)
+            .replace_metadata(current, &valid, true, !keeps_registrants, None)
             .await?
             .ok_or(AdminError::NotFound("client"))?;
         let updated = self.apply_settings(updated, settings).await?;

@@ -250,7 +250,7 @@ impl RegistrationEndpoint<'_> {
         }
         let (rotation, token) = self.next_token(rat);
         let Some((updated, secret)) = self
-            .replace_metadata(current, &valid, false, Some(&rotation))
+            .replace_metadata(current, &valid, false, false, Some(&rotation))
             .await?
         else {
             return Err(RegistrationError::Unauthorized(
@@ -379,8 +379,9 @@ impl RegistrationEndpoint<'_> {
     /// Replaces a client's metadata, keeping its id, creation time, secret
     /// and registration access token (unless `rotation` replaces it, in the
     /// same transaction); `by_operator` says who sent it (and goes in the
-    /// audit record). It also sets the operator's vouching afresh, so a
-    /// registrant's update (false) never keeps an operator's. None, having
+    /// audit record). It also sets the operator's vouching afresh
+    /// (`vouches`, never true for a registrant), so a registrant's update
+    /// never keeps an operator's. None, having
     /// changed nothing, if the client is gone or `rotation` no longer
     /// applies (its token was rotated meanwhile).
     pub(crate) async fn replace_metadata(
@@ -388,6 +389,7 @@ impl RegistrationEndpoint<'_> {
         current: RegisteredClient,
         valid: &ValidClientMetadata,
         by_operator: bool,
+        vouches: bool,
         rotation: Option<&RegistrationTokenRotation>,
     ) -> Result<Option<(RegisteredClient, Option<String>)>, CoreError> {
         let now = self.clock.unix();
@@ -422,7 +424,7 @@ impl RegistrationEndpoint<'_> {
             Some(r) => Some(r.new_hash.clone()),
             None => current.registration.registration_token_hash,
         };
-        let registration = registration_from(valid, token_hash, by_operator);
+        let registration = registration_from(valid, token_hash, by_operator && vouches);
         if !self
             .store
             .update_registered_client(&client, &registration, rotation)
