@@ -9,49 +9,16 @@
 // failure, with screenshots (browser_support.mjs).
 //
 // Environment: ISSUER, USERNAME, PASSWORD, CHROMIUM, LATCHKEY_SCREENSHOTS.
-import { createHmac } from 'node:crypto';
-import { at, browserRun, checkAccessibility, env, newPage, pathOf, submitSignIn } from './browser_support.mjs';
-
-/** RFC 4648 base32 to bytes. */
-const base32 = (text) => {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const ch of text.replace(/[\s=]/g, '').toUpperCase()) {
-    const v = alphabet.indexOf(ch);
-    if (v < 0) throw new Error(`not base32: ${text}`);
-    value = (value << 5) | v;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((value >>> bits) & 0xff);
-    }
-  }
-  return Buffer.from(out);
-};
-
-const STEP_SECS = 30;
-const stepNow = () => Math.floor(Date.now() / 1000 / STEP_SECS);
-
-/** An authenticator app (SHA-1, six digits, 30 s); a step's code is used once. */
-const authenticator = (secret) => {
-  const key = base32(secret);
-  let used = -1;
-  return {
-    async code() {
-      while (stepNow() <= used) {
-        await new Promise((r) => setTimeout(r, (used + 1) * STEP_SECS * 1000 - Date.now() + 200));
-      }
-      used = stepNow();
-      const counter = Buffer.alloc(8);
-      counter.writeBigUInt64BE(BigInt(used));
-      const mac = createHmac('sha1', key).update(counter).digest();
-      const offset = mac[mac.length - 1] & 0x0f;
-      return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-    },
-  };
-};
+import {
+  at,
+  authenticator,
+  browserRun,
+  checkAccessibility,
+  env,
+  newPage,
+  pathOf,
+  submitSignIn,
+} from './browser_support.mjs';
 
 const onPath = (path) => (u) => u.pathname === path;
 const text = async (page, selector) => (await page.locator(selector).first().textContent())?.trim() ?? null;

@@ -23,10 +23,18 @@
 // Environment: ISSUER, CLIENT_ID, CLIENT_SECRET, STRICT_CLIENT_ID,
 // STRICT_CLIENT_SECRET, REDIRECT_PORT, USERNAME, SECOND_USERNAME,
 // PASSWORD (both users'), CHROMIUM, LATCHKEY_SCREENSHOTS.
-import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import * as client from 'openid-client';
-import { at, browserRun, checkAccessibility, env, newPage, pathOf, submitSignIn } from './browser_support.mjs';
+import {
+  at,
+  authenticator,
+  browserRun,
+  checkAccessibility,
+  env,
+  newPage,
+  pathOf,
+  submitSignIn,
+} from './browser_support.mjs';
 
 const redirectUri = `http://127.0.0.1:${env('REDIRECT_PORT')}/cb`;
 const relyingParty = (id, secret) => client.discovery(
@@ -43,52 +51,9 @@ const strict = await relyingParty(env('STRICT_CLIENT_ID'), env('STRICT_CLIENT_SE
 const rp = createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('client'));
 await new Promise((r) => rp.listen(Number(env('REDIRECT_PORT')), '127.0.0.1', r));
 
-/** RFC 4648 base32 (no padding needed) to bytes. */
-const base32 = (text) => {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const ch of text.replace(/[\s=]/g, '').toUpperCase()) {
-    const v = alphabet.indexOf(ch);
-    if (v < 0) throw new Error(`not base32: ${text}`);
-    value = (value << 5) | v;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((value >>> bits) & 0xff);
-    }
-  }
-  return Buffer.from(out);
-};
-
-const STEP_SECS = 30;
-const stepNow = () => Math.floor(Date.now() / 1000 / STEP_SECS);
 let waitedMs = 0;
-
-/**
- * An authenticator app holding `secret` (base32): SHA-1, six digits,
- * 30-second steps (RFC 6238). `code()` is what it shows now; when this
- * step's code was already used, it first waits for the next step.
- */
-const authenticator = (secret) => {
-  const key = base32(secret);
-  let used = -1;
-  return {
-    async code() {
-      while (stepNow() <= used) {
-        const wait = (used + 1) * STEP_SECS * 1000 - Date.now() + 200;
-        waitedMs += wait;
-        await new Promise((r) => setTimeout(r, wait));
-      }
-      used = stepNow();
-      const counter = Buffer.alloc(8);
-      counter.writeBigUInt64BE(BigInt(used));
-      const mac = createHmac('sha1', key).update(counter).digest();
-      const offset = mac[mac.length - 1] & 0x0f;
-      return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-    },
-  };
+const counted = (ms) => {
+  waitedMs += ms;
 };
 
 /** A fresh authorization request of `config`: its URL and its checks. */
@@ -164,7 +129,7 @@ try {
     await page.waitForURL(onPath('/account/security/totp'));
     await checkAccessibility(page, 'authenticator app setup');
     const qr = await page.locator('figure.qr svg').count();
-    const app = authenticator(await text(page, '[data-totp-secret]'));
+    const app = authenticator(await text(page, '[data-totp-secret]'), counted);
     await page.fill('input[name="code"]', await app.code());
     await page.click('form[action="/account/security/totp/confirm"] button[type="submit"]');
     await page.waitForURL(onPath('/account/security/totp/confirm'));
@@ -199,7 +164,7 @@ try {
     const strictRequest = await passwordStep(bob, strict, env('SECOND_USERNAME'));
     await checkAccessibility(bob, 'authenticator app setup in sign-in');
     const enrolHeading = await text(bob, 'h1');
-    const bobApp = authenticator(await text(bob, '[data-totp-secret]'));
+    const bobApp = authenticator(await text(bob, '[data-totp-secret]'), counted);
     await submitCode(bob, await bobApp.code());
     await bob.locator('[data-recovery-code]').first().waitFor();
     await checkAccessibility(bob, 'recovery codes in sign-in');

@@ -11,11 +11,60 @@
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), LATCHKEY_SCREENSHOTS
 // (default target/browser-screenshots at the repository's root).
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+
+/** RFC 4648 base32 (padding optional) to bytes. */
+const base32 = (text) => {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const v = alphabet.indexOf(ch);
+    if (v < 0) throw new Error(`not base32: ${text}`);
+    value = (value << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+};
+
+const STEP_SECS = 30;
+const stepNow = () => Math.floor(Date.now() / 1000 / STEP_SECS);
+
+/**
+ * An authenticator app holding `secret` (base32): SHA-1, six digits,
+ * 30-second steps (RFC 6238). `code()` is what it shows now; when this
+ * step's code was already used, it first waits for the next step, and
+ * tells `onWait` how many milliseconds.
+ */
+export const authenticator = (secret, onWait = () => {}) => {
+  const key = base32(secret);
+  let used = -1;
+  return {
+    async code() {
+      while (stepNow() <= used) {
+        const wait = (used + 1) * STEP_SECS * 1000 - Date.now() + 200;
+        onWait(wait);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      used = stepNow();
+      const counter = Buffer.alloc(8);
+      counter.writeBigUInt64BE(BigInt(used));
+      const mac = createHmac('sha1', key).update(counter).digest();
+      const offset = mac[mac.length - 1] & 0x0f;
+      return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+    },
+  };
+};
 
 export const env = (name) => {
   const v = process.env[name];
