@@ -193,6 +193,21 @@ fn register_while_internal_urls_were_allowed(
     .unwrap()
 }
 
+/// Clients registered (`metadata`) while internal URLs were allowed, and
+/// the server that now serves them without that setting, trusting
+/// `server`'s certificate for their `jwks_uri`.
+async fn registered_before(server: &JwksServer, metadata: Vec<Value>) -> (TestApp, Vec<Value>) {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let infos = register_while_internal_urls_were_allowed(dir.clone(), metadata);
+    let ca = server.ca_file.clone();
+    let app = TestApp::spawn_in(dir, |c| {
+        c.registration.allowed_scopes = plus_scope(&c.registration.allowed_scopes, "api:read");
+        c.registration.jwks_ca_file = Some(ca);
+    })
+    .await;
+    (app, infos)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_back_channel_logout_is_never_sent_inside_for_a_registered_client() {
     let (port, seen) = tcp_receiver().await;
@@ -281,17 +296,9 @@ fn signer<'k>(app: &TestApp, id: &str, key: &'k ClientKey) -> impl Fn(&str) -> S
 async fn a_jwks_uri_that_leads_inside_is_never_fetched_for_a_registered_client() {
     let key = ClientKey::new("k-inside");
     let server = JwksServer::start(json!({ "keys": [key.jwk()] }).to_string());
-    let dir = Arc::new(tempfile::tempdir().unwrap());
     let uri = format!("https://localhost:{}/jwks", server.port);
-    let info =
-        register_while_internal_urls_were_allowed(dir.clone(), vec![machine_with_jwks_uri(&uri)])
-            .remove(0);
-    let ca = server.ca_file.clone();
-    let app = TestApp::spawn_in(dir, |c| {
-        c.registration.allowed_scopes = plus_scope(&c.registration.allowed_scopes, "api:read");
-        c.registration.jwks_ca_file = Some(ca);
-    })
-    .await;
+    let (app, mut infos) = registered_before(&server, vec![machine_with_jwks_uri(&uri)]).await;
+    let info = infos.remove(0);
     let id = info["client_id"].as_str().unwrap();
     let assertion = signer(&app, id, &key);
     assert_oauth_error(
@@ -310,17 +317,9 @@ async fn a_jwks_uri_that_leads_inside_is_never_fetched_for_a_registered_client()
 async fn an_operators_rename_does_not_vouch_for_a_registrants_urls() {
     let key = ClientKey::new("k-renamed");
     let server = JwksServer::start(json!({ "keys": [key.jwk()] }).to_string());
-    let dir = Arc::new(tempfile::tempdir().unwrap());
     let uri = format!("https://localhost:{}/jwks", server.port);
-    let info =
-        register_while_internal_urls_were_allowed(dir.clone(), vec![machine_with_jwks_uri(&uri)])
-            .remove(0);
-    let ca = server.ca_file.clone();
-    let app = TestApp::spawn_in(dir, |c| {
-        c.registration.allowed_scopes = plus_scope(&c.registration.allowed_scopes, "api:read");
-        c.registration.jwks_ca_file = Some(ca);
-    })
-    .await;
+    let (app, mut infos) = registered_before(&server, vec![machine_with_jwks_uri(&uri)]).await;
+    let info = infos.remove(0);
     let id = info["client_id"].as_str().unwrap();
     app.core
         .admin()
@@ -357,20 +356,14 @@ async fn an_operators_rename_does_not_vouch_for_a_registrants_urls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_writing_back_a_registrants_urls_does_not_vouch_for_them() {
     let server = JwksServer::start(json!({ "keys": [] }).to_string());
-    let dir = Arc::new(tempfile::tempdir().unwrap());
     let inside = format!("https://localhost:{}/jwks", server.port);
-    let info = register_while_internal_urls_were_allowed(
-        dir.clone(),
+    let (app, info) = registered_before(
+        &server,
         vec![
             machine_with_jwks_uri(&inside),
             machine_with_jwks_uri("https://keys.example.com/jwks"),
         ],
-    );
-    let ca = server.ca_file.clone();
-    let app = TestApp::spawn_in(dir, |c| {
-        c.registration.allowed_scopes = plus_scope(&c.registration.allowed_scopes, "api:read");
-        c.registration.jwks_ca_file = Some(ca);
-    })
+    )
     .await;
     let admin = admin_token(&app).await;
     let write_back = |id: String, uri: &str| {
