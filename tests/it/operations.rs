@@ -271,6 +271,72 @@ async fn metrics_count_what_happened_on_their_own_listener_without_naming_anyone
     assert!(series(&body, "latchkey_swept_rows_total", &[("kind", "sessions")]) >= 1.0);
 }
 
+#[tokio::test]
+async fn a_starved_pool_shows_its_waiters_and_their_waits() {
+    let app = TestApp::spawn_with(|c| {
+        c.server.metrics_bind = Some("127.0.0.1:0".parse().unwrap());
+        c.database.max_connections = 1;
+    })
+    .await;
+    let web = app.web_client().await;
+    let before = scrape(&app).await;
+    let passed = series(
+        &before,
+        "latchkey_db_pool_acquire_duration_seconds_count",
+        &[],
+    );
+    assert!(
+        passed >= 1.0,
+        "the scrape's own reads pass the gate: {before}"
+    );
+    assert_eq!(series(&before, "latchkey_db_pool_waiters", &[]), 0.0);
+
+    // Each authorization request stores a pending request: with one
+    // connection, all but one of those released together wait for it.
+    let (_, challenge) = pkce();
+    let url = authorize_url(&app, web.id(), &challenge, &[]);
+    let gate = std::sync::Arc::new(tokio::sync::Barrier::new(24));
+    let requests: Vec<_> = (0..24)
+        .map(|_| {
+            let (url, gate) = (url.clone(), gate.clone());
+            tokio::spawn(async move {
+                let b = browser();
+                gate.wait().await;
+                b.get(url).send().await.unwrap().status()
+            })
+        })
+        .collect();
+    for r in requests {
+        // To the sign-in page, with the pending request stored.
+        assert_eq!(r.await.unwrap(), 303);
+    }
+
+    let after = scrape(&app).await;
+    let count = |name: &str, labels: &[(&str, &str)]| series(&after, name, labels);
+    let passed_now = count("latchkey_db_pool_acquire_duration_seconds_count", &[]);
+    assert!(passed_now >= passed + 24.0, "{after}");
+    let waited = passed_now
+        - count(
+            "latchkey_db_pool_acquire_duration_seconds_bucket",
+            &[("le", "0.0")],
+        );
+    assert!(
+        waited >= 1.0,
+        "nobody waited for the one connection: {after}"
+    );
+    assert!(count("latchkey_db_pool_acquire_duration_seconds_sum", &[]) > 0.0);
+    assert_eq!(
+        count(
+            "latchkey_db_pool_acquire_duration_seconds_bucket",
+            &[("le", "+Inf")]
+        ),
+        passed_now
+    );
+    // Everyone got through: nobody is left waiting.
+    assert_eq!(count("latchkey_db_pool_waiters", &[]), 0.0);
+    assert_eq!(count("latchkey_db_pool_max_connections", &[]), 1.0);
+}
+
 /// Every metric a file of `deploy/` names (`latchkey_...`).
 fn metrics_named_in(path: &str) -> std::collections::BTreeSet<String> {
     let file = format!("{}/../../deploy/{path}", env!("CARGO_MANIFEST_DIR"));

@@ -354,11 +354,30 @@ pub trait Store:
 }
 
 /// A database connection pool's figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoolFigures {
     /// Connections open, busy or idle.
     pub open: u32,
     pub idle: u32,
     /// The most the pool may open.
     pub max: u32,
+    pub waits: PoolWaits,
+}
+
+/// Upper bounds, in seconds, of the buckets counting how long a statement
+/// or transaction waited for a connection; `0` is no wait at all.
+pub const POOL_WAIT_BUCKETS: [f64; 10] = [0.0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0];
+
+/// Who waits for a connection, and how long everyone has waited since
+/// start.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PoolWaits {
+    /// Callers waiting now.
+    pub waiting: u32,
+    /// Waits per bucket of [`POOL_WAIT_BUCKETS`] (not cumulative), then
+    /// the waits longer than the last bound.
+    pub buckets: [u64; POOL_WAIT_BUCKETS.len() + 1],
+    pub waited_seconds: f64,
+    /// Every caller that passed or gave up.
+    pub count: u64,
 }

@@ -102,7 +102,7 @@ async fn connect_sqlite(url: &str, opts: &PoolOptions) -> Result<SeaStore, Store
     }
     let pool = pool.connect_lazy_with(options);
     first_connection("connect.sqlite", &pool, opts.connect_timeout).await?;
-    SeaStore::new(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    SeaStore::new(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool), opts)
 }
 
 /// The database holds password hashes, e-mail addresses and the audit
@@ -187,7 +187,7 @@ async fn connect_postgres(url: &str, opts: &PoolOptions) -> Result<SeaStore, Sto
             Err(e) => return Err(e),
         }
     }
-    SeaStore::new(db)
+    SeaStore::new(db, opts)
 }
 
 fn valid_schema(s: &str) -> Result<&str, StoreError> {

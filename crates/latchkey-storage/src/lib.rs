@@ -18,6 +18,7 @@
 mod connect;
 mod entities;
 mod error;
+mod gate;
 mod prepared;
 mod repos;
 
@@ -29,16 +30,19 @@ use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
+use gate::Db;
+
 /// Every storage port over one connection pool. Cheap to clone (the pool
 /// and the prepared statements are shared).
 #[derive(Debug, Clone)]
 pub struct SeaStore {
-    db: DatabaseConnection,
+    db: Db,
     refresh_statements: Arc<repos::FamilyStatements>,
 }
 
 impl SeaStore {
-    fn new(db: DatabaseConnection) -> Result<Self, StoreError> {
+    fn new(db: DatabaseConnection, opts: &PoolOptions) -> Result<Self, StoreError> {
+        let db = Db::new(db, opts.max_connections, opts.acquire_timeout);
         let refresh_statements = Arc::new(repos::FamilyStatements::new(db.get_database_backend())?);
         Ok(SeaStore {
             db,
@@ -48,7 +52,7 @@ impl SeaStore {
 
     /// Applies every migration not yet applied; a no-op when up to date.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None)
+        Migrator::up(self.db.ungated(), None)
             .await
             .map_err(error::db_err("migrate"))
     }
@@ -79,7 +83,7 @@ impl SeaStore {
     /// Closes the pool: every connection finishes and lets go of the file
     /// (SQLite checkpoints its write-ahead log as the last one closes).
     pub async fn close(self) {
-        let _ = self.db.close().await;
+        self.db.close().await;
     }
 
     /// Whether this is a sound Latchkey database: SQLite's integrity check
@@ -106,7 +110,7 @@ impl SeaStore {
                 )));
             }
         }
-        let applied = Migrator::get_applied_migrations(&self.db)
+        let applied = Migrator::get_applied_migrations(self.db.ungated())
             .await
             .map_err(|_| StoreError::Corrupt("not a Latchkey database (no migrations)".into()))?;
         if applied.is_empty() {

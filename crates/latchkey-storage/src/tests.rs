@@ -1764,7 +1764,7 @@ async fn migrate_twice_is_idempotent() {
 
         // `down` drops every table (children first, or the foreign keys
         // refuse), and `up` brings them back empty.
-        Migrator::down(&b.store.db, None).await.unwrap();
+        Migrator::down(b.store.db.ungated(), None).await.unwrap();
         assert!(
             b.store.find_user(&UserId::new("u1")).await.is_err(),
             "{}: table still there",

@@ -15,13 +15,14 @@
 use std::fmt::Write as _;
 
 use latchkey_domain::keys::KeyState;
-use latchkey_domain::{AuditEvent, PoolFigures, RevokeReason};
+use latchkey_domain::{AuditEvent, PoolFigures, PoolWaits, RevokeReason, POOL_WAIT_BUCKETS};
 use latchkey_protocol::{ErrorCode, GrantType};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::error::CoreError;
@@ -114,6 +115,30 @@ impl DeliveryResult {
     }
 }
 
+/// A histogram the storage adapter keeps (its waits for a connection),
+/// copied in at scrape time. Cloning shares it.
+#[derive(Debug, Clone, Default)]
+struct PoolWaitHistogram(std::sync::Arc<std::sync::Mutex<PoolWaits>>);
+
+impl PoolWaitHistogram {
+    fn set(&self, w: PoolWaits) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = w;
+    }
+}
+
+impl EncodeMetric for PoolWaitHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let w = *self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let bounds = POOL_WAIT_BUCKETS.iter().copied().chain([f64::INFINITY]);
+        let buckets: Vec<(f64, u64)> = bounds.zip(w.buckets).collect();
+        encoder.encode_histogram::<NoLabelSet>(w.waited_seconds, w.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 /// The state gauges, filled at scrape time.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StateReading<'a> {
@@ -149,6 +174,8 @@ pub struct Metrics {
     outbox_backlog: Gauge,
     pool: Family<One, Gauge>,
     pool_max: Gauge,
+    pool_waiters: Gauge,
+    pool_waits: PoolWaitHistogram,
     redis_up: Gauge,
     mirror_entries: Gauge,
 }
@@ -180,6 +207,8 @@ impl Metrics {
             outbox_backlog: Gauge::default(),
             pool: Family::default(),
             pool_max: Gauge::default(),
+            pool_waiters: Gauge::default(),
+            pool_waits: PoolWaitHistogram::default(),
             redis_up: Gauge::default(),
             mirror_entries: Gauge::default(),
             registry: Registry::default(),
@@ -266,6 +295,17 @@ impl Metrics {
             "db_pool_max_connections",
             "The database pool's size limit",
             m.pool_max.clone(),
+        );
+        r.register(
+            "db_pool_waiters",
+            "Statements and transactions waiting for a database connection",
+            m.pool_waiters.clone(),
+        );
+        r.register_with_unit(
+            "db_pool_acquire_duration",
+            "How long each statement or transaction waited for a database connection (0: none)",
+            Unit::Seconds,
+            m.pool_waits.clone(),
         );
         r.register(
             "redis_up",
@@ -449,6 +489,8 @@ impl Metrics {
                 .get_or_create(&[("state", "idle")])
                 .set(p.idle.into());
             self.pool_max.set(p.max.into());
+            self.pool_waiters.set(p.waits.waiting.into());
+            self.pool_waits.set(p.waits);
         }
         if let Some(up) = s.redis_up {
             self.redis_up.set(up.into());
@@ -574,6 +616,41 @@ mod tests {
             assert!(out.contains(line), "{line} missing from\n{out}");
         }
         assert!(out.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn pool_waits_render_as_a_cumulative_histogram() {
+        let m = Metrics::new();
+        let mut buckets = [0; POOL_WAIT_BUCKETS.len() + 1];
+        buckets[0] = 5; // no wait
+        buckets[4] = 2; // up to 50 ms
+        buckets[POOL_WAIT_BUCKETS.len()] = 1; // past the last bound
+        let out = m.render(&StateReading {
+            pool: Some(PoolFigures {
+                open: 4,
+                idle: 0,
+                max: 4,
+                waits: PoolWaits {
+                    waiting: 3,
+                    buckets,
+                    waited_seconds: 7.25,
+                    count: 8,
+                },
+            }),
+            ..StateReading::default()
+        });
+        for line in [
+            "latchkey_db_pool_waiters 3",
+            r#"latchkey_db_pool_acquire_duration_seconds_bucket{le="0.0"} 5"#,
+            r#"latchkey_db_pool_acquire_duration_seconds_bucket{le="0.01"} 5"#,
+            r#"latchkey_db_pool_acquire_duration_seconds_bucket{le="0.05"} 7"#,
+            r#"latchkey_db_pool_acquire_duration_seconds_bucket{le="5.0"} 7"#,
+            r#"latchkey_db_pool_acquire_duration_seconds_bucket{le="+Inf"} 8"#,
+            "latchkey_db_pool_acquire_duration_seconds_sum 7.25",
+            "latchkey_db_pool_acquire_duration_seconds_count 8",
+        ] {
+            assert!(out.contains(line), "{line} missing from\n{out}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use latchkey_domain::{
 use sea_orm::sea_query::{Alias, Expr, InsertStatement, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
+    QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
 use super::{read_all, read_opt};

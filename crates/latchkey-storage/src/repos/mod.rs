@@ -31,13 +31,13 @@ impl Store for SeaStore {
 
     fn pool_figures(&self) -> Option<latchkey_domain::PoolFigures> {
         use sea_orm::DatabaseConnection as C;
-        let (open, idle, max) = match &self.db {
+        let (open, idle, max) = match self.db.ungated() {
             C::SqlxPostgresPoolConnection(_) => {
-                let p = self.db.get_postgres_connection_pool();
+                let p = self.db.ungated().get_postgres_connection_pool();
                 (p.size(), p.num_idle(), p.options().get_max_connections())
             }
             C::SqlxSqlitePoolConnection(_) => {
-                let p = self.db.get_sqlite_connection_pool();
+                let p = self.db.ungated().get_sqlite_connection_pool();
                 (p.size(), p.num_idle(), p.options().get_max_connections())
             }
             _ => return None,
@@ -46,6 +46,7 @@ impl Store for SeaStore {
             open,
             idle: u32::try_from(idle).unwrap_or(u32::MAX),
             max,
+            waits: self.db.waits(),
         })
     }
 }

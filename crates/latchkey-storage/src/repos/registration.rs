@@ -4,7 +4,7 @@ use latchkey_domain::{
 };
 use latchkey_protocol::ClientId;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::read_opt;
 use crate::entities::clients;

@@ -8,10 +8,7 @@
 
 use latchkey_domain::{RevokeReason, StoreResult, Sweep, SweepRepository};
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, Iterable, PrimaryKeyToColumn,
-    QueryFilter,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, Iterable, PrimaryKeyToColumn, QueryFilter};
 
 use crate::entities::factors::challenges;
 use crate::entities::refresh_families::newest_token;
@@ -50,7 +47,7 @@ fn first_matching<E: EntityTrait>(rule: Condition, limit: u64) -> SimpleExpr {
 
 /// Deletes at most `limit` rows of `E` that `rule` selects.
 pub(crate) async fn delete_bounded<E: EntityTrait>(
-    db: &DatabaseConnection,
+    db: &crate::gate::Db,
     rule: Condition,
     limit: u64,
     op: &'static str,

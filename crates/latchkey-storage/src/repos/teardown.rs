@@ -5,8 +5,8 @@ use latchkey_domain::{
 use latchkey_protocol::ClientId;
 use sea_orm::sea_query::{Expr, OnConflict, UpdateStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set,
 };
 
 use crate::entities::{
@@ -177,7 +177,7 @@ impl TeardownRepository for SeaStore {
 /// and Postgres; sea-orm's own `exec_with_returning` needs a crate feature
 /// for SQLite.
 async fn update_returning_ids(
-    txn: &DatabaseTransaction,
+    txn: &crate::gate::Txn,
     mut stmt: UpdateStatement,
     id: impl ColumnTrait,
 ) -> Result<Vec<String>, DbErr> {

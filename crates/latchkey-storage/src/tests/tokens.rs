@@ -1495,7 +1495,9 @@ async fn rotation_columns_roll_back_from_the_chain() {
             .rev()
             .position(|m| m.name() == "m20261201_000005_rotation_by_insert")
             .expect("the migration exists") as u32;
-        Migrator::down(&s.db, Some(since + 1)).await.unwrap();
+        Migrator::down(s.db.ungated(), Some(since + 1))
+            .await
+            .unwrap();
         let backend = s.db.get_database_backend();
         let row =
             s.db.query_one(Statement::from_string(
