@@ -29,6 +29,7 @@ pub mod m20261205_000014_pushed_and_bound;
 pub mod m20261205_000015_resources;
 pub mod m20261205_000016_fapi2;
 pub mod m20261206_000017_user_roles;
+pub mod m20261207_000018_audit_actor;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000015_resources::Migration),
             Box::new(m20261205_000016_fapi2::Migration),
             Box::new(m20261206_000017_user_roles::Migration),
+            Box::new(m20261207_000018_audit_actor::Migration),
         ]
     }
 }

@@ -857,7 +857,7 @@ async fn a_deleted_user_or_ended_session_gets_no_tokens() {
     let (verifier, challenge) = pkce();
     let code = code_for(&app, &browser(), &web, &challenge, "alice").await;
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .set_password("alice", "a brand new password".into())
         .await
@@ -1035,7 +1035,7 @@ async fn cors_answers_only_registered_origins_where_browsers_need_it() {
     let app = TestApp::spawn().await;
     let spa = app
         .core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .register(
             &latchkey_protocol::registration::ClientMetadata::from_json(

@@ -46,7 +46,7 @@ pub fn full_claims() -> Value {
 
 async fn full_user(app: &TestApp, username: &str) -> latchkey_domain::User {
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .create(
             username,
@@ -127,7 +127,7 @@ async fn userinfo_releases_exactly_the_claims_of_each_scope() {
     let app = TestApp::spawn().await;
     let user = full_user(&app, "alice").await;
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .create("bob", PASSWORD.into(), UserChanges::default())
         .await
@@ -520,7 +520,7 @@ async fn the_admin_api_refuses_each_kind_of_bad_claim() {
     let app = TestApp::spawn().await;
     let token = admin_token(&app).await;
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .create("alice", PASSWORD.into(), UserChanges::default())
         .await
@@ -571,7 +571,13 @@ async fn the_admin_api_refuses_each_kind_of_bad_claim() {
     }
     let (status, _) = admin(&app, &token, reqwest::Method::GET, "/admin/users/bob", None).await;
     assert_eq!(status, 404, "no user was created");
-    let alice = app.core.admin().users().show("alice").await.unwrap();
+    let alice = app
+        .core
+        .admin(Actor::CommandLine)
+        .users()
+        .show("alice")
+        .await
+        .unwrap();
     assert_eq!(alice.claims, Default::default(), "nothing was changed");
 }
 

@@ -22,7 +22,7 @@ use crate::tokens::refresh;
 /// A user with a value for every claim the tests ask for.
 async fn alice(app: &TestApp) -> latchkey_domain::User {
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .create(
             "alice",
@@ -470,7 +470,13 @@ async fn a_claim_of_a_scope_the_client_may_not_ask_for_is_not_released() {
     assert_eq!(names(&info), set(&["sub", "name"]));
     assert_eq!(beyond_base(&id_claims(&tokens)), set(&["given_name"]));
     // The consent covers the profile data asked for, no more.
-    let user = app.core.admin().users().show("alice").await.unwrap();
+    let user = app
+        .core
+        .admin(Actor::CommandLine)
+        .users()
+        .show("alice")
+        .await
+        .unwrap();
     let consent = app
         .store
         .find_consent(&user.id, &client.client.id)

@@ -241,7 +241,7 @@ async fn pkce_cannot_be_downgraded_at_the_token_endpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_clients_cannot_opt_out() {
     let app = TestApp::spawn().await;
-    let clients = app.core.admin().clients();
+    let clients = app.core.admin(Actor::CommandLine).clients();
     for (pkce, nonce) in [
         (Requirement::Optional, Requirement::Required),
         (Requirement::Required, Requirement::Optional),
@@ -470,7 +470,13 @@ async fn registration_cannot_opt_out() {
         "{info}"
     );
     let id = info["client_id"].as_str().unwrap();
-    let c = app.core.admin().clients().show(id).await.unwrap();
+    let c = app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .show(id)
+        .await
+        .unwrap();
     assert_eq!(
         (c.pkce, c.nonce),
         (Requirement::Required, Requirement::Required)
@@ -487,7 +493,7 @@ async fn registration_cannot_opt_out() {
     // Nor through RFC 7592: an operator's opt-out survives a registrant's
     // update, and the registrant's own `pkce` member changes nothing.
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .update_settings(
             id,
@@ -510,7 +516,13 @@ async fn registration_cannot_opt_out() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let c = app.core.admin().clients().show(id).await.unwrap();
+    let c = app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .show(id)
+        .await
+        .unwrap();
     assert_eq!(
         (c.pkce, c.nonce),
         (Requirement::Optional, Requirement::Required)
@@ -521,7 +533,7 @@ async fn registration_cannot_opt_out() {
 async fn client_update_changes_each_setting() {
     let app = TestApp::spawn().await;
     let web = app.web_client().await;
-    let clients = app.core.admin().clients();
+    let clients = app.core.admin(Actor::CommandLine).clients();
     let c = clients
         .update(
             web.id(),
@@ -635,7 +647,13 @@ async fn start_up_lists_every_opt_out() {
     let app = TestApp::spawn().await;
     app.web_client().await;
     let legacy = lenient_client(&app).await;
-    let warned = app.core.admin().clients().compat_warnings().await.unwrap();
+    let warned = app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .compat_warnings()
+        .await
+        .unwrap();
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert_eq!(warned[0].client_id.as_str(), legacy.id());
     assert_eq!(warned[0].warnings.len(), 2);

@@ -441,7 +441,7 @@ impl Op {
         let app = TestApp::spawn().await;
         let user = app
             .core
-            .admin()
+            .admin(Actor::CommandLine)
             .users()
             .create(
                 USERNAME,

@@ -131,7 +131,7 @@ mod pages {
     /// secret. The code used at set-up is spent: the clock is moved on.
     async fn enrolled(app: &TestApp, username: &str, role: Role) -> String {
         app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .users()
             .create_with_role(username, PASSWORD.into(), Default::default(), role)
             .await
@@ -222,7 +222,7 @@ mod pages {
     async fn confirming_the_second_factor_from_the_console_returns_there() {
         let app = TestApp::spawn().await;
         app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .users()
             .create_with_role("root", PASSWORD.into(), Default::default(), Role::Admin)
             .await
@@ -314,7 +314,7 @@ mod pages {
 
         // An admin without a second factor: told to set one up.
         app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .users()
             .create_with_role("newadmin", PASSWORD.into(), Default::default(), Role::Admin)
             .await
@@ -362,7 +362,7 @@ mod pages {
 
         // The role taken away: the console closes at once.
         app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .users()
             .set_role("root", Role::User)
             .await
@@ -466,15 +466,33 @@ mod pages {
                 assert_eq!(resp.status(), 403, "{path}");
             }
         }
-        let c = app.core.admin().clients().show(victim.id()).await.unwrap();
+        let c = app
+            .core
+            .admin(Actor::CommandLine)
+            .clients()
+            .show(victim.id())
+            .await
+            .unwrap();
         assert_eq!(c.name, "Web app");
         assert!(!c.pkce.is_optional());
-        let mallory = app.core.admin().users().show("mallory").await.unwrap();
+        let mallory = app
+            .core
+            .admin(Actor::CommandLine)
+            .users()
+            .show("mallory")
+            .await
+            .unwrap();
         assert_eq!(mallory.role, Role::User);
-        assert!(app.core.admin().users().show("evil").await.is_err());
+        assert!(app
+            .core
+            .admin(Actor::CommandLine)
+            .users()
+            .show("evil")
+            .await
+            .is_err());
         assert!(
             !app.core
-                .admin()
+                .admin(Actor::CommandLine)
                 .users()
                 .show("root")
                 .await
@@ -483,7 +501,7 @@ mod pages {
         );
         assert!(app
             .core
-            .admin()
+            .admin(Actor::CommandLine)
             .tokens()
             .list_admin_tokens()
             .await
@@ -524,7 +542,14 @@ mod pages {
             let resp = post(&app, &admin, "/admin/console/clients", &form).await;
             assert_eq!(resp.status(), 403, "{csrf:?}");
         }
-        assert!(app.core.admin().clients().list().await.unwrap().is_empty());
+        assert!(app
+            .core
+            .admin(Actor::CommandLine)
+            .clients()
+            .list()
+            .await
+            .unwrap()
+            .is_empty());
         // A GET cannot change anything: the forms' paths answer 404/405
         // to it, never act.
         let resp = admin
@@ -535,7 +560,7 @@ mod pages {
         assert_ne!(resp.status(), 200);
         assert!(
             !app.core
-                .admin()
+                .admin(Actor::CommandLine)
                 .users()
                 .show("root")
                 .await
@@ -548,7 +573,128 @@ mod pages {
         form.push(("csrf", &token));
         let resp = post(&app, &admin, "/admin/console/clients", &form).await;
         assert_eq!(resp.status(), 200);
-        assert_eq!(app.core.admin().clients().list().await.unwrap().len(), 1);
+        assert_eq!(
+            app.core
+                .admin(Actor::CommandLine)
+                .clients()
+                .list()
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    /// Every change an operator makes says who made it: the command line,
+    /// a console user, or an admin API token, whichever acted; what a
+    /// user or client does names no operator.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_operator_change_names_the_operator() {
+        use latchkey_domain::{AuditEvent, AuditFilter};
+
+        let app = TestApp::spawn().await;
+        let admin = signed_in_with_code(&app, "root", Role::Admin).await;
+        let token = csrf(&app, &admin).await;
+        let api_token = app
+            .core
+            .admin(Actor::CommandLine)
+            .tokens()
+            .create_admin_token("deploy", None)
+            .await
+            .unwrap();
+        let by_api = format!("api:{}", api_token.record.id);
+
+        // Made at the command line, its secret rotated in the console,
+        // deleted through the admin API.
+        let web = app.web_client().await;
+        let path = format!("/admin/console/clients/{}", web.id());
+        let resp = post(&app, &admin, &format!("{path}/secret"), &[("csrf", &token)]).await;
+        assert_eq!(resp.status(), 200);
+        let resp = api()
+            .delete(app.url(&format!("/admin/clients/{}", web.id())))
+            .bearer_auth(&api_token.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+        // A user signing in is nobody's operator action.
+        app.add_user("alice").await;
+        let b = browser();
+        let (_, challenge) = pkce();
+        let other = app.web_client().await;
+        sign_in(
+            &app,
+            &b,
+            &authorize_url(&app, other.id(), &challenge, &[]),
+            "alice",
+        )
+        .await;
+
+        let events = app.store.recent(100).await.unwrap();
+        let by = |kind: AuditEvent, client: &str| {
+            let found: Vec<_> = events
+                .iter()
+                .filter(|r| r.kind == kind && r.client_id.as_deref() == Some(client))
+                .map(|r| r.actor.clone())
+                .collect();
+            assert_eq!(found.len(), 1, "{kind:?}: {events:#?}");
+            found[0].clone()
+        };
+        assert_eq!(
+            by(AuditEvent::ClientRegistered, web.id()).as_deref(),
+            Some("cli")
+        );
+        assert_eq!(
+            by(AuditEvent::ClientSecretRotated, web.id()).as_deref(),
+            Some("console:root")
+        );
+        assert_eq!(
+            by(AuditEvent::ClientDeleted, web.id()).as_deref(),
+            Some(by_api.as_str())
+        );
+        let token_made = events
+            .iter()
+            .find(|r| r.kind == AuditEvent::AdminTokenCreated)
+            .expect("the admin token's creation is audited");
+        assert_eq!(token_made.actor.as_deref(), Some("cli"));
+        let login = events
+            .iter()
+            .find(|r| r.kind == AuditEvent::Login)
+            .expect("alice's sign-in is audited");
+        assert_eq!(login.actor, None);
+
+        // The console filters by operator and shows who acted.
+        let (status, page) = get(
+            &app,
+            &admin,
+            &format!("/admin/console/audit?actor={by_api}"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(page.contains("class=\"kind\">client_deleted<"), "{page}");
+        assert!(
+            page.contains(&format!("class=\"actor\">{by_api}<")),
+            "{page}"
+        );
+        assert!(
+            !page.contains("class=\"kind\">client_secret_rotated<"),
+            "{page}"
+        );
+        let only_console = app
+            .store
+            .search(
+                &AuditFilter {
+                    actor: Some("console:root".into()),
+                    ..AuditFilter::default()
+                },
+                100,
+            )
+            .await
+            .unwrap();
+        assert!(!only_console.is_empty());
+        assert!(only_console
+            .iter()
+            .all(|r| r.actor.as_deref() == Some("console:root")));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -575,7 +721,13 @@ mod pages {
         .await;
         assert_eq!(resp.status(), 200);
         let page = resp.text().await.unwrap();
-        let clients = app.core.admin().clients().list().await.unwrap();
+        let clients = app
+            .core
+            .admin(Actor::CommandLine)
+            .clients()
+            .list()
+            .await
+            .unwrap();
         assert_eq!(clients.len(), 1);
         let id = clients[0].id.to_string();
         let secret = crate::mfa::marked(&page, "id=\"secret\"").remove(0);
@@ -636,7 +788,13 @@ mod pages {
         .await;
         assert_eq!(resp.status(), 303);
         assert_eq!(location(&resp), format!("{path}?done=saved"));
-        let c = app.core.admin().clients().show(&id).await.unwrap();
+        let c = app
+            .core
+            .admin(Actor::CommandLine)
+            .clients()
+            .show(&id)
+            .await
+            .unwrap();
         assert_eq!(c.name, "Payroll 2");
         assert!(c.pkce.is_optional() && c.require_mfa);
 
@@ -762,7 +920,14 @@ mod pages {
         // Deleted.
         let resp = post(&app, &admin, &format!("{path}/delete"), &[("csrf", &token)]).await;
         assert_eq!(resp.status(), 303);
-        assert!(app.core.admin().clients().list().await.unwrap().is_empty());
+        assert!(app
+            .core
+            .admin(Actor::CommandLine)
+            .clients()
+            .list()
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(get(&app, &admin, &path).await.0, 404);
 
         // A user: created, edited, disabled.
@@ -788,7 +953,13 @@ mod pages {
         )
         .await;
         assert_eq!(resp.status(), 303);
-        let bob = app.core.admin().users().show("bob").await.unwrap();
+        let bob = app
+            .core
+            .admin(Actor::CommandLine)
+            .users()
+            .show("bob")
+            .await
+            .unwrap();
         assert_eq!(bob.groups.names().collect::<Vec<_>>(), ["staff", "ops"]);
         let resp = post(
             &app,
@@ -822,7 +993,13 @@ mod pages {
         )
         .await;
         assert_eq!(resp.status(), 303);
-        let bob = app.core.admin().users().show("bob").await.unwrap();
+        let bob = app
+            .core
+            .admin(Actor::CommandLine)
+            .users()
+            .show("bob")
+            .await
+            .unwrap();
         assert!(bob.claims.name.is_none(), "a claim left out is cleared");
         assert_eq!(
             bob.claims.email.as_ref().unwrap().as_str(),
@@ -854,7 +1031,13 @@ mod pages {
         .await;
         assert_eq!(resp.status(), 303);
         assert_eq!(
-            app.core.admin().users().show("bob").await.unwrap().role,
+            app.core
+                .admin(Actor::CommandLine)
+                .users()
+                .show("bob")
+                .await
+                .unwrap()
+                .role,
             Role::User
         );
         let b = browser();
@@ -893,7 +1076,15 @@ mod pages {
         )
         .await;
         assert_eq!(resp.status(), 303);
-        assert!(app.core.admin().users().show("bob").await.unwrap().disabled);
+        assert!(
+            app.core
+                .admin(Actor::CommandLine)
+                .users()
+                .show("bob")
+                .await
+                .unwrap()
+                .disabled
+        );
         let resp = post(
             &app,
             &admin,
@@ -974,7 +1165,13 @@ mod pages {
         assert_eq!(resp.status(), 200);
         let value = crate::mfa::marked(&resp.text().await.unwrap(), "id=\"secret\"").remove(0);
         assert!(value.starts_with("lka_"), "{value}");
-        let listed = app.core.admin().tokens().list_admin_tokens().await.unwrap();
+        let listed = app
+            .core
+            .admin(Actor::CommandLine)
+            .tokens()
+            .list_admin_tokens()
+            .await
+            .unwrap();
         assert_eq!(listed.len(), 1);
         let resp = post(
             &app,
@@ -1002,7 +1199,7 @@ mod pages {
         assert_eq!(resp.status(), 303);
         assert!(app
             .core
-            .admin()
+            .admin(Actor::CommandLine)
             .tokens()
             .list_admin_tokens()
             .await

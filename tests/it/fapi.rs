@@ -66,7 +66,7 @@ async fn fapi_client(app: &TestApp) -> FapiClient {
         .unwrap()
         .to_owned();
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .update_settings(
             &id,
@@ -297,7 +297,7 @@ async fn the_profile_fits_only_private_key_jwt_clients() {
     let web = app.web_client().await;
     let err = app
         .core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .update_settings(
             web.id(),
@@ -310,7 +310,14 @@ async fn the_profile_fits_only_private_key_jwt_clients() {
         .unwrap_err();
     assert!(err.to_string().contains("private_key_jwt"), "{err}");
     // Through the admin API, nothing is created when it does not fit.
-    let before = app.core.admin().clients().list().await.unwrap().len();
+    let before = app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .list()
+        .await
+        .unwrap()
+        .len();
     let admin = crate::registration::admin_token(&app).await;
     let resp = api()
         .post(app.url("/admin/clients"))
@@ -321,7 +328,13 @@ async fn the_profile_fits_only_private_key_jwt_clients() {
         .unwrap();
     assert_oauth_error(resp, 400, "invalid_request").await;
     assert_eq!(
-        app.core.admin().clients().list().await.unwrap().len(),
+        app.core
+            .admin(Actor::CommandLine)
+            .clients()
+            .list()
+            .await
+            .unwrap()
+            .len(),
         before
     );
 }
@@ -355,7 +368,7 @@ async fn a_registrant_cannot_take_its_client_off_the_profile() {
     .await;
     let client = fapi_client(&app).await;
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .update_settings(
             &client.id,
@@ -387,7 +400,13 @@ async fn a_registrant_cannot_take_its_client_off_the_profile() {
     let resp = put(&client.rat, same.clone()).await.unwrap();
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     let rat = next_rat(&resp.json().await.unwrap(), &client.rat);
-    let after = app.core.admin().clients().show(&client.id).await.unwrap();
+    let after = app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .show(&client.id)
+        .await
+        .unwrap();
     assert!(after.fapi2 && after.require_par && after.dpop_bound);
     assert_eq!(after.resources.to_stored(), "https://api.example.com");
     // Off the profile's requirements: refused, and nothing changes.
@@ -403,7 +422,13 @@ async fn a_registrant_cannot_take_its_client_off_the_profile() {
         let resp = put(&rat, body).await.unwrap();
         assert_oauth_error(resp, 400, "invalid_client_metadata").await;
     }
-    let after = app.core.admin().clients().show(&client.id).await.unwrap();
+    let after = app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .show(&client.id)
+        .await
+        .unwrap();
     assert_eq!(
         after.auth_method,
         latchkey_domain::ClientAuthMethod::PrivateKeyJwt

@@ -267,7 +267,13 @@ async fn a_revoked_key_leaves_the_jwks_and_its_tokens_are_refused_at_once() {
     assert_eq!(userinfo_status(&app, &access).await, 200);
     let etag = api().get(app.url("/jwks")).send().await.unwrap().headers()["etag"].clone();
 
-    let r = app.core.admin().keys().revoke(&leaked).await.unwrap();
+    let r = app
+        .core
+        .admin(Actor::CommandLine)
+        .keys()
+        .revoke(&leaked)
+        .await
+        .unwrap();
     assert_eq!(r.revoked, std::slice::from_ref(&leaked));
     // The published next key took over at once, and a successor exists.
     assert_eq!(r.promoted.len(), 1);
@@ -284,13 +290,19 @@ async fn a_revoked_key_leaves_the_jwks_and_its_tokens_are_refused_at_once() {
     assert_eq!(userinfo_status(&app, access).await, 200);
 
     // Revoked is final; unknown kids are named as such.
-    match app.core.admin().keys().revoke(&leaked).await {
+    match app
+        .core
+        .admin(Actor::CommandLine)
+        .keys()
+        .revoke(&leaked)
+        .await
+    {
         Err(AdminError::Invalid(m)) => assert!(m.contains("already revoked"), "{m}"),
         other => panic!("{other:?}"),
     }
     assert!(matches!(
         app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .keys()
             .revoke(&Kid::new("no-such-kid"))
             .await,
@@ -474,7 +486,13 @@ async fn enabled_algorithms_are_what_discovery_lists_and_clients_choose_among() 
         id_token_alg: alg.map(|a| latchkey_domain::keys::SigningAlg::parse(a).unwrap()),
         ..NewClient::default()
     };
-    match app.core.admin().clients().create(new(Some("PS256"))).await {
+    match app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .create(new(Some("PS256")))
+        .await
+    {
         Err(AdminError::Invalid(m)) => assert!(m.contains("not enabled"), "{m}"),
         other => panic!("{:?}", other.map(|(c, _)| c)),
     }

@@ -525,7 +525,7 @@ async fn a_password_change_kills_everything() {
     let b = tokens(&app, &phone, &c, "alice", "openid offline_access").await;
 
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .set_password("alice", "a new long password".into())
         .await
@@ -670,7 +670,7 @@ async fn disabling_a_user_kills_their_tokens_and_sign_ins() {
     let b = browser();
     let t = tokens(&app, &b, &c, "alice", "openid offline_access").await;
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .set_disabled("alice", true)
         .await
@@ -694,7 +694,7 @@ async fn disabling_a_user_kills_their_tokens_and_sign_ins() {
         .await;
     assert_eq!(resp.status(), 401);
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .set_disabled("alice", false)
         .await
@@ -924,7 +924,7 @@ async fn sign_ins_racing_a_password_change_keep_no_session() {
         barrier.wait().await;
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .users()
             .set_password("carol", "carol's new long password".into())
             .await
@@ -950,7 +950,7 @@ async fn sign_ins_racing_a_password_change_keep_no_session() {
         }
         // The next round signs in with the test password again.
         app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .users()
             .set_password("carol", PASSWORD.into())
             .await

@@ -456,7 +456,7 @@ async fn a_client_that_requires_mfa_leads_a_user_without_one_to_set_up_an_app() 
 
     // The operator turns the requirement off again through the CLI's API.
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .update_settings(
             strict.id(),
@@ -469,7 +469,7 @@ async fn a_client_that_requires_mfa_leads_a_user_without_one_to_set_up_an_app() 
         .unwrap();
     assert!(
         !app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .clients()
             .show(strict.id())
             .await
@@ -1000,7 +1000,12 @@ async fn factor_changes_end_sign_ins_in_progress_and_other_sessions() {
         303,
         "setting up inside a sign-in signed the other session out"
     );
-    app.core.admin().users().reset_factors("bob").await.unwrap();
+    app.core
+        .admin(Actor::CommandLine)
+        .users()
+        .reset_factors("bob")
+        .await
+        .unwrap();
     let resp = b
         .post(app.url("/login/factor"))
         .form(&[
@@ -1040,7 +1045,7 @@ async fn consent_rechecks_the_sign_in_against_the_policy() {
     assert!(consent.starts_with("/consent"), "{consent}");
     let page = FormPage::read(&app, &b, &consent).await;
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .update_settings(
             c.id(),

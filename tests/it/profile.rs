@@ -165,7 +165,7 @@ async fn an_edit_shows_at_userinfo_at_once_and_is_audited_without_values() {
 async fn what_users_may_not_edit_is_refused_and_nothing_is_stored() {
     let app = TestApp::spawn().await;
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .create(
             "alice",
@@ -212,7 +212,7 @@ async fn a_changed_email_is_no_longer_verified_and_the_flag_is_never_the_users()
     let app = spawn_allowing_contact_details().await;
     app.add_user("alice").await;
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .update(
             "alice",
@@ -477,7 +477,7 @@ async fn an_edit_never_overwrites_a_change_made_meanwhile() {
     // The operator vouches for the address and puts alice in a group, in
     // the same second (the clock stands still).
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .users()
         .update(
             "alice",

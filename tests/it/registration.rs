@@ -19,7 +19,7 @@ pub(crate) fn now(app: &TestApp) -> i64 {
 /// An initial access token good for `uses` registrations.
 pub(crate) async fn initial_token(app: &TestApp, uses: i64) -> String {
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .tokens()
         .create_registration_token(3600, uses)
         .await
@@ -29,7 +29,7 @@ pub(crate) async fn initial_token(app: &TestApp, uses: i64) -> String {
 
 pub(crate) async fn admin_token(app: &TestApp) -> String {
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .tokens()
         .create_admin_token("tests", None)
         .await
@@ -88,7 +88,7 @@ pub(crate) async fn test_client(app: &TestApp, info: &Value) -> TestClient {
     TestClient {
         client: app
             .core
-            .admin()
+            .admin(Actor::CommandLine)
             .clients()
             .show(info["client_id"].as_str().unwrap())
             .await
@@ -148,7 +148,16 @@ async fn registration_is_closed_without_an_initial_access_token() {
     app.clock.advance(Duration::from_secs(3601));
     let resp = register_raw(&app, Some(&expiring), &web_metadata()).await;
     assert_oauth_error(resp, 401, "invalid_token").await;
-    assert_eq!(app.core.admin().clients().list().await.unwrap().len(), 1);
+    assert_eq!(
+        app.core
+            .admin(Actor::CommandLine)
+            .clients()
+            .list()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -189,7 +198,13 @@ async fn register_read_update_and_delete() {
         "unknown metadata is dropped"
     );
     // Only hashes are stored.
-    let stored = app.core.admin().clients().show(&id).await.unwrap();
+    let stored = app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .show(&id)
+        .await
+        .unwrap();
     assert_ne!(stored.secret_hash.as_deref(), Some(secret));
 
     let read = |token: String, client: String| {
@@ -275,7 +290,13 @@ async fn register_read_update_and_delete() {
     );
     assert!(updated.get("contacts").is_none());
     assert!(updated.get("client_secret").is_none(), "the secret is kept");
-    let stored = app.core.admin().clients().show(&id).await.unwrap();
+    let stored = app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .show(&id)
+        .await
+        .unwrap();
     assert_eq!(stored.name, "Renamed");
     assert_eq!(
         stored.redirect_uris[0].as_str(),
@@ -314,7 +335,13 @@ async fn register_read_update_and_delete() {
         .unwrap();
     assert_eq!(resp.status(), 204);
     assert_oauth_error(read(rat.clone(), id.clone()).await, 401, "invalid_token").await;
-    assert!(app.core.admin().clients().show(&id).await.is_err());
+    assert!(app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .show(&id)
+        .await
+        .is_err());
     let resp = client_credentials(&app, &id, secret).await;
     assert_oauth_error(resp, 401, "invalid_client").await;
 }
@@ -472,7 +499,13 @@ async fn the_registration_access_token_rotates_on_every_read_and_update() {
         let resp = manage(&app, Method::GET, &path, t, None).await;
         assert_token_refused(resp, "after DELETE").await;
     }
-    assert!(app.core.admin().clients().show(&id).await.is_err());
+    assert!(app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .show(&id)
+        .await
+        .is_err());
 }
 
 /// Calls released at the same instant with one registration access token:
@@ -795,7 +828,14 @@ async fn every_metadata_rule_is_enforced() {
             "a description: {text}"
         );
     }
-    assert!(app.core.admin().clients().list().await.unwrap().is_empty());
+    assert!(app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .list()
+        .await
+        .unwrap()
+        .is_empty());
     // The token was never spent: a valid registration still works, with
     // every optional member at once.
     let info = register(
@@ -908,7 +948,16 @@ async fn json_endpoints_refuse_text_plain_and_form_bodies() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    assert_eq!(app.core.admin().clients().list().await.unwrap().len(), 2);
+    assert_eq!(
+        app.core
+            .admin(Actor::CommandLine)
+            .clients()
+            .list()
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -1051,7 +1100,13 @@ async fn client_secret_expires_at_is_enforced_at_the_token_endpoint() {
     )
     .await;
     // Rotating an expired secret does not revive it for a grace period.
-    let (client, fresh) = app.core.admin().clients().rotate_secret(id).await.unwrap();
+    let (client, fresh) = app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .rotate_secret(id)
+        .await
+        .unwrap();
     assert!(client.previous_secret_expires_at.unwrap() <= expires);
     assert_oauth_error(
         client_credentials(&app, id, secret).await,
@@ -1090,7 +1145,7 @@ async fn a_secret_from_the_command_line_expires_after_the_configured_lifetime() 
     );
     assert_eq!(
         app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .clients()
             .show(id)
             .await
@@ -1337,7 +1392,14 @@ async fn the_admin_api_takes_only_an_admin_bearer_token() {
         let resp = send(Some(format!("Basic {admin}")), false).await.unwrap();
         assert!(matches!(resp.status().as_u16(), 400 | 401), "{path}");
     }
-    assert!(app.core.admin().clients().list().await.unwrap().is_empty());
+    assert!(app
+        .core
+        .admin(Actor::CommandLine)
+        .clients()
+        .list()
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -1391,7 +1453,13 @@ async fn the_admin_api_manages_clients_users_sessions_and_registration_tokens() 
     .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
-        app.core.admin().clients().show(&id).await.unwrap().name,
+        app.core
+            .admin(Actor::CommandLine)
+            .clients()
+            .show(&id)
+            .await
+            .unwrap()
+            .name,
         "Admin-renamed"
     );
     assert_eq!(shown["introspect"], false, "an operator's setting is shown");
@@ -1414,7 +1482,7 @@ async fn the_admin_api_manages_clients_users_sessions_and_registration_tokens() 
     assert_eq!(resp.status(), 200);
     assert!(
         app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .clients()
             .show(&id)
             .await
@@ -2079,7 +2147,7 @@ async fn a_registrant_cannot_make_itself_a_resource_server() {
     let rid = registered["client_id"].as_str().unwrap();
     assert!(
         !app.core
-            .admin()
+            .admin(Actor::CommandLine)
             .clients()
             .show(rid)
             .await
@@ -2128,7 +2196,7 @@ async fn admin_tokens_expire() {
     let default = admin_token(&app).await;
     let short = app
         .core
-        .admin()
+        .admin(Actor::CommandLine)
         .tokens()
         .create_admin_token("short", Some(3600))
         .await
@@ -2150,7 +2218,7 @@ async fn admin_tokens_expire() {
     assert_oauth_error(list(default).await.unwrap(), 401, "invalid_token").await;
     assert!(app
         .core
-        .admin()
+        .admin(Actor::CommandLine)
         .tokens()
         .create_admin_token("forever", Some(10 * 365 * 86_400))
         .await

@@ -86,7 +86,7 @@ async fn a_token_is_for_the_resources_the_client_names() {
     }
     // An operator gives the other client the resource: now it may.
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .update_settings(
             other.id(),

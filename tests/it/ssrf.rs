@@ -322,7 +322,7 @@ async fn an_operators_rename_does_not_vouch_for_a_registrants_urls() {
     let info = infos.remove(0);
     let id = info["client_id"].as_str().unwrap();
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .update(
             id,

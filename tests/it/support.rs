@@ -7,6 +7,7 @@ use actix_web::web;
 use chrono::Utc;
 use latchkey::Application;
 use latchkey_config::{Config, Storage};
+pub use latchkey_core::admin::Actor;
 use latchkey_core::admin::NewClient;
 use latchkey_core::Latchkey;
 use latchkey_domain::{Client, MockClock};
@@ -128,7 +129,7 @@ impl TestApp {
 
     pub async fn add_user(&self, username: &str) -> latchkey_domain::User {
         self.core
-            .admin()
+            .admin(Actor::CommandLine)
             .users()
             .create(
                 username,
@@ -151,7 +152,7 @@ impl TestApp {
     pub async fn add_client(&self, new: NewClient) -> TestClient {
         let (client, secret) = self
             .core
-            .admin()
+            .admin(Actor::CommandLine)
             .clients()
             .create(new)
             .await

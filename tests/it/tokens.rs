@@ -24,7 +24,15 @@ async fn refresh_client(app: &TestApp) -> TestClient {
 
 /// Signs alice in and returns the token response.
 async fn login_tokens(app: &TestApp, client: &TestClient) -> serde_json::Value {
-    if app.core.admin().users().list().await.unwrap().is_empty() {
+    if app
+        .core
+        .admin(Actor::CommandLine)
+        .users()
+        .list()
+        .await
+        .unwrap()
+        .is_empty()
+    {
         app.add_user("alice").await;
     }
     let (verifier, challenge) = pkce();
@@ -459,7 +467,7 @@ async fn only_its_own_tokens_unless_an_administrator_allows_more() {
     assert_eq!(introspect(&app, &c, &machine_token).await["active"], false);
 
     app.core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .update_settings(
             snoop.id(),

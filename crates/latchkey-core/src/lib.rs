@@ -39,8 +39,29 @@ macro_rules! service {
             pub(crate) fn new(app: &'a $crate::Latchkey) -> $name<'a> {
                 $name { $($dep: service!(@init app $dep),)* }
             }
+
+            /// The same service, its audit events (and those of the
+            /// services it uses) recorded as `actor`'s doing.
+            #[allow(dead_code, unused_variables)]
+            pub(crate) fn acting_for(self, actor: $crate::audit::Actor<'a>) -> $name<'a> {
+                $name { $($dep: service!(@act $dep self.$dep, actor),)* }
+            }
         }
     };
+    (@act audit $e:expr, $actor:ident) => { $e.by($actor) };
+    (@act revocations $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act directory $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act clients $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act liveness $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act sessions $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act authorize $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act registration $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act device $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act users $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act signing_keys $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act proofs $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act resource $e:expr, $actor:ident) => { $e.acting_for($actor) };
+    (@act $other:ident $e:expr, $actor:ident) => { $e };
     (@type store) => { &'a dyn latchkey_domain::Store };
     (@type clock) => { &'a dyn latchkey_domain::Clock };
     (@type random) => { &'a dyn latchkey_domain::Random };
@@ -329,9 +350,15 @@ impl Latchkey {
         account::profile::Profile::new(self)
     }
 
-    /// What operators do ([`admin`]).
-    pub fn admin(&self) -> admin::Admin<'_> {
-        admin::Admin::new(self)
+    /// What an operator does ([`admin`]), as `actor`: the audit log
+    /// names them on every event it causes.
+    pub fn admin<'a>(&'a self, actor: admin::Actor<'a>) -> admin::Admin<'a> {
+        admin::Admin::new(self, actor)
+    }
+
+    /// Recognising an operator ([`admin::Doors`]).
+    pub fn admin_doors(&self) -> admin::Doors<'_> {
+        admin::Doors::new(self)
     }
 
     // What the endpoints share, for the binary's background tasks and the

@@ -439,6 +439,10 @@ pub struct AuditRecord {
     pub client_id: Option<String>,
     pub ip: Option<String>,
     pub detail: String,
+    /// The operator who acted (`cli`, `console:<username>`,
+    /// `api:<admin token id>`); `None` when a user, a client or Latchkey
+    /// itself did.
+    pub actor: Option<String>,
 }
 
 /// Which audit records to read: each field given narrows the search.
@@ -447,6 +451,8 @@ pub struct AuditFilter {
     pub user_id: Option<String>,
     pub client_id: Option<String>,
     pub kind: Option<crate::AuditEvent>,
+    /// The operator who acted, exactly as recorded.
+    pub actor: Option<String>,
     /// From this Unix time on (inclusive).
     pub since: Option<i64>,
     /// Before this Unix time (exclusive).

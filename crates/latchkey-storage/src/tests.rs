@@ -1025,6 +1025,7 @@ async fn revocation_keys_and_audit_round_trip() {
             client_id: None,
             ip: Some("192.0.2.1".into()),
             detail: r#"{"method":"password"}"#.into(),
+            actor: None,
         };
         for (id, at) in [("e1", 10), ("e3", 30), ("e2", 20), ("e4", 30)] {
             s.record(&e(id, at)).await.unwrap();
@@ -1041,6 +1042,7 @@ async fn revocation_keys_and_audit_round_trip() {
             kind: AuditEvent::ClientDeleted,
             user_id: None,
             client_id: Some("c1".into()),
+            actor: Some("console:root".into()),
             ..e("e5", 40)
         };
         s.record(&other).await.unwrap();
@@ -1070,6 +1072,15 @@ async fn revocation_keys_and_audit_round_trip() {
             ..AuditFilter::default()
         };
         assert_eq!(search(by_client, 10).await, ["e5"]);
+        let by_actor = AuditFilter {
+            actor: Some("console:root".into()),
+            ..AuditFilter::default()
+        };
+        assert_eq!(search(by_actor, 10).await, ["e5"], "{}", b.name);
+        assert_eq!(
+            s.recent(1).await.unwrap()[0].actor.as_deref(),
+            Some("console:root")
+        );
         let by_kind = AuditFilter {
             kind: Some(AuditEvent::Login),
             since: Some(20),

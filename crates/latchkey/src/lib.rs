@@ -3,6 +3,7 @@
 //! is the command line; [`Application`] is what `latchkey serve` runs and
 //! what the integration tests start on a random port.
 
+use latchkey_core::admin::Actor;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -281,7 +282,7 @@ fn metrics_server(core: web::Data<Latchkey>, listener: TcpListener) -> anyhow::R
 /// defaults (PKCE, nonce), so an opt-out never goes unnoticed.
 async fn warn_compat(core: &Latchkey) -> anyhow::Result<()> {
     let clients = core
-        .admin()
+        .admin(Actor::CommandLine)
         .clients()
         .compat_warnings()
         .await
@@ -299,7 +300,7 @@ async fn warn_compat(core: &Latchkey) -> anyhow::Result<()> {
     let settings = core.settings();
     let fapi2 = settings.fapi2.required
         || core
-            .admin()
+            .admin(Actor::CommandLine)
             .clients()
             .list()
             .await

@@ -22,6 +22,8 @@ use crate::error::CoreError;
 use crate::passwords::PasswordError;
 use crate::Latchkey;
 
+pub use crate::audit::Actor;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("{0}")]
@@ -62,39 +64,70 @@ fn uuid_like(random: &dyn latchkey_domain::Random) -> latchkey_domain::UserId {
     latchkey_domain::UserId::new(uuid::Builder::from_random_bytes(b).into_uuid().to_string())
 }
 
-/// The operator's services, one per resource.
+/// The operator's services, one per resource, for one named operator:
+/// every audit event they cause says who acted.
 #[derive(Clone, Copy)]
 pub struct Admin<'a> {
     app: &'a Latchkey,
+    actor: Actor<'a>,
 }
 
 impl<'a> Admin<'a> {
-    pub(crate) fn new(app: &'a Latchkey) -> Admin<'a> {
-        Admin { app }
+    pub(crate) fn new(app: &'a Latchkey, actor: Actor<'a>) -> Admin<'a> {
+        Admin { app, actor }
     }
 
     pub fn users(&self) -> AdminUsers<'a> {
-        AdminUsers::new(self.app)
+        AdminUsers::new(self.app).acting_for(self.actor)
     }
 
     pub fn clients(&self) -> AdminClients<'a> {
-        AdminClients::new(self.app)
+        AdminClients::new(self.app).acting_for(self.actor)
     }
 
     pub fn sessions(&self) -> AdminSessions<'a> {
-        AdminSessions::new(self.app)
+        AdminSessions::new(self.app).acting_for(self.actor)
     }
 
     pub fn tokens(&self) -> AdminTokens<'a> {
-        AdminTokens::new(self.app)
+        AdminTokens::new(self.app).acting_for(self.actor)
     }
 
     pub fn keys(&self) -> AdminKeys<'a> {
-        AdminKeys::new(self.app)
+        AdminKeys::new(self.app).acting_for(self.actor)
     }
 
     pub fn console(&self) -> AdminConsole<'a> {
-        AdminConsole::new(self.app)
+        AdminConsole::new(self.app).acting_for(self.actor)
+    }
+}
+
+/// Where an operator is recognised, before anyone acts: an admin API
+/// token, a console user's role and second factor.
+#[derive(Clone, Copy)]
+pub struct Doors<'a> {
+    app: &'a Latchkey,
+}
+
+impl<'a> Doors<'a> {
+    pub(crate) fn new(app: &'a Latchkey) -> Doors<'a> {
+        Doors { app }
+    }
+
+    /// The admin token a request presents, if it is a live one.
+    pub async fn api_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<latchkey_domain::AdminToken>, CoreError> {
+        AdminTokens::new(self.app).check_admin_token(token).await
+    }
+
+    /// Whether `me` may use the console now.
+    pub async fn console(
+        &self,
+        me: &crate::authorize::SignedIn,
+    ) -> Result<ConsoleAccess, AdminError> {
+        AdminConsole::new(self.app).access(me).await
     }
 }
 

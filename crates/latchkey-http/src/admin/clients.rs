@@ -47,9 +47,9 @@ async fn metadata(
 #[utoipa::path(get, path = "/admin/clients", tag = "admin",
     responses((status = 200, body = Vec<ClientInformation>), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
-    let list = app
-        .admin()
+pub async fn list(admin: Admin, app: web::Data<Latchkey>) -> ApiResult {
+    let list = admin
+        .on(&app)
         .clients()
         .list_information()
         .await
@@ -63,14 +63,14 @@ pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
     responses((status = 201, body = ClientInformation), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn create(
-    _: Admin,
+    admin: Admin,
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
     let (m, settings) = metadata(&req, payload).await?;
-    let info = app
-        .admin()
+    let info = admin
+        .on(&app)
         .clients()
         .register(&m, &settings)
         .await
@@ -83,9 +83,9 @@ pub async fn create(
     params(("id" = String, Path)),
     responses((status = 200, body = ClientInformation), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    let info = app
-        .admin()
+pub async fn show(admin: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    let info = admin
+        .on(&app)
         .clients()
         .information(&path)
         .await
@@ -100,15 +100,15 @@ pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -
     responses((status = 200, body = ClientInformation), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn update(
-    _: Admin,
+    admin: Admin,
     req: HttpRequest,
     app: web::Data<Latchkey>,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult {
     let (m, settings) = metadata(&req, payload).await?;
-    let info = app
-        .admin()
+    let info = admin
+        .on(&app)
         .clients()
         .replace_metadata(&path, &m, &settings)
         .await
@@ -121,8 +121,13 @@ pub async fn update(
     params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    app.admin().clients().delete(&path).await.map_err(failed)?;
+pub async fn delete(admin: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    admin
+        .on(&app)
+        .clients()
+        .delete(&path)
+        .await
+        .map_err(failed)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -133,12 +138,12 @@ pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>)
     responses((status = 200, body = RotatedSecret), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn rotate_secret(
-    _: Admin,
+    admin: Admin,
     app: web::Data<Latchkey>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let (c, secret) = app
-        .admin()
+    let (c, secret) = admin
+        .on(&app)
         .clients()
         .rotate_secret(&path)
         .await

@@ -15,7 +15,7 @@ pub mod users;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
-use latchkey_core::admin::AdminError;
+use latchkey_core::admin::{Actor, AdminError};
 use latchkey_core::Latchkey;
 use latchkey_domain::AdminToken;
 use latchkey_protocol::{ErrorCode, OAuthError};
@@ -49,6 +49,12 @@ impl FromRequest for Admin {
 }
 
 impl Admin {
+    /// The operator's services, acting as this token: the audit log
+    /// records `api:<token id>` on everything they change.
+    pub fn on<'a>(&'a self, app: &'a Latchkey) -> latchkey_core::admin::Admin<'a> {
+        app.admin(Actor::ApiToken { id: &self.0.id })
+    }
+
     async fn check(req: HttpRequest, app: web::Data<Latchkey>) -> Result<Admin, ApiError> {
         let token = match bearer(&req) {
             Ok(Some(t)) => t,
@@ -59,7 +65,7 @@ impl Admin {
                 ))))
             }
         };
-        match app.admin().tokens().check_admin_token(token).await {
+        match app.admin_doors().api_token(token).await {
             Ok(Some(t)) => Ok(Admin(t)),
             Ok(None) => {
                 tracing::info!("admin API call with a wrong token");

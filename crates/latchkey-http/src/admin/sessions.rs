@@ -43,8 +43,13 @@ impl From<SessionView> for SessionInfo {
     params(("username" = String, Path)),
     responses((status = 200, body = Vec<SessionInfo>), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn list(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    let list = app.admin().sessions().list(&path).await.map_err(failed)?;
+pub async fn list(admin: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    let list = admin
+        .on(&app)
+        .sessions()
+        .list(&path)
+        .await
+        .map_err(failed)?;
     Ok(json_no_store(
         StatusCode::OK,
         &list.into_iter().map(SessionInfo::from).collect::<Vec<_>>(),
@@ -56,8 +61,9 @@ pub async fn list(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -
     params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    app.admin()
+pub async fn delete(admin: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    admin
+        .on(&app)
         .sessions()
         .end(&SessionId::new(path.into_inner()))
         .await

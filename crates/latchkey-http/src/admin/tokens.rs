@@ -46,9 +46,9 @@ fn info(t: InitialAccessToken, token: Option<String>) -> RegistrationTokenInfo {
 #[utoipa::path(get, path = "/admin/registration-tokens", tag = "admin",
     responses((status = 200, body = Vec<RegistrationTokenInfo>), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
-    let list = app
-        .admin()
+pub async fn list(admin: Admin, app: web::Data<Latchkey>) -> ApiResult {
+    let list = admin
+        .on(&app)
         .tokens()
         .list_registration_tokens()
         .await
@@ -65,14 +65,14 @@ pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
     responses((status = 201, body = RegistrationTokenInfo), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn create(
-    _: Admin,
+    admin: Admin,
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
     let new: NewRegistrationToken = body(&req, payload).await?;
-    let t = app
-        .admin()
+    let t = admin
+        .on(&app)
         .tokens()
         .create_registration_token(new.expires_in.unwrap_or(86_400), new.uses.unwrap_or(1))
         .await
@@ -88,8 +88,9 @@ pub async fn create(
     params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    app.admin()
+pub async fn delete(admin: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    admin
+        .on(&app)
         .tokens()
         .delete_registration_token(&path)
         .await

@@ -86,8 +86,8 @@ pub struct NewPassword {
 #[utoipa::path(get, path = "/admin/users", tag = "admin",
     responses((status = 200, body = Vec<UserView>), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
-    let users = app.admin().users().list().await.map_err(failed)?;
+pub async fn list(admin: Admin, app: web::Data<Latchkey>) -> ApiResult {
+    let users = admin.on(&app).users().list().await.map_err(failed)?;
     Ok(json_no_store(
         StatusCode::OK,
         &users.into_iter().map(UserView::from).collect::<Vec<_>>(),
@@ -100,14 +100,14 @@ pub async fn list(_: Admin, app: web::Data<Latchkey>) -> ApiResult {
     responses((status = 201, body = UserView), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn create(
-    _: Admin,
+    admin: Admin,
     req: HttpRequest,
     app: web::Data<Latchkey>,
     payload: web::Payload,
 ) -> ApiResult {
     let new: NewUser = body(&req, payload).await?;
-    let u = app
-        .admin()
+    let u = admin
+        .on(&app)
         .users()
         .create(
             &new.username,
@@ -127,8 +127,8 @@ pub async fn create(
     params(("username" = String, Path)),
     responses((status = 200, body = UserView), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    let u = app.admin().users().show(&path).await.map_err(failed)?;
+pub async fn show(admin: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    let u = admin.on(&app).users().show(&path).await.map_err(failed)?;
     Ok(json_no_store(StatusCode::OK, &UserView::from(u)))
 }
 
@@ -139,15 +139,15 @@ pub async fn show(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -
     responses((status = 200, body = UserView), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn update(
-    _: Admin,
+    admin: Admin,
     req: HttpRequest,
     app: web::Data<Latchkey>,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult {
     let changes: UserUpdate = body(&req, payload).await?;
-    let u = app
-        .admin()
+    let u = admin
+        .on(&app)
         .users()
         .update(
             &path,
@@ -168,14 +168,15 @@ pub async fn update(
     responses((status = 204), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn set_password(
-    _: Admin,
+    admin: Admin,
     req: HttpRequest,
     app: web::Data<Latchkey>,
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult {
     let new: NewPassword = body(&req, payload).await?;
-    app.admin()
+    admin
+        .on(&app)
         .users()
         .set_password(&path, new.password)
         .await
@@ -190,12 +191,12 @@ pub async fn set_password(
     responses((status = 200, description = "`{\"removed\": n}`"), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
 pub async fn reset_factors(
-    _: Admin,
+    admin: Admin,
     app: web::Data<Latchkey>,
     path: web::Path<String>,
 ) -> ApiResult {
-    let removed = app
-        .admin()
+    let removed = admin
+        .on(&app)
         .users()
         .reset_factors(&path)
         .await
@@ -208,7 +209,7 @@ pub async fn reset_factors(
     params(("username" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)),
     security(("admin_token" = [])))]
-pub async fn delete(_: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
-    app.admin().users().delete(&path).await.map_err(failed)?;
+pub async fn delete(admin: Admin, app: web::Data<Latchkey>, path: web::Path<String>) -> ApiResult {
+    admin.on(&app).users().delete(&path).await.map_err(failed)?;
     Ok(HttpResponse::NoContent().finish())
 }

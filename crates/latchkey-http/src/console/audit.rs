@@ -1,5 +1,5 @@
 //! `/admin/console/audit`: the audit log, newest first, filtered by user,
-//! client, event kind and time range (UTC).
+//! client, event kind, the operator who acted and time range (UTC).
 
 use std::collections::HashMap;
 
@@ -20,6 +20,8 @@ struct Row {
     client: String,
     ip: String,
     detail: String,
+    /// The operator who acted, if one did.
+    actor: String,
 }
 
 #[derive(Template)]
@@ -29,6 +31,7 @@ struct AuditPage<'a> {
     user: String,
     client: String,
     kind: String,
+    actor: String,
     since: String,
     until: String,
     kinds: &'static [&'static str],
@@ -54,10 +57,10 @@ fn parse_time(name: &str, value: &str) -> Result<i64, String> {
 }
 
 /// The filter the query asks for; a wrong value is a message.
-async fn filter(app: &Latchkey, q: &Params) -> Result<AuditFilter, String> {
+async fn filter(admin: latchkey_core::admin::Admin<'_>, q: &Params) -> Result<AuditFilter, String> {
     let user_id = match field(q, "user") {
         None => None,
-        Some(name) => match app.admin().users().show(name).await {
+        Some(name) => match admin.users().show(name).await {
             Ok(u) => Some(u.id.as_str().to_owned()),
             Err(latchkey_core::admin::AdminError::NotFound(_)) => {
                 return Err(format!("no user named {name:?}"))
@@ -72,6 +75,7 @@ async fn filter(app: &Latchkey, q: &Params) -> Result<AuditFilter, String> {
             .map(AuditEvent::parse)
             .transpose()
             .map_err(|e| e.to_string())?,
+        actor: field(q, "actor").map(str::to_owned),
         since: field(q, "since")
             .map(|v| parse_time("from", v))
             .transpose()?,
@@ -81,7 +85,7 @@ async fn filter(app: &Latchkey, q: &Params) -> Result<AuditFilter, String> {
     })
 }
 
-/// `GET /admin/console/audit?user=&client=&kind=&since=&until=`.
+/// `GET /admin/console/audit?user=&client=&kind=&actor=&since=&until=`.
 pub async fn search(op: Operator, req: HttpRequest, app: web::Data<Latchkey>) -> ConsoleResult {
     let q = Params::parse(req.query_string().as_bytes()).unwrap_or_default();
     let text = |n: &str| q.get(n).unwrap_or_default().to_owned();
@@ -90,6 +94,7 @@ pub async fn search(op: Operator, req: HttpRequest, app: web::Data<Latchkey>) ->
         user: text("user"),
         client: text("client"),
         kind: text("kind"),
+        actor: text("actor"),
         since: text("since"),
         until: text("until"),
         kinds: AuditEvent::NAMES,
@@ -97,8 +102,8 @@ pub async fn search(op: Operator, req: HttpRequest, app: web::Data<Latchkey>) ->
         limit: AUDIT_PAGE,
         full: false,
     };
-    let found = match filter(&app, &q).await {
-        Ok(f) => match app.admin().console().audit(&f).await {
+    let found = match filter(op.admin(&app), &q).await {
+        Ok(f) => match op.admin(&app).console().audit(&f).await {
             Ok(records) => Ok(records),
             Err(e) => Err(explain(e)?.1),
         },
@@ -116,8 +121,8 @@ pub async fn search(op: Operator, req: HttpRequest, app: web::Data<Latchkey>) ->
             ))
         }
     };
-    let names: HashMap<String, String> = app
-        .admin()
+    let names: HashMap<String, String> = op
+        .admin(&app)
         .users()
         .list()
         .await
@@ -137,6 +142,7 @@ pub async fn search(op: Operator, req: HttpRequest, app: web::Data<Latchkey>) ->
             client: r.client_id.unwrap_or_default(),
             ip: r.ip.unwrap_or_default(),
             detail: r.detail,
+            actor: r.actor.unwrap_or_default(),
         })
         .collect();
     page.full = page.rows.len() as u64 >= AUDIT_PAGE;

@@ -39,7 +39,7 @@ fn kind(c: &Client) -> String {
 
 /// `GET /admin/console/clients`.
 pub async fn list(op: Operator, req: HttpRequest, app: web::Data<Latchkey>) -> ConsoleResult {
-    let clients = app.admin().clients().list().await.map_err(internal)?;
+    let clients = op.admin(&app).clients().list().await.map_err(internal)?;
     let rows = clients
         .iter()
         .map(|c| Row {
@@ -293,7 +293,7 @@ pub async fn create(
         dpop_bound: form.get("dpop_bound").is_some_and(|v| !v.is_empty()),
         resources: lines(&form, "resources"),
     };
-    match app.admin().clients().create(new).await {
+    match op.admin(&app).clients().create(new).await {
         Ok((client, secret)) => {
             let mut facts = vec![
                 ("Client ID", client.id.to_string()),
@@ -440,8 +440,8 @@ fn client_page(
 }
 
 /// The client a path names; unknown is a 404 page.
-async fn find(app: &Latchkey, id: &str) -> Result<Client, super::Refusal> {
-    app.admin().clients().show(id).await.map_err(|e| {
+async fn find(admin: latchkey_core::admin::Admin<'_>, id: &str) -> Result<Client, super::Refusal> {
+    admin.clients().show(id).await.map_err(|e| {
         let (_, message) = match explain(e) {
             Ok(x) => x,
             Err(r) => return r,
@@ -459,7 +459,7 @@ pub async fn show(
     app: web::Data<Latchkey>,
     id: web::Path<String>,
 ) -> ConsoleResult {
-    let c = find(&app, &id).await?;
+    let c = find(op.admin(&app), &id).await?;
     let notice = notice(
         &req,
         &[
@@ -486,7 +486,7 @@ pub async fn update(
     payload: web::Payload,
 ) -> ConsoleResult {
     let form = op.form(&req, &app, payload).await?;
-    let c = find(&app, &id).await?;
+    let c = find(op.admin(&app), &id).await?;
     let uses_secret = c.auth_method.uses_secret();
     let refused = |status, message: &str| {
         client_page(
@@ -529,7 +529,12 @@ pub async fn update(
             fapi2: on("fapi2"),
         },
     };
-    match app.admin().clients().update(c.id.as_str(), &changes).await {
+    match op
+        .admin(&app)
+        .clients()
+        .update(c.id.as_str(), &changes)
+        .await
+    {
         Ok(after) => {
             let done = if after == c { "unchanged" } else { "saved" };
             Ok(see_other(&format!(
@@ -554,8 +559,8 @@ pub async fn rotate_secret(
     payload: web::Payload,
 ) -> ConsoleResult {
     let _ = op.form(&req, &app, payload).await?;
-    let c = find(&app, &id).await?;
-    match app.admin().clients().rotate_secret(c.id.as_str()).await {
+    let c = find(op.admin(&app), &id).await?;
+    match op.admin(&app).clients().rotate_secret(c.id.as_str()).await {
         Ok((after, secret)) => {
             let mut facts = vec![
                 ("Client ID", after.id.to_string()),
@@ -602,8 +607,8 @@ pub async fn delete(
     payload: web::Payload,
 ) -> ConsoleResult {
     let _ = op.form(&req, &app, payload).await?;
-    let c = find(&app, &id).await?;
-    match app.admin().clients().delete(c.id.as_str()).await {
+    let c = find(op.admin(&app), &id).await?;
+    match op.admin(&app).clients().delete(c.id.as_str()).await {
         Ok(()) => Ok(see_other("/admin/console/clients?done=deleted")),
         Err(e) => {
             let (status, message) = explain(e)?;

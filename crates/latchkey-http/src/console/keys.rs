@@ -101,7 +101,7 @@ pub async fn act(
         }
         Some("revoke") => {
             let kid = form.get("kid").unwrap_or_default();
-            match app.admin().keys().revoke(&Kid::new(kid)).await {
+            match op.admin(&app).keys().revoke(&Kid::new(kid)).await {
                 Ok(_) => Ok(see_other("/admin/console/keys?done=revoked")),
                 Err(e) => {
                     let (status, message) = explain(e)?;

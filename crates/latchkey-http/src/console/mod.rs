@@ -47,6 +47,16 @@ pub struct Operator {
     set_cookie: Option<Cookie<'static>>,
 }
 
+impl Operator {
+    /// The operator's services, acting as this console user: the audit
+    /// log records `console:<username>` on everything they change.
+    pub fn admin<'a>(&'a self, app: &'a Latchkey) -> latchkey_core::admin::Admin<'a> {
+        app.admin(latchkey_core::admin::Actor::Console {
+            username: &self.me.user.username,
+        })
+    }
+}
+
 /// Why the console did not open, rendered by [`ResponseError`].
 #[derive(Debug)]
 pub enum Refusal {
@@ -176,7 +186,7 @@ impl Operator {
         let Some(me) = signed_in(req, app).await? else {
             return Err(Refusal::SignIn(Box::new(return_to_console(app))));
         };
-        let access = app.admin().console().access(&me).await.map_err(internal)?;
+        let access = app.admin_doors().console(&me).await.map_err(internal)?;
         let door = match access {
             ConsoleAccess::Granted => {
                 let (browser, set_cookie) = csrf_binding(req, app);
@@ -276,7 +286,7 @@ struct HomePage<'a> {
 
 /// `GET /admin`: what the console holds.
 pub async fn home(op: Operator, app: web::Data<Latchkey>) -> ConsoleResult {
-    let admin = app.admin();
+    let admin = op.admin(&app);
     let clients = admin.clients().list().await.map_err(internal)?;
     let users = admin.users().list().await.map_err(internal)?;
     Ok(op.render(

@@ -44,7 +44,7 @@ async fn tokens_page(
     notice: Option<&str>,
     message: Option<&str>,
 ) -> ConsoleResult {
-    let tokens = app.admin().tokens();
+    let tokens = op.admin(app).tokens();
     let now = app.clock().unix();
     let registration = tokens
         .list_registration_tokens()
@@ -110,7 +110,7 @@ pub async fn act(
     payload: web::Payload,
 ) -> ConsoleResult {
     let form = op.form(&req, &app, payload).await?;
-    let tokens = app.admin().tokens();
+    let tokens = op.admin(&app).tokens();
     let (opr, appr) = (&op, &app);
     let bad = move |m: String| async move {
         tokens_page(opr, appr, StatusCode::BAD_REQUEST, None, Some(&m)).await

@@ -47,7 +47,7 @@ async fn list_page(
     message: Option<&str>,
     posted: Option<&latchkey_protocol::Params>,
 ) -> ConsoleResult {
-    let users = app.admin().users().list().await.map_err(internal)?;
+    let users = op.admin(app).users().list().await.map_err(internal)?;
     let rows = users
         .iter()
         .map(|u| Row {
@@ -129,8 +129,8 @@ pub async fn create(
         claims,
         groups: field(&form, "groups").map(groups),
     };
-    match app
-        .admin()
+    match op
+        .admin(&app)
         .users()
         .create_with_role(&username, password, changes, role)
         .await
@@ -183,8 +183,8 @@ async fn user_page(
     message: Option<&str>,
     posted: Option<&latchkey_protocol::Params>,
 ) -> ConsoleResult {
-    let sessions = app
-        .admin()
+    let sessions = op
+        .admin(app)
         .sessions()
         .list(&u.username)
         .await
@@ -207,7 +207,7 @@ async fn user_page(
             serde_json::to_string_pretty(&Value::Object(u.claims.to_json())).unwrap_or_default()
         }
     };
-    let enrolled = app.admin().users().factors(u).await.map_err(internal)?;
+    let enrolled = op.admin(app).users().factors(u).await.map_err(internal)?;
     let mut factors = Vec::new();
     if enrolled.totp {
         factors.push("authenticator app".to_owned());
@@ -264,8 +264,8 @@ async fn user_page(
 }
 
 /// The user a path names; unknown is a 404 page.
-async fn find(app: &Latchkey, username: &str) -> Result<User, Refusal> {
-    match app.admin().users().show(username).await {
+async fn find(admin: latchkey_core::admin::Admin<'_>, username: &str) -> Result<User, Refusal> {
+    match admin.users().show(username).await {
         Ok(u) => Ok(u),
         Err(e) => {
             let (_, message) = explain(e)?;
@@ -303,7 +303,7 @@ pub async fn show(
     app: web::Data<Latchkey>,
     username: web::Path<String>,
 ) -> ConsoleResult {
-    let u = find(&app, &username).await?;
+    let u = find(op.admin(&app), &username).await?;
     user_page(
         &op,
         &app,
@@ -326,7 +326,7 @@ pub async fn update(
     payload: web::Payload,
 ) -> ConsoleResult {
     let form = op.form(&req, &app, payload).await?;
-    let u = find(&app, &username).await?;
+    let u = find(op.admin(&app), &username).await?;
     let refused = |status, message: String| {
         let form = &form;
         let app = &app;
@@ -366,7 +366,7 @@ pub async fn update(
         claims,
         groups: Some(groups(form.get("groups").unwrap_or_default())),
     };
-    match app.admin().users().update(&u.username, changes).await {
+    match op.admin(&app).users().update(&u.username, changes).await {
         Ok(_) => Ok(see_other(&format!(
             "/admin/console/users/{}?done=saved",
             encode(&u.username)
@@ -389,8 +389,8 @@ pub async fn act(
 ) -> ConsoleResult {
     let form = op.form(&req, &app, payload).await?;
     let (username, action) = path.into_inner();
-    let u = find(&app, &username).await?;
-    let users = app.admin().users();
+    let u = find(op.admin(&app), &username).await?;
+    let users = op.admin(&app).users();
     let done = match action.as_str() {
         "password" => users
             .set_password(
@@ -416,7 +416,9 @@ pub async fn act(
             Ok(()) => return Ok(see_other("/admin/console/users?done=deleted")),
             Err(e) => Err(e),
         },
-        "end-session" => end_session(&app, &u, form.get("session").unwrap_or_default()).await,
+        "end-session" => {
+            end_session(op.admin(&app), &u, form.get("session").unwrap_or_default()).await
+        }
         _ => {
             return Err(Refusal::Page(ApiError::Page(
                 latchkey_protocol::OAuthError::new(
@@ -434,7 +436,7 @@ pub async fn act(
         Err(e) => {
             let (status, message) = explain(e)?;
             // The user may be gone or changed: show them as they are now.
-            let now = find(&app, &username).await?;
+            let now = find(op.admin(&app), &username).await?;
             user_page(&op, &app, status, &now, None, Some(&message), None).await
         }
     }
@@ -442,14 +444,14 @@ pub async fn act(
 
 /// Ends one session of `u` (a session of anyone else is not found here).
 async fn end_session(
-    app: &Latchkey,
+    admin: latchkey_core::admin::Admin<'_>,
     u: &User,
     session: &str,
 ) -> Result<&'static str, latchkey_core::admin::AdminError> {
-    let listed = app.admin().sessions().list(&u.username).await?;
+    let listed = admin.sessions().list(&u.username).await?;
     let Some(s) = listed.into_iter().find(|s| s.id.as_str() == session) else {
         return Err(latchkey_core::admin::AdminError::NotFound("session"));
     };
-    app.admin().sessions().end(&s.id).await?;
+    admin.sessions().end(&s.id).await?;
     Ok("signed-out")
 }

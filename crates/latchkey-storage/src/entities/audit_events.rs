@@ -18,6 +18,8 @@ pub struct Model {
     pub ip: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub detail: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub actor: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -36,6 +38,7 @@ impl Model {
             client_id: self.client_id,
             ip: self.ip,
             detail: self.detail,
+            actor: self.actor,
         })
     }
 
@@ -48,6 +51,7 @@ impl Model {
             client_id: Set(e.client_id.clone()),
             ip: Set(e.ip.clone()),
             detail: Set(e.detail.clone()),
+            actor: Set(e.actor.clone()),
         }
     }
 }

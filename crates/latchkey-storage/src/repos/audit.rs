@@ -40,6 +40,9 @@ impl AuditLog for SeaStore {
         if let Some(k) = filter.kind {
             q = q.filter(Column::Kind.eq(k.as_str()));
         }
+        if let Some(a) = &filter.actor {
+            q = q.filter(Column::Actor.eq(a.as_str()));
+        }
         if let Some(t) = filter.since {
             q = q.filter(Column::At.gte(t));
         }

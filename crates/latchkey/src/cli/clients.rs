@@ -2,6 +2,7 @@
 //! and managed by the operator.
 
 use clap::{Args, Subcommand};
+use latchkey_core::admin::Actor;
 use latchkey_core::admin::{ClientChanges, ClientSettings, NewClient};
 use latchkey_core::Latchkey;
 use latchkey_domain::keys::SigningAlg;
@@ -234,7 +235,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Add(a) => {
             let (c, secret) = core
-                .admin()
+                .admin(Actor::CommandLine)
                 .clients()
                 .create(NewClient {
                     name: a.name,
@@ -270,7 +271,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         ClientCommand::List { json } => {
-            let clients = core.admin().clients().list().await?;
+            let clients = core.admin(Actor::CommandLine).clients().list().await?;
             print_list(
                 &clients,
                 json,
@@ -279,7 +280,11 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
             );
         }
         ClientCommand::Show { client_id, json } => {
-            let c = core.admin().clients().show(&client_id).await?;
+            let c = core
+                .admin(Actor::CommandLine)
+                .clients()
+                .show(&client_id)
+                .await?;
             if json {
                 println!("{}", client_json(&c, None));
             } else {
@@ -288,7 +293,7 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
         }
         ClientCommand::Update(u) => {
             let c = core
-                .admin()
+                .admin(Actor::CommandLine)
                 .clients()
                 .update(
                     &u.client_id,
@@ -338,11 +343,18 @@ pub async fn run(cmd: ClientCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         ClientCommand::Delete { client_id } => {
-            core.admin().clients().delete(&client_id).await?;
+            core.admin(Actor::CommandLine)
+                .clients()
+                .delete(&client_id)
+                .await?;
             println!("deleted client {client_id}; its tokens are revoked");
         }
         ClientCommand::RotateSecret { client_id, json } => {
-            let (c, secret) = core.admin().clients().rotate_secret(&client_id).await?;
+            let (c, secret) = core
+                .admin(Actor::CommandLine)
+                .clients()
+                .rotate_secret(&client_id)
+                .await?;
             if json {
                 println!(
                     "{}",

@@ -2,6 +2,7 @@
 //! revocation.
 
 use clap::Subcommand;
+use latchkey_core::admin::Actor;
 use latchkey_core::keys::KeyReport;
 use latchkey_core::Latchkey;
 use latchkey_domain::keys::{KeyState, SigningKeyRecord};
@@ -107,7 +108,11 @@ pub async fn run(cmd: KeysCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { kid } => {
-            let report = core.admin().keys().revoke(&Kid::new(kid)).await?;
+            let report = core
+                .admin(Actor::CommandLine)
+                .keys()
+                .revoke(&Kid::new(kid))
+                .await?;
             print_report(&report, check_interval);
         }
     }

@@ -2,6 +2,7 @@
 //! bearer tokens that open dynamic registration and the admin API.
 
 use clap::Subcommand;
+use latchkey_core::admin::Actor;
 use latchkey_core::Latchkey;
 use serde_json::json;
 
@@ -70,7 +71,7 @@ pub async fn registration_token(
             json,
         } => {
             let t = core
-                .admin()
+                .admin(Actor::CommandLine)
                 .tokens()
                 .create_registration_token(expires_in, uses)
                 .await?;
@@ -88,7 +89,11 @@ pub async fn registration_token(
             }
         }
         RegistrationTokenCommand::List { json } => {
-            let tokens = core.admin().tokens().list_registration_tokens().await?;
+            let tokens = core
+                .admin(Actor::CommandLine)
+                .tokens()
+                .list_registration_tokens()
+                .await?;
             print_list(
                 &tokens,
                 json,
@@ -107,7 +112,10 @@ pub async fn registration_token(
             );
         }
         RegistrationTokenCommand::Delete { id } => {
-            core.admin().tokens().delete_registration_token(&id).await?;
+            core.admin(Actor::CommandLine)
+                .tokens()
+                .delete_registration_token(&id)
+                .await?;
             println!("deleted registration token {id}");
         }
     }
@@ -122,7 +130,7 @@ pub async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Res
             json,
         } => {
             let t = core
-                .admin()
+                .admin(Actor::CommandLine)
                 .tokens()
                 .create_admin_token(&name, Some(expires_in))
                 .await?;
@@ -143,7 +151,11 @@ pub async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Res
             }
         }
         AdminTokenCommand::List { json } => {
-            let tokens = core.admin().tokens().list_admin_tokens().await?;
+            let tokens = core
+                .admin(Actor::CommandLine)
+                .tokens()
+                .list_admin_tokens()
+                .await?;
             print_list(
                 &tokens,
                 json,
@@ -162,7 +174,10 @@ pub async fn admin_token(cmd: AdminTokenCommand, core: &Latchkey) -> anyhow::Res
             );
         }
         AdminTokenCommand::Delete { id } => {
-            core.admin().tokens().delete_admin_token(&id).await?;
+            core.admin(Actor::CommandLine)
+                .tokens()
+                .delete_admin_token(&id)
+                .await?;
             println!("deleted admin token {id}");
         }
     }

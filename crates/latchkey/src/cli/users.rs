@@ -1,5 +1,6 @@
 //! `latchkey user ...`: accounts, managed from the operator's terminal.
 
+use latchkey_core::admin::Actor;
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{bail, Context};
@@ -202,7 +203,7 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
             let changes = claims.changes()?;
             let password = read_password()?;
             let u = core
-                .admin()
+                .admin(Actor::CommandLine)
                 .users()
                 .create_with_role(&username, password, changes, role)
                 .await?;
@@ -222,7 +223,7 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
             json,
         } => {
             let changes = claims.changes()?;
-            let users = core.admin().users();
+            let users = core.admin(Actor::CommandLine).users();
             // Claims first: refused ones leave the role as it was too.
             let mut u = if changes.claims.is_empty() && changes.groups.is_none() {
                 users.show(&username).await?
@@ -239,7 +240,11 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         UserCommand::Show { username, json } => {
-            let u = core.admin().users().show(&username).await?;
+            let u = core
+                .admin(Actor::CommandLine)
+                .users()
+                .show(&username)
+                .await?;
             if json {
                 println!("{}", user_json(&u));
             } else {
@@ -257,7 +262,7 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
             }
         }
         UserCommand::List { json } => {
-            let users = core.admin().users().list().await?;
+            let users = core.admin(Actor::CommandLine).users().list().await?;
             print_list(&users, json, user_json, |u| {
                 let disabled = if u.disabled { "\t(disabled)" } else { "" };
                 let disabled = if u.role == Role::Admin {
@@ -270,26 +275,39 @@ pub async fn run(cmd: UserCommand, core: &Latchkey) -> anyhow::Result<()> {
         }
         UserCommand::Passwd { username, .. } => {
             let password = read_password()?;
-            core.admin()
+            core.admin(Actor::CommandLine)
                 .users()
                 .set_password(&username, password)
                 .await?;
             println!("password changed for {username}; all of their sessions were ended");
         }
         UserCommand::Disable { username } => {
-            core.admin().users().set_disabled(&username, true).await?;
+            core.admin(Actor::CommandLine)
+                .users()
+                .set_disabled(&username, true)
+                .await?;
             println!("disabled {username}; all of their sessions and tokens were revoked");
         }
         UserCommand::Enable { username } => {
-            core.admin().users().set_disabled(&username, false).await?;
+            core.admin(Actor::CommandLine)
+                .users()
+                .set_disabled(&username, false)
+                .await?;
             println!("enabled {username}");
         }
         UserCommand::Delete { username } => {
-            core.admin().users().delete(&username).await?;
+            core.admin(Actor::CommandLine)
+                .users()
+                .delete(&username)
+                .await?;
             println!("deleted user {username}");
         }
         UserCommand::Mfa(MfaCommand::Reset { username }) => {
-            let removed = core.admin().users().reset_factors(&username).await?;
+            let removed = core
+                .admin(Actor::CommandLine)
+                .users()
+                .reset_factors(&username)
+                .await?;
             println!(
                 "removed {removed} second factor(s) of {username}; all of their sessions were ended"
             );
