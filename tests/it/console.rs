@@ -617,6 +617,50 @@ mod pages {
             .await
             .unwrap();
         assert_eq!(resp.status(), 204);
+        // A user and a registration token made and removed through the
+        // API; the admin token and the signing keys from the console.
+        let resp = api()
+            .post(app.url("/admin/users"))
+            .bearer_auth(&api_token.token)
+            .json(&serde_json::json!({"username": "dora", "password": "a-long-password-9"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        let made: serde_json::Value = api()
+            .post(app.url("/admin/registration-tokens"))
+            .bearer_auth(&api_token.token)
+            .json(&serde_json::json!({"expires_in": 3600, "uses": 1}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let registration_id = made["id"].as_str().expect("a token id").to_owned();
+        let resp = api()
+            .delete(app.url(&format!("/admin/registration-tokens/{registration_id}")))
+            .bearer_auth(&api_token.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+        for form in [
+            [("csrf", token.as_str()), ("action", "rotate"), ("id", "")],
+            [
+                ("csrf", token.as_str()),
+                ("action", "revoke-admin"),
+                ("id", api_token.record.id.as_str()),
+            ],
+        ] {
+            let path = if form[1].1 == "rotate" {
+                "/admin/console/keys"
+            } else {
+                "/admin/console/tokens"
+            };
+            let resp = post(&app, &admin, path, &form).await;
+            assert_eq!(resp.status(), 303, "{form:?}");
+        }
         // A user signing in is nobody's operator action.
         app.add_user("alice").await;
         let b = browser();
@@ -652,11 +696,26 @@ mod pages {
             by(AuditEvent::ClientDeleted, web.id()).as_deref(),
             Some(by_api.as_str())
         );
-        let token_made = events
+        let actor_of = |kind: AuditEvent| {
+            let found: Vec<_> = events.iter().filter(|r| r.kind == kind).collect();
+            assert_eq!(found.len(), 1, "{kind:?}: {events:#?}");
+            found[0].actor.clone().unwrap_or_default()
+        };
+        assert_eq!(actor_of(AuditEvent::AdminTokenCreated), "cli");
+        let dora = events
             .iter()
-            .find(|r| r.kind == AuditEvent::AdminTokenCreated)
-            .expect("the admin token's creation is audited");
-        assert_eq!(token_made.actor.as_deref(), Some("cli"));
+            .find(|r| r.kind == AuditEvent::UserCreated && r.detail.starts_with("dora "))
+            .expect("dora's creation is audited");
+        assert_eq!(dora.actor.as_deref(), Some(by_api.as_str()));
+        let alice = events
+            .iter()
+            .find(|r| r.kind == AuditEvent::UserCreated && r.detail.starts_with("alice "))
+            .expect("alice's creation is audited");
+        assert_eq!(alice.actor.as_deref(), Some("cli"));
+        assert_eq!(actor_of(AuditEvent::RegistrationTokenCreated), by_api);
+        assert_eq!(actor_of(AuditEvent::RegistrationTokenDeleted), by_api);
+        assert_eq!(actor_of(AuditEvent::KeysRotated), "console:root");
+        assert_eq!(actor_of(AuditEvent::AdminTokenDeleted), "console:root");
         let login = events
             .iter()
             .find(|r| r.kind == AuditEvent::Login)

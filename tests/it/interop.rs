@@ -1472,6 +1472,11 @@ async fn chromium_runs_the_operator_console() {
 
     let audit = &report["audit"];
     assert_eq!(audit["clients"], serde_json::json!([id]), "{report}");
+    assert_eq!(
+        audit["actors"],
+        serde_json::json!(["console:alice"]),
+        "every change names the console user who made it: {report}"
+    );
     let kinds: Vec<&str> = audit["kinds"]
         .as_array()
         .unwrap()

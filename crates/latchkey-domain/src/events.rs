@@ -47,6 +47,8 @@ latchkey_protocol::vocabulary! {
         UserDisabled = "user_disabled",
         UserEnabled = "user_enabled",
         UserDeleted = "user_deleted",
+        /// An operator created a user.
+        UserCreated = "user_created",
         UserClaimsChanged = "user_claims_changed",
         /// An operator gave a user the admin role or took it away.
         UserRoleChanged = "user_role_changed",
@@ -69,7 +71,9 @@ latchkey_protocol::vocabulary! {
         ClientSecretRotated = "client_secret_rotated",
         ClientDeleted = "client_deleted",
         RegistrationTokenCreated = "registration_token_created",
+        RegistrationTokenDeleted = "registration_token_deleted",
         AdminTokenCreated = "admin_token_created",
+        AdminTokenDeleted = "admin_token_deleted",
         KeysRotated = "keys_rotated",
         KeyRevoked = "key_revoked",
         /// A user approved a device's request (RFC 8628).

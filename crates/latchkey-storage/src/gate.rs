@@ -4,9 +4,10 @@
 //! who waits for one; the gate does, and times each wait, so the metrics
 //! can tell a starved pool (requests queueing) from a busy one.
 //!
-//! Past the gate a connection is always free or can be opened, so the wait
-//! here is the wait for a connection. A permit held by a transaction is
-//! held until it commits or rolls back, as its connection is.
+//! Past the gate a connection is free, on its way back to the pool (sqlx
+//! returns it on a task of its own), or can be opened, so the wait here is
+//! the wait for a connection. A permit held by a transaction is held until
+//! it commits or rolls back, as its connection is.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -4,7 +4,8 @@
 // computed here from the key the page shows, RFC 6238); signs in again
 // with password and code; then, in the console: registers a client and
 // sees its secret once, turns PKCE optional (a warning appears), rotates
-// the secret, filters the audit log to the client, deletes it; creates
+// the secret, filters the audit log to the client (each change made by
+// console:USERNAME), deletes it; creates
 // user bob and disables him. Prints one JSON line; exits non-zero on any
 // failure, with screenshots (browser_support.mjs).
 //
@@ -97,6 +98,7 @@ await browserRun('console', async () => {
   await checkAccessibility(admin, 'audit log');
   const kinds = (await admin.locator('#events td.kind').allTextContents()).map((k) => k.trim());
   const clients = [...new Set((await admin.locator('#events td.client').allTextContents()).map((c) => c.trim()))];
+  const actors = [...new Set((await admin.locator('#events td.actor').allTextContents()).map((a) => a.trim()))];
 
   // 7. The client deleted.
   await admin.goto(at(`/admin/console/clients/${clientId}`));
@@ -141,7 +143,7 @@ await browserRun('console', async () => {
       deleted,
       gone_status: goneStatus,
     },
-    audit: { kinds, clients },
+    audit: { kinds, clients, actors },
     key_states: keyStates,
     user: { status, enable_offered: enableOffered },
   };

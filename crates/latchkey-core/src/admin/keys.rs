@@ -1,5 +1,6 @@
-//! Signing keys as operators act on them: the emergency revocation of a
-//! leaked key. Scheduled rotation is [`crate::keys`]'s.
+//! Signing keys as operators act on them: a rotation ahead of schedule and
+//! the emergency revocation of a leaked key. Scheduled rotation is
+//! [`crate::keys`]'s.
 
 use latchkey_domain::keys::KeyState;
 use latchkey_domain::{AuditEvent, Kid};
@@ -14,6 +15,12 @@ service! {
 }
 
 impl AdminKeys<'_> {
+    /// `latchkey keys rotate`: the rotation the schedule would make next,
+    /// made now (audited as the operator's).
+    pub async fn rotate(&self) -> Result<KeyReport, AdminError> {
+        Ok(self.signing_keys.rotate().await?)
+    }
+
     /// `latchkey keys revoke KID`, the emergency path for a leaked key: it
     /// leaves the JWKS and this instance's verifier at once (others at
     /// their next check), so every token it signed is refused from now on,

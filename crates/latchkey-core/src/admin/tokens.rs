@@ -65,6 +65,7 @@ impl AdminTokens<'_> {
         if !self.store.delete_initial_token(id).await? {
             return Err(AdminError::NotFound("registration token"));
         }
+        self.deleted(AuditEvent::RegistrationTokenDeleted, id).await;
         Ok(())
     }
 
@@ -115,7 +116,20 @@ impl AdminTokens<'_> {
         if !self.store.delete_admin_token(id).await? {
             return Err(AdminError::NotFound("admin token"));
         }
+        self.deleted(AuditEvent::AdminTokenDeleted, id).await;
         Ok(())
+    }
+
+    async fn deleted(&self, kind: AuditEvent, id: &str) {
+        self.audit
+            .record(Event {
+                kind,
+                user_id: None,
+                client_id: None,
+                ip: None,
+                detail: format!("id {id}"),
+            })
+            .await;
     }
 
     /// The admin token a request presents, if it is one. Anything without

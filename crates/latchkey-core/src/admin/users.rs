@@ -96,6 +96,15 @@ impl AdminUsers<'_> {
             Err(StoreError::Conflict(_)) => return Err(AdminError::Exists("user")),
             r => r?,
         }
+        self.audit
+            .record(Event {
+                kind: AuditEvent::UserCreated,
+                user_id: Some(&user.id),
+                client_id: None,
+                ip: None,
+                detail: format!("{} (role {})", user.username, user.role.as_str()),
+            })
+            .await;
         Ok(user)
     }
 

@@ -92,7 +92,7 @@ pub async fn act(
     let form = op.form(&req, &app, payload).await?;
     match form.get("action") {
         Some("rotate") => {
-            let report = app.signing_keys().rotate().await.map_err(internal)?;
+            let report = op.admin(&app).keys().rotate().await.map_err(internal)?;
             Ok(see_other(if report.changed() {
                 "/admin/console/keys?done=rotated"
             } else {

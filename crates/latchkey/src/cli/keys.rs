@@ -100,7 +100,7 @@ pub async fn run(cmd: KeysCommand, core: &Latchkey) -> anyhow::Result<()> {
             });
         }
         KeysCommand::Rotate { json } => {
-            let report = core.signing_keys().rotate().await?;
+            let report = core.admin(Actor::CommandLine).keys().rotate().await?;
             if json {
                 println!("{}", report_json(&report));
             } else {
