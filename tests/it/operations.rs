@@ -256,6 +256,18 @@ async fn metrics_count_what_happened_on_their_own_listener_without_naming_anyone
         assert!(!body.contains(who), "{who} appears in the scrape");
     }
     assert_eq!(count("latchkey_swept_rows_total", &[]), 0.0);
+    assert_eq!(
+        count(
+            "latchkey_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    assert_eq!(
+        count("latchkey_start_time_seconds", &[]),
+        latchkey_domain::Clock::unix(&*app.clock) as f64,
+        "the instance started at the test clock's time"
+    );
 
     // Two days on, the sweeps remove the spent code (among others) and
     // say so, kind by kind.

@@ -254,7 +254,11 @@ impl Latchkey {
             client_keys: oauth2::client_auth::ClientKeys::new(parts.jwks_fetcher),
             used_once: parts.used_once,
             dpop_nonces: support::dpop::NonceKey::new(parts.dpop_nonce_key),
-            metrics: support::metrics::Metrics::new(),
+            metrics: {
+                let m = support::metrics::Metrics::new();
+                m.started(parts.clock.unix());
+                m
+            },
         }
     }
 

@@ -178,6 +178,8 @@ pub struct Metrics {
     pool_waits: PoolWaitHistogram,
     redis_up: Gauge,
     mirror_entries: Gauge,
+    build_info: Family<One, Gauge>,
+    start_time: Gauge,
 }
 
 impl Default for Metrics {
@@ -211,6 +213,8 @@ impl Metrics {
             pool_waits: PoolWaitHistogram::default(),
             redis_up: Gauge::default(),
             mirror_entries: Gauge::default(),
+            build_info: Family::default(),
+            start_time: Gauge::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -295,6 +299,20 @@ impl Metrics {
             "db_pool_max_connections",
             "The database pool's size limit",
             m.pool_max.clone(),
+        );
+        r.register(
+            "build_info",
+            "Always 1; its version label is the running Latchkey's",
+            m.build_info.clone(),
+        );
+        m.build_info
+            .get_or_create(&[("version", env!("CARGO_PKG_VERSION"))])
+            .set(1);
+        r.register_with_unit(
+            "start_time",
+            "When this instance started, in Unix seconds",
+            Unit::Seconds,
+            m.start_time.clone(),
         );
         r.register(
             "db_pool_waiters",
@@ -470,6 +488,11 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// Records when this instance started (a restart shows as a jump).
+    pub fn started(&self, unix: i64) {
+        self.start_time.set(unix);
     }
 
     /// Sets the state gauges and writes every metric in the OpenMetrics
