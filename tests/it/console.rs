@@ -754,6 +754,86 @@ mod pages {
         assert!(only_console
             .iter()
             .all(|r| r.actor.as_deref() == Some("console:root")));
+
+        // The admin API searches the same log (the first token is revoked:
+        // a second one reads it).
+        let reader = app
+            .core
+            .admin(Actor::CommandLine)
+            .tokens()
+            .create_admin_token("siem", None)
+            .await
+            .unwrap()
+            .token;
+        let search = |query: String| {
+            let (app, reader) = (&app, &reader);
+            async move {
+                let resp = api()
+                    .get(app.url(&format!("/admin/audit-events{query}")))
+                    .bearer_auth(reader)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                (status, resp.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+        let (status, found) = search(format!("?actor={by_api}")).await;
+        assert_eq!(status, 200, "{found}");
+        let mut kinds: Vec<&str> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["actor"], by_api.as_str(), "{e}");
+                e["kind"].as_str().unwrap()
+            })
+            .collect();
+        kinds.sort_unstable();
+        assert_eq!(
+            kinds,
+            [
+                "client_deleted",
+                "registration_token_created",
+                "registration_token_deleted",
+                "user_created"
+            ]
+        );
+        let (status, found) = search("?user=alice&kind=login".to_owned()).await;
+        assert_eq!(status, 200);
+        let logins = found.as_array().unwrap();
+        assert_eq!(logins.len(), 1, "{found}");
+        assert!(logins[0].get("actor").is_none(), "{found}");
+        let now = latchkey_domain::Clock::unix(&*app.clock);
+        let (_, found) = search(format!("?kind=login&until={}", now - 3600)).await;
+        assert_eq!(found, serde_json::json!([]));
+        for wrong in [
+            "?since=yesterday",
+            "?kind=nonsense",
+            "?user=nobody",
+            "?users=alice",
+            "?kind=login&kind=logout",
+        ] {
+            let (status, body) = search(wrong.to_owned()).await;
+            assert_eq!(status, 400, "{wrong}: {body}");
+            assert_eq!(body["error"], "invalid_request", "{wrong}");
+        }
+        let (status, body) = search(format!("?since={now}&until={}", now - 60)).await;
+        assert_eq!(status, 400, "{body}");
+        // Without an admin token: refused before anything is read.
+        let resp = api()
+            .get(app.url("/admin/audit-events"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+        let resp = api()
+            .get(app.url("/admin/audit-events"))
+            .bearer_auth(&api_token.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "a revoked admin token reads nothing");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

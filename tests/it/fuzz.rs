@@ -90,6 +90,7 @@ const ROUTES: &[(&str, &str, Takes)] = &[
     ("GET", "/admin/registration-tokens", Takes::Nothing),
     ("POST", "/admin/registration-tokens", Takes::Json),
     ("DELETE", "/admin/registration-tokens/{id}", Takes::Nothing),
+    ("GET", "/admin/audit-events", Takes::Query),
     ("GET", "/.well-known/openid-configuration", Takes::Nothing),
     (
         "GET",

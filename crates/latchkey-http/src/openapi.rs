@@ -75,6 +75,7 @@ impl Modify for BearerSchemes {
         admin::tokens::list,
         admin::tokens::create,
         admin::tokens::delete,
+        admin::audit::search,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerSchemes),

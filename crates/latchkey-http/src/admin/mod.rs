@@ -1,5 +1,6 @@
 //! The admin API under `/admin`: clients, users, sessions and registration
-//! tokens (list, show, create, update, delete), over the same service layer
+//! tokens (list, show, create, update, delete), and the audit log (search),
+//! over the same service layer
 //! as the command line (`latchkey_core::admin`).
 //!
 //! Every handler takes an [`Admin`] extractor, so a route cannot forget to
@@ -7,6 +8,7 @@
 //! only, never from a cookie, and anything else is a 401 before the handler
 //! runs. Request bodies are `application/json` only.
 
+pub mod audit;
 pub mod clients;
 pub mod sessions;
 pub mod tokens;
@@ -122,7 +124,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/admin/registration-tokens/{id}").route(web::delete().to(tokens::delete)),
-    );
+    )
+    .service(web::resource("/admin/audit-events").route(web::get().to(audit::search)));
 }
 
 /// The answer to a failed admin action.
