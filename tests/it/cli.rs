@@ -765,3 +765,81 @@ fn spans_are_exported_as_children_of_the_callers_trace() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// `latchkey audit` reads what the command line did, attributed to `cli`,
+/// with the same filters as the console and the admin API.
+#[test]
+fn the_audit_log_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = latchkey(dir.path());
+    cmd.args(["user", "add", "alice", "--password-stdin"]);
+    assert!(run_with_stdin(cmd, "a long enough password\n")
+        .status
+        .success());
+    let out = latchkey(dir.path())
+        .args(["admin-token", "create", "--name", "ci", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+
+    let audit = |args: &[&str]| {
+        let out = latchkey(dir.path())
+            .arg("audit")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let all = audit(&["--json"]);
+    let mut kinds: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    // Within one second the order is the records' ids'.
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["admin_token_created", "user_created"], "{all}");
+    assert!(all.as_array().unwrap().iter().all(|e| e["actor"] == "cli"));
+    let alice = audit(&["--user", "alice", "--since", "1h", "--json"]);
+    assert_eq!(alice.as_array().unwrap().len(), 1, "{alice}");
+    assert_eq!(alice[0]["kind"], "user_created");
+    assert_eq!(
+        audit(&["--actor", "console:alice", "--json"]),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        audit(&["--since", "@4102444800", "--json"]),
+        serde_json::json!([])
+    );
+    let text = latchkey(dir.path())
+        .args(["audit", "--kind", "user_created"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("\tuser_created\tcli\t"), "{text}");
+
+    for wrong in [
+        &["--user", "nobody"][..],
+        &["--kind", "nonsense"],
+        &["--since", "yesterday"],
+        &["--since", "@soon"],
+        &["--since", "1h", "--until", "2h"],
+    ] {
+        let out = latchkey(dir.path())
+            .arg("audit")
+            .args(wrong)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{wrong:?}");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+            "{wrong:?}"
+        );
+    }
+}

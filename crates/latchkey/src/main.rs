@@ -51,6 +51,8 @@ enum Command {
     /// Tokens for the admin API (/admin).
     #[command(subcommand)]
     AdminToken(AdminTokenCommand),
+    /// Read the audit log, newest first (at most 200 events).
+    Audit(cli::audit::AuditArgs),
     /// Write a consistent copy of the SQLite database while the server runs.
     Backup {
         /// The file to write (it must not exist).
@@ -126,5 +128,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             cli::tokens::registration_token(cmd, &cli::core(&config).await?).await
         }
         Command::AdminToken(cmd) => cli::tokens::admin_token(cmd, &cli::core(&config).await?).await,
+        Command::Audit(args) => cli::audit::run(args, &cli::core(&config).await?).await,
     }
 }

@@ -3,7 +3,7 @@
 //! what is the console's own is who may open it: a signed-in user with the
 //! `admin` role whose sign-in proved a second factor.
 
-use latchkey_domain::{AuditFilter, AuditRecord, Role};
+use latchkey_domain::{AuditEvent, AuditFilter, AuditRecord, Role};
 use latchkey_protocol::authn::Level;
 
 use super::*;
@@ -27,6 +27,22 @@ pub enum ConsoleAccess {
 /// The most audit records one search returns.
 pub const AUDIT_PAGE: u64 = 200;
 
+/// An audit search as an operator writes it (a username, an event kind's
+/// name), the same from the console, the admin API and the command line.
+/// Each field given narrows the search.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditQuery<'q> {
+    pub user: Option<&'q str>,
+    pub client: Option<&'q str>,
+    pub kind: Option<&'q str>,
+    /// The operator who acted, exactly as recorded.
+    pub actor: Option<&'q str>,
+    /// From this Unix time on (inclusive).
+    pub since: Option<i64>,
+    /// Before this Unix time.
+    pub until: Option<i64>,
+}
+
 service! {
     /// The console's door and its audit view.
     pub struct AdminConsole { store }
@@ -47,6 +63,32 @@ impl AdminConsole<'_> {
         } else {
             ConsoleAccess::Enrol
         })
+    }
+
+    /// The newest audit records that answer `q` (at most [`AUDIT_PAGE`]).
+    /// An unknown user or event kind is an error, not an empty answer.
+    pub async fn search(&self, q: AuditQuery<'_>) -> Result<Vec<AuditRecord>, AdminError> {
+        let user_id = match q.user {
+            None => None,
+            Some(name) => match self.store.find_user_by_username(name).await? {
+                Some(u) => Some(u.id.as_str().to_owned()),
+                None => return Err(AdminError::Invalid(format!("no user named {name:?}"))),
+            },
+        };
+        let kind = q
+            .kind
+            .map(AuditEvent::parse)
+            .transpose()
+            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        self.audit(&AuditFilter {
+            user_id,
+            client_id: q.client.map(str::to_owned),
+            kind,
+            actor: q.actor.map(str::to_owned),
+            since: q.since,
+            until: q.until,
+        })
+        .await
     }
 
     /// The newest audit records that pass `filter` (at most

@@ -10,7 +10,7 @@ pub mod tokens;
 pub mod users;
 
 pub use clients::{AdminClients, ClientChanges, ClientSettings, CompatWarning, NewClient};
-pub use console::{AdminConsole, ConsoleAccess};
+pub use console::{AdminConsole, AuditQuery, ConsoleAccess};
 pub use keys::AdminKeys;
 pub use sessions::AdminSessions;
 pub use tokens::AdminTokens;

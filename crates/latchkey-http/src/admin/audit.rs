@@ -4,9 +4,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
-use latchkey_core::admin::AdminError;
+use latchkey_core::admin::AuditQuery;
 use latchkey_core::Latchkey;
-use latchkey_domain::{AuditEvent, AuditFilter, AuditRecord};
+use latchkey_domain::AuditRecord;
 use latchkey_protocol::{OAuthError, Params};
 use serde::Serialize;
 
@@ -87,27 +87,20 @@ pub async fn search(admin: Admin, req: HttpRequest, app: web::Data<Latchkey>) ->
             })
             .transpose()
     };
-    let ops = admin.on(&app);
-    let user_id = match field("user") {
-        None => None,
-        Some(name) => match ops.users().show(name).await {
-            Ok(u) => Some(u.id.as_str().to_owned()),
-            Err(AdminError::NotFound(_)) => return Err(bad(format!("no user named {name:?}"))),
-            Err(e) => return Err(failed(e)),
-        },
-    };
-    let filter = AuditFilter {
-        user_id,
-        client_id: field("client").map(str::to_owned),
-        kind: field("kind")
-            .map(AuditEvent::parse)
-            .transpose()
-            .map_err(|e| bad(e.to_string()))?,
-        actor: field("actor").map(str::to_owned),
+    let query = AuditQuery {
+        user: field("user"),
+        client: field("client"),
+        kind: field("kind"),
+        actor: field("actor"),
         since: time("since")?,
         until: time("until")?,
     };
-    let records = ops.console().audit(&filter).await.map_err(failed)?;
+    let records = admin
+        .on(&app)
+        .console()
+        .search(query)
+        .await
+        .map_err(failed)?;
     Ok(json_no_store(
         StatusCode::OK,
         &records

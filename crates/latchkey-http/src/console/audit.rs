@@ -7,8 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
 use askama::Template;
 use latchkey_core::admin::console::AUDIT_PAGE;
+use latchkey_core::admin::AuditQuery;
 use latchkey_core::Latchkey;
-use latchkey_domain::{AuditEvent, AuditFilter};
+use latchkey_domain::AuditEvent;
 use latchkey_protocol::Params;
 
 use super::{explain, field, internal, when, ConsoleResult, Operator};
@@ -56,26 +57,13 @@ fn parse_time(name: &str, value: &str) -> Result<i64, String> {
     .ok_or_else(|| format!("{name}: expected a date and time such as 2026-12-03T19:35"))
 }
 
-/// The filter the query asks for; a wrong value is a message.
-async fn filter(admin: latchkey_core::admin::Admin<'_>, q: &Params) -> Result<AuditFilter, String> {
-    let user_id = match field(q, "user") {
-        None => None,
-        Some(name) => match admin.users().show(name).await {
-            Ok(u) => Some(u.id.as_str().to_owned()),
-            Err(latchkey_core::admin::AdminError::NotFound(_)) => {
-                return Err(format!("no user named {name:?}"))
-            }
-            Err(e) => return Err(e.to_string()),
-        },
-    };
-    Ok(AuditFilter {
-        user_id,
-        client_id: field(q, "client").map(str::to_owned),
-        kind: field(q, "kind")
-            .map(AuditEvent::parse)
-            .transpose()
-            .map_err(|e| e.to_string())?,
-        actor: field(q, "actor").map(str::to_owned),
+/// The search the query asks for; a wrong time is a message.
+fn query(q: &Params) -> Result<AuditQuery<'_>, String> {
+    Ok(AuditQuery {
+        user: field(q, "user"),
+        client: field(q, "client"),
+        kind: field(q, "kind"),
+        actor: field(q, "actor"),
         since: field(q, "since")
             .map(|v| parse_time("from", v))
             .transpose()?,
@@ -102,8 +90,8 @@ pub async fn search(op: Operator, req: HttpRequest, app: web::Data<Latchkey>) ->
         limit: AUDIT_PAGE,
         full: false,
     };
-    let found = match filter(op.admin(&app), &q).await {
-        Ok(f) => match op.admin(&app).console().audit(&f).await {
+    let found = match query(&q) {
+        Ok(query) => match op.admin(&app).console().search(query).await {
             Ok(records) => Ok(records),
             Err(e) => Err(explain(e)?.1),
         },

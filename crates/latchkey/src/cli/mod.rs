@@ -1,6 +1,7 @@
 //! The operator's commands, one file per command group; `main.rs` parses
 //! the command line and dispatches here.
 
+pub mod audit;
 pub mod backup;
 pub mod clients;
 pub mod keys;
