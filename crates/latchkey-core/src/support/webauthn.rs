@@ -347,6 +347,7 @@ impl Passkeys {
         };
         let cred: PublicKeyCredential =
             serde_json::from_str(response).map_err(PasskeyError::Malformed)?;
+        same_origin_only(&cred)?;
         let passkeys = parse_stored(stored)?;
         if !passkeys
             .iter()
@@ -393,6 +394,7 @@ impl Passkeys {
         };
         let cred: PublicKeyCredential =
             serde_json::from_str(response).map_err(PasskeyError::Malformed)?;
+        same_origin_only(&cred)?;
         let passkeys = parse_stored(stored)?;
         let result = self
             .webauthn
@@ -400,6 +402,24 @@ impl Passkeys {
             .map_err(PasskeyError::Rejected)?;
         verified(passkeys, &result)
     }
+}
+
+/// Refuses an assertion the browser made inside a frame of another origin
+/// (`crossOrigin: true` in the signed client data). `webauthn-rs` checks
+/// this when a passkey is registered but not when it signs in; Latchkey's
+/// pages cannot be framed, so a genuine sign-in never has it.
+fn same_origin_only(cred: &PublicKeyCredential) -> Result<(), PasskeyError> {
+    #[derive(serde::Deserialize)]
+    struct ClientData {
+        #[serde(rename = "crossOrigin", default)]
+        cross_origin: Option<bool>,
+    }
+    let data: ClientData = serde_json::from_slice(cred.response.client_data_json.as_ref())
+        .map_err(PasskeyError::Malformed)?;
+    if data.cross_origin == Some(true) {
+        return Err(PasskeyError::Rejected(WebauthnError::CredentialCrossOrigin));
+    }
+    Ok(())
 }
 
 /// Asks the browser for a discoverable credential. `webauthn-rs` 0.5 sends
@@ -581,6 +601,52 @@ mod tests {
             rp().start_second_factor(&["{not a passkey".to_owned()]),
             Err(PasskeyError::Stored(_))
         ));
+    }
+
+    /// An answer whose signed client data says it was made in a frame of
+    /// another origin is refused before anything else is looked at; the
+    /// same answer without the flag goes on to the credential check.
+    #[test]
+    fn an_answer_made_in_a_cross_origin_frame_is_refused() {
+        let p = rp();
+        let (_, pwl) = p.start_passwordless().expect("start");
+        let b = |x: &[u8]| URL_SAFE_NO_PAD.encode(x);
+        let answer = |cross: &str| {
+            let client_data = format!(
+                r#"{{"type":"webauthn.get","challenge":"c","origin":"https://login.example.com"{cross}}}"#
+            );
+            serde_json::json!({
+                "id": b(b"cred"), "rawId": b(b"cred"), "type": "public-key",
+                "response": {
+                    "authenticatorData": b(&[0u8; 37]),
+                    "clientDataJSON": b(client_data.as_bytes()),
+                    "signature": b(b"sig"), "userHandle": b(USER.as_bytes())
+                },
+                "extensions": {}
+            })
+            .to_string()
+        };
+        for framed in [
+            r#","crossOrigin":true"#,
+            r#","crossOrigin":true,"topOrigin":"https://evil.example""#,
+        ] {
+            assert!(
+                matches!(
+                    p.finish_passwordless(&pwl, &answer(framed), &[]),
+                    Err(PasskeyError::Rejected(WebauthnError::CredentialCrossOrigin))
+                ),
+                "{framed}"
+            );
+        }
+        for same_origin in ["", r#","crossOrigin":false"#] {
+            assert!(
+                matches!(
+                    p.finish_passwordless(&pwl, &answer(same_origin), &[]),
+                    Err(PasskeyError::UnknownCredential)
+                ),
+                "{same_origin}"
+            );
+        }
     }
 
     #[test]
