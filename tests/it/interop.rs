@@ -76,16 +76,11 @@ impl Served {
     }
 
     fn on_host(host: &str) -> Served {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let dir = tempfile::tempdir().unwrap();
         Served {
             postgres: FreshDatabase::if_asked(dir.path()),
             dir,
-            issuer: format!("http://{host}:{port}"),
+            issuer: format!("http://{host}:0"),
             child: None,
         }
     }
@@ -133,15 +128,47 @@ impl Served {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Starts the server on a port it picks itself (`:0`: no other test
+    /// can take it between a pick and a bind), learns the port from the
+    /// line it prints once listening, and waits until it is ready. Until
+    /// then the issuer says port 0, which commands run before accept.
     async fn start(&mut self) {
-        let child = self
+        use std::io::BufRead;
+        let mut child = self
             .command()
             .arg("serve")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // Standard error is read to its end on a thread of its own, so the
+        // server never blocks on it.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(issuer) = line
+                    .split_once("Latchkey is listening on port ")
+                    .and_then(|(_, rest)| rest.split_once("; issuer "))
+                    .map(|(_, issuer)| issuer.trim().to_owned())
+                {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(issuer);
+                    }
+                }
+            }
+        });
         self.child = Some(child);
+        match tokio::time::timeout(Duration::from_secs(60), rx).await {
+            Ok(Ok(issuer)) => self.issuer = issuer,
+            _ => panic!("latchkey serve did not say it was listening"),
+        }
+        self.ready().await
+    }
+
+    async fn ready(&mut self) {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(30) {
             if let Ok(r) = api().get(format!("{}/readyz", self.issuer)).send().await {

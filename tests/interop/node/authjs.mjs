@@ -88,7 +88,7 @@ const start = await browser.post(`${origin}${basePath}/signin/${provider.id}`, {
   csrfToken: await csrfToken(),
   callbackUrl: home,
 });
-const authUrl = new URL(browser.redirected(start, 'Auth.js sign-in'));
+const authUrl = new URL(await browser.redirected(start, 'Auth.js sign-in'));
 if (!authUrl.href.startsWith(`${issuer}/authorize`)) {
   throw new Error(`Auth.js did not send the browser to Latchkey: ${authUrl.href}`);
 }
@@ -99,7 +99,7 @@ const callback = await browser.signIn(authUrl.href, {
 if (!callback.searchParams.get('code')) {
   throw new Error(`the authorization request was refused: ${callback.searchParams.get('error')}: ${callback.searchParams.get('error_description')}`);
 }
-const landed = browser.redirected(await browser.browse(callback.href), 'Auth.js callback');
+const landed = await browser.redirected(await browser.browse(callback.href), 'Auth.js callback');
 if (landed !== home) throw new Error(`Auth.js did not sign the user in: it sent the browser to ${landed}`);
 const signedIn = await session();
 
@@ -108,7 +108,7 @@ const bye = await browser.post(`${origin}${basePath}/signout`, {
   csrfToken: await csrfToken(),
   callbackUrl: `${origin}/bye`,
 });
-browser.redirected(bye, 'Auth.js sign-out');
+await browser.redirected(bye, 'Auth.js sign-out');
 const afterSignOut = await session();
 
 server.close();

@@ -60,7 +60,7 @@ const endUrl = client.buildEndSessionUrl(config, {
   post_logout_redirect_uri: env('POST_LOGOUT_REDIRECT_URI'),
   state: logoutState,
 });
-const back = new URL(browser.redirected(await browser.browse(endUrl.href), 'logout'));
+const back = new URL(await browser.redirected(await browser.browse(endUrl.href), 'logout'));
 if (!back.href.startsWith(env('POST_LOGOUT_REDIRECT_URI')) || back.searchParams.get('state') !== logoutState) {
   throw new Error(`logout came back to ${back.href}`);
 }
@@ -70,7 +70,7 @@ const silent = client.buildAuthorizationUrl(config, {
   code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
   code_challenge_method: 'S256', state: client.randomState(), nonce: client.randomNonce(),
 });
-const after = new URL(browser.redirected(await browser.browse(silent.href), 'prompt=none'));
+const after = new URL(await browser.redirected(await browser.browse(silent.href), 'prompt=none'));
 
 console.log(JSON.stringify({
   library: 'openid-client',

@@ -52,10 +52,14 @@ export class Browser {
     });
   }
 
-  /** The absolute target of a redirect; throws on anything else. */
-  redirected(resp, what) {
+  /**
+   * The absolute target of a redirect; throws on anything else, with what
+   * the page or the JSON error said.
+   */
+  async redirected(resp, what) {
     if (resp.status < 300 || resp.status > 399) {
-      throw new Error(`${what}: expected a redirect, got ${resp.status}`);
+      const said = (await resp.text()).replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+      throw new Error(`${what}: expected a redirect, got ${resp.status}: ${said.slice(0, 500)}`);
     }
     return this.absolute(resp.headers.get('location'));
   }
@@ -66,16 +70,16 @@ export class Browser {
    * with `until`; returns that URL.
    */
   async signIn(authUrl, { until, username, password }) {
-    let next = this.redirected(await this.browse(authUrl), 'authorize');
+    let next = await this.redirected(await this.browse(authUrl), 'authorize');
     for (let step = 0; step < 4 && !next.startsWith(until); step++) {
       const page = await (await this.browse(next)).text();
       const path = new URL(next).pathname;
       if (path === '/login') {
-        next = this.redirected(await this.post('/login', {
+        next = await this.redirected(await this.post('/login', {
           req: hidden(page, 'req'), csrf: hidden(page, 'csrf'), username, password,
         }), 'login');
       } else if (path === '/consent') {
-        next = this.redirected(await this.post('/consent', {
+        next = await this.redirected(await this.post('/consent', {
           req: hidden(page, 'req'), csrf: hidden(page, 'csrf'), decision: 'approve',
         }), 'consent');
       } else {
