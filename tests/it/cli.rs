@@ -13,24 +13,6 @@ pub(crate) fn latchkey(dir: &std::path::Path) -> Command {
     c
 }
 
-/// A loopback port nothing listens on.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits (30 s at most) until a server accepts connections on `port`.
-fn wait_for(port: u16) {
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed().as_secs() < 30, "the server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 pub(crate) fn run_with_stdin(mut cmd: Command, input: &str) -> std::process::Output {
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -213,19 +195,13 @@ fn a_wrong_setting_is_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_needs_no_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let issuer = format!("http://127.0.0.1:{port}");
-    let child = latchkey(dir.path())
-        .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
-        .env("LATCHKEY_ISSUER", &issuer)
-        .args(["serve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let log_path = dir.path().join("server.log");
+    let mut serve = latchkey(dir.path());
+    serve.arg("serve");
+    let server =
+        crate::support::Serving::spawn(serve, Some(std::fs::File::create(&log_path).unwrap()));
+    let (issuer, _) = server.listening();
+    let mut child = server.child;
     let pid = child.id();
     let client = reqwest::Client::new();
     let mut discovered = None;
@@ -242,15 +218,16 @@ async fn serve_needs_no_configuration() {
     }
     // Stop the server we started, by its PID, before asserting.
     let _ = Command::new("kill").arg(pid.to_string()).status();
-    let out = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
     let discovered = discovered.expect("the server answered discovery");
     assert!(
-        out.status.success(),
-        "SIGTERM is a graceful shutdown, exit status 0: {:?}",
-        out.status
+        status.success(),
+        "SIGTERM is a graceful shutdown, exit status 0: {status:?}"
     );
     assert_eq!(discovered["issuer"], issuer.as_str());
-    let log = String::from_utf8_lossy(&out.stderr);
+    // The log's copier ends with the server's standard error.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains(&issuer), "start-up prints the issuer: {log}");
     assert!(log.contains("user add"), "and how to add a user");
 }
@@ -487,20 +464,16 @@ fn pushed_bound_and_resource_settings_from_the_command_line() {
 #[test]
 fn backup_while_serving_and_restore_elsewhere() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let mut cmd = latchkey(dir.path());
     cmd.args(["user", "add", "alice", "--password-stdin"]);
     assert!(run_with_stdin(cmd, "a long enough password\n")
         .status
         .success());
-    let mut server = latchkey(dir.path())
-        .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(port);
+    let mut serve = latchkey(dir.path());
+    serve.arg("serve");
+    let server = crate::support::Serving::spawn(serve, None);
+    server.listening();
+    let mut server = server.child;
     // A write while serving, then the copy.
     let mut cmd = latchkey(dir.path());
     cmd.args(["user", "add", "bob", "--password-stdin"]);
@@ -596,18 +569,15 @@ fn backup_while_serving_and_restore_elsewhere() {
 #[test]
 fn json_log_lines_carry_the_request_id() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let mut server = latchkey(dir.path())
-        .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
+    let mut serve = latchkey(dir.path());
+    serve
         .env("LATCHKEY_LOG_FORMAT", "json")
         .env("LATCHKEY_LOG", "info")
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    wait_for(port);
+        .arg("serve");
+    let server = crate::support::Serving::spawn(serve, Some(log));
+    let (_, port) = server.listening();
+    let mut server = server.child;
     // A refused token request logs its reason.
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let body = "grant_type=client_credentials&client_id=nobody&client_secret=x";
@@ -694,20 +664,17 @@ fn spans_are_exported_as_children_of_the_callers_trace() {
 
     let (collector_port, exports) = collector();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut server = latchkey(dir.path())
-        .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
+    let mut serve = latchkey(dir.path());
+    serve
         .env(
             "LATCHKEY_OTLP_ENDPOINT",
             format!("http://127.0.0.1:{collector_port}"),
         )
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(port);
+        .arg("serve");
+    let server = crate::support::Serving::spawn(serve, None);
+    let (_, port) = server.listening();
+    let mut server = server.child;
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let parent_id = "00f067aa0ba902b7";
     let secret = "s3cr3t-that-must-never-leave";

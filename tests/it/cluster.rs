@@ -124,19 +124,11 @@ impl Cluster {
     }
 
     pub async fn start(&self) -> Instance {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = self
-            .command()
-            .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut serve = self.command();
+        serve.arg("serve");
+        let serving = crate::support::Serving::spawn(serve, None);
+        let (_, port) = serving.listening();
+        let child = serving.child;
         let base = format!("http://127.0.0.1:{port}");
         let instance = Instance { base, child };
         let started = Instant::now();

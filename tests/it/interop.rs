@@ -128,43 +128,17 @@ impl Served {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// Starts the server on a port it picks itself (`:0`: no other test
-    /// can take it between a pick and a bind), learns the port from the
-    /// line it prints once listening, and waits until it is ready. Until
-    /// then the issuer says port 0, which commands run before accept.
+    /// Starts the server on a port it picks itself (no other test can
+    /// take it between a pick and a bind; see `support::Serving`) and
+    /// waits until it is ready. Until then the issuer says port 0, which
+    /// commands run before accept.
     async fn start(&mut self) {
-        use std::io::BufRead;
-        let mut child = self
-            .command()
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Standard error is read to its end on a thread of its own, so the
-        // server never blocks on it.
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(issuer) = line
-                    .split_once("Latchkey is listening on port ")
-                    .and_then(|(_, rest)| rest.split_once("; issuer "))
-                    .map(|(_, issuer)| issuer.trim().to_owned())
-                {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(issuer);
-                    }
-                }
-            }
-        });
-        self.child = Some(child);
-        match tokio::time::timeout(Duration::from_secs(60), rx).await {
-            Ok(Ok(issuer)) => self.issuer = issuer,
-            _ => panic!("latchkey serve did not say it was listening"),
-        }
+        let mut serve = self.command();
+        serve.arg("serve");
+        let serving = crate::support::Serving::spawn(serve, None);
+        let (issuer, _) = serving.listening();
+        self.issuer = issuer;
+        self.child = Some(serving.child);
         self.ready().await
     }
 

@@ -2,7 +2,7 @@
 //! and revoked keys, several instances on one database, forged tokens, and
 //! verification under load while keys rotate.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -726,11 +726,6 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 fn keys_json(dir: &std::path::Path) -> Vec<Value> {
     let out = latchkey_bin(dir)
         .args(["keys", "list", "--json"])
@@ -759,26 +754,21 @@ async fn two_server_processes_on_one_database_rotate_together() {
     );
     // Fast rotation in real time: a key is published 3 s before it signs
     // and signs for 6 s; instances check every second.
-    let start = |port: u16| {
-        Server(
-            latchkey_bin(dir.path())
-                .env("LATCHKEY_BIND", format!("127.0.0.1:{port}"))
-                .env("LATCHKEY_ISSUER", format!("http://127.0.0.1:{port}"))
-                .env("LATCHKEY_MIGRATE_ON_START", "false")
-                .env("LATCHKEY_KEYS__ROTATION_PERIOD", "6")
-                .env("LATCHKEY_KEYS__PROPAGATION", "3")
-                .env("LATCHKEY_KEYS__JWKS_MAX_AGE", "1")
-                .env("LATCHKEY_KEYS__CHECK_INTERVAL", "1")
-                .args(["serve"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        )
+    let start = || {
+        let mut serve = latchkey_bin(dir.path());
+        serve
+            .env("LATCHKEY_MIGRATE_ON_START", "false")
+            .env("LATCHKEY_KEYS__ROTATION_PERIOD", "6")
+            .env("LATCHKEY_KEYS__PROPAGATION", "3")
+            .env("LATCHKEY_KEYS__JWKS_MAX_AGE", "1")
+            .env("LATCHKEY_KEYS__CHECK_INTERVAL", "1")
+            .args(["serve"]);
+        crate::support::Serving::spawn(serve, None)
     };
-    let (pa, pb) = (free_port(), free_port());
     // Both start at once on a database without keys.
-    let servers = [start(pa), start(pb)];
+    let (a, b) = (start(), start());
+    let (pa, pb) = (a.listening().1, b.listening().1);
+    let servers = [Server(a.child), Server(b.child)];
     let http = reqwest::Client::new();
     let fetch = |port: u16| {
         let http = http.clone();

@@ -754,3 +754,62 @@ pub async fn metadata(app: &impl Server) -> serde_json::Value {
         .await
         .unwrap()
 }
+
+/// A `latchkey serve` process on a port it picked itself (`bind` and
+/// issuer at port 0): a port picked free by a test and handed over could
+/// be taken by a test running beside it first, and a readiness check would
+/// then find the neighbour's server.
+pub struct Serving {
+    pub child: std::process::Child,
+    said: std::sync::mpsc::Receiver<(String, u16)>,
+}
+
+impl Serving {
+    /// Spawns `cmd` (a `latchkey serve` with its environment; its bind
+    /// address is set here, and its issuer too unless `cmd` names one).
+    /// Its standard error is read to its end on a thread of its own and
+    /// copied to `log` if given.
+    pub fn spawn(mut cmd: std::process::Command, log: Option<std::fs::File>) -> Serving {
+        use std::io::{BufRead, Write};
+        if !cmd
+            .get_envs()
+            .any(|(k, v)| k == "LATCHKEY_ISSUER" && v.is_some())
+        {
+            cmd.env("LATCHKEY_ISSUER", "http://127.0.0.1:0");
+        }
+        let mut child = cmd
+            .env("LATCHKEY_BIND", "127.0.0.1:0")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, said) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut log = log;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some((port, issuer)) = line
+                    .split_once("Latchkey is listening on port ")
+                    .and_then(|(_, rest)| rest.split_once("; issuer "))
+                {
+                    if let Ok(port) = port.parse::<u16>() {
+                        let _ = tx.send((issuer.trim().to_owned(), port));
+                    }
+                }
+                if let Some(f) = log.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        });
+        Serving { child, said }
+    }
+
+    /// The issuer (`http://127.0.0.1:PORT` unless the command named one)
+    /// and the port, once the server says it listens.
+    pub fn listening(&self) -> (String, u16) {
+        self.said
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("latchkey serve did not say it was listening")
+    }
+}
