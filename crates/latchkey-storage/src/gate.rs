@@ -88,9 +88,8 @@ impl Gate {
     }
 
     async fn enter_owned(&self) -> Result<OwnedSemaphorePermit, DbErr> {
-        let permits = self.permits.clone();
         self.wait(
-            || permits.clone().try_acquire_owned(),
+            || self.permits.clone().try_acquire_owned(),
             self.permits.clone().acquire_owned(),
         )
         .await
